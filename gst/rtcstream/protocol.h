@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The rtcstream signalling protocol: typed messages, parse + validate +
+// serialize. Pure code: no GLib main loop, no sockets, so it can be unit
+// tested and fuzzed alone. The wire format is the one of gst-plugins-rs'
+// gst-webrtc-signalling-server (JSON text frames, "type" tag, camelCase
+// fields); our extensions are optional fields a client of theirs ignores.
+// docs/protocol.md is the reference.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rtcstream::protocol {
+
+enum class Role { Producer, Consumer, Listener };
+
+const char *role_name (Role role);
+
+// Explicit limits. Defaults suit one machine serving a few hundred viewers.
+struct Limits {
+  std::size_t max_message_bytes = 256 * 1024;  // one websocket text frame
+  std::size_t max_peers = 1000;                // connections to the server
+  std::size_t max_sessions_per_peer = 100;     // open sessions of one peer
+  std::size_t max_meta_bytes = 4096;           // serialized "meta" object
+  std::size_t max_id_bytes = 128;              // peer / session ids
+};
+
+// A producer as listed by the server.
+struct PeerInfo {
+  std::string id;
+  nlohmann::json meta;  // null or an object
+};
+
+// --- messages a peer sends to the server -----------------------------------
+struct SetPeerStatus {
+  std::vector<Role> roles;
+  nlohmann::json meta;                  // null or an object
+  std::optional<std::string> peer_id;   // ignored by servers, kept for echo
+};
+struct StartSessionRequest {            // "startSession" from a peer
+  std::string peer_id;                  // the peer to start a session with
+  std::optional<std::string> offer;     // consumer-side offer (optional)
+};
+struct ListRequest {};                  // "list" from a peer
+struct ListConsumersRequest {};         // "listConsumers" from a peer
+struct SetProtocolVersion {
+  std::string version;                  // only "1.0" exists
+};
+
+// --- messages the server sends to a peer -----------------------------------
+struct Welcome {
+  std::string peer_id;
+};
+struct PeerStatusChanged {
+  std::string peer_id;
+  std::vector<Role> roles;              // empty: the peer left
+  nlohmann::json meta;
+};
+struct StartSession {                   // "startSession" to a producer
+  std::string peer_id;                  // the consumer
+  std::string session_id;
+  std::optional<std::string> offer;
+};
+struct SessionStarted {                 // to the consumer
+  std::string peer_id;                  // the producer
+  std::string session_id;
+};
+struct ListReply {                      // "list" with "producers"
+  std::vector<PeerInfo> producers;
+};
+struct ListConsumersReply {             // "listConsumers" with "consumers"
+  std::vector<PeerInfo> consumers;
+};
+// Error codes are our extension ("code" field); "details" is the shared part.
+enum class ErrorCode {
+  Generic,          // "error"
+  InvalidMessage,   // "invalid-message": not JSON, wrong types, missing fields
+  UnknownType,      // "unknown-type"
+  TooLarge,         // "too-large": over max_message_bytes
+  UnknownPeer,      // "unknown-peer"
+  UnknownSession,   // "unknown-session"
+  NameTaken,        // "name-taken": a producer already uses this stream name
+  NotProducer,      // "not-producer": target of startSession is no producer
+  LimitReached,     // "limit-reached": peers or sessions limit
+  NotAllowed,       // "not-allowed": e.g. an offer from the consumer side
+};
+const char *error_code_name (ErrorCode code);
+std::optional<ErrorCode> error_code_from_name (std::string_view name);
+struct Error {
+  std::string details;
+  ErrorCode code = ErrorCode::Generic;
+};
+
+// --- messages both ways ------------------------------------------------------
+struct EndSession {
+  std::string session_id;
+};
+struct Sdp {
+  std::string type;  // "offer" or "answer"
+  std::string sdp;
+};
+struct Ice {
+  std::string candidate;
+  uint32_t sdp_m_line_index = 0;
+};
+struct Peer {                           // "peer": relayed between session peers
+  std::string session_id;
+  std::variant<Sdp, Ice> body;
+};
+
+// What a server receives.
+using ClientMessage = std::variant<SetPeerStatus, StartSessionRequest, EndSession,
+    Peer, ListRequest, ListConsumersRequest, SetProtocolVersion>;
+// What a client receives.
+using ServerMessage = std::variant<Welcome, PeerStatusChanged, StartSession,
+    SessionStarted, EndSession, Peer, ListReply, ListConsumersReply, Error>;
+
+template <typename T>
+struct ParseResult {
+  std::optional<T> message;  // set on success
+  Error error;               // set (details non-empty) on failure
+  bool ok () const { return message.has_value (); }
+};
+
+// Parse and validate one text frame. Never throws; any input gets either a
+// message or an Error with a code and a sentence naming the problem.
+ParseResult<ClientMessage> parse_client_message (std::string_view text,
+    const Limits &limits = Limits ());
+ParseResult<ServerMessage> parse_server_message (std::string_view text,
+    const Limits &limits = Limits ());
+
+std::string serialize (const ClientMessage &msg);
+std::string serialize (const ServerMessage &msg);
+
+// Our extension: the stream name a producer registers under, carried in
+// meta as {"name": "..."}. Empty when absent or not a string.
+std::string stream_name_from_meta (const nlohmann::json &meta);
+
+}  // namespace rtcstream::protocol

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "session.h"
+
+#include <gst/sdp/sdp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+GST_DEBUG_CATEGORY_STATIC (rtcstream_session_debug);
+#define GST_CAT_DEFAULT rtcstream_session_debug
+
+namespace rtcstream {
+
+namespace {
+
+void
+init_debug ()
+{
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    GST_DEBUG_CATEGORY_INIT (rtcstream_session_debug, "rtcstream-session", 0,
+        "rtcstream WebRTC session (one webrtcbin per remote peer)");
+    g_once_init_leave (&once, 1);
+  }
+}
+
+using Reply = std::function<void (WebrtcSession &, GstStructure *reply, const std::string &error)>;
+
+struct PromiseCtx {
+  std::weak_ptr<WebrtcSession> session;
+  std::shared_ptr<Worker> worker;
+  Reply fn;
+};
+
+// Extracts a readable error from a promise reply, or empty.
+std::string
+reply_error (GstPromise *promise, const GstStructure **reply_out)
+{
+  GstPromiseResult res = gst_promise_wait (promise);
+  if (res != GST_PROMISE_RESULT_REPLIED)
+    return res == GST_PROMISE_RESULT_EXPIRED ? "webrtcbin shut down" : "webrtcbin gave no reply";
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  *reply_out = reply;
+  if (reply && gst_structure_has_field (reply, "error")) {
+    GError *err = nullptr;
+    gst_structure_get (reply, "error", G_TYPE_ERROR, &err, nullptr);
+    std::string msg = err ? err->message : "unknown webrtcbin error";
+    g_clear_error (&err);
+    return msg;
+  }
+  return {};
+}
+
+// A promise whose reply is handled on the worker thread, if the session
+// still exists then.
+GstPromise *
+make_promise (const std::shared_ptr<WebrtcSession> &session,
+    const std::shared_ptr<Worker> &worker, Reply fn)
+{
+  auto *ctx = new PromiseCtx{session, worker, std::move (fn)};
+  return gst_promise_new_with_change_func (
+      [] (GstPromise *promise, gpointer data) {
+        auto *ctx = static_cast<PromiseCtx *> (data);
+        const GstStructure *reply = nullptr;
+        std::string error = reply_error (promise, &reply);
+        GstStructure *copy = reply ? gst_structure_copy (reply) : nullptr;
+        std::weak_ptr<WebrtcSession> weak = ctx->session;
+        Reply fn = ctx->fn;
+        ctx->worker->post ([weak, fn, copy, error] {
+          if (auto s = weak.lock ()) {
+            if (!s->closed ())
+              fn (*s, copy, error);
+          }
+          if (copy)
+            gst_structure_free (copy);
+        });
+      },
+      ctx, [] (gpointer data) { delete static_cast<PromiseCtx *> (data); });
+}
+
+struct SignalCtx {
+  std::weak_ptr<WebrtcSession> session;
+  std::shared_ptr<Worker> worker;
+  RtcstreamSignaller *signaller;  // kept alive by the session
+  std::string session_id;
+};
+
+void
+on_ice_candidate (GstElement *, guint mline, gchar *candidate, gpointer data)
+{
+  auto *ctx = static_cast<SignalCtx *> (data);
+  if (!candidate || !*candidate)
+    return;  // end of candidates: nothing to send in our protocol
+  if (auto s = ctx->session.lock ()) {
+    if (!s->closed ())
+      rtcstream_signaller_add_ice (ctx->signaller, ctx->session_id.c_str (), mline, candidate);
+  }
+}
+
+const char *
+state_name (GstWebRTCPeerConnectionState state)
+{
+  switch (state) {
+    case GST_WEBRTC_PEER_CONNECTION_STATE_NEW: return "new";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING: return "connecting";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED: return "connected";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED: return "disconnected";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED: return "failed";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED: return "closed";
+  }
+  return "unknown";
+}
+
+guint64
+value_as_u64 (const GValue *v)
+{
+  if (!v)
+    return 0;
+  if (G_VALUE_HOLDS_UINT64 (v)) return g_value_get_uint64 (v);
+  if (G_VALUE_HOLDS_INT64 (v)) return (guint64) std::max<gint64> (0, g_value_get_int64 (v));
+  if (G_VALUE_HOLDS_UINT (v)) return g_value_get_uint (v);
+  if (G_VALUE_HOLDS_INT (v)) return (guint64) std::max (0, g_value_get_int (v));
+  return 0;
+}
+
+}  // namespace
+
+void
+WebrtcSession::on_connection_state (GstElement *webrtc, GParamSpec *, gpointer data)
+{
+  auto *ctx = static_cast<SignalCtx *> (data);
+  GstWebRTCPeerConnectionState state;
+  g_object_get (webrtc, "connection-state", &state, nullptr);
+  std::weak_ptr<WebrtcSession> weak = ctx->session;
+  ctx->worker->post ([weak, state] {
+    auto s = weak.lock ();
+    if (!s || s->closed ())
+      return;
+    GST_INFO ("session %s: connection %s", s->id ().c_str (), state_name (state));
+    {
+      std::lock_guard<std::mutex> lk (s->stats_lock_);
+      s->stats_.state = state_name (state);
+    }
+    if (s->on_state_)
+      s->on_state_ (state);
+  });
+}
+
+WebrtcSession::WebrtcSession (std::string id, std::string peer_id,
+    std::shared_ptr<Worker> worker, RtcstreamSignaller *signaller, GstBin *bin)
+    : id_ (std::move (id)), peer_id_ (std::move (peer_id)), worker_ (std::move (worker)),
+      signaller_ (Ref<RtcstreamSignaller>::take_ref (signaller)),
+      bin_ (Ref<GstBin>::take_ref (bin))
+{
+  init_debug ();
+}
+
+WebrtcSession::~WebrtcSession ()
+{
+  if (!closed_ && webrtcbin_)
+    GST_WARNING ("session %s destroyed without close()", id_.c_str ());
+}
+
+std::string
+WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_state)
+{
+  std::string name = "webrtc-" + id_;
+  GstElement *w = gst_element_factory_make ("webrtcbin", name.c_str ());
+  if (!w)
+    return "The webrtcbin element is missing: install gstreamer1.0-plugins-bad and "
+           "gstreamer1.0-nice";
+  on_state_ = std::move (on_state);
+  gst_util_set_object_arg (G_OBJECT (w), "bundle-policy", "max-bundle");
+  g_object_set (w, "latency", latency_ms, nullptr);
+  if (!ice.stun_server.empty ())
+    g_object_set (w, "stun-server", ice.stun_server.c_str (), nullptr);
+  for (const std::string &turn : ice.turn_servers) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name (w, "add-turn-server", turn.c_str (), &ok);
+    if (!ok)
+      GST_WARNING ("webrtcbin refused TURN server %s", turn.c_str ());
+  }
+  if (ice.relay_only)
+    gst_util_set_object_arg (G_OBJECT (w), "ice-transport-policy", "relay");
+
+  webrtcbin_ = Ref<GstElement>::take_ref (w);  // sinks the floating ref
+  gst_bin_add (bin_.get (), w);
+
+  auto *ctx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
+  g_signal_connect_data (w, "on-ice-candidate", G_CALLBACK (on_ice_candidate), ctx,
+      [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
+      (GConnectFlags) 0);
+  auto *sctx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
+  g_signal_connect_data (w, "notify::connection-state", G_CALLBACK (on_connection_state),
+      sctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
+      (GConnectFlags) 0);
+  return {};
+}
+
+void
+WebrtcSession::sync_state ()
+{
+  if (webrtcbin_)
+    gst_element_sync_state_with_parent (webrtcbin_.get ());
+}
+
+void
+WebrtcSession::offer (Done done)
+{
+  GstPromise *p = make_promise (shared_from_this (), worker_,
+      [done] (WebrtcSession &s, GstStructure *reply, const std::string &error) {
+        GstWebRTCSessionDescription *offer = nullptr;
+        if (error.empty () && reply)
+          gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+        if (!offer) {
+          done ("could not create an offer: " + (error.empty () ? "no offer" : error));
+          return;
+        }
+        g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", offer, nullptr);
+        rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), offer);
+        gst_webrtc_session_description_free (offer);
+        done ({});
+      });
+  g_signal_emit_by_name (webrtcbin_.get (), "create-offer", nullptr, p);
+  gst_promise_unref (p);
+}
+
+void
+WebrtcSession::set_remote (GstWebRTCSessionDescription *desc, Done done)
+{
+  GstPromise *p = make_promise (shared_from_this (), worker_,
+      [done] (WebrtcSession &, GstStructure *, const std::string &error) {
+        done (error.empty () ? std::string () : "remote description refused: " + error);
+      });
+  g_signal_emit_by_name (webrtcbin_.get (), "set-remote-description", desc, p);
+  gst_promise_unref (p);
+}
+
+void
+WebrtcSession::answer (Done done)
+{
+  GstPromise *p = make_promise (shared_from_this (), worker_,
+      [done] (WebrtcSession &s, GstStructure *reply, const std::string &error) {
+        GstWebRTCSessionDescription *answer = nullptr;
+        if (error.empty () && reply)
+          gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
+        if (!answer) {
+          done ("could not create an answer: " + (error.empty () ? "no answer" : error));
+          return;
+        }
+        g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", answer, nullptr);
+        rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), answer);
+        gst_webrtc_session_description_free (answer);
+        done ({});
+      });
+  g_signal_emit_by_name (webrtcbin_.get (), "create-answer", nullptr, p);
+  gst_promise_unref (p);
+}
+
+void
+WebrtcSession::add_ice (guint mline, const std::string &candidate)
+{
+  if (webrtcbin_ && !closed_)
+    g_signal_emit_by_name (webrtcbin_.get (), "add-ice-candidate", mline, candidate.c_str ());
+}
+
+GstWebRTCSessionDescription *
+WebrtcSession::remote_description () const
+{
+  GstWebRTCSessionDescription *desc = nullptr;
+  if (webrtcbin_)
+    g_object_get (webrtcbin_.get (), "current-remote-description", &desc, nullptr);
+  return desc;  // caller frees
+}
+
+void
+WebrtcSession::refresh_stats ()
+{
+  if (!webrtcbin_ || closed_)
+    return;
+  GstPromise *p = make_promise (shared_from_this (), worker_,
+      [] (WebrtcSession &s, GstStructure *reply, const std::string &error) {
+        if (error.empty () && reply)
+          s.on_stats (reply);
+      });
+  g_signal_emit_by_name (webrtcbin_.get (), "get-stats", nullptr, p);
+  gst_promise_unref (p);
+}
+
+void
+WebrtcSession::on_stats (const GstStructure *reply)
+{
+  guint64 sent = 0, received = 0, lost = 0;
+  double rtt = -1.0;
+  gint n = gst_structure_n_fields (reply);
+  for (gint i = 0; i < n; i++) {
+    const GValue *v = gst_structure_get_value (reply, gst_structure_nth_field_name (reply, i));
+    if (!v || !GST_VALUE_HOLDS_STRUCTURE (v))
+      continue;
+    const GstStructure *st = gst_value_get_structure (v);
+    GstWebRTCStatsType type;
+    if (!gst_structure_get_enum (st, "type", GST_TYPE_WEBRTC_STATS_TYPE, (gint *) &type))
+      continue;
+    if (type == GST_WEBRTC_STATS_OUTBOUND_RTP) {
+      sent += value_as_u64 (gst_structure_get_value (st, "bytes-sent"));
+    } else if (type == GST_WEBRTC_STATS_INBOUND_RTP) {
+      received += value_as_u64 (gst_structure_get_value (st, "bytes-received"));
+      lost += value_as_u64 (gst_structure_get_value (st, "packets-lost"));
+    } else if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
+      double r;
+      if (gst_structure_get_double (st, "round-trip-time", &r) && r >= 0)
+        rtt = std::max (rtt, r * 1000.0);
+    }
+  }
+  std::lock_guard<std::mutex> lk (stats_lock_);
+  stats_.bytes_sent = sent;
+  stats_.bytes_received = received;
+  stats_.packets_lost = lost;
+  if (rtt >= 0)
+    stats_.rtt_ms = rtt;
+}
+
+SessionStats
+WebrtcSession::stats () const
+{
+  std::lock_guard<std::mutex> lk (stats_lock_);
+  return stats_;
+}
+
+void
+WebrtcSession::set_codecs (const std::string &codecs)
+{
+  std::lock_guard<std::mutex> lk (stats_lock_);
+  stats_.codecs = codecs;
+}
+
+void
+WebrtcSession::close ()
+{
+  if (closed_)
+    return;
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> lk (stats_lock_);
+    stats_.state = "closed";
+  }
+  if (!webrtcbin_)
+    return;
+  GstElement *w = webrtcbin_.get ();
+  g_signal_handlers_disconnect_matched (w, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
+      (gpointer) on_ice_candidate, nullptr);
+  g_signal_handlers_disconnect_matched (w, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
+      (gpointer) on_connection_state, nullptr);
+  gst_element_set_locked_state (w, TRUE);
+  gst_element_set_state (w, GST_STATE_NULL);
+  gst_bin_remove (bin_.get (), w);
+  webrtcbin_.reset ();
+  GST_INFO ("session %s closed", id_.c_str ());
+}
+
+std::string
+sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt)
+{
+  if (!sdp || idx >= gst_sdp_message_medias_len (sdp))
+    return {};
+  const GstSDPMedia *media = gst_sdp_message_get_media (sdp, idx);
+  if (gst_sdp_media_get_port (media) == 0 || gst_sdp_media_formats_len (media) == 0)
+    return {};
+  const char *fmt = gst_sdp_media_get_format (media, 0);
+  guint payload = (guint) std::strtoul (fmt, nullptr, 10);
+  if (pt)
+    *pt = payload;
+  for (guint i = 0; i < gst_sdp_media_attributes_len (media); i++) {
+    const GstSDPAttribute *a = gst_sdp_media_get_attribute (media, i);
+    if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
+      continue;
+    char *end = nullptr;
+    guint p = (guint) std::strtoul (a->value, &end, 10);
+    if (p != payload || !end)
+      continue;
+    while (*end == ' ')
+      end++;
+    std::string name (end);
+    name = name.substr (0, name.find ('/'));
+    std::transform (name.begin (), name.end (), name.begin (),
+        [] (unsigned char c) { return (char) std::toupper (c); });
+    return name;
+  }
+  return {};
+}
+
+}  // namespace rtcstream

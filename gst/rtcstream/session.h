@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// WebrtcSession: one remote peer. Owns its webrtcbin, runs offer/answer and
+// trickle ICE through a signaller, and keeps the peer's stats. It knows
+// webrtcbin and the signaller, never an element's pads.
+//
+// Threads: every method runs on the owner's Worker thread. webrtcbin's
+// signals and promise replies arrive on webrtcbin's threads; they are
+// bounced to the worker and look the session up again through a weak_ptr,
+// because it may be gone by then.
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "rtcstream/ref.h"
+#include "rtcstream/signaller.h"
+#include "rtcstream/worker.h"
+
+namespace rtcstream {
+
+struct IceConfig {
+  std::string stun_server;               // stun://host:port or empty
+  std::vector<std::string> turn_servers; // turn(s)://user:pass@host:port
+  bool relay_only = false;
+};
+
+struct SessionStats {
+  std::string state = "new";   // new, connecting, connected, failed, closed
+  std::string codecs;          // e.g. "VP8,OPUS"
+  guint64 bytes_sent = 0;
+  guint64 bytes_received = 0;
+  guint64 packets_lost = 0;
+  double rtt_ms = -1.0;        // -1 when not known yet
+};
+
+class WebrtcSession : public std::enable_shared_from_this<WebrtcSession> {
+public:
+  using Done = std::function<void (const std::string &error)>;  // empty error: success
+  using StateChanged = std::function<void (GstWebRTCPeerConnectionState state)>;
+
+  WebrtcSession (std::string id, std::string peer_id, std::shared_ptr<Worker> worker,
+      RtcstreamSignaller *signaller, GstBin *bin);
+  ~WebrtcSession ();
+
+  const std::string &id () const { return id_; }
+  const std::string &peer_id () const { return peer_id_; }
+  GstElement *webrtcbin () const { return webrtcbin_.get (); }
+
+  // Creates the webrtcbin inside bin (not yet synced to its state).
+  // Returns an error sentence, or empty.
+  std::string create (const IceConfig &ice, guint latency_ms, StateChanged on_state);
+  // Brings the webrtcbin to its parent's state.
+  void sync_state ();
+
+  // Producer side: create-offer, set-local-description, send.
+  void offer (Done done);
+  // Both sides: set-remote-description; done once applied.
+  void set_remote (GstWebRTCSessionDescription *desc, Done done);
+  // Consumer side: create-answer, set-local-description, send.
+  void answer (Done done);
+  void add_ice (guint mline, const std::string &candidate);
+
+  // The remote description once set (owned by the webrtcbin), or null.
+  GstWebRTCSessionDescription *remote_description () const;
+
+  // Asks webrtcbin for stats and refreshes the cached copy.
+  void refresh_stats ();
+  SessionStats stats () const;
+  void set_codecs (const std::string &codecs);
+
+  // Tears the webrtcbin down completely and removes it from the bin.
+  void close ();
+  bool closed () const { return closed_; }
+
+private:
+  static void on_connection_state (GstElement *webrtc, GParamSpec *pspec, gpointer data);
+  void on_stats (const GstStructure *reply);
+
+  std::string id_;
+  std::string peer_id_;
+  std::shared_ptr<Worker> worker_;
+  Ref<RtcstreamSignaller> signaller_;
+  Ref<GstBin> bin_;
+  Ref<GstElement> webrtcbin_;
+  StateChanged on_state_;
+  bool closed_ = false;
+
+  mutable std::mutex stats_lock_;
+  SessionStats stats_;
+};
+
+// Index of the m-line with this mid / the first payload chosen in a media.
+// Returns the encoding-name (upper case) of the first format of media idx of
+// an SDP, or empty when the media is rejected (port 0) or has none.
+std::string sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt);
+
+}  // namespace rtcstream

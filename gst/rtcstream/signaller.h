@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// RtcstreamSignaller: the interface between an element and a signalling
+// transport. The element knows sessions; a signaller knows a server. Our
+// websocket protocol, WHIP/WHEP or an SFU's API are each one implementation;
+// an application may provide its own and set it on the `signaller` property.
+//
+// Threads: methods may be called from any thread (webrtcbin's included) and
+// must not block; signals are emitted from the signaller's own thread.
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/webrtc/webrtc.h>
+
+G_BEGIN_DECLS
+
+#define RTCSTREAM_TYPE_SIGNALLER (rtcstream_signaller_get_type ())
+G_DECLARE_INTERFACE (RtcstreamSignaller, rtcstream_signaller, RTCSTREAM, SIGNALLER, GObject)
+
+typedef enum {
+  RTCSTREAM_ROLE_PRODUCER,
+  RTCSTREAM_ROLE_CONSUMER,
+} RtcstreamRole;
+
+GType rtcstream_role_get_type (void);
+#define RTCSTREAM_TYPE_ROLE (rtcstream_role_get_type ())
+
+#define RTCSTREAM_SIGNALLER_ERROR (rtcstream_signaller_error_quark ())
+GQuark rtcstream_signaller_error_quark (void);
+
+typedef enum {
+  RTCSTREAM_SIGNALLER_ERROR_FAILED,        /* anything else */
+  RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,   /* could not connect to the server */
+  RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,  /* the server went away */
+  RTCSTREAM_SIGNALLER_ERROR_NAME_TAKEN,    /* a producer already uses the name */
+  RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,     /* no producer with that name */
+  RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,      /* the server said something invalid */
+  RTCSTREAM_SIGNALLER_ERROR_REFUSED,       /* the server refused a request */
+} RtcstreamSignallerError;
+
+struct _RtcstreamSignallerInterface {
+  GTypeInterface parent_iface;
+
+  /* Connect and register under the configured role and stream name. */
+  void (*start) (RtcstreamSignaller *self);
+  /* Disconnect; ends every session. No signal is emitted after it returns. */
+  void (*stop) (RtcstreamSignaller *self);
+  void (*send_sdp) (RtcstreamSignaller *self, const gchar *session_id,
+      const GstWebRTCSessionDescription *sdp);
+  void (*add_ice) (RtcstreamSignaller *self, const gchar *session_id,
+      guint mline, const gchar *candidate);
+  void (*end_session) (RtcstreamSignaller *self, const gchar *session_id);
+};
+
+/* Interface properties every signaller has:
+ *  "role"        RtcstreamRole, which side the element is
+ *  "stream-name" gchar*, the stream to publish or to watch
+ * Signals:
+ *  "registered" ()                                      producer visible to viewers
+ *  "session-requested" (gchar *session_id, gchar *peer_id,
+ *                       GstWebRTCSessionDescription *offer_or_null)   producer side
+ *  "session-started" (gchar *session_id, gchar *peer_id)             consumer side
+ *  "session-description" (gchar *session_id, GstWebRTCSessionDescription *sdp)
+ *  "handle-ice" (gchar *session_id, guint mline, gchar *candidate)
+ *  "session-ended" (gchar *session_id)
+ *  "error" (GError *error)
+ */
+
+void rtcstream_signaller_start (RtcstreamSignaller *self);
+void rtcstream_signaller_stop (RtcstreamSignaller *self);
+void rtcstream_signaller_send_sdp (RtcstreamSignaller *self, const gchar *session_id,
+    const GstWebRTCSessionDescription *sdp);
+void rtcstream_signaller_add_ice (RtcstreamSignaller *self, const gchar *session_id,
+    guint mline, const gchar *candidate);
+void rtcstream_signaller_end_session (RtcstreamSignaller *self, const gchar *session_id);
+
+/* For implementations: emit the interface's signals. */
+void rtcstream_signaller_emit_registered (RtcstreamSignaller *self);
+void rtcstream_signaller_emit_session_requested (RtcstreamSignaller *self,
+    const gchar *session_id, const gchar *peer_id, GstWebRTCSessionDescription *offer);
+void rtcstream_signaller_emit_session_started (RtcstreamSignaller *self,
+    const gchar *session_id, const gchar *peer_id);
+void rtcstream_signaller_emit_session_description (RtcstreamSignaller *self,
+    const gchar *session_id, GstWebRTCSessionDescription *sdp);
+void rtcstream_signaller_emit_handle_ice (RtcstreamSignaller *self,
+    const gchar *session_id, guint mline, const gchar *candidate);
+void rtcstream_signaller_emit_session_ended (RtcstreamSignaller *self,
+    const gchar *session_id);
+void rtcstream_signaller_emit_error (RtcstreamSignaller *self, const GError *error);
+
+G_END_DECLS

@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "ws-signaller.h"
+
+#include <libsoup/soup.h>
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "rtcstream/protocol.h"
+#include "rtcstream/ref.h"
+#include "rtcstream/worker.h"
+
+GST_DEBUG_CATEGORY_STATIC (rtcstream_ws_signaller_debug);
+#define GST_CAT_DEFAULT rtcstream_ws_signaller_debug
+
+namespace proto = rtcstream::protocol;
+using rtcstream::Ref;
+
+namespace {
+
+enum {
+  PROP_0,
+  PROP_ROLE,
+  PROP_STREAM_NAME,
+  PROP_URI,
+  PROP_PRODUCER_TIMEOUT,
+  PROP_PEER_ID,
+};
+
+enum class Phase { Idle, Connecting, Welcomed, Registered, Stopped };
+
+struct State {
+  // Settings: guarded by lock, copied out before use.
+  std::mutex lock;
+  std::string uri = "ws://127.0.0.1:8443/ws";
+  std::string stream_name;
+  RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
+  gint producer_timeout_ms = 30000;
+  std::string peer_id;
+
+  // Worker-thread-only state.
+  std::unique_ptr<rtcstream::Worker> worker;
+  Ref<SoupSession> session;
+  Ref<SoupWebsocketConnection> ws;
+  GCancellable *cancellable = nullptr;
+  Phase phase = Phase::Idle;
+  std::set<std::string> sessions;
+  bool session_requested = false;  // consumer: startSession sent
+  guint wait_timer = 0;
+};
+
+}  // namespace
+
+struct _RtcstreamWsSignaller {
+  GObject parent;
+  State *state;
+};
+
+static void rtcstream_ws_signaller_iface_init (RtcstreamSignallerInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (RtcstreamWsSignaller, rtcstream_ws_signaller, G_TYPE_OBJECT,
+    G_IMPLEMENT_INTERFACE (RTCSTREAM_TYPE_SIGNALLER, rtcstream_ws_signaller_iface_init)
+    GST_DEBUG_CATEGORY_INIT (rtcstream_ws_signaller_debug, "rtcstream-signaller", 0,
+        "rtcstream websocket signaller"))
+
+namespace {
+
+RtcstreamSignaller *
+as_iface (RtcstreamWsSignaller *self)
+{
+  return RTCSTREAM_SIGNALLER (self);
+}
+
+void
+emit_error (RtcstreamWsSignaller *self, RtcstreamSignallerError code, const std::string &msg)
+{
+  if (self->state->phase == Phase::Stopped)
+    return;
+  GST_WARNING_OBJECT (self, "%s", msg.c_str ());
+  g_autoptr (GError) err = g_error_new_literal (RTCSTREAM_SIGNALLER_ERROR, code, msg.c_str ());
+  rtcstream_signaller_emit_error (as_iface (self), err);
+}
+
+// Must be called on the worker thread.
+void
+send_message (RtcstreamWsSignaller *self, const proto::ClientMessage &msg)
+{
+  State *st = self->state;
+  if (!st->ws || soup_websocket_connection_get_state (st->ws.get ()) != SOUP_WEBSOCKET_STATE_OPEN) {
+    GST_DEBUG_OBJECT (self, "not connected, dropping message");
+    return;
+  }
+  std::string text = proto::serialize (msg);
+  GST_TRACE_OBJECT (self, "-> %s", text.c_str ());
+  soup_websocket_connection_send_text (st->ws.get (), text.c_str ());
+}
+
+std::string
+setting_stream_name (RtcstreamWsSignaller *self)
+{
+  std::lock_guard<std::mutex> lk (self->state->lock);
+  return self->state->stream_name;
+}
+
+std::string
+setting_uri (RtcstreamWsSignaller *self)
+{
+  std::lock_guard<std::mutex> lk (self->state->lock);
+  return self->state->uri;
+}
+
+RtcstreamRole
+setting_role (RtcstreamWsSignaller *self)
+{
+  std::lock_guard<std::mutex> lk (self->state->lock);
+  return self->state->role;
+}
+
+void
+request_session (RtcstreamWsSignaller *self, const std::string &producer_id)
+{
+  State *st = self->state;
+  if (st->session_requested)
+    return;
+  st->session_requested = true;
+  if (st->wait_timer) {
+    GSource *src = g_main_context_find_source_by_id (st->worker->context (), st->wait_timer);
+    if (src)
+      g_source_destroy (src);
+    st->wait_timer = 0;
+  }
+  GST_INFO_OBJECT (self, "asking producer %s for a session", producer_id.c_str ());
+  send_message (self, proto::StartSessionRequest{producer_id, std::nullopt});
+}
+
+bool
+matches_stream (const std::string &wanted, const nlohmann::json &meta)
+{
+  return wanted.empty () || proto::stream_name_from_meta (meta) == wanted;
+}
+
+void
+start_waiting_for_producer (RtcstreamWsSignaller *self)
+{
+  State *st = self->state;
+  gint timeout;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    timeout = st->producer_timeout_ms;
+  }
+  std::string name = setting_stream_name (self);
+  if (timeout == 0) {
+    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
+        "No stream named '" + name + "' is published on " + setting_uri (self) +
+        ": check the name, or start the producer first (producer-timeout is 0)");
+    return;
+  }
+  GST_INFO_OBJECT (self, "stream '%s' not published yet, waiting", name.c_str ());
+  if (timeout > 0 && !st->wait_timer) {
+    Ref<RtcstreamWsSignaller> ref = Ref<RtcstreamWsSignaller>::take_ref (self);
+    st->wait_timer = st->worker->post_delayed (timeout, [ref, name, timeout] {
+      State *st = ref->state;
+      st->wait_timer = 0;
+      if (st->session_requested || st->phase == Phase::Stopped)
+        return;
+      emit_error (ref.get (), RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
+          "No stream named '" + name + "' appeared on " + setting_uri (ref.get ()) +
+          " within " + std::to_string (timeout) +
+          " ms: check the name, start the producer, or raise producer-timeout");
+    });
+  }
+}
+
+GstWebRTCSessionDescription *
+make_description (const proto::Sdp &sdp)
+{
+  GstWebRTCSDPType type = sdp.type == "offer" ? GST_WEBRTC_SDP_TYPE_OFFER : GST_WEBRTC_SDP_TYPE_ANSWER;
+  GstSDPMessage *msg = nullptr;
+  if (gst_sdp_message_new_from_text (sdp.sdp.c_str (), &msg) != GST_SDP_OK || !msg)
+    return nullptr;
+  return gst_webrtc_session_description_new (type, msg);
+}
+
+void
+handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &msg)
+{
+  State *st = self->state;
+  const bool producer = setting_role (self) == RTCSTREAM_ROLE_PRODUCER;
+  const std::string name = setting_stream_name (self);
+
+  if (auto *m = std::get_if<proto::Welcome> (&msg)) {
+    {
+      std::lock_guard<std::mutex> lk (st->lock);
+      st->peer_id = m->peer_id;
+    }
+    st->phase = Phase::Welcomed;
+    GST_INFO_OBJECT (self, "welcomed as peer %s", m->peer_id.c_str ());
+    if (producer) {
+      nlohmann::json meta = nullptr;
+      if (!name.empty ())
+        meta = nlohmann::json{{"name", name}};
+      // Listening too, so the server's echo of our own status tells us that
+      // the registration was accepted.
+      send_message (self, proto::SetPeerStatus{
+          {proto::Role::Producer, proto::Role::Listener}, meta, std::nullopt});
+    } else {
+      send_message (self, proto::SetPeerStatus{{proto::Role::Listener}, nullptr, std::nullopt});
+      send_message (self, proto::ListRequest{});
+    }
+  } else if (auto *m = std::get_if<proto::PeerStatusChanged> (&msg)) {
+    std::string my_id;
+    {
+      std::lock_guard<std::mutex> lk (st->lock);
+      my_id = st->peer_id;
+    }
+    bool is_producer = false;
+    for (proto::Role r : m->roles)
+      is_producer |= r == proto::Role::Producer;
+    if (producer) {
+      if (m->peer_id == my_id && is_producer && st->phase == Phase::Welcomed) {
+        st->phase = Phase::Registered;
+        GST_INFO_OBJECT (self, "registered as producer of '%s'", name.c_str ());
+        rtcstream_signaller_emit_registered (as_iface (self));
+      }
+    } else if (is_producer && !st->session_requested && matches_stream (name, m->meta)) {
+      request_session (self, m->peer_id);
+    }
+  } else if (auto *m = std::get_if<proto::ListReply> (&msg)) {
+    if (producer || st->session_requested)
+      return;
+    for (const proto::PeerInfo &p : m->producers) {
+      if (matches_stream (name, p.meta)) {
+        request_session (self, p.id);
+        return;
+      }
+    }
+    start_waiting_for_producer (self);
+  } else if (auto *m = std::get_if<proto::StartSession> (&msg)) {
+    if (!producer) {
+      GST_WARNING_OBJECT (self, "ignoring startSession: we are a consumer");
+      return;
+    }
+    st->sessions.insert (m->session_id);
+    GstWebRTCSessionDescription *offer = nullptr;
+    if (m->offer)
+      offer = make_description (proto::Sdp{"offer", *m->offer});
+    GST_INFO_OBJECT (self, "consumer %s asks for session %s", m->peer_id.c_str (),
+        m->session_id.c_str ());
+    rtcstream_signaller_emit_session_requested (as_iface (self), m->session_id.c_str (),
+        m->peer_id.c_str (), offer);
+    if (offer)
+      gst_webrtc_session_description_free (offer);
+  } else if (auto *m = std::get_if<proto::SessionStarted> (&msg)) {
+    st->sessions.insert (m->session_id);
+    GST_INFO_OBJECT (self, "session %s with producer %s started", m->session_id.c_str (),
+        m->peer_id.c_str ());
+    rtcstream_signaller_emit_session_started (as_iface (self), m->session_id.c_str (),
+        m->peer_id.c_str ());
+  } else if (auto *m = std::get_if<proto::Peer> (&msg)) {
+    if (!st->sessions.count (m->session_id)) {
+      GST_WARNING_OBJECT (self, "message for unknown session %s", m->session_id.c_str ());
+      return;
+    }
+    if (auto *sdp = std::get_if<proto::Sdp> (&m->body)) {
+      GstWebRTCSessionDescription *desc = make_description (*sdp);
+      if (!desc) {
+        GST_WARNING_OBJECT (self, "unparsable SDP for session %s, ending it",
+            m->session_id.c_str ());
+        send_message (self, proto::EndSession{m->session_id});
+        st->sessions.erase (m->session_id);
+        rtcstream_signaller_emit_session_ended (as_iface (self), m->session_id.c_str ());
+        return;
+      }
+      rtcstream_signaller_emit_session_description (as_iface (self), m->session_id.c_str (), desc);
+      gst_webrtc_session_description_free (desc);
+    } else if (auto *ice = std::get_if<proto::Ice> (&m->body)) {
+      rtcstream_signaller_emit_handle_ice (as_iface (self), m->session_id.c_str (),
+          ice->sdp_m_line_index, ice->candidate.c_str ());
+    }
+  } else if (auto *m = std::get_if<proto::EndSession> (&msg)) {
+    if (st->sessions.erase (m->session_id)) {
+      GST_INFO_OBJECT (self, "session %s ended by the other side", m->session_id.c_str ());
+      rtcstream_signaller_emit_session_ended (as_iface (self), m->session_id.c_str ());
+    }
+  } else if (auto *m = std::get_if<proto::Error> (&msg)) {
+    switch (m->code) {
+      case proto::ErrorCode::NameTaken:
+        emit_error (self, RTCSTREAM_SIGNALLER_ERROR_NAME_TAKEN,
+            "Stream name '" + name + "' is already published on " + setting_uri (self) +
+            ": choose another name in the URI, or stop the other producer (" +
+            m->details + ")");
+        break;
+      case proto::ErrorCode::UnknownPeer:
+      case proto::ErrorCode::NotProducer:
+        if (!producer && st->session_requested && st->sessions.empty ()) {
+          // The producer left between our list and our request: wait again.
+          st->session_requested = false;
+          start_waiting_for_producer (self);
+          break;
+        }
+        GST_WARNING_OBJECT (self, "server: %s", m->details.c_str ());
+        break;
+      case proto::ErrorCode::LimitReached:
+        emit_error (self, RTCSTREAM_SIGNALLER_ERROR_REFUSED,
+            "The signalling server refused a request: " + m->details);
+        break;
+      default:
+        // Errors about one message (e.g. ICE for a session that just ended)
+        // are not fatal for the element.
+        GST_WARNING_OBJECT (self, "server error: %s", m->details.c_str ());
+        break;
+    }
+  }
+}
+
+void
+on_ws_message (SoupWebsocketConnection *, gint type, GBytes *message, gpointer user)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (user);
+  if (self->state->phase == Phase::Stopped)
+    return;
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    GST_WARNING_OBJECT (self, "ignoring binary frame from server");
+    return;
+  }
+  gsize len = 0;
+  const char *data = static_cast<const char *> (g_bytes_get_data (message, &len));
+  std::string_view text (data ? data : "", len);
+  GST_TRACE_OBJECT (self, "<- %.*s", (int) len, data ? data : "");
+  auto result = proto::parse_server_message (text);
+  if (!result.ok ()) {
+    GST_WARNING_OBJECT (self, "invalid message from server (%s): %.*s",
+        result.error.details.c_str (), (int) std::min<gsize> (len, 200), data ? data : "");
+    return;
+  }
+  Ref<RtcstreamWsSignaller> keep = Ref<RtcstreamWsSignaller>::take_ref (self);
+  handle_server_message (self, *result.message);
+}
+
+void
+on_ws_closed (SoupWebsocketConnection *conn, gpointer user)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (user);
+  State *st = self->state;
+  if (st->phase == Phase::Stopped)
+    return;
+  gushort code = soup_websocket_connection_get_close_code (conn);
+  const char *data = soup_websocket_connection_get_close_data (conn);
+  st->ws.reset ();
+  std::set<std::string> ended;
+  ended.swap (st->sessions);
+  emit_error (self, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
+      "Lost the connection to the signalling server " + setting_uri (self) + " (code " +
+      std::to_string (code) + (data && *data ? std::string (", ") + data : std::string ()) +
+      "): check that rtcstream-signalling is still running");
+  for (const std::string &sid : ended)
+    rtcstream_signaller_emit_session_ended (as_iface (self), sid.c_str ());
+}
+
+void
+on_ws_connected (GObject *source, GAsyncResult *res, gpointer user)
+{
+  // user holds a ref on self (released here).
+  Ref<RtcstreamWsSignaller> self = Ref<RtcstreamWsSignaller>::adopt (RTCSTREAM_WS_SIGNALLER (user));
+  g_autoptr (GError) err = nullptr;
+  SoupWebsocketConnection *conn =
+      soup_session_websocket_connect_finish (SOUP_SESSION (source), res, &err);
+  State *st = self->state;
+  if (st->phase == Phase::Stopped) {
+    if (conn)
+      g_object_unref (conn);
+    return;
+  }
+  if (!conn) {
+    emit_error (self.get (), RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+        "Could not connect to the signalling server " + setting_uri (self.get ()) + ": " +
+        err->message + ". Is rtcstream-signalling running there?");
+    return;
+  }
+  GST_INFO_OBJECT (self.get (), "connected to %s", setting_uri (self.get ()).c_str ());
+  st->ws = Ref<SoupWebsocketConnection>::adopt (conn);
+  soup_websocket_connection_set_max_incoming_payload_size (conn, 4 * 1024 * 1024);
+  soup_websocket_connection_set_keepalive_interval (conn, 10);
+  g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), self.get ());
+  g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self.get ());
+}
+
+// Worker thread.
+void
+do_start (RtcstreamWsSignaller *self)
+{
+  State *st = self->state;
+  std::string uri = setting_uri (self);
+  st->phase = Phase::Connecting;
+  st->session_requested = false;
+  st->session = Ref<SoupSession>::adopt (soup_session_new ());
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri.c_str ());
+  if (!msg) {
+    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+        "Invalid signalling server address '" + uri + "'");
+    return;
+  }
+  st->cancellable = g_cancellable_new ();
+  GST_INFO_OBJECT (self, "connecting to %s", uri.c_str ());
+  soup_session_websocket_connect_async (st->session.get (), msg, nullptr, nullptr,
+      G_PRIORITY_DEFAULT, st->cancellable, on_ws_connected, g_object_ref (self));
+}
+
+// Worker thread.
+void
+do_stop (RtcstreamWsSignaller *self)
+{
+  State *st = self->state;
+  st->phase = Phase::Stopped;
+  if (st->wait_timer) {
+    GSource *src = g_main_context_find_source_by_id (st->worker->context (), st->wait_timer);
+    if (src)
+      g_source_destroy (src);
+    st->wait_timer = 0;
+  }
+  if (st->cancellable) {
+    g_cancellable_cancel (st->cancellable);
+    g_clear_object (&st->cancellable);
+  }
+  if (st->ws) {
+    g_signal_handlers_disconnect_by_data (st->ws.get (), self);
+    if (soup_websocket_connection_get_state (st->ws.get ()) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (st->ws.get (), SOUP_WEBSOCKET_CLOSE_NORMAL, nullptr);
+    st->ws.reset ();
+  }
+  st->sessions.clear ();
+  st->session.reset ();
+}
+
+void
+ws_start (RtcstreamSignaller *iface)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
+  self->state->worker->run_sync ([self] { do_start (self); });
+}
+
+void
+ws_stop (RtcstreamSignaller *iface)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
+  self->state->worker->run_sync ([self] { do_stop (self); });
+}
+
+// Runs fn on the worker with a ref held on self.
+template <typename Fn>
+void
+post (RtcstreamWsSignaller *self, Fn fn)
+{
+  Ref<RtcstreamWsSignaller> ref = Ref<RtcstreamWsSignaller>::take_ref (self);
+  self->state->worker->post ([ref, fn] {
+    if (ref->state->phase != Phase::Stopped)
+      fn (ref.get ());
+  });
+}
+
+void
+ws_send_sdp (RtcstreamSignaller *iface, const gchar *session_id,
+    const GstWebRTCSessionDescription *sdp)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
+  g_autofree gchar *text = gst_sdp_message_as_text (sdp->sdp);
+  proto::Peer msg{session_id, proto::Sdp{
+      sdp->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer", text}};
+  post (self, [msg] (RtcstreamWsSignaller *s) { send_message (s, msg); });
+}
+
+void
+ws_add_ice (RtcstreamSignaller *iface, const gchar *session_id, guint mline,
+    const gchar *candidate)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
+  proto::Peer msg{session_id, proto::Ice{candidate, mline}};
+  post (self, [msg] (RtcstreamWsSignaller *s) { send_message (s, msg); });
+}
+
+void
+ws_end_session (RtcstreamSignaller *iface, const gchar *session_id)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
+  std::string sid = session_id;
+  post (self, [sid] (RtcstreamWsSignaller *s) {
+    if (s->state->sessions.erase (sid))
+      send_message (s, proto::EndSession{sid});
+  });
+}
+
+}  // namespace
+
+static void
+rtcstream_ws_signaller_iface_init (RtcstreamSignallerInterface *iface)
+{
+  iface->start = ws_start;
+  iface->stop = ws_stop;
+  iface->send_sdp = ws_send_sdp;
+  iface->add_ice = ws_add_ice;
+  iface->end_session = ws_end_session;
+}
+
+static void
+rtcstream_ws_signaller_init (RtcstreamWsSignaller *self)
+{
+  self->state = new State ();
+  self->state->worker = std::make_unique<rtcstream::Worker> ("rtcstream-ws");
+}
+
+static void
+rtcstream_ws_signaller_finalize (GObject *object)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (object);
+  State *st = self->state;
+  st->worker->run_sync ([self] { do_stop (self); });
+  st->worker.reset ();
+  delete st;
+  G_OBJECT_CLASS (rtcstream_ws_signaller_parent_class)->finalize (object);
+}
+
+static void
+rtcstream_ws_signaller_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (object);
+  State *st = self->state;
+  std::lock_guard<std::mutex> lk (st->lock);
+  switch (prop_id) {
+    case PROP_ROLE:
+      st->role = static_cast<RtcstreamRole> (g_value_get_enum (value));
+      break;
+    case PROP_STREAM_NAME:
+      st->stream_name = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_URI:
+      st->uri = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_PRODUCER_TIMEOUT:
+      st->producer_timeout_ms = g_value_get_int (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+rtcstream_ws_signaller_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  auto *self = RTCSTREAM_WS_SIGNALLER (object);
+  State *st = self->state;
+  std::lock_guard<std::mutex> lk (st->lock);
+  switch (prop_id) {
+    case PROP_ROLE:
+      g_value_set_enum (value, st->role);
+      break;
+    case PROP_STREAM_NAME:
+      g_value_set_string (value, st->stream_name.c_str ());
+      break;
+    case PROP_URI:
+      g_value_set_string (value, st->uri.c_str ());
+      break;
+    case PROP_PRODUCER_TIMEOUT:
+      g_value_set_int (value, st->producer_timeout_ms);
+      break;
+    case PROP_PEER_ID:
+      g_value_set_string (value, st->peer_id.empty () ? nullptr : st->peer_id.c_str ());
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+rtcstream_ws_signaller_class_init (RtcstreamWsSignallerClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  gobject_class->finalize = rtcstream_ws_signaller_finalize;
+  gobject_class->set_property = rtcstream_ws_signaller_set_property;
+  gobject_class->get_property = rtcstream_ws_signaller_get_property;
+
+  g_object_class_override_property (gobject_class, PROP_ROLE, "role");
+  g_object_class_override_property (gobject_class, PROP_STREAM_NAME, "stream-name");
+  g_object_class_install_property (gobject_class, PROP_URI,
+      g_param_spec_string ("uri", "URI",
+          "Websocket address of the signalling server (ws://HOST:PORT/ws or wss://...)",
+          "ws://127.0.0.1:8443/ws",
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_PRODUCER_TIMEOUT,
+      g_param_spec_int ("producer-timeout", "Producer timeout",
+          "Consumer: how long to wait (ms) for the stream to be published before "
+          "failing; -1 waits forever, 0 fails at once if it is not there",
+          -1, G_MAXINT, 30000, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_PEER_ID,
+      g_param_spec_string ("peer-id", "Peer id",
+          "The id the server assigned to this connection (null before welcome)",
+          nullptr, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+}
+
+RtcstreamWsSignaller *
+rtcstream_ws_signaller_new (const gchar *uri)
+{
+  return RTCSTREAM_WS_SIGNALLER (g_object_new (RTCSTREAM_TYPE_WS_SIGNALLER, "uri", uri, nullptr));
+}

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <gst/gst.h>
+
+#include "rtcstreamsink.h"
+#include "rtcstreamsrc.h"
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  gboolean ok = FALSE;
+  ok |= GST_ELEMENT_REGISTER (rtcstreamsink, plugin);
+  ok |= GST_ELEMENT_REGISTER (rtcstreamsrc, plugin);
+  return ok;
+}
+
+#define PACKAGE "rtcstream"
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, rtcstream,
+    "WebRTC as pipeline elements: publish with rtcstreamsink, receive with rtcstreamsrc",
+    plugin_init, "0.1.0", "LGPL", "rtcstream", "https://rtcstream.invalid/")

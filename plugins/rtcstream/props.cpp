@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "props.h"
+
+#include "rtcstream/signallers/ws-signaller.h"
+#include "rtcstream/uri.h"
+
+namespace rtcstream {
+
+const gchar *const uri_protocols[] = {"rtcstream", "rtcstreams", nullptr};
+
+namespace {
+
+constexpr const char *kDefaultVideoCodecs = "VP8,H264,VP9";
+constexpr const char *kDefaultAudioCodecs = "OPUS";
+
+}  // namespace
+
+void
+install_common_properties (GObjectClass *klass, const char *role_word)
+{
+  const auto flags = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  std::string uri_blurb = std::string ("Where to ") + role_word +
+      ": rtcstream://HOST:PORT/STREAM (websocket to rtcstream-signalling) or "
+      "rtcstreams://HOST:PORT/STREAM (TLS). Ignored when a signaller is set";
+  g_object_class_install_property (klass, PROP_URI,
+      g_param_spec_string ("uri", "URI", g_intern_string (uri_blurb.c_str ()), nullptr, flags));
+  g_object_class_install_property (klass, PROP_STUN_SERVER,
+      g_param_spec_string ("stun-server", "STUN server",
+          "STUN server as stun://HOST:PORT, to learn this host's public address "
+          "(not needed on a LAN)", nullptr, flags));
+  g_object_class_install_property (klass, PROP_TURN_SERVERS,
+      gst_param_spec_array ("turn-servers", "TURN servers",
+          "TURN relays as turn(s)://USER:PASSWORD@HOST:PORT, for peers behind NATs "
+          "that block direct paths, e.g. turn-servers='<\"turn://u:p@host:3478\">'",
+          g_param_spec_string ("turn-server", "TURN server", "One TURN server URI",
+              nullptr, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)),
+          flags));
+  g_object_class_install_property (klass, PROP_SIGNALLER,
+      g_param_spec_object ("signaller", "Signaller",
+          "The signalling transport (an RtcstreamSignaller). Defaults to the websocket "
+          "signaller made from the uri; applications may set their own",
+          RTCSTREAM_TYPE_SIGNALLER, flags));
+  g_object_class_install_property (klass, PROP_VIDEO_CODECS,
+      g_param_spec_string ("video-codecs", "Video codecs",
+          "Video codecs in order of preference, comma separated (VP8, H264, VP9). "
+          "The first one the peer also accepts is used",
+          kDefaultVideoCodecs, flags));
+  g_object_class_install_property (klass, PROP_AUDIO_CODECS,
+      g_param_spec_string ("audio-codecs", "Audio codecs",
+          "Audio codecs in order of preference, comma separated (OPUS)",
+          kDefaultAudioCodecs, flags));
+}
+
+void
+init_common_settings (CommonSettings &s)
+{
+  std::string err;
+  parse_codec_list (kDefaultVideoCodecs, MediaKind::Video, s.video_codecs, err);
+  parse_codec_list (kDefaultAudioCodecs, MediaKind::Audio, s.audio_codecs, err);
+}
+
+bool
+apply_uri (CommonSettings &s, const char *uri, std::string &error)
+{
+  if (!uri || !*uri) {
+    s.uri.clear ();
+    s.stream_name.clear ();
+    s.ws_url.clear ();
+    return true;
+  }
+  StreamUri parsed;
+  if (!parse_stream_uri (uri, parsed, error))
+    return false;
+  s.uri = uri;
+  s.stream_name = parsed.stream;
+  s.ws_url = parsed.ws_url;
+  return true;
+}
+
+bool
+set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
+    const GValue *value)
+{
+  std::string error;
+  switch (prop_id) {
+    case PROP_URI:
+      if (!apply_uri (s, g_value_get_string (value), error))
+        GST_ELEMENT_WARNING (element, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
+      return true;
+    case PROP_STUN_SERVER:
+      s.stun_server = g_value_get_string (value) ? g_value_get_string (value) : "";
+      return true;
+    case PROP_TURN_SERVERS:
+      s.turn_servers.clear ();
+      for (guint i = 0; i < gst_value_array_get_size (value); i++) {
+        const GValue *v = gst_value_array_get_value (value, i);
+        if (G_VALUE_HOLDS_STRING (v) && g_value_get_string (v))
+          s.turn_servers.emplace_back (g_value_get_string (v));
+      }
+      return true;
+    case PROP_SIGNALLER: {
+      auto *sig = static_cast<RtcstreamSignaller *> (g_value_get_object (value));
+      s.signaller = Ref<RtcstreamSignaller>::take_ref (sig);
+      s.signaller_from_app = sig != nullptr;
+      return true;
+    }
+    case PROP_VIDEO_CODECS:
+    case PROP_AUDIO_CODECS: {
+      MediaKind kind = prop_id == PROP_VIDEO_CODECS ? MediaKind::Video : MediaKind::Audio;
+      auto &list = kind == MediaKind::Video ? s.video_codecs : s.audio_codecs;
+      const char *str = g_value_get_string (value);
+      if (!parse_codec_list (str ? str : "", kind, list, error))
+        GST_ELEMENT_WARNING (element, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+bool
+get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
+{
+  switch (prop_id) {
+    case PROP_URI:
+      g_value_set_string (value, s.uri.empty () ? nullptr : s.uri.c_str ());
+      return true;
+    case PROP_STUN_SERVER:
+      g_value_set_string (value, s.stun_server.empty () ? nullptr : s.stun_server.c_str ());
+      return true;
+    case PROP_TURN_SERVERS:
+      for (const std::string &t : s.turn_servers) {
+        GValue v = G_VALUE_INIT;
+        g_value_init (&v, G_TYPE_STRING);
+        g_value_set_string (&v, t.c_str ());
+        gst_value_array_append_and_take_value (value, &v);
+      }
+      return true;
+    case PROP_SIGNALLER:
+      g_value_set_object (value, s.signaller.get ());
+      return true;
+    case PROP_VIDEO_CODECS:
+      g_value_take_string (value, g_strdup (codec_list_to_string (s.video_codecs).c_str ()));
+      return true;
+    case PROP_AUDIO_CODECS:
+      g_value_take_string (value, g_strdup (codec_list_to_string (s.audio_codecs).c_str ()));
+      return true;
+    default:
+      return false;
+  }
+}
+
+RtcstreamSignaller *
+ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
+{
+  if (s.signaller_from_app && s.signaller) {
+    g_object_set (s.signaller.get (), "role", role, nullptr);
+    return s.signaller.get ();
+  }
+  if (s.ws_url.empty ()) {
+    error = "No uri set: set uri=rtcstream://HOST:PORT/STREAM (e.g. "
+            "rtcstream://127.0.0.1:8443/cam), or set a signaller";
+    return nullptr;
+  }
+  s.signaller = Ref<RtcstreamSignaller>::adopt (
+      RTCSTREAM_SIGNALLER (rtcstream_ws_signaller_new (s.ws_url.c_str ())));
+  g_object_set (s.signaller.get (), "role", role, "stream-name", s.stream_name.c_str (), nullptr);
+  return s.signaller.get ();
+}
+
+IceConfig
+ice_config (const CommonSettings &s)
+{
+  IceConfig c;
+  c.stun_server = s.stun_server;
+  c.turn_servers = s.turn_servers;
+  return c;
+}
+
+}  // namespace rtcstream

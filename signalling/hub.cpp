@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "hub.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+namespace rtcstream::signalling {
+
+namespace p = rtcstream::protocol;
+using p::ErrorCode;
+using p::Role;
+
+namespace {
+
+std::string
+in_quotes (const std::string &s)
+{
+  return "\"" + s + "\"";
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded (Ts...) -> Overloaded<Ts...>;
+
+}  // namespace
+
+bool
+Hub::PeerState::has (Role role) const
+{
+  return std::find (roles.begin (), roles.end (), role) != roles.end ();
+}
+
+Hub::Hub (p::Limits limits)
+    : limits_ (limits), rng_ (std::random_device {} ())
+{
+}
+
+std::size_t
+Hub::session_count (const std::string &peer_id) const
+{
+  auto it = peers_.find (peer_id);
+  return it == peers_.end () ? 0 : it->second.sessions.size ();
+}
+
+// Random (version 4 style) UUIDs: unguessable, so a peer cannot join a session
+// by guessing its id, and unique among the ids in use.
+std::string
+Hub::new_id ()
+{
+  for (;;) {
+    uint64_t hi = rng_ (), lo = rng_ ();
+    hi = (hi & ~0xf000ull) | 0x4000ull;                    // version 4
+    lo = (lo & ~(0xc000ull << 48)) | (0x8000ull << 48);    // variant 1
+    char buf[37];
+    std::snprintf (buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
+        static_cast<unsigned> (hi >> 32), static_cast<unsigned> ((hi >> 16) & 0xffff),
+        static_cast<unsigned> (hi & 0xffff), static_cast<unsigned> (lo >> 48),
+        static_cast<unsigned long long> (lo & 0xffffffffffffull));
+    std::string id (buf);
+    if (!peers_.count (id) && !sessions_.count (id))
+      return id;
+  }
+}
+
+void
+Hub::send (Out &out, const std::string &to, const p::ServerMessage &msg)
+{
+  out.push_back (Outgoing { to, p::serialize (msg) });
+}
+
+void
+Hub::error (Out &out, const std::string &to, ErrorCode code, std::string details)
+{
+  send (out, to, p::Error { std::move (details), code });
+}
+
+Hub::Admission
+Hub::add_peer ()
+{
+  Admission result;
+  if (peers_.size () >= limits_.max_peers) {
+    result.reply = p::serialize (p::ServerMessage (p::Error {
+        "The server already has its maximum of " + std::to_string (limits_.max_peers) +
+        " peers; try again later or raise the server's --max-peers.",
+        ErrorCode::LimitReached }));
+    return result;
+  }
+  result.peer_id = new_id ();
+  peers_.emplace (result.peer_id, PeerState {});
+  result.reply = p::serialize (p::ServerMessage (p::Welcome { result.peer_id }));
+  return result;
+}
+
+std::vector<Outgoing>
+Hub::reject (const std::string &peer_id, ErrorCode code, std::string details) const
+{
+  Out out;
+  error (out, peer_id, code, std::move (details));
+  return out;
+}
+
+std::vector<Outgoing>
+Hub::handle (const std::string &peer_id, std::string_view text)
+{
+  Out out;
+  auto it = peers_.find (peer_id);
+  if (it == peers_.end ()) {
+    error (out, peer_id, ErrorCode::UnknownPeer, "Peer " + in_quotes (peer_id) +
+        " is not connected; reconnect to get a new peer id.");
+    return out;
+  }
+
+  auto parsed = p::parse_client_message (text, limits_);
+  if (!parsed.ok ()) {
+    out.push_back (Outgoing { peer_id, p::serialize (p::ServerMessage (parsed.error)) });
+    return out;
+  }
+
+  PeerState &peer = it->second;
+  std::visit (Overloaded {
+    [&] (const p::SetPeerStatus &m) { on_set_peer_status (peer_id, peer, m, out); },
+    [&] (const p::StartSessionRequest &m) { on_start_session (peer_id, peer, m, out); },
+    [&] (const p::EndSession &m) { on_end_session (peer_id, m, out); },
+    [&] (const p::Peer &m) { on_peer (peer_id, m, out); },
+    [&] (const p::ListRequest &) { on_list (peer_id, out); },
+    [&] (const p::ListConsumersRequest &) { on_list_consumers (peer_id, out); },
+    [&] (const p::SetProtocolVersion &m) { on_protocol_version (peer_id, peer, m, out); },
+  }, *parsed.message);
+
+  // `peer` may be gone only through remove_peer, never from a message.
+  peer.received_message = true;
+  return out;
+}
+
+void
+Hub::on_set_peer_status (const std::string &from, PeerState &peer,
+    const p::SetPeerStatus &msg, Out &out)
+{
+  auto has = [&] (Role role) {
+    return std::find (msg.roles.begin (), msg.roles.end (), role) != msg.roles.end ();
+  };
+  const bool producing = has (Role::Producer);
+  const bool consuming = has (Role::Consumer);
+  if (producing && consuming) {
+    error (out, from, ErrorCode::NotAllowed, "A peer cannot be both a producer and a "
+        "consumer; use two connections.");
+    return;
+  }
+
+  // Our extension: a producer's meta.name is its stream name, unique among
+  // producers, so a consumer can find a stream by name.
+  const std::string name = producing ? p::stream_name_from_meta (msg.meta) : std::string ();
+  if (!name.empty ()) {
+    auto taken = stream_names_.find (name);
+    if (taken != stream_names_.end () && taken->second != from) {
+      error (out, from, ErrorCode::NameTaken, "A producer named " + in_quotes (name) +
+          " is already registered; choose another stream name (meta.name).");
+      return;
+    }
+  }
+
+  if (peer.announced && peer.roles == msg.roles && peer.meta == msg.meta)
+    return;  // nothing changed: nobody to tell
+
+  if (peer.has (Role::Producer) && !producing)
+    end_sessions_as (from, Role::Producer, out);
+  if (peer.has (Role::Consumer) && !consuming)
+    end_sessions_as (from, Role::Consumer, out);
+
+  if (peer.stream_name != name) {
+    if (!peer.stream_name.empty ())
+      stream_names_.erase (peer.stream_name);
+    if (!name.empty ())
+      stream_names_[name] = from;
+    peer.stream_name = name;
+  }
+
+  peer.roles = msg.roles;
+  peer.meta = msg.meta;
+  peer.announced = true;
+  notify_listeners (from, peer.roles, peer.meta, out);
+}
+
+void
+Hub::on_start_session (const std::string &from, PeerState &peer,
+    const p::StartSessionRequest &msg, Out &out)
+{
+  if (msg.peer_id == from) {
+    error (out, from, ErrorCode::NotAllowed, "A peer cannot start a session with itself; "
+        "give the id of another peer.");
+    return;
+  }
+  auto target = peers_.find (msg.peer_id);
+  if (target == peers_.end ()) {
+    error (out, from, ErrorCode::UnknownPeer, "No peer with id " + in_quotes (msg.peer_id) +
+        " is connected; ask for the current producers with a \"list\" message.");
+    return;
+  }
+
+  // As in gst-plugins-rs: a session with a producer makes the requester its
+  // consumer; a session with a (passive) consumer makes the requester the
+  // producer.
+  std::string producer, consumer;
+  if (target->second.has (Role::Producer)) {
+    producer = msg.peer_id;
+    consumer = from;
+  } else if (target->second.has (Role::Consumer)) {
+    if (!peer.has (Role::Producer)) {
+      error (out, from, ErrorCode::NotAllowed, "Peer " + in_quotes (msg.peer_id) + " is a "
+          "consumer; only a producer can start a session with it.");
+      return;
+    }
+    producer = from;
+    consumer = msg.peer_id;
+  } else {
+    error (out, from, ErrorCode::NotProducer, "Peer " + in_quotes (msg.peer_id) +
+        " is not a producer; start sessions with a peer listed by \"list\".");
+    return;
+  }
+
+  const std::size_t max = limits_.max_sessions_per_peer;
+  if (peer.sessions.size () >= max) {
+    error (out, from, ErrorCode::LimitReached, "This peer already has its maximum of " +
+        std::to_string (max) + " sessions; end one before starting another.");
+    return;
+  }
+  if (target->second.sessions.size () >= max) {
+    error (out, from, ErrorCode::LimitReached, "Peer " + in_quotes (msg.peer_id) +
+        " already has its maximum of " + std::to_string (max) + " sessions; try again later.");
+    return;
+  }
+
+  const std::string session_id = new_id ();
+  sessions_.emplace (session_id, Session { producer, consumer });
+  peer.sessions.insert (session_id);
+  target->second.sessions.insert (session_id);
+
+  send (out, consumer, p::SessionStarted { producer, session_id });
+  send (out, producer, p::StartSession { consumer, session_id, msg.offer });
+}
+
+void
+Hub::on_end_session (const std::string &from, const p::EndSession &msg, Out &out)
+{
+  auto it = sessions_.find (msg.session_id);
+  if (it == sessions_.end () ||
+      (it->second.producer != from && it->second.consumer != from)) {
+    error (out, from, ErrorCode::UnknownSession, "This peer has no session " +
+        in_quotes (msg.session_id) + "; it may have ended already.");
+    return;
+  }
+  end_session (msg.session_id, from, out);
+}
+
+void
+Hub::on_peer (const std::string &from, const p::Peer &msg, Out &out)
+{
+  auto it = sessions_.find (msg.session_id);
+  if (it == sessions_.end () ||
+      (it->second.producer != from && it->second.consumer != from)) {
+    error (out, from, ErrorCode::UnknownSession, "This peer has no session " +
+        in_quotes (msg.session_id) + "; it may have ended, so drop its messages.");
+    return;
+  }
+  const Session &session = it->second;
+  const p::Sdp *sdp = std::get_if<p::Sdp> (&msg.body);
+  if (sdp && sdp->type == "offer" && from == session.consumer) {
+    error (out, from, ErrorCode::NotAllowed, "The consumer of session " +
+        in_quotes (msg.session_id) + " cannot send an offer; the producer offers, or the "
+        "consumer puts its offer in \"startSession\".");
+    return;
+  }
+  send (out, session.other (from), msg);
+}
+
+void
+Hub::on_list (const std::string &from, Out &out) const
+{
+  send (out, from, p::ListReply { peers_with (Role::Producer) });
+}
+
+void
+Hub::on_list_consumers (const std::string &from, Out &out) const
+{
+  send (out, from, p::ListConsumersReply { peers_with (Role::Consumer) });
+}
+
+void
+Hub::on_protocol_version (const std::string &from, const PeerState &peer,
+    const p::SetProtocolVersion &msg, Out &out) const
+{
+  if (peer.received_message) {
+    error (out, from, ErrorCode::NotAllowed, "\"setProtocolVersion\" must be the first "
+        "message of a connection; reconnect to change it.");
+    return;
+  }
+  // gst-plugins-rs serializes its only version as "v1_0"; we document "1.0".
+  if (msg.version != "1.0" && msg.version != "v1_0") {
+    error (out, from, ErrorCode::InvalidMessage, "Protocol version " + in_quotes (msg.version) +
+        " is not supported; this server speaks \"1.0\".");
+  }
+}
+
+std::vector<p::PeerInfo>
+Hub::peers_with (Role role) const
+{
+  std::vector<p::PeerInfo> list;
+  for (const auto &[id, peer] : peers_) {
+    if (peer.has (role))
+      list.push_back (p::PeerInfo { id, peer.meta });
+  }
+  return list;
+}
+
+void
+Hub::notify_listeners (const std::string &peer_id, const std::vector<Role> &roles,
+    const nlohmann::json &meta, Out &out) const
+{
+  const std::string text = p::serialize (p::ServerMessage (p::PeerStatusChanged {
+      peer_id, roles, meta }));
+  for (const auto &[id, peer] : peers_) {
+    if (peer.has (Role::Listener))
+      out.push_back (Outgoing { id, text });
+  }
+}
+
+void
+Hub::end_session (const std::string &session_id, const std::string &by, Out &out)
+{
+  auto it = sessions_.find (session_id);
+  if (it == sessions_.end ())
+    return;
+  const Session session = std::move (it->second);
+  sessions_.erase (it);
+  for (const std::string *id : { &session.producer, &session.consumer }) {
+    auto peer = peers_.find (*id);
+    if (peer != peers_.end ())
+      peer->second.sessions.erase (session_id);
+  }
+  const std::string &other = session.other (by);
+  if (peers_.count (other))
+    send (out, other, p::EndSession { session_id });
+}
+
+void
+Hub::end_sessions_as (const std::string &peer_id, Role role, Out &out)
+{
+  auto it = peers_.find (peer_id);
+  if (it == peers_.end ())
+    return;
+  std::vector<std::string> ids;
+  for (const std::string &sid : it->second.sessions) {
+    const Session &s = sessions_.at (sid);
+    if ((role == Role::Producer ? s.producer : s.consumer) == peer_id)
+      ids.push_back (sid);
+  }
+  for (const std::string &sid : ids)
+    end_session (sid, peer_id, out);
+}
+
+std::vector<Outgoing>
+Hub::remove_peer (const std::string &peer_id)
+{
+  Out out;
+  auto it = peers_.find (peer_id);
+  if (it == peers_.end ())
+    return out;
+
+  // Copy: end_session edits the set.
+  const std::set<std::string> sessions = it->second.sessions;
+  for (const std::string &sid : sessions)
+    end_session (sid, peer_id, out);
+
+  const PeerState gone = std::move (it->second);
+  peers_.erase (it);
+  if (!gone.stream_name.empty ())
+    stream_names_.erase (gone.stream_name);
+  // Listeners only ever heard of peers that announced a status.
+  if (gone.announced)
+    notify_listeners (peer_id, {}, gone.meta, out);
+  return out;
+}
+
+}  // namespace rtcstream::signalling

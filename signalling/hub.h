@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The signalling server's logic without sockets: peers, their roles, the
+// stream-name registry and the sessions between producers and consumers.
+// Each call takes what arrived from one connection and returns the text
+// frames to send, addressed by peer id; the transport (server.cpp) only moves
+// frames. Behaviour follows gst-plugins-rs' gst-webrtc-signalling-server,
+// plus the rtcstream extensions described in docs/protocol.md.
+//
+// Not thread-safe: call it from one thread (the server's main loop).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rtcstream/protocol.h"
+
+namespace rtcstream::signalling {
+
+// One text frame for one connection.
+struct Outgoing {
+  std::string peer_id;
+  std::string text;
+};
+
+class Hub {
+public:
+  explicit Hub (protocol::Limits limits = protocol::Limits ());
+
+  const protocol::Limits &limits () const { return limits_; }
+
+  // The result of a new connection. When accepted, peer_id is the id the
+  // server assigned and reply the "welcome"; when refused (max_peers
+  // reached), peer_id is empty and reply is a "limit-reached" error to send
+  // before closing the connection.
+  struct Admission {
+    std::string peer_id;
+    std::string reply;
+    bool accepted () const { return !peer_id.empty (); }
+  };
+  Admission add_peer ();
+
+  // One text frame from a connection. An invalid or refused message gets an
+  // error reply to its sender only and changes nothing.
+  std::vector<Outgoing> handle (const std::string &peer_id, std::string_view text);
+
+  // An error reply for something the transport refused before it became
+  // text (a binary frame, say). Changes nothing.
+  std::vector<Outgoing> reject (const std::string &peer_id, protocol::ErrorCode code,
+      std::string details) const;
+
+  // A connection closed: ends its sessions (the other side of each gets
+  // "endSession"), frees its stream name and tells listeners it left.
+  std::vector<Outgoing> remove_peer (const std::string &peer_id);
+
+  // For logs and tests.
+  bool has_peer (const std::string &peer_id) const { return peers_.count (peer_id) != 0; }
+  std::size_t peer_count () const { return peers_.size (); }
+  std::size_t session_count () const { return sessions_.size (); }
+  std::size_t session_count (const std::string &peer_id) const;
+
+private:
+  struct PeerState {
+    std::vector<protocol::Role> roles;
+    nlohmann::json meta;            // null or an object
+    bool announced = false;         // a setPeerStatus was accepted
+    bool received_message = false;  // setProtocolVersion must come first
+    std::string stream_name;        // registered name while producing
+    std::set<std::string> sessions;
+    bool has (protocol::Role role) const;
+  };
+  struct Session {
+    std::string producer;
+    std::string consumer;
+    const std::string &other (const std::string &peer_id) const
+    {
+      return peer_id == producer ? consumer : producer;
+    }
+  };
+
+  using Out = std::vector<Outgoing>;
+
+  void on_set_peer_status (const std::string &from, PeerState &peer,
+      const protocol::SetPeerStatus &msg, Out &out);
+  void on_start_session (const std::string &from, PeerState &peer,
+      const protocol::StartSessionRequest &msg, Out &out);
+  void on_end_session (const std::string &from, const protocol::EndSession &msg, Out &out);
+  void on_peer (const std::string &from, const protocol::Peer &msg, Out &out);
+  void on_list (const std::string &from, Out &out) const;
+  void on_list_consumers (const std::string &from, Out &out) const;
+  void on_protocol_version (const std::string &from, const PeerState &peer,
+      const protocol::SetProtocolVersion &msg, Out &out) const;
+
+  // Ends a session and tells the peer other than `by` (if any).
+  void end_session (const std::string &session_id, const std::string &by, Out &out);
+  // Ends the sessions where `peer_id` plays `role` (producer or consumer).
+  void end_sessions_as (const std::string &peer_id, protocol::Role role, Out &out);
+  void notify_listeners (const std::string &peer_id, const std::vector<protocol::Role> &roles,
+      const nlohmann::json &meta, Out &out) const;
+  std::vector<protocol::PeerInfo> peers_with (protocol::Role role) const;
+
+  static void send (Out &out, const std::string &to, const protocol::ServerMessage &msg);
+  static void error (Out &out, const std::string &to, protocol::ErrorCode code,
+      std::string details);
+
+  std::string new_id ();
+
+  protocol::Limits limits_;
+  std::map<std::string, PeerState> peers_;
+  std::map<std::string, Session> sessions_;
+  std::map<std::string, std::string> stream_names_;  // name -> producer id
+  std::mt19937_64 rng_;
+};
+
+}  // namespace rtcstream::signalling

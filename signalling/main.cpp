@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstream-signalling: options, the main loop and clean shutdown on
+// SIGINT/SIGTERM. stdout carries exactly one line, the listening URL (tests
+// read the port from it); logs go to stderr.
+#include <glib-unix.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+
+#include "server.h"
+
+namespace {
+
+gboolean
+on_signal (gpointer loop)
+{
+  g_main_loop_quit (static_cast<GMainLoop *> (loop));
+  return G_SOURCE_CONTINUE;
+}
+
+// Checks a count option given on the command line.
+bool
+positive (const char *option, gint64 value, std::size_t &out, GError **error)
+{
+  if (value < 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "%s must be at least 1 (got %" G_GINT64_FORMAT ")", option, value);
+    return false;
+  }
+  out = static_cast<std::size_t> (value);
+  return true;
+}
+
+}  // namespace
+
+int
+main (int argc, char **argv)
+{
+  using rtcstream::signalling::Server;
+  using rtcstream::signalling::ServerOptions;
+
+  ServerOptions options;
+  g_autofree char *host = nullptr;
+  g_autofree char *cert = nullptr;
+  g_autofree char *key = nullptr;
+  gint port = options.port;
+  gint ping_interval = static_cast<gint> (options.ping_interval_s);
+  gint64 max_message = static_cast<gint64> (options.limits.max_message_bytes);
+  gint64 max_peers = static_cast<gint64> (options.limits.max_peers);
+  gint64 max_sessions = static_cast<gint64> (options.limits.max_sessions_per_peer);
+
+  const GOptionEntry entries[] = {
+    { "host", 0, 0, G_OPTION_ARG_STRING, &host,
+      "IP address to listen on (default 127.0.0.1; 0.0.0.0 for all)", "ADDRESS" },
+    { "port", 0, 0, G_OPTION_ARG_INT, &port,
+      "TCP port to listen on (default 8443; 0 picks a free port)", "PORT" },
+    { "max-message-size", 0, 0, G_OPTION_ARG_INT64, &max_message,
+      "Largest message accepted, in bytes (default 262144)", "BYTES" },
+    { "max-peers", 0, 0, G_OPTION_ARG_INT64, &max_peers,
+      "Most connections at once (default 1000)", "N" },
+    { "max-sessions-per-peer", 0, 0, G_OPTION_ARG_INT64, &max_sessions,
+      "Most open sessions of one peer (default 100)", "N" },
+    { "ping-interval", 0, 0, G_OPTION_ARG_INT, &ping_interval,
+      "Seconds between websocket pings; a peer silent for 3 intervals is "
+      "dropped (default 10; 0 disables)", "SECONDS" },
+    { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
+      "TLS certificate (PEM); with --key, serve wss:// and https://", "FILE" },
+    { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, "TLS private key (PEM)", "FILE" },
+    { nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr },
+  };
+
+  g_autoptr (GOptionContext) context = g_option_context_new (nullptr);
+  g_option_context_set_summary (context, "The rtcstream WebRTC signalling server: "
+      "websocket signalling on /ws (and /) between producers, consumers and listeners.");
+  g_option_context_add_main_entries (context, entries, nullptr);
+  g_autoptr (GError) error = nullptr;
+  bool ok = g_option_context_parse (context, &argc, &argv, &error);
+  if (ok && (port < 0 || port > 65535)) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--port must be between 0 and 65535 (got %d)", port);
+    ok = false;
+  }
+  if (ok && ping_interval < 0) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--ping-interval must be 0 or more (got %d)", ping_interval);
+    ok = false;
+  }
+  ok = ok && positive ("--max-message-size", max_message, options.limits.max_message_bytes, &error)
+      && positive ("--max-peers", max_peers, options.limits.max_peers, &error)
+      && positive ("--max-sessions-per-peer", max_sessions,
+          options.limits.max_sessions_per_peer, &error);
+  if (ok && argc > 1) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+        "unexpected argument \"%s\"", argv[1]);
+    ok = false;
+  }
+  if (!ok) {
+    g_printerr ("rtcstream-signalling: %s\nRun \"rtcstream-signalling --help\" to see the "
+        "options.\n", error->message);
+    return 2;
+  }
+
+  if (host)
+    options.host = host;
+  if (cert)
+    options.cert_file = cert;
+  if (key)
+    options.key_file = key;
+  options.port = port;
+  options.ping_interval_s = static_cast<unsigned> (ping_interval);
+
+  g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
+  guint sigint = g_unix_signal_add (SIGINT, on_signal, loop);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, loop);
+
+  int status = EXIT_SUCCESS;
+  {
+    Server server (options);
+    std::string url;
+    if (server.start (url, &error)) {
+      std::printf ("rtcstream-signalling listening on %s\n", url.c_str ());
+      std::fflush (stdout);
+      g_main_loop_run (loop);
+      g_printerr ("rtcstream-signalling: shutting down\n");
+      server.stop ();
+    } else {
+      g_printerr ("rtcstream-signalling: cannot listen on %s:%d: %s\n", options.host.c_str (),
+          options.port, error->message);
+      status = EXIT_FAILURE;
+    }
+  }
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  return status;
+}

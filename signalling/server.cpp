@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "server.h"
+
+#include <cstring>
+#include <utility>
+
+namespace rtcstream::signalling {
+
+namespace {
+
+// Frames a little over the message limit still reach the hub, which answers
+// "too-large" and keeps the connection; far larger ones make libsoup close
+// the connection (code 1009) without buffering them.
+constexpr guint64 kPayloadSlack = 64 * 1024;
+
+const char kIndexPage[] =
+    "<!DOCTYPE html>\n"
+    "<html><head><meta charset=\"utf-8\"><title>rtcstream signalling server</title></head>\n"
+    "<body><h1>rtcstream signalling server</h1>\n"
+    "<p>Websocket clients connect to <code>/ws</code> (or <code>/</code>). "
+    "See docs/protocol.md for the messages.</p></body></html>\n";
+
+std::string
+remote_of (SoupServerMessage *msg)
+{
+  const char *host = soup_server_message_get_remote_host (msg);
+  std::string remote = host ? host : "unknown";
+  GSocketAddress *addr = soup_server_message_get_remote_address (msg);
+  if (addr && G_IS_INET_SOCKET_ADDRESS (addr)) {
+    guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr));
+    if (remote.find (':') != std::string::npos)
+      remote = "[" + remote + "]";
+    remote += ":" + std::to_string (port);
+  }
+  return remote;
+}
+
+// Drops a websocket reference from an idle callback, never from inside one of
+// the connection's own signal emissions.
+void
+unref_later (SoupWebsocketConnection *ws)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT, [] (gpointer data) -> gboolean {
+    g_object_unref (data);
+    return G_SOURCE_REMOVE;
+  }, ws, nullptr);
+}
+
+// Text from a peer, made safe for a one-line log entry.
+std::string
+printable (const char *text)
+{
+  std::string out;
+  for (const char *c = text; *c && out.size () < 80; c++)
+    out += g_ascii_isprint (*c) ? *c : '?';
+  return out;
+}
+
+bool
+is_websocket_upgrade (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  return soup_message_headers_header_contains (headers, "Upgrade", "websocket");
+}
+
+}  // namespace
+
+Server::Server (ServerOptions options)
+    : options_ (std::move (options)), hub_ (options_.limits)
+{
+}
+
+Server::~Server ()
+{
+  stop ();
+}
+
+bool
+Server::start (std::string &url, GError **error)
+{
+  g_autoptr (GTlsCertificate) cert = nullptr;
+  const bool tls = !options_.cert_file.empty () || !options_.key_file.empty ();
+  if (tls) {
+    if (options_.cert_file.empty () || options_.key_file.empty ()) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "TLS needs both --cert and --key");
+      return false;
+    }
+    cert = g_tls_certificate_new_from_files (options_.cert_file.c_str (),
+        options_.key_file.c_str (), error);
+    if (!cert)
+      return false;
+  }
+
+  std::string host = options_.host == "localhost" ? "127.0.0.1" : options_.host;
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new_from_string (host.c_str (),
+      static_cast<guint> (options_.port));
+  if (!address) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "--host \"%s\" is not an IP address; give one such as 127.0.0.1, 0.0.0.0 or ::1",
+        options_.host.c_str ());
+    return false;
+  }
+
+  soup_ = Ref<SoupServer>::adopt (soup_server_new ("server-header", "rtcstream-signalling ",
+      nullptr));
+  if (cert)
+    soup_server_set_tls_certificate (soup_.get (), cert);
+
+  soup_server_add_handler (soup_.get (), "/", on_http, this, nullptr);
+  soup_server_add_websocket_handler (soup_.get (), "/", nullptr, nullptr, on_websocket,
+      this, nullptr);
+  soup_server_add_websocket_handler (soup_.get (), "/ws", nullptr, nullptr, on_websocket,
+      this, nullptr);
+
+  if (!soup_server_listen (soup_.get (), address,
+      tls ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions> (0), error)) {
+    soup_.reset ();
+    return false;
+  }
+
+  guint port = 0;
+  GSList *uris = soup_server_get_uris (soup_.get ());
+  if (uris)
+    port = static_cast<guint> (g_uri_get_port (static_cast<GUri *> (uris->data)));
+  g_slist_free_full (uris, reinterpret_cast<GDestroyNotify> (g_uri_unref));
+
+  std::string shown = options_.host.find (':') != std::string::npos
+      ? "[" + options_.host + "]" : options_.host;
+  url = std::string (tls ? "wss://" : "ws://") + shown + ":" + std::to_string (port) + "/ws";
+
+  if (options_.ping_interval_s > 0) {
+    liveness_source_ = g_timeout_add_seconds (options_.ping_interval_s, on_liveness_check,
+        this);
+  }
+  return true;
+}
+
+void
+Server::stop ()
+{
+  if (liveness_source_) {
+    g_source_remove (liveness_source_);
+    liveness_source_ = 0;
+  }
+  if (!soup_)
+    return;
+  soup_server_disconnect (soup_.get ());
+
+  // Ask every peer to close, then give the close handshakes a moment.
+  for (auto &[id, conn] : connections_) {
+    if (soup_websocket_connection_get_state (conn->ws.get ()) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (conn->ws.get (), SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+          "server shutting down");
+  }
+  const gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+  GMainContext *context = g_main_context_get_thread_default ();
+  while (!connections_.empty () && g_get_monotonic_time () < deadline) {
+    if (!g_main_context_iteration (context, FALSE))
+      g_usleep (10 * 1000);
+  }
+  while (!connections_.empty ())
+    drop (connections_.begin ()->second.get (), "server shutting down");
+  // Run the deferred unrefs.
+  while (g_main_context_iteration (context, FALSE)) {
+  }
+  soup_.reset ();
+}
+
+// Plain HTTP. Websocket upgrades are left alone (no status set) so libsoup
+// goes on to the websocket handlers. Extend here to serve the web client.
+void
+Server::on_http (SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+    gpointer)
+{
+  if (is_websocket_upgrade (msg)) {
+    if (std::strcmp (path, "/") != 0 && std::strcmp (path, "/ws") != 0)
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
+    return;
+  }
+  const char *method = soup_server_message_get_method (msg);
+  if (std::strcmp (path, "/") != 0) {
+    soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
+    soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC,
+        "not found\n", 10);
+    return;
+  }
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, nullptr);
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+  soup_server_message_set_response (msg, "text/html; charset=utf-8", SOUP_MEMORY_STATIC,
+      kIndexPage, sizeof kIndexPage - 1);
+}
+
+void
+Server::on_websocket (SoupServer *, SoupServerMessage *msg, const char *,
+    SoupWebsocketConnection *ws, gpointer user_data)
+{
+  static_cast<Server *> (user_data)->accept (msg, ws);
+}
+
+void
+Server::accept (SoupServerMessage *msg, SoupWebsocketConnection *ws)
+{
+  const std::string remote = remote_of (msg);
+  Hub::Admission admission = hub_.add_peer ();
+  if (!admission.accepted ()) {
+    g_printerr ("refused a connection from %s: peer limit (%zu) reached\n", remote.c_str (),
+        hub_.limits ().max_peers);
+    // Keep the websocket until the close handshake is done: libsoup drops
+    // its reference when this callback returns.
+    g_signal_connect (g_object_ref (ws), "closed", G_CALLBACK (+[] (
+        SoupWebsocketConnection *closed, gpointer) { unref_later (closed); }), nullptr);
+    soup_websocket_connection_send_text (ws, admission.reply.c_str ());
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+        "too many peers");
+    return;
+  }
+
+  auto conn = std::make_unique<Connection> ();
+  conn->server = this;
+  conn->ws = Ref<SoupWebsocketConnection>::take_ref (ws);
+  conn->peer_id = admission.peer_id;
+  conn->remote = remote;
+  conn->last_seen_us = g_get_monotonic_time ();
+
+  soup_websocket_connection_set_max_incoming_payload_size (ws,
+      hub_.limits ().max_message_bytes + kPayloadSlack);
+  soup_websocket_connection_set_keepalive_interval (ws, options_.ping_interval_s);
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn.get ());
+  g_signal_connect (ws, "pong", G_CALLBACK (on_pong), conn.get ());
+  g_signal_connect (ws, "error", G_CALLBACK (on_error), conn.get ());
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn.get ());
+
+  g_printerr ("peer %s joined from %s\n", conn->peer_id.c_str (), remote.c_str ());
+  soup_websocket_connection_send_text (ws, admission.reply.c_str ());
+  connections_.emplace (admission.peer_id, std::move (conn));
+}
+
+void
+Server::on_message (SoupWebsocketConnection *, gint type, GBytes *data, gpointer user_data)
+{
+  auto *conn = static_cast<Connection *> (user_data);
+  Server *self = conn->server;
+  conn->last_seen_us = g_get_monotonic_time ();
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    self->deliver (self->hub_.reject (conn->peer_id, protocol::ErrorCode::InvalidMessage,
+        "Binary frames are not part of the protocol; send JSON in text frames."));
+    return;
+  }
+  gsize size = 0;
+  const auto *bytes = static_cast<const char *> (g_bytes_get_data (data, &size));
+  self->deliver (self->hub_.handle (conn->peer_id, std::string_view (bytes, size)));
+}
+
+void
+Server::on_pong (SoupWebsocketConnection *, GBytes *, gpointer user_data)
+{
+  static_cast<Connection *> (user_data)->last_seen_us = g_get_monotonic_time ();
+}
+
+void
+Server::on_error (SoupWebsocketConnection *, GError *error, gpointer user_data)
+{
+  auto *conn = static_cast<Connection *> (user_data);
+  g_printerr ("peer %s (%s): %s\n", conn->peer_id.c_str (), conn->remote.c_str (),
+      error->message);
+}
+
+void
+Server::on_closed (SoupWebsocketConnection *ws, gpointer user_data)
+{
+  auto *conn = static_cast<Connection *> (user_data);
+  gushort code = soup_websocket_connection_get_close_code (ws);
+  std::string reason = code == 0 ? std::string ("connection lost")
+      : "closed with code " + std::to_string (code);
+  if (const char *data = soup_websocket_connection_get_close_data (ws); data && *data)
+    reason += " (" + printable (data) + ")";
+  conn->server->drop (conn, reason.c_str ());
+}
+
+// Closes connections that neither sent a frame nor answered a ping for three
+// ping intervals: their peer has vanished without closing.
+gboolean
+Server::on_liveness_check (gpointer user_data)
+{
+  auto *self = static_cast<Server *> (user_data);
+  const gint64 now = g_get_monotonic_time ();
+  const gint64 max_silence = 3 * static_cast<gint64> (self->options_.ping_interval_s) *
+      G_USEC_PER_SEC;
+  std::vector<Connection *> silent;
+  for (auto &[id, conn] : self->connections_) {
+    if (now - conn->last_seen_us > max_silence)
+      silent.push_back (conn.get ());
+  }
+  for (Connection *conn : silent)
+    self->drop (conn, "no answer to pings");
+  return G_SOURCE_CONTINUE;
+}
+
+void
+Server::deliver (const std::vector<Outgoing> &out)
+{
+  for (const Outgoing &o : out) {
+    auto it = connections_.find (o.peer_id);
+    if (it == connections_.end ())
+      continue;
+    SoupWebsocketConnection *ws = it->second->ws.get ();
+    if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_send_text (ws, o.text.c_str ());
+  }
+}
+
+void
+Server::drop (Connection *conn, const char *reason)
+{
+  auto it = connections_.find (conn->peer_id);
+  if (it == connections_.end () || it->second.get () != conn)
+    return;
+  // Keep the websocket and the entry alive until the end of this function.
+  std::unique_ptr<Connection> owned = std::move (it->second);
+  connections_.erase (it);
+
+  g_signal_handlers_disconnect_by_data (owned->ws.get (), owned.get ());
+  g_printerr ("peer %s left (%s): %s\n", owned->peer_id.c_str (), owned->remote.c_str (),
+      reason);
+  deliver (hub_.remove_peer (owned->peer_id));
+  SoupWebsocketConnection *ws = owned->ws.release ();
+  if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, reason);
+  unref_later (ws);
+}
+
+}  // namespace rtcstream::signalling

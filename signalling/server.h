@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The libsoup 3 transport around Hub: accepts websocket connections on "/"
+// and "/ws", moves text frames between them and the hub, serves a small HTTP
+// page on "/", and closes connections that stopped answering pings. All of it
+// runs on the thread-default GMainContext of the thread that calls start ().
+#pragma once
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hub.h"
+#include "rtcstream/ref.h"
+
+namespace rtcstream::signalling {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8443;                 // 0: the system picks a free port
+  protocol::Limits limits;
+  std::string cert_file;           // both set: TLS (wss://, https://)
+  std::string key_file;
+  unsigned ping_interval_s = 10;   // a peer silent for 3 intervals is closed
+};
+
+class Server {
+public:
+  explicit Server (ServerOptions options);
+  ~Server ();
+
+  Server (const Server &) = delete;
+  Server &operator= (const Server &) = delete;
+
+  // Listens. On success returns the URL clients connect to
+  // (ws://HOST:PORT/ws, with the port actually bound).
+  bool start (std::string &url, GError **error);
+  // Closes every connection (close code "going away"), waiting at most
+  // about a second for the close handshakes, and stops listening.
+  void stop ();
+
+private:
+  struct Connection {
+    Server *server = nullptr;
+    Ref<SoupWebsocketConnection> ws;
+    std::string peer_id;
+    std::string remote;        // "host:port", for logs
+    gint64 last_seen_us = 0;   // monotonic time of the last frame or pong
+  };
+
+  static void on_http (SoupServer *soup, SoupServerMessage *msg, const char *path,
+      GHashTable *query, gpointer user_data);
+  static void on_websocket (SoupServer *soup, SoupServerMessage *msg, const char *path,
+      SoupWebsocketConnection *ws, gpointer user_data);
+  static void on_message (SoupWebsocketConnection *ws, gint type, GBytes *data,
+      gpointer user_data);
+  static void on_pong (SoupWebsocketConnection *ws, GBytes *data, gpointer user_data);
+  static void on_error (SoupWebsocketConnection *ws, GError *error, gpointer user_data);
+  static void on_closed (SoupWebsocketConnection *ws, gpointer user_data);
+  static gboolean on_liveness_check (gpointer user_data);
+
+  void accept (SoupServerMessage *msg, SoupWebsocketConnection *ws);
+  void deliver (const std::vector<Outgoing> &out);
+  // Removes a connection from the hub and the map, telling the others;
+  // closes its websocket if still open.
+  void drop (Connection *conn, const char *reason);
+
+  ServerOptions options_;
+  Hub hub_;
+  Ref<SoupServer> soup_;
+  std::map<std::string, std::unique_ptr<Connection>> connections_;  // by peer id
+  guint liveness_source_ = 0;
+};
+
+}  // namespace rtcstream::signalling
