@@ -5,6 +5,7 @@
 // read the port from it); logs go to stderr.
 #include <glib-unix.h>
 
+#include <clocale>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +41,8 @@ main (int argc, char **argv)
 {
   using rtcstream::signalling::Server;
   using rtcstream::signalling::ServerOptions;
+
+  std::setlocale (LC_ALL, "");
 
   ServerOptions options;
   g_autofree char *host = nullptr;
@@ -126,8 +129,7 @@ main (int argc, char **argv)
       g_printerr ("rtcstream-signalling: shutting down\n");
       server.stop ();
     } else {
-      g_printerr ("rtcstream-signalling: cannot listen on %s:%d: %s\n", options.host.c_str (),
-          options.port, error->message);
+      g_printerr ("rtcstream-signalling: cannot start: %s\n", error->message);
       status = EXIT_FAILURE;
     }
   }

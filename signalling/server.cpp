@@ -107,6 +107,10 @@ Server::start (std::string &url, GError **error)
   if (cert)
     soup_server_set_tls_certificate (soup_.get (), cert);
 
+  // No permessage-deflate: signalling frames are small, and a compressed
+  // frame could inflate far past the payload limit before libsoup checks it.
+  soup_server_remove_websocket_extension (soup_.get (), SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+
   soup_server_add_handler (soup_.get (), "/", on_http, this, nullptr);
   soup_server_add_websocket_handler (soup_.get (), "/", nullptr, nullptr, on_websocket,
       this, nullptr);
@@ -291,13 +295,17 @@ Server::on_liveness_check (gpointer user_data)
   const gint64 now = g_get_monotonic_time ();
   const gint64 max_silence = 3 * static_cast<gint64> (self->options_.ping_interval_s) *
       G_USEC_PER_SEC;
-  std::vector<Connection *> silent;
+  // By id: dropping one connection may close (and free) another.
+  std::vector<std::string> silent;
   for (auto &[id, conn] : self->connections_) {
     if (now - conn->last_seen_us > max_silence)
-      silent.push_back (conn.get ());
+      silent.push_back (id);
   }
-  for (Connection *conn : silent)
-    self->drop (conn, "no answer to pings");
+  for (const std::string &id : silent) {
+    auto it = self->connections_.find (id);
+    if (it != self->connections_.end ())
+      self->drop (it->second.get (), "no answer to pings");
+  }
   return G_SOURCE_CONTINUE;
 }
 

@@ -304,7 +304,7 @@ parse_envelope (std::string_view text, const Limits &limits, json &obj, std::str
   if (text.size () > limits.max_message_bytes) {
     return Error { "The message is " + std::to_string (text.size ()) +
         " bytes, over the limit of " + std::to_string (limits.max_message_bytes) +
-        " bytes; send smaller messages or raise the server's --max-message-size.",
+        " bytes; send smaller messages (the server's limit is its --max-message-size).",
         ErrorCode::TooLarge };
   }
   if (nesting_depth (text, kMaxJsonDepth) > kMaxJsonDepth) {
@@ -397,7 +397,9 @@ failure (Error error)
 Error
 unknown_type (const std::string &type, const char *known)
 {
-  return Error { "The message type " + in_quotes (type) + " is unknown; this server knows " +
+  // Echo at most a short prefix of what the peer sent.
+  std::string shown = type.size () > 64 ? type.substr (0, 64) + "..." : type;
+  return Error { "The message type " + in_quotes (shown) + " is unknown; the known types are " +
       known + ".", ErrorCode::UnknownType };
 }
 

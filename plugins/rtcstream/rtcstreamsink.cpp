@@ -827,6 +827,9 @@ rtcstream_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   // and makes EOS handling ours rather than webrtcbin's.
   in->fakesink = make_element ("fakesink", pad_name + "-sink");
   g_object_set (in->fakesink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+  // Held by the InputStream too: release_pad may run after the bin dropped them.
+  gst_object_ref_sink (in->tee);
+  gst_object_ref_sink (in->fakesink);
   gst_bin_add_many (GST_BIN (self), in->tee, in->fakesink, nullptr);
   gst_element_link (in->tee, in->fakesink);
   gst_element_sync_state_with_parent (in->fakesink);
@@ -865,7 +868,13 @@ rtcstream_sink_release_pad (GstElement *element, GstPad *pad)
   if (!in)
     return;
   gst_element_remove_pad (element, pad);
-  remove_elements (GST_BIN (self), {in->tee, in->fakesink});
+  // During the bin's dispose the children are gone already: only remove
+  // what is still ours.
+  for (GstElement *e : {in->tee, in->fakesink}) {
+    if (GST_OBJECT_PARENT (e) == GST_OBJECT (self))
+      remove_elements (GST_BIN (self), {e});
+    gst_object_unref (e);
+  }
   gst_caps_replace (&in->caps, nullptr);
 }
 
@@ -999,8 +1008,11 @@ rtcstream_sink_finalize (GObject *object)
   auto *self = RTCSTREAM_SINK (object);
   State *st = self->state;
   st->worker.reset ();
-  for (auto &in : st->inputs)
+  for (auto &in : st->inputs) {
     gst_caps_replace (&in->caps, nullptr);
+    gst_object_unref (in->tee);
+    gst_object_unref (in->fakesink);
+  }
   delete st;
   G_OBJECT_CLASS (rtcstream_sink_parent_class)->finalize (object);
 }

@@ -1,0 +1,1372 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstream-bench: compares rtcstream (rtcstreamsink / rtcstreamsrc through
+// rtcstream-signalling) with bare webrtcbin pipelines on this machine.
+//
+//  1. Time to first decoded frame of a new consumer, interleaved runs.
+//  2. Producer CPU and RSS with 1, 5, 20 consumers receiving encoded VP8.
+//
+// One binary, several roles. `run` is the orchestrator: it starts the
+// signalling server and the other roles as child processes (so that each
+// producer's CPU and memory can be read from /proc) and prints markdown.
+// The child roles talk over stdin/stdout, one line per message:
+//
+//   producer URI        rtcstreamsink; READY when registered; "stats" -> STATS
+//   consumers URI N     N x rtcstreamsrc ! video/x-vp8 ! fakesink; FIRST/ALL; "count" -> COUNT
+//   bl-producer N       videotestsrc ! vp8enc ! tee ! N x (rtpvp8pay ! webrtcbin)
+//   bl-consumers N      N x webrtcbin -> rtpvp8depay ! fakesink
+//
+// The two bl- roles exchange SDP and ICE as "SIG ..." lines that the
+// orchestrator relays from one child's stdout to the other's stdin.
+//
+// This is a benchmark, not a test: it is not registered with `meson test`.
+
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// --- shared helpers ------------------------------------------------------------
+
+// The producer settings every variant uses, rtcstream's own VP8 settings
+// (gst/rtcstream/codecs.cpp) spelled out for the bare pipelines.
+constexpr const char *kSource =
+    "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1";
+constexpr const char *kVp8Enc =
+    "vp8enc deadline=1 cpu-used=8 lag-in-frames=0 end-usage=cbr target-bitrate=2000000 "
+    "keyframe-max-dist=300 threads=2";
+
+std::mutex out_lock;
+
+void
+say (const std::string &line)
+{
+  std::lock_guard<std::mutex> lk (out_lock);
+  fputs (line.c_str (), stdout);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+void
+note (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+void
+note (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  gchar *s = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  {
+    std::lock_guard<std::mutex> lk (out_lock);
+    fprintf (stderr, "[bench %d] %s\n", (int) getpid (), s);
+    fflush (stderr);
+  }
+  g_free (s);
+}
+
+gint64
+now_us ()
+{
+  return g_get_monotonic_time ();
+}
+
+std::string
+escape (const std::string &s)
+{
+  gchar *e = g_strescape (s.c_str (), nullptr);
+  std::string r = e;
+  g_free (e);
+  return r;
+}
+
+std::string
+unescape (const std::string &s)
+{
+  gchar *u = g_strcompress (s.c_str ());
+  std::string r = u;
+  g_free (u);
+  return r;
+}
+
+std::vector<std::string>
+split (const std::string &s, char sep, size_t max_parts)
+{
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (out.size () + 1 < max_parts) {
+    size_t p = s.find (sep, start);
+    if (p == std::string::npos)
+      break;
+    out.push_back (s.substr (start, p - start));
+    start = p + 1;
+  }
+  out.push_back (s.substr (start));
+  return out;
+}
+
+// Bus messages of a child role's pipeline: errors end the role.
+struct RoleLoop {
+  GMainLoop *loop = nullptr;
+  int exit_code = 0;
+  std::function<void (const std::string &)> on_line;  // a line read from stdin
+  std::function<void (GstMessage *)> on_element;
+};
+
+gboolean
+on_role_bus (GstBus *, GstMessage *msg, gpointer data)
+{
+  auto *rl = static_cast<RoleLoop *> (data);
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ERROR: {
+      GError *err = nullptr;
+      gchar *dbg = nullptr;
+      gst_message_parse_error (msg, &err, &dbg);
+      say (std::string ("ERROR ") + GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)) + ": " +
+          (err ? err->message : "?"));
+      note ("error from %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
+          err ? err->message : "?", dbg ? dbg : "");
+      g_clear_error (&err);
+      g_free (dbg);
+      rl->exit_code = 1;
+      g_main_loop_quit (rl->loop);
+      break;
+    }
+    case GST_MESSAGE_WARNING: {
+      GError *err = nullptr;
+      gst_message_parse_warning (msg, &err, nullptr);
+      note ("warning from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
+          err ? err->message : "?");
+      g_clear_error (&err);
+      break;
+    }
+    case GST_MESSAGE_ELEMENT:
+      if (rl->on_element)
+        rl->on_element (msg);
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+on_role_stdin (GIOChannel *ch, GIOCondition, gpointer data)
+{
+  auto *rl = static_cast<RoleLoop *> (data);
+  gchar *line = nullptr;
+  gsize term = 0;
+  GIOStatus st = g_io_channel_read_line (ch, &line, nullptr, &term, nullptr);
+  if (st == G_IO_STATUS_EOF || st == G_IO_STATUS_ERROR) {
+    g_main_loop_quit (rl->loop);
+    return G_SOURCE_REMOVE;
+  }
+  if (st == G_IO_STATUS_NORMAL && line) {
+    line[term] = '\0';
+    std::string s = line;
+    if (s == "quit")
+      g_main_loop_quit (rl->loop);
+    else if (rl->on_line)
+      rl->on_line (s);
+  }
+  g_free (line);
+  return G_SOURCE_CONTINUE;
+}
+
+// Runs pipeline until stdin closes (or "quit", or an error).
+int
+run_role (GstElement *pipeline, RoleLoop &rl)
+{
+  rl.loop = g_main_loop_new (nullptr, FALSE);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  gst_bus_add_watch (bus, on_role_bus, &rl);
+  GIOChannel *ch = g_io_channel_unix_new (0);
+  g_io_add_watch (ch, (GIOCondition) (G_IO_IN | G_IO_HUP | G_IO_ERR), on_role_stdin, &rl);
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    say ("ERROR could not start the pipeline");
+    rl.exit_code = 1;
+  } else {
+    g_main_loop_run (rl.loop);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch (bus);
+  gst_object_unref (bus);
+  g_io_channel_unref (ch);
+  gst_object_unref (pipeline);
+  g_main_loop_unref (rl.loop);
+  return rl.exit_code;
+}
+
+GstElement *
+parse (const std::string &desc)
+{
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch (desc.c_str (), &err);
+  if (err) {
+    note ("cannot parse '%s': %s", desc.c_str (), err->message);
+    g_clear_error (&err);
+    if (p)
+      gst_object_unref (p);
+    return nullptr;
+  }
+  return p;
+}
+
+// Counts buffers reaching N sink pads; says FIRST i / ALL.
+struct FrameCounters {
+  explicit FrameCounters (size_t n) : counts (n) {}
+  std::vector<std::atomic<guint64>> counts;
+  std::atomic<size_t> started{0};
+  gint64 t0 = 0;
+
+  struct Probe {
+    FrameCounters *fc;
+    size_t index;
+  };
+
+  void attach (GstElement *sink, size_t index)
+  {
+    GstPad *pad = gst_element_get_static_pad (sink, "sink");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, new Probe{this, index},
+        [] (gpointer d) { delete static_cast<Probe *> (d); });
+    gst_object_unref (pad);
+  }
+
+  static GstPadProbeReturn on_buffer (GstPad *, GstPadProbeInfo *, gpointer data)
+  {
+    auto *p = static_cast<Probe *> (data);
+    if (p->fc->counts[p->index].fetch_add (1) == 0) {
+      say ("FIRST " + std::to_string (p->index) + " " +
+          std::to_string ((now_us () - p->fc->t0) / 1000));
+      if (p->fc->started.fetch_add (1) + 1 == p->fc->counts.size ())
+        say ("ALL");
+    }
+    return GST_PAD_PROBE_OK;
+  }
+
+  guint64 total () const
+  {
+    guint64 t = 0;
+    for (auto &c : counts)
+      t += c.load ();
+    return t;
+  }
+};
+
+// --- role: producer (rtcstreamsink) --------------------------------------------------
+
+int
+role_producer (const std::string &uri)
+{
+  GstElement *pipeline = parse (std::string (kSource) + " ! rtcstreamsink name=sink uri=" + uri);
+  if (!pipeline)
+    return 1;
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  RoleLoop rl;
+  rl.on_element = [] (GstMessage *msg) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (s && gst_structure_has_name (s, "rtcstream-registered"))
+      say ("READY");
+  };
+  rl.on_line = [sink] (const std::string &line) {
+    if (line != "stats")
+      return;
+    GstStructure *s = nullptr;
+    g_object_get (sink, "stats", &s, nullptr);
+    guint consumers = 0, encoders = 0;
+    if (s) {
+      gst_structure_get_uint (s, "consumers", &consumers);
+      gst_structure_get_uint (s, "encoders", &encoders);
+      gst_structure_free (s);
+    }
+    say ("STATS " + std::to_string (consumers) + " " + std::to_string (encoders));
+  };
+  int rc = run_role (pipeline, rl);
+  gst_object_unref (sink);
+  return rc;
+}
+
+// --- role: consumers (N x rtcstreamsrc, encoded) ------------------------------------
+
+int
+role_consumers (const std::string &uri, size_t n)
+{
+  std::string desc;
+  for (size_t i = 0; i < n; i++) {
+    desc += "rtcstreamsrc uri=" + uri + " ! video/x-vp8 ! fakesink name=sink" +
+        std::to_string (i) + " sync=false async=false enable-last-sample=false ";
+  }
+  GstElement *pipeline = parse (desc);
+  if (!pipeline)
+    return 1;
+  FrameCounters fc (n);
+  for (size_t i = 0; i < n; i++) {
+    GstElement *s = gst_bin_get_by_name (GST_BIN (pipeline), ("sink" + std::to_string (i)).c_str ());
+    fc.attach (s, i);
+    gst_object_unref (s);
+  }
+  RoleLoop rl;
+  rl.on_line = [&fc] (const std::string &line) {
+    if (line == "count")
+      say ("COUNT " + std::to_string (fc.total ()));
+  };
+  fc.t0 = now_us ();
+  return run_role (pipeline, rl);
+}
+
+// --- bare webrtcbin negotiation helpers ---------------------------------------------
+
+using SdpFn = std::function<void (GstWebRTCSessionDescription *)>;
+
+struct PromiseData {
+  const char *field;
+  SdpFn fn;
+};
+
+// A promise whose reply's `field` (offer / answer) is handed to fn, on
+// webrtcbin's thread.
+GstPromise *
+sdp_promise (const char *field, SdpFn fn)
+{
+  return gst_promise_new_with_change_func (
+      [] (GstPromise *promise, gpointer data) {
+        auto *pd = static_cast<PromiseData *> (data);
+        if (gst_promise_wait (promise) != GST_PROMISE_RESULT_REPLIED) {
+          note ("promise for %s got no reply", pd->field);
+          return;
+        }
+        const GstStructure *reply = gst_promise_get_reply (promise);
+        GstWebRTCSessionDescription *desc = nullptr;
+        if (reply)
+          gst_structure_get (reply, pd->field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
+        if (!desc) {
+          note ("no %s in the reply", pd->field);
+          return;
+        }
+        pd->fn (desc);
+        gst_webrtc_session_description_free (desc);
+      },
+      new PromiseData{field, std::move (fn)},
+      [] (gpointer data) { delete static_cast<PromiseData *> (data); });
+}
+
+// A promise that calls fn once webrtcbin has replied (or given up).
+GstPromise *
+done_promise (std::function<void ()> fn)
+{
+  return gst_promise_new_with_change_func (
+      [] (GstPromise *, gpointer data) { (*static_cast<std::function<void ()> *> (data)) (); },
+      new std::function<void ()> (std::move (fn)),
+      [] (gpointer data) { delete static_cast<std::function<void ()> *> (data); });
+}
+
+std::string
+sdp_text (GstWebRTCSessionDescription *desc)
+{
+  gchar *t = gst_sdp_message_as_text (desc->sdp);
+  std::string s = t;
+  g_free (t);
+  return s;
+}
+
+GstWebRTCSessionDescription *
+sdp_from_text (GstWebRTCSDPType type, const std::string &text)
+{
+  GstSDPMessage *msg = nullptr;
+  gst_sdp_message_new_from_text (text.c_str (), &msg);
+  if (!msg)
+    return nullptr;
+  return gst_webrtc_session_description_new (type, msg);
+}
+
+// Receiving end in the bare pipelines: what rtcstreamsrc builds for VP8, with
+// the same depayloader settings (keyframe requests on loss, wait for one).
+GstElement *
+make_depay ()
+{
+  GstElement *d = gst_element_factory_make ("rtpvp8depay", nullptr);
+  g_object_set (d, "request-keyframe", TRUE, "wait-for-keyframe", TRUE, nullptr);
+  return d;
+}
+
+// Links a webrtcbin src pad to depay [! vp8dec] ! fakesink, probing the sink.
+void
+link_receiver (GstElement *bin, GstPad *pad, bool decode, FrameCounters *fc, size_t index)
+{
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+  std::vector<GstElement *> chain;
+  chain.push_back (make_depay ());
+  if (decode)
+    chain.push_back (gst_element_factory_make ("vp8dec", nullptr));
+  GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
+  g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+  chain.push_back (sink);
+  fc->attach (sink, index);
+  for (GstElement *e : chain)
+    gst_bin_add (GST_BIN (bin), e);
+  for (size_t i = 0; i + 1 < chain.size (); i++)
+    gst_element_link (chain[i], chain[i + 1]);
+  for (auto it = chain.rbegin (); it != chain.rend (); ++it)
+    gst_element_sync_state_with_parent (*it);
+  GstPad *sinkpad = gst_element_get_static_pad (chain.front (), "sink");
+  if (gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK)
+    note ("could not link %s", GST_PAD_NAME (pad));
+  gst_object_unref (sinkpad);
+}
+
+// --- role: bl-producer (bare webrtcbin, one encoder, tee to N) ------------------------
+
+// The per-consumer branch mirrors rtcstreamsink's (leaky 500 ms queue,
+// payloader with pt 96, mtu 1200, 15-bit picture ids, PLI advertised).
+std::string
+bare_sender_branch (const std::string &webrtc_name)
+{
+  return "queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=500000000 ! "
+         "rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit ! "
+         "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000,"
+         "rtcp-fb-nack-pli=true ! webrtcbin name=" + webrtc_name + " bundle-policy=max-bundle ";
+}
+
+struct BarePeer {
+  GstElement *webrtc = nullptr;
+  size_t index = 0;
+};
+
+void
+on_bare_ice (GstElement *, guint mline, gchar *cand, gpointer data)
+{
+  auto *peer = static_cast<BarePeer *> (data);
+  if (!cand || !*cand)
+    return;
+  say ("SIG " + std::to_string (peer->index) + " ice " + std::to_string (mline) + " " +
+      escape (cand));
+}
+
+void
+on_bare_negotiation_needed (GstElement *webrtc, gpointer data)
+{
+  auto *peer = static_cast<BarePeer *> (data);
+  size_t index = peer->index;
+  GstPromise *p = sdp_promise ("offer", [webrtc, index] (GstWebRTCSessionDescription *offer) {
+    g_signal_emit_by_name (webrtc, "set-local-description", offer, nullptr);
+    say ("SIG " + std::to_string (index) + " offer " + escape (sdp_text (offer)));
+  });
+  g_signal_emit_by_name (webrtc, "create-offer", nullptr, p);
+}
+
+// "SIG i kind payload" lines from the other side.
+void
+handle_bare_sig (std::vector<BarePeer> &peers, const std::string &line,
+    const std::function<void (BarePeer &, const std::string &)> &on_offer,
+    const std::function<void (BarePeer &, const std::string &)> &on_answer)
+{
+  auto parts = split (line, ' ', 4);
+  if (parts.size () < 4 || parts[0] != "SIG")
+    return;
+  size_t i = std::stoul (parts[1]);
+  if (i >= peers.size ())
+    return;
+  BarePeer &peer = peers[i];
+  if (parts[2] == "offer") {
+    on_offer (peer, unescape (parts[3]));
+  } else if (parts[2] == "answer") {
+    on_answer (peer, unescape (parts[3]));
+  } else if (parts[2] == "ice") {
+    auto ice = split (parts[3], ' ', 2);
+    if (ice.size () == 2) {
+      std::string cand = unescape (ice[1]);
+      g_signal_emit_by_name (peer.webrtc, "add-ice-candidate", (guint) std::stoul (ice[0]),
+          cand.c_str ());
+    }
+  }
+}
+
+int
+role_bl_producer (size_t n)
+{
+  std::string desc = std::string (kSource) + " ! " + kVp8Enc + " ! tee name=t allow-not-linked=true ";
+  for (size_t i = 0; i < n; i++)
+    desc += "t. ! " + bare_sender_branch ("w" + std::to_string (i));
+  GstElement *pipeline = parse (desc);
+  if (!pipeline)
+    return 1;
+  std::vector<BarePeer> peers (n);
+  for (size_t i = 0; i < n; i++) {
+    peers[i].index = i;
+    peers[i].webrtc = gst_bin_get_by_name (GST_BIN (pipeline), ("w" + std::to_string (i)).c_str ());
+    g_signal_connect (peers[i].webrtc, "on-negotiation-needed",
+        G_CALLBACK (on_bare_negotiation_needed), &peers[i]);
+    g_signal_connect (peers[i].webrtc, "on-ice-candidate", G_CALLBACK (on_bare_ice), &peers[i]);
+  }
+  RoleLoop rl;
+  rl.on_line = [&peers] (const std::string &line) {
+    handle_bare_sig (peers, line, [] (BarePeer &, const std::string &) {},
+        [] (BarePeer &peer, const std::string &sdp) {
+          GstWebRTCSessionDescription *a = sdp_from_text (GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+          if (!a)
+            return;
+          g_signal_emit_by_name (peer.webrtc, "set-remote-description", a, nullptr);
+          gst_webrtc_session_description_free (a);
+        });
+  };
+  say ("READY");
+  int rc = run_role (pipeline, rl);
+  for (auto &p : peers)
+    gst_object_unref (p.webrtc);
+  return rc;
+}
+
+// --- role: bl-consumers (N receiving webrtcbins, encoded) ----------------------------
+
+struct BareReceiver {
+  FrameCounters *fc;
+  GstElement *pipeline;
+  size_t index;
+};
+
+void
+on_bare_recv_pad (GstElement *, GstPad *pad, gpointer data)
+{
+  auto *r = static_cast<BareReceiver *> (data);
+  link_receiver (r->pipeline, pad, false, r->fc, r->index);
+}
+
+void
+bare_answer (BarePeer &peer, const std::string &sdp)
+{
+  GstWebRTCSessionDescription *offer = sdp_from_text (GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+  if (!offer)
+    return;
+  GstElement *webrtc = peer.webrtc;
+  size_t index = peer.index;
+  GstPromise *p = done_promise ([webrtc, index] {
+    GstPromise *ap = sdp_promise ("answer", [webrtc, index] (GstWebRTCSessionDescription *ans) {
+      g_signal_emit_by_name (webrtc, "set-local-description", ans, nullptr);
+      say ("SIG " + std::to_string (index) + " answer " + escape (sdp_text (ans)));
+    });
+    g_signal_emit_by_name (webrtc, "create-answer", nullptr, ap);
+  });
+  g_signal_emit_by_name (webrtc, "set-remote-description", offer, p);
+  gst_webrtc_session_description_free (offer);
+}
+
+int
+role_bl_consumers (size_t n)
+{
+  GstElement *pipeline = gst_pipeline_new (nullptr);
+  FrameCounters fc (n);
+  std::vector<BarePeer> peers (n);
+  std::vector<BareReceiver> recv (n);
+  for (size_t i = 0; i < n; i++) {
+    peers[i].index = i;
+    peers[i].webrtc = gst_element_factory_make ("webrtcbin", ("r" + std::to_string (i)).c_str ());
+    if (!peers[i].webrtc)
+      return 1;
+    // Same jitterbuffer latency as rtcstreamsrc's default.
+    gst_util_set_object_arg (G_OBJECT (peers[i].webrtc), "bundle-policy", "max-bundle");
+    g_object_set (peers[i].webrtc, "latency", 50u, nullptr);
+    gst_bin_add (GST_BIN (pipeline), GST_ELEMENT (gst_object_ref (peers[i].webrtc)));
+    recv[i] = BareReceiver{&fc, pipeline, i};
+    g_signal_connect (peers[i].webrtc, "on-ice-candidate", G_CALLBACK (on_bare_ice), &peers[i]);
+    g_signal_connect (peers[i].webrtc, "pad-added", G_CALLBACK (on_bare_recv_pad), &recv[i]);
+  }
+  RoleLoop rl;
+  rl.on_line = [&peers, &fc] (const std::string &line) {
+    if (line == "count") {
+      say ("COUNT " + std::to_string (fc.total ()));
+      return;
+    }
+    handle_bare_sig (peers, line, bare_answer, [] (BarePeer &, const std::string &) {});
+  };
+  fc.t0 = now_us ();
+  say ("READY");
+  int rc = run_role (pipeline, rl);
+  for (auto &p : peers)
+    gst_object_unref (p.webrtc);
+  return rc;
+}
+
+// --- orchestrator: child processes ---------------------------------------------------
+
+class Child {
+public:
+  Child () = default;
+  Child (const Child &) = delete;
+  Child &operator= (const Child &) = delete;
+  ~Child () { finish (3000); }
+
+  bool spawn (const std::vector<std::string> &argv, const std::string &log_path)
+  {
+    int in[2], out[2];
+    if (pipe2 (in, O_CLOEXEC) != 0 || pipe2 (out, O_CLOEXEC) != 0)
+      return false;
+    int log_fd = open (log_path.c_str (), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pid_ = fork ();
+    if (pid_ < 0)
+      return false;
+    if (pid_ == 0) {
+      dup2 (in[0], 0);
+      dup2 (out[1], 1);
+      if (log_fd >= 0)
+        dup2 (log_fd, 2);
+      std::vector<char *> args;
+      for (auto &a : argv)
+        args.push_back (const_cast<char *> (a.c_str ()));
+      args.push_back (nullptr);
+      execv (args[0], args.data ());
+      _exit (127);
+    }
+    if (log_fd >= 0)
+      close (log_fd);
+    close (in[0]);
+    close (out[1]);
+    in_fd_ = in[1];
+    out_fd_ = out[0];
+    name_ = argv.size () > 1 ? argv[1] : argv[0];
+    reader_ = std::thread ([this] { read_loop (); });
+    return true;
+  }
+
+  pid_t pid () const { return pid_; }
+
+  // Lines starting with "SIG " go to partner's stdin instead of the queue.
+  void relay_to (Child *partner) { relay_ = partner; }
+
+  void send (const std::string &line)
+  {
+    std::lock_guard<std::mutex> lk (write_lock_);
+    if (in_fd_ < 0)
+      return;
+    std::string l = line + "\n";
+    const char *p = l.data ();
+    size_t left = l.size ();
+    while (left > 0) {
+      ssize_t w = write (in_fd_, p, left);
+      if (w <= 0)
+        return;
+      p += w;
+      left -= (size_t) w;
+    }
+  }
+
+  // Pops lines until one starts with prefix; a line starting with ERROR, the
+  // child's exit, or the timeout fail.
+  bool wait_line (const std::string &prefix, int timeout_ms, std::string *out = nullptr)
+  {
+    auto deadline = std::chrono::steady_clock::now () + std::chrono::milliseconds (timeout_ms);
+    std::unique_lock<std::mutex> lk (lock_);
+    for (;;) {
+      while (!lines_.empty ()) {
+        std::string l = lines_.front ();
+        lines_.pop_front ();
+        if (l.rfind (prefix, 0) == 0) {
+          if (out)
+            *out = l;
+          return true;
+        }
+        if (l.rfind ("ERROR", 0) == 0) {
+          note ("%s: %s", name_.c_str (), l.c_str ());
+          return false;
+        }
+      }
+      if (eof_) {
+        note ("%s exited while waiting for %s", name_.c_str (), prefix.c_str ());
+        return false;
+      }
+      if (cv_.wait_until (lk, deadline) == std::cv_status::timeout && lines_.empty ()) {
+        note ("%s: timed out waiting for %s", name_.c_str (), prefix.c_str ());
+        return false;
+      }
+    }
+  }
+
+  // Closes stdin (the roles exit on EOF) and reaps; signals after timeout.
+  void finish (int timeout_ms)
+  {
+    {
+      std::lock_guard<std::mutex> lk (write_lock_);
+      if (in_fd_ >= 0)
+        close (in_fd_);
+      in_fd_ = -1;
+    }
+    if (pid_ > 0) {
+      gint64 deadline = now_us () + timeout_ms * 1000;
+      int status = 0;
+      bool reaped = false;
+      int sig_sent = 0;
+      while (!reaped) {
+        pid_t r = waitpid (pid_, &status, WNOHANG);
+        if (r == pid_ || r < 0) {
+          reaped = true;
+          break;
+        }
+        if (now_us () > deadline) {
+          if (sig_sent == 0) {
+            kill (pid_, SIGTERM);
+            sig_sent = 1;
+            deadline = now_us () + 2000 * 1000;
+          } else {
+            kill (pid_, SIGKILL);
+            waitpid (pid_, &status, 0);
+            reaped = true;
+          }
+        }
+        g_usleep (20 * 1000);
+      }
+      pid_ = -1;
+    }
+    if (reader_.joinable ())
+      reader_.join ();
+    if (out_fd_ >= 0)
+      close (out_fd_);
+    out_fd_ = -1;
+  }
+
+private:
+  void read_loop ()
+  {
+    FILE *f = fdopen (dup (out_fd_), "r");
+    char *buf = nullptr;
+    size_t cap = 0;
+    ssize_t len;
+    while (f && (len = getline (&buf, &cap, f)) >= 0) {
+      std::string l (buf, (size_t) len);
+      while (!l.empty () && (l.back () == '\n' || l.back () == '\r'))
+        l.pop_back ();
+      if (relay_ && l.rfind ("SIG ", 0) == 0) {
+        relay_->send (l);
+        continue;
+      }
+      std::lock_guard<std::mutex> lk (lock_);
+      lines_.push_back (l);
+      cv_.notify_all ();
+    }
+    free (buf);
+    if (f)
+      fclose (f);
+    std::lock_guard<std::mutex> lk (lock_);
+    eof_ = true;
+    cv_.notify_all ();
+  }
+
+  pid_t pid_ = -1;
+  int in_fd_ = -1, out_fd_ = -1;
+  std::string name_;
+  std::thread reader_;
+  std::mutex lock_, write_lock_;
+  std::condition_variable cv_;
+  std::deque<std::string> lines_;
+  bool eof_ = false;
+  Child *relay_ = nullptr;
+};
+
+struct ProcSample {
+  double cpu_s = 0;    // user + system, all threads
+  double rss_mb = 0;   // VmRSS
+  double hwm_mb = 0;   // VmHWM (peak RSS)
+};
+
+ProcSample
+sample (pid_t pid)
+{
+  ProcSample s;
+  std::ifstream stat ("/proc/" + std::to_string (pid) + "/stat");
+  std::string all ((std::istreambuf_iterator<char> (stat)), std::istreambuf_iterator<char> ());
+  size_t close_paren = all.rfind (')');
+  if (close_paren != std::string::npos) {
+    std::istringstream is (all.substr (close_paren + 2));
+    std::vector<std::string> f;
+    std::string tok;
+    while (is >> tok)
+      f.push_back (tok);
+    // f[0] is field 3 (state); utime and stime are fields 14 and 15.
+    if (f.size () > 12) {
+      double tck = (double) sysconf (_SC_CLK_TCK);
+      s.cpu_s = (std::stod (f[11]) + std::stod (f[12])) / tck;
+    }
+  }
+  std::ifstream status ("/proc/" + std::to_string (pid) + "/status");
+  std::string line;
+  while (std::getline (status, line)) {
+    if (line.rfind ("VmRSS:", 0) == 0)
+      s.rss_mb = std::stod (line.substr (6)) / 1024.0;
+    else if (line.rfind ("VmHWM:", 0) == 0)
+      s.hwm_mb = std::stod (line.substr (6)) / 1024.0;
+  }
+  return s;
+}
+
+struct Options {
+  std::string self;
+  std::string signalling;
+  std::string log_dir = ".";
+  int runs = 10;
+  int window_s = 10;
+  int warmup_s = 2;
+  std::vector<size_t> counts = {1, 5, 20};
+};
+
+std::vector<std::string>
+role_argv (const Options &o, std::initializer_list<std::string> args)
+{
+  std::vector<std::string> v = {o.self};
+  v.insert (v.end (), args);
+  return v;
+}
+
+double
+percentile (std::vector<double> v, double p)
+{
+  if (v.empty ())
+    return NAN;
+  std::sort (v.begin (), v.end ());
+  if (p == 50.0) {
+    size_t n = v.size ();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+  }
+  // Nearest rank.
+  size_t rank = (size_t) std::ceil (p / 100.0 * (double) v.size ());
+  return v[std::min (v.size (), std::max<size_t> (rank, 1)) - 1];
+}
+
+std::string
+fmt (double v, int decimals = 1)
+{
+  if (std::isnan (v))
+    return "n/a";
+  char b[64];
+  snprintf (b, sizeof b, "%.*f", decimals, v);
+  return b;
+}
+
+// --- orchestrator: time to first frame ------------------------------------------------
+
+struct FirstFrame {
+  std::mutex lock;
+  std::condition_variable cv;
+  gint64 at = 0;
+
+  static GstPadProbeReturn on_buffer (GstPad *, GstPadProbeInfo *, gpointer data)
+  {
+    auto *ff = static_cast<FirstFrame *> (data);
+    std::lock_guard<std::mutex> lk (ff->lock);
+    if (ff->at == 0) {
+      ff->at = now_us ();
+      ff->cv.notify_all ();
+    }
+    return GST_PAD_PROBE_REMOVE;
+  }
+
+  // Waits for the first frame, watching the bus for errors.
+  bool wait (GstElement *pipeline, int timeout_ms)
+  {
+    GstBus *bus = gst_element_get_bus (pipeline);
+    gint64 deadline = now_us () + (gint64) timeout_ms * 1000;
+    bool ok = false;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk (lock);
+        cv.wait_for (lk, std::chrono::milliseconds (2), [this] { return at != 0; });
+        if (at != 0) {
+          ok = true;
+          break;
+        }
+      }
+      if (now_us () > deadline)
+        break;
+      while (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) {
+        GError *err = nullptr;
+        gst_message_parse_error (m, &err, nullptr);
+        note ("ttff pipeline error from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
+            err ? err->message : "?");
+        g_clear_error (&err);
+        gst_message_unref (m);
+        deadline = 0;
+      }
+    }
+    gst_object_unref (bus);
+    return ok;
+  }
+};
+
+// rtcstream: consumer pipeline started while the producer is registered.
+// Returns ms from set_state(PLAYING) to the first decoded buffer, or NAN.
+double
+ttff_rtcstream (const std::string &uri)
+{
+  GstElement *pipeline = parse ("rtcstreamsrc uri=" + uri +
+      " ! fakesink name=sink sync=false async=false enable-last-sample=false");
+  if (!pipeline)
+    return NAN;
+  auto *ff = new FirstFrame ();
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  GstPad *pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, FirstFrame::on_buffer, ff, nullptr);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+  gint64 t0 = now_us ();
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  bool ok = ff->wait (pipeline, 15000);
+  double ms = ok ? (double) (ff->at - t0) / 1000.0 : NAN;
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  delete ff;
+  return ms;
+}
+
+// Baseline: two webrtcbins in one pipeline, SDP and ICE handed over directly.
+struct BarePair {
+  GstElement *pipeline = nullptr;
+  GstElement *send = nullptr;
+  GstElement *recv = nullptr;
+  FirstFrame ff;
+};
+
+void
+on_pair_negotiation_needed (GstElement *, gpointer data)
+{
+  auto *bp = static_cast<BarePair *> (data);
+  GstPromise *p = sdp_promise ("offer", [bp] (GstWebRTCSessionDescription *offer) {
+    g_signal_emit_by_name (bp->send, "set-local-description", offer, nullptr);
+    GstPromise *rp = done_promise ([bp] {
+      GstPromise *ap = sdp_promise ("answer", [bp] (GstWebRTCSessionDescription *answer) {
+        g_signal_emit_by_name (bp->recv, "set-local-description", answer, nullptr);
+        g_signal_emit_by_name (bp->send, "set-remote-description", answer, nullptr);
+      });
+      g_signal_emit_by_name (bp->recv, "create-answer", nullptr, ap);
+    });
+    g_signal_emit_by_name (bp->recv, "set-remote-description", offer, rp);
+  });
+  g_signal_emit_by_name (bp->send, "create-offer", nullptr, p);
+}
+
+void
+on_pair_ice_send (GstElement *, guint mline, gchar *cand, gpointer data)
+{
+  auto *bp = static_cast<BarePair *> (data);
+  if (cand && *cand)
+    g_signal_emit_by_name (bp->recv, "add-ice-candidate", mline, cand);
+}
+
+void
+on_pair_ice_recv (GstElement *, guint mline, gchar *cand, gpointer data)
+{
+  auto *bp = static_cast<BarePair *> (data);
+  if (cand && *cand)
+    g_signal_emit_by_name (bp->send, "add-ice-candidate", mline, cand);
+}
+
+void
+on_pair_pad (GstElement *, GstPad *pad, gpointer data)
+{
+  auto *bp = static_cast<BarePair *> (data);
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+  GstElement *depay = make_depay ();
+  GstElement *dec = gst_element_factory_make ("vp8dec", nullptr);
+  GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
+  g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+  GstPad *sp = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (sp, GST_PAD_PROBE_TYPE_BUFFER, FirstFrame::on_buffer, &bp->ff, nullptr);
+  gst_object_unref (sp);
+  gst_bin_add_many (GST_BIN (bp->pipeline), depay, dec, sink, nullptr);
+  gst_element_link_many (depay, dec, sink, nullptr);
+  gst_element_sync_state_with_parent (sink);
+  gst_element_sync_state_with_parent (dec);
+  gst_element_sync_state_with_parent (depay);
+  GstPad *dp = gst_element_get_static_pad (depay, "sink");
+  gst_pad_link (pad, dp);
+  gst_object_unref (dp);
+}
+
+double
+ttff_bare ()
+{
+  // The receiver's jitterbuffer latency matches rtcstreamsrc's default (50 ms).
+  std::string desc = std::string (kSource) + " ! " + kVp8Enc + " ! " +
+      bare_sender_branch ("send") + " webrtcbin name=recv bundle-policy=max-bundle latency=50";
+  GstElement *pipeline = parse (desc);
+  if (!pipeline)
+    return NAN;
+  // Leaked on purpose: webrtcbin may still call back while it shuts down.
+  auto *bp = new BarePair ();
+  bp->pipeline = pipeline;
+  bp->send = gst_bin_get_by_name (GST_BIN (pipeline), "send");
+  bp->recv = gst_bin_get_by_name (GST_BIN (pipeline), "recv");
+  g_signal_connect (bp->send, "on-negotiation-needed", G_CALLBACK (on_pair_negotiation_needed), bp);
+  g_signal_connect (bp->send, "on-ice-candidate", G_CALLBACK (on_pair_ice_send), bp);
+  g_signal_connect (bp->recv, "on-ice-candidate", G_CALLBACK (on_pair_ice_recv), bp);
+  g_signal_connect (bp->recv, "pad-added", G_CALLBACK (on_pair_pad), bp);
+  gint64 t0 = now_us ();
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  bool ok = bp->ff.wait (pipeline, 15000);
+  double ms = ok ? (double) (bp->ff.at - t0) / 1000.0 : NAN;
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_signal_handlers_disconnect_by_data (bp->send, bp);
+  g_signal_handlers_disconnect_by_data (bp->recv, bp);
+  gst_object_unref (bp->send);
+  gst_object_unref (bp->recv);
+  gst_object_unref (pipeline);
+  return ms;
+}
+
+// Asks the rtcstream producer for its stats: consumers, encoders.
+bool
+producer_stats (Child &producer, unsigned *consumers, unsigned *encoders)
+{
+  producer.send ("stats");
+  std::string l;
+  if (!producer.wait_line ("STATS ", 5000, &l))
+    return false;
+  auto p = split (l, ' ', 3);
+  if (p.size () < 3)
+    return false;
+  *consumers = (unsigned) std::stoul (p[1]);
+  *encoders = (unsigned) std::stoul (p[2]);
+  return true;
+}
+
+// --- orchestrator: CPU and memory ---------------------------------------------------
+
+struct LoadResult {
+  bool ok = false;
+  size_t consumers = 0;
+  double prod_cpu_pct = NAN, prod_rss_mb = NAN, prod_hwm_mb = NAN;
+  double cons_cpu_pct = NAN, cons_rss_mb = NAN;
+  double fps_per_consumer = NAN;
+  double setup_s = NAN;  // consumer start to all consumers receiving
+  unsigned stats_consumers = 0, stats_encoders = 0;
+  bool have_stats = false;
+};
+
+bool
+measure_window (const Options &o, Child &producer, Child &consumers, size_t n, LoadResult &r)
+{
+  g_usleep ((gulong) o.warmup_s * G_USEC_PER_SEC);
+  std::string l;
+  consumers.send ("count");
+  if (!consumers.wait_line ("COUNT ", 5000, &l))
+    return false;
+  guint64 n0 = std::stoull (l.substr (6));
+  ProcSample p0 = sample (producer.pid ()), c0 = sample (consumers.pid ());
+  gint64 t0 = now_us ();
+  g_usleep ((gulong) o.window_s * G_USEC_PER_SEC);
+  ProcSample p1 = sample (producer.pid ()), c1 = sample (consumers.pid ());
+  gint64 t1 = now_us ();
+  consumers.send ("count");
+  if (!consumers.wait_line ("COUNT ", 5000, &l))
+    return false;
+  guint64 n1 = std::stoull (l.substr (6));
+  double secs = (double) (t1 - t0) / 1e6;
+  r.prod_cpu_pct = (p1.cpu_s - p0.cpu_s) / secs * 100.0;
+  r.cons_cpu_pct = (c1.cpu_s - c0.cpu_s) / secs * 100.0;
+  r.prod_rss_mb = p1.rss_mb;
+  r.prod_hwm_mb = p1.hwm_mb;
+  r.cons_rss_mb = c1.rss_mb;
+  r.fps_per_consumer = (double) (n1 - n0) / (double) n / secs;
+  r.ok = true;
+  return true;
+}
+
+LoadResult
+load_rtcstream (const Options &o, unsigned port, size_t n)
+{
+  LoadResult r;
+  r.consumers = n;
+  std::string uri = "rtcstream://127.0.0.1:" + std::to_string (port) + "/load" + std::to_string (n);
+  std::string tag = std::to_string (n);
+  Child producer, consumers;
+  if (!producer.spawn (role_argv (o, {"producer", uri}), o.log_dir + "/rtcstream-producer-" + tag + ".log") ||
+      !producer.wait_line ("READY", 15000))
+    return r;
+  gint64 t0 = now_us ();
+  if (!consumers.spawn (role_argv (o, {"consumers", uri, std::to_string (n)}),
+          o.log_dir + "/rtcstream-consumers-" + tag + ".log"))
+    return r;
+  if (!consumers.wait_line ("ALL", 60000)) {
+    note ("rtcstream x%zu: not every consumer received frames", n);
+    return r;
+  }
+  r.setup_s = (double) (now_us () - t0) / 1e6;
+  if (!measure_window (o, producer, consumers, n, r))
+    return r;
+  r.have_stats = producer_stats (producer, &r.stats_consumers, &r.stats_encoders);
+  consumers.finish (5000);
+  producer.finish (5000);
+  return r;
+}
+
+LoadResult
+load_bare (const Options &o, size_t n)
+{
+  LoadResult r;
+  r.consumers = n;
+  std::string tag = std::to_string (n);
+  Child producer, consumers;
+  // Each relays to the other: finish both before either is destroyed.
+  struct FinishBoth {
+    Child &a, &b;
+    ~FinishBoth () { a.finish (5000); b.finish (5000); }
+  } finish_both{producer, consumers};
+  producer.relay_to (&consumers);
+  consumers.relay_to (&producer);
+  // Consumers first: the producer offers as soon as it plays.
+  if (!consumers.spawn (role_argv (o, {"bl-consumers", tag}), o.log_dir + "/bare-consumers-" + tag + ".log") ||
+      !consumers.wait_line ("READY", 15000))
+    return r;
+  gint64 t0 = now_us ();
+  if (!producer.spawn (role_argv (o, {"bl-producer", tag}), o.log_dir + "/bare-producer-" + tag + ".log"))
+    return r;
+  if (!consumers.wait_line ("ALL", 60000)) {
+    note ("bare x%zu: not every consumer received frames", n);
+    return r;
+  }
+  r.setup_s = (double) (now_us () - t0) / 1e6;
+  if (!measure_window (o, producer, consumers, n, r))
+    return r;
+  return r;
+}
+
+// --- orchestrator: the run --------------------------------------------------------
+
+int
+cmd_run (const Options &o)
+{
+  GDateTime *dt = g_date_time_new_now_local ();
+  gchar *date = g_date_time_format (dt, "%Y-%m-%d %H:%M");
+  g_date_time_unref (dt);
+  gint64 start = now_us ();
+
+  Child server;
+  if (!server.spawn ({o.signalling, "--port", "0"}, o.log_dir + "/signalling.log")) {
+    note ("cannot start %s", o.signalling.c_str ());
+    return 1;
+  }
+  std::string l;
+  if (!server.wait_line ("rtcstream-signalling listening on ", 10000, &l)) {
+    note ("the signalling server did not start");
+    return 1;
+  }
+  unsigned port = 0;
+  size_t colon = l.rfind (':');
+  if (colon != std::string::npos)
+    port = (unsigned) std::stoul (l.substr (colon + 1));
+  note ("signalling server on port %u", port);
+
+  // 1. Time to first frame.
+  std::string uri = "rtcstream://127.0.0.1:" + std::to_string (port) + "/ttff";
+  Child producer;
+  if (!producer.spawn (role_argv (o, {"producer", uri}), o.log_dir + "/ttff-producer.log") ||
+      !producer.wait_line ("READY", 15000)) {
+    note ("the rtcstream producer did not register");
+    return 1;
+  }
+  auto wait_no_consumers = [&producer] {
+    unsigned c = 1, e = 0;
+    for (int i = 0; i < 100; i++) {
+      if (producer_stats (producer, &c, &e) && c == 0 && e == 0)
+        return true;
+      g_usleep (50 * 1000);
+    }
+    note ("the producer still has %u consumers", c);
+    return false;
+  };
+  // One unmeasured run each: loads plugins, warms caches.
+  note ("ttff: warm-up");
+  ttff_rtcstream (uri);
+  wait_no_consumers ();
+  ttff_bare ();
+  std::vector<double> rtc, bare;
+  int rtc_fail = 0, bare_fail = 0;
+  for (int i = 0; i < o.runs; i++) {
+    for (int k = 0; k < 2; k++) {
+      bool do_rtc = (k == 0) == (i % 2 == 0);  // alternate which goes first
+      if (do_rtc) {
+        double ms = ttff_rtcstream (uri);
+        note ("ttff run %d rtcstream: %s ms", i + 1, fmt (ms).c_str ());
+        if (std::isnan (ms))
+          rtc_fail++;
+        else
+          rtc.push_back (ms);
+        wait_no_consumers ();
+      } else {
+        double ms = ttff_bare ();
+        note ("ttff run %d bare webrtcbin: %s ms", i + 1, fmt (ms).c_str ());
+        if (std::isnan (ms))
+          bare_fail++;
+        else
+          bare.push_back (ms);
+      }
+      g_usleep (200 * 1000);
+    }
+  }
+  producer.finish (5000);
+
+  // 2. Producer CPU and memory.
+  std::vector<LoadResult> rtc_load, bare_load;
+  for (size_t n : o.counts) {
+    note ("load: rtcstream, %zu consumers", n);
+    rtc_load.push_back (load_rtcstream (o, port, n));
+    const LoadResult &r = rtc_load.back ();
+    note ("  producer %s%% CPU, %s MB; consumers %s%% CPU; %s fps each; stats consumers=%u encoders=%u",
+        fmt (r.prod_cpu_pct).c_str (), fmt (r.prod_rss_mb).c_str (), fmt (r.cons_cpu_pct).c_str (),
+        fmt (r.fps_per_consumer).c_str (), r.stats_consumers, r.stats_encoders);
+    note ("load: bare webrtcbin, %zu consumers", n);
+    bare_load.push_back (load_bare (o, n));
+    const LoadResult &b = bare_load.back ();
+    note ("  producer %s%% CPU, %s MB; consumers %s%% CPU; %s fps each",
+        fmt (b.prod_cpu_pct).c_str (), fmt (b.prod_rss_mb).c_str (), fmt (b.cons_cpu_pct).c_str (),
+        fmt (b.fps_per_consumer).c_str ());
+  }
+  server.finish (3000);
+
+  // Markdown.
+  long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
+  printf ("rtcstream benchmark, %s, machine: %ld cores, GStreamer %s; "
+          "VP8 1280x720 30 fps, vp8enc deadline=1 cpu-used=8 cbr 2 Mbit/s threads=2\n\n",
+      date, ncpu, gst_version_string ());
+  printf ("### Time from consumer start to first decoded frame (%d interleaved runs each)\n\n", o.runs);
+  printf ("| variant | median ms | p90 ms | min ms | max ms | failed runs |\n");
+  printf ("|---|---:|---:|---:|---:|---:|\n");
+  auto row = [] (const char *name, const std::vector<double> &v, int fails) {
+    printf ("| %s | %s | %s | %s | %s | %d |\n", name, fmt (percentile (v, 50)).c_str (),
+        fmt (percentile (v, 90)).c_str (), fmt (v.empty () ? NAN : *std::min_element (v.begin (), v.end ())).c_str (),
+        fmt (v.empty () ? NAN : *std::max_element (v.begin (), v.end ())).c_str (), fails);
+  };
+  row ("rtcstream: rtcstreamsrc ! fakesink via rtcstream-signalling", rtc, rtc_fail);
+  row ("bare webrtcbin pair, in process", bare, bare_fail);
+  double ratio = percentile (rtc, 50) / percentile (bare, 50);
+  printf ("\nmedian rtcstream / bare: **%s** (target <= 1.0: %s)\n\n", fmt (ratio, 2).c_str (),
+      std::isnan (ratio) ? "n/a" : ratio <= 1.0 ? "met" : "NOT met");
+  printf ("### Producer CPU and memory, consumers receiving encoded VP8 (%d s window after %d s warm-up)\n\n",
+      o.window_s, o.warmup_s);
+  printf ("| consumers | rtcstream CPU %% | bare CPU %% | CPU rtcstream/bare | rtcstream RSS MB | "
+          "bare RSS MB | RSS rtcstream/bare | encoders (stats) | fps per consumer rtcstream / bare | "
+          "consumer process CPU %% rtcstream / bare |\n");
+  printf ("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (size_t i = 0; i < o.counts.size (); i++) {
+    const LoadResult &r = rtc_load[i], &b = bare_load[i];
+    std::string enc = r.have_stats ? std::to_string (r.stats_encoders) + " (consumers=" +
+        std::to_string (r.stats_consumers) + ")" : "n/a";
+    printf ("| %zu | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n", o.counts[i],
+        fmt (r.prod_cpu_pct).c_str (), fmt (b.prod_cpu_pct).c_str (),
+        fmt (r.prod_cpu_pct / b.prod_cpu_pct, 2).c_str (), fmt (r.prod_rss_mb).c_str (),
+        fmt (b.prod_rss_mb).c_str (), fmt (r.prod_rss_mb / b.prod_rss_mb, 2).c_str (), enc.c_str (),
+        fmt (r.fps_per_consumer).c_str (), fmt (b.fps_per_consumer).c_str (),
+        fmt (r.cons_cpu_pct).c_str (), fmt (b.cons_cpu_pct).c_str ());
+  }
+  auto find = [&o] (const std::vector<LoadResult> &v, size_t n) -> const LoadResult * {
+    for (size_t i = 0; i < o.counts.size (); i++)
+      if (o.counts[i] == n && v[i].ok)
+        return &v[i];
+    return nullptr;
+  };
+  size_t lo = o.counts.front (), hi = o.counts.back ();
+  const LoadResult *r_lo = find (rtc_load, lo), *r_hi = find (rtc_load, hi);
+  const LoadResult *b_lo = find (bare_load, lo), *b_hi = find (bare_load, hi);
+  double rr = r_lo && r_hi ? r_hi->prod_cpu_pct / r_lo->prod_cpu_pct : NAN;
+  double br = b_lo && b_hi ? b_hi->prod_cpu_pct / b_lo->prod_cpu_pct : NAN;
+  printf ("\nCPU(%zu)/CPU(%zu): rtcstream **%s** (target < 2.0: %s), bare webrtcbin %s\n", hi, lo,
+      fmt (rr, 2).c_str (), std::isnan (rr) ? "n/a" : rr < 2.0 ? "met" : "NOT met",
+      fmt (br, 2).c_str ());
+  printf ("\nraw time to first frame, ms: rtcstream [");
+  for (size_t i = 0; i < rtc.size (); i++)
+    printf ("%s%s", i ? ", " : "", fmt (rtc[i], 0).c_str ());
+  printf ("]; bare [");
+  for (size_t i = 0; i < bare.size (); i++)
+    printf ("%s%s", i ? ", " : "", fmt (bare[i], 0).c_str ());
+  printf ("]\nwhole run: %.0f s\n", (double) (now_us () - start) / 1e6);
+  fflush (stdout);
+  g_free (date);
+  return 0;
+}
+
+int
+usage ()
+{
+  fprintf (stderr,
+      "usage: rtcstream-bench run --signalling PATH [--runs N] [--window S] [--warmup S]\n"
+      "                           [--consumers 1,5,20] [--log-dir DIR]\n"
+      "       (roles started by run: producer URI | consumers URI N | bl-producer N | "
+      "bl-consumers N)\n");
+  return 2;
+}
+
+}  // namespace
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  signal (SIGPIPE, SIG_IGN);
+  if (argc < 2)
+    return usage ();
+  std::string cmd = argv[1];
+  if (cmd == "producer" && argc == 3)
+    return role_producer (argv[2]);
+  if (cmd == "consumers" && argc == 4)
+    return role_consumers (argv[2], std::stoul (argv[3]));
+  if (cmd == "bl-producer" && argc == 3)
+    return role_bl_producer (std::stoul (argv[2]));
+  if (cmd == "bl-consumers" && argc == 3)
+    return role_bl_consumers (std::stoul (argv[2]));
+  if (cmd != "run")
+    return usage ();
+
+  Options o;
+  char self[4096];
+  ssize_t len = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0)
+    return 1;
+  self[len] = '\0';
+  o.self = self;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--signalling")
+      o.signalling = v;
+    else if (k == "--runs")
+      o.runs = std::stoi (v);
+    else if (k == "--window")
+      o.window_s = std::stoi (v);
+    else if (k == "--warmup")
+      o.warmup_s = std::stoi (v);
+    else if (k == "--log-dir")
+      o.log_dir = v;
+    else if (k == "--consumers") {
+      o.counts.clear ();
+      for (auto &s : split (v, ',', 100))
+        o.counts.push_back (std::stoul (s));
+    } else
+      return usage ();
+  }
+  if (o.signalling.empty () || o.counts.empty ())
+    return usage ();
+  return cmd_run (o);
+}

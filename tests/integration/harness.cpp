@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "harness.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace rtcstream::test {
+
+ServerProcess::ServerProcess ()
+{
+  const char *bin = g_getenv ("RTCSTREAM_SIGNALLING");
+  if (!bin)
+    bin = "rtcstream-signalling";
+  const char *argv[] = {bin, "--port", "0", nullptr};
+  gint out_fd = -1;
+  GError *err = nullptr;
+  if (!g_spawn_async_with_pipes (nullptr, const_cast<char **> (argv), nullptr,
+          (GSpawnFlags) (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH), nullptr, nullptr,
+          &pid_, nullptr, &out_fd, nullptr, &err)) {
+    g_printerr ("could not start %s: %s\n", bin, err->message);
+    g_clear_error (&err);
+    pid_ = 0;
+    return;
+  }
+  // Read the "listening on ws://HOST:PORT/ws" line, at most 10 s.
+  std::string line;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline) {
+    char c;
+    GPollFD pfd = {out_fd, G_IO_IN, 0};
+    if (g_poll (&pfd, 1, 100) <= 0)
+      continue;
+    if (read (out_fd, &c, 1) != 1)
+      break;
+    if (c == '\n') {
+      const char *p = strstr (line.c_str (), "ws://");
+      if (p && (p = strrchr (p, ':'))) {
+        port_ = (unsigned) strtoul (p + 1, nullptr, 10);
+        break;
+      }
+      line.clear ();
+    } else {
+      line += c;
+    }
+  }
+  // Keep draining the child's stdout in the background so it never blocks.
+  GIOChannel *ch = g_io_channel_unix_new (out_fd);
+  g_io_channel_set_close_on_unref (ch, TRUE);
+  g_io_add_watch (ch, (GIOCondition) (G_IO_IN | G_IO_HUP | G_IO_ERR),
+      [] (GIOChannel *c, GIOCondition cond, gpointer) -> gboolean {
+        char buf[4096];
+        if (cond & G_IO_IN) {
+          ssize_t n = read (g_io_channel_unix_get_fd (c), buf, sizeof buf);
+          if (n > 0)
+            return G_SOURCE_CONTINUE;
+        }
+        return G_SOURCE_REMOVE;
+      }, nullptr);
+  g_io_channel_unref (ch);
+}
+
+ServerProcess::~ServerProcess ()
+{
+  if (pid_ > 0) {
+    kill (pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 50 && waitpid (pid_, &status, WNOHANG) == 0; i++)
+      g_usleep (20000);
+    if (waitpid (pid_, &status, WNOHANG) == 0) {
+      kill (pid_, SIGKILL);
+      waitpid (pid_, &status, 0);
+    }
+    g_spawn_close_pid (pid_);
+  }
+}
+
+bool
+ServerProcess::alive () const
+{
+  int status = 0;
+  return pid_ > 0 && waitpid (pid_, &status, WNOHANG) == 0;
+}
+
+std::string
+ServerProcess::uri (const std::string &stream) const
+{
+  return "rtcstream://127.0.0.1:" + std::to_string (port_) + "/" + stream;
+}
+
+std::string
+ServerProcess::ws_url () const
+{
+  return "ws://127.0.0.1:" + std::to_string (port_) + "/ws";
+}
+
+FrameCounter::~FrameCounter ()
+{
+  gst_caps_replace (&caps, nullptr);
+  if (pad)
+    gst_object_unref (pad);
+}
+
+std::string
+FrameCounter::caps_string () const
+{
+  if (!pad)
+    return "";
+  GST_OBJECT_LOCK (pad);
+  gchar *s = caps ? gst_caps_to_string (caps) : g_strdup ("");
+  GST_OBJECT_UNLOCK (pad);
+  std::string r = s;
+  g_free (s);
+  return r;
+}
+
+Pipeline::Pipeline (const std::string &description)
+{
+  GError *err = nullptr;
+  pipeline_ = gst_parse_launch (description.c_str (), &err);
+  if (err) {
+    parse_error_ = err->message;
+    g_clear_error (&err);
+    if (pipeline_)
+      gst_object_unref (pipeline_);
+    pipeline_ = nullptr;
+    return;
+  }
+  bus_ = gst_element_get_bus (pipeline_);
+}
+
+Pipeline::~Pipeline ()
+{
+  stop ();
+  if (bus_)
+    gst_object_unref (bus_);
+  if (pipeline_)
+    gst_object_unref (pipeline_);
+}
+
+GstElement *
+Pipeline::element (const char *name) const
+{
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline_), name);
+  if (e)
+    gst_object_unref (e);  // the pipeline keeps it alive
+  return e;
+}
+
+GstStateChangeReturn
+Pipeline::play ()
+{
+  return gst_element_set_state (pipeline_, GST_STATE_PLAYING);
+}
+
+void
+Pipeline::stop ()
+{
+  if (pipeline_)
+    gst_element_set_state (pipeline_, GST_STATE_NULL);
+}
+
+std::shared_ptr<FrameCounter>
+Pipeline::count (const char *name)
+{
+  auto counter = std::make_shared<FrameCounter> ();
+  GstElement *e = element (name);
+  if (!e)
+    return counter;
+  counter->pad = gst_element_get_static_pad (e, "sink");
+  // The probe holds a raw pointer: the counter outlives the pipeline in tests
+  // because the pipeline is stopped (pads deactivated) before it is freed.
+  gst_pad_add_probe (counter->pad,
+      (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      [] (GstPad *pad, GstPadProbeInfo *info, gpointer data) -> GstPadProbeReturn {
+        auto *c = static_cast<FrameCounter *> (data);
+        if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
+          if (c->inspect) {
+            GstCaps *caps = gst_pad_get_current_caps (pad);
+            c->inspect (GST_PAD_PROBE_INFO_BUFFER (info), caps);
+            if (caps)
+              gst_caps_unref (caps);
+          }
+          c->frames++;
+        } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_CAPS) {
+          GstCaps *caps;
+          gst_event_parse_caps (GST_PAD_PROBE_INFO_EVENT (info), &caps);
+          GST_OBJECT_LOCK (pad);
+          gst_caps_replace (&c->caps, caps);
+          GST_OBJECT_UNLOCK (pad);
+        }
+        return GST_PAD_PROBE_OK;
+      },
+      counter.get (), nullptr);
+  return counter;
+}
+
+void
+Pipeline::handle (GstMessage *msg)
+{
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ERROR:
+    case GST_MESSAGE_WARNING: {
+      GError *err = nullptr;
+      gchar *dbg = nullptr;
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+        gst_message_parse_error (msg, &err, &dbg);
+      else
+        gst_message_parse_warning (msg, &err, &dbg);
+      std::string text = std::string (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg))) + ": " +
+          err->message;
+      (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR ? errors_ : warnings_).push_back (text);
+      g_clear_error (&err);
+      g_free (dbg);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      eos_ = true;
+      break;
+    case GST_MESSAGE_STATE_CHANGED:
+      if (GST_MESSAGE_SRC (msg) == GST_OBJECT (pipeline_)) {
+        GstState newstate;
+        gst_message_parse_state_changed (msg, nullptr, &newstate, nullptr);
+        if (newstate == GST_STATE_PLAYING)
+          playing_ = true;
+      }
+      break;
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (s)
+        element_messages_.push_back (gst_structure_get_name (s));
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+bool
+Pipeline::wait_for (const std::function<bool ()> &pred, int timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  while (true) {
+    while (g_main_context_iteration (nullptr, FALSE)) {
+    }
+    if (pred ())
+      return true;
+    gint64 left = deadline - g_get_monotonic_time ();
+    if (left <= 0)
+      return pred ();
+    GstMessage *msg = gst_bus_timed_pop (bus_, std::min<gint64> (left, 20000) * 1000);
+    if (msg) {
+      handle (msg);
+      gst_message_unref (msg);
+    }
+  }
+}
+
+void
+Pipeline::pump (int ms)
+{
+  wait_for ([] { return false; }, ms);
+}
+
+std::string
+Pipeline::all_errors () const
+{
+  std::string s;
+  for (auto &e : errors_)
+    s += e + "\n";
+  return s;
+}
+
+bool
+Pipeline::has_error_containing (const std::string &text) const
+{
+  for (auto &e : errors_)
+    if (e.find (text) != std::string::npos)
+      return true;
+  return false;
+}
+
+bool
+Pipeline::has_warning_containing (const std::string &text) const
+{
+  for (auto &e : warnings_)
+    if (e.find (text) != std::string::npos)
+      return true;
+  return false;
+}
+
+bool
+Pipeline::got_element_message (const char *name) const
+{
+  for (auto &e : element_messages_)
+    if (e == name)
+      return true;
+  return false;
+}
+
+unsigned
+stats_uint (GstElement *element, const char *field)
+{
+  GstStructure *s = nullptr;
+  g_object_get (element, "stats", &s, nullptr);
+  guint v = 0;
+  if (s) {
+    gst_structure_get_uint (s, field, &v);
+    gst_structure_free (s);
+  }
+  return v;
+}
+
+std::vector<std::string>
+consumer_codecs (GstElement *sink)
+{
+  std::vector<std::string> out;
+  GstStructure *s = nullptr;
+  g_object_get (sink, "stats", &s, nullptr);
+  if (!s)
+    return out;
+  for (gint i = 0; i < gst_structure_n_fields (s); i++) {
+    const GValue *v = gst_structure_get_value (s, gst_structure_nth_field_name (s, i));
+    if (GST_VALUE_HOLDS_STRUCTURE (v)) {
+      const char *c = gst_structure_get_string (gst_value_get_structure (v), "codecs");
+      out.emplace_back (c ? c : "");
+    }
+  }
+  gst_structure_free (s);
+  return out;
+}
+
+}  // namespace rtcstream::test

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// What the integration tests share: the real signalling server as a child
+// process, pipelines from gst-launch descriptions with bounded waits on their
+// buses, and frame counters on named elements.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rtcstream::test {
+
+// The real rtcstream-signalling binary ($RTCSTREAM_SIGNALLING) on a free port.
+class ServerProcess {
+public:
+  ServerProcess ();
+  ~ServerProcess ();
+  bool ok () const { return pid_ > 0 && port_ > 0; }
+  unsigned port () const { return port_; }
+  std::string uri (const std::string &stream) const;   // rtcstream://127.0.0.1:PORT/stream
+  std::string ws_url () const;                         // ws://127.0.0.1:PORT/ws
+  bool alive () const;
+
+private:
+  GPid pid_ = 0;
+  unsigned port_ = 0;
+};
+
+// Counts buffers arriving at an element's sink pad and keeps their caps.
+struct FrameCounter {
+  std::atomic<int> frames{0};
+  GstCaps *caps = nullptr;  // last caps, guarded by the object lock of the pad
+  GstPad *pad = nullptr;
+  std::function<void (GstBuffer *, GstCaps *)> inspect;  // optional, streaming thread
+  ~FrameCounter ();
+  std::string caps_string () const;
+};
+
+class Pipeline {
+public:
+  explicit Pipeline (const std::string &description);
+  ~Pipeline ();
+
+  GstElement *get () const { return pipeline_; }
+  GstElement *element (const char *name) const;  // borrowed
+  bool ok () const { return pipeline_ != nullptr; }
+  const std::string &parse_error () const { return parse_error_; }
+
+  GstStateChangeReturn play ();
+  void stop ();
+
+  // Counts frames reaching the sink pad of element `name` (dynamic pads ok).
+  std::shared_ptr<FrameCounter> count (const char *name);
+
+  // Pumps the bus until pred() holds or timeout_ms passes. Returns pred().
+  bool wait_for (const std::function<bool ()> &pred, int timeout_ms);
+  // Pumps the bus for ms.
+  void pump (int ms);
+
+  bool got_eos () const { return eos_; }
+  const std::vector<std::string> &errors () const { return errors_; }
+  const std::vector<std::string> &warnings () const { return warnings_; }
+  std::string all_errors () const;
+  bool has_error_containing (const std::string &text) const;
+  bool has_warning_containing (const std::string &text) const;
+  bool reached_playing () const { return playing_; }
+  bool got_element_message (const char *name) const;
+
+private:
+  void handle (GstMessage *msg);
+
+  GstElement *pipeline_ = nullptr;
+  GstBus *bus_ = nullptr;
+  std::string parse_error_;
+  bool eos_ = false;
+  bool playing_ = false;
+  std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
+  std::vector<std::string> element_messages_;
+};
+
+// Reads an unsigned field of the GstStructure property `stats` of element.
+unsigned stats_uint (GstElement *element, const char *field);
+// All "codecs" strings of per-consumer stats of an rtcstreamsink.
+std::vector<std::string> consumer_codecs (GstElement *sink);
+
+}  // namespace rtcstream::test

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Real pipelines through the real rtcstream-signalling process on 127.0.0.1:
+// real ICE, DTLS-SRTP and RTP between a producer and its consumers.
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+using rtcstream::test::Pipeline;
+using rtcstream::test::ServerProcess;
+using rtcstream::test::consumer_codecs;
+using rtcstream::test::stats_uint;
+
+namespace {
+
+constexpr int kTimeoutMs = 20000;
+const std::string kVideo =
+    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
+
+bool
+have (const char *factory)
+{
+  GstElementFactory *f = gst_element_factory_find (factory);
+  if (f)
+    gst_object_unref (f);
+  return f != nullptr;
+}
+
+class Streaming : public ::testing::Test {
+protected:
+  void SetUp () override
+  {
+    for (const char *f : {"webrtcbin", "nicesrc", "dtlssrtpenc", "vp8enc", "rtcstreamsink"})
+      if (!have (f))
+        GTEST_SKIP () << f << " is not installed";
+    server = std::make_unique<ServerProcess> ();
+    ASSERT_TRUE (server->ok ()) << "rtcstream-signalling did not start";
+  }
+
+  // A producer, started and registered.
+  std::unique_ptr<Pipeline> producer (const std::string &desc)
+  {
+    auto p = std::make_unique<Pipeline> (desc);
+    EXPECT_TRUE (p->ok ()) << p->parse_error ();
+    if (!p->ok ())
+      return p;
+    p->play ();
+    EXPECT_TRUE (p->wait_for ([&] { return p->got_element_message ("rtcstream-registered") ||
+                                      !p->errors ().empty (); }, kTimeoutMs));
+    EXPECT_TRUE (p->errors ().empty ()) << p->all_errors ();
+    return p;
+  }
+
+  std::unique_ptr<Pipeline> consumer (const std::string &desc)
+  {
+    auto p = std::make_unique<Pipeline> (desc);
+    EXPECT_TRUE (p->ok ()) << p->parse_error ();
+    if (p->ok ())
+      p->play ();
+    return p;
+  }
+
+  std::string sink_to (const std::string &stream, const std::string &extra = "")
+  {
+    return "rtcstreamsink name=sink uri=" + server->uri (stream) + " " + extra;
+  }
+
+  std::unique_ptr<ServerProcess> server;
+};
+
+TEST_F (Streaming, VideoAndAudioArriveDecoded)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam") +
+      " audiotestsrc is-live=true ! sink.audio_0");
+  auto cons = consumer ("rtcstreamsrc name=src uri=" + server->uri ("cam") +
+      " src. ! queue ! fakesink name=v src. ! queue ! fakesink name=a");
+  // Pads appear dynamically; count after they are linked.
+  ASSERT_TRUE (cons->wait_for ([&] {
+    return cons->element ("v") && cons->element ("a");
+  }, 1000));
+  auto v = cons->count ("v");
+  auto a = cons->count ("a");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 60 && a->frames >= 50; }, kTimeoutMs))
+      << "video " << v->frames << " audio " << a->frames << "\n" << cons->all_errors ();
+  std::string vc = v->caps_string (), ac = a->caps_string ();
+  // gst-launch links each pad to the first fakesink that accepts it; the two
+  // branches see one video and one audio stream between them.
+  std::string both = vc + " " + ac;
+  EXPECT_NE (both.find ("video/x-raw"), std::string::npos) << both;
+  EXPECT_NE (both.find ("width=(int)320"), std::string::npos) << both;
+  EXPECT_NE (both.find ("height=(int)240"), std::string::npos) << both;
+  EXPECT_NE (both.find ("audio/x-raw"), std::string::npos) << both;
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+}
+
+// Each video codec, chosen by the consumer's preference among those offered.
+class Codecs : public Streaming, public ::testing::WithParamInterface<const char *> {};
+
+TEST_P (Codecs, VideoArrivesInThatCodec)
+{
+  const std::string codec = GetParam ();
+  if (codec == "H264" && !have ("x264enc"))
+    GTEST_SKIP () << "x264enc missing";
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto cons = consumer ("rtcstreamsrc video-codecs=" + codec + " uri=" + server->uri ("cam") +
+      " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 45; }, kTimeoutMs))
+      << v->frames << " frames\n" << cons->all_errors ();
+  EXPECT_NE (v->caps_string ().find ("width=(int)320"), std::string::npos) << v->caps_string ();
+  prod->pump (100);
+  auto codecs = consumer_codecs (prod->element ("sink"));
+  ASSERT_EQ (codecs.size (), 1u);
+  EXPECT_EQ (codecs[0], codec);
+}
+
+TEST_P (Codecs, EncodedOutputWhenDownstreamAsks)
+{
+  const std::string codec = GetParam ();
+  if (codec == "H264" && !have ("x264enc"))
+    GTEST_SKIP () << "x264enc missing";
+  std::string caps = codec == "VP8" ? "video/x-vp8" : codec == "VP9" ? "video/x-vp9" : "video/x-h264";
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto cons = consumer ("rtcstreamsrc video-codecs=" + codec + " uri=" + server->uri ("cam") +
+      " ! " + caps + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 30; }, kTimeoutMs))
+      << v->frames << "\n" << cons->all_errors ();
+  EXPECT_EQ (v->caps_string ().rfind (caps, 0), 0u) << v->caps_string ();
+}
+
+INSTANTIATE_TEST_SUITE_P (Video, Codecs, ::testing::Values ("VP8", "H264", "VP9"));
+
+TEST_F (Streaming, KnownPatternSurvivesTheTrip)
+{
+  // Solid red: BT.601 Y~81 U~90 V~240 after decoding, whatever the codec did.
+  auto prod = producer ("videotestsrc is-live=true pattern=solid-color foreground-color=0xffff0000 "
+      "! video/x-raw,width=320,height=240,framerate=30/1 ! " + sink_to ("red"));
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("red") +
+      " ! video/x-raw,format=I420 ! fakesink name=v");
+  auto v = cons->count ("v");
+  std::atomic<int> good{0}, bad{0};
+  v->inspect = [&] (GstBuffer *buf, GstCaps *caps) {
+    GstVideoInfo info;
+    if (!caps || !gst_video_info_from_caps (&info, caps))
+      return;
+    GstVideoFrame frame;
+    if (!gst_video_frame_map (&frame, &info, buf, GST_MAP_READ))
+      return;
+    int x = info.width / 2, y = info.height / 2;
+    auto px = [&] (int plane, int px, int py) {
+      const guint8 *d = static_cast<const guint8 *> (GST_VIDEO_FRAME_PLANE_DATA (&frame, plane));
+      return (int) d[py * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, plane) + px];
+    };
+    int Y = px (0, x, y), U = px (1, x / 2, y / 2), V = px (2, x / 2, y / 2);
+    if (std::abs (Y - 81) < 20 && std::abs (U - 90) < 20 && std::abs (V - 240) < 20)
+      good++;
+    else
+      bad++;
+    gst_video_frame_unmap (&frame);
+  };
+  EXPECT_TRUE (cons->wait_for ([&] { return good >= 30; }, kTimeoutMs))
+      << "good " << good << " bad " << bad << "\n" << cons->all_errors ();
+  EXPECT_LE (bad.load (), 2);
+}
+
+TEST_F (Streaming, PreEncodedInputIsNotReencoded)
+{
+  if (!have ("x264enc"))
+    GTEST_SKIP () << "x264enc missing";
+  auto prod = producer (kVideo + " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
+      "! video/x-h264,profile=constrained-baseline ! " + sink_to ("h264") +
+      " audiotestsrc is-live=true ! opusenc ! sink.audio_0");
+  auto cons = consumer ("rtcstreamsrc name=src uri=" + server->uri ("h264") +
+      " src. ! queue ! fakesink name=v src. ! queue ! fakesink name=a");
+  ASSERT_TRUE (cons->wait_for ([&] { return cons->element ("v") != nullptr; }, 1000));
+  auto v = cons->count ("v");
+  auto a = cons->count ("a");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 45 && a->frames >= 30; }, kTimeoutMs))
+      << v->frames << " " << a->frames << "\n" << cons->all_errors ();
+  GstElement *sink = prod->element ("sink");
+  EXPECT_EQ (stats_uint (sink, "consumers"), 1u);
+  EXPECT_EQ (stats_uint (sink, "encoders"), 0u) << "encoded input must pass through";
+  auto codecs = consumer_codecs (sink);
+  ASSERT_EQ (codecs.size (), 1u);
+  EXPECT_EQ (codecs[0], "H264,OPUS");
+}
+
+TEST_F (Streaming, PreEncodedVp8Input)
+{
+  auto prod = producer (kVideo + " ! vp8enc deadline=1 keyframe-max-dist=30 ! " + sink_to ("vp8"));
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("vp8") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 45; }, kTimeoutMs)) << cons->all_errors ();
+  EXPECT_EQ (stats_uint (prod->element ("sink"), "encoders"), 0u);
+}
+
+// N consumers, one encoder; one leaves, the others carry on.
+void
+many_consumers (Streaming *t, ServerProcess &server,
+    const std::function<std::unique_ptr<Pipeline> (const std::string &)> &start_producer,
+    const std::function<std::unique_ptr<Pipeline> (const std::string &)> &start_consumer, int n)
+{
+  auto prod = start_producer (kVideo + " ! rtcstreamsink name=sink uri=" + server.uri ("cam"));
+  std::vector<std::unique_ptr<Pipeline>> cons;
+  std::vector<std::shared_ptr<rtcstream::test::FrameCounter>> counts;
+  for (int i = 0; i < n; i++) {
+    cons.push_back (start_consumer ("rtcstreamsrc uri=" + server.uri ("cam") +
+        " ! video/x-vp8 ! fakesink name=v"));
+    counts.push_back (cons.back ()->count ("v"));
+  }
+  for (int i = 0; i < n; i++) {
+    EXPECT_TRUE (cons[i]->wait_for ([&] { return counts[i]->frames >= 20; }, kTimeoutMs))
+        << "consumer " << i << ": " << counts[i]->frames << " " << cons[i]->all_errors ();
+  }
+  GstElement *sink = prod->element ("sink");
+  EXPECT_EQ (stats_uint (sink, "consumers"), (unsigned) n);
+  EXPECT_EQ (stats_uint (sink, "encoders"), 1u) << "consumers agreeing on VP8 share one encoder";
+
+  // The first consumer leaves.
+  cons[0]->stop ();
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (sink, "consumers") == (unsigned) n - 1; },
+      kTimeoutMs));
+  for (int i = 1; i < n; i++) {
+    int before = counts[i]->frames;
+    EXPECT_TRUE (cons[i]->wait_for ([&] { return counts[i]->frames >= before + 20; }, kTimeoutMs))
+        << "consumer " << i << " stalled after another left";
+  }
+  EXPECT_EQ (stats_uint (sink, "encoders"), 1u);
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+  (void) t;
+}
+
+TEST_F (Streaming, TwoConsumersShareOneEncoder)
+{
+  many_consumers (this, *server, [this] (const std::string &d) { return producer (d); },
+      [this] (const std::string &d) { return consumer (d); }, 2);
+}
+
+TEST_F (Streaming, FiveConsumersShareOneEncoder)
+{
+  many_consumers (this, *server, [this] (const std::string &d) { return producer (d); },
+      [this] (const std::string &d) { return consumer (d); }, 5);
+}
+
+TEST_F (Streaming, ConsumersOfDifferentCodecsGetAnEncoderEach)
+{
+  if (!have ("x264enc"))
+    GTEST_SKIP () << "x264enc missing";
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto c1 = consumer ("rtcstreamsrc video-codecs=VP8 uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto c2 = consumer ("rtcstreamsrc video-codecs=H264 uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v1 = c1->count ("v");
+  auto v2 = c2->count ("v");
+  EXPECT_TRUE (c1->wait_for ([&] { return v1->frames >= 20; }, kTimeoutMs));
+  EXPECT_TRUE (c2->wait_for ([&] { return v2->frames >= 20; }, kTimeoutMs));
+  EXPECT_EQ (stats_uint (prod->element ("sink"), "encoders"), 2u);
+  // The H264 consumer leaves: its encoder goes with it.
+  c2->stop ();
+  EXPECT_TRUE (prod->wait_for ([&] {
+    return stats_uint (prod->element ("sink"), "encoders") == 1u;
+  }, kTimeoutMs));
+  int before = v1->frames;
+  EXPECT_TRUE (c1->wait_for ([&] { return v1->frames >= before + 20; }, kTimeoutMs));
+}
+
+TEST_F (Streaming, ProducerEndingGivesConsumersEos)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs));
+  prod->stop ();
+  EXPECT_TRUE (cons->wait_for ([&] { return cons->got_eos (); }, kTimeoutMs));
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+}
+
+TEST_F (Streaming, InputEosEndsSessionsAndPipeline)
+{
+  auto prod = producer ("videotestsrc is-live=true num-buffers=150 ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! " + sink_to ("cam"));
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  EXPECT_TRUE (prod->wait_for ([&] { return prod->got_eos (); }, kTimeoutMs));
+  EXPECT_TRUE (cons->wait_for ([&] { return cons->got_eos (); }, kTimeoutMs));
+}
+
+TEST_F (Streaming, ConsumerWaitsForLateProducer)
+{
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("late") + " ! fakesink name=v");
+  cons->pump (1500);
+  auto prod = producer (kVideo + " ! " + sink_to ("late"));
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs)) << cons->all_errors ();
+}
+
+TEST_F (Streaming, PlaybinPlaysRtcstreamUri)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto play = consumer ("playbin uri=" + server->uri ("cam") +
+      " video-sink=\"fakesink name=v\" audio-sink=fakesink");
+  auto v = play->count ("v");
+  EXPECT_TRUE (play->wait_for ([&] { return play->reached_playing () && v->frames >= 30; },
+      kTimeoutMs)) << "playing " << play->reached_playing () << " frames " << v->frames
+                   << "\n" << play->all_errors ();
+}
+
+// --- errors a person can act on --------------------------------------------------
+
+TEST_F (Streaming, UnreachableServerIsAnError)
+{
+  auto p = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink uri=rtcstream://127.0.0.1:1/cam");
+  p->play ();
+  EXPECT_TRUE (p->wait_for ([&] { return !p->errors ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (p->has_error_containing ("Could not connect to the signalling server"))
+      << p->all_errors ();
+}
+
+TEST_F (Streaming, TakenStreamNameIsAnError)
+{
+  auto first = producer (kVideo + " ! " + sink_to ("cam"));
+  auto second = std::make_unique<Pipeline> (kVideo + " ! " + sink_to ("cam"));
+  second->play ();
+  EXPECT_TRUE (second->wait_for ([&] { return !second->errors ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (second->has_error_containing ("already published")) << second->all_errors ();
+  // The first one is unaffected.
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs));
+}
+
+TEST_F (Streaming, MissingStreamIsAnErrorAfterTimeout)
+{
+  auto cons = consumer ("rtcstreamsrc producer-timeout=500 uri=" + server->uri ("nobody") +
+      " ! fakesink");
+  EXPECT_TRUE (cons->wait_for ([&] { return !cons->errors ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (cons->has_error_containing ("No stream named 'nobody'")) << cons->all_errors ();
+}
+
+TEST_F (Streaming, NoCommonCodecIsReported)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam", "video-codecs=VP9"));
+  auto cons = consumer ("rtcstreamsrc video-codecs=VP8 uri=" + server->uri ("cam") + " ! fakesink");
+  EXPECT_TRUE (cons->wait_for ([&] { return !cons->errors ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (cons->has_error_containing ("Negotiation with the producer failed"))
+      << cons->all_errors ();
+  // The producer stays up for other consumers.
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+  auto ok = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = ok->count ("v");
+  EXPECT_TRUE (ok->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs)) << ok->all_errors ();
+}
+
+TEST_F (Streaming, MissingUriIsAnError)
+{
+  auto p = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink");
+  EXPECT_EQ (p->play (), GST_STATE_CHANGE_FAILURE);
+  p->pump (100);
+  EXPECT_TRUE (p->has_error_containing ("No uri set")) << p->all_errors ();
+}
+
+}  // namespace
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  ::testing::InitGoogleTest (&argc, argv);
+  return RUN_ALL_TESTS ();
+}
