@@ -198,6 +198,15 @@ rtp_caps (const Codec &codec, guint pt, bool rtcp_fb)
   return caps;
 }
 
+GstCaps *
+rtp_match_caps (const Codec &codec)
+{
+  return gst_caps_new_simple ("application/x-rtp",
+      "media", G_TYPE_STRING, media_kind_name (codec.kind),
+      "encoding-name", G_TYPE_STRING, codec.name,
+      "clock-rate", G_TYPE_INT, (gint) codec.clock_rate, nullptr);
+}
+
 GstElement *
 make_encoder (const Codec &codec, const char *name)
 {

@@ -56,6 +56,9 @@ bool can_payload (const Codec &codec);
 // application/x-rtp caps for one codec. With pt == 0 no payload field is set
 // (suitable for matching); rtcp_fb adds the feedback we support (nack, pli).
 GstCaps *rtp_caps (const Codec &codec, guint pt, bool rtcp_fb);
+// Loose application/x-rtp caps (media, encoding-name, clock-rate only) that
+// match any offer of this codec, whatever its fmtp parameters.
+GstCaps *rtp_match_caps (const Codec &codec);
 
 // Elements, configured for low latency. Return a floating ref or null when
 // the plugin is missing.

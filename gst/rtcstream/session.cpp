@@ -217,6 +217,11 @@ WebrtcSession::offer (Done done)
           done ("could not create an offer: " + (error.empty () ? "no offer" : error));
           return;
         }
+        if (gst_debug_category_get_threshold (rtcstream_session_debug) >= GST_LEVEL_LOG) {
+          gchar *text = gst_sdp_message_as_text (offer->sdp);
+          GST_LOG ("session %s offer:\n%s", s.id_.c_str (), text);
+          g_free (text);
+        }
         g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", offer, nullptr);
         rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), offer);
         gst_webrtc_session_description_free (offer);

@@ -34,8 +34,12 @@ Worker::Worker (std::string name) : name_ (std::move (name))
   std::mutex m;
   std::condition_variable cv;
   bool started = false;
-  thread_ = std::thread ([this, &m, &cv, &started] {
-    g_main_context_push_thread_default (context_);
+  // The thread owns refs of its own: a Worker destroyed from one of its own
+  // callbacks cannot join, and the loop must outlive it.
+  GMainContext *ctx = g_main_context_ref (context_);
+  GMainLoop *loop = g_main_loop_ref (loop_);
+  thread_ = std::thread ([ctx, loop, &m, &cv, &started] {
+    g_main_context_push_thread_default (ctx);
     // Signal readiness from inside the loop, so post() before run works too.
     GSource *idle = g_idle_source_new ();
     auto *ready = new Task{[&m, &cv, &started] {
@@ -44,10 +48,12 @@ Worker::Worker (std::string name) : name_ (std::move (name))
       cv.notify_one ();
     }};
     g_source_set_callback (idle, run_task, ready, free_task);
-    g_source_attach (idle, context_);
+    g_source_attach (idle, ctx);
     g_source_unref (idle);
-    g_main_loop_run (loop_);
-    g_main_context_pop_thread_default (context_);
+    g_main_loop_run (loop);
+    g_main_context_pop_thread_default (ctx);
+    g_main_loop_unref (loop);
+    g_main_context_unref (ctx);
   });
   std::unique_lock<std::mutex> lk (m);
   cv.wait (lk, [&started] { return started; });
@@ -55,10 +61,14 @@ Worker::Worker (std::string name) : name_ (std::move (name))
 
 Worker::~Worker ()
 {
-  post ([this] { g_main_loop_quit (loop_); });
+  GMainLoop *loop = g_main_loop_ref (loop_);
+  post ([loop] {
+    g_main_loop_quit (loop);
+    g_main_loop_unref (loop);
+  });
   if (thread_.joinable ()) {
     if (thread_.get_id () == std::this_thread::get_id ())
-      thread_.detach ();  // destroyed from its own callback: let it unwind
+      thread_.detach ();  // destroyed from its own callback: it ends by itself
     else
       thread_.join ();
   }

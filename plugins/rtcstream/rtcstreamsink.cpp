@@ -317,16 +317,21 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
       return nullptr;
     }
     els.push_back (enc);
-    if (std::string (codec->name) == "H264") {
-      GstElement *f = make_element ("capsfilter", base + "-profile");
-      GstCaps *h = gst_caps_from_string (
-          "video/x-h264, profile=(string)constrained-baseline, stream-format=(string)byte-stream");
-      g_object_set (f, "caps", h, nullptr);
-      gst_caps_unref (h);
-      els.push_back (f);
-    }
   } else if (GstElement *parser = make_parser (*codec, (base + "-parse").c_str ())) {
     els.push_back (parser);
+  }
+  if (std::string (codec->name) == "H264") {
+    // Byte-stream with in-band SPS/PPS: the payloader then does not put the
+    // encoder's exact profile-level-id in its caps, which webrtcbin would
+    // refuse when it differs from the negotiated one (level asymmetry is
+    // allowed in the SDP, and decoders read the SPS anyway).
+    GstElement *f = make_element ("capsfilter", base + "-h264caps");
+    GstCaps *h = gst_caps_from_string (group->encodes
+        ? "video/x-h264, profile=(string)constrained-baseline, stream-format=(string)byte-stream"
+        : "video/x-h264, stream-format=(string)byte-stream, alignment=(string)au");
+    g_object_set (f, "caps", h, nullptr);
+    gst_caps_unref (h);
+    els.push_back (f);
   }
   GstElement *tee = make_element ("tee", base + "-tee");
   g_object_set (tee, "allow-not-linked", TRUE, nullptr);

@@ -19,6 +19,7 @@
 #include "rtcstreamsrc.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -227,7 +228,7 @@ on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
   for (const auto *list : {&s.video_codecs, &s.audio_codecs})
     for (const Codec *c : *list)
       if (can_decode (*c))
-        gst_caps_append (prefs, rtp_caps (*c, 0, false));
+        gst_caps_append (prefs, rtp_match_caps (*c));
   g_object_set (trans, "codec-preferences", prefs, "direction",
       GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, nullptr);
   gst_caps_unref (prefs);
@@ -260,6 +261,53 @@ end_stream (RtcstreamSrc *self, const char *why)
   }
 }
 
+bool
+media_has_attribute (const GstSDPMedia *m, const char *key)
+{
+  for (guint i = 0; i < gst_sdp_media_attributes_len (m); i++)
+    if (g_strcmp0 (gst_sdp_media_get_attribute (m, i)->key, key) == 0)
+      return true;
+  return false;
+}
+
+// Media codecs of an offer we cannot decode, as a sentence; empty when every
+// audio/video media offers at least one codec we accept.
+std::string
+unsupported_offer (const GstWebRTCSessionDescription *offer, const CommonSettings &s)
+{
+  std::string problems;
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer->sdp); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (offer->sdp, i);
+    const char *media = gst_sdp_media_get_media (m);
+    bool video = g_strcmp0 (media, "video") == 0;
+    if (!video && g_strcmp0 (media, "audio") != 0)
+      continue;
+    const auto &accepted = video ? s.video_codecs : s.audio_codecs;
+    std::string offered;
+    bool ok = false;
+    for (guint a = 0; a < gst_sdp_media_attributes_len (m); a++) {
+      const GstSDPAttribute *attr = gst_sdp_media_get_attribute (m, a);
+      if (g_strcmp0 (attr->key, "rtpmap") != 0 || !attr->value)
+        continue;
+      const char *sp = strchr (attr->value, ' ');
+      if (!sp)
+        continue;
+      std::string name (sp + 1);
+      name = name.substr (0, name.find ('/'));
+      const Codec *c = codec_by_name (name);
+      if (!c)
+        continue;  // rtx, red, ulpfec...
+      offered += (offered.empty () ? "" : ",") + std::string (c->name);
+      for (const Codec *want : accepted)
+        ok |= want == c && can_decode (*c);
+    }
+    if (!ok && !offered.empty ())
+      problems += std::string (problems.empty () ? "" : "; ") + "it offers " + offered +
+          " for " + media;
+  }
+  return problems;
+}
+
 guint
 count_receiving_media (const GstWebRTCSessionDescription *offer)
 {
@@ -267,8 +315,10 @@ count_receiving_media (const GstWebRTCSessionDescription *offer)
   for (guint i = 0; i < gst_sdp_message_medias_len (offer->sdp); i++) {
     const GstSDPMedia *m = gst_sdp_message_get_media (offer->sdp, i);
     const char *media = gst_sdp_media_get_media (m);
-    if (gst_sdp_media_get_port (m) != 0 && (g_strcmp0 (media, "video") == 0 ||
-            g_strcmp0 (media, "audio") == 0))
+    // With max-bundle, m-lines after the first are offered with port 0 and
+    // a=bundle-only: they are live, not rejected.
+    bool live = gst_sdp_media_get_port (m) != 0 || media_has_attribute (m, "bundle-only");
+    if (live && (g_strcmp0 (media, "video") == 0 || g_strcmp0 (media, "audio") == 0))
       n++;
   }
   return n;
@@ -338,6 +388,9 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
     }
     Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
     auto fail = [ref] (const std::string &what) {
+      if (ref->state->session && ref->state->signaller)
+        rtcstream_signaller_end_session (ref->state->signaller.get (),
+            ref->state->session->id ().c_str ());
       std::string accepted;
       {
         std::lock_guard<std::mutex> lk (ref->state->lock);
@@ -349,6 +402,17 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
            "(video-codecs, audio-codecs): the producer must offer one of them",
               what.c_str (), accepted.c_str ()), (nullptr));
     };
+    CommonSettings settings;
+    {
+      std::lock_guard<std::mutex> lk (st->lock);
+      settings = st->settings;
+    }
+    std::string unsupported = unsupported_offer (holder.get (), settings);
+    if (!unsupported.empty ()) {
+      st->ended = true;  // our error, not the producer's end
+      fail ("no codec in common: " + unsupported);
+      return;
+    }
     st->session->set_remote (holder.get (), [ref, fail] (const std::string &err) {
       if (!err.empty ()) {
         fail (err);

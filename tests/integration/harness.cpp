@@ -168,8 +168,13 @@ Pipeline::stop ()
 std::shared_ptr<FrameCounter>
 Pipeline::count (const char *name)
 {
+  return count (element (name));
+}
+
+std::shared_ptr<FrameCounter>
+Pipeline::count (GstElement *e)
+{
   auto counter = std::make_shared<FrameCounter> ();
-  GstElement *e = element (name);
   if (!e)
     return counter;
   counter->pad = gst_element_get_static_pad (e, "sink");

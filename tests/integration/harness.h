@@ -56,6 +56,8 @@ public:
 
   // Counts frames reaching the sink pad of element `name` (dynamic pads ok).
   std::shared_ptr<FrameCounter> count (const char *name);
+  // Same, for an element found otherwise (e.g. playbin's video-sink).
+  std::shared_ptr<FrameCounter> count (GstElement *element);
 
   // Pumps the bus until pred() holds or timeout_ms passes. Returns pred().
   bool wait_for (const std::function<bool ()> &pred, int timeout_ms);

@@ -306,7 +306,11 @@ TEST_F (Streaming, PlaybinPlaysRtcstreamUri)
   auto prod = producer (kVideo + " ! " + sink_to ("cam"));
   auto play = consumer ("playbin uri=" + server->uri ("cam") +
       " video-sink=\"fakesink name=v\" audio-sink=fakesink");
-  auto v = play->count ("v");
+  GstElement *vsink = nullptr;
+  g_object_get (play->get (), "video-sink", &vsink, nullptr);
+  ASSERT_NE (vsink, nullptr);
+  auto v = play->count (vsink);
+  gst_object_unref (vsink);
   EXPECT_TRUE (play->wait_for ([&] { return play->reached_playing () && v->frames >= 30; },
       kTimeoutMs)) << "playing " << play->reached_playing () << " frames " << v->frames
                    << "\n" << play->all_errors ();
@@ -351,6 +355,7 @@ TEST_F (Streaming, NoCommonCodecIsReported)
   EXPECT_TRUE (cons->wait_for ([&] { return !cons->errors ().empty (); }, kTimeoutMs));
   EXPECT_TRUE (cons->has_error_containing ("Negotiation with the producer failed"))
       << cons->all_errors ();
+  EXPECT_TRUE (cons->has_error_containing ("it offers VP9 for video")) << cons->all_errors ();
   // The producer stays up for other consumers.
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
   auto ok = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
