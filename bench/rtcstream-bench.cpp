@@ -134,6 +134,7 @@ split (const std::string &s, char sep, size_t max_parts)
 // Bus messages of a child role's pipeline: errors end the role.
 struct RoleLoop {
   GMainLoop *loop = nullptr;
+  GstElement *pipeline = nullptr;
   int exit_code = 0;
   std::function<void (const std::string &)> on_line;  // a line read from stdin
   std::function<void (GstMessage *)> on_element;
@@ -166,6 +167,10 @@ on_role_bus (GstBus *, GstMessage *msg, gpointer data)
       g_clear_error (&err);
       break;
     }
+    case GST_MESSAGE_LATENCY:
+      // As gst-launch does: webrtcbins added while playing need the latency.
+      gst_bin_recalculate_latency (GST_BIN (rl->pipeline));
+      break;
     case GST_MESSAGE_ELEMENT:
       if (rl->on_element)
         rl->on_element (msg);
@@ -204,6 +209,7 @@ int
 run_role (GstElement *pipeline, RoleLoop &rl)
 {
   rl.loop = g_main_loop_new (nullptr, FALSE);
+  rl.pipeline = pipeline;
   GstBus *bus = gst_element_get_bus (pipeline);
   gst_bus_add_watch (bus, on_role_bus, &rl);
   GIOChannel *ch = g_io_channel_unix_new (0);
@@ -829,6 +835,7 @@ struct Options {
   std::string log_dir = ".";
   int runs = 10;
   int window_s = 10;
+  int reps = 2;
   int warmup_s = 2;
   std::vector<size_t> counts = {1, 5, 20};
 };
@@ -901,7 +908,13 @@ struct FirstFrame {
       }
       if (now_us () > deadline)
         break;
-      while (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) {
+      while (GstMessage *m = gst_bus_pop_filtered (bus,
+                 (GstMessageType) (GST_MESSAGE_ERROR | GST_MESSAGE_LATENCY))) {
+        if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_LATENCY) {
+          gst_bin_recalculate_latency (GST_BIN (pipeline));
+          gst_message_unref (m);
+          continue;
+        }
         GError *err = nullptr;
         gst_message_parse_error (m, &err, nullptr);
         note ("ttff pipeline error from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
@@ -935,6 +948,22 @@ ttff_rtcstream (const std::string &uri)
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   bool ok = ff->wait (pipeline, 15000);
   double ms = ok ? (double) (ff->at - t0) / 1000.0 : NAN;
+  if (ok) {
+    // The first buffer must be a decoded frame.
+    GstElement *s = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+    GstPad *sp = gst_element_get_static_pad (s, "sink");
+    GstCaps *caps = gst_pad_get_current_caps (sp);
+    if (!caps || !gst_structure_has_name (gst_caps_get_structure (caps, 0), "video/x-raw")) {
+      gchar *c = caps ? gst_caps_to_string (caps) : g_strdup ("none");
+      note ("rtcstream ttff: first buffer is not raw video but %s", c);
+      g_free (c);
+      ms = NAN;
+    }
+    if (caps)
+      gst_caps_unref (caps);
+    gst_object_unref (sp);
+    gst_object_unref (s);
+  }
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   delete ff;
@@ -1096,12 +1125,11 @@ measure_window (const Options &o, Child &producer, Child &consumers, size_t n, L
 }
 
 LoadResult
-load_rtcstream (const Options &o, unsigned port, size_t n)
+load_rtcstream (const Options &o, unsigned port, size_t n, const std::string &tag)
 {
   LoadResult r;
   r.consumers = n;
-  std::string uri = "rtcstream://127.0.0.1:" + std::to_string (port) + "/load" + std::to_string (n);
-  std::string tag = std::to_string (n);
+  std::string uri = "rtcstream://127.0.0.1:" + std::to_string (port) + "/load" + tag;
   Child producer, consumers;
   if (!producer.spawn (role_argv (o, {"producer", uri}), o.log_dir + "/rtcstream-producer-" + tag + ".log") ||
       !producer.wait_line ("READY", 15000))
@@ -1124,11 +1152,10 @@ load_rtcstream (const Options &o, unsigned port, size_t n)
 }
 
 LoadResult
-load_bare (const Options &o, size_t n)
+load_bare (const Options &o, size_t n, const std::string &tag)
 {
   LoadResult r;
   r.consumers = n;
-  std::string tag = std::to_string (n);
   Child producer, consumers;
   // Each relays to the other: finish both before either is destroyed.
   struct FinishBoth {
@@ -1138,11 +1165,11 @@ load_bare (const Options &o, size_t n)
   producer.relay_to (&consumers);
   consumers.relay_to (&producer);
   // Consumers first: the producer offers as soon as it plays.
-  if (!consumers.spawn (role_argv (o, {"bl-consumers", tag}), o.log_dir + "/bare-consumers-" + tag + ".log") ||
+  if (!consumers.spawn (role_argv (o, {"bl-consumers", std::to_string (n)}), o.log_dir + "/bare-consumers-" + tag + ".log") ||
       !consumers.wait_line ("READY", 15000))
     return r;
   gint64 t0 = now_us ();
-  if (!producer.spawn (role_argv (o, {"bl-producer", tag}), o.log_dir + "/bare-producer-" + tag + ".log"))
+  if (!producer.spawn (role_argv (o, {"bl-producer", std::to_string (n)}), o.log_dir + "/bare-producer-" + tag + ".log"))
     return r;
   if (!consumers.wait_line ("ALL", 60000)) {
     note ("bare x%zu: not every consumer received frames", n);
@@ -1229,73 +1256,125 @@ cmd_run (const Options &o)
   }
   producer.finish (5000);
 
-  // 2. Producer CPU and memory.
-  std::vector<LoadResult> rtc_load, bare_load;
-  for (size_t n : o.counts) {
-    note ("load: rtcstream, %zu consumers", n);
-    rtc_load.push_back (load_rtcstream (o, port, n));
-    const LoadResult &r = rtc_load.back ();
-    note ("  producer %s%% CPU, %s MB; consumers %s%% CPU; %s fps each; stats consumers=%u encoders=%u",
-        fmt (r.prod_cpu_pct).c_str (), fmt (r.prod_rss_mb).c_str (), fmt (r.cons_cpu_pct).c_str (),
-        fmt (r.fps_per_consumer).c_str (), r.stats_consumers, r.stats_encoders);
-    note ("load: bare webrtcbin, %zu consumers", n);
-    bare_load.push_back (load_bare (o, n));
-    const LoadResult &b = bare_load.back ();
-    note ("  producer %s%% CPU, %s MB; consumers %s%% CPU; %s fps each",
-        fmt (b.prod_cpu_pct).c_str (), fmt (b.prod_rss_mb).c_str (), fmt (b.cons_cpu_pct).c_str (),
-        fmt (b.fps_per_consumer).c_str ());
+  // 2. Producer CPU and memory: repetitions interleaved, rtcstream then bare
+  // for every consumer count, so that slow drifts hit both alike.
+  std::vector<std::vector<LoadResult>> rtc_load (o.counts.size ()), bare_load (o.counts.size ());
+  for (int rep = 0; rep < o.reps; rep++) {
+    for (size_t i = 0; i < o.counts.size (); i++) {
+      size_t n = o.counts[i];
+      std::string tag = std::to_string (n) + "-" + std::to_string (rep + 1);
+      note ("load %d/%d: rtcstream, %zu consumers", rep + 1, o.reps, n);
+      rtc_load[i].push_back (load_rtcstream (o, port, n, tag));
+      const LoadResult &r = rtc_load[i].back ();
+      note ("  producer %s%% CPU, %s MB; consumers %s%% CPU; %s fps each; stats consumers=%u "
+          "encoders=%u", fmt (r.prod_cpu_pct).c_str (), fmt (r.prod_rss_mb).c_str (),
+          fmt (r.cons_cpu_pct).c_str (), fmt (r.fps_per_consumer).c_str (), r.stats_consumers,
+          r.stats_encoders);
+      note ("load %d/%d: bare webrtcbin, %zu consumers", rep + 1, o.reps, n);
+      bare_load[i].push_back (load_bare (o, n, tag));
+      const LoadResult &b = bare_load[i].back ();
+      note ("  producer %s%% CPU, %s MB; consumers %s%% CPU; %s fps each",
+          fmt (b.prod_cpu_pct).c_str (), fmt (b.prod_rss_mb).c_str (),
+          fmt (b.cons_cpu_pct).c_str (), fmt (b.fps_per_consumer).c_str ());
+    }
   }
   server.finish (3000);
 
   // Markdown.
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
-  printf ("rtcstream benchmark, %s, machine: %ld cores, GStreamer %s; "
-          "VP8 1280x720 30 fps, vp8enc deadline=1 cpu-used=8 cbr 2 Mbit/s threads=2\n\n",
-      date, ncpu, gst_version_string ());
-  printf ("### Time from consumer start to first decoded frame (%d interleaved runs each)\n\n", o.runs);
+  gchar *version = gst_version_string ();
+  printf ("rtcstream benchmark, %s, machine: %ld cores, %s; "
+          "VP8 1280x720 30 fps (videotestsrc), vp8enc deadline=1 cpu-used=8 cbr 2 Mbit/s threads=2\n\n",
+      date, ncpu, version);
+  g_free (version);
+  printf ("#### Time from consumer start to first decoded frame (%d interleaved runs each)\n\n", o.runs);
   printf ("| variant | median ms | p90 ms | min ms | max ms | failed runs |\n");
   printf ("|---|---:|---:|---:|---:|---:|\n");
   auto row = [] (const char *name, const std::vector<double> &v, int fails) {
     printf ("| %s | %s | %s | %s | %s | %d |\n", name, fmt (percentile (v, 50)).c_str (),
-        fmt (percentile (v, 90)).c_str (), fmt (v.empty () ? NAN : *std::min_element (v.begin (), v.end ())).c_str (),
+        fmt (percentile (v, 90)).c_str (),
+        fmt (v.empty () ? NAN : *std::min_element (v.begin (), v.end ())).c_str (),
         fmt (v.empty () ? NAN : *std::max_element (v.begin (), v.end ())).c_str (), fails);
   };
-  row ("rtcstream: rtcstreamsrc ! fakesink via rtcstream-signalling", rtc, rtc_fail);
-  row ("bare webrtcbin pair, in process", bare, bare_fail);
+  row ("rtcstream: `rtcstreamsrc ! fakesink` via rtcstream-signalling", rtc, rtc_fail);
+  row ("bare webrtcbin pair in one process", bare, bare_fail);
   double ratio = percentile (rtc, 50) / percentile (bare, 50);
-  printf ("\nmedian rtcstream / bare: **%s** (target <= 1.0: %s)\n\n", fmt (ratio, 2).c_str (),
+  printf ("\nmedian rtcstream / bare: **%s** (target <= 1.00: %s)\n\n", fmt (ratio, 2).c_str (),
       std::isnan (ratio) ? "n/a" : ratio <= 1.0 ? "met" : "NOT met");
-  printf ("### Producer CPU and memory, consumers receiving encoded VP8 (%d s window after %d s warm-up)\n\n",
-      o.window_s, o.warmup_s);
-  printf ("| consumers | rtcstream CPU %% | bare CPU %% | CPU rtcstream/bare | rtcstream RSS MB | "
-          "bare RSS MB | RSS rtcstream/bare | encoders (stats) | fps per consumer rtcstream / bare | "
-          "consumer process CPU %% rtcstream / bare |\n");
-  printf ("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  for (size_t i = 0; i < o.counts.size (); i++) {
-    const LoadResult &r = rtc_load[i], &b = bare_load[i];
-    std::string enc = r.have_stats ? std::to_string (r.stats_encoders) + " (consumers=" +
-        std::to_string (r.stats_consumers) + ")" : "n/a";
-    printf ("| %zu | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n", o.counts[i],
-        fmt (r.prod_cpu_pct).c_str (), fmt (b.prod_cpu_pct).c_str (),
-        fmt (r.prod_cpu_pct / b.prod_cpu_pct, 2).c_str (), fmt (r.prod_rss_mb).c_str (),
-        fmt (b.prod_rss_mb).c_str (), fmt (r.prod_rss_mb / b.prod_rss_mb, 2).c_str (), enc.c_str (),
-        fmt (r.fps_per_consumer).c_str (), fmt (b.fps_per_consumer).c_str (),
-        fmt (r.cons_cpu_pct).c_str (), fmt (b.cons_cpu_pct).c_str ());
-  }
-  auto find = [&o] (const std::vector<LoadResult> &v, size_t n) -> const LoadResult * {
-    for (size_t i = 0; i < o.counts.size (); i++)
-      if (o.counts[i] == n && v[i].ok)
-        return &v[i];
-    return nullptr;
+
+  printf ("#### Producer CPU and memory, consumers receiving encoded VP8 "
+          "(mean of %d interleaved repetitions, each a %d s window after %d s warm-up)\n\n",
+      o.reps, o.window_s, o.warmup_s);
+  printf ("| consumers | rtcstream CPU %% (range) | bare CPU %% (range) | CPU rtcstream/bare | "
+          "rtcstream RSS MB | bare RSS MB | RSS rtcstream/bare | encoders (stats) | "
+          "fps per consumer rtcstream / bare | consumer process CPU %% rtcstream / bare | "
+          "s until all consumers receive rtcstream / bare |\n");
+  printf ("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  // Over the repetitions that succeeded.
+  auto stat = [] (const std::vector<LoadResult> &v, double LoadResult::*f, double *lo, double *hi) {
+    double sum = 0;
+    int n = 0;
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (const LoadResult &r : v) {
+      if (!r.ok)
+        continue;
+      sum += r.*f;
+      n++;
+      *lo = std::min (*lo, r.*f);
+      *hi = std::max (*hi, r.*f);
+    }
+    if (n == 0)
+      *lo = *hi = NAN;
+    return n ? sum / n : NAN;
   };
-  size_t lo = o.counts.front (), hi = o.counts.back ();
-  const LoadResult *r_lo = find (rtc_load, lo), *r_hi = find (rtc_load, hi);
-  const LoadResult *b_lo = find (bare_load, lo), *b_hi = find (bare_load, hi);
-  double rr = r_lo && r_hi ? r_hi->prod_cpu_pct / r_lo->prod_cpu_pct : NAN;
-  double br = b_lo && b_hi ? b_hi->prod_cpu_pct / b_lo->prod_cpu_pct : NAN;
-  printf ("\nCPU(%zu)/CPU(%zu): rtcstream **%s** (target < 2.0: %s), bare webrtcbin %s\n", hi, lo,
-      fmt (rr, 2).c_str (), std::isnan (rr) ? "n/a" : rr < 2.0 ? "met" : "NOT met",
-      fmt (br, 2).c_str ());
+  auto mean = [&stat] (const std::vector<LoadResult> &v, double LoadResult::*f) {
+    double lo, hi;
+    return stat (v, f, &lo, &hi);
+  };
+  auto with_range = [&stat] (const std::vector<LoadResult> &v, double LoadResult::*f) {
+    double lo, hi;
+    double m = stat (v, f, &lo, &hi);
+    return fmt (m) + " (" + fmt (lo, 0) + "–" + fmt (hi, 0) + ")";
+  };
+  std::vector<double> rtc_cpu, bare_cpu;
+  for (size_t i = 0; i < o.counts.size (); i++) {
+    const auto &r = rtc_load[i], &b = bare_load[i];
+    double rc = mean (r, &LoadResult::prod_cpu_pct), bc = mean (b, &LoadResult::prod_cpu_pct);
+    double rm = mean (r, &LoadResult::prod_rss_mb), bm = mean (b, &LoadResult::prod_rss_mb);
+    rtc_cpu.push_back (rc);
+    bare_cpu.push_back (bc);
+    std::string enc;
+    for (const LoadResult &x : r) {
+      if (!x.have_stats)
+        continue;
+      std::string e = std::to_string (x.stats_encoders) + " (consumers " +
+          std::to_string (x.stats_consumers) + ")";
+      if (enc.find (e) == std::string::npos)
+        enc += (enc.empty () ? "" : ", ") + e;
+    }
+    int failed = 0;
+    for (const auto *v : {&r, &b})
+      for (const LoadResult &x : *v)
+        failed += x.ok ? 0 : 1;
+    printf ("| %zu%s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n", o.counts[i],
+        failed ? (" (" + std::to_string (failed) + " runs failed)").c_str () : "",
+        with_range (r, &LoadResult::prod_cpu_pct).c_str (),
+        with_range (b, &LoadResult::prod_cpu_pct).c_str (), fmt (rc / bc, 2).c_str (),
+        fmt (rm).c_str (), fmt (bm).c_str (), fmt (rm / bm, 2).c_str (),
+        enc.empty () ? "n/a" : enc.c_str (),
+        fmt (mean (r, &LoadResult::fps_per_consumer)).c_str (),
+        fmt (mean (b, &LoadResult::fps_per_consumer)).c_str (),
+        fmt (mean (r, &LoadResult::cons_cpu_pct)).c_str (),
+        fmt (mean (b, &LoadResult::cons_cpu_pct)).c_str (),
+        fmt (mean (r, &LoadResult::setup_s), 2).c_str (),
+        fmt (mean (b, &LoadResult::setup_s), 2).c_str ());
+  }
+  size_t lo = 0, hi = o.counts.size () - 1;
+  double rr = rtc_cpu[hi] / rtc_cpu[lo], br = bare_cpu[hi] / bare_cpu[lo];
+  printf ("\nCPU(%zu)/CPU(%zu): rtcstream **%s** (target < 2.00: %s), bare webrtcbin %s\n",
+      o.counts[hi], o.counts[lo], fmt (rr, 2).c_str (),
+      std::isnan (rr) ? "n/a" : rr < 2.0 ? "met" : "NOT met", fmt (br, 2).c_str ());
   printf ("\nraw time to first frame, ms: rtcstream [");
   for (size_t i = 0; i < rtc.size (); i++)
     printf ("%s%s", i ? ", " : "", fmt (rtc[i], 0).c_str ());
@@ -1312,7 +1391,7 @@ int
 usage ()
 {
   fprintf (stderr,
-      "usage: rtcstream-bench run --signalling PATH [--runs N] [--window S] [--warmup S]\n"
+      "usage: rtcstream-bench run --signalling PATH [--runs N] [--reps N] [--window S] [--warmup S]\n"
       "                           [--consumers 1,5,20] [--log-dir DIR]\n"
       "       (roles started by run: producer URI | consumers URI N | bl-producer N | "
       "bl-consumers N)\n");
@@ -1355,6 +1434,8 @@ main (int argc, char **argv)
       o.runs = std::stoi (v);
     else if (k == "--window")
       o.window_s = std::stoi (v);
+    else if (k == "--reps")
+      o.reps = std::max (1, std::stoi (v));
     else if (k == "--warmup")
       o.warmup_s = std::stoi (v);
     else if (k == "--log-dir")

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Runs the rtcstream benchmark and prints a markdown table on stdout
-# (progress on stderr, child logs in $BUILD/bench-logs). About 3 minutes.
+# (progress on stderr, child logs in $BUILD/bench-logs). About 3 minutes on 2 cores.
 #
 #   bench/run.sh                 # everything, defaults below
-#   RUNS=5 WINDOW=5 CONSUMERS=1,5 bench/run.sh
+#   RUNS=5 REPS=1 WINDOW=5 CONSUMERS=1,5 bench/run.sh
 #
 # Builds with ninja first. If the root meson.build has subdir('bench') the
 # binary is $BUILD/bench/rtcstream-bench; otherwise it is compiled here with
@@ -16,7 +16,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 RUNS=${RUNS:-10}
 WINDOW=${WINDOW:-10}
-WARMUP=${WARMUP:-2}
+WARMUP=${WARMUP:-3}
+REPS=${REPS:-2}
 CONSUMERS=${CONSUMERS:-1,5,20}
 
 if [ ! -f "$BUILD/build.ninja" ]; then
@@ -41,6 +42,7 @@ fi
 SIGNALLING=$BUILD/signalling/rtcstream-signalling
 LOGS=$BUILD/bench-logs
 mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
 
 # Only the freshly built plugin plus the system ones, in a registry of our own.
 export GST_PLUGIN_PATH=$BUILD/plugins
@@ -48,5 +50,5 @@ export GST_REGISTRY=$BUILD/bench-registry.bin
 export GST_DEBUG=${GST_DEBUG:-1}
 export GST_DEBUG_NO_COLOR=1
 
-exec "$BIN" run --signalling "$SIGNALLING" --runs "$RUNS" --window "$WINDOW" \
+exec "$BIN" run --signalling "$SIGNALLING" --runs "$RUNS" --reps "$REPS" --window "$WINDOW" \
   --warmup "$WARMUP" --consumers "$CONSUMERS" --log-dir "$LOGS"

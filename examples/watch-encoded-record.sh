@@ -18,9 +18,12 @@
 # this viewer; a producer passing H264 through (publish-h264-passthrough.sh) works
 # too. A producer that only sends VP8 or VP9 cannot serve this viewer.
 #
-# Stop with Ctrl-C: gst-launch -e sends EOS so the muxer writes a playable file
-# (an MP4 stopped without EOS cannot be played). The file also ends when the
-# producer stops.
+# The recording ends cleanly when the producer stops (rtcstreamsrc sends EOS).
+# Stop it yourself with Ctrl-C: gst-launch -e sends EOS so the muxer finishes the
+# file. At present that EOS does not come out of rtcstreamsrc and gst-launch keeps
+# waiting (docs/elements.md, "Known problems"): press Ctrl-C a second time. The
+# file is playable up to there anyway: Matroska needs no index at the end, and MP4
+# is written fragmented (mp4mux fragment-duration=1000) for that reason.
 #
 # Environment:
 #   AUDIO=0           record video only; the audio pad, if any, goes to a fakesink
@@ -40,7 +43,7 @@ LATENCY=${LATENCY:-50}
 AUDIO=${AUDIO:-1}
 
 case "$FILE" in
-  *.mp4) MUX="mp4mux" ;;
+  *.mp4) MUX="mp4mux fragment-duration=1000" ;;
   *) MUX="matroskamux" ;;
 esac
 
