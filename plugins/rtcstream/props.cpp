@@ -72,6 +72,7 @@ apply_uri (CommonSettings &s, const char *uri, std::string &error)
   StreamUri parsed;
   if (!parse_stream_uri (uri, parsed, error))
     return false;
+  s.uri_error.clear ();
   s.uri = uri;
   s.stream_name = parsed.stream;
   s.ws_url = parsed.ws_url;
@@ -85,8 +86,10 @@ set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
   std::string error;
   switch (prop_id) {
     case PROP_URI:
-      if (!apply_uri (s, g_value_get_string (value), error))
+      if (!apply_uri (s, g_value_get_string (value), error)) {
+        s.uri_error = error;
         GST_ELEMENT_WARNING (element, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
+      }
       return true;
     case PROP_STUN_SERVER:
       s.stun_server = g_value_get_string (value) ? g_value_get_string (value) : "";
@@ -110,8 +113,12 @@ set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
       MediaKind kind = prop_id == PROP_VIDEO_CODECS ? MediaKind::Video : MediaKind::Audio;
       auto &list = kind == MediaKind::Video ? s.video_codecs : s.audio_codecs;
       const char *str = g_value_get_string (value);
-      if (!parse_codec_list (str ? str : "", kind, list, error))
+      std::string &kind_error = s.codec_error[kind == MediaKind::Video ? 0 : 1];
+      kind_error.clear ();
+      if (!parse_codec_list (str ? str : "", kind, list, error)) {
+        kind_error = error;
         GST_ELEMENT_WARNING (element, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
+      }
       return true;
     }
     default:
@@ -154,6 +161,12 @@ get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
 RtcstreamSignaller *
 ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
 {
+  for (const std::string *e : {&s.uri_error, &s.codec_error[0], &s.codec_error[1]}) {
+    if (!e->empty ()) {
+      error = *e;
+      return nullptr;
+    }
+  }
   if (s.signaller_from_app && s.signaller) {
     g_object_set (s.signaller.get (), "role", role, nullptr);
     return s.signaller.get ();

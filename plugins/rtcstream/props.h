@@ -37,6 +37,10 @@ struct CommonSettings {
   bool signaller_from_app = false;
   std::vector<const Codec *> video_codecs;
   std::vector<const Codec *> audio_codecs;
+  // A bad uri or codec list, kept to fail with at start: a warning posted
+  // while gst-launch still parses the line is never shown.
+  std::string uri_error;
+  std::string codec_error[2];  // per MediaKind
 };
 
 void install_common_properties (GObjectClass *klass, const char *role_word);

@@ -89,6 +89,7 @@ struct Consumer {
   std::vector<Branch> branches;
   std::vector<std::string> offered;  // offered codec lists, per input, for messages
   bool linked = false;
+  bool announced = false;  // consumer-added was emitted
 };
 
 struct State {
@@ -224,7 +225,8 @@ remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_s
   c->session->close ();
   if (tell_signaller && st->signaller)
     rtcstream_signaller_end_session (st->signaller.get (), session_id.c_str ());
-  g_signal_emit (self, sink_signals[SIGNAL_CONSUMER_REMOVED], 0, peer.c_str (), webrtc);
+  if (c->announced)
+    g_signal_emit (self, sink_signals[SIGNAL_CONSUMER_REMOVED], 0, peer.c_str (), webrtc);
   if (webrtc)
     gst_object_unref (webrtc);
 }
@@ -579,6 +581,7 @@ start_consumer (RtcstreamSink *self, const std::string &session_id, const std::s
       remove_consumer (ref.get (), session_id, true);
     }
   });
+  c->announced = true;
   g_signal_emit (self, sink_signals[SIGNAL_CONSUMER_ADDED], 0, peer_id.c_str (),
       c->session->webrtcbin ());
 }

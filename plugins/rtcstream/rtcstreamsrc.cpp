@@ -72,6 +72,7 @@ struct State {
   bool no_more_pads = false;
   bool started = false;
   bool ended = false;
+  guint stats_generation = 0;
 };
 
 }  // namespace
@@ -191,6 +192,12 @@ on_webrtc_pad (GstElement *, GstPad *pad, gpointer user)
     gst_element_link (out.chain[i], out.chain[i + 1]);
   GstPad *last_src = gst_element_get_static_pad (out.chain.back (), "src");
   gst_ghost_pad_set_target (GST_GHOST_PAD (out.ghost), last_src);
+  // A stream nobody linked (say audio in `rtcstreamsrc ! videoconvert ! ...`)
+  // is dropped here: its not-linked would otherwise stop the whole session.
+  gst_pad_add_probe (last_src, GST_PAD_PROBE_TYPE_BUFFER,
+      [] (GstPad *, GstPadProbeInfo *, gpointer ghost) -> GstPadProbeReturn {
+        return gst_pad_is_linked (GST_PAD (ghost)) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+      }, out.ghost, nullptr);
   gst_object_unref (last_src);
   for (auto it = out.chain.rbegin (); it != out.chain.rend (); ++it)
     gst_element_sync_state_with_parent (*it);
@@ -229,8 +236,10 @@ on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
     for (const Codec *c : *list)
       if (can_decode (*c))
         gst_caps_append (prefs, rtp_match_caps (*c));
+  // do-nack: the jitterbuffer asks for lost packets again (RTX or plain
+  // NACK), which the latency property leaves room for.
   g_object_set (trans, "codec-preferences", prefs, "direction",
-      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, nullptr);
+      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", TRUE, nullptr);
   gst_caps_unref (prefs);
 }
 
@@ -455,6 +464,20 @@ on_signaller_error (RtcstreamSignaller *, GError *err, gpointer user)
       ("signaller error domain %s code %d", g_quark_to_string (err->domain), err->code));
 }
 
+void
+schedule_stats (RtcstreamSrc *self, guint generation)
+{
+  Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
+  self->state->worker->post_delayed (1000, [ref, generation] {
+    State *st = ref->state;
+    if (!st->started || st->stats_generation != generation)
+      return;
+    if (st->session)
+      st->session->refresh_stats ();
+    schedule_stats (ref.get (), generation);
+  });
+}
+
 bool
 start (RtcstreamSrc *self)
 {
@@ -477,10 +500,11 @@ start (RtcstreamSrc *self)
   }
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (sig), "producer-timeout"))
     g_object_set (sig, "producer-timeout", timeout, nullptr);
-  st->worker->run_sync ([st, sig] {
+  st->worker->run_sync ([self, st, sig] {
     st->signaller = Ref<RtcstreamSignaller>::take_ref (sig);
     st->started = true;
     st->ended = false;
+    schedule_stats (self, ++st->stats_generation);
   });
   st->signal_ids = {
     g_signal_connect (sig, "session-started", G_CALLBACK (on_session_started), self),
@@ -576,6 +600,37 @@ rtcstream_src_change_state (GstElement *element, GstStateChange transition)
   return ret;
 }
 
+static gboolean
+rtcstream_src_send_event (GstElement *element, GstEvent *event)
+{
+  auto *self = RTCSTREAM_SRC (element);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    // gst-launch -e, or an application ending the pipeline: leave the
+    // session and drain every pad, as when the producer stops.
+    gst_event_unref (event);
+    bool handled = false;
+    self->state->worker->run_sync ([self, &handled] {
+      State *st = self->state;
+      if (!st->started)
+        return;
+      if (st->session && st->signaller)
+        rtcstream_signaller_end_session (st->signaller.get (), st->session->id ().c_str ());
+      bool had_outputs;
+      {
+        std::lock_guard<std::mutex> lk (st->lock);
+        had_outputs = !st->outputs.empty ();
+      }
+      if (had_outputs)
+        end_stream (self, "EOS requested");
+      handled = had_outputs;
+    });
+    if (!handled)
+      gst_element_post_message (element, gst_message_new_eos (GST_OBJECT (element)));
+    return TRUE;
+  }
+  return GST_ELEMENT_CLASS (rtcstream_src_parent_class)->send_event (element, event);
+}
+
 static void
 rtcstream_src_set_property (GObject *object, guint prop_id, const GValue *value,
     GParamSpec *pspec)
@@ -647,6 +702,7 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
   gobject_class->get_property = rtcstream_src_get_property;
   gobject_class->finalize = rtcstream_src_finalize;
   element_class->change_state = rtcstream_src_change_state;
+  element_class->send_event = rtcstream_src_send_event;
 
   install_common_properties (gobject_class, "watch");
   const auto flags = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |

@@ -102,18 +102,13 @@ ServerProcess::ws_url () const
 FrameCounter::~FrameCounter ()
 {
   gst_caps_replace (&caps, nullptr);
-  if (pad)
-    gst_object_unref (pad);
 }
 
 std::string
 FrameCounter::caps_string () const
 {
-  if (!pad)
-    return "";
-  GST_OBJECT_LOCK (pad);
+  std::lock_guard<std::mutex> lk (lock);
   gchar *s = caps ? gst_caps_to_string (caps) : g_strdup ("");
-  GST_OBJECT_UNLOCK (pad);
   std::string r = s;
   g_free (s);
   return r;
@@ -166,24 +161,24 @@ Pipeline::stop ()
 }
 
 std::shared_ptr<FrameCounter>
-Pipeline::count (const char *name)
+Pipeline::count (const char *name, Inspect inspect)
 {
-  return count (element (name));
+  return count (element (name), std::move (inspect));
 }
 
 std::shared_ptr<FrameCounter>
-Pipeline::count (GstElement *e)
+Pipeline::count (GstElement *e, Inspect inspect)
 {
   auto counter = std::make_shared<FrameCounter> ();
+  counter->inspect = std::move (inspect);
   if (!e)
     return counter;
-  counter->pad = gst_element_get_static_pad (e, "sink");
-  // The probe holds a raw pointer: the counter outlives the pipeline in tests
-  // because the pipeline is stopped (pads deactivated) before it is freed.
-  gst_pad_add_probe (counter->pad,
+  GstPad *pad = gst_element_get_static_pad (e, "sink");
+  // The probe owns a reference: the counter lives as long as the pad does.
+  gst_pad_add_probe (pad,
       (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
       [] (GstPad *pad, GstPadProbeInfo *info, gpointer data) -> GstPadProbeReturn {
-        auto *c = static_cast<FrameCounter *> (data);
+        FrameCounter *c = static_cast<std::shared_ptr<FrameCounter> *> (data)->get ();
         if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
           if (c->inspect) {
             GstCaps *caps = gst_pad_get_current_caps (pad);
@@ -195,13 +190,14 @@ Pipeline::count (GstElement *e)
         } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_CAPS) {
           GstCaps *caps;
           gst_event_parse_caps (GST_PAD_PROBE_INFO_EVENT (info), &caps);
-          GST_OBJECT_LOCK (pad);
+          std::lock_guard<std::mutex> lk (c->lock);
           gst_caps_replace (&c->caps, caps);
-          GST_OBJECT_UNLOCK (pad);
         }
         return GST_PAD_PROBE_OK;
       },
-      counter.get (), nullptr);
+      new std::shared_ptr<FrameCounter> (counter),
+      [] (gpointer data) { delete static_cast<std::shared_ptr<FrameCounter> *> (data); });
+  gst_object_unref (pad);
   return counter;
 }
 

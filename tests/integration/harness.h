@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,9 @@ private:
 // Counts buffers arriving at an element's sink pad and keeps their caps.
 struct FrameCounter {
   std::atomic<int> frames{0};
-  GstCaps *caps = nullptr;  // last caps, guarded by the object lock of the pad
-  GstPad *pad = nullptr;
-  std::function<void (GstBuffer *, GstCaps *)> inspect;  // optional, streaming thread
+  mutable std::mutex lock;
+  GstCaps *caps = nullptr;  // last caps, guarded by lock
+  std::function<void (GstBuffer *, GstCaps *)> inspect;  // set before the probe, then read-only
   ~FrameCounter ();
   std::string caps_string () const;
 };
@@ -55,9 +56,11 @@ public:
   void stop ();
 
   // Counts frames reaching the sink pad of element `name` (dynamic pads ok).
-  std::shared_ptr<FrameCounter> count (const char *name);
+  // inspect, if given, sees every buffer (on the streaming thread).
+  using Inspect = std::function<void (GstBuffer *, GstCaps *)>;
+  std::shared_ptr<FrameCounter> count (const char *name, Inspect inspect = nullptr);
   // Same, for an element found otherwise (e.g. playbin's video-sink).
-  std::shared_ptr<FrameCounter> count (GstElement *element);
+  std::shared_ptr<FrameCounter> count (GstElement *element, Inspect inspect = nullptr);
 
   // Pumps the bus until pred() holds or timeout_ms passes. Returns pred().
   bool wait_for (const std::function<bool ()> &pred, int timeout_ms);

@@ -36,7 +36,10 @@ class Streaming : public ::testing::Test {
 protected:
   void SetUp () override
   {
-    for (const char *f : {"webrtcbin", "nicesrc", "dtlssrtpenc", "vp8enc", "rtcstreamsink"})
+    // Our own plugin must be there: its absence is a build problem, not a skip.
+    ASSERT_TRUE (have ("rtcstreamsink") && have ("rtcstreamsrc"))
+        << "the rtcstream plugin is not on GST_PLUGIN_PATH (run through meson test)";
+    for (const char *f : {"webrtcbin", "nicesrc", "dtlssrtpenc", "vp8enc"})
       if (!have (f))
         GTEST_SKIP () << f << " is not installed";
     server = std::make_unique<ServerProcess> ();
@@ -144,9 +147,8 @@ TEST_F (Streaming, KnownPatternSurvivesTheTrip)
       "! video/x-raw,width=320,height=240,framerate=30/1 ! " + sink_to ("red"));
   auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("red") +
       " ! video/x-raw,format=I420 ! fakesink name=v");
-  auto v = cons->count ("v");
-  std::atomic<int> good{0}, bad{0};
-  v->inspect = [&] (GstBuffer *buf, GstCaps *caps) {
+  auto good = std::make_shared<std::atomic<int>> (0), bad = std::make_shared<std::atomic<int>> (0);
+  auto v = cons->count ("v", [good, bad] (GstBuffer *buf, GstCaps *caps) {
     GstVideoInfo info;
     if (!caps || !gst_video_info_from_caps (&info, caps))
       return;
@@ -160,14 +162,14 @@ TEST_F (Streaming, KnownPatternSurvivesTheTrip)
     };
     int Y = px (0, x, y), U = px (1, x / 2, y / 2), V = px (2, x / 2, y / 2);
     if (std::abs (Y - 81) < 20 && std::abs (U - 90) < 20 && std::abs (V - 240) < 20)
-      good++;
+      (*good)++;
     else
-      bad++;
+      (*bad)++;
     gst_video_frame_unmap (&frame);
-  };
-  EXPECT_TRUE (cons->wait_for ([&] { return good >= 30; }, kTimeoutMs))
-      << "good " << good << " bad " << bad << "\n" << cons->all_errors ();
-  EXPECT_LE (bad.load (), 2);
+  });
+  EXPECT_TRUE (cons->wait_for ([&] { return *good >= 30; }, kTimeoutMs))
+      << "good " << *good << " bad " << *bad << "\n" << cons->all_errors ();
+  EXPECT_LE (bad->load (), 2);
 }
 
 TEST_F (Streaming, PreEncodedInputIsNotReencoded)
@@ -316,6 +318,63 @@ TEST_F (Streaming, PlaybinPlaysRtcstreamUri)
                    << "\n" << play->all_errors ();
 }
 
+TEST_F (Streaming, UnlinkedAudioPadDoesNotStopVideo)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("av") + " audiotestsrc is-live=true ! sink.audio_0");
+  auto cons = consumer ("rtcstreamsrc name=src uri=" + server->uri ("av") +
+      " ! video/x-raw ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 90 || !cons->errors ().empty (); },
+      kTimeoutMs));
+  EXPECT_GE (v->frames.load (), 90) << cons->all_errors ();
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+}
+
+TEST_F (Streaming, EosSentToConsumerDrainsIt)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto cons = consumer ("rtcstreamsrc name=src uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs));
+  gst_element_send_event (cons->get (), gst_event_new_eos ());
+  EXPECT_TRUE (cons->wait_for ([&] { return cons->got_eos (); }, kTimeoutMs));
+  // The producer sees the consumer go.
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (prod->element ("sink"), "consumers") == 0; },
+      kTimeoutMs));
+}
+
+TEST_F (Streaming, ConsumerStatsCountBytes)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto cons = consumer ("rtcstreamsrc name=src uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs));
+  guint64 bytes = 0;
+  EXPECT_TRUE (cons->wait_for ([&] {
+    GstStructure *s = nullptr;
+    g_object_get (cons->element ("src"), "stats", &s, nullptr);
+    if (s) {
+      gst_structure_get_uint64 (s, "bytes-received", &bytes);
+      gst_structure_free (s);
+    }
+    return bytes > 1000;
+  }, kTimeoutMs)) << bytes;
+  // The producer's side counts what it sent.
+  guint64 sent = 0;
+  EXPECT_TRUE (prod->wait_for ([&] {
+    GstStructure *s = nullptr;
+    g_object_get (prod->element ("sink"), "stats", &s, nullptr);
+    for (gint i = 0; s && i < gst_structure_n_fields (s); i++) {
+      const GValue *val = gst_structure_get_value (s, gst_structure_nth_field_name (s, i));
+      if (GST_VALUE_HOLDS_STRUCTURE (val))
+        gst_structure_get_uint64 (gst_value_get_structure (val), "bytes-sent", &sent);
+    }
+    if (s)
+      gst_structure_free (s);
+    return sent > 1000;
+  }, kTimeoutMs)) << sent;
+}
+
 // --- errors a person can act on --------------------------------------------------
 
 TEST_F (Streaming, UnreachableServerIsAnError)
@@ -361,6 +420,23 @@ TEST_F (Streaming, NoCommonCodecIsReported)
   auto ok = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
   auto v = ok->count ("v");
   EXPECT_TRUE (ok->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs)) << ok->all_errors ();
+}
+
+TEST_F (Streaming, BadUriIsAnErrorAtStart)
+{
+  auto p = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink uri=http://127.0.0.1/cam");
+  EXPECT_EQ (p->play (), GST_STATE_CHANGE_FAILURE);
+  p->pump (100);
+  EXPECT_TRUE (p->has_error_containing ("Unsupported URI scheme 'http'")) << p->all_errors ();
+}
+
+TEST_F (Streaming, UnknownCodecIsAnErrorAtStart)
+{
+  auto p = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink video-codecs=VP7 uri=" +
+      server->uri ("cam"));
+  EXPECT_EQ (p->play (), GST_STATE_CHANGE_FAILURE);
+  p->pump (100);
+  EXPECT_TRUE (p->has_error_containing ("Unknown video codec 'VP7'")) << p->all_errors ();
 }
 
 TEST_F (Streaming, MissingUriIsAnError)
