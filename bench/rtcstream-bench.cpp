@@ -60,7 +60,7 @@ constexpr const char *kSource =
     "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1";
 constexpr const char *kVp8Enc =
     "vp8enc deadline=1 cpu-used=8 lag-in-frames=0 end-usage=cbr target-bitrate=2000000 "
-    "keyframe-max-dist=300 threads=2";
+    "keyframe-max-dist=300 threads=1";
 
 std::mutex out_lock;
 
@@ -1284,7 +1284,7 @@ cmd_run (const Options &o)
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
   gchar *version = gst_version_string ();
   printf ("rtcstream benchmark, %s, machine: %ld cores, %s; "
-          "VP8 1280x720 30 fps (videotestsrc), vp8enc deadline=1 cpu-used=8 cbr 2 Mbit/s threads=2\n\n",
+          "VP8 1280x720 30 fps (videotestsrc), vp8enc deadline=1 cpu-used=8 cbr 2 Mbit/s threads=1\n\n",
       date, ncpu, version);
   g_free (version);
   printf ("#### Time from consumer start to first decoded frame (%d interleaved runs each)\n\n", o.runs);

@@ -19,11 +19,9 @@
 # too. A producer that only sends VP8 or VP9 cannot serve this viewer.
 #
 # The recording ends cleanly when the producer stops (rtcstreamsrc sends EOS).
-# Stop it yourself with Ctrl-C: gst-launch -e sends EOS so the muxer finishes the
-# file. At present that EOS does not come out of rtcstreamsrc and gst-launch keeps
-# waiting (docs/elements.md, "Known problems"): press Ctrl-C a second time. The
-# file is playable up to there anyway: Matroska needs no index at the end, and MP4
-# is written fragmented (mp4mux fragment-duration=1000) for that reason.
+# Stop it yourself with Ctrl-C: gst-launch -e sends EOS, rtcstreamsrc leaves the
+# session and drains, and the muxer finishes the file. MP4 is written fragmented
+# (mp4mux fragment-duration=1000) so even a killed recording stays playable.
 #
 # Environment:
 #   AUDIO=0           record video only; the audio pad, if any, goes to a fakesink

@@ -12,10 +12,9 @@
 # producer-timeout (30 s) for it. When the producer stops, the pipeline gets EOS and
 # this exits.
 #
-# Both pads are linked by name (src.video_0, src.audio_0). Link every pad the
-# producer sends: an unlinked pad currently stops the whole stream (see
-# docs/elements.md, "Known problems"). A producer without audio is fine: audio_0 then
-# never appears.
+# Both pads are linked by name (src.video_0, src.audio_0). A pad left unlinked is
+# dropped inside rtcstreamsrc without disturbing the others. A producer without
+# audio is fine: audio_0 then never appears.
 #
 # Environment:
 #   RTCSTREAM_SCHEME  rtcstreams for a TLS (wss://) server (default rtcstream)

@@ -60,6 +60,7 @@ struct InputStream {
   MediaKind kind;
   GstPad *ghost = nullptr;  // owned by the element
   GstElement *tee = nullptr;
+  GstElement *prefer = nullptr;    // capsfilter before fakesink
   GstElement *fakesink = nullptr;
   GstCaps *caps = nullptr;  // last caps seen, guarded by the state lock
   bool eos = false;
@@ -833,14 +834,27 @@ rtcstream_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   g_object_set (in->tee, "allow-not-linked", TRUE, nullptr);
   // A fakesink per input keeps the bin a sink: it prerolls nothing (async=false)
   // and makes EOS handling ours rather than webrtcbin's.
+  // Until a viewer's encoder is linked the fakesink is the only consumer of
+  // the input: this filter makes upstream pick what encoders take (I420,
+  // 48 kHz) rather than the first format it knows, so that the first viewer
+  // causes no renegotiation and an idle producer converts nothing.
+  in->prefer = make_element ("capsfilter", pad_name + "-prefer");
+  GstCaps *prefer = gst_caps_from_string (video
+      ? "video/x-raw, format=(string)I420; video/x-raw; video/x-raw(ANY); video/x-vp8; "
+        "video/x-vp9; video/x-h264"
+      : "audio/x-raw, format=(string)S16LE, rate=(int)48000; audio/x-raw; audio/x-opus");
+  g_object_set (in->prefer, "caps", prefer, nullptr);
+  gst_caps_unref (prefer);
   in->fakesink = make_element ("fakesink", pad_name + "-sink");
   g_object_set (in->fakesink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
   // Held by the InputStream too: release_pad may run after the bin dropped them.
   gst_object_ref_sink (in->tee);
+  gst_object_ref_sink (in->prefer);
   gst_object_ref_sink (in->fakesink);
-  gst_bin_add_many (GST_BIN (self), in->tee, in->fakesink, nullptr);
-  gst_element_link (in->tee, in->fakesink);
+  gst_bin_add_many (GST_BIN (self), in->tee, in->prefer, in->fakesink, nullptr);
+  gst_element_link_many (in->tee, in->prefer, in->fakesink, nullptr);
   gst_element_sync_state_with_parent (in->fakesink);
+  gst_element_sync_state_with_parent (in->prefer);
   gst_element_sync_state_with_parent (in->tee);
   GstPad *tee_sink = gst_element_get_static_pad (in->tee, "sink");
   in->ghost = gst_ghost_pad_new_from_template (pad_name.c_str (), tee_sink, templ);
@@ -878,7 +892,7 @@ rtcstream_sink_release_pad (GstElement *element, GstPad *pad)
   gst_element_remove_pad (element, pad);
   // During the bin's dispose the children are gone already: only remove
   // what is still ours.
-  for (GstElement *e : {in->tee, in->fakesink}) {
+  for (GstElement *e : {in->tee, in->prefer, in->fakesink}) {
     if (GST_OBJECT_PARENT (e) == GST_OBJECT (self))
       remove_elements (GST_BIN (self), {e});
     gst_object_unref (e);
@@ -1019,6 +1033,7 @@ rtcstream_sink_finalize (GObject *object)
   for (auto &in : st->inputs) {
     gst_caps_replace (&in->caps, nullptr);
     gst_object_unref (in->tee);
+    gst_object_unref (in->prefer);
     gst_object_unref (in->fakesink);
   }
   delete st;

@@ -29,6 +29,8 @@ enum {
   PROP_PEER_ID,
 };
 
+constexpr std::size_t kMaxServerMessage = 8 * 1024 * 1024;
+
 enum class Phase { Idle, Connecting, Welcomed, Registered, Stopped };
 
 struct State {
@@ -329,7 +331,12 @@ on_ws_message (SoupWebsocketConnection *, gint type, GBytes *message, gpointer u
   const char *data = static_cast<const char *> (g_bytes_get_data (message, &len));
   std::string_view text (data ? data : "", len);
   GST_TRACE_OBJECT (self, "<- %.*s", (int) len, data ? data : "");
-  auto result = proto::parse_server_message (text);
+  // The server is trusted more than a peer: a list of many producers may be
+  // large. The frame size is bounded by the websocket limit set at connect.
+  proto::Limits limits;
+  limits.max_message_bytes = kMaxServerMessage;
+  limits.max_meta_bytes = 64 * 1024;
+  auto result = proto::parse_server_message (text, limits);
   if (!result.ok ()) {
     GST_WARNING_OBJECT (self, "invalid message from server (%s): %.*s",
         result.error.details.c_str (), (int) std::min<gsize> (len, 200), data ? data : "");
@@ -381,7 +388,7 @@ on_ws_connected (GObject *source, GAsyncResult *res, gpointer user)
   }
   GST_INFO_OBJECT (self.get (), "connected to %s", setting_uri (self.get ()).c_str ());
   st->ws = Ref<SoupWebsocketConnection>::adopt (conn);
-  soup_websocket_connection_set_max_incoming_payload_size (conn, 4 * 1024 * 1024);
+  soup_websocket_connection_set_max_incoming_payload_size (conn, kMaxServerMessage);
   soup_websocket_connection_set_keepalive_interval (conn, 10);
   g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), self.get ());
   g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self.get ());
