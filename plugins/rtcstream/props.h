@@ -6,6 +6,7 @@
 
 #include <gst/gst.h>
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,5 +62,37 @@ RtcstreamSignaller *ensure_signaller (CommonSettings &s, RtcstreamRole role,
 IceConfig ice_config (const CommonSettings &s);
 
 extern const gchar *const uri_protocols[];
+
+// Where an element keeps its CommonSettings and the lock guarding them.
+struct SettingsAccess {
+  std::mutex *lock;
+  CommonSettings *settings;
+};
+
+// GstURIHandler for rtcstream:// and rtcstreams://, the same for both
+// elements but for the URI type and where the settings live.
+template <GstURIType Type, SettingsAccess (*Get) (GstURIHandler *)>
+void
+uri_handler_init (gpointer g_iface, gpointer)
+{
+  auto *iface = static_cast<GstURIHandlerInterface *> (g_iface);
+  iface->get_type = [] (GType) { return Type; };
+  iface->get_protocols = [] (GType) -> const gchar *const * { return uri_protocols; };
+  iface->get_uri = [] (GstURIHandler *handler) -> gchar * {
+    SettingsAccess a = Get (handler);
+    std::lock_guard<std::mutex> lk (*a.lock);
+    return a.settings->uri.empty () ? nullptr : g_strdup (a.settings->uri.c_str ());
+  };
+  iface->set_uri = [] (GstURIHandler *handler, const gchar *uri, GError **error) -> gboolean {
+    SettingsAccess a = Get (handler);
+    std::string err;
+    std::lock_guard<std::mutex> lk (*a.lock);
+    if (!apply_uri (*a.settings, uri, err)) {
+      g_set_error_literal (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, err.c_str ());
+      return FALSE;
+    }
+    return TRUE;
+  };
+}
 
 }  // namespace rtcstream

@@ -119,10 +119,10 @@ struct _RtcstreamSink {
   State *state;
 };
 
-static void rtcstream_sink_uri_handler_init (gpointer iface, gpointer data);
+static SettingsAccess sink_settings (GstURIHandler *handler);
 
 G_DEFINE_TYPE_WITH_CODE (RtcstreamSink, rtcstream_sink, GST_TYPE_BIN,
-    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER, rtcstream_sink_uri_handler_init)
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER, (uri_handler_init<GST_URI_SINK, sink_settings>))
     GST_DEBUG_CATEGORY_INIT (rtcstream_sink_debug, "rtcstreamsink", 0,
         "rtcstream WebRTC producer element"))
 GST_ELEMENT_REGISTER_DEFINE (rtcstreamsink, "rtcstreamsink", GST_RANK_NONE, RTCSTREAM_TYPE_SINK)
@@ -1086,45 +1086,9 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
 
 // --- GstURIHandler ---------------------------------------------------------------
 
-static GstURIType
-sink_uri_get_type (GType)
-{
-  return GST_URI_SINK;
-}
-
-static const gchar *const *
-sink_uri_get_protocols (GType)
-{
-  return uri_protocols;
-}
-
-static gchar *
-sink_uri_get_uri (GstURIHandler *handler)
+static SettingsAccess
+sink_settings (GstURIHandler *handler)
 {
   auto *self = RTCSTREAM_SINK (handler);
-  std::lock_guard<std::mutex> lk (self->state->lock);
-  return self->state->settings.uri.empty () ? nullptr : g_strdup (self->state->settings.uri.c_str ());
-}
-
-static gboolean
-sink_uri_set_uri (GstURIHandler *handler, const gchar *uri, GError **error)
-{
-  auto *self = RTCSTREAM_SINK (handler);
-  std::string err;
-  std::lock_guard<std::mutex> lk (self->state->lock);
-  if (!apply_uri (self->state->settings, uri, err)) {
-    g_set_error_literal (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, err.c_str ());
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static void
-rtcstream_sink_uri_handler_init (gpointer g_iface, gpointer)
-{
-  auto *iface = static_cast<GstURIHandlerInterface *> (g_iface);
-  iface->get_type = sink_uri_get_type;
-  iface->get_protocols = sink_uri_get_protocols;
-  iface->get_uri = sink_uri_get_uri;
-  iface->set_uri = sink_uri_set_uri;
+  return {&self->state->lock, &self->state->settings};
 }

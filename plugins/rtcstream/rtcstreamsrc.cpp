@@ -82,10 +82,10 @@ struct _RtcstreamSrc {
   State *state;
 };
 
-static void rtcstream_src_uri_handler_init (gpointer iface, gpointer data);
+static SettingsAccess src_settings (GstURIHandler *handler);
 
 G_DEFINE_TYPE_WITH_CODE (RtcstreamSrc, rtcstream_src, GST_TYPE_BIN,
-    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER, rtcstream_src_uri_handler_init)
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER, (uri_handler_init<GST_URI_SRC, src_settings>))
     GST_DEBUG_CATEGORY_INIT (rtcstream_src_debug, "rtcstreamsrc", 0,
         "rtcstream WebRTC consumer element"))
 GST_ELEMENT_REGISTER_DEFINE (rtcstreamsrc, "rtcstreamsrc", GST_RANK_PRIMARY, RTCSTREAM_TYPE_SRC)
@@ -731,45 +731,9 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
       "rtcstream developers");
 }
 
-static GstURIType
-src_uri_get_type (GType)
-{
-  return GST_URI_SRC;
-}
-
-static const gchar *const *
-src_uri_get_protocols (GType)
-{
-  return uri_protocols;
-}
-
-static gchar *
-src_uri_get_uri (GstURIHandler *handler)
+static SettingsAccess
+src_settings (GstURIHandler *handler)
 {
   auto *self = RTCSTREAM_SRC (handler);
-  std::lock_guard<std::mutex> lk (self->state->lock);
-  return self->state->settings.uri.empty () ? nullptr : g_strdup (self->state->settings.uri.c_str ());
-}
-
-static gboolean
-src_uri_set_uri (GstURIHandler *handler, const gchar *uri, GError **error)
-{
-  auto *self = RTCSTREAM_SRC (handler);
-  std::string err;
-  std::lock_guard<std::mutex> lk (self->state->lock);
-  if (!apply_uri (self->state->settings, uri, err)) {
-    g_set_error_literal (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, err.c_str ());
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static void
-rtcstream_src_uri_handler_init (gpointer g_iface, gpointer)
-{
-  auto *iface = static_cast<GstURIHandlerInterface *> (g_iface);
-  iface->get_type = src_uri_get_type;
-  iface->get_protocols = src_uri_get_protocols;
-  iface->get_uri = src_uri_get_uri;
-  iface->set_uri = src_uri_set_uri;
+  return {&self->state->lock, &self->state->settings};
 }

@@ -375,6 +375,49 @@ TEST_F (Streaming, ConsumerStatsCountBytes)
   }, kTimeoutMs)) << sent;
 }
 
+TEST_F (Streaming, ConsumerSignalsAndAppSignaller)
+{
+  // The application makes the signaller itself and hands it to the element.
+  auto prod = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink name=sink");
+  ASSERT_TRUE (prod->ok ());
+  GstElement *sink = prod->element ("sink");
+  GType ws = g_type_from_name ("RtcstreamWsSignaller");
+  ASSERT_NE (ws, (GType) 0);
+  GObject *sig = G_OBJECT (g_object_new (ws, "uri", server->ws_url ().c_str (),
+      "stream-name", "app", nullptr));
+  g_object_set (sink, "signaller", sig, nullptr);
+  g_object_unref (sig);
+
+  // Written on the element's worker thread, read only once it is stopped.
+  struct Seen {
+    std::vector<std::string> added, removed;
+  };
+  auto seen = std::make_shared<Seen> ();
+  auto record = [] (GstElement *, const gchar *peer, GstElement *webrtc, gpointer data) {
+    auto *v = static_cast<std::vector<std::string> *> (data);
+    if (GST_IS_ELEMENT (webrtc))
+      v->push_back (peer);
+  };
+  g_signal_connect (sink, "consumer-added", G_CALLBACK (+record), &seen->added);
+  g_signal_connect (sink, "consumer-removed", G_CALLBACK (+record), &seen->removed);
+  prod->play ();
+  ASSERT_TRUE (prod->wait_for ([&] { return prod->got_element_message ("rtcstream-registered"); },
+      kTimeoutMs)) << prod->all_errors ();
+
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("app") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs)) << cons->all_errors ();
+  cons->stop ();
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (sink, "consumers") == 0; }, kTimeoutMs));
+  prod->pump (200);
+  prod->stop ();  // no handler may run after this: the vectors stay ours
+  EXPECT_EQ (seen->added.size (), 1u);
+  EXPECT_EQ (seen->removed.size (), 1u);
+  if (!seen->added.empty () && !seen->removed.empty ()) {
+    EXPECT_EQ (seen->added[0], seen->removed[0]);
+  }
+}
+
 // --- errors a person can act on --------------------------------------------------
 
 TEST_F (Streaming, UnreachableServerIsAnError)
