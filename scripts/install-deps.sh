@@ -13,7 +13,7 @@ PACKAGES=(
   # run: webrtcbin, ICE, DTLS/SRTP, codecs, tools
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
-  glib-networking gstreamer1.0-x gstreamer1.0-plugins-base-apps
+  glib-networking openssl gstreamer1.0-x gstreamer1.0-plugins-base-apps
 )
 
 SUDO=""

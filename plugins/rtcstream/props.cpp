@@ -46,6 +46,11 @@ install_common_properties (GObjectClass *klass, const char *role_word)
           "Video codecs in order of preference, comma separated (VP8, H264, VP9). "
           "The first one the peer also accepts is used",
           kDefaultVideoCodecs, flags));
+  g_object_class_install_property (klass, PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+          "For rtcstreams:// URIs: PEM file of the certificate authorities to trust "
+          "(e.g. a self-signed server certificate); unset uses the system's trust store",
+          nullptr, flags));
   g_object_class_install_property (klass, PROP_AUDIO_CODECS,
       g_param_spec_string ("audio-codecs", "Audio codecs",
           "Audio codecs in order of preference, comma separated (OPUS)",
@@ -94,6 +99,9 @@ set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
     case PROP_STUN_SERVER:
       s.stun_server = g_value_get_string (value) ? g_value_get_string (value) : "";
       return true;
+    case PROP_TLS_CA_FILE:
+      s.tls_ca_file = g_value_get_string (value) ? g_value_get_string (value) : "";
+      return true;
     case PROP_TURN_SERVERS:
       s.turn_servers.clear ();
       for (guint i = 0; i < gst_value_array_get_size (value); i++) {
@@ -135,6 +143,9 @@ get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
       return true;
     case PROP_STUN_SERVER:
       g_value_set_string (value, s.stun_server.empty () ? nullptr : s.stun_server.c_str ());
+      return true;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str ());
       return true;
     case PROP_TURN_SERVERS:
       for (const std::string &t : s.turn_servers) {
@@ -178,7 +189,8 @@ ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
   }
   s.signaller = Ref<RtcstreamSignaller>::adopt (
       RTCSTREAM_SIGNALLER (rtcstream_ws_signaller_new (s.ws_url.c_str ())));
-  g_object_set (s.signaller.get (), "role", role, "stream-name", s.stream_name.c_str (), nullptr);
+  g_object_set (s.signaller.get (), "role", role, "stream-name", s.stream_name.c_str (),
+      "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
   return s.signaller.get ();
 }
 

@@ -24,6 +24,7 @@ enum CommonProp : guint {
   PROP_SIGNALLER,
   PROP_VIDEO_CODECS,
   PROP_AUDIO_CODECS,
+  PROP_TLS_CA_FILE,
   PROP_COMMON_LAST,
 };
 
@@ -34,6 +35,7 @@ struct CommonSettings {
   std::string ws_url;        // from the URI
   std::string stun_server;
   std::vector<std::string> turn_servers;
+  std::string tls_ca_file;
   Ref<RtcstreamSignaller> signaller;
   bool signaller_from_app = false;
   std::vector<const Codec *> video_codecs;

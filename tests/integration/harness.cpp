@@ -12,15 +12,18 @@
 
 namespace rtcstream::test {
 
-ServerProcess::ServerProcess ()
+ServerProcess::ServerProcess (const std::vector<std::string> &extra_args)
 {
   const char *bin = g_getenv ("RTCSTREAM_SIGNALLING");
   if (!bin)
     bin = "rtcstream-signalling";
-  const char *argv[] = {bin, "--port", "0", nullptr};
+  std::vector<const char *> argv = {bin, "--port", "0"};
+  for (const std::string &a : extra_args)
+    argv.push_back (a.c_str ());
+  argv.push_back (nullptr);
   gint out_fd = -1;
   GError *err = nullptr;
-  if (!g_spawn_async_with_pipes (nullptr, const_cast<char **> (argv), nullptr,
+  if (!g_spawn_async_with_pipes (nullptr, const_cast<char **> (argv.data ()), nullptr,
           (GSpawnFlags) (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH), nullptr, nullptr,
           &pid_, nullptr, &out_fd, nullptr, &err)) {
     g_printerr ("could not start %s: %s\n", bin, err->message);
@@ -39,7 +42,7 @@ ServerProcess::ServerProcess ()
     if (read (out_fd, &c, 1) != 1)
       break;
     if (c == '\n') {
-      const char *p = strstr (line.c_str (), "ws://");
+      const char *p = strstr (line.c_str (), "://");
       if (p && (p = strrchr (p, ':'))) {
         port_ = (unsigned) strtoul (p + 1, nullptr, 10);
         break;
@@ -88,9 +91,9 @@ ServerProcess::alive () const
 }
 
 std::string
-ServerProcess::uri (const std::string &stream) const
+ServerProcess::uri (const std::string &stream, const char *scheme) const
 {
-  return "rtcstream://127.0.0.1:" + std::to_string (port_) + "/" + stream;
+  return std::string (scheme) + "://127.0.0.1:" + std::to_string (port_) + "/" + stream;
 }
 
 std::string

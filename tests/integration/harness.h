@@ -19,11 +19,12 @@ namespace rtcstream::test {
 // The real rtcstream-signalling binary ($RTCSTREAM_SIGNALLING) on a free port.
 class ServerProcess {
 public:
-  ServerProcess ();
+  explicit ServerProcess (const std::vector<std::string> &extra_args = {});
   ~ServerProcess ();
   bool ok () const { return pid_ > 0 && port_ > 0; }
   unsigned port () const { return port_; }
-  std::string uri (const std::string &stream) const;   // rtcstream://127.0.0.1:PORT/stream
+  // rtcstream://127.0.0.1:PORT/stream (scheme rtcstreams for TLS)
+  std::string uri (const std::string &stream, const char *scheme = "rtcstream") const;
   std::string ws_url () const;                         // ws://127.0.0.1:PORT/ws
   bool alive () const;
 

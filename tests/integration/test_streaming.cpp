@@ -3,6 +3,7 @@
 // Real pipelines through the real rtcstream-signalling process on 127.0.0.1:
 // real ICE, DTLS-SRTP and RTP between a producer and its consumers.
 #include <gst/gst.h>
+#include <glib/gstdio.h>
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
@@ -416,6 +417,41 @@ TEST_F (Streaming, ConsumerSignalsAndAppSignaller)
   if (!seen->added.empty () && !seen->removed.empty ()) {
     EXPECT_EQ (seen->added[0], seen->removed[0]);
   }
+}
+
+// rtcstreams://: the server on wss:// with a self-signed certificate that the
+// elements are told to trust; without it they refuse to connect.
+TEST_F (Streaming, TlsSignalling)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("rtcstream-tls-XXXXXX", nullptr);
+  ASSERT_NE (dir, nullptr);
+  std::string cert = std::string (dir) + "/cert.pem", key = std::string (dir) + "/key.pem";
+  const char *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.c_str (),
+      "-out", cert.c_str (), nullptr};
+  gint status = -1;
+  ASSERT_TRUE (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+      (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
+      nullptr, nullptr, nullptr, nullptr, &status, nullptr) && status == 0)
+      << "openssl could not make a test certificate";
+  ServerProcess tls ({"--cert", cert, "--key", key});
+  ASSERT_TRUE (tls.ok ());
+  const std::string ca = " tls-ca-file=" + cert;
+  auto prod = producer (kVideo + " ! rtcstreamsink name=sink uri=" + tls.uri ("cam", "rtcstreams") + ca);
+  auto cons = consumer ("rtcstreamsrc uri=" + tls.uri ("cam", "rtcstreams") + ca +
+      " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs)) << cons->all_errors ();
+
+  auto untrusting = consumer ("rtcstreamsrc uri=" + tls.uri ("cam", "rtcstreams") + " ! fakesink");
+  EXPECT_TRUE (untrusting->wait_for ([&] { return !untrusting->errors ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (untrusting->has_error_containing ("set tls-ca-file")) << untrusting->all_errors ();
+  untrusting.reset ();
+  cons.reset ();
+  prod.reset ();
+  g_unlink (cert.c_str ());
+  g_unlink (key.c_str ());
+  g_rmdir (dir);
 }
 
 // --- errors a person can act on --------------------------------------------------

@@ -27,6 +27,7 @@ enum {
   PROP_URI,
   PROP_PRODUCER_TIMEOUT,
   PROP_PEER_ID,
+  PROP_TLS_CA_FILE,
 };
 
 constexpr std::size_t kMaxServerMessage = 8 * 1024 * 1024;
@@ -41,6 +42,7 @@ struct State {
   RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
   gint producer_timeout_ms = 30000;
   std::string peer_id;
+  std::string tls_ca_file;
 
   // Worker-thread-only state.
   std::unique_ptr<rtcstream::Worker> worker;
@@ -381,9 +383,12 @@ on_ws_connected (GObject *source, GAsyncResult *res, gpointer user)
     return;
   }
   if (!conn) {
+    const bool tls = err->domain == G_TLS_ERROR;
     emit_error (self.get (), RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
         "Could not connect to the signalling server " + setting_uri (self.get ()) + ": " +
-        err->message + ". Is rtcstream-signalling running there?");
+        err->message + (tls ? ". Its TLS certificate is not trusted: set tls-ca-file to the "
+                              "certificate (or its CA) if you trust it"
+                            : ". Is rtcstream-signalling running there?"));
     return;
   }
   GST_INFO_OBJECT (self.get (), "connected to %s", setting_uri (self.get ()).c_str ());
@@ -402,7 +407,26 @@ do_start (RtcstreamWsSignaller *self)
   std::string uri = setting_uri (self);
   st->phase = Phase::Connecting;
   st->session_requested = false;
-  st->session = Ref<SoupSession>::adopt (soup_session_new ());
+  std::string ca_file;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    ca_file = st->tls_ca_file;
+  }
+  if (!ca_file.empty ()) {
+    // A private CA (or the server's self-signed certificate) instead of the
+    // system's trust store.
+    g_autoptr (GError) err = nullptr;
+    g_autoptr (GTlsDatabase) db = g_tls_file_database_new (ca_file.c_str (), &err);
+    if (!db) {
+      emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+          "Cannot use tls-ca-file '" + ca_file + "': " + err->message);
+      return;
+    }
+    st->session = Ref<SoupSession>::adopt (soup_session_new_with_options ("tls-database", db,
+        nullptr));
+  } else {
+    st->session = Ref<SoupSession>::adopt (soup_session_new ());
+  }
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri.c_str ());
   if (!msg) {
     emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
@@ -548,6 +572,9 @@ rtcstream_ws_signaller_set_property (GObject *object, guint prop_id, const GValu
     case PROP_PRODUCER_TIMEOUT:
       st->producer_timeout_ms = g_value_get_int (value);
       break;
+    case PROP_TLS_CA_FILE:
+      st->tls_ca_file = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -576,6 +603,9 @@ rtcstream_ws_signaller_get_property (GObject *object, guint prop_id, GValue *val
     case PROP_PEER_ID:
       g_value_set_string (value, st->peer_id.empty () ? nullptr : st->peer_id.c_str ());
       break;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, st->tls_ca_file.empty () ? nullptr : st->tls_ca_file.c_str ());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -601,6 +631,11 @@ rtcstream_ws_signaller_class_init (RtcstreamWsSignallerClass *klass)
           "Consumer: how long to wait (ms) for the stream to be published before "
           "failing; -1 waits forever, 0 fails at once if it is not there",
           -1, G_MAXINT, 30000, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+          "PEM file of the certificate authorities to trust for wss:// (e.g. the server's "
+          "self-signed certificate); unset uses the system's trust store",
+          nullptr, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_PEER_ID,
       g_param_spec_string ("peer-id", "Peer id",
           "The id the server assigned to this connection (null before welcome)",
