@@ -203,4 +203,26 @@ ice_config (const CommonSettings &s)
   return c;
 }
 
+void
+SignallerLink::start (RtcstreamSignaller *signaller, gpointer element,
+    std::initializer_list<Handler> handlers)
+{
+  signaller_ = Ref<RtcstreamSignaller>::take_ref (signaller);
+  for (const Handler &h : handlers)
+    ids_.push_back (g_signal_connect (signaller, h.signal, h.callback, element));
+  rtcstream_signaller_start (signaller);
+}
+
+void
+SignallerLink::stop ()
+{
+  if (!signaller_)
+    return;
+  for (gulong id : ids_)
+    g_signal_handler_disconnect (signaller_.get (), id);
+  ids_.clear ();
+  rtcstream_signaller_stop (signaller_.get ());
+  signaller_.reset ();
+}
+
 }  // namespace rtcstream

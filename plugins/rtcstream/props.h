@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 
 #include <mutex>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,24 @@ RtcstreamSignaller *ensure_signaller (CommonSettings &s, RtcstreamRole role,
     std::string &error);
 
 IceConfig ice_config (const CommonSettings &s);
+
+// Connects an element's handlers to its signaller and starts it; stop()
+// disconnects them (no handler runs for this element afterwards) and stops
+// the signaller.
+class SignallerLink {
+public:
+  struct Handler {
+    const char *signal;
+    GCallback callback;
+  };
+  void start (RtcstreamSignaller *signaller, gpointer element,
+      std::initializer_list<Handler> handlers);
+  void stop ();
+
+private:
+  Ref<RtcstreamSignaller> signaller_;
+  std::vector<gulong> ids_;
+};
 
 extern const gchar *const uri_protocols[];
 

@@ -105,7 +105,7 @@ struct State {
   std::vector<std::unique_ptr<EncoderGroup>> groups;
   std::vector<std::pair<std::string, std::string>> pending;  // sessions waiting for caps
   Ref<RtcstreamSignaller> signaller;  // the one in use while started
-  std::vector<gulong> signal_ids;
+  SignallerLink link;  // handlers on the signaller while started
   bool started = false;
   guint stats_generation = 0;
   guint video_pads = 0, audio_pads = 0;
@@ -927,15 +927,14 @@ start (RtcstreamSink *self)
     st->eos_posted = false;
     schedule_stats (self, ++st->stats_generation);
   });
-  st->signal_ids = {
-    g_signal_connect (sig, "session-requested", G_CALLBACK (on_session_requested), self),
-    g_signal_connect (sig, "session-description", G_CALLBACK (on_session_description), self),
-    g_signal_connect (sig, "handle-ice", G_CALLBACK (on_handle_ice), self),
-    g_signal_connect (sig, "session-ended", G_CALLBACK (on_session_ended), self),
-    g_signal_connect (sig, "error", G_CALLBACK (on_signaller_error), self),
-    g_signal_connect (sig, "registered", G_CALLBACK (on_registered), self),
-  };
-  rtcstream_signaller_start (sig);
+  st->link.start (sig, self, {
+    {"session-requested", G_CALLBACK (on_session_requested)},
+    {"session-description", G_CALLBACK (on_session_description)},
+    {"handle-ice", G_CALLBACK (on_handle_ice)},
+    {"session-ended", G_CALLBACK (on_session_ended)},
+    {"error", G_CALLBACK (on_signaller_error)},
+    {"registered", G_CALLBACK (on_registered)},
+  });
   return true;
 }
 
@@ -943,14 +942,7 @@ void
 stop (RtcstreamSink *self)
 {
   State *st = self->state;
-  Ref<RtcstreamSignaller> sig;
-  st->worker->run_sync ([&sig, st] { sig = st->signaller; });
-  if (!sig)
-    return;
-  for (gulong id : st->signal_ids)
-    g_signal_handler_disconnect (sig.get (), id);
-  st->signal_ids.clear ();
-  rtcstream_signaller_stop (sig.get ());
+  st->link.stop ();  // no signaller callback for us after this
   st->worker->run_sync ([self, st] {
     std::vector<std::string> ids;
     for (auto &kv : st->consumers)

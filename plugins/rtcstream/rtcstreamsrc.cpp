@@ -64,7 +64,7 @@ struct State {
 
   std::shared_ptr<Worker> worker;
   Ref<RtcstreamSignaller> signaller;
-  std::vector<gulong> signal_ids;
+  SignallerLink link;  // handlers on the signaller while started
   std::shared_ptr<WebrtcSession> session;  // worker thread
   std::vector<Output> outputs;             // guarded by lock
   guint video_count = 0, audio_count = 0;
@@ -506,14 +506,13 @@ start (RtcstreamSrc *self)
     st->ended = false;
     schedule_stats (self, ++st->stats_generation);
   });
-  st->signal_ids = {
-    g_signal_connect (sig, "session-started", G_CALLBACK (on_session_started), self),
-    g_signal_connect (sig, "session-description", G_CALLBACK (on_session_description), self),
-    g_signal_connect (sig, "handle-ice", G_CALLBACK (on_handle_ice), self),
-    g_signal_connect (sig, "session-ended", G_CALLBACK (on_session_ended), self),
-    g_signal_connect (sig, "error", G_CALLBACK (on_signaller_error), self),
-  };
-  rtcstream_signaller_start (sig);
+  st->link.start (sig, self, {
+    {"session-started", G_CALLBACK (on_session_started)},
+    {"session-description", G_CALLBACK (on_session_description)},
+    {"handle-ice", G_CALLBACK (on_handle_ice)},
+    {"session-ended", G_CALLBACK (on_session_ended)},
+    {"error", G_CALLBACK (on_signaller_error)},
+  });
   return true;
 }
 
@@ -521,14 +520,7 @@ void
 stop (RtcstreamSrc *self)
 {
   State *st = self->state;
-  Ref<RtcstreamSignaller> sig;
-  st->worker->run_sync ([&sig, st] { sig = st->signaller; });
-  if (!sig)
-    return;
-  for (gulong id : st->signal_ids)
-    g_signal_handler_disconnect (sig.get (), id);
-  st->signal_ids.clear ();
-  rtcstream_signaller_stop (sig.get ());
+  st->link.stop ();  // no signaller callback for us after this
   st->worker->run_sync ([self, st] {
     if (st->session) {
       st->session->close ();
