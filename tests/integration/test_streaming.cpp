@@ -5,6 +5,8 @@
 #include <gst/gst.h>
 #include <glib/gstdio.h>
 #include <gst/video/video.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -417,6 +419,32 @@ TEST_F (Streaming, ConsumerSignalsAndAppSignaller)
   if (!seen->added.empty () && !seen->removed.empty ()) {
     EXPECT_EQ (seen->added[0], seen->removed[0]);
   }
+}
+
+TEST_F (Streaming, KilledConsumerIsRemovedOthersCarryOn)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto stays = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = stays->count ("v");
+  ASSERT_TRUE (stays->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs));
+  // A second consumer in its own process, killed without any goodbye.
+  std::string uri = "uri=" + server->uri ("cam");
+  const char *argv[] = {"gst-launch-1.0", "-q", "rtcstreamsrc", uri.c_str (), "!", "fakesink",
+      nullptr};
+  GPid pid = 0;
+  ASSERT_TRUE (g_spawn_async (nullptr, const_cast<char **> (argv), nullptr,
+      (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD), nullptr, nullptr, &pid,
+      nullptr));
+  GstElement *sink = prod->element ("sink");
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (sink, "consumers") == 2; }, kTimeoutMs));
+  kill (pid, SIGKILL);
+  int status;
+  waitpid (pid, &status, 0);
+  g_spawn_close_pid (pid);
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (sink, "consumers") == 1; }, kTimeoutMs));
+  int before = v->frames;
+  EXPECT_TRUE (stays->wait_for ([&] { return v->frames >= before + 30; }, kTimeoutMs));
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
 // rtcstreams://: the server on wss:// with a self-signed certificate that the
