@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 #include <glib/gstdio.h>
 #include <gst/video/video.h>
+#include <libsoup/soup.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <gtest/gtest.h>
@@ -445,6 +446,53 @@ TEST_F (Streaming, KilledConsumerIsRemovedOthersCarryOn)
   int before = v->frames;
   EXPECT_TRUE (stays->wait_for ([&] { return v->frames >= before + 30; }, kTimeoutMs));
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
+TEST_F (Streaming, GarbageFromAnotherClientDisturbsNothing)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs));
+
+  // A raw websocket client on the default main context, which wait_for pumps.
+  SoupSession *session = soup_session_new ();
+  SoupMessage *msg = soup_message_new ("GET", server->ws_url ().c_str ());
+  SoupWebsocketConnection *ws = nullptr;
+  soup_session_websocket_connect_async (session, msg, nullptr, nullptr, G_PRIORITY_DEFAULT,
+      nullptr, [] (GObject *src, GAsyncResult *res, gpointer out) {
+        *static_cast<SoupWebsocketConnection **> (out) =
+            soup_session_websocket_connect_finish (SOUP_SESSION (src), res, nullptr);
+      }, &ws);
+  ASSERT_TRUE (cons->wait_for ([&] { return ws != nullptr; }, kTimeoutMs));
+  auto errors = std::make_shared<int> (0);
+  g_signal_connect_data (ws, "message", G_CALLBACK (+[] (SoupWebsocketConnection *, gint,
+      GBytes *bytes, gpointer data) {
+        gsize n;
+        const char *text = static_cast<const char *> (g_bytes_get_data (bytes, &n));
+        if (std::string (text, n).find ("\"error\"") != std::string::npos)
+          (*static_cast<std::shared_ptr<int> *> (data)->get ())++;
+      }), new std::shared_ptr<int> (errors),
+      [] (gpointer data, GClosure *) { delete static_cast<std::shared_ptr<int> *> (data); },
+      (GConnectFlags) 0);
+  const char *garbage[] = {"not json", "{\"type\":42}", "{\"type\":\"teleport\"}",
+      "{\"type\":\"peer\",\"sessionId\":\"nope\",\"ice\":{\"candidate\":\"x\",\"sdpMLineIndex\":0}}",
+      "{\"type\":\"startSession\",\"peerId\":\"nobody\"}", "[1,2,3]"};
+  for (const char *g : garbage)
+    soup_websocket_connection_send_text (ws, g);
+  std::string big (300 * 1024, 'x');
+  soup_websocket_connection_send_text (ws, big.c_str ());
+  EXPECT_TRUE (cons->wait_for ([&] { return *errors >= 7; }, kTimeoutMs)) << *errors << " errors";
+  int before = v->frames;
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= before + 30; }, kTimeoutMs));
+  EXPECT_TRUE (server->alive ());
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+  soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, nullptr);
+  cons->pump (100);
+  g_object_unref (ws);
+  g_object_unref (msg);
+  g_object_unref (session);
 }
 
 // rtcstreams://: the server on wss:// with a self-signed certificate that the
