@@ -30,7 +30,7 @@ cat <<MSG
   rtcstream demo: publishing "demo" on rtcstream://$HOST:$PORT/demo
   Watch it from another terminal:
     GST_PLUGIN_PATH=$PWD/build/plugins gst-play-1.0 rtcstream://$HOST:$PORT/demo
-  Server page: http://$HOST:$PORT/
+  Watch it in a browser: http://$HOST:$PORT/
   Ctrl-C stops.
 
 MSG

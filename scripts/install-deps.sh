@@ -14,7 +14,12 @@ PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
   glib-networking openssl gstreamer1.0-x gstreamer1.0-plugins-base-apps
+  # test: the browser test (tests/browser) runs Node with playwright-core (npm) and Chromium
+  chromium
 )
+# Debian's npm (which brings nodejs) unless a Node.js with npm is installed already: Debian's
+# npm conflicts with the nodejs packages of other sources.
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi

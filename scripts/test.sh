@@ -7,10 +7,12 @@ scripts/install-deps.sh
 scripts/build.sh
 rc=0
 meson test -C build --print-errorlogs --num-processes 2 "$@" || rc=$?
-# One closing line over every GoogleTest case of every suite.
+# One closing line over every case of every suite: GoogleTest cases and the
+# browser suite's node:test cases ("# pass N" / "# fail N" / "# skipped N").
 log=build/meson-logs/testlog.txt
-passed=$(grep -c '^\[       OK \]' "$log" || true)
-failed=$(grep -cE '^\[  FAILED  \] .*\([0-9]+ ms\)$' "$log" || true)
-skipped=$(grep -cE '^\[  SKIPPED \] .*\([0-9]+ ms\)$' "$log" || true)
+sum_node () { grep -E "^# $1 [0-9]+$" "$log" | awk '{s += $3} END {print s + 0}'; }
+passed=$(( $(grep -c '^\[       OK \]' "$log" || true) + $(sum_node pass) ))
+failed=$(( $(grep -cE '^\[  FAILED  \] .*\([0-9]+ ms\)$' "$log" || true) + $(sum_node fail) ))
+skipped=$(( $(grep -cE '^\[  SKIPPED \] .*\([0-9]+ ms\)$' "$log" || true) + $(sum_node skipped) ))
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $rc

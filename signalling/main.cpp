@@ -48,6 +48,7 @@ main (int argc, char **argv)
   g_autofree char *host = nullptr;
   g_autofree char *cert = nullptr;
   g_autofree char *key = nullptr;
+  g_autofree char *web_root = nullptr;
   gint port = options.port;
   gint ping_interval = static_cast<gint> (options.ping_interval_s);
   gint64 max_message = static_cast<gint64> (options.limits.max_message_bytes);
@@ -71,12 +72,15 @@ main (int argc, char **argv)
     { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
       "TLS certificate (PEM); with --key, serve wss:// and https://", "FILE" },
     { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, "TLS private key (PEM)", "FILE" },
+    { "web-root", 0, 0, G_OPTION_ARG_FILENAME, &web_root,
+      "Serve the files of DIR over HTTP instead of the built-in web client", "DIR" },
     { nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr },
   };
 
   g_autoptr (GOptionContext) context = g_option_context_new (nullptr);
   g_option_context_set_summary (context, "The rtcstream WebRTC signalling server: "
-      "websocket signalling on /ws (and /) between producers, consumers and listeners.");
+      "websocket signalling on /ws (and /) between producers, consumers and listeners, "
+      "and the web client on http(s)://HOST:PORT/.");
   g_option_context_add_main_entries (context, entries, nullptr);
   g_autoptr (GError) error = nullptr;
   bool ok = g_option_context_parse (context, &argc, &argv, &error);
@@ -94,6 +98,11 @@ main (int argc, char **argv)
       && positive ("--max-peers", max_peers, options.limits.max_peers, &error)
       && positive ("--max-sessions-per-peer", max_sessions,
           options.limits.max_sessions_per_peer, &error);
+  if (ok && web_root && !g_file_test (web_root, G_FILE_TEST_IS_DIR)) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--web-root \"%s\" is not a directory", web_root);
+    ok = false;
+  }
   if (ok && argc > 1) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
         "unexpected argument \"%s\"", argv[1]);
@@ -111,6 +120,8 @@ main (int argc, char **argv)
     options.cert_file = cert;
   if (key)
     options.key_file = key;
+  if (web_root)
+    options.web_root = web_root;
   options.port = port;
   options.ping_interval_s = static_cast<unsigned> (ping_interval);
 

@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "server.h"
 
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <utility>
+
+extern "C" {
+#include "rtcstream-web-resources.h"  // the embedded web/ directory
+}
 
 namespace rtcstream::signalling {
 
@@ -13,12 +21,104 @@ namespace {
 // the connection (code 1009) without buffering them.
 constexpr guint64 kPayloadSlack = 64 * 1024;
 
-const char kIndexPage[] =
-    "<!DOCTYPE html>\n"
-    "<html><head><meta charset=\"utf-8\"><title>rtcstream signalling server</title></head>\n"
-    "<body><h1>rtcstream signalling server</h1>\n"
-    "<p>Websocket clients connect to <code>/ws</code> (or <code>/</code>). "
-    "See docs/protocol.md for the messages.</p></body></html>\n";
+// Files of the web client larger than this are not served.
+constexpr goffset kMaxFileBytes = 64 * 1024 * 1024;
+
+constexpr char kResourcePrefix[] = "/org/rtcstream/web/";
+
+// The request path made relative to the web root ("/" is "index.html", a
+// trailing "/" names the index.html of that directory), or nothing when it
+// could name anything outside the root or anything hidden: a "..", "." or
+// other dot segment, an empty segment, a backslash, an encoded "/" or NUL.
+std::optional<std::string>
+relative_path (const char *path)
+{
+  g_autofree char *decoded = g_uri_unescape_string (path, "/");
+  if (!decoded || decoded[0] != '/')
+    return std::nullopt;
+  std::string rel = decoded + 1;
+  if (rel.empty () || rel.back () == '/')
+    rel += "index.html";
+  if (rel.find ('\\') != std::string::npos)
+    return std::nullopt;
+  for (std::size_t start = 0;;) {
+    const std::size_t end = rel.find ('/', start);
+    const std::string segment = rel.substr (start, end == std::string::npos ? end : end - start);
+    if (segment.empty () || segment[0] == '.')
+      return std::nullopt;
+    if (end == std::string::npos)
+      break;
+    start = end + 1;
+  }
+  return rel;
+}
+
+const char *
+content_type (const std::string &rel)
+{
+  static const struct {
+    const char *suffix;
+    const char *type;
+  } types[] = {
+    { ".html", "text/html; charset=utf-8" },
+    { ".js", "text/javascript; charset=utf-8" },
+    { ".mjs", "text/javascript; charset=utf-8" },
+    { ".css", "text/css; charset=utf-8" },
+    { ".json", "application/json" },
+    { ".txt", "text/plain; charset=utf-8" },
+    { ".svg", "image/svg+xml" },
+    { ".png", "image/png" },
+    { ".jpg", "image/jpeg" },
+    { ".ico", "image/x-icon" },
+    { ".wasm", "application/wasm" },
+  };
+  for (const auto &t : types) {
+    const std::size_t n = std::strlen (t.suffix);
+    if (rel.size () > n && g_ascii_strcasecmp (rel.c_str () + rel.size () - n, t.suffix) == 0)
+      return t.type;
+  }
+  return "application/octet-stream";
+}
+
+GBytes *
+embedded_file (const std::string &rel)
+{
+  const std::string name = kResourcePrefix + rel;
+  return g_resource_lookup_data (rtcstream_web_get_resource (), name.c_str (),
+      G_RESOURCE_LOOKUP_FLAGS_NONE, nullptr);
+}
+
+// A regular file under `root`, after resolving symbolic links: a link that
+// leads out of the root is not followed.
+GBytes *
+file_in_root (const std::string &root, const std::string &rel)
+{
+  g_autofree char *real_root = realpath (root.c_str (), nullptr);
+  if (!real_root)
+    return nullptr;
+  std::string inside = real_root;
+  if (inside.back () != '/')
+    inside += '/';
+  const std::string wanted = inside + rel;
+  g_autofree char *real = realpath (wanted.c_str (), nullptr);
+  if (!real || std::strncmp (real, inside.c_str (), inside.size ()) != 0)
+    return nullptr;
+  struct stat st;
+  if (stat (real, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size > kMaxFileBytes)
+    return nullptr;
+  char *contents = nullptr;
+  gsize size = 0;
+  if (!g_file_get_contents (real, &contents, &size, nullptr))
+    return nullptr;
+  return g_bytes_new_take (contents, size);
+}
+
+void
+not_found (SoupServerMessage *msg)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
+  soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "not found\n", 10);
+}
 
 std::string
 remote_of (SoupServerMessage *msg)
@@ -172,10 +272,10 @@ Server::stop ()
 }
 
 // Plain HTTP. Websocket upgrades are left alone (no status set) so libsoup
-// goes on to the websocket handlers. Extend here to serve the web client.
+// goes on to the websocket handlers.
 void
 Server::on_http (SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
-    gpointer)
+    gpointer user_data)
 {
   if (is_websocket_upgrade (msg)) {
     if (std::strcmp (path, "/") != 0 && std::strcmp (path, "/ws") != 0)
@@ -183,19 +283,34 @@ Server::on_http (SoupServer *, SoupServerMessage *msg, const char *path, GHashTa
     return;
   }
   const char *method = soup_server_message_get_method (msg);
-  if (std::strcmp (path, "/") != 0) {
-    soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
-    soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC,
-        "not found\n", 10);
-    return;
-  }
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
     soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, nullptr);
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+        "GET, HEAD");
     return;
   }
+  static_cast<Server *> (user_data)->serve_file (msg, path);
+}
+
+void
+Server::serve_file (SoupServerMessage *msg, const char *path)
+{
+  const std::optional<std::string> rel = relative_path (path);
+  g_autoptr (GBytes) body = nullptr;
+  if (rel) {
+    body = options_.web_root.empty () ? embedded_file (*rel)
+        : file_in_root (options_.web_root, *rel);
+  }
+  if (!body) {
+    not_found (msg);
+    return;
+  }
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_set_content_type (headers, content_type (*rel), nullptr);
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_message_headers_replace (headers, "Cache-Control", "no-cache");
   soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
-  soup_server_message_set_response (msg, "text/html; charset=utf-8", SOUP_MEMORY_STATIC,
-      kIndexPage, sizeof kIndexPage - 1);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), body);
 }
 
 void

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // The libsoup 3 transport around Hub: accepts websocket connections on "/"
-// and "/ws", moves text frames between them and the hub, serves a small HTTP
-// page on "/", and closes connections that stopped answering pings. All of it
+// and "/ws", moves text frames between them and the hub, serves the web client
+// (web/, embedded at build time, or a directory given with --web-root) over
+// plain HTTP, and closes connections that stopped answering pings. All of it
 // runs on the thread-default GMainContext of the thread that calls start ().
 #pragma once
 
@@ -26,6 +27,7 @@ struct ServerOptions {
   std::string cert_file;           // both set: TLS (wss://, https://)
   std::string key_file;
   unsigned ping_interval_s = 10;   // a peer silent for 3 intervals is closed
+  std::string web_root;            // empty: serve the embedded web client
 };
 
 class Server {
@@ -54,6 +56,8 @@ private:
 
   static void on_http (SoupServer *soup, SoupServerMessage *msg, const char *path,
       GHashTable *query, gpointer user_data);
+  // Answers a GET or HEAD of `path` with a file of the web client.
+  void serve_file (SoupServerMessage *msg, const char *path);
   static void on_websocket (SoupServer *soup, SoupServerMessage *msg, const char *path,
       SoupWebsocketConnection *ws, gpointer user_data);
   static void on_message (SoupWebsocketConnection *ws, gint type, GBytes *data,

@@ -222,8 +222,10 @@ WebrtcSession::offer (Done done)
           GST_LOG ("session %s offer:\n%s", s.id_.c_str (), text);
           g_free (text);
         }
-        g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", offer, nullptr);
+        // Queue the SDP first: ICE gathering starts with set-local-description
+        // and its candidates must not reach the peer before the description.
         rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), offer);
+        g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", offer, nullptr);
         gst_webrtc_session_description_free (offer);
         done ({});
       });
@@ -254,8 +256,10 @@ WebrtcSession::answer (Done done)
           done ("could not create an answer: " + (error.empty () ? "no answer" : error));
           return;
         }
-        g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", answer, nullptr);
+        // Queue the SDP first: ICE gathering starts with set-local-description
+        // and its candidates must not reach the peer before the description.
         rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), answer);
+        g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", answer, nullptr);
         gst_webrtc_session_description_free (answer);
         done ({});
       });

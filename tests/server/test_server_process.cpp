@@ -8,6 +8,9 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include <glib/gstdio.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstring>
 #include <deque>
@@ -307,6 +310,72 @@ protected:
     EXPECT_EQ (prod.expect ("peer")["ice"]["sdpMLineIndex"], 1);
   }
 
+  struct HttpReply {
+    guint status = 0;
+    std::string type;  // Content-Type
+    std::string body;
+  };
+
+  // A request through libsoup (which normalizes the path first).
+  HttpReply http (const std::string &path, const char *method = "GET")
+  {
+    HttpReply reply;
+    std::string uri = "http://127.0.0.1:" + std::to_string (port_) + path;
+    SoupMessage *msg = soup_message_new (method, uri.c_str ());
+    EXPECT_TRUE (msg) << uri;
+    if (!msg)
+      return reply;
+    struct State {
+      bool done = false;
+      GBytes *body = nullptr;
+    } state;
+    soup_session_send_and_read_async (session_, msg, G_PRIORITY_DEFAULT, nullptr,
+        [] (GObject *source, GAsyncResult *res, gpointer data) {
+      auto *st = static_cast<State *> (data);
+      st->body = soup_session_send_and_read_finish (SOUP_SESSION (source), res, nullptr);
+      st->done = true;
+    }, &state);
+    if (!run_until (ctx_, [&] { return state.done; }))
+      run_until (ctx_, [&] { return state.done; }, 30000);
+    reply.status = soup_message_get_status (msg);
+    const char *type = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+        "Content-Type");
+    reply.type = type ? type : "";
+    if (state.body) {
+      gsize size = 0;
+      const char *data = static_cast<const char *> (g_bytes_get_data (state.body, &size));
+      reply.body.assign (data, size);
+      g_bytes_unref (state.body);
+    }
+    g_object_unref (msg);
+    return reply;
+  }
+
+  // The status line of a GET sent byte for byte, `path` untouched.
+  std::string raw_get (const std::string &path)
+  {
+    g_autoptr (GSocketClient) sc = g_socket_client_new ();
+    g_socket_client_set_timeout (sc, 5);
+    g_autoptr (GError) error = nullptr;
+    g_autoptr (GSocketConnection) tcp = g_socket_client_connect_to_host (sc, "127.0.0.1",
+        static_cast<guint16> (port_), nullptr, &error);
+    EXPECT_TRUE (tcp) << error->message;
+    if (!tcp)
+      return "";
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Connection: close\r\n\r\n";
+    GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (tcp));
+    EXPECT_TRUE (g_output_stream_write_all (out, request.data (), request.size (), nullptr,
+        nullptr, nullptr));
+    GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (tcp));
+    std::string response;
+    char buf[4096];
+    gssize n;
+    while ((n = g_input_stream_read (in, buf, sizeof buf, nullptr, nullptr)) > 0)
+      response.append (buf, static_cast<std::size_t> (n));
+    return response.substr (0, response.find ("\r\n"));
+  }
+
   bool still_alive ()
   {
     if (exited_ || g_subprocess_get_identifier (proc_) == nullptr)
@@ -367,28 +436,99 @@ TEST_F (ServerProcess, WelcomeOnWsAndRootPaths)
   Client &b = join ("ws://127.0.0.1:" + std::to_string (port_));  // gst-plugins-rs style
   EXPECT_NE (a.id, b.id);
 
-  // Plain HTTP on / is a page, not an upgrade.
-  std::string http = "http://127.0.0.1:" + std::to_string (port_) + "/";
-  SoupMessage *msg = soup_message_new ("GET", http.c_str ());
+  // Plain HTTP on / is the web page, not an upgrade.
+  HttpReply page = http ("/");
+  EXPECT_EQ (page.status, SOUP_STATUS_OK);
+  EXPECT_NE (page.body.find ("rtcstream.js"), std::string::npos) << page.body;
+}
+
+TEST_F (ServerProcess, ServesTheEmbeddedWebClient)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  HttpReply page = http ("/");
+  EXPECT_EQ (page.status, SOUP_STATUS_OK);
+  EXPECT_EQ (page.type.rfind ("text/html", 0), 0u) << page.type;
+  EXPECT_NE (page.body.find ("<!DOCTYPE html>"), std::string::npos);
+  EXPECT_NE (page.body.find ("./rtcstream.js"), std::string::npos);
+  EXPECT_EQ (http ("/index.html").body, page.body);
+
+  HttpReply js = http ("/rtcstream.js");
+  EXPECT_EQ (js.status, SOUP_STATUS_OK);
+  EXPECT_EQ (js.type.rfind ("text/javascript", 0), 0u) << js.type;
+  EXPECT_NE (js.body.find ("export class RtcStreamClient"), std::string::npos);
+  EXPECT_EQ (http ("/rtcstream.js", "HEAD").status, SOUP_STATUS_OK);
+
+  EXPECT_EQ (http ("/nothing-here.js").status, SOUP_STATUS_NOT_FOUND);
+  EXPECT_EQ (http ("/web/index.html").status, SOUP_STATUS_NOT_FOUND);
+  EXPECT_EQ (http ("/", "POST").status, SOUP_STATUS_METHOD_NOT_ALLOWED);
+  // Paths that try to climb out, as a client sends them unnormalized.
+  for (const char *path : { "/../etc/passwd", "/%2e%2e/etc/passwd", "/./../etc/passwd",
+           "/..\\etc\\passwd", "//etc/passwd", "/.%2e/.%2e/etc/passwd" }) {
+    const std::string status = raw_get (path);
+    EXPECT_NE (status.find (" 404 "), std::string::npos) << path << ": " << status;
+  }
+  // The websocket still answers on / and /ws.
+  join ();
+  join ("ws://127.0.0.1:" + std::to_string (port_));
+}
+
+TEST_F (ServerProcess, WebRootServesOnlyRegularFilesInside)
+{
+  g_autofree char *tmp = g_dir_make_tmp ("rtcstream-web-XXXXXX", nullptr);
+  ASSERT_TRUE (tmp);
+  const std::string dir = tmp;
+  const std::string root = dir + "/root";
+  ASSERT_EQ (g_mkdir (root.c_str (), 0700), 0);
+  ASSERT_EQ (g_mkdir ((root + "/sub").c_str (), 0700), 0);
+  ASSERT_EQ (g_mkdir ((root + "/.git").c_str (), 0700), 0);
+  ASSERT_TRUE (g_file_set_contents ((root + "/index.html").c_str (), "<p>mine</p>", -1, nullptr));
+  ASSERT_TRUE (g_file_set_contents ((root + "/sub/app.js").c_str (), "export {};", -1, nullptr));
+  ASSERT_TRUE (g_file_set_contents ((root + "/.git/config").c_str (), "x", -1, nullptr));
+  ASSERT_TRUE (g_file_set_contents ((dir + "/secret.txt").c_str (), "secret", -1, nullptr));
+  ASSERT_EQ (symlink ((dir + "/secret.txt").c_str (), (root + "/link.txt").c_str ()), 0);
+  ASSERT_EQ (symlink ("app.js", (root + "/sub/alias.js").c_str ()), 0);
+
+  ASSERT_NO_FATAL_FAILURE (start ({ "--web-root", root }));
+  HttpReply page = http ("/");
+  EXPECT_EQ (page.status, SOUP_STATUS_OK);
+  EXPECT_EQ (page.body, "<p>mine</p>");
+  HttpReply js = http ("/sub/app.js");
+  EXPECT_EQ (js.status, SOUP_STATUS_OK);
+  EXPECT_EQ (js.type.rfind ("text/javascript", 0), 0u) << js.type;
+  EXPECT_EQ (js.body, "export {};");
+  EXPECT_EQ (http ("/sub/alias.js").body, "export {};");  // a link that stays inside
+
+  EXPECT_EQ (http ("/rtcstream.js").status, SOUP_STATUS_NOT_FOUND);  // not the embedded one
+  EXPECT_EQ (http ("/sub").status, SOUP_STATUS_NOT_FOUND);            // a directory
+  EXPECT_EQ (http ("/sub/").status, SOUP_STATUS_NOT_FOUND);           // ... without index.html
+  EXPECT_EQ (http ("/link.txt").status, SOUP_STATUS_NOT_FOUND);       // a link out
+  EXPECT_EQ (http ("/.git/config").status, SOUP_STATUS_NOT_FOUND);    // hidden
+  for (const char *path : { "/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt" }) {
+    const std::string status = raw_get (path);
+    EXPECT_NE (status.find (" 404 "), std::string::npos) << path << ": " << status;
+  }
+  join ();
+
+  for (const char *name : { "/root/sub/alias.js", "/root/sub/app.js", "/root/link.txt",
+           "/root/.git/config", "/root/index.html", "/secret.txt", "/root/sub", "/root/.git",
+           "/root", "" })
+    g_remove ((dir + name).c_str ());
+}
+
+TEST_F (ServerProcess, WebRootMustBeADirectory)
+{
+  const char *binary = g_getenv ("RTCSTREAM_SIGNALLING");
+  ASSERT_TRUE (binary);
+  const char *argv[] = { binary, "--port", "0", "--web-root", "/nonexistent/rtcstream-web",
+    nullptr };
   g_autoptr (GError) error = nullptr;
-  struct State {
-    bool done = false;
-    GBytes *body = nullptr;
-  } state;
-  soup_session_send_and_read_async (session_, msg, G_PRIORITY_DEFAULT, nullptr,
-      [] (GObject *source, GAsyncResult *res, gpointer data) {
-    auto *st = static_cast<State *> (data);
-    st->body = soup_session_send_and_read_finish (SOUP_SESSION (source), res, nullptr);
-    st->done = true;
-  }, &state);
-  ASSERT_TRUE (run_until (ctx_, [&] { return state.done; }));
-  EXPECT_EQ (soup_message_get_status (msg), SOUP_STATUS_OK);
-  ASSERT_TRUE (state.body);
-  gsize size = 0;
-  const char *data = static_cast<const char *> (g_bytes_get_data (state.body, &size));
-  EXPECT_NE (std::string (data, size).find ("rtcstream signalling server"), std::string::npos);
-  g_bytes_unref (state.body);
-  g_object_unref (msg);
+  g_autoptr (GSubprocess) proc = g_subprocess_newv (argv,
+      static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+          G_SUBPROCESS_FLAGS_STDERR_SILENCE), &error);
+  ASSERT_TRUE (proc) << error->message;
+  ASSERT_TRUE (g_subprocess_wait (proc, nullptr, &error));
+  ASSERT_TRUE (g_subprocess_get_if_exited (proc));
+  EXPECT_EQ (g_subprocess_get_exit_status (proc), 2);
 }
 
 TEST_F (ServerProcess, ProducerRegistrationAndList)

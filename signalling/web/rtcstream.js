@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstream.js: a dependency-free browser client for rtcstream-signalling
+// (the protocol is docs/protocol.md). It lists the streams that producers
+// publish, as they come and go, and plays any of them in a <video>.
+//
+//   import { RtcStreamClient } from '/rtcstream.js';
+//   const client = new RtcStreamClient();            // ws(s)://this-host/ws
+//   client.addEventListener('streamadded', (e) => console.log(e.detail.name));
+//   await client.connect();
+//   const viewer = await client.watch('cam', document.querySelector('video'));
+//   viewer.stop();
+//
+// Events of RtcStreamClient (CustomEvent, data in `detail`):
+//   streamadded / streamremoved   a stream { id, name, meta }
+//   streams                       the whole list (an array of streams) after any change
+//   error                         { code, details } from the server, or { details } locally
+//   close                         the websocket closed
+// Events of a Viewer: connectionstatechange (detail: viewer.pc.connectionState),
+// ended (detail: why, a short sentence).
+
+/** The websocket URL of the server that served this page. */
+export function defaultUrl () {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/ws`;
+}
+
+function streamOf (peerId, meta) {
+  const name = meta && typeof meta.name === 'string' && meta.name ? meta.name : peerId;
+  return { id: peerId, name, meta: meta ?? null };
+}
+
+/** One session with a producer: an RTCPeerConnection answering its offer. */
+export class Viewer extends EventTarget {
+  constructor (client, stream, video, rtcConfig) {
+    super();
+    this.client = client;
+    this.stream = stream;
+    this.video = video;
+    this.sessionId = null;
+    this.ended = false;
+    this.pc = new RTCPeerConnection(rtcConfig);
+    // Messages of the session are handled one at a time, in order. Candidates
+    // that come before the offer (a producer may send them first) wait for it.
+    this.queue = Promise.resolve();
+    this.earlyCandidates = [];
+
+    this.pc.addEventListener('icecandidate', (e) => {
+      // A null or empty candidate marks the end of candidates: not sent.
+      const c = e.candidate;
+      if (!c || !c.candidate || c.sdpMLineIndex === null || !this.sessionId) return;
+      this.client.send({
+        type: 'peer', sessionId: this.sessionId,
+        ice: { candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex },
+      });
+    });
+    this.pc.addEventListener('track', (e) => {
+      if (!(this.video.srcObject instanceof MediaStream)) this.video.srcObject = new MediaStream();
+      this.video.srcObject.addTrack(e.track);
+      this.video.play().catch(() => {});  // autoplay may need the element muted
+    });
+    this.pc.addEventListener('connectionstatechange', () => {
+      this.dispatchEvent(new CustomEvent('connectionstatechange', { detail: this.pc.connectionState }));
+      if (this.pc.connectionState === 'failed') this.stop(true, 'the connection failed (ICE or DTLS)');
+    });
+  }
+
+  handle (msg) {
+    this.queue = this.queue.then(() => this.apply(msg)).catch((err) => {
+      const why = `session with "${this.stream.name}": ${err.message || err}`;
+      this.client.fail(why);
+      this.stop(true, why);
+    });
+  }
+
+  async apply (msg) {
+    if (this.ended) return;
+    if (msg.sdp) {
+      if (msg.sdp.type !== 'offer') throw new Error(`unexpected SDP ${msg.sdp.type}`);
+      await this.pc.setRemoteDescription(msg.sdp);
+      for (const c of this.earlyCandidates.splice(0)) await this.pc.addIceCandidate(c);
+      await this.pc.setLocalDescription(await this.pc.createAnswer());
+      const answer = this.pc.localDescription;
+      this.client.send({
+        type: 'peer', sessionId: this.sessionId, sdp: { type: answer.type, sdp: answer.sdp },
+      });
+    } else if (msg.ice && msg.ice.candidate) {
+      const candidate = { candidate: msg.ice.candidate, sdpMLineIndex: msg.ice.sdpMLineIndex };
+      if (this.pc.remoteDescription) await this.pc.addIceCandidate(candidate);
+      else this.earlyCandidates.push(candidate);
+    }
+  }
+
+  /** Ends the session (tells the producer unless it ended it). */
+  stop (tellServer = true, why = 'stopped') {
+    if (this.ended) return;
+    this.ended = true;
+    this.endReason = why;
+    if (tellServer && this.sessionId) this.client.send({ type: 'endSession', sessionId: this.sessionId });
+    this.client.forget(this);
+    this.pc.close();
+    if (this.video.srcObject instanceof MediaStream) {
+      for (const t of this.video.srcObject.getTracks()) t.stop();
+    }
+    this.video.srcObject = null;
+    this.dispatchEvent(new CustomEvent('ended', { detail: why }));
+  }
+}
+
+/** A connection to the server, as a listener and a consumer. */
+export class RtcStreamClient extends EventTarget {
+  constructor (url = defaultUrl(), { rtcConfig = {} } = {}) {
+    super();
+    this.url = url;
+    this.rtcConfig = rtcConfig;
+    this.ws = null;
+    this.peerId = null;
+    this.streams = new Map();        // producer peer id -> stream
+    this.sessions = new Map();       // session id -> Viewer
+    this.starting = [];              // viewers waiting for sessionStarted, in order
+    this.listing = [];               // resolvers of listStreams (), in order
+  }
+
+  /** Opens the websocket; resolves on the server's welcome. */
+  connect () {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      ws.addEventListener('message', (e) => {
+        let msg;
+        try { msg = JSON.parse(e.data); } catch { return; }
+        if (msg.type === 'welcome') {
+          this.peerId = msg.peerId;
+          this.send({ type: 'setPeerStatus', roles: ['listener'], meta: null });
+          this.send({ type: 'list' });
+          resolve(this);
+        }
+        this.receive(msg);
+      });
+      ws.addEventListener('error', () => reject(new Error(`cannot connect to ${this.url}`)));
+      ws.addEventListener('close', () => {
+        reject(new Error(`${this.url} closed the connection`));
+        for (const v of [...this.sessions.values(), ...this.starting]) {
+          v.stop(false, 'the server closed the connection');
+        }
+        this.dispatchEvent(new CustomEvent('close'));
+      });
+    });
+  }
+
+  send (msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Asks the server for the producers; resolves with the streams. */
+  listStreams () {
+    return new Promise((resolve) => {
+      this.listing.push(resolve);
+      this.send({ type: 'list' });
+    });
+  }
+
+  /** Plays the stream named `name` (or with that producer id) in `video`. */
+  async watch (name, video) {
+    let stream = this.find(name);
+    if (!stream) {
+      await this.listStreams();
+      stream = this.find(name);
+    }
+    if (!stream) throw new Error(`no stream named "${name}" is live`);
+    const viewer = new Viewer(this, stream, video, this.rtcConfig);
+    this.starting.push(viewer);
+    this.send({ type: 'startSession', peerId: stream.id });
+    return viewer;
+  }
+
+  /** Ends every session and closes the websocket. */
+  stop () {
+    for (const v of [...this.sessions.values(), ...this.starting]) v.stop();
+    if (this.ws) this.ws.close(1000);
+  }
+
+  find (name) {
+    for (const s of this.streams.values()) if (s.name === name || s.id === name) return s;
+    return null;
+  }
+
+  forget (viewer) {
+    this.sessions.delete(viewer.sessionId);
+    this.starting = this.starting.filter((v) => v !== viewer);
+  }
+
+  fail (details, code = 'error') {
+    this.dispatchEvent(new CustomEvent('error', { detail: { code, details } }));
+  }
+
+  setStreams (list) {
+    const seen = new Set(list.map((s) => s.id));
+    for (const [id, s] of this.streams) {
+      if (!seen.has(id)) this.removeStream(id, false);
+    }
+    for (const s of list) this.addStream(s, false);
+    this.changed();
+  }
+
+  addStream (stream, notify = true) {
+    const known = this.streams.get(stream.id);
+    this.streams.set(stream.id, stream);
+    if (!known) this.dispatchEvent(new CustomEvent('streamadded', { detail: stream }));
+    if (notify) this.changed();
+  }
+
+  removeStream (id, notify = true) {
+    const stream = this.streams.get(id);
+    if (!stream) return;
+    this.streams.delete(id);
+    this.dispatchEvent(new CustomEvent('streamremoved', { detail: stream }));
+    if (notify) this.changed();
+  }
+
+  changed () {
+    this.dispatchEvent(new CustomEvent('streams', { detail: [...this.streams.values()] }));
+  }
+
+  receive (msg) {
+    switch (msg.type) {
+      case 'list': {
+        const list = (msg.producers || []).map((p) => streamOf(p.id, p.meta));
+        this.setStreams(list);
+        const resolve = this.listing.shift();
+        if (resolve) resolve(list);
+        break;
+      }
+      case 'peerStatusChanged':
+        if ((msg.roles || []).includes('producer')) this.addStream(streamOf(msg.peerId, msg.meta));
+        else this.removeStream(msg.peerId);
+        break;
+      case 'sessionStarted': {
+        const i = this.starting.findIndex((v) => v.stream.id === msg.peerId);
+        if (i < 0) {  // not ours any more: end it
+          this.send({ type: 'endSession', sessionId: msg.sessionId });
+          break;
+        }
+        const viewer = this.starting.splice(i, 1)[0];
+        viewer.sessionId = msg.sessionId;
+        this.sessions.set(msg.sessionId, viewer);
+        break;
+      }
+      case 'peer': {
+        const viewer = this.sessions.get(msg.sessionId);
+        if (viewer) viewer.handle(msg);
+        break;
+      }
+      case 'endSession': {
+        const viewer = this.sessions.get(msg.sessionId);
+        if (viewer) viewer.stop(false, 'the producer ended the session');
+        break;
+      }
+      case 'error':
+        // A refused startSession is answered with an error instead of
+        // sessionStarted: give up the oldest start still waiting.
+        if (['unknown-peer', 'not-producer', 'limit-reached', 'not-allowed'].includes(msg.code)
+            && this.starting.length) {
+          this.starting[0].stop(false, msg.details);
+        }
+        this.fail(msg.details, msg.code || 'error');
+        break;
+      default:
+        break;
+    }
+  }
+}

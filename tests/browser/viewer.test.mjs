@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// A real headless Chromium plays streams that real gst-launch-1.0 pipelines
+// publish with rtcstreamsink, through the real rtcstream-signalling server and
+// the web page it serves. Run by `meson test` (suite "browser"), which sets
+// RTCSTREAM_SIGNALLING and GST_PLUGIN_PATH; or by hand:
+//   RTCSTREAM_SIGNALLING=build/signalling/rtcstream-signalling \
+//   GST_PLUGIN_PATH=build/plugins node --test tests/browser/viewer.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const CHROMIUM = process.env.RTCSTREAM_CHROMIUM || '/usr/bin/chromium';
+const SERVER = process.env.RTCSTREAM_SIGNALLING;
+const OUT = new URL('./out/', import.meta.url).pathname;
+const STEP_MS = 20000;      // the longest one step may take
+const WATCHDOG_MS = 85000;  // the whole file
+
+let chromium = null;
+try {
+  ({ chromium } = createRequire(import.meta.url)('playwright-core'));
+} catch { /* reported by the skip below */ }
+const missing = !SERVER ? 'RTCSTREAM_SIGNALLING is not set (run through meson test)'
+  : !chromium ? 'playwright-core is not installed: run npm ci --prefix tests/browser'
+  : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium`
+  : null;
+
+// Every child process, killed however this file ends.
+const children = new Set();
+function killAll () {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(1); });
+setTimeout(() => {
+  console.error(`# watchdog: still running after ${WATCHDOG_MS} ms, giving up`);
+  killAll();
+  process.exit(1);
+}, WATCHDOG_MS).unref();
+
+// Starts a program, keeping the end of its output for failure messages and
+// all of it in out/LOGNAME.log.
+function run (logName, cmd, args, env = {}) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.log = '';
+  const file = createWriteStream(join(OUT, `${logName}.log`));
+  const keep = (d) => { child.log = (child.log + d).slice(-4000); file.write(d); };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.exited = new Promise((resolve) => child.on('exit', resolve));
+  children.add(child);
+  return child;
+}
+
+async function stop (child, signal = 'SIGTERM') {
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await child.exited;
+  clearTimeout(timer);
+  children.delete(child);
+}
+
+function startServer () {
+  const server = run('server', SERVER, ['--port', '0']);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no port from the server: ${server.log}`)), 5000);
+    server.stdout.on('data', () => {
+      const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(server.log);
+      if (m) { clearTimeout(timer); resolve({ server, port: Number(m[1]) }); }
+    });
+    server.on('exit', (code) => reject(new Error(`server exited (${code}): ${server.log}`)));
+  });
+}
+
+function startProducer (port, name, sinkProps = '') {
+  const pipeline = `videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 `
+    + `! rtcstreamsink name=sink ${sinkProps} uri=rtcstream://127.0.0.1:${port}/${name} `
+    + `audiotestsrc is-live=true ! sink.audio_0`;
+  // Debug logs of the elements go to out/producer-NAME.log.
+  const debug = process.env.GST_DEBUG || 'rtcstreamsink:5,rtcstream-session:5,webrtcbin:4';
+  return run(`producer-${name}`, 'gst-launch-1.0', pipeline.split(/\s+/).filter(Boolean),
+    { GST_DEBUG: debug });
+}
+
+// Polls `check` (async, returns a value or a falsy one) until it holds.
+async function waitFor (what, check, timeoutMs = STEP_MS) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    last = await check();
+    if (last && last.ok !== false) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+}
+
+// What the page's RTCPeerConnection for `name` reports.
+function stats (page, name) {
+  return page.evaluate(async (stream) => {
+    const viewer = window.rtcstream.viewers.get(stream);
+    if (!viewer) return null;
+    const out = { state: viewer.pc.connectionState, video: null, audio: null,
+      element: { width: viewer.video.videoWidth, time: viewer.video.currentTime } };
+    const report = await viewer.pc.getStats();
+    report.forEach((r) => {
+      if (r.type !== 'inbound-rtp') return;
+      out[r.kind] = {
+        codec: r.codecId ? report.get(r.codecId)?.mimeType : undefined,
+        packetsReceived: r.packetsReceived, framesDecoded: r.framesDecoded,
+        frameWidth: r.frameWidth, frameHeight: r.frameHeight,
+        totalSamplesReceived: r.totalSamplesReceived,
+      };
+    });
+    return out;
+  }, name);
+}
+
+const ctx = { logs: [] };
+
+function diagnostics () {
+  return [
+    `(full logs in ${OUT})`,
+    '--- page console ---', ...ctx.logs.slice(-40),
+    '--- server ---', ctx.server?.log ?? '',
+    '--- producer cam ---', ctx.vp8?.log ?? '',
+    '--- producer cam264 ---', ctx.h264?.log ?? '',
+  ].join('\n');
+}
+
+async function playsWell (name, mimeType) {
+  await ctx.page.click(`#streams button[data-stream="${name}"]`);
+  try {
+    const s = await waitFor(`${name}: 90 decoded ${mimeType} frames of 320 pixels and audio`, async () => {
+      const st = await stats(ctx.page, name);
+      const ok = st?.video?.framesDecoded > 90 && st.video.frameWidth === 320
+        && st.audio?.packetsReceived > 0 && st.audio.totalSamplesReceived > 0;
+      return st && { ...st, ok };
+    });
+    assert.equal(s.video.codec, mimeType);
+    assert.equal(s.video.frameHeight, 240);
+    assert.equal(s.element.width, 320);
+    assert.ok(s.element.time > 0, 'the <video> element plays');
+    return s;
+  } catch (err) {
+    err.message += `\n${diagnostics()}`;
+    throw err;
+  }
+}
+
+before(async () => {
+  if (missing) return;
+  mkdirSync(OUT, { recursive: true });
+  ({ server: ctx.server, port: ctx.port } = await startServer());
+  ctx.vp8 = startProducer(ctx.port, 'cam');
+  ctx.h264 = startProducer(ctx.port, 'cam264', 'video-codecs=H264');
+  ctx.profile = mkdtempSync(join(tmpdir(), 'rtcstream-chromium-'));
+  ctx.browser = await chromium.launchPersistentContext(ctx.profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: STEP_MS,
+    viewport: { width: 1000, height: 700 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
+  });
+  ctx.page = ctx.browser.pages()[0] ?? await ctx.browser.newPage();
+  ctx.page.setDefaultTimeout(STEP_MS);
+  ctx.page.on('console', (m) => ctx.logs.push(`${m.type()}: ${m.text()}`));
+  ctx.page.on('pageerror', (e) => ctx.logs.push(`pageerror: ${e.message}`));
+});
+
+after(async () => {
+  if (!missing) writeFileSync(join(OUT, 'page-console.log'), ctx.logs.join('\n') + '\n');
+  if (ctx.browser) await ctx.browser.close().catch(() => {});
+  for (const c of [ctx.vp8, ctx.h264]) if (c) await stop(c, 'SIGINT');
+  if (ctx.server) {
+    await stop(ctx.server);
+    assert.equal(ctx.server.exitCode, 0, `the server exits cleanly on SIGTERM: ${ctx.server.log}`);
+  }
+  if (ctx.profile) rmSync(ctx.profile, { recursive: true, force: true });
+});
+
+test('the page lists the live streams', { skip: missing ?? false, timeout: 30000 }, async () => {
+  await ctx.page.goto(`http://127.0.0.1:${ctx.port}/`);
+  for (const name of ['cam', 'cam264']) {
+    await ctx.page.waitForSelector(`#streams button[data-stream="${name}"]`)
+      .catch((err) => { err.message += `\n${diagnostics()}`; throw err; });
+  }
+});
+
+test('Chromium plays a VP8 stream with audio', { skip: missing ?? false, timeout: 30000 }, async () => {
+  await playsWell('cam', 'video/VP8');
+});
+
+test('Chromium plays an H264 stream next to it', { skip: missing ?? false, timeout: 30000 }, async () => {
+  await playsWell('cam264', 'video/H264');
+  // Both keep playing side by side.
+  const before = (await stats(ctx.page, 'cam')).video.framesDecoded;
+  await waitFor('cam to keep decoding', async () =>
+    (await stats(ctx.page, 'cam')).video.framesDecoded > before + 15);
+  await ctx.page.screenshot({ path: join(OUT, 'viewer.png') });
+
+  // The unmute button unmutes that tile only.
+  await ctx.page.click('.tile[data-stream="cam264"] button:text("unmute")');
+  const muted = await ctx.page.$$eval('.tile video', (vs) => vs.map((v) => v.muted));
+  assert.deepEqual(muted, [true, false]);
+});
+
+test('a stream that ends leaves the list and the grid', { skip: missing ?? false, timeout: 30000 }, async () => {
+  await stop(ctx.vp8, 'SIGKILL');
+  await ctx.page.waitForSelector('#streams button[data-stream="cam"]', { state: 'detached' });
+  await ctx.page.waitForSelector('.tile[data-stream="cam"]', { state: 'detached' });
+  assert.equal(await ctx.page.locator('#streams button[data-stream="cam264"]').count(), 1);
+  assert.equal(await ctx.page.locator('.tile[data-stream="cam264"]').count(), 1);
+});
