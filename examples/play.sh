@@ -26,18 +26,12 @@ STREAM=${2:-test}
 [ $# -gt 0 ] && shift
 SCHEME=${RTCSTREAM_SCHEME:-rtcstream}
 
-here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${GST_PLUGIN_PATH:-}" ] && [ -d "$here/../build/plugins" ]; then
-  GST_PLUGIN_PATH="$here/../build/plugins"
-  export GST_PLUGIN_PATH
-fi
 if ! command -v gst-play-1.0 >/dev/null 2>&1; then
   echo "gst-play-1.0 not found: install gstreamer1.0-plugins-base-apps" >&2
   exit 1
 fi
-if ! gst-inspect-1.0 rtcstreamsrc >/dev/null 2>&1; then
-  echo "rtcstreamsrc not found: build the project (ninja -C build) or set GST_PLUGIN_PATH" >&2
-  exit 1
-fi
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/plugin-path.sh"
+use_rtcstream_plugin rtcstreamsrc
 
 exec gst-play-1.0 "$@" "$SCHEME://$ADDR/$STREAM"

@@ -31,14 +31,8 @@ HEIGHT=${HEIGHT:-480}
 FPS=${FPS:-30}
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${GST_PLUGIN_PATH:-}" ] && [ -d "$here/../build/plugins" ]; then
-  GST_PLUGIN_PATH="$here/../build/plugins"
-  export GST_PLUGIN_PATH
-fi
-if ! gst-inspect-1.0 rtcstreamsink >/dev/null 2>&1; then
-  echo "rtcstreamsink not found: build the project (ninja -C build) or set GST_PLUGIN_PATH" >&2
-  exit 1
-fi
+. "$here/plugin-path.sh"
+use_rtcstream_plugin rtcstreamsink
 
 echo "publishing $SCHEME://$ADDR/$STREAM (Ctrl-C to stop)"
 exec gst-launch-1.0 -e \

@@ -37,14 +37,8 @@ FORMAT=${FORMAT:-raw}
 AUDIO=${AUDIO:-0}
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${GST_PLUGIN_PATH:-}" ] && [ -d "$here/../build/plugins" ]; then
-  GST_PLUGIN_PATH="$here/../build/plugins"
-  export GST_PLUGIN_PATH
-fi
-if ! gst-inspect-1.0 rtcstreamsink >/dev/null 2>&1; then
-  echo "rtcstreamsink not found: build the project (ninja -C build) or set GST_PLUGIN_PATH" >&2
-  exit 1
-fi
+. "$here/plugin-path.sh"
+use_rtcstream_plugin rtcstreamsink
 if [ ! -e "$DEVICE" ]; then
   echo "no camera at $DEVICE: pass the device as the third argument (v4l2-ctl --list-devices)" >&2
   exit 1

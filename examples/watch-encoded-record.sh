@@ -46,14 +46,8 @@ case "$FILE" in
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${GST_PLUGIN_PATH:-}" ] && [ -d "$here/../build/plugins" ]; then
-  GST_PLUGIN_PATH="$here/../build/plugins"
-  export GST_PLUGIN_PATH
-fi
-if ! gst-inspect-1.0 rtcstreamsrc >/dev/null 2>&1; then
-  echo "rtcstreamsrc not found: build the project (ninja -C build) or set GST_PLUGIN_PATH" >&2
-  exit 1
-fi
+. "$here/plugin-path.sh"
+use_rtcstream_plugin rtcstreamsrc
 
 if [ "$AUDIO" = 0 ]; then
   AUDIO_BRANCH="src.audio_0 ! fakesink async=false"

@@ -32,14 +32,8 @@ VIDEO_SINK=${VIDEO_SINK:-autovideosink}
 AUDIO_SINK=${AUDIO_SINK:-autoaudiosink}
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${GST_PLUGIN_PATH:-}" ] && [ -d "$here/../build/plugins" ]; then
-  GST_PLUGIN_PATH="$here/../build/plugins"
-  export GST_PLUGIN_PATH
-fi
-if ! gst-inspect-1.0 rtcstreamsrc >/dev/null 2>&1; then
-  echo "rtcstreamsrc not found: build the project (ninja -C build) or set GST_PLUGIN_PATH" >&2
-  exit 1
-fi
+. "$here/plugin-path.sh"
+use_rtcstream_plugin rtcstreamsrc
 
 echo "watching $SCHEME://$ADDR/$STREAM (Ctrl-C to stop)"
 # $VIDEO_SINK and $AUDIO_SINK stay unquoted so they may carry properties.
