@@ -18,6 +18,17 @@
 //   close                         the websocket closed
 // Events of a Viewer: connectionstatechange (detail: viewer.pc.connectionState),
 // ended (detail: why, a short sentence).
+//
+// Publishing a MediaStream (getUserMedia) under a stream name, for pipelines
+// (rtcstreamsrc) and other viewers to watch:
+//
+//   const publisher = await client.publish('webcam', mediaStream);
+//   publisher.addEventListener('viewers', (e) => console.log(e.detail, 'viewers'));
+//   publisher.stop();
+//
+// publish () rejects with an Error whose `code` is 'name-taken' when another
+// producer already uses the name. Events of a Publisher: viewers (detail: the
+// number of open sessions), ended (detail: why).
 
 /** The websocket URL of the server that served this page. */
 export function defaultUrl () {
@@ -107,7 +118,135 @@ export class Viewer extends EventTarget {
   }
 }
 
-/** A connection to the server, as a listener and a consumer. */
+/** One session with a consumer: an RTCPeerConnection offering our tracks. */
+export class PublishSession {
+  constructor (publisher, consumerId, sessionId) {
+    this.publisher = publisher;
+    this.client = publisher.client;
+    this.consumerId = consumerId;
+    this.sessionId = sessionId;
+    this.ended = false;
+    this.queue = Promise.resolve();
+    this.earlyCandidates = [];  // remote candidates before the answer
+    const pc = new RTCPeerConnection(this.client.rtcConfig);
+    this.pc = pc;
+    // Video first, then audio: one sendonly transceiver per track.
+    const tracks = publisher.mediaStream.getTracks()
+      .sort((a, b) => (a.kind === 'video' ? 0 : 1) - (b.kind === 'video' ? 0 : 1));
+    for (const t of tracks) {
+      pc.addTransceiver(t, { direction: 'sendonly', streams: [publisher.mediaStream] });
+    }
+    pc.addEventListener('icecandidate', (e) => {
+      const c = e.candidate;  // null or empty: end of candidates, never sent
+      if (!c || !c.candidate || c.sdpMLineIndex === null || this.ended) return;
+      this.client.send({
+        type: 'peer', sessionId: this.sessionId,
+        ice: { candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex },
+      });
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'failed') this.stop(true, 'the connection failed (ICE or DTLS)');
+    });
+  }
+
+  /** Offers (or answers the consumer's offer from its startSession). */
+  start (consumerOffer) {
+    this.run(async () => {
+      if (consumerOffer) {
+        await this.pc.setRemoteDescription({ type: 'offer', sdp: consumerOffer });
+        await this.pc.setLocalDescription(await this.pc.createAnswer());
+      } else {
+        await this.pc.setLocalDescription(await this.pc.createOffer());
+      }
+      const d = this.pc.localDescription;
+      this.client.send({ type: 'peer', sessionId: this.sessionId, sdp: { type: d.type, sdp: d.sdp } });
+      if (consumerOffer) await this.addEarlyCandidates();
+    });
+  }
+
+  handle (msg) {
+    this.run(async () => {
+      if (msg.sdp) {
+        if (msg.sdp.type !== 'answer') throw new Error(`unexpected SDP ${msg.sdp.type}`);
+        await this.pc.setRemoteDescription(msg.sdp);
+        await this.addEarlyCandidates();
+      } else if (msg.ice && msg.ice.candidate) {
+        const candidate = { candidate: msg.ice.candidate, sdpMLineIndex: msg.ice.sdpMLineIndex };
+        if (this.pc.remoteDescription) await this.pc.addIceCandidate(candidate);
+        else this.earlyCandidates.push(candidate);
+      }
+    });
+  }
+
+  async addEarlyCandidates () {
+    for (const c of this.earlyCandidates.splice(0)) await this.pc.addIceCandidate(c);
+  }
+
+  // Steps of the session run one at a time, in order.
+  run (step) {
+    this.queue = this.queue.then(() => (this.ended ? undefined : step())).catch((err) => {
+      const why = `session with consumer ${this.consumerId}: ${err.message || err}`;
+      this.client.fail(why);
+      this.stop(true, why);
+    });
+  }
+
+  /** Ends the session (tells the consumer unless it ended it). */
+  stop (tellServer = true, why = 'stopped') {
+    if (this.ended) return;
+    this.ended = true;
+    if (tellServer) this.client.send({ type: 'endSession', sessionId: this.sessionId });
+    this.client.forget(this);
+    this.pc.close();
+    this.publisher.sessionEnded(this, why);
+  }
+}
+
+/** A MediaStream published under a name; one PublishSession per consumer. */
+export class Publisher extends EventTarget {
+  constructor (client, name, mediaStream) {
+    super();
+    this.client = client;
+    this.name = name;
+    this.mediaStream = mediaStream;
+    this.sessions = new Set();
+    this.ended = false;
+  }
+
+  get viewers () { return this.sessions.size; }
+
+  startSession (msg) {
+    const session = new PublishSession(this, msg.peerId, msg.sessionId);
+    this.sessions.add(session);
+    this.client.sessions.set(msg.sessionId, session);
+    this.changed();
+    session.start(msg.offer);
+  }
+
+  sessionEnded (session, why) {
+    this.sessions.delete(session);
+    console.info(`rtcstream: session ${session.sessionId} ended: ${why}`);
+    this.changed();
+  }
+
+  changed () {
+    this.dispatchEvent(new CustomEvent('viewers', { detail: this.sessions.size }));
+  }
+
+  /** Ends every session and stops producing (the tracks keep running). */
+  stop (why = 'stopped') {
+    if (this.ended) return;
+    this.ended = true;
+    for (const s of [...this.sessions]) s.stop();
+    if (this.client.publisher === this) {
+      this.client.publisher = null;
+      this.client.send({ type: 'setPeerStatus', roles: ['listener'], meta: null });
+    }
+    this.dispatchEvent(new CustomEvent('ended', { detail: why }));
+  }
+}
+
+/** A connection to the server, as a listener and a consumer (and a producer once publishing). */
 export class RtcStreamClient extends EventTarget {
   constructor (url = defaultUrl(), { rtcConfig = {} } = {}) {
     super();
@@ -119,6 +258,8 @@ export class RtcStreamClient extends EventTarget {
     this.sessions = new Map();       // session id -> Viewer
     this.starting = [];              // viewers waiting for sessionStarted, in order
     this.listing = [];               // resolvers of listStreams (), in order
+    this.publisher = null;           // the Publisher, once publish () resolved
+    this.registering = null;         // { publisher, resolve, reject } while publish () waits
   }
 
   /** Opens the websocket; resolves on the server's welcome. */
@@ -143,6 +284,8 @@ export class RtcStreamClient extends EventTarget {
         for (const v of [...this.sessions.values(), ...this.starting]) {
           v.stop(false, 'the server closed the connection');
         }
+        this.registered(new Error(`${this.url} closed the connection`));
+        if (this.publisher) this.publisher.stop('the server closed the connection');
         this.dispatchEvent(new CustomEvent('close'));
       });
     });
@@ -174,8 +317,41 @@ export class RtcStreamClient extends EventTarget {
     return viewer;
   }
 
+  /**
+   * Publishes the tracks of `mediaStream` as the stream `name`; resolves with a
+   * Publisher once the server registered it. Connect first. Rejects with an
+   * Error (err.code 'name-taken') if another producer uses the name.
+   */
+  publish (name, mediaStream) {
+    if (typeof name !== 'string' || !name) return Promise.reject(new Error('a stream name is required'));
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new Error('not connected: call connect () first'));
+    }
+    if (this.publisher || this.registering) {
+      return Promise.reject(new Error('already publishing: stop the current stream first'));
+    }
+    return new Promise((resolve, reject) => {
+      this.registering = { publisher: new Publisher(this, name, mediaStream), resolve, reject };
+      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name } });
+    });
+  }
+
+  // Settles a pending publish (): with an Error, rejects it.
+  registered (err) {
+    const r = this.registering;
+    if (!r) return;
+    this.registering = null;
+    if (err) {
+      r.reject(err);
+    } else {
+      this.publisher = r.publisher;
+      r.resolve(r.publisher);
+    }
+  }
+
   /** Ends every session and closes the websocket. */
   stop () {
+    if (this.publisher) this.publisher.stop();
     for (const v of [...this.sessions.values(), ...this.starting]) v.stop();
     if (this.ws) this.ws.close(1000);
   }
@@ -234,6 +410,14 @@ export class RtcStreamClient extends EventTarget {
       case 'peerStatusChanged':
         if ((msg.roles || []).includes('producer')) this.addStream(streamOf(msg.peerId, msg.meta));
         else this.removeStream(msg.peerId);
+        if (msg.peerId === this.peerId && (msg.roles || []).includes('producer')
+            && this.registering && msg.meta?.name === this.registering.publisher.name) {
+          this.registered(null);
+        }
+        break;
+      case 'startSession':  // a consumer wants our stream
+        if (this.publisher) this.publisher.startSession(msg);
+        else this.send({ type: 'endSession', sessionId: msg.sessionId });
         break;
       case 'sessionStarted': {
         const i = this.starting.findIndex((v) => v.stream.id === msg.peerId);
@@ -253,10 +437,18 @@ export class RtcStreamClient extends EventTarget {
       }
       case 'endSession': {
         const viewer = this.sessions.get(msg.sessionId);
-        if (viewer) viewer.stop(false, 'the producer ended the session');
+        if (viewer) viewer.stop(false, 'the other peer ended the session');
         break;
       }
       case 'error':
+        // A refused setPeerStatus fails the publish () waiting for it.
+        if (this.registering && ['name-taken', 'invalid-message', 'not-allowed'].includes(msg.code)) {
+          const err = new Error(msg.code === 'name-taken'
+            ? `the stream name "${this.registering.publisher.name}" is taken: ${msg.details}`
+            : msg.details);
+          err.code = msg.code;
+          this.registered(err);
+        }
         // A refused startSession is answered with an error instead of
         // sessionStarted: give up the oldest start still waiting.
         if (['unknown-peer', 'not-producer', 'limit-reached', 'not-allowed'].includes(msg.code)
@@ -268,5 +460,17 @@ export class RtcStreamClient extends EventTarget {
       default:
         break;
     }
+  }
+}
+
+/** Connects to the server of this page (or `url`) and publishes `mediaStream` as `name`. */
+export async function publish (name, mediaStream, url = defaultUrl()) {
+  const client = new RtcStreamClient(url);
+  await client.connect();
+  try {
+    return await client.publish(name, mediaStream);
+  } catch (err) {
+    client.stop();
+    throw err;
   }
 }
