@@ -17,7 +17,8 @@
 //   error                         { code, details } from the server, or { details } locally
 //   close                         the websocket closed
 // Events of a Viewer: connectionstatechange (detail: viewer.pc.connectionState),
-// ended (detail: why, a short sentence).
+// ended (detail: why, a short sentence). viewer.pc is its RTCPeerConnection and
+// viewer.getStats () its stats (stats-overlay.js draws them over the video).
 //
 // Publishing a MediaStream (getUserMedia) under a stream name, for pipelines
 // (rtcstreamsrc) and other viewers to watch:
@@ -100,6 +101,11 @@ export class Viewer extends EventTarget {
       if (this.pc.remoteDescription) await this.pc.addIceCandidate(candidate);
       else this.earlyCandidates.push(candidate);
     }
+  }
+
+  /** The RTCStatsReport of the session (codec, frames, bytes, round trips...). */
+  getStats () {
+    return this.pc.getStats();
   }
 
   /** Ends the session (tells the producer unless it ended it). */

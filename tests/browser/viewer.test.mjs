@@ -151,6 +151,27 @@ async function playsWell (name, mimeType) {
   }
 }
 
+// What the stats overlay of the tile `name` shows, once it shows `codec`,
+// 320x240 and a bitrate above 0.
+async function overlayShows (name, codec) {
+  try {
+    const o = await waitFor(`${name}: the stats overlay to show ${codec}, 320x240 and a bitrate`, () =>
+      ctx.page.$eval(`.tile[data-stream="${name}"] .stats`, (e) => ({
+        text: e.textContent,
+        visible: e.checkVisibility(),
+        bitrate: Number(e.querySelector('[data-stat="bitrate"]').textContent),
+        sparklines: e.querySelectorAll('canvas').length,
+      })).then((o) => ({
+        ...o, ok: o.visible && o.text.includes(codec) && o.text.includes('320x240') && o.bitrate > 0,
+      }), () => null));
+    assert.ok(o.sparklines >= 3, 'the numbers have sparklines');
+    return o;
+  } catch (err) {
+    err.message += `\n${diagnostics()}`;
+    throw err;
+  }
+}
+
 before(async () => {
   if (missing) return;
   mkdirSync(OUT, { recursive: true });
@@ -194,6 +215,8 @@ test('the page lists the live streams', { skip: missing ?? false, timeout: 30000
 
 test('Chromium plays a VP8 stream with audio', { skip: missing ?? false, timeout: 30000 }, async () => {
   await playsWell('cam', 'video/VP8');
+  // Its stats overlay is on by default.
+  await overlayShows('cam', 'VP8');
 });
 
 test('Chromium plays an H264 stream next to it', { skip: missing ?? false, timeout: 30000 }, async () => {
@@ -202,7 +225,17 @@ test('Chromium plays an H264 stream next to it', { skip: missing ?? false, timeo
   const before = (await stats(ctx.page, 'cam')).video.framesDecoded;
   await waitFor('cam to keep decoding', async () =>
     (await stats(ctx.page, 'cam')).video.framesDecoded > before + 15);
+  await overlayShows('cam', 'VP8');
+  await overlayShows('cam264', 'H264');
   await ctx.page.screenshot({ path: join(OUT, 'viewer.png') });
+
+  // The stats button hides that tile's overlay, and shows it again.
+  const overlay = ctx.page.locator('.tile[data-stream="cam264"] .stats');
+  await ctx.page.click('.tile[data-stream="cam264"] button:text("stats")');
+  await overlay.waitFor({ state: 'hidden' });
+  assert.ok(await ctx.page.locator('.tile[data-stream="cam"] .stats').isVisible());
+  await ctx.page.click('.tile[data-stream="cam264"] button:text("stats")');
+  await overlayShows('cam264', 'H264');
 
   // The unmute button unmutes that tile only.
   await ctx.page.click('.tile[data-stream="cam264"] button:text("unmute")');

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// stats-overlay.js: live WebRTC stats drawn over a playing <video>, with no
+// dependency. Once a second it reads getStats () of the session and shows the
+// video codec, resolution, frame rate, bitrate and round-trip time, the
+// numbers each with a sparkline of their last 30 values.
+//
+//   import { StatsOverlay } from '/stats-overlay.js';
+//   const overlay = new StatsOverlay(tile, () => viewer.getStats());
+//   overlay.visible = false;   // hides it and stops polling
+//   overlay.stop();            // for good
+
+const HISTORY = 30;
+
+// The rows: key, label, how a value reads, and the number its sparkline
+// draws (none for the codec; the frame height for the resolution).
+const ROWS = [
+  ['codec', 'codec', String, null],
+  ['resolution', 'res', String, 'height'],
+  ['fps', 'fps', (v) => v.toFixed(0), 'fps'],
+  ['bitrate', 'kbit/s', (v) => v.toFixed(0), 'bitrate'],
+  ['rtt', 'rtt ms', (v) => v.toFixed(1), 'rtt'],
+];
+
+/**
+ * Reduces a getStats () report to { codec, resolution, height, fps, bitrate, rtt }
+ * (undefined where unknown). `prev` is the previous sample: the rates are
+ * deltas against it.
+ */
+export function sample (report, prev, now = performance.now()) {
+  const out = { time: now };
+  let video = null;
+  let transport = null;
+  report.forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') video = r;
+    else if (r.type === 'transport' && r.selectedCandidatePairId) transport = r;
+  });
+  if (video) {
+    const codec = video.codecId ? report.get(video.codecId) : null;
+    if (codec?.mimeType) out.codec = codec.mimeType.replace(/^video\//i, '');
+    if (video.frameWidth && video.frameHeight) {
+      out.resolution = `${video.frameWidth}x${video.frameHeight}`;
+      out.height = video.frameHeight;
+    }
+    out.bytes = video.bytesReceived;
+    out.frames = video.framesDecoded;
+    const dt = prev ? (now - prev.time) / 1000 : 0;
+    if (typeof video.framesPerSecond === 'number') out.fps = video.framesPerSecond;
+    else if (dt > 0 && prev.frames !== undefined) out.fps = (out.frames - prev.frames) / dt;
+    if (dt > 0 && prev.bytes !== undefined && out.bytes !== undefined) {
+      out.bitrate = Math.max(0, (out.bytes - prev.bytes) * 8 / 1000 / dt);
+    }
+  }
+  let pair = transport ? report.get(transport.selectedCandidatePairId) : null;
+  if (!pair) {
+    report.forEach((r) => {
+      if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r;
+    });
+  }
+  if (typeof pair?.currentRoundTripTime === 'number') out.rtt = pair.currentRoundTripTime * 1000;
+  return out;
+}
+
+function sparkline (canvas, values) {
+  const g = canvas.getContext('2d');
+  const { width: w, height: h } = canvas;
+  g.clearRect(0, 0, w, h);
+  const nums = values.filter((v) => Number.isFinite(v));
+  if (nums.length < 2) return;
+  const lo = Math.min(...nums);
+  const span = Math.max(...nums) - lo || 1;
+  g.strokeStyle = '#6f6';
+  g.lineWidth = 1;
+  g.beginPath();
+  let pen = false;
+  values.forEach((v, i) => {
+    if (!Number.isFinite(v)) { pen = false; return; }
+    const x = (i + HISTORY - values.length) * (w - 1) / (HISTORY - 1);
+    const y = h - 1 - (v - lo) / span * (h - 2);
+    if (pen) g.lineTo(x, y); else g.moveTo(x, y);
+    pen = true;
+  });
+  g.stroke();
+}
+
+/** The overlay: a .stats element appended to `parent` (which should be positioned). */
+export class StatsOverlay {
+  constructor (parent, getStats, { intervalMs = 1000 } = {}) {
+    this.getStats = getStats;
+    this.intervalMs = intervalMs;
+    this.history = {};
+    this.cells = {};
+    this.prev = null;
+    this.timer = null;
+    this.gen = 0;  // bumped by every (re)start: an older polling loop ends
+    this.stopped = false;
+    this.el = document.createElement('div');
+    this.el.className = 'stats';
+    for (const [key, label, format, series] of ROWS) {
+      const row = document.createElement('div');
+      const k = document.createElement('span');
+      k.textContent = `${label} `;
+      const v = document.createElement('span');
+      v.dataset.stat = key;
+      v.textContent = '–';
+      row.append(k, v);
+      let c = null;
+      if (series) {
+        c = Object.assign(document.createElement('canvas'), { width: 80, height: 20 });
+        row.append(c);
+        this.history[key] = [];
+      }
+      this.cells[key] = { v, c, format, series };
+      this.el.append(row);
+    }
+    parent.append(this.el);
+    this.visible = true;
+  }
+
+  get visible () { return !this.el.hidden; }
+
+  set visible (on) {
+    this.el.hidden = !on;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.prev = null;
+    this.gen++;
+    if (on && !this.stopped) this.tick(this.gen);
+  }
+
+  stop () {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.el.remove();
+  }
+
+  async tick (gen) {
+    try {
+      const report = await this.getStats();
+      if (gen !== this.gen || this.stopped) return;
+      this.prev = sample(report, this.prev);
+      this.show(this.prev);
+    } catch { /* a closed connection: stop () ends the loop */ }
+    if (gen === this.gen && !this.stopped) {
+      this.timer = setTimeout(() => this.tick(gen), this.intervalMs);
+    }
+  }
+
+  show (s) {
+    for (const [key, { v, c, format, series }] of Object.entries(this.cells)) {
+      v.textContent = s[key] === undefined ? '–' : format(s[key]);
+      if (!c) continue;
+      const h = this.history[key];
+      h.push(s[series]);
+      if (h.length > HISTORY) h.shift();
+      sparkline(c, h);
+    }
+  }
+}
