@@ -8,73 +8,11 @@
 //   GST_PLUGIN_PATH=build/plugins node --test tests/browser/viewer.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
+import {
+  OUT, missing, run, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile,
+} from './harness.mjs';
 
-const CHROMIUM = process.env.RTCSTREAM_CHROMIUM || '/usr/bin/chromium';
-const SERVER = process.env.RTCSTREAM_SIGNALLING;
-const OUT = new URL('./out/', import.meta.url).pathname;
-const STEP_MS = 20000;      // the longest one step may take
-const WATCHDOG_MS = 85000;  // the whole file
-
-let chromium = null;
-try {
-  ({ chromium } = createRequire(import.meta.url)('playwright-core'));
-} catch { /* reported by the skip below */ }
-const missing = !SERVER ? 'RTCSTREAM_SIGNALLING is not set (run through meson test)'
-  : !chromium ? 'playwright-core is not installed: run npm ci --prefix tests/browser'
-  : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium`
-  : null;
-
-// Every child process, killed however this file ends.
-const children = new Set();
-function killAll () {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(1); });
-setTimeout(() => {
-  console.error(`# watchdog: still running after ${WATCHDOG_MS} ms, giving up`);
-  killAll();
-  process.exit(1);
-}, WATCHDOG_MS).unref();
-
-// Starts a program, keeping the end of its output for failure messages and
-// all of it in out/LOGNAME.log.
-function run (logName, cmd, args, env = {}) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.log = '';
-  const file = createWriteStream(join(OUT, `${logName}.log`));
-  const keep = (d) => { child.log = (child.log + d).slice(-4000); file.write(d); };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.exited = new Promise((resolve) => child.on('exit', resolve));
-  children.add(child);
-  return child;
-}
-
-async function stop (child, signal = 'SIGTERM') {
-  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await child.exited;
-  clearTimeout(timer);
-  children.delete(child);
-}
-
-function startServer () {
-  const server = run('server', SERVER, ['--port', '0']);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no port from the server: ${server.log}`)), 5000);
-    server.stdout.on('data', () => {
-      const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(server.log);
-      if (m) { clearTimeout(timer); resolve({ server, port: Number(m[1]) }); }
-    });
-    server.on('exit', (code) => reject(new Error(`server exited (${code}): ${server.log}`)));
-  });
-}
 
 function startProducer (port, name, sinkProps = '') {
   const pipeline = `videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 `
@@ -84,18 +22,6 @@ function startProducer (port, name, sinkProps = '') {
   const debug = process.env.GST_DEBUG || 'rtcstreamsink:5,rtcstream-session:5,webrtcbin:4';
   return run(`producer-${name}`, 'gst-launch-1.0', pipeline.split(/\s+/).filter(Boolean),
     { GST_DEBUG: debug });
-}
-
-// Polls `check` (async, returns a value or a falsy one) until it holds.
-async function waitFor (what, check, timeoutMs = STEP_MS) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    last = await check();
-    if (last && last.ok !== false) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
 }
 
 // What the page's RTCPeerConnection for `name` reports.
@@ -174,35 +100,20 @@ async function overlayShows (name, codec) {
 
 before(async () => {
   if (missing) return;
-  mkdirSync(OUT, { recursive: true });
-  ({ server: ctx.server, port: ctx.port } = await startServer());
+  ({ server: ctx.server, port: ctx.port } = await startServer('server'));
   ctx.vp8 = startProducer(ctx.port, 'cam');
   ctx.h264 = startProducer(ctx.port, 'cam264', 'video-codecs=H264');
-  ctx.profile = mkdtempSync(join(tmpdir(), 'rtcstream-chromium-'));
-  ctx.browser = await chromium.launchPersistentContext(ctx.profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: STEP_MS,
-    viewport: { width: 1000, height: 700 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
-  });
-  ctx.page = ctx.browser.pages()[0] ?? await ctx.browser.newPage();
-  ctx.page.setDefaultTimeout(STEP_MS);
-  ctx.page.on('console', (m) => ctx.logs.push(`${m.type()}: ${m.text()}`));
-  ctx.page.on('pageerror', (e) => ctx.logs.push(`pageerror: ${e.message}`));
+  await launchBrowser (ctx);
 });
 
 after(async () => {
-  if (!missing) writeFileSync(join(OUT, 'page-console.log'), ctx.logs.join('\n') + '\n');
-  if (ctx.browser) await ctx.browser.close().catch(() => {});
+  if (!missing) await closeBrowser(ctx, 'page-console');
   for (const c of [ctx.vp8, ctx.h264]) if (c) await stop(c, 'SIGINT');
   if (ctx.server) {
     await stop(ctx.server);
     assert.equal(ctx.server.exitCode, 0, `the server exits cleanly on SIGTERM: ${ctx.server.log}`);
   }
-  if (ctx.profile) rmSync(ctx.profile, { recursive: true, force: true });
+  removeProfile(ctx);
 });
 
 test('the page lists the live streams', { skip: missing ?? false, timeout: 30000 }, async () => {
