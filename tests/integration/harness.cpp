@@ -280,22 +280,29 @@ Pipeline::all_errors () const
   return s;
 }
 
+namespace {
+
+bool
+any_contains (const std::vector<std::string> &messages, const std::string &text)
+{
+  for (auto &m : messages)
+    if (m.find (text) != std::string::npos)
+      return true;
+  return false;
+}
+
+}  // namespace
+
 bool
 Pipeline::has_error_containing (const std::string &text) const
 {
-  for (auto &e : errors_)
-    if (e.find (text) != std::string::npos)
-      return true;
-  return false;
+  return any_contains (errors_, text);
 }
 
 bool
 Pipeline::has_warning_containing (const std::string &text) const
 {
-  for (auto &e : warnings_)
-    if (e.find (text) != std::string::npos)
-      return true;
-  return false;
+  return any_contains (warnings_, text);
 }
 
 bool
