@@ -22,7 +22,9 @@ sleep 0.5
 if [ "${1:-}" = "--camera" ]; then
   VIDEO="v4l2src ! videoconvert ! videoscale ! video/x-raw,width=1280,height=720"
 else
-  VIDEO="videotestsrc is-live=true pattern=ball ! video/x-raw,width=1280,height=720,framerate=30/1 ! timeoverlay"
+  # navigationtest draws the browser's mouse pointer and clicks: the page sends
+  # them back to the pipeline (rtcstreamsink navigation=true, the default).
+  VIDEO="videotestsrc is-live=true pattern=ball ! video/x-raw,width=1280,height=720,framerate=30/1 ! navigationtest ! videoconvert ! timeoverlay"
 fi
 
 cat <<MSG
@@ -30,7 +32,8 @@ cat <<MSG
   rtcstream demo: publishing "demo" on rtcstream://$HOST:$PORT/demo
   Watch it from another terminal:
     GST_PLUGIN_PATH=$PWD/build/plugins gst-play-1.0 rtcstream://$HOST:$PORT/demo
-  Watch it in a browser: http://$HOST:$PORT/
+  Watch it in a browser: http://$HOST:$PORT/?autoplay
+    (move the mouse over the video and click: the pipeline draws where you point)
   Ctrl-C stops.
 
 MSG

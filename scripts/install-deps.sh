@@ -16,6 +16,9 @@ PACKAGES=(
   glib-networking openssl gstreamer1.0-x gstreamer1.0-plugins-base-apps
   # test: the browser test (tests/browser) runs Node with playwright-core (npm) and Chromium
   chromium
+  # test: peers written by others (issue 4): an SFU, a TURN relay, a Python WebRTC stack.
+  # Their services are never enabled; tests start them with their own 127.0.0.1-only configs.
+  janus coturn python3-aiortc
 )
 # Debian's npm (which brings nodejs) unless a Node.js with npm is installed already: Debian's
 # npm conflicts with the nodejs packages of other sources.

@@ -63,6 +63,8 @@ public:
   std::size_t peer_count () const { return peers_.size (); }
   std::size_t session_count () const { return sessions_.size (); }
   std::size_t session_count (const std::string &peer_id) const;
+  // Whether a producer has registered this stream name.
+  bool has_stream (const std::string &name) const { return stream_names_.count (name) != 0; }
 
 private:
   struct PeerState {

@@ -4,6 +4,7 @@
 // SIGINT/SIGTERM. stdout carries exactly one line, the listening URL (tests
 // read the port from it); logs go to stderr.
 #include <glib-unix.h>
+#include <gst/gst.h>
 
 #include <clocale>
 #include <csignal>
@@ -49,6 +50,11 @@ main (int argc, char **argv)
   g_autofree char *cert = nullptr;
   g_autofree char *key = nullptr;
   g_autofree char *web_root = nullptr;
+  g_autofree char *token = nullptr;
+  g_autofree char *whip_token = nullptr;
+  g_autofree char *whep_token = nullptr;
+  gboolean no_whip = FALSE;
+  gint64 max_sdp = static_cast<gint64> (options.whip.max_sdp_bytes);
   gint port = options.port;
   gint ping_interval = static_cast<gint> (options.ping_interval_s);
   gint64 max_message = static_cast<gint64> (options.limits.max_message_bytes);
@@ -74,14 +80,27 @@ main (int argc, char **argv)
     { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, "TLS private key (PEM)", "FILE" },
     { "web-root", 0, 0, G_OPTION_ARG_FILENAME, &web_root,
       "Serve the files of DIR over HTTP instead of the built-in web client", "DIR" },
+    { "no-whip", 0, 0, G_OPTION_ARG_NONE, &no_whip,
+      "Turn off the WHIP (/whip/NAME, publish) and WHEP (/whep/NAME, watch) endpoints", nullptr },
+    { "token", 0, 0, G_OPTION_ARG_STRING, &token,
+      "Require \"Authorization: Bearer TOKEN\" on WHIP and WHEP requests", "TOKEN" },
+    { "whip-token", 0, 0, G_OPTION_ARG_STRING, &whip_token,
+      "Bearer token for WHIP only (overrides --token)", "TOKEN" },
+    { "whep-token", 0, 0, G_OPTION_ARG_STRING, &whep_token,
+      "Bearer token for WHEP only (overrides --token)", "TOKEN" },
+    { "max-sdp-size", 0, 0, G_OPTION_ARG_INT64, &max_sdp,
+      "Largest WHIP/WHEP request body (SDP offer or ICE fragment) accepted, in bytes "
+      "(default 65536); larger ones get 413", "BYTES" },
     { nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr },
   };
 
   g_autoptr (GOptionContext) context = g_option_context_new (nullptr);
   g_option_context_set_summary (context, "The rtcstream WebRTC signalling server: "
       "websocket signalling on /ws (and /) between producers, consumers and listeners, "
-      "and the web client on http(s)://HOST:PORT/.");
+      "the web client on http(s)://HOST:PORT/, and WHIP/WHEP endpoints: POST an SDP offer "
+      "to /whip/NAME to publish the stream NAME, or to /whep/NAME to watch it.");
   g_option_context_add_main_entries (context, entries, nullptr);
+  g_option_context_add_group (context, gst_init_get_option_group ());
   g_autoptr (GError) error = nullptr;
   bool ok = g_option_context_parse (context, &argc, &argv, &error);
   if (ok && (port < 0 || port > 65535)) {
@@ -94,7 +113,8 @@ main (int argc, char **argv)
         "--ping-interval must be 0 or more (got %d)", ping_interval);
     ok = false;
   }
-  ok = ok && positive ("--max-message-size", max_message, options.limits.max_message_bytes, &error)
+  ok = ok && positive ("--max-sdp-size", max_sdp, options.whip.max_sdp_bytes, &error)
+      && positive ("--max-message-size", max_message, options.limits.max_message_bytes, &error)
       && positive ("--max-peers", max_peers, options.limits.max_peers, &error)
       && positive ("--max-sessions-per-peer", max_sessions,
           options.limits.max_sessions_per_peer, &error);
@@ -122,6 +142,13 @@ main (int argc, char **argv)
     options.key_file = key;
   if (web_root)
     options.web_root = web_root;
+  options.whip.enabled = !no_whip;
+  if (token)
+    options.whip.whip_token = options.whip.whep_token = token;
+  if (whip_token)
+    options.whip.whip_token = whip_token;
+  if (whep_token)
+    options.whip.whep_token = whep_token;
   options.port = port;
   options.ping_interval_s = static_cast<unsigned> (ping_interval);
 

@@ -233,6 +233,16 @@ Server::start (std::string &url, GError **error)
       ? "[" + options_.host + "]" : options_.host;
   url = std::string (tls ? "wss://" : "ws://") + shown + ":" + std::to_string (port) + "/ws";
 
+  // The WHIP/WHEP media pipelines reach this server like any other peer.
+  std::string self_host = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
+  if (self_host.find (':') != std::string::npos)
+    self_host = "[" + self_host + "]";
+  whip_ = std::make_unique<WhipEndpoints> (options_.whip, [this] (const std::string &name) {
+    return hub_.has_stream (name);
+  });
+  whip_->attach (soup_.get (), std::string (tls ? "rtcstreams://" : "rtcstream://") +
+      self_host + ":" + std::to_string (port) + "/", tls ? options_.cert_file : std::string ());
+
   if (options_.ping_interval_s > 0) {
     liveness_source_ = g_timeout_add_seconds (options_.ping_interval_s, on_liveness_check,
         this);
@@ -249,6 +259,8 @@ Server::stop ()
   }
   if (!soup_)
     return;
+  if (whip_)
+    whip_->stop ();
   soup_server_disconnect (soup_.get ());
 
   // Ask every peer to close, then give the close handshakes a moment.

@@ -17,6 +17,7 @@
 
 #include "hub.h"
 #include "rtcstream/ref.h"
+#include "whip.h"
 
 namespace rtcstream::signalling {
 
@@ -28,6 +29,7 @@ struct ServerOptions {
   std::string key_file;
   unsigned ping_interval_s = 10;   // a peer silent for 3 intervals is closed
   std::string web_root;            // empty: serve the embedded web client
+  WhipOptions whip;                // the /whip/ and /whep/ endpoints (whip.h)
 };
 
 class Server {
@@ -78,6 +80,7 @@ private:
   Ref<SoupServer> soup_;
   std::map<std::string, std::unique_ptr<Connection>> connections_;  // by peer id
   guint liveness_source_ = 0;
+  std::unique_ptr<WhipEndpoints> whip_;
 };
 
 }  // namespace rtcstream::signalling

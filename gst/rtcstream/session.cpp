@@ -3,9 +3,13 @@
 
 #include <gst/sdp/sdp.h>
 
+#include "turn.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
+#include <map>
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_session_debug);
 #define GST_CAT_DEFAULT rtcstream_session_debug
@@ -91,10 +95,27 @@ on_ice_candidate (GstElement *, guint mline, gchar *candidate, gpointer data)
 {
   auto *ctx = static_cast<SignalCtx *> (data);
   if (!candidate || !*candidate)
-    return;  // end of candidates: nothing to send in our protocol
+    return;  // the end is told once, from on_gathering_done
   if (auto s = ctx->session.lock ()) {
     if (!s->closed ())
       rtcstream_signaller_add_ice (ctx->signaller, ctx->session_id.c_str (), mline, candidate);
+  }
+}
+
+// webrtcbin's thread, as on-ice-candidate (so after the last candidate):
+// gathering done is told as an empty candidate, which signallers that put
+// every candidate inside the SDP (WHIP in full ICE mode) wait for.
+void
+on_gathering_done (GstElement *webrtc, GParamSpec *, gpointer data)
+{
+  auto *ctx = static_cast<SignalCtx *> (data);
+  GstWebRTCICEGatheringState state;
+  g_object_get (webrtc, "ice-gathering-state", &state, nullptr);
+  if (state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    return;
+  if (auto s = ctx->session.lock ()) {
+    if (!s->closed ())
+      rtcstream_signaller_add_ice (ctx->signaller, ctx->session_id.c_str (), 0, "");
   }
 }
 
@@ -110,6 +131,15 @@ state_name (GstWebRTCPeerConnectionState state)
     case GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED: return "closed";
   }
   return "unknown";
+}
+
+std::string
+join (const std::vector<std::string> &items)
+{
+  std::string r;
+  for (const std::string &i : items)
+    r += (r.empty () ? "" : ", ") + i;
+  return r;
 }
 
 guint64
@@ -138,9 +168,21 @@ WebrtcSession::on_connection_state (GstElement *webrtc, GParamSpec *, gpointer d
     if (!s || s->closed ())
       return;
     GST_INFO ("session %s: connection %s", s->id ().c_str (), state_name (state));
+    if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+      if (s->failed_)
+        return;  // already reported, with its reason
+      s->failed_ = true;
+      std::lock_guard<std::mutex> lk (s->stats_lock_);
+      if (!s->turn_problem_.empty ())
+        s->failure_ = s->turn_problem_;
+      else if (s->relay_only_)
+        s->failure_ = "the path through the TURN relay (" + join (s->turn_names_) +
+            ") failed or was lost: check that the TURN server is running and reachable. "
+            "With ice-transport-policy=relay there is no other path";
+    }
     {
       std::lock_guard<std::mutex> lk (s->stats_lock_);
-      s->stats_.state = state_name (state);
+      s->stats_.state = s->failed_ ? "failed" : state_name (state);
     }
     if (s->on_state_)
       s->on_state_ (state);
@@ -183,6 +225,10 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   }
   if (ice.relay_only)
     gst_util_set_object_arg (G_OBJECT (w), "ice-transport-policy", "relay");
+  relay_only_ = ice.relay_only;
+  turn_names_.clear ();
+  for (const std::string &turn : ice.turn_servers)
+    turn_names_.push_back (turn_display_name (turn));
 
   webrtcbin_ = Ref<GstElement>::take_ref (w);  // sinks the floating ref
   gst_bin_add (bin_.get (), w);
@@ -195,6 +241,16 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   g_signal_connect_data (w, "notify::connection-state", G_CALLBACK (on_connection_state),
       sctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
       (GConnectFlags) 0);
+  auto *ectx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
+  g_signal_connect_data (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_done),
+      ectx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
+      (GConnectFlags) 0);
+  if (!turn_names_.empty ()) {
+    auto *gctx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
+    g_signal_connect_data (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_state),
+        gctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
+        (GConnectFlags) 0);
+  }
   return {};
 }
 
@@ -302,6 +358,8 @@ WebrtcSession::on_stats (const GstStructure *reply)
 {
   guint64 sent = 0, received = 0, lost = 0;
   double rtt = -1.0;
+  std::string pair_local, pair_remote;         // candidate ids of the selected pair
+  std::map<std::string, std::string> cand_types;  // candidate id -> type
   gint n = gst_structure_n_fields (reply);
   for (gint i = 0; i < n; i++) {
     const GValue *v = gst_structure_get_value (reply, gst_structure_nth_field_name (reply, i));
@@ -320,6 +378,18 @@ WebrtcSession::on_stats (const GstStructure *reply)
       double r;
       if (gst_structure_get_double (st, "round-trip-time", &r) && r >= 0)
         rtt = std::max (rtt, r * 1000.0);
+    } else if (type == GST_WEBRTC_STATS_CANDIDATE_PAIR) {
+      // webrtcbin reports the selected pair only.
+      const char *l = gst_structure_get_string (st, "local-candidate-id");
+      const char *r = gst_structure_get_string (st, "remote-candidate-id");
+      pair_local = l ? l : "";
+      pair_remote = r ? r : "";
+    } else if (type == GST_WEBRTC_STATS_LOCAL_CANDIDATE ||
+        type == GST_WEBRTC_STATS_REMOTE_CANDIDATE) {
+      const char *id = gst_structure_get_string (st, "id");
+      const char *ctype = gst_structure_get_string (st, "candidate-type");
+      if (id && ctype)
+        cand_types[id] = ctype;
     }
   }
   std::lock_guard<std::mutex> lk (stats_lock_);
@@ -328,6 +398,83 @@ WebrtcSession::on_stats (const GstStructure *reply)
   stats_.packets_lost = lost;
   if (rtt >= 0)
     stats_.rtt_ms = rtt;
+  if (cand_types.count (pair_local) && cand_types.count (pair_remote)) {
+    stats_.local_candidate_type = cand_types[pair_local];
+    stats_.remote_candidate_type = cand_types[pair_remote];
+  }
+}
+
+// webrtcbin's thread.
+void
+WebrtcSession::on_gathering_state (GstElement *webrtc, GParamSpec *, gpointer data)
+{
+  auto *ctx = static_cast<SignalCtx *> (data);
+  GstWebRTCICEGatheringState state;
+  g_object_get (webrtc, "ice-gathering-state", &state, nullptr);
+  if (state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    return;
+  std::weak_ptr<WebrtcSession> weak = ctx->session;
+  ctx->worker->post ([weak] {
+    auto s = weak.lock ();
+    if (s && !s->closed ())
+      s->check_relay_candidates ();
+  });
+}
+
+// Worker thread, once gathering is complete. webrtcbin puts every local
+// candidate into its local description before it announces the end of
+// gathering, so the description tells whether any TURN server gave a relay.
+// A wrong password or an unreachable server gives none; with
+// ice-transport-policy=relay the session can then never connect, and ICE
+// itself would only stay "checking", so fail it here with the reason.
+void
+WebrtcSession::check_relay_candidates ()
+{
+  if (failed_ || !webrtcbin_ || turn_names_.empty ())
+    return;
+  guint relays = 0;
+  GstWebRTCSessionDescription *desc = nullptr;
+  g_object_get (webrtcbin_.get (), "local-description", &desc, nullptr);
+  if (desc) {
+    for (guint i = 0; i < gst_sdp_message_medias_len (desc->sdp); i++) {
+      const GstSDPMedia *media = gst_sdp_message_get_media (desc->sdp, i);
+      for (guint j = 0; j < gst_sdp_media_attributes_len (media); j++) {
+        const GstSDPAttribute *a = gst_sdp_media_get_attribute (media, j);
+        if (g_strcmp0 (a->key, "candidate") == 0 && a->value &&
+            strstr (a->value, " typ relay"))
+          relays++;
+      }
+    }
+    gst_webrtc_session_description_free (desc);
+  }
+  if (relays > 0) {
+    GST_INFO ("session %s: %u relay candidate(s) gathered", id_.c_str (), relays);
+    return;
+  }
+  turn_problem_ = std::string ("no relay candidate was gathered from TURN server") +
+      (turn_names_.size () > 1 ? "s " : " ") + join (turn_names_) +
+      ": check the user and password in turn-servers (and the server's realm), and that "
+      "the server is running and reachable from this host";
+  if (!relay_only_) {
+    GST_WARNING ("session %s: %s", id_.c_str (), turn_problem_.c_str ());
+    return;
+  }
+  GST_WARNING ("session %s: relay only and %s", id_.c_str (), turn_problem_.c_str ());
+  failed_ = true;
+  {
+    std::lock_guard<std::mutex> lk (stats_lock_);
+    failure_ = turn_problem_ + ". With ice-transport-policy=relay there is no other path";
+    stats_.state = "failed";
+  }
+  if (on_state_)
+    on_state_ (GST_WEBRTC_PEER_CONNECTION_STATE_FAILED);
+}
+
+std::string
+WebrtcSession::failure () const
+{
+  std::lock_guard<std::mutex> lk (stats_lock_);
+  return failure_;
 }
 
 SessionStats
@@ -361,6 +508,10 @@ WebrtcSession::close ()
       (gpointer) on_ice_candidate, nullptr);
   g_signal_handlers_disconnect_matched (w, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
       (gpointer) on_connection_state, nullptr);
+  g_signal_handlers_disconnect_matched (w, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
+      (gpointer) on_gathering_done, nullptr);
+  g_signal_handlers_disconnect_matched (w, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
+      (gpointer) on_gathering_state, nullptr);
   gst_element_set_locked_state (w, TRUE);
   gst_element_set_state (w, GST_STATE_NULL);
   gst_bin_remove (bin_.get (), w);
@@ -397,6 +548,36 @@ sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt)
     return name;
   }
   return {};
+}
+
+std::string
+session_of_message (GstBin *bin, GstMessage *msg)
+{
+  GstObject *obj = GST_MESSAGE_SRC (msg);
+  if (!obj)
+    return {};
+  gst_object_ref (obj);
+  // Walk up to the direct child of bin.
+  while (true) {
+    GstObject *parent = gst_object_get_parent (obj);
+    if (!parent) {
+      gst_object_unref (obj);
+      return {};
+    }
+    if (parent == GST_OBJECT (bin)) {
+      gst_object_unref (parent);
+      break;
+    }
+    gst_object_unref (obj);
+    obj = parent;
+  }
+  std::string id;
+  gchar *name = gst_object_get_name (obj);
+  if (name && g_str_has_prefix (name, "webrtc-") && GST_IS_BIN (obj))
+    id = name + strlen ("webrtc-");
+  g_free (name);
+  gst_object_unref (obj);
+  return id;
 }
 
 }  // namespace rtcstream

@@ -38,6 +38,10 @@ struct SessionStats {
   guint64 bytes_received = 0;
   guint64 packets_lost = 0;
   double rtt_ms = -1.0;        // -1 when not known yet
+  // Types of the selected ICE candidate pair ("host", "srflx", "prflx",
+  // "relay"); empty until a pair is selected.
+  std::string local_candidate_type;
+  std::string remote_candidate_type;
 };
 
 class WebrtcSession : public std::enable_shared_from_this<WebrtcSession> {
@@ -74,6 +78,9 @@ public:
   void refresh_stats ();
   SessionStats stats () const;
   void set_codecs (const std::string &codecs);
+  // Why the session failed when more is known than "ICE failed" (e.g. no
+  // relay candidate from the TURN servers), as a sentence; empty otherwise.
+  std::string failure () const;
 
   // Tears the webrtcbin down completely and removes it from the bin.
   void close ();
@@ -82,6 +89,8 @@ public:
 private:
   static void on_connection_state (GstElement *webrtc, GParamSpec *pspec, gpointer data);
   void on_stats (const GstStructure *reply);
+  static void on_gathering_state (GstElement *webrtc, GParamSpec *pspec, gpointer data);
+  void check_relay_candidates ();
 
   std::string id_;
   std::string peer_id_;
@@ -91,14 +100,25 @@ private:
   Ref<GstElement> webrtcbin_;
   StateChanged on_state_;
   bool closed_ = false;
+  bool failed_ = false;                  // FAILED reported through on_state_
+  bool relay_only_ = false;
+  std::vector<std::string> turn_names_;  // turn-servers without their passwords
+  std::string turn_problem_;             // no relay candidate gathered
 
   mutable std::mutex stats_lock_;
   SessionStats stats_;
+  std::string failure_;  // guarded by stats_lock_
 };
 
 // Index of the m-line with this mid / the first payload chosen in a media.
 // Returns the encoding-name (upper case) of the first format of media idx of
 // an SDP, or empty when the media is rejected (port 0) or has none.
 std::string sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt);
+
+// The id of the session whose webrtcbin (a direct child of bin) posted msg,
+// from inside or itself; empty when msg comes from elsewhere. Elements use it
+// to turn one peer's errors (an SCTP association the peer aborted, a transport
+// that failed) into that session's end instead of the pipeline's.
+std::string session_of_message (GstBin *bin, GstMessage *msg);
 
 }  // namespace rtcstream

@@ -47,6 +47,8 @@ struct _RtcstreamSignallerInterface {
   void (*stop) (RtcstreamSignaller *self);
   void (*send_sdp) (RtcstreamSignaller *self, const gchar *session_id,
       const GstWebRTCSessionDescription *sdp);
+  /* A local candidate; an empty candidate ("") marks the end of gathering
+   * (signallers that trickle nothing may ignore it). */
   void (*add_ice) (RtcstreamSignaller *self, const gchar *session_id,
       guint mline, const gchar *candidate);
   void (*end_session) (RtcstreamSignaller *self, const gchar *session_id);
@@ -55,11 +57,19 @@ struct _RtcstreamSignallerInterface {
 /* Interface properties every signaller has:
  *  "role"        RtcstreamRole, which side the element is
  *  "stream-name" gchar*, the stream to publish or to watch
+ * Optional properties elements look for (g_object_class_find_property):
+ *  "media-only"  gboolean, read-only: the remote end takes audio and video
+ *                only, so the element offers no data channels (WHIP/WHEP)
+ *  "auth-token"  gchar*: set from the element's auth-token when that is set
  * Signals:
  *  "registered" ()                                      producer visible to viewers
  *  "session-requested" (gchar *session_id, gchar *peer_id,
  *                       GstWebRTCSessionDescription *offer_or_null)   producer side
  *  "session-started" (gchar *session_id, gchar *peer_id)             consumer side
+ *      the producer offers: the consumer makes its session and waits for the offer
+ *  "session-requested" on the consumer side, always with a NULL offer (WHEP):
+ *      the consumer makes its session with recvonly transceivers and offers
+ *      itself (send_sdp); the answer comes back as "session-description"
  *  "session-description" (gchar *session_id, GstWebRTCSessionDescription *sdp)
  *  "handle-ice" (gchar *session_id, guint mline, gchar *candidate)
  *  "session-ended" (gchar *session_id)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <gst/gst.h>
 
+#include "rtcstream/signallers/janus-signaller.h"
+#include "rtcstream/signallers/whip-signaller.h"
 #include "rtcstream/signallers/ws-signaller.h"
 #include "rtcstreamsink.h"
 #include "rtcstreamsrc.h"
@@ -10,6 +12,8 @@ plugin_init (GstPlugin *plugin)
 {
   // Applications make signallers by type name before any element exists.
   g_type_ensure (RTCSTREAM_TYPE_WS_SIGNALLER);
+  g_type_ensure (RTCSTREAM_TYPE_JANUS_SIGNALLER);
+  g_type_ensure (RTCSTREAM_TYPE_WHIP_SIGNALLER);
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER (rtcstreamsink, plugin);
   ok |= GST_ELEMENT_REGISTER (rtcstreamsrc, plugin);

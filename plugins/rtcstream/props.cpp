@@ -1,17 +1,61 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "props.h"
 
+#include "rtcstream/signallers/janus-signaller.h"
+#include "rtcstream/signallers/whip-signaller.h"
 #include "rtcstream/signallers/ws-signaller.h"
+#include "rtcstream/turn.h"
 #include "rtcstream/uri.h"
 
 namespace rtcstream {
 
-const gchar *const uri_protocols[] = {"rtcstream", "rtcstreams", nullptr};
+const gchar *const uri_protocols[] = {"rtcstream", "rtcstreams", "janus+http", "janus+https",
+    nullptr};
+
+const gchar *const *
+uri_protocols_for (GstURIType type)
+{
+  // Built once per element kind from the shared list.
+  static const std::vector<const gchar *> sink = [] {
+    std::vector<const gchar *> v;
+    for (const gchar *const *p = uri_protocols; *p; p++)
+      v.push_back (*p);
+    v.insert (v.end (), {"whip+http", "whip+https", nullptr});
+    return v;
+  }();
+  static const std::vector<const gchar *> src = [] {
+    std::vector<const gchar *> v;
+    for (const gchar *const *p = uri_protocols; *p; p++)
+      v.push_back (*p);
+    v.insert (v.end (), {"whep+http", "whep+https", nullptr});
+    return v;
+  }();
+  return type == GST_URI_SINK ? sink.data () : src.data ();
+}
 
 namespace {
 
 constexpr const char *kDefaultVideoCodecs = "VP8,H264,VP9";
 constexpr const char *kDefaultAudioCodecs = "OPUS";
+
+// Values of ice-transport-policy (nicks as webrtcbin's own property).
+enum IceTransportPolicy { ICE_TRANSPORT_POLICY_ALL, ICE_TRANSPORT_POLICY_RELAY };
+
+GType
+ice_transport_policy_get_type ()
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {ICE_TRANSPORT_POLICY_ALL, "Any path: direct, through NAT or through a TURN relay", "all"},
+    {ICE_TRANSPORT_POLICY_RELAY, "Only through the TURN relays of turn-servers", "relay"},
+    {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("RtcstreamIceTransportPolicy", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
 
 }  // namespace
 
@@ -22,7 +66,11 @@ install_common_properties (GObjectClass *klass, const char *role_word)
       GST_PARAM_MUTABLE_READY);
   std::string uri_blurb = std::string ("Where to ") + role_word +
       ": rtcstream://HOST:PORT/STREAM (websocket to rtcstream-signalling) or "
-      "rtcstreams://HOST:PORT/STREAM (TLS). Ignored when a signaller is set";
+      "rtcstreams://HOST:PORT/STREAM (TLS), or "
+      "janus+http://HOST:8088/janus?room=ROOM&display=NAME (a Janus VideoRoom), or " +
+      (std::string (role_word) == "publish" ? "whip+http(s)://HOST:PORT/PATH (a WHIP endpoint)"
+                                            : "whep+http(s)://HOST:PORT/PATH (a WHEP endpoint)") +
+      ". Ignored when a signaller is set";
   g_object_class_install_property (klass, PROP_URI,
       g_param_spec_string ("uri", "URI", g_intern_string (uri_blurb.c_str ()), nullptr, flags));
   g_object_class_install_property (klass, PROP_STUN_SERVER,
@@ -46,11 +94,22 @@ install_common_properties (GObjectClass *klass, const char *role_word)
           "Video codecs in order of preference, comma separated (VP8, H264, VP9). "
           "The first one the peer also accepts is used",
           kDefaultVideoCodecs, flags));
+  g_object_class_install_property (klass, PROP_AUTH_TOKEN,
+      g_param_spec_string ("auth-token", "Auth token",
+          "For whip+http(s):// and whep+http(s):// URIs (or a signaller with an auth-token "
+          "property): bearer token sent as 'Authorization: Bearer TOKEN'",
+          nullptr, flags));
   g_object_class_install_property (klass, PROP_TLS_CA_FILE,
       g_param_spec_string ("tls-ca-file", "TLS CA file",
           "For rtcstreams:// URIs: PEM file of the certificate authorities to trust "
           "(e.g. a self-signed server certificate); unset uses the system's trust store",
           nullptr, flags));
+  g_object_class_install_property (klass, PROP_ICE_TRANSPORT_POLICY,
+      g_param_spec_enum ("ice-transport-policy", "ICE transport policy",
+          "relay forces every session through the TURN relays of turn-servers (needs at "
+          "least one; no direct or NAT-traversing path is tried, e.g. to hide this host's "
+          "addresses or to test a TURN set-up); all lets ICE pick any path",
+          ice_transport_policy_get_type (), ICE_TRANSPORT_POLICY_ALL, flags));
   g_object_class_install_property (klass, PROP_AUDIO_CODECS,
       g_param_spec_string ("audio-codecs", "Audio codecs",
           "Audio codecs in order of preference, comma separated (OPUS)",
@@ -71,6 +130,20 @@ apply_uri (CommonSettings &s, const char *uri, std::string &error)
   if (!uri || !*uri) {
     s.uri.clear ();
     s.stream_name.clear ();
+    s.ws_url.clear ();
+    return true;
+  }
+  if (rtcstream_janus_uri_is_janus (uri)) {
+    // Janus VideoRoom: the signaller is made from the whole URI at start.
+    g_autoptr (GError) err = nullptr;
+    g_autofree gchar *display = nullptr;
+    if (!rtcstream_janus_uri_parse (uri, &display, &err)) {
+      error = err->message;
+      return false;
+    }
+    s.uri_error.clear ();
+    s.uri = uri;
+    s.stream_name = display;
     s.ws_url.clear ();
     return true;
   }
@@ -102,6 +175,9 @@ set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
     case PROP_TLS_CA_FILE:
       s.tls_ca_file = g_value_get_string (value) ? g_value_get_string (value) : "";
       return true;
+    case PROP_AUTH_TOKEN:
+      s.auth_token = g_value_get_string (value) ? g_value_get_string (value) : "";
+      return true;
     case PROP_TURN_SERVERS:
       s.turn_servers.clear ();
       for (guint i = 0; i < gst_value_array_get_size (value); i++) {
@@ -109,6 +185,13 @@ set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
         if (G_VALUE_HOLDS_STRING (v) && g_value_get_string (v))
           s.turn_servers.emplace_back (g_value_get_string (v));
       }
+      s.turn_error.clear ();
+      if (!check_turn_uris (s.turn_servers, s.turn_error))
+        GST_ELEMENT_WARNING (element, RESOURCE, SETTINGS, ("%s", s.turn_error.c_str ()),
+            (nullptr));
+      return true;
+    case PROP_ICE_TRANSPORT_POLICY:
+      s.relay_only = g_value_get_enum (value) == ICE_TRANSPORT_POLICY_RELAY;
       return true;
     case PROP_SIGNALLER: {
       auto *sig = static_cast<RtcstreamSignaller *> (g_value_get_object (value));
@@ -147,6 +230,13 @@ get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
     case PROP_TLS_CA_FILE:
       g_value_set_string (value, s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str ());
       return true;
+    case PROP_AUTH_TOKEN:
+      g_value_set_string (value, s.auth_token.empty () ? nullptr : s.auth_token.c_str ());
+      return true;
+    case PROP_ICE_TRANSPORT_POLICY:
+      g_value_set_enum (value, s.relay_only ? ICE_TRANSPORT_POLICY_RELAY
+                                            : ICE_TRANSPORT_POLICY_ALL);
+      return true;
     case PROP_TURN_SERVERS:
       for (const std::string &t : s.turn_servers) {
         GValue v = G_VALUE_INIT;
@@ -172,14 +262,57 @@ get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
 RtcstreamSignaller *
 ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
 {
-  for (const std::string *e : {&s.uri_error, &s.codec_error[0], &s.codec_error[1]}) {
+  for (const std::string *e : {&s.uri_error, &s.codec_error[0], &s.codec_error[1],
+           &s.turn_error}) {
     if (!e->empty ()) {
       error = *e;
       return nullptr;
     }
   }
+  if (s.relay_only && s.turn_servers.empty ()) {
+    error = "ice-transport-policy=relay sends everything through TURN relays, but "
+            "turn-servers is empty: set turn-servers='<\"turn://USER:PASSWORD@HOST:PORT\">' "
+            "or use ice-transport-policy=all";
+    return nullptr;
+  }
   if (s.signaller_from_app && s.signaller) {
     g_object_set (s.signaller.get (), "role", role, nullptr);
+    if (!s.auth_token.empty () &&
+        g_object_class_find_property (G_OBJECT_GET_CLASS (s.signaller.get ()), "auth-token"))
+      g_object_set (s.signaller.get (), "auth-token", s.auth_token.c_str (), nullptr);
+    return s.signaller.get ();
+  }
+  StreamUri http;
+  std::string ignored;
+  if (!s.uri.empty () && parse_stream_uri (s.uri, http, ignored) && !http.http_protocol.empty ()) {
+    // WHIP publishes and WHEP watches: the other one is a user mistake.
+    const char *want = role == RTCSTREAM_ROLE_PRODUCER ? "whip" : "whep";
+    if (http.http_protocol != want) {
+      error = "The URI '" + s.uri + "' is a " + http.http_protocol + "+ URI, but " +
+          (role == RTCSTREAM_ROLE_PRODUCER
+                  ? "rtcstreamsink publishes: use whip+http(s)://... here, and whep+ URIs "
+                    "with rtcstreamsrc"
+                  : "rtcstreamsrc watches: use whep+http(s)://... here, and whip+ URIs "
+                    "with rtcstreamsink");
+      return nullptr;
+    }
+    s.signaller = Ref<RtcstreamSignaller>::adopt (
+        RTCSTREAM_SIGNALLER (rtcstream_whip_signaller_new (http.http_url.c_str ())));
+    g_object_set (s.signaller.get (), "role", role, "stream-name", s.stream_name.c_str (),
+        "auth-token", s.auth_token.empty () ? nullptr : s.auth_token.c_str (),
+        "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
+    return s.signaller.get ();
+  }
+  if (rtcstream_janus_uri_is_janus (s.uri.c_str ())) {
+    g_autoptr (GError) err = nullptr;
+    RtcstreamJanusSignaller *janus = rtcstream_janus_signaller_new_from_uri (s.uri.c_str (), &err);
+    if (!janus) {
+      error = err->message;
+      return nullptr;
+    }
+    s.signaller = Ref<RtcstreamSignaller>::adopt (RTCSTREAM_SIGNALLER (janus));
+    g_object_set (s.signaller.get (), "role", role,
+        "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
     return s.signaller.get ();
   }
   if (s.ws_url.empty ()) {
@@ -200,6 +333,7 @@ ice_config (const CommonSettings &s)
   IceConfig c;
   c.stun_server = s.stun_server;
   c.turn_servers = s.turn_servers;
+  c.relay_only = s.relay_only;
   return c;
 }
 

@@ -26,6 +26,8 @@ enum CommonProp : guint {
   PROP_VIDEO_CODECS,
   PROP_AUDIO_CODECS,
   PROP_TLS_CA_FILE,
+  PROP_ICE_TRANSPORT_POLICY,
+  PROP_AUTH_TOKEN,
   PROP_COMMON_LAST,
 };
 
@@ -36,7 +38,9 @@ struct CommonSettings {
   std::string ws_url;        // from the URI
   std::string stun_server;
   std::vector<std::string> turn_servers;
+  bool relay_only = false;    // ice-transport-policy=relay
   std::string tls_ca_file;
+  std::string auth_token;    // bearer token for WHIP/WHEP endpoints
   Ref<RtcstreamSignaller> signaller;
   bool signaller_from_app = false;
   std::vector<const Codec *> video_codecs;
@@ -45,6 +49,7 @@ struct CommonSettings {
   // while gst-launch still parses the line is never shown.
   std::string uri_error;
   std::string codec_error[2];  // per MediaKind
+  std::string turn_error;      // a malformed turn-servers entry
 };
 
 void install_common_properties (GObjectClass *klass, const char *role_word);
@@ -83,6 +88,9 @@ private:
 };
 
 extern const gchar *const uri_protocols[];
+// uri_protocols plus the schemes of one element only (whip+ for the sink,
+// whep+ for the source).
+const gchar *const *uri_protocols_for (GstURIType type);
 
 // Where an element keeps its CommonSettings and the lock guarding them.
 struct SettingsAccess {
@@ -98,7 +106,9 @@ uri_handler_init (gpointer g_iface, gpointer)
 {
   auto *iface = static_cast<GstURIHandlerInterface *> (g_iface);
   iface->get_type = [] (GType) { return Type; };
-  iface->get_protocols = [] (GType) -> const gchar *const * { return uri_protocols; };
+  iface->get_protocols = [] (GType) -> const gchar *const * {
+    return uri_protocols_for (Type);
+  };
   iface->get_uri = [] (GstURIHandler *handler) -> gchar * {
     SettingsAccess a = Get (handler);
     std::lock_guard<std::mutex> lk (*a.lock);

@@ -31,6 +31,7 @@
 
 #include "props.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/datachannel.h"
 #include "rtcstream/session.h"
 #include "rtcstream/worker.h"
 
@@ -43,11 +44,18 @@ namespace {
 
 enum {
   PROP_STATS = PROP_COMMON_LAST,
+  PROP_NAVIGATION,
+  PROP_DATA_CHANNEL,
 };
 
 enum {
   SIGNAL_CONSUMER_ADDED,
   SIGNAL_CONSUMER_REMOVED,
+  SIGNAL_DATA_CHANNEL_OPENED,
+  SIGNAL_TEXT_MESSAGE,
+  SIGNAL_BINARY_MESSAGE,
+  SIGNAL_SEND_TEXT,
+  SIGNAL_SEND_BINARY,
   N_SIGNALS,
 };
 guint sink_signals[N_SIGNALS];
@@ -89,6 +97,9 @@ struct Consumer {
   std::vector<std::pair<InputStream *, GstPad *>> pads;  // webrtcbin sink pads per input
   std::vector<Branch> branches;
   std::vector<std::string> offered;  // offered codec lists, per input, for messages
+  // SSRC per input, announced in the offer (a=ssrc) and used by the
+  // payloader: an SFU such as Janus routes by the SSRCs of the offer.
+  std::vector<guint> ssrcs;
   bool linked = false;
   bool announced = false;  // consumer-added was emitted
 };
@@ -110,6 +121,9 @@ struct State {
   guint stats_generation = 0;
   guint video_pads = 0, audio_pads = 0;
   bool eos_posted = false;
+  bool navigation = true;     // guarded by lock
+  bool data_channel = false;  // guarded by lock
+  std::unique_ptr<DataChannels> channels;
 };
 
 }  // namespace
@@ -210,6 +224,12 @@ remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_s
     gst_object_unref (qsink);
     gst_element_release_request_pad (b.group->tee, b.group_tee_pad);
     gst_object_unref (b.group_tee_pad);
+    // A consumer that never connected has its queue's thread blocked inside
+    // webrtcbin, which holds data until DTLS is up: flush it out, or
+    // stopping the queue would wait for that thread forever.
+    GstPad *qsrc = gst_element_get_static_pad (b.queue, "src");
+    gst_pad_push_event (qsrc, gst_event_new_flush_start ());
+    gst_object_unref (qsrc);
     remove_elements (GST_BIN (self), {b.queue, b.payloader});
     b.group->consumers--;
   }
@@ -223,6 +243,7 @@ remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_s
   std::string peer = c->session->peer_id ();
   if (webrtc)
     gst_object_ref (webrtc);
+  st->channels->remove_session (session_id);
   c->session->close ();
   if (tell_signaller && st->signaller)
     rtcstream_signaller_end_session (st->signaller.get (), session_id.c_str ());
@@ -435,6 +456,8 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
         (guint64) (500 * GST_MSECOND), nullptr);
     gst_util_set_object_arg (G_OBJECT (b.queue), "leaky", "downstream");
     b.payloader = make_payloader (*codec, pt, (base + "-pay").c_str ());
+    if (b.payloader && i < c->ssrcs.size ())
+      g_object_set (b.payloader, "ssrc", c->ssrcs[i], nullptr);
     if (!b.payloader) {
       gst_object_unref (b.queue);
       error = std::string ("payloader ") + codec->payloader + " is missing";
@@ -491,11 +514,61 @@ on_consumer_state (RtcstreamSink *self, const std::string &session_id,
       gst_object_unref (qsink);
     }
   } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
-    warn_consumer (self, c->session->peer_id (),
-        "the connection failed (ICE or DTLS): no network path to it. On separate "
-        "networks set stun-server and turn-servers");
+    std::string why = c->session->failure ();
+    warn_consumer (self, c->session->peer_id (), why.empty ()
+            ? "the connection failed (ICE or DTLS): no network path to it. On separate "
+              "networks set stun-server and turn-servers"
+            : "the connection failed: " + why);
     remove_consumer (self, session_id, true);
   }
+}
+
+struct ChannelCtx {
+  RtcstreamSink *element;
+  std::string session;
+};
+
+// webrtcbin's thread: a channel the remote side opened.
+void
+on_remote_data_channel (GstElement *, GstWebRTCDataChannel *ch, gpointer data)
+{
+  auto *c = static_cast<ChannelCtx *> (data);
+  c->element->state->channels->adopt (c->session, ch);
+}
+
+// Worker thread: the channels this element offers, and any the consumer opens.
+void
+open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *webrtc)
+{
+  State *st = self->state;
+  bool navigation, data;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    navigation = st->navigation;
+    data = st->data_channel;
+  }
+  // A signaller whose endpoint takes audio and video only (WHIP) says so:
+  // a data channel in the offer would make it refuse the whole session.
+  gboolean media_only = FALSE;
+  if (st->signaller &&
+      g_object_class_find_property (G_OBJECT_GET_CLASS (st->signaller.get ()), "media-only"))
+    g_object_get (st->signaller.get (), "media-only", &media_only, nullptr);
+  if (media_only && (navigation || data)) {
+    GST_INFO_OBJECT (self, "the signaller's endpoint takes no data channels: not offering any");
+    navigation = data = false;
+  }
+  if (navigation)
+    st->channels->create (session_id, webrtc, kInputChannelLabel);
+  if (data)
+    st->channels->create (session_id, webrtc, kDataChannelLabel);
+  // A raw pointer: the webrtcbin is a child that close () removes before
+  // the element can go away; a ref here would keep the element alive.
+  auto *ctx = new ChannelCtx{self, session_id};
+  g_signal_connect_data (webrtc, "on-data-channel",
+      G_CALLBACK (on_remote_data_channel),
+      ctx, [] (gpointer data, GClosure *) {
+        delete static_cast<ChannelCtx *> (data);
+      }, (GConnectFlags) 0);
 }
 
 // Worker thread.
@@ -554,6 +627,11 @@ start_consumer (RtcstreamSink *self, const std::string &session_id, const std::s
     GstCaps *offer_caps = gst_caps_new_empty ();
     for (const Codec *codec : codecs)
       gst_caps_append (offer_caps, rtp_caps (*codec, codec->default_pt, true));
+    const guint ssrc = g_random_int ();
+    for (guint k = 0; k < gst_caps_get_size (offer_caps); k++)
+      gst_structure_set (gst_caps_get_structure (offer_caps, k), "ssrc", G_TYPE_UINT, ssrc,
+          nullptr);
+    c->ssrcs.push_back (ssrc);
     GstPad *pad = gst_element_request_pad_simple (c->session->webrtcbin (), "sink_%u");
     GstWebRTCRTPTransceiver *trans = nullptr;
     g_object_get (pad, "transceiver", &trans, nullptr);
@@ -574,6 +652,7 @@ start_consumer (RtcstreamSink *self, const std::string &session_id, const std::s
     return;
   }
   c->session->sync_state ();
+  open_channels (self, session_id, c->session->webrtcbin ());
   GST_INFO_OBJECT (self, "offering to consumer %s (session %s)", peer_id.c_str (),
       session_id.c_str ());
   c->session->offer ([ref, session_id, peer_id] (const std::string &err) {
@@ -735,12 +814,121 @@ build_stats (RtcstreamSink *self)
         "state", G_TYPE_STRING, ss.state.c_str (),
         "codecs", G_TYPE_STRING, ss.codecs.c_str (),
         "bytes-sent", G_TYPE_UINT64, ss.bytes_sent,
-        "rtt-ms", G_TYPE_DOUBLE, ss.rtt_ms, nullptr);
+        "rtt-ms", G_TYPE_DOUBLE, ss.rtt_ms,
+        "local-candidate-type", G_TYPE_STRING, ss.local_candidate_type.c_str (),
+        "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (), nullptr);
     std::string field = "consumer-" + kv.first;
     gst_structure_set (s, field.c_str (), GST_TYPE_STRUCTURE, cs, nullptr);
     gst_structure_free (cs);
   }
   return s;
+}
+
+// --- data channels (worker thread) ---------------------------------------------------
+
+std::string
+peer_of (RtcstreamSink *self, const std::string &session_id)
+{
+  auto it = self->state->consumers.find (session_id);
+  return it == self->state->consumers.end () ? std::string () : it->second->session->peer_id ();
+}
+
+// A navigation message from a consumer goes upstream from the first video
+// input, its coordinates scaled to that input's frame size.
+void
+on_navigation_message (RtcstreamSink *self, const std::string &session_id,
+    const std::string &text)
+{
+  State *st = self->state;
+  InputStream *video = nullptr;
+  int width = 0, height = 0;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    if (!st->navigation)
+      return;
+    for (auto &in : st->inputs) {
+      if (in->kind == MediaKind::Video && !video) {
+        video = in.get ();
+        if (in->caps && gst_caps_get_size (in->caps) > 0) {
+          GstStructure *cs = gst_caps_get_structure (in->caps, 0);
+          gst_structure_get_int (cs, "width", &width);
+          gst_structure_get_int (cs, "height", &height);
+        }
+      }
+    }
+  }
+  if (!video)
+    return;
+  std::string error;
+  GstEvent *event = navigation_from_json (text, width, height, error);
+  if (!event) {
+    GST_DEBUG_OBJECT (self, "consumer %s: ignoring a navigation message: %s",
+        peer_of (self, session_id).c_str (), error.c_str ());
+    return;
+  }
+  GST_LOG_OBJECT (self, "navigation from %s: %" GST_PTR_FORMAT,
+      peer_of (self, session_id).c_str (), gst_event_get_structure (event));
+  gst_pad_push_event (video->ghost, event);
+}
+
+DataChannels::Handlers
+channel_handlers (RtcstreamSink *self)
+{
+  DataChannels::Handlers h;
+  h.opened = [self] (const std::string &session) {
+    std::string peer = peer_of (self, session);
+    if (!peer.empty ())
+      g_signal_emit (self, sink_signals[SIGNAL_DATA_CHANNEL_OPENED], 0, peer.c_str ());
+  };
+  h.message = [self] (const std::string &session, const std::string *text, GBytes *bytes) {
+    std::string peer = peer_of (self, session);
+    if (peer.empty ())
+      return;
+    if (text)
+      g_signal_emit (self, sink_signals[SIGNAL_TEXT_MESSAGE], 0, peer.c_str (), text->c_str ());
+    else
+      g_signal_emit (self, sink_signals[SIGNAL_BINARY_MESSAGE], 0, peer.c_str (), bytes);
+  };
+  h.input = [self] (const std::string &session, const std::string &text) {
+    on_navigation_message (self, session, text);
+  };
+  return h;
+}
+
+// Any thread: the session of a consumer, "" for every consumer when peer is
+// null or empty; false when no consumer has that id.
+bool
+session_of_peer (RtcstreamSink *self, const gchar *peer, std::string &session)
+{
+  session.clear ();
+  if (!peer || !*peer)
+    return true;
+  std::lock_guard<std::mutex> lk (self->state->lock);
+  for (auto &kv : self->state->consumers) {
+    if (kv.second->session->peer_id () == peer) {
+      session = kv.first;
+      return true;
+    }
+  }
+  return false;
+}
+
+guint
+send_text_action (RtcstreamSink *self, const gchar *peer, const gchar *text)
+{
+  std::string session;
+  if (!text || !session_of_peer (self, peer, session))
+    return 0;
+  return self->state->channels->send_text (session, text);
+}
+
+guint
+send_binary_action (RtcstreamSink *self, const gchar *peer, GBytes *bytes)
+{
+  std::string session;
+  if (!bytes || !session_of_peer (self, peer, session))
+    return 0;
+  return self->state->channels->send_binary (session, bytes);
 }
 
 // --- input pads -----------------------------------------------------------------
@@ -981,6 +1169,27 @@ rtcstream_sink_handle_message (GstBin *bin, GstMessage *msg)
     gst_message_unref (msg);
     return;
   }
+  // An error inside one consumer's webrtcbin (say sctpenc when a browser
+  // tab closes and aborts the SCTP association) is that consumer's end, not
+  // the pipeline's: warn and remove it; the others carry on.
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    std::string session = session_of_message (bin, msg);
+    if (!session.empty ()) {
+      GError *err = nullptr;
+      gst_message_parse_error (msg, &err, nullptr);
+      std::string what = err ? err->message : "unknown error";
+      g_clear_error (&err);
+      gst_message_unref (msg);
+      on_worker (RTCSTREAM_SINK (bin), [session, what] (RtcstreamSink *self) {
+        std::string peer = peer_of (self, session);
+        if (peer.empty ())
+          return;  // already removed
+        warn_consumer (self, peer, "its connection broke (" + what + "); removed");
+        remove_consumer (self, session, true);
+      });
+      return;
+    }
+  }
   GST_BIN_CLASS (rtcstream_sink_parent_class)->handle_message (bin, msg);
 }
 
@@ -990,6 +1199,14 @@ rtcstream_sink_set_property (GObject *object, guint prop_id, const GValue *value
 {
   auto *self = RTCSTREAM_SINK (object);
   std::lock_guard<std::mutex> lk (self->state->lock);
+  if (prop_id == PROP_NAVIGATION) {
+    self->state->navigation = g_value_get_boolean (value);
+    return;
+  }
+  if (prop_id == PROP_DATA_CHANNEL) {
+    self->state->data_channel = g_value_get_boolean (value);
+    return;
+  }
   if (!set_common_property (GST_ELEMENT (self), self->state->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
@@ -1003,6 +1220,14 @@ rtcstream_sink_get_property (GObject *object, guint prop_id, GValue *value, GPar
     return;
   }
   std::lock_guard<std::mutex> lk (self->state->lock);
+  if (prop_id == PROP_NAVIGATION) {
+    g_value_set_boolean (value, self->state->navigation);
+    return;
+  }
+  if (prop_id == PROP_DATA_CHANNEL) {
+    g_value_set_boolean (value, self->state->data_channel);
+    return;
+  }
   if (!get_common_property (self->state->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
@@ -1013,6 +1238,8 @@ rtcstream_sink_init (RtcstreamSink *self)
   self->state = new State ();
   init_common_settings (self->state->settings);
   self->state->worker = std::make_shared<Worker> ("rtcstreamsink");
+  self->state->channels =
+      std::make_unique<DataChannels> (self->state->worker, channel_handlers (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
 }
 
@@ -1022,6 +1249,7 @@ rtcstream_sink_finalize (GObject *object)
   auto *self = RTCSTREAM_SINK (object);
   State *st = self->state;
   st->worker.reset ();
+  st->channels.reset ();
   for (auto &in : st->inputs) {
     gst_caps_replace (&in->caps, nullptr);
     gst_object_unref (in->tee);
@@ -1054,6 +1282,21 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "codec share one), and per consumer a consumer-SESSION structure with peer-id, "
           "state, codecs, bytes-sent and rtt-ms (-1 until known)",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_NAVIGATION,
+      g_param_spec_boolean ("navigation", "Navigation",
+          "Open an \"input\" data channel per consumer and send the mouse and keyboard "
+          "events viewers send on it (a browser's video element, rtcstreamsrc's downstream) "
+          "upstream from the first video pad as GstNavigation events, coordinates scaled "
+          "to the input's frame size, e.g. into navigationtest or an application",
+          TRUE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                               GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property (gobject_class, PROP_DATA_CHANNEL,
+      g_param_spec_boolean ("data-channel", "Data channel",
+          "Open a \"data\" channel per consumer for application messages: send with the "
+          "send-text / send-binary action signals, receive with text-message / "
+          "binary-message. Channels a consumer opens itself are always accepted",
+          FALSE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                GST_PARAM_MUTABLE_READY)));
 
   /**
    * RtcstreamSink::consumer-added:
@@ -1066,6 +1309,57 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
   sink_signals[SIGNAL_CONSUMER_REMOVED] = g_signal_new ("consumer-removed",
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
       G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
+
+  /**
+   * RtcstreamSink::data-channel-opened:
+   * @peer_id: the consumer whose "data" channel is now open
+   */
+  sink_signals[SIGNAL_DATA_CHANNEL_OPENED] = g_signal_new ("data-channel-opened",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * RtcstreamSink::text-message:
+   * @peer_id: the consumer that sent it
+   * @text: the message
+   *
+   * Emitted from the element's worker thread for each text message on a
+   * consumer's "data" channel.
+   */
+  sink_signals[SIGNAL_TEXT_MESSAGE] = g_signal_new ("text-message",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * RtcstreamSink::binary-message:
+   * @peer_id: the consumer that sent it
+   * @data: the message
+   */
+  sink_signals[SIGNAL_BINARY_MESSAGE] = g_signal_new ("binary-message",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
+  /**
+   * RtcstreamSink::send-text:
+   * @peer_id: (nullable): one consumer, or NULL for every consumer
+   * @text: the message
+   *
+   * Action signal: sends a text message on the "data" channel. Callable from
+   * any thread; never blocks. Returns how many consumers it was sent to
+   * (0 before their channel is open: see data-channel-opened).
+   */
+  sink_signals[SIGNAL_SEND_TEXT] = g_signal_new_class_handler ("send-text",
+      G_TYPE_FROM_CLASS (klass), (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK (send_text_action), nullptr, nullptr, nullptr,
+      G_TYPE_UINT, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * RtcstreamSink::send-binary:
+   * @peer_id: (nullable): one consumer, or NULL for every consumer
+   * @data: the message
+   *
+   * Action signal: as send-text, for binary messages.
+   */
+  sink_signals[SIGNAL_SEND_BINARY] = g_signal_new_class_handler ("send-binary",
+      G_TYPE_FROM_CLASS (klass), (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK (send_binary_action), nullptr, nullptr, nullptr,
+      G_TYPE_UINT, 2, G_TYPE_STRING, G_TYPE_BYTES);
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);

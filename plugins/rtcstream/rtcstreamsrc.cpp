@@ -27,6 +27,7 @@
 
 #include "props.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/datachannel.h"
 #include "rtcstream/session.h"
 #include "rtcstream/worker.h"
 
@@ -41,7 +42,18 @@ enum {
   PROP_LATENCY = PROP_COMMON_LAST,
   PROP_PRODUCER_TIMEOUT,
   PROP_STATS,
+  PROP_NAVIGATION,
 };
+
+enum {
+  SIGNAL_DATA_CHANNEL_OPENED,
+  SIGNAL_TEXT_MESSAGE,
+  SIGNAL_BINARY_MESSAGE,
+  SIGNAL_SEND_TEXT,
+  SIGNAL_SEND_BINARY,
+  N_SIGNALS,
+};
+guint src_signals[N_SIGNALS];
 
 // 50 ms of jitterbuffer: plenty on a LAN (RTT ~1 ms leaves time for a few
 // retransmissions), lowest latency. Raise it over the internet: the buffer
@@ -72,7 +84,10 @@ struct State {
   bool no_more_pads = false;
   bool started = false;
   bool ended = false;
+  bool offering = false;  // worker: we offered (WHEP) and wait for the answer
   guint stats_generation = 0;
+  bool navigation = true;  // guarded by lock
+  std::unique_ptr<DataChannels> channels;
 };
 
 }  // namespace
@@ -116,6 +131,51 @@ caps_accept (GstCaps *peer, const char *media_type)
   bool ok = gst_caps_can_intersect (peer, want);
   gst_caps_unref (want);
   return ok;
+}
+
+struct ChannelCtx {
+  RtcstreamSrc *element;
+  std::string session;
+};
+
+// webrtcbin's thread: a channel the remote side opened.
+void
+on_remote_data_channel (GstElement *, GstWebRTCDataChannel *ch, gpointer data)
+{
+  auto *c = static_cast<ChannelCtx *> (data);
+  c->element->state->channels->adopt (c->session, ch);
+}
+
+// Any thread: a navigation event from downstream (a video sink's window, an
+// application) goes to the producer on the "input" channel, with the frame
+// size its coordinates refer to.
+GstPadProbeReturn
+on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+  auto *self = RTCSTREAM_SRC (user);
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_NAVIGATION)
+    return GST_PAD_PROBE_OK;
+  {
+    std::lock_guard<std::mutex> lk (self->state->lock);
+    if (!self->state->navigation)
+      return GST_PAD_PROBE_OK;
+  }
+  int width = 0, height = 0;
+  if (GstCaps *caps = gst_pad_get_current_caps (pad)) {
+    if (gst_caps_get_size (caps) > 0) {
+      GstStructure *cs = gst_caps_get_structure (caps, 0);
+      gst_structure_get_int (cs, "width", &width);
+      gst_structure_get_int (cs, "height", &height);
+    }
+    gst_caps_unref (caps);
+  }
+  std::string json = navigation_to_json (event, width, height);
+  if (!json.empty ()) {
+    GST_LOG_OBJECT (self, "navigation to the producer: %s", json.c_str ());
+    self->state->channels->send_input (json);
+  }
+  return GST_PAD_PROBE_OK;
 }
 
 // webrtcbin's thread (pad-added): builds depayloader [! parser | ! decoder]
@@ -199,6 +259,9 @@ on_webrtc_pad (GstElement *, GstPad *pad, gpointer user)
         return gst_pad_is_linked (GST_PAD (ghost)) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
       }, out.ghost, nullptr);
   gst_object_unref (last_src);
+  if (codec->kind == MediaKind::Video)
+    gst_pad_add_probe (out.ghost, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, self,
+        nullptr);
   for (auto it = out.chain.rbegin (); it != out.chain.rend (); ++it)
     gst_element_sync_state_with_parent (*it);
   GstPad *depay_sink = gst_element_get_static_pad (out.chain.front (), "sink");
@@ -250,6 +313,7 @@ end_stream (RtcstreamSrc *self, const char *why)
   if (st->ended)
     return;
   st->ended = true;
+  st->channels->clear ();
   if (st->session)
     st->session->close ();  // stops webrtcbin's streaming threads first
   std::vector<Output> outputs;
@@ -358,9 +422,15 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
     std::string err = st->session->create (ice_config (settings), latency,
         [ref] (GstWebRTCPeerConnectionState state) {
           if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
-            GST_ELEMENT_ERROR (ref.get (), RESOURCE, READ,
-                ("The connection to the producer failed (ICE or DTLS): no network path. "
-                 "On separate networks set stun-server and turn-servers"), (nullptr));
+            auto &session = ref->state->session;
+            std::string why = session ? session->failure () : std::string ();
+            if (!why.empty ())
+              GST_ELEMENT_ERROR (ref.get (), RESOURCE, READ,
+                  ("The connection to the producer failed: %s", why.c_str ()), (nullptr));
+            else
+              GST_ELEMENT_ERROR (ref.get (), RESOURCE, READ,
+                  ("The connection to the producer failed (ICE or DTLS): no network path. "
+                   "On separate networks set stun-server and turn-servers"), (nullptr));
           }
         });
     if (!err.empty ()) {
@@ -370,8 +440,133 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
     GstElement *w = st->session->webrtcbin ();
     g_signal_connect (w, "pad-added", G_CALLBACK (on_webrtc_pad), self);
     g_signal_connect (w, "on-new-transceiver", G_CALLBACK (on_new_transceiver), self);
+    // A raw pointer: the webrtcbin is a child, removed before the element goes.
+    auto *dctx = new ChannelCtx{self, s};
+    g_signal_connect_data (w, "on-data-channel",
+        G_CALLBACK (on_remote_data_channel),
+        dctx, [] (gpointer data, GClosure *) {
+          delete static_cast<ChannelCtx *> (data);
+        }, (GConnectFlags) 0);
     st->session->sync_state ();
     GST_INFO_OBJECT (self, "joined producer %s (session %s)", p.c_str (), s.c_str ());
+  });
+}
+
+// Media of an answer to our offer that the endpoint will send (sendonly or
+// sendrecv, not rejected): the pads to expect.
+guint
+count_sending_media (const GstWebRTCSessionDescription *answer)
+{
+  guint n = 0;
+  for (guint i = 0; i < gst_sdp_message_medias_len (answer->sdp); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (answer->sdp, i);
+    const char *media = gst_sdp_media_get_media (m);
+    if (gst_sdp_media_get_port (m) == 0 || media_has_attribute (m, "recvonly") ||
+        media_has_attribute (m, "inactive"))
+      continue;
+    if (g_strcmp0 (media, "video") == 0 || g_strcmp0 (media, "audio") == 0)
+      n++;
+  }
+  return n;
+}
+
+// Worker: we offer (WHEP): one recvonly transceiver per media kind with the
+// codecs we decode, in the order of video-codecs / audio-codecs.
+void
+offer_session (RtcstreamSrc *self)
+{
+  State *st = self->state;
+  if (!st->session || !st->session->webrtcbin ())
+    return;
+  CommonSettings settings;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    settings = st->settings;
+  }
+  GstElement *w = st->session->webrtcbin ();
+  guint added = 0;
+  for (const auto *list : {&settings.video_codecs, &settings.audio_codecs}) {
+    GstCaps *caps = gst_caps_new_empty ();
+    for (const Codec *c : *list)
+      if (can_decode (*c))
+        gst_caps_append (caps, rtp_caps (*c, c->default_pt, true));
+    if (gst_caps_is_empty (caps)) {
+      gst_caps_unref (caps);
+      continue;
+    }
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_signal_emit_by_name (w, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
+        caps, &trans);
+    if (trans) {
+      // Set again after on-new-transceiver, which fits answers, not offers.
+      g_object_set (trans, "codec-preferences", caps, "direction",
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", TRUE, nullptr);
+      gst_object_unref (trans);
+      added++;
+    }
+    gst_caps_unref (caps);
+  }
+  if (added == 0) {
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
+        ("None of the codecs in video-codecs and audio-codecs can be decoded here: install "
+         "gstreamer1.0-plugins-good, -bad and gstreamer1.0-libav"), (nullptr));
+    return;
+  }
+  st->offering = true;
+  Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
+  st->session->offer ([ref] (const std::string &err) {
+    if (!err.empty ())
+      GST_ELEMENT_ERROR (ref.get (), STREAM, FAILED, ("Could not make an offer: %s",
+          err.c_str ()), (nullptr));
+  });
+}
+
+// Consumer side, a signaller that wants our offer (WHEP): make the session
+// as on session-started, then offer.
+void
+on_session_requested (RtcstreamSignaller *sig, const gchar *sid, const gchar *peer,
+    GstWebRTCSessionDescription *offer, gpointer user)
+{
+  auto *self = RTCSTREAM_SRC (user);
+  if (offer) {
+    GST_WARNING_OBJECT (self, "session %s: a consumer does not answer session requests "
+        "with an offer in them, ignoring", sid);
+    return;
+  }
+  on_session_started (sig, sid, peer, user);
+  std::string s = sid;
+  on_worker (self, [s] (RtcstreamSrc *self) {
+    if (self->state->session && self->state->session->id () == s && !self->state->offering)
+      offer_session (self);
+  });
+}
+
+// Worker: the answer to our offer.
+void
+apply_answer (RtcstreamSrc *self, const std::string &sid,
+    std::shared_ptr<GstWebRTCSessionDescription> answer)
+{
+  State *st = self->state;
+  if (!st->session || st->session->id () != sid || !st->offering) {
+    GST_WARNING_OBJECT (self, "session %s: an answer to no offer of ours, ignoring",
+        sid.c_str ());
+    return;
+  }
+  st->offering = false;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    st->expected_pads = count_sending_media (answer.get ());
+  }
+  Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
+  st->session->set_remote (answer.get (), [ref, sid] (const std::string &err) {
+    if (err.empty ())
+      return;
+    State *st = ref->state;
+    st->ended = true;  // our error, not the producer's end
+    if (st->signaller)
+      rtcstream_signaller_end_session (st->signaller.get (), sid.c_str ());
+    GST_ELEMENT_ERROR (ref.get (), STREAM, CODEC_NOT_FOUND,
+        ("The producer's answer could not be applied: %s", err.c_str ()), (nullptr));
   });
 }
 
@@ -380,6 +575,13 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
     GstWebRTCSessionDescription *desc, gpointer user)
 {
   auto *self = RTCSTREAM_SRC (user);
+  if (desc->type == GST_WEBRTC_SDP_TYPE_ANSWER) {
+    std::string s = sid;
+    std::shared_ptr<GstWebRTCSessionDescription> answer (
+        gst_webrtc_session_description_copy (desc), gst_webrtc_session_description_free);
+    on_worker (self, [s, answer] (RtcstreamSrc *self) { apply_answer (self, s, answer); });
+    return;
+  }
   if (desc->type != GST_WEBRTC_SDP_TYPE_OFFER) {
     GST_WARNING_OBJECT (self, "session %s: expected an offer, ignoring", sid);
     return;
@@ -508,6 +710,7 @@ start (RtcstreamSrc *self)
   });
   st->link.start (sig, self, {
     {"session-started", G_CALLBACK (on_session_started)},
+    {"session-requested", G_CALLBACK (on_session_requested)},
     {"session-description", G_CALLBACK (on_session_description)},
     {"handle-ice", G_CALLBACK (on_handle_ice)},
     {"session-ended", G_CALLBACK (on_session_ended)},
@@ -522,6 +725,7 @@ stop (RtcstreamSrc *self)
   State *st = self->state;
   st->link.stop ();  // no signaller callback for us after this
   st->worker->run_sync ([self, st] {
+    st->channels->clear ();
     if (st->session) {
       st->session->close ();
       st->session.reset ();
@@ -543,6 +747,47 @@ stop (RtcstreamSrc *self)
   }
 }
 
+std::string
+producer_of (RtcstreamSrc *self, const std::string &session_id)
+{
+  State *st = self->state;
+  return st->session && st->session->id () == session_id ? st->session->peer_id ()
+                                                         : std::string ();
+}
+
+DataChannels::Handlers
+channel_handlers (RtcstreamSrc *self)
+{
+  DataChannels::Handlers h;
+  h.opened = [self] (const std::string &session) {
+    std::string peer = producer_of (self, session);
+    if (!peer.empty ())
+      g_signal_emit (self, src_signals[SIGNAL_DATA_CHANNEL_OPENED], 0, peer.c_str ());
+  };
+  h.message = [self] (const std::string &session, const std::string *text, GBytes *bytes) {
+    std::string peer = producer_of (self, session);
+    if (peer.empty ())
+      return;
+    if (text)
+      g_signal_emit (self, src_signals[SIGNAL_TEXT_MESSAGE], 0, peer.c_str (), text->c_str ());
+    else
+      g_signal_emit (self, src_signals[SIGNAL_BINARY_MESSAGE], 0, peer.c_str (), bytes);
+  };
+  return h;
+}
+
+gboolean
+send_text_action (RtcstreamSrc *self, const gchar *text)
+{
+  return text && self->state->channels->send_text ({}, text) > 0;
+}
+
+gboolean
+send_binary_action (RtcstreamSrc *self, GBytes *bytes)
+{
+  return bytes && self->state->channels->send_binary ({}, bytes) > 0;
+}
+
 GstStructure *
 build_stats (RtcstreamSrc *self)
 {
@@ -561,7 +806,9 @@ build_stats (RtcstreamSrc *self)
       "state", G_TYPE_STRING, ss.state.c_str (),
       "streams", G_TYPE_UINT, (guint) st->outputs.size (),
       "bytes-received", G_TYPE_UINT64, ss.bytes_received,
-      "packets-lost", G_TYPE_UINT64, ss.packets_lost, nullptr);
+      "packets-lost", G_TYPE_UINT64, ss.packets_lost,
+      "local-candidate-type", G_TYPE_STRING, ss.local_candidate_type.c_str (),
+      "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (), nullptr);
 }
 
 }  // namespace
@@ -624,6 +871,26 @@ rtcstream_src_send_event (GstElement *element, GstEvent *event)
 }
 
 static void
+rtcstream_src_handle_message (GstBin *bin, GstMessage *msg)
+{
+  // An error inside the webrtcbin (sctpenc when the producer's side aborts
+  // the SCTP association, typically as it leaves) is not worth stopping the
+  // pipeline for: the session's end arrives through the signaller or as a
+  // failed connection, and is reported then. Downgraded to a warning.
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && !session_of_message (bin, msg).empty ()) {
+    GError *err = nullptr;
+    gchar *debug = nullptr;
+    gst_message_parse_error (msg, &err, &debug);
+    GstMessage *warning = gst_message_new_warning (GST_MESSAGE_SRC (msg), err, debug);
+    g_clear_error (&err);
+    g_free (debug);
+    gst_message_unref (msg);
+    msg = warning;
+  }
+  GST_BIN_CLASS (rtcstream_src_parent_class)->handle_message (bin, msg);
+}
+
+static void
 rtcstream_src_set_property (GObject *object, guint prop_id, const GValue *value,
     GParamSpec *pspec)
 {
@@ -632,6 +899,9 @@ rtcstream_src_set_property (GObject *object, guint prop_id, const GValue *value,
   if (set_common_property (GST_ELEMENT (self), self->state->settings, prop_id, value))
     return;
   switch (prop_id) {
+    case PROP_NAVIGATION:
+      self->state->navigation = g_value_get_boolean (value);
+      break;
     case PROP_LATENCY:
       self->state->latency_ms = g_value_get_uint (value);
       break;
@@ -655,6 +925,9 @@ rtcstream_src_get_property (GObject *object, guint prop_id, GValue *value, GPara
   if (get_common_property (self->state->settings, prop_id, value))
     return;
   switch (prop_id) {
+    case PROP_NAVIGATION:
+      g_value_set_boolean (value, self->state->navigation);
+      break;
     case PROP_LATENCY:
       g_value_set_uint (value, self->state->latency_ms);
       break;
@@ -672,6 +945,8 @@ rtcstream_src_init (RtcstreamSrc *self)
   self->state = new State ();
   init_common_settings (self->state->settings);
   self->state->worker = std::make_shared<Worker> ("rtcstreamsrc");
+  self->state->channels =
+      std::make_unique<DataChannels> (self->state->worker, channel_handlers (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
 }
 
@@ -680,6 +955,7 @@ rtcstream_src_finalize (GObject *object)
 {
   auto *self = RTCSTREAM_SRC (object);
   self->state->worker.reset ();
+  self->state->channels.reset ();
   delete self->state;
   G_OBJECT_CLASS (rtcstream_src_parent_class)->finalize (object);
 }
@@ -695,6 +971,7 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
   gobject_class->finalize = rtcstream_src_finalize;
   element_class->change_state = rtcstream_src_change_state;
   element_class->send_event = rtcstream_src_send_event;
+  GST_BIN_CLASS (klass)->handle_message = rtcstream_src_handle_message;
 
   install_common_properties (gobject_class, "watch");
   const auto flags = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
@@ -714,6 +991,60 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
       g_param_spec_boxed ("stats", "Statistics",
           "producer-id, state, streams, bytes-received, packets-lost",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_NAVIGATION,
+      g_param_spec_boolean ("navigation", "Navigation",
+          "Send the GstNavigation events (mouse, keyboard) that reach the video pads from "
+          "downstream, e.g. clicks in a video sink's window, to the producer on its "
+          "\"input\" data channel (when it opened one: rtcstreamsink navigation=true)",
+          TRUE, flags));
+
+  /**
+   * RtcstreamSrc::data-channel-opened:
+   * @peer_id: the producer, whose "data" channel is now open
+   */
+  src_signals[SIGNAL_DATA_CHANNEL_OPENED] = g_signal_new ("data-channel-opened",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * RtcstreamSrc::text-message:
+   * @peer_id: the producer
+   * @text: the message
+   *
+   * Emitted from the element's worker thread for each text message on the
+   * producer's "data" channel (rtcstreamsink data-channel=true, or a page).
+   */
+  src_signals[SIGNAL_TEXT_MESSAGE] = g_signal_new ("text-message",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * RtcstreamSrc::binary-message:
+   * @peer_id: the producer
+   * @data: the message
+   */
+  src_signals[SIGNAL_BINARY_MESSAGE] = g_signal_new ("binary-message",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
+  /**
+   * RtcstreamSrc::send-text:
+   * @text: the message
+   *
+   * Action signal: sends a text message to the producer on its "data"
+   * channel. Any thread; never blocks. FALSE while no channel is open.
+   */
+  src_signals[SIGNAL_SEND_TEXT] = g_signal_new_class_handler ("send-text",
+      G_TYPE_FROM_CLASS (klass), (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK (send_text_action), nullptr, nullptr, nullptr,
+      G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+  /**
+   * RtcstreamSrc::send-binary:
+   * @data: the message
+   *
+   * Action signal: as send-text, for binary messages.
+   */
+  src_signals[SIGNAL_SEND_BINARY] = g_signal_new_class_handler ("send-binary",
+      G_TYPE_FROM_CLASS (klass), (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK (send_binary_action), nullptr, nullptr, nullptr,
+      G_TYPE_BOOLEAN, 1, G_TYPE_BYTES);
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);

@@ -17,8 +17,13 @@
 //   error                         { code, details } from the server, or { details } locally
 //   close                         the websocket closed
 // Events of a Viewer: connectionstatechange (detail: viewer.pc.connectionState),
-// ended (detail: why, a short sentence). viewer.pc is its RTCPeerConnection and
-// viewer.getStats () its stats (stats-overlay.js draws them over the video).
+// ended (detail: why, a short sentence), channelopen (the producer's "data"
+// channel is open: viewer.send (text or ArrayBuffer) works), message (detail: a
+// string or an ArrayBuffer from the producer). viewer.pc is its RTCPeerConnection
+// and viewer.getStats () its stats (stats-overlay.js draws them over the video).
+// When the producer opens an "input" channel (rtcstreamsink navigation=true),
+// mouse and keyboard events on the video element are sent to it, in the
+// video's own pixel coordinates (see docs/protocol.md, "Navigation").
 //
 // Publishing a MediaStream (getUserMedia) under a stream name, for pipelines
 // (rtcstreamsrc) and other viewers to watch:
@@ -29,7 +34,9 @@
 //
 // publish () rejects with an Error whose `code` is 'name-taken' when another
 // producer already uses the name. Events of a Publisher: viewers (detail: the
-// number of open sessions), ended (detail: why).
+// number of open sessions), ended (detail: why), message (detail: { consumerId,
+// data }) when published with { dataChannel: true }; publisher.send (data)
+// then reaches every consumer (rtcstreamsrc's text-message signal).
 
 /** The websocket URL of the server that served this page. */
 export function defaultUrl () {
@@ -40,6 +47,98 @@ export function defaultUrl () {
 function streamOf (peerId, meta) {
   const name = meta && typeof meta.name === 'string' && meta.name ? meta.name : peerId;
   return { id: peerId, name, meta: meta ?? null };
+}
+
+// DOM KeyboardEvent.key -> the key names GStreamer's navigation events use
+// (X keysym names); printable characters are sent as they are.
+const KEY_NAMES = {
+  Enter: 'Return', Escape: 'Escape', Backspace: 'BackSpace', Tab: 'Tab', ' ': 'space',
+  Delete: 'Delete', Insert: 'Insert', Home: 'Home', End: 'End', PageUp: 'Prior', PageDown: 'Next',
+  ArrowLeft: 'Left', ArrowRight: 'Right', ArrowUp: 'Up', ArrowDown: 'Down',
+  Shift: 'Shift_L', Control: 'Control_L', Alt: 'Alt_L', Meta: 'Super_L',
+};
+
+function modifiersOf (e) {
+  const m = [];
+  if (e.shiftKey) m.push('shift');
+  if (e.ctrlKey) m.push('control');
+  if (e.altKey) m.push('alt');
+  if (e.metaKey) m.push('meta');
+  return m;
+}
+
+/**
+ * Sends mouse and keyboard events on a <video> to the producer's "input"
+ * channel, as JSON, in the coordinates of the video frame (the element may be
+ * larger or smaller, and letterboxed: object-fit contain).
+ */
+export class NavigationSender {
+  constructor (video, channel) {
+    this.video = video;
+    this.channel = channel;
+    this.pendingMove = null;
+    if (!video.hasAttribute('tabindex')) video.tabIndex = 0;  // focusable, for keys
+    const on = (type, fn) => { video.addEventListener(type, fn); return [type, fn]; };
+    this.listeners = [
+      on('mousemove', (e) => this.move(e)),
+      on('mousedown', (e) => { video.focus(); this.mouse('mouse-button-press', e); }),
+      on('mouseup', (e) => this.mouse('mouse-button-release', e)),
+      on('wheel', (e) => this.mouse('mouse-scroll', e, { dx: -Math.sign(e.deltaX), dy: -Math.sign(e.deltaY) })),
+      on('keydown', (e) => this.key('key-press', e)),
+      on('keyup', (e) => this.key('key-release', e)),
+      on('contextmenu', (e) => e.preventDefault()),
+    ];
+  }
+
+  detach () {
+    for (const [type, fn] of this.listeners) this.video.removeEventListener(type, fn);
+    this.listeners = [];
+  }
+
+  /** (x, y) of a mouse event in video pixels, or null outside the picture. */
+  toVideo (e) {
+    const v = this.video;
+    const vw = v.videoWidth, vh = v.videoHeight;
+    if (!vw || !vh) return null;
+    const r = v.getBoundingClientRect();
+    const scale = Math.min(r.width / vw, r.height / vh);
+    const x = (e.clientX - r.left - (r.width - vw * scale) / 2) / scale;
+    const y = (e.clientY - r.top - (r.height - vh * scale) / 2) / scale;
+    if (x < 0 || y < 0 || x >= vw || y >= vh) return null;
+    return { x, y, width: vw, height: vh };
+  }
+
+  post (msg) {
+    if (this.channel.readyState === 'open') this.channel.send(JSON.stringify(msg));
+  }
+
+  mouse (type, e, extra = {}) {
+    const at = this.toVideo(e);
+    if (!at) return;
+    const msg = { type, ...at, modifiers: modifiersOf(e), ...extra };
+    if (type !== 'mouse-scroll') msg.button = e.button + 1;  // DOM 0,1,2 -> 1,2,3
+    this.post(msg);
+  }
+
+  // Moves are many: at most one per animation frame.
+  move (e) {
+    const first = this.pendingMove === null;
+    this.pendingMove = e;
+    if (!first) return;
+    requestAnimationFrame(() => {
+      const last = this.pendingMove;
+      this.pendingMove = null;
+      const at = this.toVideo(last);
+      if (at) this.post({ type: 'mouse-move', ...at, modifiers: modifiersOf(last) });
+    });
+  }
+
+  key (type, e) {
+    const key = KEY_NAMES[e.key] ?? e.key;
+    if (!key || key === 'Unidentified') return;
+    e.preventDefault();
+    this.post({ type, key, modifiers: modifiersOf(e) });
+  }
 }
 
 /** One session with a producer: an RTCPeerConnection answering its offer. */
@@ -75,6 +174,28 @@ export class Viewer extends EventTarget {
       this.dispatchEvent(new CustomEvent('connectionstatechange', { detail: this.pc.connectionState }));
       if (this.pc.connectionState === 'failed') this.stop(true, 'the connection failed (ICE or DTLS)');
     });
+    this.channel = null;     // "data": application messages
+    this.navigation = null;  // listeners on the video while an "input" channel is open
+    this.pc.addEventListener('datachannel', (e) => {
+      const ch = e.channel;
+      if (ch.label === 'data') {
+        this.channel = ch;
+        ch.binaryType = 'arraybuffer';
+        const opened = () => this.dispatchEvent(new CustomEvent('channelopen'));
+        if (ch.readyState === 'open') opened();
+        else ch.addEventListener('open', opened);
+        ch.addEventListener('message', (m) => this.dispatchEvent(new CustomEvent('message', { detail: m.data })));
+      } else if (ch.label === 'input') {
+        this.navigation = new NavigationSender(this.video, ch);
+      }
+    });
+  }
+
+  /** Sends a string or ArrayBuffer on the producer's "data" channel; false if none is open. */
+  send (data) {
+    if (!this.channel || this.channel.readyState !== 'open') return false;
+    this.channel.send(data);
+    return true;
   }
 
   handle (msg) {
@@ -115,6 +236,7 @@ export class Viewer extends EventTarget {
     this.endReason = why;
     if (tellServer && this.sessionId) this.client.send({ type: 'endSession', sessionId: this.sessionId });
     this.client.forget(this);
+    if (this.navigation) this.navigation.detach();
     this.pc.close();
     if (this.video.srcObject instanceof MediaStream) {
       for (const t of this.video.srcObject.getTracks()) t.stop();
@@ -141,6 +263,13 @@ export class PublishSession {
       .sort((a, b) => (a.kind === 'video' ? 0 : 1) - (b.kind === 'video' ? 0 : 1));
     for (const t of tracks) {
       pc.addTransceiver(t, { direction: 'sendonly', streams: [publisher.mediaStream] });
+    }
+    this.channel = null;
+    if (publisher.options.dataChannel) {
+      this.channel = pc.createDataChannel('data');
+      this.channel.binaryType = 'arraybuffer';
+      this.channel.addEventListener('message', (m) => publisher.dispatchEvent(
+        new CustomEvent('message', { detail: { consumerId: consumerId, data: m.data } })));
     }
     pc.addEventListener('icecandidate', (e) => {
       const c = e.candidate;  // null or empty: end of candidates, never sent
@@ -210,16 +339,26 @@ export class PublishSession {
 
 /** A MediaStream published under a name; one PublishSession per consumer. */
 export class Publisher extends EventTarget {
-  constructor (client, name, mediaStream) {
+  constructor (client, name, mediaStream, options = {}) {
     super();
     this.client = client;
     this.name = name;
     this.mediaStream = mediaStream;
+    this.options = options;
     this.sessions = new Set();
     this.ended = false;
   }
 
   get viewers () { return this.sessions.size; }
+
+  /** Sends a string or ArrayBuffer to every consumer whose "data" channel is open; returns how many. */
+  send (data) {
+    let n = 0;
+    for (const s of this.sessions) {
+      if (s.channel && s.channel.readyState === 'open') { s.channel.send(data); n++; }
+    }
+    return n;
+  }
 
   startSession (msg) {
     const session = new PublishSession(this, msg.peerId, msg.sessionId);
@@ -327,8 +466,9 @@ export class RtcStreamClient extends EventTarget {
    * Publishes the tracks of `mediaStream` as the stream `name`; resolves with a
    * Publisher once the server registered it. Connect first. Rejects with an
    * Error (err.code 'name-taken') if another producer uses the name.
+   * options.dataChannel: open a "data" channel to each consumer.
    */
-  publish (name, mediaStream) {
+  publish (name, mediaStream, options = {}) {
     if (typeof name !== 'string' || !name) return Promise.reject(new Error('a stream name is required'));
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
       return Promise.reject(new Error('not connected: call connect () first'));
@@ -337,7 +477,7 @@ export class RtcStreamClient extends EventTarget {
       return Promise.reject(new Error('already publishing: stop the current stream first'));
     }
     return new Promise((resolve, reject) => {
-      this.registering = { publisher: new Publisher(this, name, mediaStream), resolve, reject };
+      this.registering = { publisher: new Publisher(this, name, mediaStream, options), resolve, reject };
       this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name } });
     });
   }
@@ -470,11 +610,11 @@ export class RtcStreamClient extends EventTarget {
 }
 
 /** Connects to the server of this page (or `url`) and publishes `mediaStream` as `name`. */
-export async function publish (name, mediaStream, url = defaultUrl()) {
+export async function publish (name, mediaStream, url = defaultUrl(), options = {}) {
   const client = new RtcStreamClient(url);
   await client.connect();
   try {
-    return await client.publish(name, mediaStream);
+    return await client.publish(name, mediaStream, options);
   } catch (err) {
     client.stop();
     throw err;

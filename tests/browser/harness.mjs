@@ -95,7 +95,9 @@ export async function waitFor (what, check, timeoutMs = STEP_MS) {
 
 // Headless Chromium with a fresh profile and fake camera/microphone; sets
 // ctx.profile, ctx.browser, ctx.page and collects the page console in ctx.logs.
-export async function launchBrowser (ctx) {
+// fakeMedia false leaves the media flags out: such a browser hides its host
+// addresses behind mDNS names, as one does for pages without camera permission.
+export async function launchBrowser (ctx, { fakeMedia = true } = {}) {
   ctx.profile = mkdtempSync(join(tmpdir(), 'rtcstream-chromium-'));
   ctx.browser = await chromium.launchPersistentContext(ctx.profile, {
     executablePath: CHROMIUM,
@@ -104,7 +106,7 @@ export async function launchBrowser (ctx) {
     viewport: { width: 1000, height: 700 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
+      ...(fakeMedia ? ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'] : [])],
   });
   ctx.page = ctx.browser.pages()[0] ?? await ctx.browser.newPage();
   ctx.page.setDefaultTimeout(STEP_MS);

@@ -5,11 +5,15 @@
 #include <gst/gst.h>
 #include <glib/gstdio.h>
 #include <gst/video/video.h>
+#include <gst/video/navigation.h>
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -600,6 +604,211 @@ TEST_F (Streaming, MissingUriIsAnError)
   EXPECT_EQ (p->play (), GST_STATE_CHANGE_FAILURE);
   p->pump (100);
   EXPECT_TRUE (p->has_error_containing ("No uri set")) << p->all_errors ();
+}
+
+
+// --- data channels and navigation ------------------------------------------------
+
+// What one side of a data channel saw; filled on the elements' worker threads.
+struct Inbox {
+  std::mutex lock;
+  std::vector<std::string> texts;
+  std::vector<std::string> binaries;
+  std::vector<std::string> opened;  // peer ids
+  size_t count_text (const std::string &t)
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    return std::count (texts.begin (), texts.end (), t);
+  }
+  size_t count_binary (const std::string &b)
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    return std::count (binaries.begin (), binaries.end (), b);
+  }
+};
+
+void
+connect_inbox (GstElement *element, Inbox *inbox)
+{
+  g_signal_connect (element, "text-message",
+      G_CALLBACK (+[] (GstElement *, const gchar *, const gchar *text, gpointer data) {
+        auto *in = static_cast<Inbox *> (data);
+        std::lock_guard<std::mutex> lk (in->lock);
+        in->texts.emplace_back (text);
+      }), inbox);
+  g_signal_connect (element, "binary-message",
+      G_CALLBACK (+[] (GstElement *, const gchar *, GBytes *bytes, gpointer data) {
+        auto *in = static_cast<Inbox *> (data);
+        gsize n;
+        auto *d = static_cast<const char *> (g_bytes_get_data (bytes, &n));
+        std::lock_guard<std::mutex> lk (in->lock);
+        in->binaries.emplace_back (d, n);
+      }), inbox);
+  g_signal_connect (element, "data-channel-opened",
+      G_CALLBACK (+[] (GstElement *, const gchar *peer, gpointer data) {
+        auto *in = static_cast<Inbox *> (data);
+        std::lock_guard<std::mutex> lk (in->lock);
+        in->opened.emplace_back (peer);
+      }), inbox);
+}
+
+TEST_F (Streaming, DataChannelCarriesTextAndBinaryBothWays)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam", "data-channel=true"));
+  GstElement *sink = prod->element ("sink");
+  Inbox at_producer, at_consumer;
+  connect_inbox (sink, &at_producer);
+  auto cons = std::make_unique<Pipeline> ("rtcstreamsrc name=src uri=" + server->uri ("cam") +
+      " ! fakesink");
+  ASSERT_TRUE (cons->ok ());
+  GstElement *src = cons->element ("src");
+  connect_inbox (src, &at_consumer);
+  cons->play ();
+
+  // Both ends see the channel open; the producer names its consumer.
+  ASSERT_TRUE (cons->wait_for ([&] {
+    prod->pump (1);
+    std::lock_guard<std::mutex> a (at_producer.lock);
+    std::lock_guard<std::mutex> b (at_consumer.lock);
+    return !at_producer.opened.empty () && !at_consumer.opened.empty ();
+  }, kTimeoutMs)) << cons->all_errors () << prod->all_errors ();
+  std::string consumer_peer;
+  {
+    std::lock_guard<std::mutex> lk (at_producer.lock);
+    consumer_peer = at_producer.opened[0];
+  }
+
+  guint sent_to = 0;
+  g_signal_emit_by_name (sink, "send-text", nullptr, "to every consumer", &sent_to);
+  EXPECT_EQ (sent_to, 1u);
+  g_signal_emit_by_name (sink, "send-text", consumer_peer.c_str (), "to you", &sent_to);
+  EXPECT_EQ (sent_to, 1u);
+  g_signal_emit_by_name (sink, "send-text", "no-such-peer", "lost", &sent_to);
+  EXPECT_EQ (sent_to, 0u) << "an unknown peer id must not reach anyone";
+  const std::string blob ("\x00\x01\xfe\xff binary", 11);
+  GBytes *bytes = g_bytes_new (blob.data (), blob.size ());
+  g_signal_emit_by_name (sink, "send-binary", nullptr, bytes, &sent_to);
+  EXPECT_EQ (sent_to, 1u);
+  gboolean ok = FALSE;
+  g_signal_emit_by_name (src, "send-text", "hello producer", &ok);
+  EXPECT_TRUE (ok);
+  g_signal_emit_by_name (src, "send-binary", bytes, &ok);
+  EXPECT_TRUE (ok);
+  g_bytes_unref (bytes);
+
+  EXPECT_TRUE (cons->wait_for ([&] {
+    prod->pump (1);
+    return at_consumer.count_text ("to every consumer") == 1 &&
+        at_consumer.count_text ("to you") == 1 && at_consumer.count_binary (blob) == 1 &&
+        at_producer.count_text ("hello producer") == 1 && at_producer.count_binary (blob) == 1;
+  }, kTimeoutMs));
+  EXPECT_EQ (at_consumer.count_text ("lost"), 0u);
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
+TEST_F (Streaming, NoDataChannelUnlessAsked)
+{
+  auto prod = producer (kVideo + " ! " + sink_to ("cam"));
+  auto cons = consumer ("rtcstreamsrc name=src uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs))
+      << cons->all_errors ();
+  gboolean ok = TRUE;
+  g_signal_emit_by_name (cons->element ("src"), "send-text", "nobody listens", &ok);
+  EXPECT_FALSE (ok) << "the producer did not open a data channel (data-channel=false)";
+}
+
+// Upstream navigation events seen at an element's src pad.
+struct NavigationLog {
+  std::mutex lock;
+  std::vector<std::string> events;  // "type x y" or "type key"
+  bool contains (const std::string &prefix)
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    for (auto &e : events)
+      if (e.rfind (prefix, 0) == 0)
+        return true;
+    return false;
+  }
+};
+
+GstPadProbeReturn
+log_navigation (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_NAVIGATION)
+    return GST_PAD_PROBE_OK;
+  auto *log = static_cast<NavigationLog *> (data);
+  const GstStructure *s = gst_event_get_structure (ev);
+  std::string entry = gst_structure_get_string (s, "event");
+  double x, y;
+  if (gst_structure_get_double (s, "pointer_x", &x) &&
+      gst_structure_get_double (s, "pointer_y", &y))
+    entry += " " + std::to_string ((int) std::lround (x)) + " " +
+        std::to_string ((int) std::lround (y));
+  if (const char *key = gst_structure_get_string (s, "key"))
+    entry += std::string (" ") + key;
+  std::lock_guard<std::mutex> lk (log->lock);
+  log->events.push_back (entry);
+  return GST_PAD_PROBE_OK;
+}
+
+TEST_F (Streaming, NavigationFromTheConsumerReachesTheProducerScaled)
+{
+  // The producer publishes 320x240; the consumer shows it at 640x480. A click
+  // at (400, 300) in the consumer's window is (200, 150) in the source.
+  auto prod = producer (kVideo + " ! identity name=upstream ! " + sink_to ("cam"));
+  NavigationLog log;
+  GstPad *up = gst_element_get_static_pad (prod->element ("upstream"), "src");
+  gst_pad_add_probe (up, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, log_navigation, &log, nullptr);
+  gst_object_unref (up);
+  auto cons = consumer ("rtcstreamsrc uri=" + server->uri ("cam") +
+      " ! videoscale ! video/x-raw,width=640,height=480 ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 5; }, kTimeoutMs))
+      << cons->all_errors ();
+  GstElement *window = cons->element ("v");
+  // The input channel may open a little after the first frame: click until
+  // one arrives (each click is a press and a release).
+  EXPECT_TRUE (cons->wait_for ([&] {
+    gst_element_send_event (window,
+        gst_navigation_event_new_mouse_button_press (1, 400, 300, GST_NAVIGATION_MODIFIER_NONE));
+    gst_element_send_event (window,
+        gst_navigation_event_new_mouse_button_release (1, 400, 300, GST_NAVIGATION_MODIFIER_NONE));
+    prod->pump (50);
+    return log.contains ("mouse-button-release");
+  }, kTimeoutMs)) << prod->all_errors ();
+  EXPECT_TRUE (log.contains ("mouse-button-press 200 150"));
+  EXPECT_TRUE (log.contains ("mouse-button-release 200 150"));
+  gst_element_send_event (window,
+      gst_navigation_event_new_key_press ("space", GST_NAVIGATION_MODIFIER_SHIFT_MASK));
+  EXPECT_TRUE (prod->wait_for ([&] { return log.contains ("key-press space"); }, kTimeoutMs));
+}
+
+TEST_F (Streaming, NavigationOffDropsEvents)
+{
+  auto prod = producer (kVideo + " ! identity name=upstream ! " +
+      sink_to ("cam", "navigation=false data-channel=true"));
+  NavigationLog log;
+  GstPad *up = gst_element_get_static_pad (prod->element ("upstream"), "src");
+  gst_pad_add_probe (up, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, log_navigation, &log, nullptr);
+  gst_object_unref (up);
+  Inbox at_consumer;
+  auto cons = std::make_unique<Pipeline> ("rtcstreamsrc name=src uri=" + server->uri ("cam") +
+      " ! fakesink name=v");
+  connect_inbox (cons->element ("src"), &at_consumer);
+  cons->play ();
+  // Once the data channel is open the input channel would be too.
+  ASSERT_TRUE (cons->wait_for ([&] {
+    std::lock_guard<std::mutex> lk (at_consumer.lock);
+    return !at_consumer.opened.empty ();
+  }, kTimeoutMs)) << cons->all_errors ();
+  for (int i = 0; i < 5; i++)
+    gst_element_send_event (cons->element ("v"),
+        gst_navigation_event_new_mouse_move (10, 10, GST_NAVIGATION_MODIFIER_NONE));
+  prod->pump (500);
+  EXPECT_FALSE (log.contains ("mouse-move"));
 }
 
 }  // namespace

@@ -507,6 +507,8 @@ ws_add_ice (RtcstreamSignaller *iface, const gchar *session_id, guint mline,
     const gchar *candidate)
 {
   auto *self = RTCSTREAM_WS_SIGNALLER (iface);
+  if (!candidate || !*candidate)
+    return;  // end of candidates: nothing to send in our protocol
   proto::Peer msg{session_id, proto::Ice{candidate, mline}};
   post (self, [msg] (RtcstreamWsSignaller *s) { send_message (s, msg); });
 }

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "whip-util.h"
+
+#include <glib.h>
+
+#include <map>
+#include <string_view>
+
+namespace rtcstream::whip {
+
+namespace {
+
+bool
+starts_with (std::string_view s, std::string_view prefix)
+{
+  return s.substr (0, prefix.size ()) == prefix;
+}
+
+std::string
+lower (std::string s)
+{
+  for (char &c : s)
+    c = g_ascii_tolower (c);
+  return s;
+}
+
+// Percent-escapes everything but unreserved characters, for userinfo.
+std::string
+escape (const std::string &s)
+{
+  g_autofree char *e = g_uri_escape_string (s.c_str (), nullptr, FALSE);
+  return e ? e : "";
+}
+
+// Reads one link-param value at pos: a quoted string (with \ escapes) or a
+// token up to ';' or ','.
+std::string
+read_value (const std::string &s, std::size_t &pos)
+{
+  std::string out;
+  if (pos < s.size () && s[pos] == '"') {
+    pos++;
+    while (pos < s.size () && s[pos] != '"') {
+      if (s[pos] == '\\' && pos + 1 < s.size ())
+        pos++;
+      out += s[pos++];
+    }
+    if (pos < s.size ())
+      pos++;  // closing quote
+    return out;
+  }
+  while (pos < s.size () && s[pos] != ';' && s[pos] != ',')
+    out += s[pos++];
+  while (!out.empty () && g_ascii_isspace (out.back ()))
+    out.pop_back ();
+  return out;
+}
+
+void
+skip_space (const std::string &s, std::size_t &pos)
+{
+  while (pos < s.size () && g_ascii_isspace (s[pos]))
+    pos++;
+}
+
+// Parses the links of one header value into out.
+void
+parse_link_value (const std::string &s, std::vector<IceServer> &out)
+{
+  std::size_t pos = 0;
+  while (pos < s.size ()) {
+    skip_space (s, pos);
+    if (pos < s.size () && s[pos] == ',') {
+      pos++;
+      continue;
+    }
+    if (pos >= s.size () || s[pos] != '<')
+      return;  // not a link: give up on this value
+    std::size_t close = s.find ('>', pos);
+    if (close == std::string::npos)
+      return;
+    IceServer server;
+    server.url = s.substr (pos + 1, close - pos - 1);
+    pos = close + 1;
+    std::map<std::string, std::string> params;
+    for (;;) {
+      skip_space (s, pos);
+      if (pos >= s.size () || s[pos] != ';')
+        break;
+      pos++;
+      skip_space (s, pos);
+      std::string name;
+      while (pos < s.size () && s[pos] != '=' && s[pos] != ';' && s[pos] != ',' &&
+          !g_ascii_isspace (s[pos]))
+        name += s[pos++];
+      skip_space (s, pos);
+      std::string value;
+      if (pos < s.size () && s[pos] == '=') {
+        pos++;
+        skip_space (s, pos);
+        value = read_value (s, pos);
+      }
+      params[lower (name)] = value;
+    }
+    // Skip whatever is left of this link up to the next one.
+    while (pos < s.size () && s[pos] != ',')
+      pos++;
+    if (lower (params["rel"]) != "ice-server")
+      continue;
+    server.username = params["username"];
+    server.credential = params["credential"];
+    out.push_back (std::move (server));
+  }
+}
+
+std::string
+media_attribute (const GstSDPMedia *m, const char *key)
+{
+  const char *v = gst_sdp_media_get_attribute_val (m, key);
+  return v ? v : "";
+}
+
+// The attribute value of a "candidate:..." or "a=candidate:..." line.
+std::string
+candidate_value (std::string c)
+{
+  if (starts_with (c, "a="))
+    c.erase (0, 2);
+  if (starts_with (c, "candidate:"))
+    c.erase (0, 10);
+  return c;
+}
+
+}  // namespace
+
+bool
+IceServer::is_turn () const
+{
+  return starts_with (lower (url), "turn:") || starts_with (lower (url), "turns:");
+}
+
+std::string
+IceServer::webrtcbin_uri () const
+{
+  std::size_t colon = url.find (':');
+  if (colon == std::string::npos)
+    return {};
+  std::string scheme = lower (url.substr (0, colon));
+  std::string rest = url.substr (colon + 1);
+  while (starts_with (rest, "/"))
+    rest.erase (0, 1);
+  if (rest.empty ())
+    return {};
+  if (scheme == "stun" || scheme == "stuns")
+    return scheme + "://" + rest;
+  if (scheme == "turn" || scheme == "turns") {
+    std::string userinfo;
+    if (!username.empty () || !credential.empty ())
+      userinfo = escape (username) + ":" + escape (credential) + "@";
+    return scheme + "://" + userinfo + rest;
+  }
+  return {};
+}
+
+std::vector<IceServer>
+parse_ice_server_links (const std::vector<std::string> &values)
+{
+  std::vector<IceServer> out;
+  for (const std::string &v : values)
+    parse_link_value (v, out);
+  return out;
+}
+
+void
+add_candidates (GstSDPMessage *sdp, const std::vector<Candidate> &candidates, bool end)
+{
+  guint n = gst_sdp_message_medias_len (sdp);
+  for (const Candidate &c : candidates) {
+    if (c.first >= n || c.second.empty ())
+      continue;
+    // The API hands out const media of a message it lets us modify.
+    auto *m = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (sdp, c.first));
+    gst_sdp_media_add_attribute (m, "candidate", candidate_value (c.second).c_str ());
+  }
+  if (!end)
+    return;
+  for (guint i = 0; i < n; i++) {
+    auto *m = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (sdp, i));
+    bool had = false;
+    for (const Candidate &c : candidates)
+      had |= c.first == i && !c.second.empty ();
+    if (had || i == 0)
+      gst_sdp_media_add_attribute (m, "end-of-candidates", nullptr);
+  }
+}
+
+std::string
+make_sdpfrag (const GstSDPMessage *offer, const std::vector<Candidate> &candidates, bool end)
+{
+  std::string ufrag, pwd;
+  if (gst_sdp_message_medias_len (offer) > 0) {
+    const GstSDPMedia *m0 = gst_sdp_message_get_media (offer, 0);
+    ufrag = media_attribute (m0, "ice-ufrag");
+    pwd = media_attribute (m0, "ice-pwd");
+  }
+  if (ufrag.empty () && gst_sdp_message_get_attribute_val (offer, "ice-ufrag"))
+    ufrag = gst_sdp_message_get_attribute_val (offer, "ice-ufrag");
+  if (pwd.empty () && gst_sdp_message_get_attribute_val (offer, "ice-pwd"))
+    pwd = gst_sdp_message_get_attribute_val (offer, "ice-pwd");
+
+  std::string out;
+  if (!ufrag.empty ())
+    out += "a=ice-ufrag:" + ufrag + "\r\n";
+  if (!pwd.empty ())
+    out += "a=ice-pwd:" + pwd + "\r\n";
+  // Candidates grouped by m-line, in m-line order.
+  std::map<unsigned, std::vector<std::string>> by_mline;
+  for (const Candidate &c : candidates)
+    if (!c.second.empty () && c.first < gst_sdp_message_medias_len (offer))
+      by_mline[c.first].push_back (candidate_value (c.second));
+  if (by_mline.empty () && end && gst_sdp_message_medias_len (offer) > 0)
+    by_mline[0];
+  for (auto &kv : by_mline) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (offer, kv.first);
+    const char *proto = gst_sdp_media_get_proto (m);
+    const char *fmt = gst_sdp_media_formats_len (m) > 0 ? gst_sdp_media_get_format (m, 0) : "0";
+    out += std::string ("m=") + gst_sdp_media_get_media (m) + " 9 " +
+        (proto ? proto : "UDP/TLS/RTP/SAVPF") + " " + fmt + "\r\n";
+    std::string mid = media_attribute (m, "mid");
+    if (!mid.empty ())
+      out += "a=mid:" + mid + "\r\n";
+    for (const std::string &c : kv.second)
+      out += "a=candidate:" + c + "\r\n";
+    if (end)
+      out += "a=end-of-candidates\r\n";
+  }
+  return out;
+}
+
+std::vector<Candidate>
+parse_sdpfrag (const std::string &body, const GstSDPMessage *offer)
+{
+  std::vector<Candidate> out;
+  unsigned mline = 0;
+  g_auto (GStrv) lines = g_strsplit (body.c_str (), "\n", -1);
+  for (char **l = lines; *l; l++) {
+    std::string line = *l;
+    while (!line.empty () && (line.back () == '\r' || line.back () == ' '))
+      line.pop_back ();
+    if (starts_with (line, "a=mid:")) {
+      std::string mid = line.substr (6);
+      for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+        if (media_attribute (gst_sdp_message_get_media (offer, i), "mid") == mid) {
+          mline = i;
+          break;
+        }
+      }
+    } else if (starts_with (line, "a=candidate:")) {
+      out.emplace_back (mline, line.substr (2));
+    }
+  }
+  return out;
+}
+
+std::string
+resolve_location (const std::string &base, const std::string &location)
+{
+  if (location.empty ())
+    return {};
+  g_autoptr (GError) err = nullptr;
+  g_autofree char *resolved = g_uri_resolve_relative (base.c_str (), location.c_str (),
+      G_URI_FLAGS_NONE, &err);
+  return resolved ? resolved : "";
+}
+
+}  // namespace rtcstream::whip

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The SDP side of the WHIP/WHEP endpoints, without pipelines: checks an
+// offer from the network (size, media, codecs, ICE and DTLS fields), picks
+// the codecs we can serve for each media, adds our gathered candidates to an
+// answer, and reads the candidates of a trickle-ice-sdpfrag PATCH body.
+// Pure functions on GstSDPMessage, usable from any thread.
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rtcstream/codecs.h"
+
+namespace rtcstream::signalling {
+
+// What the remote peer wants to do with its media.
+enum class OfferKind {
+  Publish,  // WHIP: the client sends (sendonly or sendrecv media)
+  Play,     // WHEP: the client receives (recvonly or sendrecv media)
+};
+
+// One codec of an offered media that we can handle, with the offer's
+// payload type and its parameters as application/x-rtp caps.
+struct CodecChoice {
+  const Codec *codec = nullptr;
+  guint pt = 0;
+  GstCaps *caps = nullptr;  // owned
+
+  CodecChoice () = default;
+  CodecChoice (const CodecChoice &o);
+  CodecChoice &operator= (const CodecChoice &o);
+  ~CodecChoice ();
+};
+
+struct OfferMedia {
+  guint mline = 0;
+  MediaKind kind = MediaKind::Video;
+  std::string mid;
+  std::vector<CodecChoice> choices;  // in the offer's order of preference; may be empty
+};
+
+struct Offer {
+  std::vector<OfferMedia> media;  // every audio/video m-line, in order
+  // The offer groups its media in BUNDLE but gives them different ICE
+  // credentials (aiortc does): webrtcbin refuses that, so the group is
+  // dropped (unbundled_text) and each media gets its own transport.
+  bool split_bundle = false;
+  std::string unbundled_text;
+  std::size_t usable () const;    // media with at least one choice
+};
+
+// Limits on what an offer may contain before it is even looked at.
+constexpr guint kMaxMediaLines = 8;
+constexpr guint kMaxFormatsPerMedia = 64;
+constexpr guint kMaxAttributes = 1024;
+
+// Checks an offer and fills `out`. On failure, `error` is a short sentence
+// for a 400 reply. A codec counts only when the element it needs is
+// installed (its depayloader for Publish, its payloader for Play).
+bool analyse_offer (const std::string &text, OfferKind kind, Offer &out, std::string &error);
+
+// application/x-rtp caps for a transceiver's codec-preferences: the chosen
+// payload type with the fields that must match (and the feedback offered),
+// without the stream-specific ones (profile-level-id, sprop-*) when loose.
+GstCaps *preference_caps (const CodecChoice &choice, bool loose);
+
+// The answer as text, with `candidates` (mline, "candidate:...") added to
+// their media when the answer has none of its own.
+std::string answer_text (const GstSDPMessage *answer,
+    const std::vector<std::pair<guint, std::string>> &candidates);
+
+// Candidates of a trickle-ice-sdpfrag body as (mline, "candidate:...").
+// Candidates belong to the media named by the last "a=mid:" line before
+// them (mline 0 when none). Fails with a sentence in `error` on malformed
+// or oversized input.
+bool parse_sdpfrag (const std::string &body, const Offer &offer,
+    std::vector<std::pair<guint, std::string>> &out, std::string &error);
+
+}  // namespace rtcstream::signalling

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// WHIP and WHEP endpoints of rtcstream-signalling (RFC 9725 and the WHEP
+// draft). A WHIP client's stream is received by an in-process pipeline
+// (webrtcbin ! depayloader ! rtcstreamsink) that publishes it to this very
+// server under its name, so every consumer can watch it; a WHEP player is
+// served by an in-process pipeline (rtcstreamsrc ! payloader ! webrtcbin)
+// that watches the named stream. Media stays encoded on both paths.
+//
+// Everything here runs on the thread-default GMainContext of the thread that
+// calls attach () (the server's main loop); webrtcbin's callbacks hop there.
+// The interface is GStreamer-free so server.h stays so.
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace rtcstream::signalling {
+
+struct WhipOptions {
+  bool enabled = true;
+  std::string whip_token;           // non-empty: POST/PATCH/DELETE need "Bearer TOKEN"
+  std::string whep_token;
+  std::size_t max_sdp_bytes = 64 * 1024;  // larger offers and sdpfrags get 413
+  unsigned answer_timeout_s = 15;   // longest wait for the media side to answer
+};
+
+class WhipEndpoints {
+public:
+  // Whether a producer of that name is registered in the hub.
+  using StreamExists = std::function<bool (const std::string &name)>;
+
+  WhipEndpoints (WhipOptions options, StreamExists exists);
+  ~WhipEndpoints ();
+
+  WhipEndpoints (const WhipEndpoints &) = delete;
+  WhipEndpoints &operator= (const WhipEndpoints &) = delete;
+
+  // Serves /whip/... and /whep/... on `soup`. `local_uri` is the rtcstream
+  // URI prefix of this server as seen from itself (rtcstream://127.0.0.1:PORT/);
+  // `tls_ca_file` is given to the in-process elements with rtcstreams://.
+  void attach (SoupServer *soup, const std::string &local_uri, const std::string &tls_ca_file);
+  // Ends every session and waits for their pipelines to stop.
+  void stop ();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rtcstream::signalling

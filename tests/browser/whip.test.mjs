@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// A real headless Chromium publishes its (fake) camera and microphone from the
+// server's whip.html page over plain WHIP (fetch POST of the offer to
+// /whip/NAME); a real gst-launch-1.0 pipeline watches the stream with
+// rtcstreamsrc through the same server; the page's Stop DELETEs the session
+// and the pipeline sees the stream end. Run by `meson test` (suite "browser"),
+// or by hand:
+//   RTCSTREAM_SIGNALLING=build/signalling/rtcstream-signalling \
+//   GST_PLUGIN_PATH=build/plugins node --test tests/browser/whip.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  OUT, missing, run, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile,
+} from './harness.mjs';
+
+const MEDIA_MS = 30000;     // for the pipeline to receive its buffers
+const FRAMES = 60;
+
+// gst-launch-1.0 -v decoding `name`: fakesinks print one last-message line
+// per buffer, counted in consumer.counts.
+function startConsumer (port, name) {
+  const pipeline = `rtcstreamsrc name=s uri=rtcstream://127.0.0.1:${port}/${name} `
+    + 's.video_0 ! queue ! videoconvert ! video/x-raw,format=I420 ! fakesink name=v silent=false '
+    + 's.audio_0 ! queue ! fakesink name=a silent=false';
+  const counts = { v: 0, a: 0 };
+  const child = run('whip-consumer', 'gst-launch-1.0', ['-v', ...pipeline.split(/\s+/)],
+    { GST_DEBUG: process.env.GST_DEBUG || 'rtcstreamsrc:4' }, (line) => {
+      const m = /GstFakeSink:([va]): last-message = chain/.exec(line);
+      if (m) counts[m[1]]++;
+    });
+  child.counts = counts;
+  return child;
+}
+
+const ctx = { logs: [] };
+const pageStatus = () => ctx.page.textContent('#status');
+
+function diagnostics () {
+  return [
+    `(full logs in ${OUT})`,
+    '--- page console ---', ...ctx.logs.slice(-40),
+    '--- server ---', ctx.server?.log ?? '',
+    '--- pipeline ---', ctx.consumer?.log ?? '',
+  ].join('\n');
+}
+
+async function withLogs (step) {
+  try {
+    return await step();
+  } catch (err) {
+    err.message += `\n${diagnostics()}`;
+    throw err;
+  }
+}
+
+before(async () => {
+  if (missing) return;
+  ({ server: ctx.server, port: ctx.port } = await startServer('whip-server'));
+  await launchBrowser(ctx);
+});
+
+after(async () => {
+  if (!missing) await closeBrowser(ctx, 'whip-page-console');
+  if (ctx.consumer) await stop(ctx.consumer, 'SIGINT');
+  if (ctx.server) {
+    await stop(ctx.server);
+    assert.equal(ctx.server.exitCode, 0, `the server exits cleanly on SIGTERM: ${ctx.server.log}`);
+  }
+  removeProfile(ctx);
+});
+
+test('whip.html publishes the camera over WHIP', { skip: missing ?? false, timeout: 30000 }, () =>
+  withLogs(async () => {
+    await ctx.page.goto(`http://127.0.0.1:${ctx.port}/whip.html?name=browser`);
+    assert.equal(await ctx.page.inputValue('#name'), 'browser');
+    await ctx.page.click('#publish');
+    await ctx.page.waitForFunction(() =>
+      document.getElementById('status').textContent === 'publishing "browser" over WHIP');
+    const session = await ctx.page.evaluate(() => window.whip.session);
+    assert.match(session, new RegExp(`^http://127\\.0\\.0\\.1:${ctx.port}/whip/browser/[0-9a-f]+$`));
+  }));
+
+test('rtcstreamsrc decodes what the page publishes', { skip: missing ?? false, timeout: 45000 }, () =>
+  withLogs(async () => {
+    ctx.consumer = startConsumer(ctx.port, 'browser');
+    const c = ctx.consumer;
+    await waitFor(`${FRAMES} video frames and audio in the pipeline`, () => {
+      if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the pipeline exited (${c.exitCode ?? c.signalCode})`);
+      return { ...c.counts, ok: c.counts.v >= FRAMES && c.counts.a > 0 };
+    }, MEDIA_MS);
+  }));
+
+test('Stop deletes the session and the stream ends', { skip: missing ?? false, timeout: 30000 }, () =>
+  withLogs(async () => {
+    await ctx.page.click('#stop');
+    await ctx.page.waitForFunction(() => document.getElementById('status').textContent === 'stopped');
+    // The stream left the hub: its viewer gets end-of-stream and gst-launch exits.
+    await waitFor('the pipeline to end', () => ctx.consumer.exitCode !== null, 20000);
+    assert.equal(ctx.consumer.exitCode, 0, ctx.consumer.log);
+    assert.equal(await pageStatus(), 'stopped');
+    const reply = await fetch(`http://127.0.0.1:${ctx.port}/whip/browser`, { method: 'OPTIONS' });
+    assert.equal(reply.status, 204);
+    assert.equal(reply.headers.get('accept-post'), 'application/sdp');
+  }));
