@@ -60,6 +60,42 @@ ice_transport_policy_get_type ()
 }  // namespace
 
 void
+install_message_signals (GObjectClass *klass, guint *ids)
+{
+  GType type = G_TYPE_FROM_CLASS (klass);
+  ids[0] = g_signal_new ("data-channel-opened", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
+      nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+  ids[1] = g_signal_new ("text-message", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  ids[2] = g_signal_new ("binary-message", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
+      nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
+}
+
+DataChannels::Handlers
+message_signal_handlers (GstElement *element, const guint *ids,
+    std::function<std::string (const std::string &session)> peer_of)
+{
+  DataChannels::Handlers h;
+  guint opened = ids[0], text_id = ids[1], binary_id = ids[2];
+  h.opened = [element, opened, peer_of] (const std::string &session) {
+    std::string peer = peer_of (session);
+    if (!peer.empty ())
+      g_signal_emit (element, opened, 0, peer.c_str ());
+  };
+  h.message = [element, text_id, binary_id, peer_of] (const std::string &session,
+                  const std::string *text, GBytes *bytes) {
+    std::string peer = peer_of (session);
+    if (peer.empty ())
+      return;
+    if (text)
+      g_signal_emit (element, text_id, 0, peer.c_str (), text->c_str ());
+    else
+      g_signal_emit (element, binary_id, 0, peer.c_str (), bytes);
+  };
+  return h;
+}
+
+void
 install_common_properties (GObjectClass *klass, const char *role_word)
 {
   const auto flags = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |

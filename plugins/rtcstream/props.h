@@ -6,12 +6,14 @@
 
 #include <gst/gst.h>
 
+#include <functional>
 #include <mutex>
 #include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "rtcstream/codecs.h"
+#include "rtcstream/datachannel.h"
 #include "rtcstream/ref.h"
 #include "rtcstream/session.h"
 #include "rtcstream/signaller.h"
@@ -53,6 +55,21 @@ struct CommonSettings {
 };
 
 void install_common_properties (GObjectClass *klass, const char *role_word);
+
+// The data channel signals both elements have, stored in ids[0..2] (their
+// enum values must be consecutive, in this order). All come from the
+// element's worker thread:
+//  "data-channel-opened" (gchar *peer_id)                 a "data" channel opened
+//  "text-message"        (gchar *peer_id, gchar *text)    a text message on it
+//  "binary-message"      (gchar *peer_id, GBytes *data)   a binary message on it
+// peer_id is the consumer's (on the sink) or the producer's (on the src).
+void install_message_signals (GObjectClass *klass, guint *ids);
+
+// Data channel handlers that emit those signals on element, naming the peer
+// of a session with peer_of (an empty name: the session is gone, nothing is
+// emitted). The "input" handler is left for the element to set.
+DataChannels::Handlers message_signal_handlers (GstElement *element, const guint *ids,
+    std::function<std::string (const std::string &session)> peer_of);
 void init_common_settings (CommonSettings &s);
 // Return true if prop_id was one of ours.
 bool set_common_property (GstElement *element, CommonSettings &s, guint prop_id,

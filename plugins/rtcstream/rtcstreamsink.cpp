@@ -874,21 +874,9 @@ on_navigation_message (RtcstreamSink *self, const std::string &session_id,
 DataChannels::Handlers
 channel_handlers (RtcstreamSink *self)
 {
-  DataChannels::Handlers h;
-  h.opened = [self] (const std::string &session) {
-    std::string peer = peer_of (self, session);
-    if (!peer.empty ())
-      g_signal_emit (self, sink_signals[SIGNAL_DATA_CHANNEL_OPENED], 0, peer.c_str ());
-  };
-  h.message = [self] (const std::string &session, const std::string *text, GBytes *bytes) {
-    std::string peer = peer_of (self, session);
-    if (peer.empty ())
-      return;
-    if (text)
-      g_signal_emit (self, sink_signals[SIGNAL_TEXT_MESSAGE], 0, peer.c_str (), text->c_str ());
-    else
-      g_signal_emit (self, sink_signals[SIGNAL_BINARY_MESSAGE], 0, peer.c_str (), bytes);
-  };
+  DataChannels::Handlers h = message_signal_handlers (GST_ELEMENT (self),
+      &sink_signals[SIGNAL_DATA_CHANNEL_OPENED],
+      [self] (const std::string &session) { return peer_of (self, session); });
   h.input = [self] (const std::string &session, const std::string &text) {
     on_navigation_message (self, session, text);
   };
@@ -1310,32 +1298,8 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
       G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
 
-  /**
-   * RtcstreamSink::data-channel-opened:
-   * @peer_id: the consumer whose "data" channel is now open
-   */
-  sink_signals[SIGNAL_DATA_CHANNEL_OPENED] = g_signal_new ("data-channel-opened",
-      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-      G_TYPE_NONE, 1, G_TYPE_STRING);
-  /**
-   * RtcstreamSink::text-message:
-   * @peer_id: the consumer that sent it
-   * @text: the message
-   *
-   * Emitted from the element's worker thread for each text message on a
-   * consumer's "data" channel.
-   */
-  sink_signals[SIGNAL_TEXT_MESSAGE] = g_signal_new ("text-message",
-      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  /**
-   * RtcstreamSink::binary-message:
-   * @peer_id: the consumer that sent it
-   * @data: the message
-   */
-  sink_signals[SIGNAL_BINARY_MESSAGE] = g_signal_new ("binary-message",
-      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
+  // data-channel-opened, text-message, binary-message: see props.h.
+  install_message_signals (gobject_class, &sink_signals[SIGNAL_DATA_CHANNEL_OPENED]);
   /**
    * RtcstreamSink::send-text:
    * @peer_id: (nullable): one consumer, or NULL for every consumer

@@ -758,22 +758,8 @@ producer_of (RtcstreamSrc *self, const std::string &session_id)
 DataChannels::Handlers
 channel_handlers (RtcstreamSrc *self)
 {
-  DataChannels::Handlers h;
-  h.opened = [self] (const std::string &session) {
-    std::string peer = producer_of (self, session);
-    if (!peer.empty ())
-      g_signal_emit (self, src_signals[SIGNAL_DATA_CHANNEL_OPENED], 0, peer.c_str ());
-  };
-  h.message = [self] (const std::string &session, const std::string *text, GBytes *bytes) {
-    std::string peer = producer_of (self, session);
-    if (peer.empty ())
-      return;
-    if (text)
-      g_signal_emit (self, src_signals[SIGNAL_TEXT_MESSAGE], 0, peer.c_str (), text->c_str ());
-    else
-      g_signal_emit (self, src_signals[SIGNAL_BINARY_MESSAGE], 0, peer.c_str (), bytes);
-  };
-  return h;
+  return message_signal_handlers (GST_ELEMENT (self), &src_signals[SIGNAL_DATA_CHANNEL_OPENED],
+      [self] (const std::string &session) { return producer_of (self, session); });
 }
 
 gboolean
@@ -998,32 +984,8 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
           "\"input\" data channel (when it opened one: rtcstreamsink navigation=true)",
           TRUE, flags));
 
-  /**
-   * RtcstreamSrc::data-channel-opened:
-   * @peer_id: the producer, whose "data" channel is now open
-   */
-  src_signals[SIGNAL_DATA_CHANNEL_OPENED] = g_signal_new ("data-channel-opened",
-      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-      G_TYPE_NONE, 1, G_TYPE_STRING);
-  /**
-   * RtcstreamSrc::text-message:
-   * @peer_id: the producer
-   * @text: the message
-   *
-   * Emitted from the element's worker thread for each text message on the
-   * producer's "data" channel (rtcstreamsink data-channel=true, or a page).
-   */
-  src_signals[SIGNAL_TEXT_MESSAGE] = g_signal_new ("text-message",
-      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  /**
-   * RtcstreamSrc::binary-message:
-   * @peer_id: the producer
-   * @data: the message
-   */
-  src_signals[SIGNAL_BINARY_MESSAGE] = g_signal_new ("binary-message",
-      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
+  // data-channel-opened, text-message, binary-message: see props.h.
+  install_message_signals (gobject_class, &src_signals[SIGNAL_DATA_CHANNEL_OPENED]);
   /**
    * RtcstreamSrc::send-text:
    * @text: the message

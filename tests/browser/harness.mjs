@@ -123,3 +123,29 @@ export async function closeBrowser (ctx, logName) {
 export function removeProfile (ctx) {
   if (ctx.profile) rmSync(ctx.profile, { recursive: true, force: true });
 }
+
+// gst-launch-1.0 -v watching `name` with rtcstreamsrc (extra element properties
+// in `props`): its fakesinks v and a print one last-message line per buffer,
+// counted in child.counts; child.caps is v's raw caps line and child.rtpCodec
+// the encoding-name of the video RTP caps, once seen. Debug output goes to
+// out/LOGNAME-debug.log.
+export function watchStream (port, name, { props = '', logName = 'consumer', debug } = {}) {
+  const pipeline = `rtcstreamsrc name=s ${props} uri=rtcstream://127.0.0.1:${port}/${name} `
+    + 's.video_0 ! queue ! videoconvert ! video/x-raw,format=I420 ! fakesink name=v silent=false '
+    + 's.audio_0 ! queue ! fakesink name=a silent=false';
+  const counts = { v: 0, a: 0 };
+  const child = run(logName, 'gst-launch-1.0', ['-v', ...pipeline.split(/\s+/).filter(Boolean)], {
+    GST_DEBUG: process.env.GST_DEBUG || debug || 'rtcstreamsrc:5,rtcstream-session:5,webrtcbin:4',
+    GST_DEBUG_FILE: join(OUT, `${logName}-debug.log`),
+  }, (line) => {
+    const m = /GstFakeSink:([va]): last-message = chain/.exec(line);
+    if (m) counts[m[1]]++;
+    else if (/GstFakeSink:v\.GstPad:sink: caps = video\/x-raw/.test(line)) child.caps = line;
+    const rtp = /caps = application\/x-rtp, media=\(string\)video.*encoding-name=\(string\)([A-Z0-9]+)/.exec(line);
+    if (rtp) child.rtpCodec = rtp[1];
+  });
+  child.counts = counts;
+  child.caps = null;
+  child.rtpCodec = null;
+  return child;
+}

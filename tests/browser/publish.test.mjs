@@ -10,31 +10,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  OUT, missing, run, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile,
+  OUT, missing, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile, watchStream,
 } from './harness.mjs';
 
 const MEDIA_MS = 30000;     // for the pipeline to receive its buffers
-
-// gst-launch-1.0 -v watching `name`: fakesinks v and a print one last-message
-// line per buffer, counted in consumer.counts; the caps of v in consumer.caps.
-function startConsumer (port, name, { codecs = '', logName = 'publish-consumer' } = {}) {
-  const pipeline = `rtcstreamsrc name=s ${codecs} uri=rtcstream://127.0.0.1:${port}/${name} `
-    + 's.video_0 ! queue ! videoconvert ! video/x-raw,format=I420 ! fakesink name=v silent=false '
-    + 's.audio_0 ! queue ! fakesink name=a silent=false';
-  const counts = { v: 0, a: 0 };
-  const debug = process.env.GST_DEBUG || 'rtcstreamsrc:5,rtcstream-session:5,webrtcbin:4';
-  const child = run(logName, 'gst-launch-1.0', ['-v', ...pipeline.split(/\s+/).filter(Boolean)],
-    { GST_DEBUG: debug, GST_DEBUG_FILE: join(OUT, `${logName}-debug.log`) }, (line) => {
-      const m = /GstFakeSink:([va]): last-message = chain/.exec(line);
-      if (m) counts[m[1]]++;
-      else if (/GstFakeSink:v\.GstPad:sink: caps = video\/x-raw/.test(line)) child.caps = line;
-      const rtp = /caps = application\/x-rtp, media=\(string\)video.*encoding-name=\(string\)([A-Z0-9]+)/.exec(line);
-      if (rtp) child.rtpCodec = rtp[1];
-    });
-  child.counts = counts;
-  child.caps = null;
-  return child;
-}
 
 const ctx = { logs: [] };
 const pageStatus = () => ctx.page.textContent('#status');
@@ -101,7 +80,7 @@ test('a second page cannot take the same name', { skip: missing ?? false, timeou
 
 test('rtcstreamsrc receives the video and audio', { skip: missing ?? false, timeout: 45000 }, () =>
   withLogs(async () => {
-    ctx.consumer = startConsumer(ctx.port, 'webcam');
+    ctx.consumer = watchStream(ctx.port, 'webcam', { logName: 'publish-consumer' });
     const c = ctx.consumer;
     await waitFor('90 video buffers and audio in the pipeline', () => {
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the pipeline exited (${c.exitCode ?? c.signalCode})`);
@@ -118,7 +97,7 @@ test('rtcstreamsrc receives the video and audio', { skip: missing ?? false, time
 for (const codec of ['H264', 'VP9']) {
   test(`rtcstreamsrc video-codecs=${codec} receives ${codec} from Chromium`, { skip: missing ?? false, timeout: 45000 }, () =>
     withLogs(async () => {
-      const c = startConsumer(ctx.port, 'webcam', { codecs: `video-codecs=${codec}`, logName: `publish-consumer-${codec}` });
+      const c = watchStream(ctx.port, 'webcam', { props: `video-codecs=${codec}`, logName: `publish-consumer-${codec}` });
       try {
         await waitFor(`60 ${codec} video buffers in the pipeline`, () => {
           if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the pipeline exited (${c.exitCode ?? c.signalCode}): ${c.log}`);

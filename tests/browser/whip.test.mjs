@@ -12,27 +12,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  OUT, missing, run, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile,
+  OUT, missing, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile, watchStream,
 } from './harness.mjs';
 
 const MEDIA_MS = 30000;     // for the pipeline to receive its buffers
 const FRAMES = 60;
-
-// gst-launch-1.0 -v decoding `name`: fakesinks print one last-message line
-// per buffer, counted in consumer.counts.
-function startConsumer (port, name) {
-  const pipeline = `rtcstreamsrc name=s uri=rtcstream://127.0.0.1:${port}/${name} `
-    + 's.video_0 ! queue ! videoconvert ! video/x-raw,format=I420 ! fakesink name=v silent=false '
-    + 's.audio_0 ! queue ! fakesink name=a silent=false';
-  const counts = { v: 0, a: 0 };
-  const child = run('whip-consumer', 'gst-launch-1.0', ['-v', ...pipeline.split(/\s+/)],
-    { GST_DEBUG: process.env.GST_DEBUG || 'rtcstreamsrc:4' }, (line) => {
-      const m = /GstFakeSink:([va]): last-message = chain/.exec(line);
-      if (m) counts[m[1]]++;
-    });
-  child.counts = counts;
-  return child;
-}
 
 const ctx = { logs: [] };
 const pageStatus = () => ctx.page.textContent('#status');
@@ -84,7 +68,7 @@ test('whip.html publishes the camera over WHIP', { skip: missing ?? false, timeo
 
 test('rtcstreamsrc decodes what the page publishes', { skip: missing ?? false, timeout: 45000 }, () =>
   withLogs(async () => {
-    ctx.consumer = startConsumer(ctx.port, 'browser');
+    ctx.consumer = watchStream(ctx.port, 'browser', { logName: 'whip-consumer', debug: 'rtcstreamsrc:4' });
     const c = ctx.consumer;
     await waitFor(`${FRAMES} video frames and audio in the pipeline`, () => {
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the pipeline exited (${c.exitCode ?? c.signalCode})`);

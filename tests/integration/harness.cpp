@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "harness.h"
 
+#include <gio/gio.h>
+
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -312,6 +314,39 @@ Pipeline::got_element_message (const char *name) const
     if (e == name)
       return true;
   return false;
+}
+
+const std::string kVideo =
+    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
+
+bool
+have (const char *factory)
+{
+  GstElementFactory *f = gst_element_factory_find (factory);
+  if (f)
+    gst_object_unref (f);
+  return f != nullptr;
+}
+
+unsigned
+free_port ()
+{
+  for (int attempt = 0; attempt < 20; attempt++) {
+    g_autoptr (GSocket) tcp = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+        G_SOCKET_PROTOCOL_TCP, nullptr);
+    g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+    if (!tcp || !g_socket_bind (tcp, any, FALSE, nullptr))
+      continue;
+    g_autoptr (GSocketAddress) bound = g_socket_get_local_address (tcp, nullptr);
+    guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+    g_autoptr (GSocket) udp = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+        G_SOCKET_PROTOCOL_UDP, nullptr);
+    g_autoptr (GSocketAddress) same = g_inet_socket_address_new (lo, port);
+    if (udp && g_socket_bind (udp, same, FALSE, nullptr))
+      return port;
+  }
+  return 0;
 }
 
 unsigned

@@ -16,6 +16,16 @@
 
 namespace rtcstream::test {
 
+// A live 320x240 30 fps test pattern, the video most tests publish.
+extern const std::string kVideo;
+
+// Whether GStreamer has an element factory of this name.
+bool have (const char *factory);
+
+// A port on 127.0.0.1 free for both TCP and UDP a moment ago (0 if none was
+// found), for servers that a test starts with a port of its choosing.
+unsigned free_port ();
+
 // The real rtcstream-signalling binary ($RTCSTREAM_SIGNALLING) on a free port.
 class ServerProcess {
 public:

@@ -18,6 +18,9 @@
 
 #include "harness.h"
 
+using rtcstream::test::have;
+using rtcstream::test::kVideo;
+using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
 
 namespace {
@@ -25,33 +28,7 @@ namespace {
 constexpr const char *kJanus = "/usr/bin/janus";
 constexpr const char *kJanusLib = "/usr/lib/x86_64-linux-gnu/janus";
 constexpr int kTimeoutMs = 20000;
-const std::string kVideo =
-    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
 
-bool
-have (const char *factory)
-{
-  GstElementFactory *f = gst_element_factory_find (factory);
-  if (f)
-    gst_object_unref (f);
-  return f != nullptr;
-}
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-unsigned
-free_port ()
-{
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-      G_SOCKET_PROTOCOL_TCP, nullptr);
-  if (!sock)
-    return 0;
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
-  if (!g_socket_bind (sock, addr, FALSE, nullptr))
-    return 0;
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, nullptr);
-  return bound ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)) : 0;
-}
 
 // Every .so of a plugin folder but the ones to keep, comma separated: Janus
 // loads all it finds unless told not to.
@@ -332,10 +309,3 @@ TEST_F (Janus, TakenAndMissingDisplayNames)
 
 }  // namespace
 
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  return RUN_ALL_TESTS ();
-}

@@ -20,6 +20,9 @@
 
 #include "harness.h"
 
+using rtcstream::test::have;
+using rtcstream::test::kVideo;
+using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
 using rtcstream::test::ServerProcess;
 using rtcstream::test::consumer_codecs;
@@ -28,17 +31,6 @@ using rtcstream::test::stats_uint;
 namespace {
 
 constexpr int kTimeoutMs = 20000;
-const std::string kVideo =
-    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
-
-bool
-have (const char *factory)
-{
-  GstElementFactory *f = gst_element_factory_find (factory);
-  if (f)
-    gst_object_unref (f);
-  return f != nullptr;
-}
 
 class Streaming : public ::testing::Test {
 protected:
@@ -813,10 +805,3 @@ TEST_F (Streaming, NavigationOffDropsEvents)
 
 }  // namespace
 
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  return RUN_ALL_TESTS ();
-}

@@ -23,6 +23,9 @@
 
 #include "harness.h"
 
+using rtcstream::test::have;
+using rtcstream::test::kVideo;
+using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
 using rtcstream::test::ServerProcess;
 
@@ -34,39 +37,7 @@ constexpr const char *kUser = "rtcstream";
 // A password with characters that must be %-escaped in the URI.
 constexpr const char *kPassword = "p@ss:w/rd%1";
 constexpr const char *kPasswordEscaped = "p%40ss%3Aw%2Frd%251";
-const std::string kVideo =
-    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
 
-bool
-have (const char *factory)
-{
-  GstElementFactory *f = gst_element_factory_find (factory);
-  if (f)
-    gst_object_unref (f);
-  return f != nullptr;
-}
-
-// A port on 127.0.0.1 that is free for both TCP and UDP right now.
-unsigned
-free_port ()
-{
-  for (int attempt = 0; attempt < 20; attempt++) {
-    g_autoptr (GSocket) tcp = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-        G_SOCKET_PROTOCOL_TCP, nullptr);
-    g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-    g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-    if (!tcp || !g_socket_bind (tcp, any, FALSE, nullptr))
-      continue;
-    g_autoptr (GSocketAddress) bound = g_socket_get_local_address (tcp, nullptr);
-    guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-    g_autoptr (GSocket) udp = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
-        G_SOCKET_PROTOCOL_UDP, nullptr);
-    g_autoptr (GSocketAddress) same = g_inet_socket_address_new (lo, port);
-    if (udp && g_socket_bind (udp, same, FALSE, nullptr))
-      return port;
-  }
-  return 0;
-}
 
 bool
 tcp_port_open (unsigned port)
@@ -404,10 +375,3 @@ TEST_F (Turn, MalformedTurnServerIsRefusedNamingTheEntry)
 
 }  // namespace
 
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  return RUN_ALL_TESTS ();
-}

@@ -27,23 +27,15 @@
 #include "rtcstream/signallers/whip-signaller.h"
 #include "rtcstream/signallers/whip-util.h"
 
+using rtcstream::test::have;
+using rtcstream::test::kVideo;
+using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
 namespace whip = rtcstream::whip;
 
 namespace {
 
 constexpr int kTimeoutMs = 20000;
-const std::string kVideo =
-    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
-
-bool
-have (const char *factory)
-{
-  GstElementFactory *f = gst_element_factory_find (factory);
-  if (f)
-    gst_object_unref (f);
-  return f != nullptr;
-}
 
 // The aiortc endpoint as a child process; its JSON-line reports are
 // collected by a reader thread.
@@ -567,10 +559,3 @@ TEST_F (WhipClient, RoundTripThroughRtcstreamSignalling)
 
 }  // namespace
 
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  return RUN_ALL_TESTS ();
-}

@@ -20,6 +20,9 @@
 
 #include "harness.h"
 
+using rtcstream::test::have;
+using rtcstream::test::kVideo;
+using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
 using rtcstream::test::ServerProcess;
 
@@ -28,15 +31,6 @@ namespace {
 constexpr int kTimeoutMs = 20000;
 constexpr int kFrames = 60;
 constexpr char kPython[] = "/usr/bin/python3";
-
-bool
-have (const char *factory)
-{
-  GstElementFactory *f = gst_element_factory_find (factory);
-  if (f)
-    gst_object_unref (f);
-  return f != nullptr;
-}
 
 bool
 have_aiortc ()
@@ -448,10 +442,3 @@ TEST_F (WhipServer, MissingPluginIsA503)
 
 }  // namespace
 
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  return RUN_ALL_TESTS ();
-}

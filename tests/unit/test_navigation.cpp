@@ -131,11 +131,3 @@ TEST (Navigation, HostileInputIsRefusedWithAReason)
 }
 
 }  // namespace
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  return RUN_ALL_TESTS ();
-}

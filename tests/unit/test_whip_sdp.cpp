@@ -180,11 +180,3 @@ TEST (WhipSdp, TrickleFragments)
   EXPECT_FALSE (parse_sdpfrag (flood, o, out, error));
   EXPECT_FALSE (parse_sdpfrag (std::string ("a=candidate:\x01\r\n"), o, out, error));
 }
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  return RUN_ALL_TESTS ();
-}
