@@ -630,7 +630,7 @@ whip_session_start (const WhipSessionPtr &session, std::string &error)
 {
   static gsize init = 0;
   if (g_once_init_enter (&init)) {
-    GST_DEBUG_CATEGORY_INIT (whip_session_debug, "rtcstream-whip", 0,
+    GST_DEBUG_CATEGORY_INIT (whip_session_debug, "rtcstream-whip-server", 0,
         "rtcstream-signalling WHIP/WHEP sessions");
     g_once_init_leave (&init, 1);
   }
