@@ -104,8 +104,11 @@ watch_silence (const WhipSessionPtr &res)
 void
 check_answer (const WhipSessionPtr &res)
 {
-  if (!res->answer || !res->gathered)
+  // WHIP answers once its stream is listed too, so that a viewer or WHEP
+  // player that comes right after the 201 finds it.
+  if (res->answer_sent || !res->answer || !res->gathered || (!res->whep && !res->registered))
     return;
+  res->answer_sent = true;
   std::vector<std::pair<guint, std::string>> cands;
   {
     std::lock_guard<std::mutex> lk (res->lock);
@@ -197,6 +200,10 @@ watch_bus (const WhipSessionPtr &res)
           const bool taken = !r->whep && std::strstr (err->message, "taken");
           r->owner->ended (r, taken ? SOUP_STATUS_CONFLICT : SOUP_STATUS_BAD_GATEWAY,
               std::string ("The media pipeline failed: ") + err->message);
+        } else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ELEMENT &&
+            gst_message_has_name (message, "rtcstream-registered")) {
+          r->registered = true;
+          check_answer (r);
         } else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_WARNING) {
           g_autoptr (GError) err = nullptr;
           gst_message_parse_warning (message, &err, nullptr);

@@ -81,6 +81,8 @@ struct WhipSession {
   Ref<SoupServerMessage> pending;  // the owner's POST waiting for the answer
   GstSDPMessage *answer = nullptr;
   bool gathered = false;
+  bool registered = false;       // WHIP: the ingest's stream is listed (WHEP: unused)
+  bool answer_sent = false;      // the owner got answered () (once)
   bool no_more_pads = false;     // WHEP: rtcstreamsrc exposed every pad
   std::vector<std::pair<guint, std::string>> early_candidates;  // PATCHed before webrtcbin
 

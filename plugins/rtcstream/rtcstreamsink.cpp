@@ -83,6 +83,8 @@ struct EncoderGroup {
   GstPad *input_tee_pad = nullptr;   // request pad on input->tee
   int consumers = 0;
   std::atomic<gint64> last_keyframe_request{0};
+  std::atomic<bool> trailing_request{false};  // a merged request is to be resent
+  RtcstreamSink *owner = nullptr;
 };
 
 struct Branch {
@@ -275,6 +277,32 @@ release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
 
 // --- encoder groups ----------------------------------------------------------
 
+// Worker thread: the request merged into the last one is sent now, so
+// that a consumer that joined just after it still gets a keyframe it can
+// use (with relayed input the first one may reach it before its session is
+// up).
+void
+resend_keyframe_request (RtcstreamSink *self, EncoderGroup *group)
+{
+  State *st = self->state;
+  bool alive = false;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    for (auto &g : st->groups)
+      alive |= g.get () == group;
+  }
+  if (!alive || !group->trailing_request.exchange (false))
+    return;
+  GstPad *tee_sink = gst_element_get_static_pad (group->tee, "sink");
+  GST_DEBUG_OBJECT (self, "sending the keyframe request merged earlier");
+  gst_pad_push_event (tee_sink,
+      gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
+  gst_object_unref (tee_sink);
+}
+
+// Streaming or worker thread: keyframe requests from consumers closer than
+// kKeyframeMinIntervalUs become one request now and, if any came in
+// between, one more at the end of the interval.
 GstPadProbeReturn
 limit_keyframe_requests (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
@@ -286,9 +314,19 @@ limit_keyframe_requests (GstPad *, GstPadProbeInfo *info, gpointer data)
   gint64 last = group->last_keyframe_request.load ();
   if (now - last < kKeyframeMinIntervalUs) {
     GST_LOG ("merging keyframe request into one %" G_GINT64_FORMAT " us ago", now - last);
+    if (!group->trailing_request.exchange (true)) {
+      RtcstreamSink *self = group->owner;
+      Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
+      guint delay_ms = (guint) ((kKeyframeMinIntervalUs - (now - last)) / 1000) + 1;
+      self->state->worker->post_delayed (delay_ms, [ref, group] {
+        if (ref->state->started)
+          resend_keyframe_request (ref.get (), group);
+      });
+    }
     return GST_PAD_PROBE_DROP;
   }
   group->last_keyframe_request.store (now);
+  group->trailing_request.store (false);
   return GST_PAD_PROBE_OK;
 }
 
@@ -302,6 +340,7 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
       return g.get ();
 
   auto group = std::make_unique<EncoderGroup> ();
+  group->owner = self;
   group->input = in;
   group->codec = codec;
   GstCaps *caps;

@@ -18,6 +18,8 @@
  */
 #include "rtcstreamsrc.h"
 
+#include <gst/video/video.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -268,6 +270,16 @@ on_webrtc_pad (GstElement *, GstPad *pad, gpointer user)
   if (gst_pad_link (pad, depay_sink) != GST_PAD_LINK_OK)
     GST_ELEMENT_WARNING (self, CORE, NEGOTIATION, ("Could not link the %s stream", codec->name),
         (nullptr));
+  // Video can only be decoded from a keyframe. A producer sends one when a
+  // session starts, but one that relays (an SFU, a WHEP server) may be mid-
+  // stream: ask for one (webrtcbin turns it into a PLI) with the first packet.
+  if (codec->kind == MediaKind::Video)
+    gst_pad_add_probe (depay_sink, GST_PAD_PROBE_TYPE_BUFFER,
+        [] (GstPad *sinkpad, GstPadProbeInfo *, gpointer) -> GstPadProbeReturn {
+          gst_pad_push_event (sinkpad,
+              gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
+          return GST_PAD_PROBE_REMOVE;
+        }, nullptr, nullptr);
   gst_object_unref (depay_sink);
   GST_INFO_OBJECT (self, "exposed %s (%s, %s)", name.c_str (), codec->name,
       out.encoded ? "encoded" : "decoded");

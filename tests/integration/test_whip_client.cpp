@@ -531,29 +531,22 @@ TEST_F (WhipClient, RoundTripThroughRtcstreamSignalling)
   rtcstream::test::ServerProcess server;
   ASSERT_TRUE (server.ok ()) << "rtcstream-signalling did not start";
   const std::string base = "http://127.0.0.1:" + std::to_string (server.port ());
-  Pipeline prod (kVideo + " ! rtcstreamsink uri=whip+" + base + "/whip/cam");
+  Pipeline prod (kVideo + " ! rtcstreamsink name=sink uri=whip+" + base + "/whip/cam");
   ASSERT_TRUE (prod.ok ()) << prod.parse_error ();
   prod.play ();
-  // The stream exists once the server has the WHIP session: retry the
-  // viewer until then (a 404 before that is correct).
-  std::unique_ptr<Pipeline> cons;
-  std::shared_ptr<rtcstream::test::FrameCounter> counter;
-  bool got = false;
-  for (int attempt = 0; attempt < 10 && !got && prod.errors ().empty (); attempt++) {
-    cons = std::make_unique<Pipeline> ("rtcstreamsrc uri=whep+" + base +
-        "/whep/cam ! videoconvert ! fakesink name=out");
-    counter = cons->count ("out");
-    cons->play ();
-    got = cons->wait_for ([&] { return counter->frames >= 60 || !cons->errors ().empty (); },
-        kTimeoutMs) && counter->frames >= 60;
-    if (!got) {
-      EXPECT_TRUE (cons->has_error_containing ("404")) << cons->all_errors ();
-      cons->stop ();
-      prod.pump (500);
-    }
-  }
-  EXPECT_TRUE (got) << "decoded " << (counter ? counter->frames.load () : 0) << " frames; "
-                    << prod.all_errors ();
+  // The server answers the WHIP POST once the stream is listed; the sink
+  // knows its codec once that answer is applied. From then on WHEP finds it,
+  // at the first attempt.
+  ASSERT_TRUE (prod.wait_for ([&] {
+    auto codecs = rtcstream::test::consumer_codecs (prod.element ("sink"));
+    return (codecs.size () == 1 && !codecs[0].empty ()) || !prod.errors ().empty ();
+  }, kTimeoutMs)) << prod.all_errors ();
+  Pipeline cons ("rtcstreamsrc uri=whep+" + base + "/whep/cam ! videoconvert ! fakesink name=out");
+  auto counter = cons.count ("out");
+  cons.play ();
+  EXPECT_TRUE (cons.wait_for ([&] { return counter->frames >= 60 || !cons.errors ().empty (); },
+      kTimeoutMs)) << "decoded " << counter->frames << " frames; " << cons.all_errors ();
+  EXPECT_TRUE (cons.errors ().empty ()) << cons.all_errors ();
   EXPECT_TRUE (prod.errors ().empty ()) << prod.all_errors ();
 }
 
