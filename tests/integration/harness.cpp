@@ -5,6 +5,7 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,8 +27,8 @@ ServerProcess::ServerProcess (const std::vector<std::string> &extra_args)
   gint out_fd = -1;
   GError *err = nullptr;
   if (!g_spawn_async_with_pipes (nullptr, const_cast<char **> (argv.data ()), nullptr,
-          (GSpawnFlags) (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH), nullptr, nullptr,
-          &pid_, nullptr, &out_fd, nullptr, &err)) {
+          (GSpawnFlags) (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH),
+          die_with_parent, nullptr, &pid_, nullptr, &out_fd, nullptr, &err)) {
     g_printerr ("could not start %s: %s\n", bin, err->message);
     g_clear_error (&err);
     pid_ = 0;
@@ -318,6 +319,12 @@ Pipeline::got_element_message (const char *name) const
 
 const std::string kVideo =
     "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
+
+void
+die_with_parent (gpointer)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
 
 bool
 have (const char *factory)

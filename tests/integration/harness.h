@@ -19,6 +19,10 @@ namespace rtcstream::test {
 // A live 320x240 30 fps test pattern, the video most tests publish.
 extern const std::string kVideo;
 
+// A GSpawnChildSetupFunc: the child is killed when the test process dies,
+// so that a crashed or killed test leaves no server behind.
+void die_with_parent (gpointer unused);
+
 // Whether GStreamer has an element factory of this name.
 bool have (const char *factory);
 

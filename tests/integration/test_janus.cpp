@@ -18,6 +18,7 @@
 
 #include "harness.h"
 
+using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
@@ -123,7 +124,7 @@ public:
     g_autoptr (GError) err = nullptr;
     if (!g_spawn_async (nullptr, const_cast<gchar **> (argv.data ()), nullptr,
             (GSpawnFlags) (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-                G_SPAWN_STDERR_TO_DEV_NULL), nullptr, nullptr, &pid_, &err)) {
+                G_SPAWN_STDERR_TO_DEV_NULL), die_with_parent, nullptr, &pid_, &err)) {
       pid_ = 0;
       return;
     }

@@ -20,6 +20,7 @@
 
 #include "harness.h"
 
+using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
@@ -430,7 +431,7 @@ TEST_F (Streaming, KilledConsumerIsRemovedOthersCarryOn)
       nullptr};
   GPid pid = 0;
   ASSERT_TRUE (g_spawn_async (nullptr, const_cast<char **> (argv), nullptr,
-      (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD), nullptr, nullptr, &pid,
+      (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD), die_with_parent, nullptr, &pid,
       nullptr));
   GstElement *sink = prod->element ("sink");
   EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (sink, "consumers") == 2; }, kTimeoutMs));

@@ -23,6 +23,7 @@
 
 #include "harness.h"
 
+using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
@@ -81,7 +82,7 @@ public:
     if (!g_spawn_async (dir_, const_cast<char **> (argv), nullptr,
             (GSpawnFlags) (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
                 G_SPAWN_STDERR_TO_DEV_NULL),
-            nullptr, nullptr, &pid_, &err)) {
+            die_with_parent, nullptr, &pid_, &err)) {
       g_printerr ("could not start %s: %s\n", kTurnServer, err->message);
       pid_ = 0;
       return;

@@ -27,6 +27,7 @@
 #include "rtcstream/signallers/whip-signaller.h"
 #include "rtcstream/signallers/whip-util.h"
 
+using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
@@ -50,7 +51,7 @@ public:
     g_autoptr (GError) err = nullptr;
     gint in_fd = -1, out_fd = -1;
     if (!g_spawn_async_with_pipes (nullptr, const_cast<char **> (argv.data ()), nullptr,
-            G_SPAWN_DO_NOT_REAP_CHILD, nullptr, nullptr, &pid_, &in_fd, &out_fd, nullptr,
+            G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, nullptr, &pid_, &in_fd, &out_fd, nullptr,
             &err)) {
       ADD_FAILURE () << "cannot start the endpoint: " << err->message;
       return;

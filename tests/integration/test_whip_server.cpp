@@ -20,6 +20,7 @@
 
 #include "harness.h"
 
+using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
@@ -131,7 +132,7 @@ public:
     argv.push_back (nullptr);
     gint in = -1, out = -1;
     if (!g_spawn_async_with_pipes (nullptr, const_cast<char **> (argv.data ()), nullptr,
-        G_SPAWN_DO_NOT_REAP_CHILD, nullptr, nullptr, &pid_, &in, &out, nullptr, nullptr))
+        G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, nullptr, &pid_, &in, &out, nullptr, nullptr))
       return;
     stdin_ = in;
     stdout_ = out;
