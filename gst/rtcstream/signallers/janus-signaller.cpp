@@ -22,6 +22,7 @@
 
 #include "janus-api.h"
 #include "rtcstream/ref.h"
+#include "rtcstream/signallers/soup-session.h"
 #include "rtcstream/worker.h"
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_janus_signaller_debug);
@@ -30,6 +31,8 @@ GST_DEBUG_CATEGORY_STATIC (rtcstream_janus_signaller_debug);
 using json = nlohmann::json;
 namespace api = rtcstream::janus;
 using rtcstream::Ref;
+using rtcstream::SoupSessionOptions;
+using rtcstream::make_soup_session;
 
 namespace {
 
@@ -677,18 +680,13 @@ do_start (Self *self)
         "No display name set: add display=NAME to the URI (or set the display property)");
     return;
   }
-  if (!st->cfg.tls_ca_file.empty ()) {
-    g_autoptr (GError) err = nullptr;
-    g_autoptr (GTlsDatabase) db = g_tls_file_database_new (st->cfg.tls_ca_file.c_str (), &err);
-    if (!db) {
-      fail (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
-          "Cannot use tls-ca-file '" + st->cfg.tls_ca_file + "': " + err->message);
-      return;
-    }
-    st->http = Ref<SoupSession>::adopt (soup_session_new_with_options ("tls-database", db,
-        nullptr));
-  } else {
-    st->http = Ref<SoupSession>::adopt (soup_session_new ());
+  SoupSessionOptions options;
+  options.tls_ca_file = st->cfg.tls_ca_file;
+  std::string error;
+  st->http = Ref<SoupSession>::adopt (make_soup_session (options, error));
+  if (!st->http) {
+    fail (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
+    return;
   }
   st->cancellable = Ref<GCancellable>::adopt (g_cancellable_new ());
   GST_INFO_OBJECT (self, "connecting to Janus at %s", st->cfg.url.c_str ());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "rtcstream/ref.h"
+#include "rtcstream/signallers/soup-session.h"
 #include "rtcstream/signallers/whip-util.h"
 #include "rtcstream/worker.h"
 
@@ -17,6 +18,8 @@ GST_DEBUG_CATEGORY_STATIC (rtcstream_whip_signaller_debug);
 #define GST_CAT_DEFAULT rtcstream_whip_signaller_debug
 
 using rtcstream::Ref;
+using rtcstream::SoupSessionOptions;
+using rtcstream::make_soup_session;
 namespace whip = rtcstream::whip;
 
 namespace {
@@ -482,22 +485,17 @@ do_start (RtcstreamWhipSignaller *self)
         "': expected http://HOST:PORT/PATH or https://...");
     return;
   }
-  g_autoptr (GTlsDatabase) db = nullptr;
-  if (!ca_file.empty ()) {
-    g_autoptr (GError) err = nullptr;
-    db = g_tls_file_database_new (ca_file.c_str (), &err);
-    if (!db) {
-      emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
-          "Cannot use tls-ca-file '" + ca_file + "': " + err->message);
-      return;
-    }
-  }
+  SoupSessionOptions options;
+  options.tls_ca_file = ca_file;
   // SoupSession's timeout is in seconds; 0 means none.
-  guint timeout_s = timeout_ms <= 0 ? 0 : (guint) ((timeout_ms + 999) / 1000);
-  st->http = Ref<SoupSession>::adopt (soup_session_new_with_options ("timeout", timeout_s,
-      "max-conns-per-host", 4, nullptr));
-  if (db)
-    soup_session_set_tls_database (st->http.get (), db);
+  options.timeout_s = timeout_ms <= 0 ? 0 : (guint) ((timeout_ms + 999) / 1000);
+  options.max_conns_per_host = 4;
+  std::string error;
+  st->http = Ref<SoupSession>::adopt (make_soup_session (options, error));
+  if (!st->http) {
+    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
+    return;
+  }
   st->cancellable = g_cancellable_new ();
 
   g_autofree char *sid = g_uuid_string_random ();

@@ -10,6 +10,7 @@
 
 #include "rtcstream/protocol.h"
 #include "rtcstream/ref.h"
+#include "rtcstream/signallers/soup-session.h"
 #include "rtcstream/worker.h"
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_ws_signaller_debug);
@@ -17,6 +18,8 @@ GST_DEBUG_CATEGORY_STATIC (rtcstream_ws_signaller_debug);
 
 namespace proto = rtcstream::protocol;
 using rtcstream::Ref;
+using rtcstream::SoupSessionOptions;
+using rtcstream::make_soup_session;
 
 namespace {
 
@@ -412,20 +415,13 @@ do_start (RtcstreamWsSignaller *self)
     std::lock_guard<std::mutex> lk (st->lock);
     ca_file = st->tls_ca_file;
   }
-  if (!ca_file.empty ()) {
-    // A private CA (or the server's self-signed certificate) instead of the
-    // system's trust store.
-    g_autoptr (GError) err = nullptr;
-    g_autoptr (GTlsDatabase) db = g_tls_file_database_new (ca_file.c_str (), &err);
-    if (!db) {
-      emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
-          "Cannot use tls-ca-file '" + ca_file + "': " + err->message);
-      return;
-    }
-    st->session = Ref<SoupSession>::adopt (soup_session_new_with_options ("tls-database", db,
-        nullptr));
-  } else {
-    st->session = Ref<SoupSession>::adopt (soup_session_new ());
+  std::string error;
+  SoupSessionOptions options;
+  options.tls_ca_file = ca_file;
+  st->session = Ref<SoupSession>::adopt (make_soup_session (options, error));
+  if (!st->session) {
+    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
+    return;
   }
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri.c_str ());
   if (!msg) {
