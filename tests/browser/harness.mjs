@@ -3,6 +3,8 @@
 // What the browser tests share: finding playwright-core and Chromium, child
 // processes that are always killed, the real server on a free port, bounded
 // waits, and a headless Chromium with fake media devices.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,4 +150,42 @@ export function watchStream (port, name, { props = '', logName = 'consumer', deb
   child.caps = null;
   child.rtpCodec = null;
   return child;
+}
+
+// The set-up shared by the test files where a page publishes and a pipeline
+// (ctx.consumer) watches: the server and the browser start before the tests;
+// after them everything stops and the server must exit cleanly on SIGTERM.
+// withLogs (step) runs a step and adds the page console and the server's and
+// pipeline's output to its failure. `name` prefixes the log files.
+export function publishingPageSuite (name, extraNote = '') {
+  const ctx = { logs: [] };
+  before(async () => {
+    if (missing) return;
+    ({ server: ctx.server, port: ctx.port } = await startServer(`${name}-server`));
+    await launchBrowser(ctx);
+  });
+  after(async () => {
+    if (!missing) await closeBrowser(ctx, `${name}-page-console`);
+    if (ctx.consumer) await stop(ctx.consumer, 'SIGINT');
+    if (ctx.server) {
+      await stop(ctx.server);
+      assert.equal(ctx.server.exitCode, 0, `the server exits cleanly on SIGTERM: ${ctx.server.log}`);
+    }
+    removeProfile(ctx);
+  });
+  const diagnostics = () => [
+    `(full logs in ${OUT}${extraNote})`,
+    '--- page console ---', ...ctx.logs.slice(-40),
+    '--- server ---', ctx.server?.log ?? '',
+    '--- pipeline ---', ctx.consumer?.log ?? '',
+  ].join('\n');
+  const withLogs = async (step) => {
+    try {
+      return await step();
+    } catch (err) {
+      err.message += `\n${diagnostics()}`;
+      throw err;
+    }
+  };
+  return { ctx, withLogs };
 }

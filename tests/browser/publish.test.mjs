@@ -6,52 +6,17 @@
 // (suite "browser"), which sets RTCSTREAM_SIGNALLING and GST_PLUGIN_PATH; or by hand:
 //   RTCSTREAM_SIGNALLING=build/signalling/rtcstream-signalling \
 //   GST_PLUGIN_PATH=build/plugins node --test tests/browser/publish.test.mjs
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  OUT, missing, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile, watchStream,
+  OUT, missing, stop, waitFor, watchStream, publishingPageSuite,
 } from './harness.mjs';
 
 const MEDIA_MS = 30000;     // for the pipeline to receive its buffers
 
-const ctx = { logs: [] };
+const { ctx, withLogs } = publishingPageSuite('publish', ', GStreamer debug in publish-consumer-debug.log');
 const pageStatus = () => ctx.page.textContent('#status');
-
-function diagnostics () {
-  return [
-    `(full logs in ${OUT}, GStreamer debug in publish-consumer-debug.log)`,
-    '--- page console ---', ...ctx.logs.slice(-40),
-    '--- server ---', ctx.server?.log ?? '',
-    '--- pipeline ---', ctx.consumer?.log ?? '',
-  ].join('\n');
-}
-
-// Runs `step`, adding the logs to its failure.
-async function withLogs (step) {
-  try {
-    return await step();
-  } catch (err) {
-    err.message += `\n${diagnostics()}`;
-    throw err;
-  }
-}
-
-before(async () => {
-  if (missing) return;
-  ({ server: ctx.server, port: ctx.port } = await startServer('publish-server'));
-  await launchBrowser (ctx);
-});
-
-after(async () => {
-  if (!missing) await closeBrowser(ctx, 'publish-page-console');
-  if (ctx.consumer) await stop(ctx.consumer, 'SIGINT');
-  if (ctx.server) {
-    await stop(ctx.server);
-    assert.equal(ctx.server.exitCode, 0, `the server exits cleanly on SIGTERM: ${ctx.server.log}`);
-  }
-  removeProfile(ctx);
-});
 
 test('the page publishes the camera under ?name=', { skip: missing ?? false, timeout: 30000 }, () =>
   withLogs(async () => {

@@ -8,52 +8,17 @@
 // or by hand:
 //   RTCSTREAM_SIGNALLING=build/signalling/rtcstream-signalling \
 //   GST_PLUGIN_PATH=build/plugins node --test tests/browser/whip.test.mjs
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import {
-  OUT, missing, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile, watchStream,
+  missing, stop, waitFor, watchStream, publishingPageSuite,
 } from './harness.mjs';
 
 const MEDIA_MS = 30000;     // for the pipeline to receive its buffers
 const FRAMES = 60;
 
-const ctx = { logs: [] };
+const { ctx, withLogs } = publishingPageSuite('whip');
 const pageStatus = () => ctx.page.textContent('#status');
-
-function diagnostics () {
-  return [
-    `(full logs in ${OUT})`,
-    '--- page console ---', ...ctx.logs.slice(-40),
-    '--- server ---', ctx.server?.log ?? '',
-    '--- pipeline ---', ctx.consumer?.log ?? '',
-  ].join('\n');
-}
-
-async function withLogs (step) {
-  try {
-    return await step();
-  } catch (err) {
-    err.message += `\n${diagnostics()}`;
-    throw err;
-  }
-}
-
-before(async () => {
-  if (missing) return;
-  ({ server: ctx.server, port: ctx.port } = await startServer('whip-server'));
-  await launchBrowser(ctx);
-});
-
-after(async () => {
-  if (!missing) await closeBrowser(ctx, 'whip-page-console');
-  if (ctx.consumer) await stop(ctx.consumer, 'SIGINT');
-  if (ctx.server) {
-    await stop(ctx.server);
-    assert.equal(ctx.server.exitCode, 0, `the server exits cleanly on SIGTERM: ${ctx.server.log}`);
-  }
-  removeProfile(ctx);
-});
 
 test('whip.html publishes the camera over WHIP', { skip: missing ?? false, timeout: 30000 }, () =>
   withLogs(async () => {
