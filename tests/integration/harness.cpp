@@ -320,6 +320,22 @@ Pipeline::got_element_message (const char *name) const
 const std::string kVideo =
     "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
 
+bool
+make_test_certificate (const std::string &dir, std::string &cert, std::string &key)
+{
+  cert = dir + "/cert.pem";
+  key = dir + "/key.pem";
+  const char *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.c_str (),
+      "-out", cert.c_str (), nullptr};
+  gint status = -1;
+  return g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+             (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                 G_SPAWN_STDERR_TO_DEV_NULL),
+             nullptr, nullptr, nullptr, nullptr, &status, nullptr) &&
+      status == 0;
+}
+
 void
 die_with_parent (gpointer)
 {

@@ -23,6 +23,10 @@ extern const std::string kVideo;
 // so that a crashed or killed test leaves no server behind.
 void die_with_parent (gpointer unused);
 
+// A self-signed certificate for 127.0.0.1 made by openssl in dir, as
+// dir/cert.pem and dir/key.pem. False when openssl failed.
+bool make_test_certificate (const std::string &dir, std::string &cert, std::string &key);
+
 // Whether GStreamer has an element factory of this name.
 bool have (const char *factory);
 

@@ -432,14 +432,8 @@ TEST_F (WhipClient, HttpsWithTlsCaFile)
 {
   g_autofree gchar *dir = g_dir_make_tmp ("rtcstream-whip-tls-XXXXXX", nullptr);
   ASSERT_NE (dir, nullptr);
-  std::string cert = std::string (dir) + "/cert.pem", key = std::string (dir) + "/key.pem";
-  const char *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.c_str (),
-      "-out", cert.c_str (), nullptr};
-  gint status = -1;
-  ASSERT_TRUE (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
-      (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
-      nullptr, nullptr, nullptr, nullptr, &status, nullptr) && status == 0)
+  std::string cert, key;
+  ASSERT_TRUE (rtcstream::test::make_test_certificate (dir, cert, key))
       << "openssl could not make a test certificate";
   {
     auto ep = endpoint ({"--tls-cert", cert, "--tls-key", key});
