@@ -303,6 +303,14 @@ Pipeline::has_error_containing (const std::string &text) const
 }
 
 bool
+Pipeline::wait_registered (int timeout_ms)
+{
+  wait_for ([this] { return got_element_message ("rtcstream-registered") || !errors_.empty (); },
+      timeout_ms);
+  return got_element_message ("rtcstream-registered") && errors_.empty ();
+}
+
+bool
 Pipeline::has_warning_containing (const std::string &text) const
 {
   return any_contains (warnings_, text);

@@ -86,6 +86,11 @@ public:
   // Pumps the bus for ms.
   void pump (int ms);
 
+  // Pumps the bus until an rtcstreamsink inside posted rtcstream-registered
+  // (its stream is listed) or an error came, at most timeout_ms. True when
+  // registered without any error.
+  bool wait_registered (int timeout_ms);
+
   bool got_eos () const { return eos_; }
   const std::vector<std::string> &errors () const { return errors_; }
   const std::vector<std::string> &warnings () const { return warnings_; }

@@ -247,9 +247,7 @@ protected:
     if (!p->ok ())
       return p;
     p->play ();
-    EXPECT_TRUE (p->wait_for ([&] { return p->got_element_message ("rtcstream-registered") ||
-                                      !p->errors ().empty (); }, kTimeoutMs));
-    EXPECT_TRUE (p->errors ().empty ()) << p->all_errors ();
+    EXPECT_TRUE (p->wait_registered (kTimeoutMs)) << p->all_errors ();
     return p;
   }
 
