@@ -142,7 +142,12 @@ export function watchStream (port, name, { props = '', logName = 'consumer', deb
   }, (line) => {
     const m = /GstFakeSink:([va]): last-message = chain/.exec(line);
     if (m) counts[m[1]]++;
-    else if (/GstFakeSink:v\.GstPad:sink: caps = video\/x-raw/.test(line)) child.caps = line;
+    // The video caps, from whichever gst-launch prints first: the sink pad's
+    // caps notify or fakesink's report of the caps event (either alone was
+    // once seen missing from a run whose fakesink still counted 582 buffers).
+    else if (!child.caps && /GstFakeSink:v(\.GstPad:sink: caps = |: last-message = event .*caps=\(GstCaps\)")video\/x-raw/.test(line)) {
+      child.caps = line.replace(/\\/g, '');
+    }
     const rtp = /caps = application\/x-rtp, media=\(string\)video.*encoding-name=\(string\)([A-Z0-9]+)/.exec(line);
     if (rtp) child.rtpCodec = rtp[1];
   });

@@ -66,8 +66,8 @@ for (const codec of ['H264', 'VP9']) {
       try {
         await waitFor(`60 ${codec} video buffers in the pipeline`, () => {
           if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the pipeline exited (${c.exitCode ?? c.signalCode}): ${c.log}`);
-          return { ...c.counts, codec: c.rtpCodec, ok: c.counts.v >= 60 && !!c.caps };
-        }, MEDIA_MS);
+          return { ...c.counts, codec: c.rtpCodec, ok: c.counts.v >= 60 && !!c.rtpCodec };
+        }, MEDIA_MS).catch((err) => { err.message += `\n--- pipeline output ---\n${c.log}`; throw err; });
         assert.equal(c.rtpCodec, codec);
       } finally {
         await stop(c, 'SIGINT');
