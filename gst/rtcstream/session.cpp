@@ -3,6 +3,7 @@
 
 #include <gst/sdp/sdp.h>
 
+#include "ice-agent.h"
 #include "turn.h"
 
 #include <algorithm>
@@ -81,6 +82,18 @@ make_promise (const std::shared_ptr<WebrtcSession> &session,
         });
       },
       ctx, [] (gpointer data) { delete static_cast<PromiseCtx *> (data); });
+}
+
+// A boolean property the signaller may have (see signaller.h); false when absent.
+bool
+signaller_flag (RtcstreamSignaller *signaller, const char *name)
+{
+  GParamSpec *p = g_object_class_find_property (G_OBJECT_GET_CLASS (signaller), name);
+  if (!p || p->value_type != G_TYPE_BOOLEAN)
+    return false;
+  gboolean v = FALSE;
+  g_object_get (signaller, name, &v, nullptr);
+  return v;
 }
 
 struct SignalCtx {
@@ -245,12 +258,11 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   g_signal_connect_data (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_done),
       ectx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
       (GConnectFlags) 0);
-  if (!turn_names_.empty ()) {
-    auto *gctx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
-    g_signal_connect_data (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_state),
-        gctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
-        (GConnectFlags) 0);
-  }
+  // Always: TURN servers may also come later, announced with the answer.
+  auto *gctx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
+  g_signal_connect_data (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_state),
+      gctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
+      (GConnectFlags) 0);
   return {};
 }
 
@@ -281,8 +293,14 @@ WebrtcSession::offer (Done done)
         // Queue the SDP first: ICE gathering starts with set-local-description
         // and its candidates must not reach the peer before the description.
         rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), offer);
-        g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", offer, nullptr);
-        gst_webrtc_session_description_free (offer);
+        if (signaller_flag (s.signaller_.get (), "ice-servers-in-answer")) {
+          GST_DEBUG ("session %s: local description waits for the answer and its ICE "
+                     "servers", s.id_.c_str ());
+          s.deferred_offer_.reset (offer);
+        } else {
+          g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", offer, nullptr);
+          gst_webrtc_session_description_free (offer);
+        }
         done ({});
       });
   g_signal_emit_by_name (webrtcbin_.get (), "create-offer", nullptr, p);
@@ -292,6 +310,19 @@ WebrtcSession::offer (Done done)
 void
 WebrtcSession::set_remote (GstWebRTCSessionDescription *desc, Done done)
 {
+  if (deferred_offer_) {
+    // The answer to an offer whose local description waited for it (see
+    // offer()): the announced servers first, then gathering, then the answer.
+    // webrtcbin runs the two operations in this order on its own thread.
+    apply_announced_ice_servers ();
+    if (failed_ || closed_) {
+      done ({});  // the failure is told through on_state_
+      return;
+    }
+    g_signal_emit_by_name (webrtcbin_.get (), "set-local-description", deferred_offer_.get (),
+        nullptr);
+    deferred_offer_.reset ();
+  }
   GstPromise *p = make_promise (shared_from_this (), worker_,
       [done] (WebrtcSession &, GstStructure *, const std::string &error) {
         done (error.empty () ? std::string () : "remote description refused: " + error);
@@ -460,14 +491,65 @@ WebrtcSession::check_relay_candidates ()
     return;
   }
   GST_WARNING ("session %s: relay only and %s", id_.c_str (), turn_problem_.c_str ());
+  fail (turn_problem_ + ". With ice-transport-policy=relay there is no other path");
+}
+
+// Worker thread. Fails the session with a reason, told through on_state_.
+void
+WebrtcSession::fail (const std::string &reason)
+{
   failed_ = true;
   {
     std::lock_guard<std::mutex> lk (stats_lock_);
-    failure_ = turn_problem_ + ". With ice-transport-policy=relay there is no other path";
+    failure_ = reason;
     stats_.state = "failed";
   }
   if (on_state_)
     on_state_ (GST_WEBRTC_PEER_CONNECTION_STATE_FAILED);
+}
+
+// Worker thread, before the deferred local description is set: adds the
+// STUN/TURN servers the signaller learnt with the answer (its "ice-servers",
+// webrtcbin URIs) to those of the element. A STUN server configured on the
+// element is kept; TURN servers add up.
+void
+WebrtcSession::apply_announced_ice_servers ()
+{
+  gchar **servers = nullptr;
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (signaller_.get ()), "ice-servers"))
+    g_object_get (signaller_.get (), "ice-servers", &servers, nullptr);
+  GstElement *w = webrtcbin_.get ();
+  for (gchar **it = servers; it && *it; it++) {
+    const char *uri = *it;
+    if (g_str_has_prefix (uri, "stun://")) {
+      g_autofree gchar *current = nullptr;
+      g_object_get (w, "stun-server", &current, nullptr);
+      if (current && *current) {
+        GST_INFO ("session %s: keeping stun-server %s, not the announced %s", id_.c_str (),
+            current, uri);
+        continue;
+      }
+      g_object_set (w, "stun-server", uri, nullptr);
+      GST_INFO ("session %s: announced STUN server %s in use", id_.c_str (), uri);
+    } else if (g_str_has_prefix (uri, "turn://") || g_str_has_prefix (uri, "turns://")) {
+      // The offer has made the ICE streams already: add-turn-server would
+      // only keep the server for streams made later (see ice-agent.h).
+      std::string error;
+      if (!add_turn_server_to_streams (w, uri, error)) {
+        GST_WARNING ("session %s: announced TURN server not used: %s", id_.c_str (),
+            error.c_str ());
+        continue;
+      }
+      std::string name = turn_display_name (uri);
+      GST_INFO ("session %s: announced TURN server %s in use", id_.c_str (), name.c_str ());
+      turn_names_.push_back (name);
+    }
+  }
+  g_strfreev (servers);
+  if (relay_only_ && turn_names_.empty ()) {
+    fail ("ice-transport-policy=relay, but neither turn-servers nor the endpoint (in "
+          "the Link headers of its answer) name a TURN server: there is no path");
+  }
 }
 
 std::string

@@ -63,7 +63,11 @@ public:
   // Brings the webrtcbin to its parent's state.
   void sync_state ();
 
-  // Producer side: create-offer, set-local-description, send.
+  // The side that offers: create-offer, send, set-local-description. With a
+  // signaller whose "ice-servers-in-answer" is true (WHIP/WHEP in trickle
+  // mode) the local description waits for the answer: ICE gathering starts
+  // with it, and the STUN/TURN servers the endpoint announces with its
+  // answer (Link headers) must be in place before gathering starts.
   void offer (Done done);
   // Both sides: set-remote-description; done once applied.
   void set_remote (GstWebRTCSessionDescription *desc, Done done);
@@ -91,6 +95,8 @@ private:
   void on_stats (const GstStructure *reply);
   static void on_gathering_state (GstElement *webrtc, GParamSpec *pspec, gpointer data);
   void check_relay_candidates ();
+  void apply_announced_ice_servers ();
+  void fail (const std::string &reason);
 
   std::string id_;
   std::string peer_id_;
@@ -104,6 +110,9 @@ private:
   bool relay_only_ = false;
   std::vector<std::string> turn_names_;  // turn-servers without their passwords
   std::string turn_problem_;             // no relay candidate gathered
+  // The offer sent but not yet set locally (see offer()); owned.
+  std::unique_ptr<GstWebRTCSessionDescription, void (*) (GstWebRTCSessionDescription *)>
+      deferred_offer_{nullptr, gst_webrtc_session_description_free};
 
   mutable std::mutex stats_lock_;
   SessionStats stats_;

@@ -61,6 +61,10 @@ struct _RtcstreamSignallerInterface {
  *  "media-only"  gboolean, read-only: the remote end takes audio and video
  *                only, so the element offers no data channels (WHIP/WHEP)
  *  "auth-token"  gchar*: set from the element's auth-token when that is set
+ *  "ice-servers-in-answer" gboolean, read-only: the remote end announces
+ *                STUN/TURN servers with its answer, in "ice-servers" (GStrv of
+ *                webrtcbin URIs); the session then sets its local description
+ *                (ICE gathering) only once the answer is in, and uses them
  * Signals:
  *  "registered" ()                                      producer visible to viewers
  *  "session-requested" (gchar *session_id, gchar *peer_id,

@@ -97,6 +97,7 @@ parse_turn_uri (std::string_view uri, TurnServer &out, std::string &error)
     return false;
   }
   r.user = user;
+  r.password = password;
   const char *host = g_uri_get_host (parsed);
   if (!host || !*host) {
     error = "TURN server " + shown + " has no host." + kExpected;

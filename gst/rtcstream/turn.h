@@ -16,6 +16,7 @@ namespace rtcstream {
 struct TurnServer {
   bool tls = false;
   std::string user;       // unescaped
+  std::string password;   // unescaped; never shown
   std::string host;
   unsigned port = 3478;   // 5349 for turns:// without a port
   std::string transport;  // empty (both), "udp" or "tcp"

@@ -143,8 +143,9 @@ install_common_properties (GObjectClass *klass, const char *role_word)
   g_object_class_install_property (klass, PROP_ICE_TRANSPORT_POLICY,
       g_param_spec_enum ("ice-transport-policy", "ICE transport policy",
           "relay forces every session through the TURN relays of turn-servers (needs at "
-          "least one; no direct or NAT-traversing path is tried, e.g. to hide this host's "
-          "addresses or to test a TURN set-up); all lets ICE pick any path",
+          "least one, or a WHIP/WHEP endpoint that announces one; no direct or "
+          "NAT-traversing path is tried, e.g. to hide this host's addresses or to test a "
+          "TURN set-up); all lets ICE pick any path",
           ice_transport_policy_get_type (), ICE_TRANSPORT_POLICY_ALL, flags));
   g_object_class_install_property (klass, PROP_AUDIO_CODECS,
       g_param_spec_string ("audio-codecs", "Audio codecs",
@@ -295,8 +296,10 @@ get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
   }
 }
 
+namespace {
+
 RtcstreamSignaller *
-ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
+make_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
 {
   for (const std::string *e : {&s.uri_error, &s.codec_error[0], &s.codec_error[1],
            &s.turn_error}) {
@@ -304,12 +307,6 @@ ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
       error = *e;
       return nullptr;
     }
-  }
-  if (s.relay_only && s.turn_servers.empty ()) {
-    error = "ice-transport-policy=relay sends everything through TURN relays, but "
-            "turn-servers is empty: set turn-servers='<\"turn://USER:PASSWORD@HOST:PORT\">' "
-            "or use ice-transport-policy=all";
-    return nullptr;
   }
   if (s.signaller_from_app && s.signaller) {
     g_object_set (s.signaller.get (), "role", role, nullptr);
@@ -361,6 +358,33 @@ ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
   g_object_set (s.signaller.get (), "role", role, "stream-name", s.stream_name.c_str (),
       "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
   return s.signaller.get ();
+}
+
+// A signaller whose endpoint announces ICE servers with its answer (WHIP in
+// trickle mode) may bring the TURN server that relay-only needs.
+bool
+announces_ice_servers (RtcstreamSignaller *sig)
+{
+  if (!g_object_class_find_property (G_OBJECT_GET_CLASS (sig), "ice-servers-in-answer"))
+    return false;
+  gboolean v = FALSE;
+  g_object_get (sig, "ice-servers-in-answer", &v, nullptr);
+  return v;
+}
+
+}  // namespace
+
+RtcstreamSignaller *
+ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
+{
+  RtcstreamSignaller *sig = make_signaller (s, role, error);
+  if (sig && s.relay_only && s.turn_servers.empty () && !announces_ice_servers (sig)) {
+    error = "ice-transport-policy=relay sends everything through TURN relays, but "
+            "turn-servers is empty: set turn-servers='<\"turn://USER:PASSWORD@HOST:PORT\">' "
+            "or use ice-transport-policy=all";
+    return nullptr;
+  }
+  return sig;
 }
 
 IceConfig

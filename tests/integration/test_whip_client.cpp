@@ -22,16 +22,19 @@
 #include <thread>
 #include <vector>
 
+#include "coturn.h"
 #include "harness.h"
 #include "rtcstream/uri.h"
 #include "rtcstream/signallers/whip-signaller.h"
 #include "rtcstream/signallers/whip-util.h"
 
+using rtcstream::test::Coturn;
 using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
+using rtcstream::test::pair_types;
 namespace whip = rtcstream::whip;
 
 namespace {
@@ -503,6 +506,54 @@ TEST_F (WhipClient, FullIceModeAndAnnouncedIceServers)
   EXPECT_TRUE (g_str_has_prefix (resource, ep->url ("/resource/").c_str ())) << resource;
   p.stop ();
   g_object_unref (sig);
+}
+
+// The TURN server of the endpoint's Link header is the only one the sink
+// knows, and ice-transport-policy=relay allows no other path: frames arriving
+// and a selected pair whose local candidate is relayed prove that the session
+// used it (in trickle mode the local description waits for the answer).
+TEST_F (WhipClient, TurnServerAnnouncedInLinkHeaderCarriesRelayOnlySession)
+{
+  if (!g_file_test (rtcstream::test::kTurnServer, G_FILE_TEST_IS_EXECUTABLE))
+    GTEST_SKIP () << rtcstream::test::kTurnServer << " is absent (Debian package coturn)";
+  Coturn turn;
+  ASSERT_TRUE (turn.ok ()) << "turnserver did not start:\n" << turn.log ();
+  // No ?transport= (UDP and TCP both), as in the turn-servers tests: here an
+  // allocation over UDP alone, from libnice's host address to 127.0.0.1, got
+  // no answer.
+  auto ep = endpoint ({"--ice-server", "turn:127.0.0.1:" + std::to_string (turn.port ()) +
+      ";" + Coturn::kUser + ";" + Coturn::kPassword});
+  ASSERT_NE (ep->port (), 0u);
+  Pipeline p (kVideo + " ! rtcstreamsink name=sink ice-transport-policy=relay uri=whip+" +
+      ep->url ("/whip/cam"));
+  ASSERT_TRUE (p.ok ()) << p.parse_error ();
+  p.play ();
+  EXPECT_TRUE (p.wait_for ([&] { return ep->frames () >= 30 || !p.errors ().empty (); },
+      kTimeoutMs)) << "aiortc decoded " << ep->frames () << " frames";
+  EXPECT_TRUE (p.errors ().empty ()) << p.all_errors ();
+  EXPECT_TRUE (p.wait_for ([&] {
+    return pair_types (p.element ("sink")).rfind ("relay/", 0) == 0;
+  }, 5000)) << "selected pair " << pair_types (p.element ("sink"));
+  EXPECT_NE (turn.log ().find ("ALLOCATE processed, success"), std::string::npos)
+      << turn.log ();
+  p.stop ();
+}
+
+// Without turn-servers and with an endpoint that announces none, relay-only
+// has no path: the element says so instead of waiting for ICE to time out.
+TEST_F (WhipClient, RelayOnlyWithoutAnyTurnServerIsAnError)
+{
+  auto ep = endpoint ();
+  ASSERT_NE (ep->port (), 0u);
+  Pipeline p (kVideo + " ! rtcstreamsink ice-transport-policy=relay uri=whip+" +
+      ep->url ("/whip/cam"));
+  ASSERT_TRUE (p.ok ()) << p.parse_error ();
+  p.play ();
+  EXPECT_TRUE (p.wait_for ([&] { return !p.errors ().empty () || !p.warnings ().empty (); },
+      kTimeoutMs));
+  EXPECT_TRUE (p.has_error_containing ("neither turn-servers nor the endpoint") ||
+      p.has_warning_containing ("neither turn-servers nor the endpoint"))
+      << p.all_errors ();
 }
 
 // Trickle against an endpoint that refuses PATCH (405): trickling stops

@@ -36,6 +36,7 @@ enum {
   PROP_ICE_SERVERS,
   PROP_RESOURCE_URL,
   PROP_MEDIA_ONLY,
+  PROP_ICE_SERVERS_IN_ANSWER,
 };
 
 constexpr gint kDefaultTimeoutMs = 15000;
@@ -792,6 +793,9 @@ rtcstream_whip_signaller_get_property (GObject *object, guint prop_id, GValue *v
     case PROP_MEDIA_ONLY:
       g_value_set_boolean (value, TRUE);
       break;
+    case PROP_ICE_SERVERS_IN_ANSWER:
+      g_value_set_boolean (value, st->ice_mode == RTCSTREAM_WHIP_ICE_MODE_TRICKLE);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -838,8 +842,9 @@ rtcstream_whip_signaller_class_init (RtcstreamWhipSignallerClass *klass)
   g_object_class_install_property (gobject_class, PROP_ICE_SERVERS,
       g_param_spec_boxed ("ice-servers", "ICE servers",
           "STUN/TURN servers the endpoint announced in Link headers of its answer, as "
-          "webrtcbin URIs (stun://HOST:PORT, turn://USER:PASS@HOST:PORT). Read them on "
-          "notify to configure later sessions (stun-server, turn-servers)",
+          "webrtcbin URIs (stun://HOST:PORT, turn://USER:PASS@HOST:PORT). In trickle "
+          "mode the session uses them (see ice-servers-in-answer); in full mode it has "
+          "gathered before the answer, so they are only reported",
           G_TYPE_STRV, ro));
   g_object_class_install_property (gobject_class, PROP_RESOURCE_URL,
       g_param_spec_string ("resource-url", "Resource URL",
@@ -850,6 +855,13 @@ rtcstream_whip_signaller_class_init (RtcstreamWhipSignallerClass *klass)
       g_param_spec_boolean ("media-only", "Media only",
           "Always true: WHIP/WHEP endpoints take audio and video only, so elements "
           "offer no data channels through this signaller",
+          TRUE, ro));
+  g_object_class_install_property (gobject_class, PROP_ICE_SERVERS_IN_ANSWER,
+      g_param_spec_boolean ("ice-servers-in-answer", "ICE servers in answer",
+          "True in trickle mode: the session sets its local description (which starts "
+          "ICE gathering) once the answer is in, so the STUN/TURN servers of its Link "
+          "headers are used, added to the element's own (gathering starts one round "
+          "trip later)",
           TRUE, ro));
 }
 

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// What webrtcbin's API cannot do yet, done on its libnice agent.
+//
+// A TURN server known only after the offer was created (a WHIP/WHEP endpoint
+// announces its servers in the Link headers of its answer) must reach the
+// ICE streams webrtcbin made with the offer. In GStreamer 1.22,
+// add-turn-server only stores the server for streams created later, so it
+// would never be used; libnice itself takes relay information per stream at
+// any time before gathering starts.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <string>
+
+namespace rtcstream {
+
+// Gives the TURN server (a turn(s):// URI as turn-servers takes it) to every
+// ICE stream of webrtcbin's agent; call it before set-local-description
+// starts gathering. Falls back to add-turn-server when the agent is not
+// libnice's. Resolves a host name synchronously (call it off streaming
+// threads). Returns false and sets error (a sentence without the password)
+// when the URI is invalid, the host does not resolve or no stream took it.
+bool add_turn_server_to_streams (GstElement *webrtcbin, const std::string &uri,
+    std::string &error);
+
+}  // namespace rtcstream
