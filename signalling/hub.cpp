@@ -91,7 +91,10 @@ Hub::add_peer ()
   }
   result.peer_id = new_id ();
   peers_.emplace (result.peer_id, PeerState {});
-  result.reply = p::serialize (p::ServerMessage (p::Welcome { result.peer_id }));
+  p::Welcome welcome { result.peer_id, {} };
+  if (ice_servers_for_)
+    welcome.ice_servers = ice_servers_for_ (result.peer_id);
+  result.reply = p::serialize (p::ServerMessage (std::move (welcome)));
   return result;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -33,6 +34,11 @@ public:
   explicit Hub (protocol::Limits limits = protocol::Limits ());
 
   const protocol::Limits &limits () const { return limits_; }
+
+  // The STUN/TURN servers a new peer's "welcome" carries, from its id
+  // (per-peer TURN credentials, see ice-servers.h); unset: none.
+  using IceServersFor = std::function<std::vector<protocol::IceServer> (const std::string &)>;
+  void set_ice_servers (IceServersFor fn) { ice_servers_for_ = std::move (fn); }
 
   // The result of a new connection. When accepted, peer_id is the id the
   // server assigned and reply the "welcome"; when refused (max_peers
@@ -113,6 +119,7 @@ private:
   std::string new_id ();
 
   protocol::Limits limits_;
+  IceServersFor ice_servers_for_;
   std::map<std::string, PeerState> peers_;
   std::map<std::string, Session> sessions_;
   std::map<std::string, std::string> stream_names_;  // name -> producer id

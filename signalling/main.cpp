@@ -54,6 +54,11 @@ main (int argc, char **argv)
   g_autofree char *whip_token = nullptr;
   g_autofree char *whep_token = nullptr;
   gboolean no_whip = FALSE;
+  g_auto (GStrv) ice_urls = nullptr;
+  g_autofree char *turn_user = nullptr;
+  g_autofree char *turn_password = nullptr;
+  g_autofree char *turn_secret = nullptr;
+  gint64 turn_ttl = options.ice.turn_ttl_s;
   gint64 max_sdp = static_cast<gint64> (options.whip.max_sdp_bytes);
   gint port = options.port;
   gint ping_interval = static_cast<gint> (options.ping_interval_s);
@@ -91,6 +96,20 @@ main (int argc, char **argv)
     { "max-sdp-size", 0, 0, G_OPTION_ARG_INT64, &max_sdp,
       "Largest WHIP/WHEP request body (SDP offer or ICE fragment) accepted, in bytes "
       "(default 65536); larger ones get 413", "BYTES" },
+    { "ice-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ice_urls,
+      "A STUN or TURN server handed to every peer (in the websocket welcome and in "
+      "WHIP/WHEP Link headers), e.g. stun:stun.example.net:3478 or "
+      "turn:turn.example.net:3478?transport=udp; repeat for more", "URL" },
+    { "turn-secret", 0, 0, G_OPTION_ARG_STRING, &turn_secret,
+      "Secret shared with the TURN server (coturn: use-auth-secret, static-auth-secret): "
+      "every peer gets its own credentials, valid for --turn-ttl", "SECRET" },
+    { "turn-ttl", 0, 0, G_OPTION_ARG_INT64, &turn_ttl,
+      "Seconds the per-peer TURN credentials stay valid (default 86400)", "SECONDS" },
+    { "turn-user", 0, 0, G_OPTION_ARG_STRING, &turn_user,
+      "One fixed TURN user for every peer (with --turn-password), instead of --turn-secret",
+      "USER" },
+    { "turn-password", 0, 0, G_OPTION_ARG_STRING, &turn_password,
+      "The password of --turn-user", "PASSWORD" },
     { nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr },
   };
 
@@ -122,6 +141,19 @@ main (int argc, char **argv)
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--web-root \"%s\" is not a directory", web_root);
     ok = false;
+  }
+  if (ok) {
+    for (char **u = ice_urls; u && *u; u++)
+      options.ice.urls.emplace_back (*u);
+    options.ice.turn_user = turn_user ? turn_user : "";
+    options.ice.turn_password = turn_password ? turn_password : "";
+    options.ice.turn_secret = turn_secret ? turn_secret : "";
+    options.ice.turn_ttl_s = turn_ttl > 0 && turn_ttl <= G_MAXUINT ? static_cast<unsigned> (turn_ttl) : 0;
+    std::string problem = rtcstream::signalling::check_ice_server_options (options.ice);
+    if (!problem.empty ()) {
+      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s", problem.c_str ());
+      ok = false;
+    }
   }
   if (ok && argc > 1) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,

@@ -168,6 +168,13 @@ is_websocket_upgrade (SoupServerMessage *msg)
 Server::Server (ServerOptions options)
     : options_ (std::move (options)), hub_ (options_.limits)
 {
+  if (!options_.ice.empty ()) {
+    auto servers_for = [ice = options_.ice] (const std::string &label) {
+      return ice_servers_for (ice, label, g_get_real_time () / G_USEC_PER_SEC);
+    };
+    hub_.set_ice_servers (servers_for);
+    options_.whip.ice_servers = servers_for;
+  }
 }
 
 Server::~Server ()

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hub.h"
+#include "ice-servers.h"
 #include "rtcstream/ref.h"
 #include "whip.h"
 
@@ -30,6 +31,7 @@ struct ServerOptions {
   unsigned ping_interval_s = 10;   // a peer silent for 3 intervals is closed
   std::string web_root;            // empty: serve the embedded web client
   WhipOptions whip;                // the /whip/ and /whep/ endpoints (whip.h)
+  IceServerOptions ice;            // STUN/TURN servers for peers (ice-servers.h)
 };
 
 class Server {

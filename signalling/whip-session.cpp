@@ -7,6 +7,8 @@
 #include <cstring>
 #include <functional>
 
+#include "ice-servers.h"
+
 GST_DEBUG_CATEGORY_STATIC (whip_session_debug);
 #define GST_CAT_DEFAULT whip_session_debug
 
@@ -134,6 +136,16 @@ make_webrtcbin (const WhipSessionPtr &res)
   gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy",
       res->offer.split_bundle ? "none" : "max-bundle");
   g_object_set (webrtc, "latency", kJitterbufferMs, nullptr);
+  for (const std::string &uri : webrtcbin_uris (res->ice_servers)) {
+    if (g_str_has_prefix (uri.c_str (), "stun://")) {
+      g_object_set (webrtc, "stun-server", uri.c_str (), nullptr);
+    } else {
+      gboolean ok = FALSE;
+      g_signal_emit_by_name (webrtc, "add-turn-server", uri.c_str (), &ok);
+      if (!ok)
+        GST_WARNING ("webrtcbin refused TURN server %s", uri.substr (0, uri.find (':')).c_str ());
+    }
+  }
   connect (webrtc, "on-ice-candidate", +[] (GstElement *, guint mline, char *cand,
       gpointer data) {
     WhipSession &r = *static_cast<Box *> (data)->res;

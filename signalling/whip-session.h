@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "rtcstream/codecs.h"
+#include "rtcstream/protocol.h"
 #include "rtcstream/ref.h"
 #include "whip-sdp.h"
 
@@ -70,6 +71,10 @@ struct WhipSession {
   Offer offer;                   // read-only once the session exists
   std::string local_uri;         // rtcstream://HOST:PORT/ of this server
   std::string tls_ca_file;
+  // STUN/TURN servers (--ice-server): announced to the client in Link
+  // headers and used by our own webrtcbin too, so that a client that
+  // allows only relayed paths finds one on both sides.
+  std::vector<protocol::IceServer> ice_servers;
 
   // Main context only.
   bool alive = true;             // false once the owner ended it

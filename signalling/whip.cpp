@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "ice-servers.h"
 #include "rtcstream/ref.h"
 #include "whip-sdp.h"
 #include "whip-session.h"
@@ -339,6 +340,8 @@ public:
     res->whep = whep;
     res->offer_text = res->offer.split_bundle ? res->offer.unbundled_text : text;
     res->location = std::string (whep ? "/whep/" : "/whip/") + escaped (name) + "/" + res->id;
+    if (options_.ice_servers)
+      res->ice_servers = options_.ice_servers (res->id);
     resources_[res->id] = res;
 
     if (guint status = whip_session_start (res, error)) {
@@ -396,6 +399,8 @@ public:
     soup_message_headers_replace (h, "Location", res->location.c_str ());
     soup_message_headers_replace (h, "ETag", ("\"" + res->id + "\"").c_str ());
     soup_message_headers_replace (h, "Accept-Patch", "application/trickle-ice-sdpfrag");
+    for (const std::string &link : link_header_values (res->ice_servers))
+      soup_message_headers_append (h, "Link", link.c_str ());
     soup_server_message_set_status (msg, SOUP_STATUS_CREATED, nullptr);
     soup_server_message_set_response (msg, "application/sdp", SOUP_MEMORY_COPY, text.data (),
         text.size ());

@@ -18,6 +18,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "rtcstream/protocol.h"
 
 namespace rtcstream::signalling {
 
@@ -27,6 +30,9 @@ struct WhipOptions {
   std::string whep_token;
   std::size_t max_sdp_bytes = 64 * 1024;  // larger offers and sdpfrags get 413
   unsigned answer_timeout_s = 15;   // longest wait for the media side to answer
+  // The STUN/TURN servers announced in the Link headers of each answer, from
+  // a label naming the session (per-session TURN credentials); unset: none.
+  std::function<std::vector<protocol::IceServer> (const std::string &label)> ice_servers;
 };
 
 class WhipEndpoints {

@@ -201,6 +201,53 @@ public:
     return roles;
   }
 
+  // Optional ICE servers: absent gives none, else
+  // [{"urls": "u" | ["u", ...], "username"?: "...", "credential"?: "..."}, ...]
+  // with at most 16 servers of at most 16 URLs.
+  std::vector<IceServer> ice_servers (const char *name)
+  {
+    const json *v = find (name);
+    if (!v || v->is_null ())
+      return {};
+    const char *shape = "must be an array of {\"urls\": [...], \"username\", \"credential\"}";
+    if (!v->is_array () || v->size () > 16) {
+      fail (name, std::string (shape) + " (16 at most)");
+      return {};
+    }
+    std::vector<IceServer> servers;
+    for (const json &item : *v) {
+      if (!item.is_object ()) {
+        fail (name, shape);
+        return {};
+      }
+      IceServer s;
+      const json *urls = item.contains ("urls") ? &item["urls"] : nullptr;
+      if (urls && urls->is_string ())
+        s.urls.push_back (urls->get<std::string> ());
+      else if (urls && urls->is_array () && !urls->empty () && urls->size () <= 16) {
+        for (const json &u : *urls) {
+          if (!u.is_string ()) {
+            fail (name, shape);
+            return {};
+          }
+          s.urls.push_back (u.get<std::string> ());
+        }
+      } else {
+        fail (name, std::string (shape) + ": \"urls\" is missing or empty");
+        return {};
+      }
+      Fields entry (item, "an entry of \"" + std::string (name) + "\" in " + where_, limits_);
+      s.username = entry.optional_string ("username").value_or ("");
+      s.credential = entry.optional_string ("credential").value_or ("");
+      if (entry.failed ()) {
+        error = entry.error;
+        return {};
+      }
+      servers.push_back (std::move (s));
+    }
+    return servers;
+  }
+
   // A list of peers: [{"id": "...", "meta": {...} | null}, ...].
   std::vector<PeerInfo> peers (const char *name)
   {
@@ -582,6 +629,7 @@ parse_server_message (std::string_view text, const Limits &limits)
   if (type == "welcome") {
     Welcome m;
     m.peer_id = f.id ("peerId");
+    m.ice_servers = f.ice_servers ("iceServers");
     return done<ServerMessage> (f, std::move (m));
   }
   if (type == "peerStatusChanged") {
@@ -674,7 +722,22 @@ std::string
 serialize (const ServerMessage &msg)
 {
   ojson out = std::visit (Overloaded {
-    [] (const Welcome &m) { return ojson { { "type", "welcome" }, { "peerId", m.peer_id } }; },
+    [] (const Welcome &m) {
+      ojson j = { { "type", "welcome" }, { "peerId", m.peer_id } };
+      if (!m.ice_servers.empty ()) {
+        ojson list = ojson::array ();
+        for (const IceServer &s : m.ice_servers) {
+          ojson e = { { "urls", s.urls } };
+          if (!s.username.empty ())
+            e["username"] = s.username;
+          if (!s.credential.empty ())
+            e["credential"] = s.credential;
+          list.push_back (std::move (e));
+        }
+        j["iceServers"] = std::move (list);
+      }
+      return j;
+    },
     [] (const PeerStatusChanged &m) {
       return ojson { { "type", "peerStatusChanged" }, { "peerId", m.peer_id },
         { "roles", roles_json (m.roles) }, { "meta", meta_or_null (m.meta) } };

@@ -27,7 +27,7 @@ tcp_port_open (unsigned port)
 
 }  // namespace
 
-Coturn::Coturn ()
+Coturn::Coturn (const std::string &auth_secret)
 {
   dir_ = g_dir_make_tmp ("rtcstream-turn-XXXXXX", nullptr);
   port_ = free_port ();
@@ -38,9 +38,12 @@ Coturn::Coturn ()
   f << "listening-ip=127.0.0.1\n"
     << "relay-ip=127.0.0.1\n"
     << "listening-port=" << port_ << "\n"
-    << "lt-cred-mech\n"
-    << "user=" << kUser << ":" << kPassword << "\n"
-    << "realm=rtcstream.test\n"
+    << "lt-cred-mech\n";
+  if (auth_secret.empty ())
+    f << "user=" << kUser << ":" << kPassword << "\n";
+  else
+    f << "use-auth-secret\nstatic-auth-secret=" << auth_secret << "\n";
+  f << "realm=rtcstream.test\n"
     << "no-tls\nno-dtls\nno-cli\nno-rfc5780\n"
     << "allow-loopback-peers\n"
     << "verbose\n"

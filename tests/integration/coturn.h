@@ -17,14 +17,16 @@ constexpr const char *kTurnServer = "/usr/bin/turnserver";
 // TLS/DTLS listeners, no CLI (it would listen on 5766), no RFC 5780 second
 // port. Its configuration, log, pid file and user database live in a
 // temporary directory removed with it. One static user, kUser, whose
-// password has characters that must be %-escaped in a turn:// URI.
+// password has characters that must be %-escaped in a turn:// URI; or, with
+// an auth secret, time-limited credentials made from it (the TURN REST API
+// of coturn's use-auth-secret) instead.
 class Coturn {
 public:
   static constexpr const char *kUser = "rtcstream";
   static constexpr const char *kPassword = "p@ss:w/rd%1";
   static constexpr const char *kPasswordEscaped = "p%40ss%3Aw%2Frd%251";
 
-  Coturn ();
+  explicit Coturn (const std::string &auth_secret = {});
   ~Coturn ();
   Coturn (const Coturn &) = delete;
   Coturn &operator= (const Coturn &) = delete;

@@ -556,6 +556,47 @@ TEST_F (WhipClient, RelayOnlyWithoutAnyTurnServerIsAnError)
       << p.all_errors ();
 }
 
+// rtcstream-signalling hands out a TURN server with per-session credentials
+// (--turn-secret, coturn's use-auth-secret) in the Link headers of its WHIP
+// and WHEP answers: a sink and a src, both relay-only and configured with no
+// TURN server at all, stream through it.
+TEST_F (WhipClient, ServerAnnouncedTurnWithSharedSecretCarriesWhipAndWhep)
+{
+  if (!g_file_test (rtcstream::test::kTurnServer, G_FILE_TEST_IS_EXECUTABLE))
+    GTEST_SKIP () << rtcstream::test::kTurnServer << " is absent (Debian package coturn)";
+  Coturn turn ("north-wind");
+  ASSERT_TRUE (turn.ok ()) << "turnserver did not start:\n" << turn.log ();
+  // TURN over TCP: here UDP from libnice's host address to 127.0.0.1 gets
+  // nowhere (see above), and each side would wait out that allocation.
+  rtcstream::test::ServerProcess server ({"--ice-server",
+      "turn:127.0.0.1:" + std::to_string (turn.port ()) + "?transport=tcp",
+      "--turn-secret", "north-wind"});
+  ASSERT_TRUE (server.ok ()) << "rtcstream-signalling did not start";
+  const std::string base = "http://127.0.0.1:" + std::to_string (server.port ());
+  Pipeline prod (kVideo + " ! rtcstreamsink name=sink ice-transport-policy=relay uri=whip+" +
+      base + "/whip/cam");
+  ASSERT_TRUE (prod.ok ()) << prod.parse_error ();
+  prod.play ();
+  ASSERT_TRUE (prod.wait_for ([&] {
+    return pair_types (prod.element ("sink")).rfind ("relay/", 0) == 0 ||
+        !prod.errors ().empty ();
+  }, kTimeoutMs)) << prod.all_errors () << "\n" << turn.log ();
+  Pipeline cons ("rtcstreamsrc name=src ice-transport-policy=relay uri=whep+" + base +
+      "/whep/cam ! videoconvert ! fakesink name=out");
+  ASSERT_TRUE (cons.ok ()) << cons.parse_error ();
+  auto counter = cons.count ("out");
+  cons.play ();
+  EXPECT_TRUE (cons.wait_for ([&] { return counter->frames >= 30 || !cons.errors ().empty (); },
+      kTimeoutMs)) << "frames " << counter->frames << ": " << cons.all_errors ();
+  EXPECT_TRUE (cons.wait_for ([&] {
+    return pair_types (cons.element ("src")).rfind ("relay/", 0) == 0;
+  }, 5000)) << "selected pair " << pair_types (cons.element ("src"));
+  // coturn checked the time-limited credentials it was given.
+  EXPECT_NE (turn.log ().find ("ALLOCATE processed, success"), std::string::npos);
+  cons.stop ();
+  prod.stop ();
+}
+
 // Trickle against an endpoint that refuses PATCH (405): trickling stops
 // after the first refusal and the session still connects.
 TEST_F (WhipClient, TrickleStopsWhenRefused)

@@ -173,8 +173,43 @@ TEST (ProtocolRoundTrip, SetProtocolVersion)
 
 TEST (ProtocolRoundTrip, Welcome)
 {
-  EXPECT_EQ (server_round_trip (p::Welcome { "id-1" },
+  EXPECT_EQ (server_round_trip (p::Welcome { "id-1", {} },
       { { "type", "welcome" }, { "peerId", "id-1" } }).peer_id, "id-1");
+}
+
+// The server's STUN/TURN servers, shaped as the browser's RTCIceServer.
+TEST (ProtocolRoundTrip, WelcomeWithIceServers)
+{
+  p::Welcome m { "id-1", {
+      { { "stun:stun.example.net:3478" }, "", "" },
+      { { "turn:t.example.net:3478?transport=udp", "turns:t.example.net:5349" },
+        "1700000000:id-1", "c2VjcmV0" } } };
+  auto back = server_round_trip (m, { { "type", "welcome" }, { "peerId", "id-1" },
+      { "iceServers", {
+          { { "urls", { "stun:stun.example.net:3478" } } },
+          { { "urls", { "turn:t.example.net:3478?transport=udp", "turns:t.example.net:5349" } },
+            { "username", "1700000000:id-1" }, { "credential", "c2VjcmV0" } } } } });
+  EXPECT_EQ (back.ice_servers, m.ice_servers);
+  // "urls" may be one string, as browsers accept.
+  auto one = server<p::Welcome> (
+      R"({"type":"welcome","peerId":"x","iceServers":[{"urls":"stun:h:1"}]})");
+  ASSERT_EQ (one.ice_servers.size (), 1u);
+  EXPECT_EQ (one.ice_servers[0].urls, std::vector<std::string> { "stun:h:1" });
+}
+
+TEST (ProtocolErrors, MalformedIceServersAreRefused)
+{
+  for (const char *bad : {
+           R"({"type":"welcome","peerId":"x","iceServers":{}})",
+           R"({"type":"welcome","peerId":"x","iceServers":[1]})",
+           R"({"type":"welcome","peerId":"x","iceServers":[{}]})",
+           R"({"type":"welcome","peerId":"x","iceServers":[{"urls":[]}]})",
+           R"({"type":"welcome","peerId":"x","iceServers":[{"urls":[7]}]})",
+           R"({"type":"welcome","peerId":"x","iceServers":[{"urls":"stun:h","username":3}]})",
+       }) {
+    auto err = server_error (bad);
+    EXPECT_NE (err.details.find ("iceServers"), std::string::npos) << bad << ": " << err.details;
+  }
 }
 
 TEST (ProtocolRoundTrip, PeerStatusChanged)
