@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "props.h"
+#include "element.h"
 #include "rtcstream/codecs.h"
 #include "rtcstream/datachannel.h"
 #include "rtcstream/session.h"
@@ -106,26 +106,17 @@ struct Consumer {
   bool announced = false;  // consumer-added was emitted
 };
 
-struct State {
-  // Guards settings, inputs' caps, the consumer stats view and counters.
-  std::mutex lock;
-  CommonSettings settings;
-
-  std::shared_ptr<Worker> worker;
+// lock (ElementCore) also guards the inputs' caps, the consumer stats view
+// and counters.
+struct State : ElementCore {
   // Worker-only state (also read with lock held for stats).
   std::vector<std::unique_ptr<InputStream>> inputs;
   std::map<std::string, std::shared_ptr<Consumer>> consumers;
   std::vector<std::unique_ptr<EncoderGroup>> groups;
   std::vector<std::pair<std::string, std::string>> pending;  // sessions waiting for caps
-  Ref<RtcstreamSignaller> signaller;  // the one in use while started
-  SignallerLink link;  // handlers on the signaller while started
-  bool started = false;
-  guint stats_generation = 0;
   guint video_pads = 0, audio_pads = 0;
   bool eos_posted = false;
-  bool navigation = true;     // guarded by lock
   bool data_channel = false;  // guarded by lock
-  std::unique_ptr<DataChannels> channels;
 };
 
 }  // namespace
@@ -135,10 +126,9 @@ struct _RtcstreamSink {
   State *state;
 };
 
-static SettingsAccess sink_settings (GstURIHandler *handler);
-
 G_DEFINE_TYPE_WITH_CODE (RtcstreamSink, rtcstream_sink, GST_TYPE_BIN,
-    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER, (uri_handler_init<GST_URI_SINK, sink_settings>))
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        (uri_handler_init<GST_URI_SINK, core_settings<RtcstreamSink>>))
     GST_DEBUG_CATEGORY_INIT (rtcstream_sink_debug, "rtcstreamsink", 0,
         "rtcstream WebRTC producer element"))
 GST_ELEMENT_REGISTER_DEFINE (rtcstreamsink, "rtcstreamsink", GST_RANK_NONE, RTCSTREAM_TYPE_SINK)
@@ -562,19 +552,6 @@ on_consumer_state (RtcstreamSink *self, const std::string &session_id,
   }
 }
 
-struct ChannelCtx {
-  RtcstreamSink *element;
-  std::string session;
-};
-
-// webrtcbin's thread: a channel the remote side opened.
-void
-on_remote_data_channel (GstElement *, GstWebRTCDataChannel *ch, gpointer data)
-{
-  auto *c = static_cast<ChannelCtx *> (data);
-  c->element->state->channels->adopt (c->session, ch);
-}
-
 // Worker thread: the channels this element offers, and any the consumer opens.
 void
 open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *webrtc)
@@ -600,14 +577,7 @@ open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *w
     st->channels->create (session_id, webrtc, kInputChannelLabel);
   if (data)
     st->channels->create (session_id, webrtc, kDataChannelLabel);
-  // A raw pointer: the webrtcbin is a child that close () removes before
-  // the element can go away; a ref here would keep the element alive.
-  auto *ctx = new ChannelCtx{self, session_id};
-  g_signal_connect_data (webrtc, "on-data-channel",
-      G_CALLBACK (on_remote_data_channel),
-      ctx, [] (gpointer data, GClosure *) {
-        delete static_cast<ChannelCtx *> (data);
-      }, (GConnectFlags) 0);
+  st->adopt_remote_channels (session_id, webrtc);
 }
 
 // Worker thread.
@@ -717,17 +687,6 @@ process_pending (RtcstreamSink *self)
 
 // --- signaller callbacks (signaller thread) ----------------------------------
 
-template <typename Fn>
-void
-on_worker (RtcstreamSink *self, Fn fn)
-{
-  Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
-  self->state->worker->post ([ref, fn] {
-    if (ref->state->started)
-      fn (ref.get ());
-  });
-}
-
 void
 on_session_requested (RtcstreamSignaller *, const gchar *sid, const gchar *peer,
     GstWebRTCSessionDescription *offer, gpointer user)
@@ -819,20 +778,6 @@ on_registered (RtcstreamSignaller *, gpointer user)
 }
 
 // --- stats ---------------------------------------------------------------------
-
-void
-schedule_stats (RtcstreamSink *self, guint generation)
-{
-  Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
-  self->state->worker->post_delayed (1000, [ref, generation] {
-    State *st = ref->state;
-    if (!st->started || st->stats_generation != generation)
-      return;
-    for (auto &kv : st->consumers)
-      kv.second->session->refresh_stats ();
-    schedule_stats (ref.get (), generation);
-  });
-}
 
 GstStructure *
 build_stats (RtcstreamSink *self)
@@ -1136,13 +1081,12 @@ start (RtcstreamSink *self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
     return false;
   }
-  st->worker->run_sync ([self, st, sig] {
-    st->signaller = Ref<RtcstreamSignaller>::take_ref (sig);
-    st->started = true;
-    st->eos_posted = false;
-    schedule_stats (self, ++st->stats_generation);
-  });
-  st->link.start (sig, self, {
+  auto on_start = [st] { st->eos_posted = false; };
+  auto refresh_stats = [st] {
+    for (auto &kv : st->consumers)
+      kv.second->session->refresh_stats ();
+  };
+  st->start (GST_ELEMENT (self), sig, on_start, refresh_stats, {
     {"session-requested", G_CALLBACK (on_session_requested)},
     {"session-description", G_CALLBACK (on_session_description)},
     {"handle-ice", G_CALLBACK (on_handle_ice)},
@@ -1157,16 +1101,13 @@ void
 stop (RtcstreamSink *self)
 {
   State *st = self->state;
-  st->link.stop ();  // no signaller callback for us after this
-  st->worker->run_sync ([self, st] {
+  st->stop ([self, st] {
     std::vector<std::string> ids;
     for (auto &kv : st->consumers)
       ids.push_back (kv.first);
     for (auto &id : ids)
       remove_consumer (self, id, false);
     st->pending.clear ();
-    st->started = false;
-    st->signaller.reset ();
   });
 }
 
@@ -1263,10 +1204,7 @@ static void
 rtcstream_sink_init (RtcstreamSink *self)
 {
   self->state = new State ();
-  init_common_settings (self->state->settings);
-  self->state->worker = std::make_shared<Worker> ("rtcstreamsink");
-  self->state->channels =
-      std::make_unique<DataChannels> (self->state->worker, channel_handlers (self));
+  self->state->init ("rtcstreamsink", channel_handlers (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
 }
 
@@ -1275,8 +1213,7 @@ rtcstream_sink_finalize (GObject *object)
 {
   auto *self = RTCSTREAM_SINK (object);
   State *st = self->state;
-  st->worker.reset ();
-  st->channels.reset ();
+  st->finalize ();
   for (auto &in : st->inputs) {
     gst_caps_replace (&in->caps, nullptr);
     gst_object_unref (in->tee);
@@ -1371,13 +1308,4 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
       "Publishes audio and video over WebRTC to every consumer that asks, "
       "encoding once per codec",
       "rtcstream developers");
-}
-
-// --- GstURIHandler ---------------------------------------------------------------
-
-static SettingsAccess
-sink_settings (GstURIHandler *handler)
-{
-  auto *self = RTCSTREAM_SINK (handler);
-  return {&self->state->lock, &self->state->settings};
 }
