@@ -32,6 +32,7 @@
 #include "element.h"
 #include "rtcstream/codecs.h"
 #include "rtcstream/datachannel.h"
+#include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
 #include "rtcstream/worker.h"
 

@@ -21,7 +21,6 @@
 #include <gst/video/video.h>
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +29,7 @@
 #include "element.h"
 #include "rtcstream/codecs.h"
 #include "rtcstream/datachannel.h"
+#include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
 #include "rtcstream/worker.h"
 
@@ -309,69 +309,6 @@ end_stream (RtcstreamSrc *self, const char *why)
   }
 }
 
-bool
-media_has_attribute (const GstSDPMedia *m, const char *key)
-{
-  for (guint i = 0; i < gst_sdp_media_attributes_len (m); i++)
-    if (g_strcmp0 (gst_sdp_media_get_attribute (m, i)->key, key) == 0)
-      return true;
-  return false;
-}
-
-// Media codecs of an offer we cannot decode, as a sentence; empty when every
-// audio/video media offers at least one codec we accept.
-std::string
-unsupported_offer (const GstWebRTCSessionDescription *offer, const CommonSettings &s)
-{
-  std::string problems;
-  for (guint i = 0; i < gst_sdp_message_medias_len (offer->sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (offer->sdp, i);
-    const char *media = gst_sdp_media_get_media (m);
-    bool video = g_strcmp0 (media, "video") == 0;
-    if (!video && g_strcmp0 (media, "audio") != 0)
-      continue;
-    const auto &accepted = video ? s.video_codecs : s.audio_codecs;
-    std::string offered;
-    bool ok = false;
-    for (guint a = 0; a < gst_sdp_media_attributes_len (m); a++) {
-      const GstSDPAttribute *attr = gst_sdp_media_get_attribute (m, a);
-      if (g_strcmp0 (attr->key, "rtpmap") != 0 || !attr->value)
-        continue;
-      const char *sp = strchr (attr->value, ' ');
-      if (!sp)
-        continue;
-      std::string name (sp + 1);
-      name = name.substr (0, name.find ('/'));
-      const Codec *c = codec_by_name (name);
-      if (!c)
-        continue;  // rtx, red, ulpfec...
-      offered += (offered.empty () ? "" : ",") + std::string (c->name);
-      for (const Codec *want : accepted)
-        ok |= want == c && can_decode (*c);
-    }
-    if (!ok && !offered.empty ())
-      problems += std::string (problems.empty () ? "" : "; ") + "it offers " + offered +
-          " for " + media;
-  }
-  return problems;
-}
-
-guint
-count_receiving_media (const GstWebRTCSessionDescription *offer)
-{
-  guint n = 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (offer->sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (offer->sdp, i);
-    const char *media = gst_sdp_media_get_media (m);
-    // With max-bundle, m-lines after the first are offered with port 0 and
-    // a=bundle-only: they are live, not rejected.
-    bool live = gst_sdp_media_get_port (m) != 0 || media_has_attribute (m, "bundle-only");
-    if (live && (g_strcmp0 (media, "video") == 0 || g_strcmp0 (media, "audio") == 0))
-      n++;
-  }
-  return n;
-}
-
 // --- signaller callbacks (signaller thread) -> worker ----------------------------
 
 void
@@ -419,24 +356,6 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
     st->session->sync_state ();
     GST_INFO_OBJECT (self, "joined producer %s (session %s)", p.c_str (), s.c_str ());
   });
-}
-
-// Media of an answer to our offer that the endpoint will send (sendonly or
-// sendrecv, not rejected): the pads to expect.
-guint
-count_sending_media (const GstWebRTCSessionDescription *answer)
-{
-  guint n = 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (answer->sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (answer->sdp, i);
-    const char *media = gst_sdp_media_get_media (m);
-    if (gst_sdp_media_get_port (m) == 0 || media_has_attribute (m, "recvonly") ||
-        media_has_attribute (m, "inactive"))
-      continue;
-    if (g_strcmp0 (media, "video") == 0 || g_strcmp0 (media, "audio") == 0)
-      n++;
-  }
-  return n;
 }
 
 // Worker: we offer (WHEP): one recvonly transceiver per media kind with the
@@ -520,7 +439,7 @@ apply_answer (RtcstreamSrc *self, const std::string &sid,
   st->offering = false;
   {
     std::lock_guard<std::mutex> lk (st->lock);
-    st->expected_pads = count_sending_media (answer.get ());
+    st->expected_pads = sdp_count_sending_media (answer.get ());
   }
   Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
   st->session->set_remote (answer.get (), [ref, sid] (const std::string &err) {
@@ -560,7 +479,7 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
       return;
     {
       std::lock_guard<std::mutex> lk (st->lock);
-      st->expected_pads = count_receiving_media (holder.get ());
+      st->expected_pads = sdp_count_receiving_media (holder.get ());
     }
     Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
     auto fail = [ref] (const std::string &what) {
@@ -579,7 +498,8 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
               what.c_str (), accepted.c_str ()), (nullptr));
     };
     CommonSettings settings = st->copy_settings ();
-    std::string unsupported = unsupported_offer (holder.get (), settings);
+    std::string unsupported =
+        sdp_undecodable_offer (holder.get (), settings.video_codecs, settings.audio_codecs);
     if (!unsupported.empty ()) {
       st->ended = true;  // our error, not the producer's end
       fail ("no codec in common: " + unsupported);
