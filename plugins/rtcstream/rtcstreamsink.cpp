@@ -33,7 +33,8 @@ GST_DEBUG_CATEGORY (rtcstream_sink_debug);
 using namespace rtcstream;
 using namespace rtcstream::sink;
 
-guint rtcstream::sink::sink_signals[N_SIGNALS];
+guint rtcstream::sink::consumer_signals[N_CONSUMER_SIGNALS];
+guint rtcstream::sink::message_signals[N_MESSAGE_SIGNALS];
 
 namespace {
 
@@ -555,15 +556,15 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
    * @peer_id: the consumer's id on the signalling server
    * @webrtcbin: the webrtcbin serving it
    */
-  sink_signals[SIGNAL_CONSUMER_ADDED] = g_signal_new ("consumer-added",
+  consumer_signals[SIGNAL_CONSUMER_ADDED] = g_signal_new ("consumer-added",
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
       G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
-  sink_signals[SIGNAL_CONSUMER_REMOVED] = g_signal_new ("consumer-removed",
+  consumer_signals[SIGNAL_CONSUMER_REMOVED] = g_signal_new ("consumer-removed",
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
       G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
 
   // data-channel-opened, text-message, binary-message: see props.h.
-  install_message_signals (gobject_class, &sink_signals[SIGNAL_DATA_CHANNEL_OPENED]);
+  install_message_signals (gobject_class, message_signals);
   /**
    * RtcstreamSink::send-text:
    * @peer_id: (nullable): one consumer, or NULL for every consumer
@@ -573,7 +574,7 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
    * any thread; never blocks. Returns how many consumers it was sent to
    * (0 before their channel is open: see data-channel-opened).
    */
-  sink_signals[SIGNAL_SEND_TEXT] = g_signal_new_class_handler ("send-text",
+  message_signals[SIGNAL_SEND_TEXT] = g_signal_new_class_handler ("send-text",
       G_TYPE_FROM_CLASS (klass), (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK (send_text_action), nullptr, nullptr, nullptr,
       G_TYPE_UINT, 2, G_TYPE_STRING, G_TYPE_STRING);
@@ -584,7 +585,7 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
    *
    * Action signal: as send-text, for binary messages.
    */
-  sink_signals[SIGNAL_SEND_BINARY] = g_signal_new_class_handler ("send-binary",
+  message_signals[SIGNAL_SEND_BINARY] = g_signal_new_class_handler ("send-binary",
       G_TYPE_FROM_CLASS (klass), (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK (send_binary_action), nullptr, nullptr, nullptr,
       G_TYPE_UINT, 2, G_TYPE_STRING, G_TYPE_BYTES);

@@ -47,15 +47,7 @@ enum {
   PROP_NAVIGATION,
 };
 
-enum {
-  SIGNAL_DATA_CHANNEL_OPENED,
-  SIGNAL_TEXT_MESSAGE,
-  SIGNAL_BINARY_MESSAGE,
-  SIGNAL_SEND_TEXT,
-  SIGNAL_SEND_BINARY,
-  N_SIGNALS,
-};
-guint src_signals[N_SIGNALS];
+guint src_signals[N_MESSAGE_SIGNALS];
 
 // 50 ms of jitterbuffer: plenty on a LAN (RTT ~1 ms leaves time for a few
 // retransmissions), lowest latency. Raise it over the internet: the buffer
@@ -621,7 +613,7 @@ producer_of (RtcstreamSrc *self, const std::string &session_id)
 DataChannels::Handlers
 channel_handlers (RtcstreamSrc *self)
 {
-  return message_signal_handlers (GST_ELEMENT (self), &src_signals[SIGNAL_DATA_CHANNEL_OPENED],
+  return message_signal_handlers (GST_ELEMENT (self), src_signals,
       [self] (const std::string &session) { return producer_of (self, session); });
 }
 
@@ -844,7 +836,7 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
           TRUE, flags));
 
   // data-channel-opened, text-message, binary-message: see props.h.
-  install_message_signals (gobject_class, &src_signals[SIGNAL_DATA_CHANNEL_OPENED]);
+  install_message_signals (gobject_class, src_signals);
   /**
    * RtcstreamSrc::send-text:
    * @text: the message

@@ -110,8 +110,7 @@ peer_of (RtcstreamSink *self, const std::string &session_id)
 DataChannels::Handlers
 channel_handlers (RtcstreamSink *self)
 {
-  DataChannels::Handlers h = message_signal_handlers (GST_ELEMENT (self),
-      &sink_signals[SIGNAL_DATA_CHANNEL_OPENED],
+  DataChannels::Handlers h = message_signal_handlers (GST_ELEMENT (self), message_signals,
       [self] (const std::string &session) { return peer_of (self, session); });
   h.input = [self] (const std::string &session, const std::string &text) {
     on_navigation_message (self, session, text);

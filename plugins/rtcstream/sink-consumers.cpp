@@ -140,7 +140,7 @@ start_consumer (RtcstreamSink *self, const std::string &session_id, const std::s
     }
   });
   c->announced = true;
-  g_signal_emit (self, sink_signals[SIGNAL_CONSUMER_ADDED], 0, peer_id.c_str (),
+  g_signal_emit (self, consumer_signals[SIGNAL_CONSUMER_ADDED], 0, peer_id.c_str (),
       c->session->webrtcbin ());
 }
 
@@ -291,7 +291,7 @@ remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_s
   if (tell_signaller && st->signaller)
     rtcstream_signaller_end_session (st->signaller.get (), session_id.c_str ());
   if (c->announced)
-    g_signal_emit (self, sink_signals[SIGNAL_CONSUMER_REMOVED], 0, peer.c_str (), webrtc);
+    g_signal_emit (self, consumer_signals[SIGNAL_CONSUMER_REMOVED], 0, peer.c_str (), webrtc);
   if (webrtc)
     gst_object_unref (webrtc);
 }

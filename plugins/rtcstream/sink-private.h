@@ -33,17 +33,13 @@ GST_DEBUG_CATEGORY_EXTERN (rtcstream_sink_debug);
 
 namespace rtcstream::sink {
 
-enum {
+enum ConsumerSignal {
   SIGNAL_CONSUMER_ADDED,
   SIGNAL_CONSUMER_REMOVED,
-  SIGNAL_DATA_CHANNEL_OPENED,
-  SIGNAL_TEXT_MESSAGE,
-  SIGNAL_BINARY_MESSAGE,
-  SIGNAL_SEND_TEXT,
-  SIGNAL_SEND_BINARY,
-  N_SIGNALS,
+  N_CONSUMER_SIGNALS,
 };
-extern guint sink_signals[N_SIGNALS];
+extern guint consumer_signals[N_CONSUMER_SIGNALS];
+extern guint message_signals[N_MESSAGE_SIGNALS];
 
 struct InputStream {
   std::string name;         // video_0, audio_0
