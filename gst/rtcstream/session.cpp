@@ -7,8 +7,6 @@
 #include "turn.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -599,37 +597,6 @@ WebrtcSession::close ()
   gst_bin_remove (bin_.get (), w);
   webrtcbin_.reset ();
   GST_INFO ("session %s closed", id_.c_str ());
-}
-
-std::string
-sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt)
-{
-  if (!sdp || idx >= gst_sdp_message_medias_len (sdp))
-    return {};
-  const GstSDPMedia *media = gst_sdp_message_get_media (sdp, idx);
-  if (gst_sdp_media_get_port (media) == 0 || gst_sdp_media_formats_len (media) == 0)
-    return {};
-  const char *fmt = gst_sdp_media_get_format (media, 0);
-  guint payload = (guint) std::strtoul (fmt, nullptr, 10);
-  if (pt)
-    *pt = payload;
-  for (guint i = 0; i < gst_sdp_media_attributes_len (media); i++) {
-    const GstSDPAttribute *a = gst_sdp_media_get_attribute (media, i);
-    if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
-      continue;
-    char *end = nullptr;
-    guint p = (guint) std::strtoul (a->value, &end, 10);
-    if (p != payload || !end)
-      continue;
-    while (*end == ' ')
-      end++;
-    std::string name (end);
-    name = name.substr (0, name.find ('/'));
-    std::transform (name.begin (), name.end (), name.begin (),
-        [] (unsigned char c) { return (char) std::toupper (c); });
-    return name;
-  }
-  return {};
 }
 
 std::string

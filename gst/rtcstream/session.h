@@ -119,11 +119,6 @@ private:
   std::string failure_;  // guarded by stats_lock_
 };
 
-// Index of the m-line with this mid / the first payload chosen in a media.
-// Returns the encoding-name (upper case) of the first format of media idx of
-// an SDP, or empty when the media is rejected (port 0) or has none.
-std::string sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt);
-
 // The id of the session whose webrtcbin (a direct child of bin) posted msg,
 // from inside or itself; empty when msg comes from elsewhere. Elements use it
 // to turn one peer's errors (an SCTP association the peer aborted, a transport

@@ -60,23 +60,24 @@ ice_transport_policy_get_type ()
 }  // namespace
 
 void
-install_message_signals (GObjectClass *klass, guint *ids)
+install_message_signals (GObjectClass *klass, guint ids[N_MESSAGE_SIGNALS])
 {
   GType type = G_TYPE_FROM_CLASS (klass);
-  ids[0] = g_signal_new ("data-channel-opened", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
+  ids[SIGNAL_DATA_CHANNEL_OPENED] = g_signal_new ("data-channel-opened", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
       nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
-  ids[1] = g_signal_new ("text-message", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+  ids[SIGNAL_TEXT_MESSAGE] = g_signal_new ("text-message", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
       G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  ids[2] = g_signal_new ("binary-message", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
+  ids[SIGNAL_BINARY_MESSAGE] = g_signal_new ("binary-message", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
       nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
 }
 
 DataChannels::Handlers
-message_signal_handlers (GstElement *element, const guint *ids,
+message_signal_handlers (GstElement *element, const guint ids[N_MESSAGE_SIGNALS],
     std::function<std::string (const std::string &session)> peer_of)
 {
   DataChannels::Handlers h;
-  guint opened = ids[0], text_id = ids[1], binary_id = ids[2];
+  guint opened = ids[SIGNAL_DATA_CHANNEL_OPENED], text_id = ids[SIGNAL_TEXT_MESSAGE],
+        binary_id = ids[SIGNAL_BINARY_MESSAGE];
   h.opened = [element, opened, peer_of] (const std::string &session) {
     std::string peer = peer_of (session);
     if (!peer.empty ())

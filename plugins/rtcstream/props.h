@@ -56,19 +56,29 @@ struct CommonSettings {
 
 void install_common_properties (GObjectClass *klass, const char *role_word);
 
-// The data channel signals both elements have, stored in ids[0..2] (their
-// enum values must be consecutive, in this order). All come from the
-// element's worker thread:
+// The data channel signals both elements have, as indexes of an element's
+// array of their ids.
+enum MessageSignal : guint {
+  SIGNAL_DATA_CHANNEL_OPENED,
+  SIGNAL_TEXT_MESSAGE,
+  SIGNAL_BINARY_MESSAGE,
+  SIGNAL_SEND_TEXT,    // the element's own: its arguments differ
+  SIGNAL_SEND_BINARY,  // the element's own: its arguments differ
+  N_MESSAGE_SIGNALS,
+};
+
+// Installs the first three, all emitted from the element's worker thread:
 //  "data-channel-opened" (gchar *peer_id)                 a "data" channel opened
 //  "text-message"        (gchar *peer_id, gchar *text)    a text message on it
 //  "binary-message"      (gchar *peer_id, GBytes *data)   a binary message on it
 // peer_id is the consumer's (on the sink) or the producer's (on the src).
-void install_message_signals (GObjectClass *klass, guint *ids);
+void install_message_signals (GObjectClass *klass, guint ids[N_MESSAGE_SIGNALS]);
 
 // Data channel handlers that emit those signals on element, naming the peer
 // of a session with peer_of (an empty name: the session is gone, nothing is
 // emitted). The "input" handler is left for the element to set.
-DataChannels::Handlers message_signal_handlers (GstElement *element, const guint *ids,
+DataChannels::Handlers message_signal_handlers (GstElement *element,
+    const guint ids[N_MESSAGE_SIGNALS],
     std::function<std::string (const std::string &session)> peer_of);
 void init_common_settings (CommonSettings &s);
 // Return true if prop_id was one of ours.

@@ -21,15 +21,15 @@
 #include <gst/video/video.h>
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "props.h"
+#include "element.h"
 #include "rtcstream/codecs.h"
 #include "rtcstream/datachannel.h"
+#include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
 #include "rtcstream/worker.h"
 
@@ -47,15 +47,7 @@ enum {
   PROP_NAVIGATION,
 };
 
-enum {
-  SIGNAL_DATA_CHANNEL_OPENED,
-  SIGNAL_TEXT_MESSAGE,
-  SIGNAL_BINARY_MESSAGE,
-  SIGNAL_SEND_TEXT,
-  SIGNAL_SEND_BINARY,
-  N_SIGNALS,
-};
-guint src_signals[N_SIGNALS];
+guint src_signals[N_MESSAGE_SIGNALS];
 
 // 50 ms of jitterbuffer: plenty on a LAN (RTT ~1 ms leaves time for a few
 // retransmissions), lowest latency. Raise it over the internet: the buffer
@@ -70,26 +62,18 @@ struct Output {
   bool encoded = false;
 };
 
-struct State {
-  std::mutex lock;  // guards settings, outputs, counters
-  CommonSettings settings;
+// lock (ElementCore) also guards the properties below, outputs and counters.
+struct State : ElementCore {
   guint latency_ms = kDefaultLatencyMs;
   gint producer_timeout_ms = kDefaultProducerTimeoutMs;
 
-  std::shared_ptr<Worker> worker;
-  Ref<RtcstreamSignaller> signaller;
-  SignallerLink link;  // handlers on the signaller while started
   std::shared_ptr<WebrtcSession> session;  // worker thread
   std::vector<Output> outputs;             // guarded by lock
   guint video_count = 0, audio_count = 0;
   guint expected_pads = 0;
   bool no_more_pads = false;
-  bool started = false;
   bool ended = false;
   bool offering = false;  // worker: we offered (WHEP) and wait for the answer
-  guint stats_generation = 0;
-  bool navigation = true;  // guarded by lock
-  std::unique_ptr<DataChannels> channels;
 };
 
 }  // namespace
@@ -99,10 +83,9 @@ struct _RtcstreamSrc {
   State *state;
 };
 
-static SettingsAccess src_settings (GstURIHandler *handler);
-
 G_DEFINE_TYPE_WITH_CODE (RtcstreamSrc, rtcstream_src, GST_TYPE_BIN,
-    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER, (uri_handler_init<GST_URI_SRC, src_settings>))
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        (uri_handler_init<GST_URI_SRC, core_settings<RtcstreamSrc>>))
     GST_DEBUG_CATEGORY_INIT (rtcstream_src_debug, "rtcstreamsrc", 0,
         "rtcstream WebRTC consumer element"))
 GST_ELEMENT_REGISTER_DEFINE (rtcstreamsrc, "rtcstreamsrc", GST_RANK_PRIMARY, RTCSTREAM_TYPE_SRC)
@@ -115,17 +98,6 @@ static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio_%u"
 
 namespace {
 
-template <typename Fn>
-void
-on_worker (RtcstreamSrc *self, Fn fn)
-{
-  Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
-  self->state->worker->post ([ref, fn] {
-    if (ref->state->started)
-      fn (ref.get ());
-  });
-}
-
 bool
 caps_accept (GstCaps *peer, const char *media_type)
 {
@@ -133,19 +105,6 @@ caps_accept (GstCaps *peer, const char *media_type)
   bool ok = gst_caps_can_intersect (peer, want);
   gst_caps_unref (want);
   return ok;
-}
-
-struct ChannelCtx {
-  RtcstreamSrc *element;
-  std::string session;
-};
-
-// webrtcbin's thread: a channel the remote side opened.
-void
-on_remote_data_channel (GstElement *, GstWebRTCDataChannel *ch, gpointer data)
-{
-  auto *c = static_cast<ChannelCtx *> (data);
-  c->element->state->channels->adopt (c->session, ch);
 }
 
 // Any thread: a navigation event from downstream (a video sink's window, an
@@ -301,11 +260,7 @@ void
 on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
 {
   auto *self = RTCSTREAM_SRC (user);
-  CommonSettings s;
-  {
-    std::lock_guard<std::mutex> lk (self->state->lock);
-    s = self->state->settings;
-  }
+  CommonSettings s = self->state->copy_settings ();
   GstCaps *prefs = gst_caps_new_empty ();
   for (const auto *list : {&s.video_codecs, &s.audio_codecs})
     for (const Codec *c : *list)
@@ -344,69 +299,6 @@ end_stream (RtcstreamSrc *self, const char *why)
     gst_pad_send_event (sink, gst_event_new_eos ());
     gst_object_unref (sink);
   }
-}
-
-bool
-media_has_attribute (const GstSDPMedia *m, const char *key)
-{
-  for (guint i = 0; i < gst_sdp_media_attributes_len (m); i++)
-    if (g_strcmp0 (gst_sdp_media_get_attribute (m, i)->key, key) == 0)
-      return true;
-  return false;
-}
-
-// Media codecs of an offer we cannot decode, as a sentence; empty when every
-// audio/video media offers at least one codec we accept.
-std::string
-unsupported_offer (const GstWebRTCSessionDescription *offer, const CommonSettings &s)
-{
-  std::string problems;
-  for (guint i = 0; i < gst_sdp_message_medias_len (offer->sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (offer->sdp, i);
-    const char *media = gst_sdp_media_get_media (m);
-    bool video = g_strcmp0 (media, "video") == 0;
-    if (!video && g_strcmp0 (media, "audio") != 0)
-      continue;
-    const auto &accepted = video ? s.video_codecs : s.audio_codecs;
-    std::string offered;
-    bool ok = false;
-    for (guint a = 0; a < gst_sdp_media_attributes_len (m); a++) {
-      const GstSDPAttribute *attr = gst_sdp_media_get_attribute (m, a);
-      if (g_strcmp0 (attr->key, "rtpmap") != 0 || !attr->value)
-        continue;
-      const char *sp = strchr (attr->value, ' ');
-      if (!sp)
-        continue;
-      std::string name (sp + 1);
-      name = name.substr (0, name.find ('/'));
-      const Codec *c = codec_by_name (name);
-      if (!c)
-        continue;  // rtx, red, ulpfec...
-      offered += (offered.empty () ? "" : ",") + std::string (c->name);
-      for (const Codec *want : accepted)
-        ok |= want == c && can_decode (*c);
-    }
-    if (!ok && !offered.empty ())
-      problems += std::string (problems.empty () ? "" : "; ") + "it offers " + offered +
-          " for " + media;
-  }
-  return problems;
-}
-
-guint
-count_receiving_media (const GstWebRTCSessionDescription *offer)
-{
-  guint n = 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (offer->sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (offer->sdp, i);
-    const char *media = gst_sdp_media_get_media (m);
-    // With max-bundle, m-lines after the first are offered with port 0 and
-    // a=bundle-only: they are live, not rejected.
-    bool live = gst_sdp_media_get_port (m) != 0 || media_has_attribute (m, "bundle-only");
-    if (live && (g_strcmp0 (media, "video") == 0 || g_strcmp0 (media, "audio") == 0))
-      n++;
-  }
-  return n;
 }
 
 // --- signaller callbacks (signaller thread) -> worker ----------------------------
@@ -452,34 +344,10 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
     GstElement *w = st->session->webrtcbin ();
     g_signal_connect (w, "pad-added", G_CALLBACK (on_webrtc_pad), self);
     g_signal_connect (w, "on-new-transceiver", G_CALLBACK (on_new_transceiver), self);
-    // A raw pointer: the webrtcbin is a child, removed before the element goes.
-    auto *dctx = new ChannelCtx{self, s};
-    g_signal_connect_data (w, "on-data-channel",
-        G_CALLBACK (on_remote_data_channel),
-        dctx, [] (gpointer data, GClosure *) {
-          delete static_cast<ChannelCtx *> (data);
-        }, (GConnectFlags) 0);
+    st->adopt_remote_channels (s, w);
     st->session->sync_state ();
     GST_INFO_OBJECT (self, "joined producer %s (session %s)", p.c_str (), s.c_str ());
   });
-}
-
-// Media of an answer to our offer that the endpoint will send (sendonly or
-// sendrecv, not rejected): the pads to expect.
-guint
-count_sending_media (const GstWebRTCSessionDescription *answer)
-{
-  guint n = 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (answer->sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (answer->sdp, i);
-    const char *media = gst_sdp_media_get_media (m);
-    if (gst_sdp_media_get_port (m) == 0 || media_has_attribute (m, "recvonly") ||
-        media_has_attribute (m, "inactive"))
-      continue;
-    if (g_strcmp0 (media, "video") == 0 || g_strcmp0 (media, "audio") == 0)
-      n++;
-  }
-  return n;
 }
 
 // Worker: we offer (WHEP): one recvonly transceiver per media kind with the
@@ -490,11 +358,7 @@ offer_session (RtcstreamSrc *self)
   State *st = self->state;
   if (!st->session || !st->session->webrtcbin ())
     return;
-  CommonSettings settings;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    settings = st->settings;
-  }
+  CommonSettings settings = st->copy_settings ();
   GstElement *w = st->session->webrtcbin ();
   guint added = 0;
   for (const auto *list : {&settings.video_codecs, &settings.audio_codecs}) {
@@ -567,7 +431,7 @@ apply_answer (RtcstreamSrc *self, const std::string &sid,
   st->offering = false;
   {
     std::lock_guard<std::mutex> lk (st->lock);
-    st->expected_pads = count_sending_media (answer.get ());
+    st->expected_pads = sdp_count_sending_media (answer.get ());
   }
   Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
   st->session->set_remote (answer.get (), [ref, sid] (const std::string &err) {
@@ -607,7 +471,7 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
       return;
     {
       std::lock_guard<std::mutex> lk (st->lock);
-      st->expected_pads = count_receiving_media (holder.get ());
+      st->expected_pads = sdp_count_receiving_media (holder.get ());
     }
     Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
     auto fail = [ref] (const std::string &what) {
@@ -625,12 +489,9 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
            "(video-codecs, audio-codecs): the producer must offer one of them",
               what.c_str (), accepted.c_str ()), (nullptr));
     };
-    CommonSettings settings;
-    {
-      std::lock_guard<std::mutex> lk (st->lock);
-      settings = st->settings;
-    }
-    std::string unsupported = unsupported_offer (holder.get (), settings);
+    CommonSettings settings = st->copy_settings ();
+    std::string unsupported =
+        sdp_undecodable_offer (holder.get (), settings.video_codecs, settings.audio_codecs);
     if (!unsupported.empty ()) {
       st->ended = true;  // our error, not the producer's end
       fail ("no codec in common: " + unsupported);
@@ -678,20 +539,6 @@ on_signaller_error (RtcstreamSignaller *, GError *err, gpointer user)
       ("signaller error domain %s code %d", g_quark_to_string (err->domain), err->code));
 }
 
-void
-schedule_stats (RtcstreamSrc *self, guint generation)
-{
-  Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
-  self->state->worker->post_delayed (1000, [ref, generation] {
-    State *st = ref->state;
-    if (!st->started || st->stats_generation != generation)
-      return;
-    if (st->session)
-      st->session->refresh_stats ();
-    schedule_stats (ref.get (), generation);
-  });
-}
-
 bool
 start (RtcstreamSrc *self)
 {
@@ -714,13 +561,12 @@ start (RtcstreamSrc *self)
   }
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (sig), "producer-timeout"))
     g_object_set (sig, "producer-timeout", timeout, nullptr);
-  st->worker->run_sync ([self, st, sig] {
-    st->signaller = Ref<RtcstreamSignaller>::take_ref (sig);
-    st->started = true;
-    st->ended = false;
-    schedule_stats (self, ++st->stats_generation);
-  });
-  st->link.start (sig, self, {
+  auto on_start = [st] { st->ended = false; };
+  auto refresh_stats = [st] {
+    if (st->session)
+      st->session->refresh_stats ();
+  };
+  st->start (GST_ELEMENT (self), sig, on_start, refresh_stats, {
     {"session-started", G_CALLBACK (on_session_started)},
     {"session-requested", G_CALLBACK (on_session_requested)},
     {"session-description", G_CALLBACK (on_session_description)},
@@ -735,15 +581,12 @@ void
 stop (RtcstreamSrc *self)
 {
   State *st = self->state;
-  st->link.stop ();  // no signaller callback for us after this
-  st->worker->run_sync ([self, st] {
+  st->stop ([st] {
     st->channels->clear ();
     if (st->session) {
       st->session->close ();
       st->session.reset ();
     }
-    st->started = false;
-    st->signaller.reset ();
   });
   std::vector<Output> outputs;
   {
@@ -770,7 +613,7 @@ producer_of (RtcstreamSrc *self, const std::string &session_id)
 DataChannels::Handlers
 channel_handlers (RtcstreamSrc *self)
 {
-  return message_signal_handlers (GST_ELEMENT (self), &src_signals[SIGNAL_DATA_CHANNEL_OPENED],
+  return message_signal_handlers (GST_ELEMENT (self), src_signals,
       [self] (const std::string &session) { return producer_of (self, session); });
 }
 
@@ -941,10 +784,7 @@ static void
 rtcstream_src_init (RtcstreamSrc *self)
 {
   self->state = new State ();
-  init_common_settings (self->state->settings);
-  self->state->worker = std::make_shared<Worker> ("rtcstreamsrc");
-  self->state->channels =
-      std::make_unique<DataChannels> (self->state->worker, channel_handlers (self));
+  self->state->init ("rtcstreamsrc", channel_handlers (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
 }
 
@@ -952,8 +792,7 @@ static void
 rtcstream_src_finalize (GObject *object)
 {
   auto *self = RTCSTREAM_SRC (object);
-  self->state->worker.reset ();
-  self->state->channels.reset ();
+  self->state->finalize ();
   delete self->state;
   G_OBJECT_CLASS (rtcstream_src_parent_class)->finalize (object);
 }
@@ -997,7 +836,7 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
           TRUE, flags));
 
   // data-channel-opened, text-message, binary-message: see props.h.
-  install_message_signals (gobject_class, &src_signals[SIGNAL_DATA_CHANNEL_OPENED]);
+  install_message_signals (gobject_class, src_signals);
   /**
    * RtcstreamSrc::send-text:
    * @text: the message
@@ -1026,11 +865,4 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
       "Source/Network/WebRTC",
       "Receives a stream published over WebRTC, decoded or encoded as downstream wants",
       "rtcstream developers");
-}
-
-static SettingsAccess
-src_settings (GstURIHandler *handler)
-{
-  auto *self = RTCSTREAM_SRC (handler);
-  return {&self->state->lock, &self->state->settings};
 }

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "element.h"
+
+#include <gst/webrtc/webrtc.h>
+
+namespace rtcstream {
+
+namespace {
+
+struct ChannelCtx {
+  ElementCore *core;
+  std::string session;
+};
+
+// webrtcbin's thread: a channel the remote side opened.
+void
+on_remote_data_channel (GstElement *, GstWebRTCDataChannel *ch, gpointer data)
+{
+  auto *c = static_cast<ChannelCtx *> (data);
+  c->core->channels->adopt (c->session, ch);
+}
+
+}  // namespace
+
+void
+ElementCore::init (const char *name, DataChannels::Handlers handlers)
+{
+  init_common_settings (settings);
+  worker = std::make_shared<Worker> (name);
+  channels = std::make_unique<DataChannels> (worker, std::move (handlers));
+}
+
+void
+ElementCore::finalize ()
+{
+  worker.reset ();
+  channels.reset ();
+}
+
+CommonSettings
+ElementCore::copy_settings ()
+{
+  std::lock_guard<std::mutex> lk (lock);
+  return settings;
+}
+
+void
+ElementCore::start (GstElement *element, RtcstreamSignaller *sig,
+    std::function<void ()> on_start, std::function<void ()> refresh_stats,
+    std::initializer_list<SignallerLink::Handler> handlers)
+{
+  Ref<GstElement> ref = Ref<GstElement>::take_ref (element);
+  worker->run_sync ([this, ref, sig, &on_start, &refresh_stats] {
+    signaller = Ref<RtcstreamSignaller>::take_ref (sig);
+    started = true;
+    on_start ();
+    schedule_stats (ref, ++stats_generation, refresh_stats);
+  });
+  link.start (sig, element, handlers);
+}
+
+// Worker thread: refresh_stats in a second, and every second after while
+// the element is started with this generation (a restart makes another).
+// The ref keeps the element, and so this core, alive until the timer fires.
+void
+ElementCore::schedule_stats (Ref<GstElement> element, guint generation,
+    std::function<void ()> refresh_stats)
+{
+  worker->post_delayed (1000, [this, element, generation, refresh_stats] {
+    if (!started || stats_generation != generation)
+      return;
+    refresh_stats ();
+    schedule_stats (element, generation, refresh_stats);
+  });
+}
+
+void
+ElementCore::stop (std::function<void ()> on_stop)
+{
+  link.stop ();  // no signaller callback for the element after this
+  worker->run_sync ([this, &on_stop] {
+    on_stop ();
+    started = false;
+    signaller.reset ();
+  });
+}
+
+void
+ElementCore::adopt_remote_channels (const std::string &session, GstElement *webrtcbin)
+{
+  // A raw pointer: the webrtcbin is a child that the session's close ()
+  // removes before the element can go away; a ref here would keep the
+  // element alive.
+  auto *ctx = new ChannelCtx{this, session};
+  g_signal_connect_data (webrtcbin, "on-data-channel", G_CALLBACK (on_remote_data_channel),
+      ctx, [] (gpointer data, GClosure *) {
+        delete static_cast<ChannelCtx *> (data);
+      }, (GConnectFlags) 0);
+}
+
+}  // namespace rtcstream

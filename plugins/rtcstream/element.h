@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// ElementCore: the part of rtcstreamsink's and rtcstreamsrc's private State
+// that is the same in both (settings and their lock, the Worker, the
+// signaller in use, the data channels), with the start, stop, stats timer
+// and worker hand-off that go with it. Each element's State derives from it
+// and adds its own sessions.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "props.h"
+#include "rtcstream/datachannel.h"
+#include "rtcstream/ref.h"
+#include "rtcstream/signaller.h"
+#include "rtcstream/worker.h"
+
+namespace rtcstream {
+
+struct ElementCore {
+  // Guards settings and navigation; each element's State says what else.
+  std::mutex lock;
+  CommonSettings settings;
+  bool navigation = true;  // guarded by lock
+
+  std::shared_ptr<Worker> worker;
+  std::unique_ptr<DataChannels> channels;
+  // Worker-only (start and stop wait for the worker to set them).
+  Ref<RtcstreamSignaller> signaller;  // the one in use while started
+  bool started = false;
+  guint stats_generation = 0;
+  SignallerLink link;  // handlers on the signaller while started
+
+  // Instance init: default settings, a Worker named after the element, and
+  // the data channels with the element's handlers.
+  void init (const char *name, DataChannels::Handlers handlers);
+  // Finalize: joins the worker, then drops the channels.
+  void finalize ();
+
+  // A copy of the settings, taken under the lock. Any thread.
+  CommonSettings copy_settings ();
+
+  // Application thread (READY to PAUSED). On the worker, and waiting for it:
+  // takes sig as the signaller in use, marks the element started, runs
+  // on_start, and from then on calls refresh_stats there every second until
+  // stop. Then connects handlers (element as their user data) to sig and
+  // starts it.
+  void start (GstElement *element, RtcstreamSignaller *sig, std::function<void ()> on_start,
+      std::function<void ()> refresh_stats,
+      std::initializer_list<SignallerLink::Handler> handlers);
+  // Application thread (PAUSED to READY). Disconnects and stops the
+  // signaller, so that no signaller callback runs for the element after
+  // this; then on the worker, waiting for it, runs on_stop, marks the
+  // element stopped and drops the signaller.
+  void stop (std::function<void ()> on_stop);
+
+  // Worker thread: channels the remote side of a session opens on its
+  // webrtcbin are adopted into channels under that session.
+  void adopt_remote_channels (const std::string &session, GstElement *webrtcbin);
+
+private:
+  void schedule_stats (Ref<GstElement> element, guint generation,
+      std::function<void ()> refresh_stats);
+};
+
+// Any thread: runs fn (self) on the element's worker, later, unless the
+// element has stopped by then; holds a ref on the element meanwhile.
+// Element is an instance struct whose state derives from ElementCore.
+template <typename Element, typename Fn>
+void
+on_worker (Element *self, Fn fn)
+{
+  Ref<Element> ref = Ref<Element>::take_ref (self);
+  self->state->worker->post ([ref, fn] {
+    if (ref->state->started)
+      fn (ref.get ());
+  });
+}
+
+// For uri_handler_init: the settings of an element whose state derives from
+// ElementCore (the handler is the element's instance).
+template <typename Element>
+SettingsAccess
+core_settings (GstURIHandler *handler)
+{
+  ElementCore *core = reinterpret_cast<Element *> (handler)->state;
+  return {&core->lock, &core->settings};
+}
+
+}  // namespace rtcstream

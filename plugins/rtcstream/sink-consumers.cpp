@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstreamsink's consumers: one session each, its webrtcbin fed by a
+// branch (queue ! payloader) per input from the encoder group of the codec
+// the consumer chose. Made when a consumer asks, linked once its answer is
+// applied, torn down completely when it leaves or fails, without touching
+// the others.
+#include "sink-private.h"
+
+#include <mutex>
+
+namespace rtcstream::sink {
+
+namespace {
+
+// Worker thread (the session bounces webrtcbin's state changes there).
+void
+on_consumer_state (RtcstreamSink *self, const std::string &session_id,
+    GstWebRTCPeerConnectionState state)
+{
+  State *st = self->state;
+  auto it = st->consumers.find (session_id);
+  if (it == st->consumers.end ())
+    return;
+  std::shared_ptr<Consumer> c = it->second;
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) {
+    // DTLS is up: frames flow from now on, so ask for a fresh keyframe.
+    for (Branch &b : c->branches) {
+      GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
+      request_keyframe (qsink);
+      gst_object_unref (qsink);
+    }
+  } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    std::string why = c->session->failure ();
+    warn_consumer (self, c->session->peer_id (), why.empty ()
+            ? "the connection failed (ICE or DTLS): no network path to it. On separate "
+              "networks set stun-server and turn-servers"
+            : "the connection failed: " + why);
+    remove_consumer (self, session_id, true);
+  }
+}
+
+}  // namespace
+
+void
+warn_consumer (RtcstreamSink *self, const std::string &peer, const std::string &msg)
+{
+  GST_ELEMENT_WARNING (self, STREAM, FAILED,
+      ("Consumer %s: %s", peer.c_str (), msg.c_str ()), (nullptr));
+}
+
+// Worker thread.
+void
+start_consumer (RtcstreamSink *self, const std::string &session_id, const std::string &peer_id)
+{
+  State *st = self->state;
+  if (!st->started || st->consumers.count (session_id))
+    return;
+  CommonSettings settings;
+  bool caps_missing = false;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    settings = st->settings;
+    for (auto &in : st->inputs)
+      caps_missing |= in->caps == nullptr && !in->eos;
+  }
+  if (st->inputs.empty () || caps_missing) {
+    GST_INFO_OBJECT (self, "session %s waits until every input has caps", session_id.c_str ());
+    st->pending.emplace_back (session_id, peer_id);
+    return;
+  }
+
+  auto c = std::make_shared<Consumer> ();
+  c->session = std::make_shared<WebrtcSession> (session_id, peer_id, st->worker,
+      st->signaller.get (), GST_BIN (self));
+  Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
+  std::string error = c->session->create (ice_config (settings), 0,
+      [ref, session_id] (GstWebRTCPeerConnectionState s) {
+        on_consumer_state (ref.get (), session_id, s);
+      });
+  if (!error.empty ()) {
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("%s", error.c_str ()), (nullptr));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    st->consumers[session_id] = c;
+  }
+  for (auto &in : st->inputs) {
+    GstCaps *caps;
+    {
+      std::lock_guard<std::mutex> lk (st->lock);
+      caps = in->caps ? gst_caps_ref (in->caps) : nullptr;
+    }
+    std::vector<const Codec *> codecs = candidate_codecs (settings, *in, caps);
+    if (caps)
+      gst_caps_unref (caps);
+    if (codecs.empty ()) {
+      error = "no codec can be sent for " + in->name + ": none of " +
+          codec_list_to_string (in->kind == MediaKind::Video ? settings.video_codecs
+                                                             : settings.audio_codecs) +
+          " has its encoder and payloader installed";
+      break;
+    }
+    GstCaps *offer_caps = gst_caps_new_empty ();
+    for (const Codec *codec : codecs)
+      gst_caps_append (offer_caps, rtp_caps (*codec, codec->default_pt, true));
+    const guint ssrc = g_random_int ();
+    for (guint k = 0; k < gst_caps_get_size (offer_caps); k++)
+      gst_structure_set (gst_caps_get_structure (offer_caps, k), "ssrc", G_TYPE_UINT, ssrc,
+          nullptr);
+    c->ssrcs.push_back (ssrc);
+    GstPad *pad = gst_element_request_pad_simple (c->session->webrtcbin (), "sink_%u");
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_object_get (pad, "transceiver", &trans, nullptr);
+    if (trans) {
+      g_object_set (trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+          "codec-preferences", offer_caps, nullptr);
+      if (in->kind == MediaKind::Video)
+        g_object_set (trans, "do-nack", TRUE, nullptr);
+      gst_object_unref (trans);
+    }
+    gst_caps_unref (offer_caps);
+    c->pads.emplace_back (in.get (), pad);
+    c->offered.push_back (codec_list_to_string (codecs));
+  }
+  if (!error.empty ()) {
+    warn_consumer (self, peer_id, error);
+    remove_consumer (self, session_id, true);
+    return;
+  }
+  c->session->sync_state ();
+  open_channels (self, session_id, c->session->webrtcbin ());
+  GST_INFO_OBJECT (self, "offering to consumer %s (session %s)", peer_id.c_str (),
+      session_id.c_str ());
+  c->session->offer ([ref, session_id, peer_id] (const std::string &err) {
+    if (!err.empty ()) {
+      warn_consumer (ref.get (), peer_id, err);
+      remove_consumer (ref.get (), session_id, true);
+    }
+  });
+  c->announced = true;
+  g_signal_emit (self, consumer_signals[SIGNAL_CONSUMER_ADDED], 0, peer_id.c_str (),
+      c->session->webrtcbin ());
+}
+
+void
+process_pending (RtcstreamSink *self)
+{
+  State *st = self->state;
+  auto pending = std::move (st->pending);
+  st->pending.clear ();
+  for (auto &p : pending)
+    start_consumer (self, p.first, p.second);
+}
+
+// Worker thread: the answer is applied; link each input to the codec chosen.
+void
+link_consumer (RtcstreamSink *self, const std::string &session_id)
+{
+  State *st = self->state;
+  auto it = st->consumers.find (session_id);
+  if (it == st->consumers.end ())
+    return;
+  std::shared_ptr<Consumer> c = it->second;
+  GstWebRTCSessionDescription *answer = c->session->remote_description ();
+  if (!answer) {
+    warn_consumer (self, c->session->peer_id (), "no answer applied");
+    remove_consumer (self, session_id, true);
+    return;
+  }
+  std::string codecs_used;
+  std::string error;
+  for (size_t i = 0; i < c->pads.size () && error.empty (); i++) {
+    InputStream *in = c->pads[i].first;
+    GstPad *wpad = c->pads[i].second;
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_object_get (wpad, "transceiver", &trans, nullptr);
+    guint mline = i;
+    if (trans) {
+      g_object_get (trans, "mlineindex", &mline, nullptr);
+      gst_object_unref (trans);
+    }
+    guint pt = 0;
+    std::string name = sdp_media_codec (answer->sdp, mline, &pt);
+    const Codec *codec = name.empty () ? nullptr : codec_by_name (name);
+    if (!codec) {
+      error = "it accepts none of the codecs offered for " + in->name + " (" +
+          c->offered[i] + "). Add a codec it supports to " +
+          (in->kind == MediaKind::Video ? "video-codecs" : "audio-codecs") +
+          " or publish in a codec it supports";
+      break;
+    }
+    EncoderGroup *group = get_group (self, in, codec, error);
+    if (!group)
+      break;
+    Branch b;
+    b.group = group;
+    std::string base = session_id.substr (0, 8) + "-" + in->name;
+    b.queue = make_element ("queue", base + "-queue");
+    // Leaky: a consumer that cannot keep up (or whose DTLS handshake is not
+    // done yet) loses frames instead of stalling the encoder for everyone.
+    g_object_set (b.queue, "max-size-buffers", 0u, "max-size-bytes", 0u, "max-size-time",
+        (guint64) (500 * GST_MSECOND), nullptr);
+    gst_util_set_object_arg (G_OBJECT (b.queue), "leaky", "downstream");
+    b.payloader = make_payloader (*codec, pt, (base + "-pay").c_str ());
+    if (b.payloader && i < c->ssrcs.size ())
+      g_object_set (b.payloader, "ssrc", c->ssrcs[i], nullptr);
+    if (!b.payloader) {
+      gst_object_unref (b.queue);
+      error = std::string ("payloader ") + codec->payloader + " is missing";
+      break;
+    }
+    gst_bin_add_many (GST_BIN (self), b.queue, b.payloader, nullptr);
+    GstPad *pay_src = gst_element_get_static_pad (b.payloader, "src");
+    bool ok = gst_element_link (b.queue, b.payloader) &&
+        gst_pad_link (pay_src, wpad) == GST_PAD_LINK_OK;
+    gst_object_unref (pay_src);
+    gst_element_sync_state_with_parent (b.payloader);
+    gst_element_sync_state_with_parent (b.queue);
+    b.group_tee_pad = gst_element_request_pad_simple (group->tee, "src_%u");
+    GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
+    ok = ok && gst_pad_link (b.group_tee_pad, qsink) == GST_PAD_LINK_OK;
+    group->consumers++;
+    c->branches.push_back (b);
+    if (!ok) {
+      gst_object_unref (qsink);
+      error = "could not link " + in->name + " to the WebRTC session";
+      break;
+    }
+    // A joining consumer needs a keyframe now, not at the next interval.
+    request_keyframe (qsink);
+    gst_object_unref (qsink);
+    codecs_used += (codecs_used.empty () ? "" : ",") + std::string (codec->name);
+  }
+  gst_webrtc_session_description_free (answer);
+  if (!error.empty ()) {
+    warn_consumer (self, c->session->peer_id (), error);
+    remove_consumer (self, session_id, true);
+    return;
+  }
+  c->linked = true;
+  c->session->set_codecs (codecs_used);
+  GST_INFO_OBJECT (self, "consumer %s receives %s", c->session->peer_id ().c_str (),
+      codecs_used.c_str ());
+}
+
+// Worker thread. Unlinks and removes one consumer completely.
+void
+remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_signaller)
+{
+  State *st = self->state;
+  auto it = st->consumers.find (session_id);
+  if (it == st->consumers.end ())
+    return;
+  std::shared_ptr<Consumer> c = it->second;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    st->consumers.erase (it);
+  }
+  GST_INFO_OBJECT (self, "removing consumer %s (session %s)", c->session->peer_id ().c_str (),
+      session_id.c_str ());
+  for (Branch &b : c->branches) {
+    // Unlink from the encoder's tee first: the tee keeps feeding the others.
+    GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
+    gst_pad_unlink (b.group_tee_pad, qsink);
+    gst_object_unref (qsink);
+    gst_element_release_request_pad (b.group->tee, b.group_tee_pad);
+    gst_object_unref (b.group_tee_pad);
+    // A consumer that never connected has its queue's thread blocked inside
+    // webrtcbin, which holds data until DTLS is up: flush it out, or
+    // stopping the queue would wait for that thread forever.
+    GstPad *qsrc = gst_element_get_static_pad (b.queue, "src");
+    gst_pad_push_event (qsrc, gst_event_new_flush_start ());
+    gst_object_unref (qsrc);
+    remove_elements (GST_BIN (self), {b.queue, b.payloader});
+    b.group->consumers--;
+  }
+  for (auto &p : c->pads)
+    gst_object_unref (p.second);
+  c->pads.clear ();
+  for (Branch &b : c->branches)
+    release_group_if_unused (self, b.group);
+  c->branches.clear ();
+  GstElement *webrtc = c->session->webrtcbin ();
+  std::string peer = c->session->peer_id ();
+  if (webrtc)
+    gst_object_ref (webrtc);
+  st->channels->remove_session (session_id);
+  c->session->close ();
+  if (tell_signaller && st->signaller)
+    rtcstream_signaller_end_session (st->signaller.get (), session_id.c_str ());
+  if (c->announced)
+    g_signal_emit (self, consumer_signals[SIGNAL_CONSUMER_REMOVED], 0, peer.c_str (), webrtc);
+  if (webrtc)
+    gst_object_unref (webrtc);
+}
+
+}  // namespace rtcstream::sink

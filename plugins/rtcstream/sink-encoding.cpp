@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstreamsink's encoder groups: one per input and codec, shared by every
+// consumer that receives that codec (DESIGN: encode once where consumers
+// agree). A group of encoded input only parses it. Keyframe requests from
+// the consumers' payloaders meet at the group's tee, where they are merged.
+#include "sink-private.h"
+
+#include <gst/video/video.h>
+
+#include <algorithm>
+#include <mutex>
+
+namespace rtcstream::sink {
+
+namespace {
+
+// Keyframe requests closer together than this are merged into one.
+constexpr gint64 kKeyframeMinIntervalUs = 200 * 1000;
+
+// --- keyframe requests ---------------------------------------------------------
+
+// Worker thread: the request merged into the last one is sent now, so
+// that a consumer that joined just after it still gets a keyframe it can
+// use (with relayed input the first one may reach it before its session is
+// up).
+void
+resend_keyframe_request (RtcstreamSink *self, EncoderGroup *group)
+{
+  State *st = self->state;
+  bool alive = false;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    for (auto &g : st->groups)
+      alive |= g.get () == group;
+  }
+  if (!alive || !group->trailing_request.exchange (false))
+    return;
+  GstPad *tee_sink = gst_element_get_static_pad (group->tee, "sink");
+  GST_DEBUG_OBJECT (self, "sending the keyframe request merged earlier");
+  gst_pad_push_event (tee_sink,
+      gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
+  gst_object_unref (tee_sink);
+}
+
+// Streaming or worker thread: keyframe requests from consumers closer than
+// kKeyframeMinIntervalUs become one request now and, if any came in
+// between, one more at the end of the interval.
+GstPadProbeReturn
+limit_keyframe_requests (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *group = static_cast<EncoderGroup *> (data);
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  if (!gst_video_event_is_force_key_unit (ev))
+    return GST_PAD_PROBE_OK;
+  gint64 now = g_get_monotonic_time ();
+  gint64 last = group->last_keyframe_request.load ();
+  if (now - last < kKeyframeMinIntervalUs) {
+    GST_LOG ("merging keyframe request into one %" G_GINT64_FORMAT " us ago", now - last);
+    if (!group->trailing_request.exchange (true)) {
+      RtcstreamSink *self = group->owner;
+      Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
+      guint delay_ms = (guint) ((kKeyframeMinIntervalUs - (now - last)) / 1000) + 1;
+      self->state->worker->post_delayed (delay_ms, [ref, group] {
+        if (ref->state->started)
+          resend_keyframe_request (ref.get (), group);
+      });
+    }
+    return GST_PAD_PROBE_DROP;
+  }
+  group->last_keyframe_request.store (now);
+  group->trailing_request.store (false);
+  return GST_PAD_PROBE_OK;
+}
+
+}  // namespace
+
+// --- helpers ------------------------------------------------------------------
+
+GstElement *
+make_element (const char *factory, const std::string &name)
+{
+  return gst_element_factory_make (factory, name.empty () ? nullptr : name.c_str ());
+}
+
+void
+remove_elements (GstBin *bin, const std::vector<GstElement *> &elements)
+{
+  for (GstElement *e : elements) {
+    gst_element_set_locked_state (e, TRUE);
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_bin_remove (bin, e);
+  }
+}
+
+void
+request_keyframe (GstPad *pad)
+{
+  GstEvent *ev = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0);
+  gst_pad_push_event (pad, ev);  // upstream, from a sink pad to its peer
+}
+
+std::vector<const Codec *>
+candidate_codecs (const CommonSettings &s, const InputStream &in, GstCaps *caps)
+{
+  std::vector<const Codec *> out;
+  if (const Codec *enc = codec_for_encoded_caps (caps)) {
+    if (can_payload (*enc))
+      out.push_back (enc);
+    return out;
+  }
+  const auto &prefs = in.kind == MediaKind::Video ? s.video_codecs : s.audio_codecs;
+  for (const Codec *c : prefs)
+    if (can_encode (*c))
+      out.push_back (c);
+  return out;
+}
+
+// --- encoder groups ----------------------------------------------------------
+
+// Worker thread. The group encoding input in codec, made on first use.
+EncoderGroup *
+get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string &error)
+{
+  State *st = self->state;
+  for (auto &g : st->groups)
+    if (g->input == in && g->codec == codec)
+      return g.get ();
+
+  auto group = std::make_unique<EncoderGroup> ();
+  group->owner = self;
+  group->input = in;
+  group->codec = codec;
+  GstCaps *caps;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    caps = in->caps ? gst_caps_ref (in->caps) : nullptr;
+  }
+  group->encodes = codec_for_encoded_caps (caps) == nullptr;
+  if (caps)
+    gst_caps_unref (caps);
+  std::string base = in->name + "-" + codec->name;
+  std::vector<GstElement *> &els = group->elements;
+  if (group->encodes) {
+    // A leaky queue gives the encoder its own thread and drops frames
+    // rather than building latency when the encoder falls behind.
+    GstElement *q = make_element ("queue", base + "-queue");
+    g_object_set (q, "max-size-buffers", 3u, "max-size-bytes", 0u, "max-size-time",
+        (guint64) 0, nullptr);
+    gst_util_set_object_arg (G_OBJECT (q), "leaky", "downstream");
+    els.push_back (q);
+    if (codec->kind == MediaKind::Video) {
+      els.push_back (make_element ("videoconvert", base + "-convert"));
+    } else {
+      els.push_back (make_element ("audioconvert", base + "-convert"));
+      els.push_back (make_element ("audioresample", base + "-resample"));
+    }
+    GstElement *filter = make_element ("capsfilter", base + "-rawcaps");
+    GstCaps *raw = encoder_input_caps (*codec);
+    g_object_set (filter, "caps", raw, nullptr);
+    gst_caps_unref (raw);
+    els.push_back (filter);
+    GstElement *enc = make_encoder (*codec, (base + "-encoder").c_str ());
+    if (!enc) {
+      error = std::string ("encoder ") + codec->encoder + " is missing";
+      for (GstElement *e : els)
+        gst_object_unref (e);
+      return nullptr;
+    }
+    els.push_back (enc);
+  } else if (GstElement *parser = make_parser (*codec, (base + "-parse").c_str ())) {
+    els.push_back (parser);
+  }
+  if (std::string (codec->name) == "H264") {
+    // Byte-stream with in-band SPS/PPS: the payloader then does not put the
+    // encoder's exact profile-level-id in its caps, which webrtcbin would
+    // refuse when it differs from the negotiated one (level asymmetry is
+    // allowed in the SDP, and decoders read the SPS anyway).
+    GstElement *f = make_element ("capsfilter", base + "-h264caps");
+    GstCaps *h = gst_caps_from_string (group->encodes
+        ? "video/x-h264, profile=(string)constrained-baseline, stream-format=(string)byte-stream"
+        : "video/x-h264, stream-format=(string)byte-stream, alignment=(string)au");
+    g_object_set (f, "caps", h, nullptr);
+    gst_caps_unref (h);
+    els.push_back (f);
+  }
+  GstElement *tee = make_element ("tee", base + "-tee");
+  g_object_set (tee, "allow-not-linked", TRUE, nullptr);
+  els.push_back (tee);
+  group->tee = tee;
+
+  for (GstElement *e : els)
+    gst_bin_add (GST_BIN (self), e);
+  for (size_t i = 0; i + 1 < els.size (); i++) {
+    if (!gst_element_link (els[i], els[i + 1])) {
+      error = "could not link the " + std::string (codec->name) + " encoding chain";
+      remove_elements (GST_BIN (self), els);
+      return nullptr;
+    }
+  }
+  GstPad *tee_sink = gst_element_get_static_pad (tee, "sink");
+  gst_pad_add_probe (tee_sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframe_requests,
+      group.get (), nullptr);
+  gst_object_unref (tee_sink);
+  for (auto it = els.rbegin (); it != els.rend (); ++it)
+    gst_element_sync_state_with_parent (*it);
+
+  group->input_tee_pad = gst_element_request_pad_simple (in->tee, "src_%u");
+  GstPad *first_sink = gst_element_get_static_pad (els.front (), "sink");
+  GstPadLinkReturn lr = gst_pad_link (group->input_tee_pad, first_sink);
+  gst_object_unref (first_sink);
+  if (lr != GST_PAD_LINK_OK) {
+    error = "could not link the input to the " + std::string (codec->name) + " chain";
+    gst_element_release_request_pad (in->tee, group->input_tee_pad);
+    gst_object_unref (group->input_tee_pad);
+    remove_elements (GST_BIN (self), els);
+    return nullptr;
+  }
+  GST_INFO_OBJECT (self, "%s %s for %s", group->encodes ? "encoding" : "passing through",
+      codec->name, in->name.c_str ());
+  EncoderGroup *ret = group.get ();
+  std::lock_guard<std::mutex> lk (st->lock);
+  st->groups.push_back (std::move (group));
+  return ret;
+}
+
+void
+release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
+{
+  State *st = self->state;
+  if (group->consumers > 0)
+    return;
+  GST_INFO_OBJECT (self, "no consumer uses %s for %s any more, removing it",
+      group->codec->name, group->input->name.c_str ());
+  GstPad *first_sink = gst_element_get_static_pad (group->elements.front (), "sink");
+  gst_pad_unlink (group->input_tee_pad, first_sink);
+  gst_object_unref (first_sink);
+  gst_element_release_request_pad (group->input->tee, group->input_tee_pad);
+  gst_object_unref (group->input_tee_pad);
+  remove_elements (GST_BIN (self), group->elements);
+  std::lock_guard<std::mutex> lk (st->lock);
+  st->groups.erase (std::remove_if (st->groups.begin (), st->groups.end (),
+      [group] (const std::unique_ptr<EncoderGroup> &g) { return g.get () == group; }),
+      st->groups.end ());
+}
+
+}  // namespace rtcstream::sink

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstreamsink's private state, shared by its files:
+//   rtcstreamsink.cpp   the element: pads, properties, signals, start/stop,
+//                       the signaller's callbacks, stats
+//   sink-consumers.cpp  one consumer's session: offer, link, teardown
+//   sink-encoding.cpp   encoder groups (one per input and codec) and the
+//                       keyframe-request limiter
+//   sink-channels.cpp   data channels: navigation in, application messages
+//
+// Threads: see rtcstreamsink.cpp. Unless a function says otherwise it runs
+// on the element's worker.
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "element.h"
+#include "rtcstream/codecs.h"
+#include "rtcstream/sdp.h"
+#include "rtcstream/session.h"
+#include "rtcstreamsink.h"
+
+GST_DEBUG_CATEGORY_EXTERN (rtcstream_sink_debug);
+#define GST_CAT_DEFAULT rtcstream_sink_debug
+
+namespace rtcstream::sink {
+
+enum ConsumerSignal {
+  SIGNAL_CONSUMER_ADDED,
+  SIGNAL_CONSUMER_REMOVED,
+  N_CONSUMER_SIGNALS,
+};
+extern guint consumer_signals[N_CONSUMER_SIGNALS];
+extern guint message_signals[N_MESSAGE_SIGNALS];
+
+struct InputStream {
+  std::string name;         // video_0, audio_0
+  MediaKind kind;
+  GstPad *ghost = nullptr;  // owned by the element
+  GstElement *tee = nullptr;
+  GstElement *prefer = nullptr;    // capsfilter before fakesink
+  GstElement *fakesink = nullptr;
+  GstCaps *caps = nullptr;  // last caps seen, guarded by the state lock
+  bool eos = false;
+};
+
+struct EncoderGroup {
+  InputStream *input = nullptr;
+  const Codec *codec = nullptr;
+  bool encodes = false;              // false: passes encoded input through
+  std::vector<GstElement *> elements; // in link order, last is the tee
+  GstElement *tee = nullptr;
+  GstPad *input_tee_pad = nullptr;   // request pad on input->tee
+  int consumers = 0;
+  std::atomic<gint64> last_keyframe_request{0};
+  std::atomic<bool> trailing_request{false};  // a merged request is to be resent
+  RtcstreamSink *owner = nullptr;
+};
+
+struct Branch {
+  EncoderGroup *group = nullptr;
+  GstElement *queue = nullptr;
+  GstElement *payloader = nullptr;
+  GstPad *group_tee_pad = nullptr;
+};
+
+struct Consumer {
+  std::shared_ptr<WebrtcSession> session;
+  std::vector<std::pair<InputStream *, GstPad *>> pads;  // webrtcbin sink pads per input
+  std::vector<Branch> branches;
+  std::vector<std::string> offered;  // offered codec lists, per input, for messages
+  // SSRC per input, announced in the offer (a=ssrc) and used by the
+  // payloader: an SFU such as Janus routes by the SSRCs of the offer.
+  std::vector<guint> ssrcs;
+  bool linked = false;
+  bool announced = false;  // consumer-added was emitted
+};
+
+// lock (ElementCore) also guards the inputs' caps, the consumer stats view
+// and counters.
+struct State : ElementCore {
+  // Worker-only state (also read with lock held for stats).
+  std::vector<std::unique_ptr<InputStream>> inputs;
+  std::map<std::string, std::shared_ptr<Consumer>> consumers;
+  std::vector<std::unique_ptr<EncoderGroup>> groups;
+  std::vector<std::pair<std::string, std::string>> pending;  // sessions waiting for caps
+  guint video_pads = 0, audio_pads = 0;
+  bool eos_posted = false;
+  bool data_channel = false;  // guarded by lock
+};
+
+// --- sink-encoding.cpp -----------------------------------------------------------
+
+GstElement *make_element (const char *factory, const std::string &name);
+// Stops elements and removes them from bin (on the worker, or on the
+// application thread for a released pad).
+void remove_elements (GstBin *bin, const std::vector<GstElement *> &elements);
+// Asks upstream of a sink pad for a keyframe.
+void request_keyframe (GstPad *pad);
+// The codecs input can be sent in: its own when it is encoded, else those
+// of the settings we can encode, in their order.
+std::vector<const Codec *> candidate_codecs (const CommonSettings &s, const InputStream &in,
+    GstCaps *caps);
+// The group encoding input in codec, made on first use; null with error
+// filled when it cannot be made.
+EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *codec,
+    std::string &error);
+// Removes group once no consumer uses it.
+void release_group_if_unused (RtcstreamSink *self, EncoderGroup *group);
+
+// --- sink-consumers.cpp ----------------------------------------------------------
+
+// Any thread: a warning on the bus about one consumer.
+void warn_consumer (RtcstreamSink *self, const std::string &peer, const std::string &msg);
+// A consumer asked for a session: offer it every input (or wait for caps).
+void start_consumer (RtcstreamSink *self, const std::string &session_id,
+    const std::string &peer_id);
+// Starts the sessions that waited for every input to have caps.
+void process_pending (RtcstreamSink *self);
+// The answer is applied: link each input to the codec chosen.
+void link_consumer (RtcstreamSink *self, const std::string &session_id);
+// Unlinks and removes one consumer completely.
+void remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_signaller);
+
+// --- sink-channels.cpp -----------------------------------------------------------
+
+// The channels this element offers on a new session, and any the consumer opens.
+void open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *webrtc);
+// The consumer of a session, empty when it is gone.
+std::string peer_of (RtcstreamSink *self, const std::string &session_id);
+// Instance init: handlers emitting the message signals and taking navigation.
+DataChannels::Handlers channel_handlers (RtcstreamSink *self);
+// Action signals send-text / send-binary (any thread).
+guint send_text_action (RtcstreamSink *self, const gchar *peer, const gchar *text);
+guint send_binary_action (RtcstreamSink *self, const gchar *peer, GBytes *bytes);
+
+}  // namespace rtcstream::sink
+
+struct _RtcstreamSink {
+  GstBin parent;
+  rtcstream::sink::State *state;
+};
