@@ -23,7 +23,6 @@
 #include "janus-api.h"
 #include "rtcstream/ref.h"
 #include "rtcstream/signallers/soup-session.h"
-#include "rtcstream/worker.h"
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_janus_signaller_debug);
 #define GST_CAT_DEFAULT rtcstream_janus_signaller_debug
@@ -38,8 +37,6 @@ namespace {
 
 enum {
   PROP_0,
-  PROP_ROLE,
-  PROP_STREAM_NAME,
   PROP_URL,
   PROP_ROOM,
   PROP_DISPLAY,
@@ -61,13 +58,14 @@ struct Settings {
   std::string url = "http://127.0.0.1:8088/janus";
   std::string room;
   std::string display;
-  std::string stream_name;
   std::string pin;
   std::string api_secret;
   std::string token;
   std::string tls_ca_file;
-  RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
   gint producer_timeout_ms = 30000;
+  // The base's properties, copied in at start (unset in State::settings).
+  std::string stream_name;
+  RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
 
   // The name we publish as or look for.
   std::string name () const { return display.empty () ? stream_name : display; }
@@ -78,7 +76,6 @@ struct State {
   Settings settings;  // guarded by lock, copied out at start
 
   // Worker-thread-only state.
-  std::unique_ptr<rtcstream::Worker> worker;
   Settings cfg;  // copy taken at start
   Ref<SoupSession> http;
   Ref<GCancellable> cancellable;
@@ -99,14 +96,12 @@ struct State {
 }  // namespace
 
 struct _RtcstreamJanusSignaller {
-  GObject parent;
-  State *state;
+  RtcstreamBaseSignaller parent;
+  State *state;  // owned by the base (rtcstream_base_signaller_set_state)
 };
 
-static void rtcstream_janus_signaller_iface_init (RtcstreamSignallerInterface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (RtcstreamJanusSignaller, rtcstream_janus_signaller, G_TYPE_OBJECT,
-    G_IMPLEMENT_INTERFACE (RTCSTREAM_TYPE_SIGNALLER, rtcstream_janus_signaller_iface_init)
+G_DEFINE_TYPE_WITH_CODE (RtcstreamJanusSignaller, rtcstream_janus_signaller,
+    RTCSTREAM_TYPE_BASE_SIGNALLER,
     GST_DEBUG_CATEGORY_INIT (rtcstream_janus_signaller_debug, "rtcstream-janus", 0,
         "rtcstream Janus VideoRoom signaller"))
 
@@ -123,21 +118,16 @@ as_iface (Self *self)
   return RTCSTREAM_SIGNALLER (self);
 }
 
+RtcstreamBaseSignaller *
+base (Self *self)
+{
+  return RTCSTREAM_BASE_SIGNALLER (self);
+}
+
 std::string
 where (Self *self)
 {
   return "room " + self->state->cfg.room + " on " + self->state->cfg.url;
-}
-
-void
-clear_timer (Self *self, guint &id)
-{
-  if (!id)
-    return;
-  GSource *src = g_main_context_find_source_by_id (self->state->worker->context (), id);
-  if (src)
-    g_source_destroy (src);
-  id = 0;
 }
 
 // Ends our WebRTC session, if any, telling the element.
@@ -161,10 +151,8 @@ fail (Self *self, RtcstreamSignallerError code, const std::string &msg)
   State *st = self->state;
   if (st->phase == Phase::Stopped)
     return;
-  GST_WARNING_OBJECT (self, "%s", msg.c_str ());
-  clear_timer (self, st->list_timer);
-  g_autoptr (GError) err = g_error_new_literal (RTCSTREAM_SIGNALLER_ERROR, code, msg.c_str ());
-  rtcstream_signaller_emit_error (as_iface (self), err);
+  rtcstream::cancel_timer (base (self), st->list_timer);
+  rtcstream::emit_error (base (self), code, msg);
   end_session (self, "signaller error");
 }
 
@@ -403,12 +391,11 @@ void
 schedule_list (Self *self, guint delay_ms)
 {
   State *st = self->state;
-  SelfRef ref = SelfRef::take_ref (self);
-  clear_timer (self, st->list_timer);
-  st->list_timer = st->worker->post_delayed (delay_ms, [ref] {
-    ref->state->list_timer = 0;
-    if (ref->state->phase != Phase::Stopped)
-      list_participants (ref.get ());
+  rtcstream::cancel_timer (base (self), st->list_timer);
+  st->list_timer = rtcstream::post_delayed (self, delay_ms, [] (Self *self) {
+    self->state->list_timer = 0;
+    if (self->state->phase != Phase::Stopped)
+      list_participants (self);
   });
 }
 
@@ -602,9 +589,7 @@ void
 schedule_keepalive (Self *self)
 {
   State *st = self->state;
-  SelfRef ref = SelfRef::take_ref (self);
-  st->keepalive_timer = st->worker->post_delayed (kKeepaliveMs, [ref] {
-    Self *self = ref.get ();
+  st->keepalive_timer = rtcstream::post_delayed (self, kKeepaliveMs, [] (Self *self) {
     self->state->keepalive_timer = 0;
     if (self->state->phase == Phase::Stopped)
       return;
@@ -655,14 +640,19 @@ on_created (Self *self, const json *reply, const std::string &error)
       json {{"janus", "attach"}, {"plugin", "janus.plugin.videoroom"}}, on_attached);
 }
 
+// The base's vfuncs, all on the worker thread.
+
 void
-do_start (Self *self)
+janus_start (RtcstreamBaseSignaller *base_self)
 {
+  auto *self = RTCSTREAM_JANUS_SIGNALLER (base_self);
   State *st = self->state;
   {
     std::lock_guard<std::mutex> lk (st->lock);
     st->cfg = st->settings;
   }
+  st->cfg.stream_name = rtcstream::signaller_stream_name (base_self);
+  st->cfg.role = rtcstream_base_signaller_get_role (base_self);
   st->phase = Phase::Connecting;
   st->generation++;
   st->janus_session = st->handle = st->feed = 0;
@@ -724,14 +714,15 @@ destroy_janus_session (Self *self)
 }
 
 void
-do_stop (Self *self)
+janus_stop (RtcstreamBaseSignaller *base_self)
 {
+  auto *self = RTCSTREAM_JANUS_SIGNALLER (base_self);
   State *st = self->state;
   const bool was_running = st->phase != Phase::Idle && st->phase != Phase::Stopped;
   st->phase = Phase::Stopped;
   st->generation++;
-  clear_timer (self, st->keepalive_timer);
-  clear_timer (self, st->list_timer);
+  rtcstream::cancel_timer (base_self, st->keepalive_timer);
+  rtcstream::cancel_timer (base_self, st->list_timer);
   if (st->cancellable) {
     g_cancellable_cancel (st->cancellable.get ());
     st->cancellable.reset ();
@@ -743,126 +734,67 @@ do_stop (Self *self)
   st->http.reset ();
 }
 
-// --- interface ------------------------------------------------------------------
-
-template <typename Fn>
-void
-post (Self *self, Fn fn)
+// One signaller, one session: calls for another (ended) one are stale.
+gboolean
+janus_accepts_session (RtcstreamBaseSignaller *self, const gchar *session_id)
 {
-  SelfRef ref = SelfRef::take_ref (self);
-  self->state->worker->post ([ref, fn] {
-    if (ref->state->phase != Phase::Stopped && ref->state->phase != Phase::Idle)
-      fn (ref.get ());
-  });
+  return session_id == RTCSTREAM_JANUS_SIGNALLER (self)->state->session_id;
 }
 
 void
-janus_start (RtcstreamSignaller *iface)
-{
-  auto *self = RTCSTREAM_JANUS_SIGNALLER (iface);
-  self->state->worker->run_sync ([self] { do_start (self); });
-}
-
-void
-janus_stop (RtcstreamSignaller *iface)
-{
-  auto *self = RTCSTREAM_JANUS_SIGNALLER (iface);
-  self->state->worker->run_sync ([self] { do_stop (self); });
-}
-
-void
-janus_send_sdp (RtcstreamSignaller *iface, const gchar *session_id,
+janus_send_sdp (RtcstreamBaseSignaller *base_self, const gchar *,
     const GstWebRTCSessionDescription *sdp)
 {
-  auto *self = RTCSTREAM_JANUS_SIGNALLER (iface);
-  g_autofree gchar *text = gst_sdp_message_as_text (sdp->sdp);
+  auto *self = RTCSTREAM_JANUS_SIGNALLER (base_self);
   const bool offer = sdp->type == GST_WEBRTC_SDP_TYPE_OFFER;
+  const bool producer = self->state->cfg.role == RTCSTREAM_ROLE_PRODUCER;
+  if (producer != offer) {
+    GST_WARNING_OBJECT (self, "unexpected %s for Janus, dropped", offer ? "offer" : "answer");
+    return;
+  }
+  g_autofree gchar *text = gst_sdp_message_as_text (sdp->sdp);
   json jsep = {{"type", offer ? "offer" : "answer"}, {"sdp", text}};
-  std::string sid = session_id;
-  post (self, [sid, jsep, offer] (Self *self) {
-    State *st = self->state;
-    if (sid != st->session_id)
-      return;
-    const bool producer = st->cfg.role == RTCSTREAM_ROLE_PRODUCER;
-    if (producer != offer) {
-      GST_WARNING_OBJECT (self, "unexpected %s for Janus, dropped", offer ? "offer" : "answer");
-      return;
-    }
-    json body = producer ? json {{"request", "publish"}} : json {{"request", "start"}};
-    send_message (self, std::move (body), jsep, producer ? "publish" : "start the subscription",
-        [] (Self *self, const json *, const std::string &) { flush_candidates (self); });
-  });
+  json body = producer ? json {{"request", "publish"}} : json {{"request", "start"}};
+  send_message (self, std::move (body), jsep, producer ? "publish" : "start the subscription",
+      [] (Self *self, const json *, const std::string &) { flush_candidates (self); });
 }
 
 void
-janus_add_ice (RtcstreamSignaller *iface, const gchar *session_id, guint mline,
+janus_add_ice (RtcstreamBaseSignaller *base_self, const gchar *, guint mline,
     const gchar *candidate)
 {
-  auto *self = RTCSTREAM_JANUS_SIGNALLER (iface);
-  std::string sid = session_id;
-  json c = candidate && *candidate
+  auto *self = RTCSTREAM_JANUS_SIGNALLER (base_self);
+  json c = *candidate
       ? json {{"candidate", candidate}, {"sdpMLineIndex", mline}}
       : json {{"completed", true}};  // an empty candidate ends the gathering
-  post (self, [sid, c] (Self *self) {
-    State *st = self->state;
-    if (sid != st->session_id)
-      return;
-    if (st->jsep_acked)
-      send_trickle (self, c);
-    else
-      st->pending_candidates.push_back (c);
-  });
+  if (self->state->jsep_acked)
+    send_trickle (self, c);
+  else
+    self->state->pending_candidates.push_back (c);
 }
 
 void
-janus_end_session (RtcstreamSignaller *iface, const gchar *session_id)
+janus_end_session (RtcstreamBaseSignaller *base_self, const gchar *session_id)
 {
-  auto *self = RTCSTREAM_JANUS_SIGNALLER (iface);
-  std::string sid = session_id;
-  post (self, [sid] (Self *self) {
-    State *st = self->state;
-    if (sid != st->session_id)
-      return;
-    st->session_id.clear ();
-    clear_timer (self, st->list_timer);
-    const bool producer = st->cfg.role == RTCSTREAM_ROLE_PRODUCER;
-    GST_INFO_OBJECT (self, "ending session %s: %s", sid.c_str (),
-        producer ? "unpublishing" : "leaving");
-    http_request (self, path_url (self, true, true),
-        json {{"janus", "message"},
-            {"body", {{"request", producer ? "unpublish" : "leave"}}}},
-        [] (Self *, const json *, const std::string &) {});
-  });
+  auto *self = RTCSTREAM_JANUS_SIGNALLER (base_self);
+  State *st = self->state;
+  st->session_id.clear ();
+  rtcstream::cancel_timer (base_self, st->list_timer);
+  const bool producer = st->cfg.role == RTCSTREAM_ROLE_PRODUCER;
+  GST_INFO_OBJECT (self, "ending session %s: %s", session_id,
+      producer ? "unpublishing" : "leaving");
+  http_request (self, path_url (self, true, true),
+      json {{"janus", "message"},
+          {"body", {{"request", producer ? "unpublish" : "leave"}}}},
+      [] (Self *, const json *, const std::string &) {});
 }
 
 }  // namespace
 
 static void
-rtcstream_janus_signaller_iface_init (RtcstreamSignallerInterface *iface)
-{
-  iface->start = janus_start;
-  iface->stop = janus_stop;
-  iface->send_sdp = janus_send_sdp;
-  iface->add_ice = janus_add_ice;
-  iface->end_session = janus_end_session;
-}
-
-static void
 rtcstream_janus_signaller_init (RtcstreamJanusSignaller *self)
 {
-  self->state = new State ();
-  self->state->worker = std::make_unique<rtcstream::Worker> ("rtcstream-janus");
-}
-
-static void
-rtcstream_janus_signaller_finalize (GObject *object)
-{
-  auto *self = RTCSTREAM_JANUS_SIGNALLER (object);
-  State *st = self->state;
-  st->worker->run_sync ([self] { do_stop (self); });
-  st->worker.reset ();
-  delete st;
-  G_OBJECT_CLASS (rtcstream_janus_signaller_parent_class)->finalize (object);
+  self->state = rtcstream::make_signaller_state<State> (base (self));
 }
 
 // The string properties and the settings they set.
@@ -870,7 +802,6 @@ static const struct {
   guint id;
   std::string Settings::*field;
 } string_props[] = {
-  {PROP_STREAM_NAME, &Settings::stream_name},
   {PROP_URL, &Settings::url},
   {PROP_ROOM, &Settings::room},
   {PROP_DISPLAY, &Settings::display},
@@ -895,9 +826,6 @@ rtcstream_janus_signaller_set_property (GObject *object, guint prop_id, const GV
     }
   }
   switch (prop_id) {
-    case PROP_ROLE:
-      s.role = static_cast<RtcstreamRole> (g_value_get_enum (value));
-      break;
     case PROP_PRODUCER_TIMEOUT:
       s.producer_timeout_ms = g_value_get_int (value);
       break;
@@ -921,9 +849,6 @@ rtcstream_janus_signaller_get_property (GObject *object, guint prop_id, GValue *
     }
   }
   switch (prop_id) {
-    case PROP_ROLE:
-      g_value_set_enum (value, s.role);
-      break;
     case PROP_PRODUCER_TIMEOUT:
       g_value_set_int (value, s.producer_timeout_ms);
       break;
@@ -936,13 +861,20 @@ static void
 rtcstream_janus_signaller_class_init (RtcstreamJanusSignallerClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  gobject_class->finalize = rtcstream_janus_signaller_finalize;
   gobject_class->set_property = rtcstream_janus_signaller_set_property;
   gobject_class->get_property = rtcstream_janus_signaller_get_property;
-  const auto flags = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
-  g_object_class_override_property (gobject_class, PROP_ROLE, "role");
-  g_object_class_override_property (gobject_class, PROP_STREAM_NAME, "stream-name");
+  RtcstreamBaseSignallerClass *base_class = RTCSTREAM_BASE_SIGNALLER_CLASS (klass);
+  base_class->worker_name = "rtcstream-janus";
+  base_class->debug_category = rtcstream_janus_signaller_debug;
+  base_class->start = janus_start;
+  base_class->stop = janus_stop;
+  base_class->accepts_session = janus_accepts_session;
+  base_class->send_sdp = janus_send_sdp;
+  base_class->add_ice = janus_add_ice;
+  base_class->end_session = janus_end_session;
+
+  const auto flags = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_property (gobject_class, PROP_URL,
       g_param_spec_string ("url", "URL",
           "Base URL of Janus' REST API (http://HOST:8088/janus, or https://...)",
