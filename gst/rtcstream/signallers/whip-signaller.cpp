@@ -121,18 +121,12 @@ as_iface (RtcstreamWhipSignaller *self)
   return RTCSTREAM_SIGNALLER (self);
 }
 
-RtcstreamBaseSignaller *
-base (RtcstreamWhipSignaller *self)
-{
-  return RTCSTREAM_BASE_SIGNALLER (self);
-}
-
 // WHIP when publishing, WHEP when watching: for messages.
 const char *
 protocol_name (RtcstreamWhipSignaller *self)
 {
-  return rtcstream_base_signaller_get_role (base (self)) == RTCSTREAM_ROLE_PRODUCER ? "WHIP"
-                                                                                     : "WHEP";
+  RtcstreamRole role = rtcstream_base_signaller_get_role (&self->parent);
+  return role == RTCSTREAM_ROLE_PRODUCER ? "WHIP" : "WHEP";
 }
 
 // A new request to url, with the bearer token when one is set.
@@ -268,7 +262,7 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
       st->endpoint;
   if (err) {
     const bool tls = err->domain == G_TLS_ERROR;
-    emit_error (base (self), RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
         "Could not reach " + std::string (protocol_name (self)) + " endpoint " + st->endpoint +
         ": " + err->message +
         (tls ? ". Its TLS certificate is not trusted: set tls-ca-file to the certificate "
@@ -278,14 +272,14 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
   }
   guint status = soup_message_get_status (msg);
   if (status != SOUP_STATUS_CREATED && status != SOUP_STATUS_OK) {
-    emit_error (base (self), status_code (status),
+    emit_error (&self->parent, status_code (status),
         what + " " + describe_status (msg, body) + ": " + status_hint (status));
     return;
   }
   SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
   const char *ctype = soup_message_headers_get_content_type (headers, nullptr);
   if (g_ascii_strcasecmp (ctype ? ctype : "", "application/sdp") != 0) {
-    emit_error (base (self), RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,
         what + " answered with content type '" + (ctype ? ctype : "none") +
         "' instead of application/sdp: is the URL a " + protocol_name (self) + " endpoint?");
     return;
@@ -296,7 +290,7 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
       GST_SDP_OK || !sdp || gst_sdp_message_medias_len (sdp) == 0) {
     if (sdp)
       gst_sdp_message_free (sdp);
-    emit_error (base (self), RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,
         what + " sent an answer that is not a valid SDP description");
     return;
   }
@@ -353,7 +347,7 @@ post_offer (RtcstreamWhipSignaller *self)
   if (st->posted || !st->offer)
     return;
   st->posted = true;
-  rtcstream::cancel_timer (base (self), st->gather_timer);
+  rtcstream::cancel_timer (&self->parent, st->gather_timer);
   GstSDPMessage *copy = nullptr;
   gst_sdp_message_copy (st->offer.get (), &copy);
   if (st->mode == RTCSTREAM_WHIP_ICE_MODE_FULL) {
@@ -526,7 +520,7 @@ whip_stop (RtcstreamBaseSignaller *base_self)
     return;
   }
   st->phase = Phase::Stopped;
-  rtcstream::cancel_timer (base (self), st->gather_timer);
+  rtcstream::cancel_timer (&self->parent, st->gather_timer);
   if (st->cancellable) {
     g_cancellable_cancel (st->cancellable);
     g_clear_object (&st->cancellable);
@@ -622,7 +616,7 @@ whip_end_session (RtcstreamBaseSignaller *self, const gchar *)
 static void
 rtcstream_whip_signaller_init (RtcstreamWhipSignaller *self)
 {
-  self->state = rtcstream::make_signaller_state<State> (base (self));
+  self->state = rtcstream::make_signaller_state<State> (&self->parent);
 }
 
 static std::string

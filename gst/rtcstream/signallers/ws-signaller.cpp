@@ -72,12 +72,6 @@ as_iface (RtcstreamWsSignaller *self)
   return RTCSTREAM_SIGNALLER (self);
 }
 
-RtcstreamBaseSignaller *
-base (RtcstreamWsSignaller *self)
-{
-  return RTCSTREAM_BASE_SIGNALLER (self);
-}
-
 // Must be called on the worker thread.
 void
 send_message (RtcstreamWsSignaller *self, const proto::ClientMessage &msg)
@@ -106,7 +100,7 @@ request_session (RtcstreamWsSignaller *self, const std::string &producer_id)
   if (st->session_requested)
     return;
   st->session_requested = true;
-  rtcstream::cancel_timer (base (self), st->wait_timer);
+  rtcstream::cancel_timer (&self->parent, st->wait_timer);
   GST_INFO_OBJECT (self, "asking producer %s for a session", producer_id.c_str ());
   send_message (self, proto::StartSessionRequest{producer_id, std::nullopt});
 }
@@ -126,9 +120,9 @@ start_waiting_for_producer (RtcstreamWsSignaller *self)
     std::lock_guard<std::mutex> lk (st->lock);
     timeout = st->producer_timeout_ms;
   }
-  std::string name = rtcstream::signaller_stream_name (base (self));
+  std::string name = rtcstream::signaller_stream_name (&self->parent);
   if (timeout == 0) {
-    emit_error (base (self), RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
         "No stream named '" + name + "' is published on " + setting_uri (self) +
         ": check the name, or start the producer first (producer-timeout is 0)");
     return;
@@ -141,7 +135,7 @@ start_waiting_for_producer (RtcstreamWsSignaller *self)
           st->wait_timer = 0;
           if (st->session_requested || st->phase == Phase::Stopped)
             return;
-          emit_error (base (self), RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
+          emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
               "No stream named '" + name + "' appeared on " + setting_uri (self) +
               " within " + std::to_string (timeout) +
               " ms: check the name, start the producer, or raise producer-timeout");
@@ -164,8 +158,8 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
 {
   State *st = self->state;
   const bool producer =
-      rtcstream_base_signaller_get_role (base (self)) == RTCSTREAM_ROLE_PRODUCER;
-  const std::string name = rtcstream::signaller_stream_name (base (self));
+      rtcstream_base_signaller_get_role (&self->parent) == RTCSTREAM_ROLE_PRODUCER;
+  const std::string name = rtcstream::signaller_stream_name (&self->parent);
 
   if (auto *m = std::get_if<proto::Welcome> (&msg)) {
     {
@@ -264,7 +258,7 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
   } else if (auto *m = std::get_if<proto::Error> (&msg)) {
     switch (m->code) {
       case proto::ErrorCode::NameTaken:
-        emit_error (base (self), RTCSTREAM_SIGNALLER_ERROR_NAME_TAKEN,
+        emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NAME_TAKEN,
             "Stream name '" + name + "' is already published on " + setting_uri (self) +
             ": choose another name in the URI, or stop the other producer (" +
             m->details + ")");
@@ -280,7 +274,7 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
         GST_WARNING_OBJECT (self, "server: %s", m->details.c_str ());
         break;
       case proto::ErrorCode::LimitReached:
-        emit_error (base (self), RTCSTREAM_SIGNALLER_ERROR_REFUSED,
+        emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_REFUSED,
             "The signalling server refused a request: " + m->details);
         break;
       default:
@@ -333,7 +327,7 @@ on_ws_closed (SoupWebsocketConnection *conn, gpointer user)
   st->ws.reset ();
   std::set<std::string> ended;
   ended.swap (st->sessions);
-  emit_error (base (self), RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
+  emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
       "Lost the connection to the signalling server " + setting_uri (self) + " (code " +
       std::to_string (code) + (data && *data ? std::string (", ") + data : std::string ()) +
       "): check that rtcstream-signalling is still running");
@@ -357,7 +351,7 @@ on_ws_connected (GObject *source, GAsyncResult *res, gpointer user)
   }
   if (!conn) {
     const bool tls = err->domain == G_TLS_ERROR;
-    emit_error (base (self.get ()), RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
         "Could not connect to the signalling server " + setting_uri (self.get ()) + ": " +
         err->message + (tls ? ". Its TLS certificate is not trusted: set tls-ca-file to the "
                               "certificate (or its CA) if you trust it"
@@ -460,7 +454,7 @@ ws_end_session (RtcstreamBaseSignaller *base_self, const gchar *session_id)
 static void
 rtcstream_ws_signaller_init (RtcstreamWsSignaller *self)
 {
-  self->state = rtcstream::make_signaller_state<State> (base (self));
+  self->state = rtcstream::make_signaller_state<State> (&self->parent);
 }
 
 static void
