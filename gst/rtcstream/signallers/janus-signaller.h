@@ -7,13 +7,13 @@
 // runs on a thread and GMainContext of its own.
 #pragma once
 
-#include "rtcstream/signaller.h"
+#include "rtcstream/signallers/base-signaller.h"
 
 G_BEGIN_DECLS
 
 #define RTCSTREAM_TYPE_JANUS_SIGNALLER (rtcstream_janus_signaller_get_type ())
 G_DECLARE_FINAL_TYPE (RtcstreamJanusSignaller, rtcstream_janus_signaller, RTCSTREAM,
-    JANUS_SIGNALLER, GObject)
+    JANUS_SIGNALLER, RtcstreamBaseSignaller)
 
 /* True when uri has a janus+ scheme (janus+http:// or janus+https://). */
 gboolean rtcstream_janus_uri_is_janus (const gchar *uri);

@@ -12,7 +12,6 @@
 #include "rtcstream/ref.h"
 #include "rtcstream/signallers/soup-session.h"
 #include "rtcstream/signallers/whip-util.h"
-#include "rtcstream/worker.h"
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_whip_signaller_debug);
 #define GST_CAT_DEFAULT rtcstream_whip_signaller_debug
@@ -20,14 +19,13 @@ GST_DEBUG_CATEGORY_STATIC (rtcstream_whip_signaller_debug);
 using rtcstream::Ref;
 using rtcstream::SoupSessionOptions;
 using rtcstream::make_soup_session;
+using rtcstream::emit_error;
 namespace whip = rtcstream::whip;
 
 namespace {
 
 enum {
   PROP_0,
-  PROP_ROLE,
-  PROP_STREAM_NAME,
   PROP_URL,
   PROP_AUTH_TOKEN,
   PROP_TLS_CA_FILE,
@@ -60,15 +58,12 @@ struct State {
   std::string url;
   std::string auth_token;
   std::string tls_ca_file;
-  std::string stream_name;
-  RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
   RtcstreamWhipIceMode ice_mode = RTCSTREAM_WHIP_ICE_MODE_TRICKLE;
   gint timeout_ms = kDefaultTimeoutMs;
   std::vector<std::string> ice_servers;
   std::string resource_url;
 
   // Worker-thread-only state, for the one session of a run.
-  std::unique_ptr<rtcstream::Worker> worker;
   Ref<SoupSession> http;
   GCancellable *cancellable = nullptr;
   Phase phase = Phase::Idle;
@@ -92,14 +87,12 @@ struct State {
 }  // namespace
 
 struct _RtcstreamWhipSignaller {
-  GObject parent;
-  State *state;
+  RtcstreamBaseSignaller parent;
+  State *state;  // owned by the base (rtcstream_base_signaller_set_state)
 };
 
-static void rtcstream_whip_signaller_iface_init (RtcstreamSignallerInterface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (RtcstreamWhipSignaller, rtcstream_whip_signaller, G_TYPE_OBJECT,
-    G_IMPLEMENT_INTERFACE (RTCSTREAM_TYPE_SIGNALLER, rtcstream_whip_signaller_iface_init)
+G_DEFINE_TYPE_WITH_CODE (RtcstreamWhipSignaller, rtcstream_whip_signaller,
+    RTCSTREAM_TYPE_BASE_SIGNALLER,
     GST_DEBUG_CATEGORY_INIT (rtcstream_whip_signaller_debug, "rtcstream-whip", 0,
         "rtcstream WHIP/WHEP client signaller"))
 
@@ -133,29 +126,8 @@ as_iface (RtcstreamWhipSignaller *self)
 const char *
 protocol_name (RtcstreamWhipSignaller *self)
 {
-  std::lock_guard<std::mutex> lk (self->state->lock);
-  return self->state->role == RTCSTREAM_ROLE_PRODUCER ? "WHIP" : "WHEP";
-}
-
-void
-emit_error (RtcstreamWhipSignaller *self, RtcstreamSignallerError code, const std::string &msg)
-{
-  if (self->state->phase != Phase::Started)
-    return;
-  GST_WARNING_OBJECT (self, "%s", msg.c_str ());
-  g_autoptr (GError) err = g_error_new_literal (RTCSTREAM_SIGNALLER_ERROR, code, msg.c_str ());
-  rtcstream_signaller_emit_error (as_iface (self), err);
-}
-
-void
-cancel_gather_timer (State *st)
-{
-  if (!st->gather_timer)
-    return;
-  GSource *src = g_main_context_find_source_by_id (st->worker->context (), st->gather_timer);
-  if (src)
-    g_source_destroy (src);
-  st->gather_timer = 0;
+  RtcstreamRole role = rtcstream_base_signaller_get_role (&self->parent);
+  return role == RTCSTREAM_ROLE_PRODUCER ? "WHIP" : "WHEP";
 }
 
 // A new request to url, with the bearer token when one is set.
@@ -291,7 +263,7 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
       st->endpoint;
   if (err) {
     const bool tls = err->domain == G_TLS_ERROR;
-    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
         "Could not reach " + std::string (protocol_name (self)) + " endpoint " + st->endpoint +
         ": " + err->message +
         (tls ? ". Its TLS certificate is not trusted: set tls-ca-file to the certificate "
@@ -301,14 +273,14 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
   }
   guint status = soup_message_get_status (msg);
   if (status != SOUP_STATUS_CREATED && status != SOUP_STATUS_OK) {
-    emit_error (self, status_code (status),
+    emit_error (&self->parent, status_code (status),
         what + " " + describe_status (msg, body) + ": " + status_hint (status));
     return;
   }
   SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
   const char *ctype = soup_message_headers_get_content_type (headers, nullptr);
   if (g_ascii_strcasecmp (ctype ? ctype : "", "application/sdp") != 0) {
-    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,
         what + " answered with content type '" + (ctype ? ctype : "none") +
         "' instead of application/sdp: is the URL a " + protocol_name (self) + " endpoint?");
     return;
@@ -319,7 +291,7 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
       GST_SDP_OK || !sdp || gst_sdp_message_medias_len (sdp) == 0) {
     if (sdp)
       gst_sdp_message_free (sdp);
-    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_PROTOCOL,
         what + " sent an answer that is not a valid SDP description");
     return;
   }
@@ -376,7 +348,7 @@ post_offer (RtcstreamWhipSignaller *self)
   if (st->posted || !st->offer)
     return;
   st->posted = true;
-  cancel_gather_timer (st);
+  rtcstream::cancel_timer (&self->parent, st->gather_timer);
   GstSDPMessage *copy = nullptr;
   gst_sdp_message_copy (st->offer.get (), &copy);
   if (st->mode == RTCSTREAM_WHIP_ICE_MODE_FULL) {
@@ -447,12 +419,14 @@ flush_trickle (RtcstreamWhipSignaller *self)
   });
 }
 
-// Worker thread.
+// The base's vfuncs, all on the worker thread.
+
 void
-do_start (RtcstreamWhipSignaller *self)
+whip_start (RtcstreamBaseSignaller *base_self)
 {
+  auto *self = RTCSTREAM_WHIP_SIGNALLER (base_self);
   State *st = self->state;
-  RtcstreamRole role;
+  const RtcstreamRole role = rtcstream_base_signaller_get_role (base_self);
   std::string ca_file;
   gint timeout_ms;
   {
@@ -461,7 +435,6 @@ do_start (RtcstreamWhipSignaller *self)
     st->token = st->auth_token;
     st->mode = st->ice_mode;
     ca_file = st->tls_ca_file;
-    role = st->role;
     timeout_ms = st->timeout_ms;
     st->resource_url.clear ();
     st->ice_servers.clear ();
@@ -481,7 +454,7 @@ do_start (RtcstreamWhipSignaller *self)
   const char *scheme = uri ? g_uri_get_scheme (uri) : nullptr;
   if (!uri || !g_uri_get_host (uri) || !*g_uri_get_host (uri) ||
       (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0)) {
-    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+    emit_error (base_self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
         std::string ("Invalid ") + proto + " endpoint URL '" + st->endpoint +
         "': expected http://HOST:PORT/PATH or https://...");
     return;
@@ -494,7 +467,7 @@ do_start (RtcstreamWhipSignaller *self)
   std::string error;
   st->http = Ref<SoupSession>::adopt (make_soup_session (options, error));
   if (!st->http) {
-    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
+    emit_error (base_self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
     return;
   }
   st->cancellable = g_cancellable_new ();
@@ -505,17 +478,15 @@ do_start (RtcstreamWhipSignaller *self)
       st->mode == RTCSTREAM_WHIP_ICE_MODE_TRICKLE ? "trickle" : "full");
   // Emitted from the worker's loop, after start() returned: the element
   // makes its session (and its offer) in response.
-  Ref<RtcstreamWhipSignaller> ref = Ref<RtcstreamWhipSignaller>::take_ref (self);
-  st->worker->post ([ref, role] {
-    State *st = ref->state;
+  rtcstream::post (self, [role] (RtcstreamWhipSignaller *self) {
+    State *st = self->state;
     if (st->phase != Phase::Started)
       return;
     if (role == RTCSTREAM_ROLE_PRODUCER)
-      rtcstream_signaller_emit_registered (as_iface (ref.get ()));
+      rtcstream_signaller_emit_registered (as_iface (self));
     if (st->phase == Phase::Started)
-      rtcstream_signaller_emit_session_requested (as_iface (ref.get ()),
-          st->session_id.c_str (), role == RTCSTREAM_ROLE_PRODUCER ? "whip" : "whep",
-          nullptr);
+      rtcstream_signaller_emit_session_requested (as_iface (self), st->session_id.c_str (),
+          role == RTCSTREAM_ROLE_PRODUCER ? "whip" : "whep", nullptr);
   });
 }
 
@@ -540,17 +511,17 @@ delete_resource (RtcstreamWhipSignaller *self)
     GST_INFO_OBJECT (self, "DELETE %s: %u", resource.c_str (), soup_message_get_status (msg));
 }
 
-// Worker thread.
 void
-do_stop (RtcstreamWhipSignaller *self)
+whip_stop (RtcstreamBaseSignaller *base_self)
 {
+  auto *self = RTCSTREAM_WHIP_SIGNALLER (base_self);
   State *st = self->state;
   if (st->phase == Phase::Idle || st->phase == Phase::Stopped) {
     st->phase = Phase::Stopped;
     return;
   }
   st->phase = Phase::Stopped;
-  cancel_gather_timer (st);
+  rtcstream::cancel_timer (&self->parent, st->gather_timer);
   if (st->cancellable) {
     g_cancellable_cancel (st->cancellable);
     g_clear_object (&st->cancellable);
@@ -561,146 +532,92 @@ do_stop (RtcstreamWhipSignaller *self)
   st->http.reset ();
 }
 
-// Runs fn on the worker with a ref held on self, for this run's session.
-template <typename Fn>
-void
-post (RtcstreamWhipSignaller *self, const gchar *session_id, Fn fn)
+// One session per run: calls for another one (an earlier run's) are stale.
+gboolean
+whip_accepts_session (RtcstreamBaseSignaller *self, const gchar *session_id)
 {
-  Ref<RtcstreamWhipSignaller> ref = Ref<RtcstreamWhipSignaller>::take_ref (self);
-  std::string sid = session_id ? session_id : "";
-  self->state->worker->post ([ref, sid, fn] {
-    State *st = ref->state;
-    if (st->phase != Phase::Started)
-      return;
-    if (sid != st->session_id) {
-      GST_DEBUG_OBJECT (ref.get (), "ignoring call for unknown session %s", sid.c_str ());
-      return;
-    }
-    fn (ref.get ());
-  });
+  if (session_id == RTCSTREAM_WHIP_SIGNALLER (self)->state->session_id)
+    return TRUE;
+  GST_DEBUG_OBJECT (self, "ignoring call for unknown session %s", session_id);
+  return FALSE;
 }
 
 void
-whip_start (RtcstreamSignaller *iface)
-{
-  auto *self = RTCSTREAM_WHIP_SIGNALLER (iface);
-  self->state->worker->run_sync ([self] { do_start (self); });
-}
-
-void
-whip_stop (RtcstreamSignaller *iface)
-{
-  auto *self = RTCSTREAM_WHIP_SIGNALLER (iface);
-  self->state->worker->run_sync ([self] { do_stop (self); });
-}
-
-void
-whip_send_sdp (RtcstreamSignaller *iface, const gchar *session_id,
+whip_send_sdp (RtcstreamBaseSignaller *base_self, const gchar *,
     const GstWebRTCSessionDescription *sdp)
 {
-  auto *self = RTCSTREAM_WHIP_SIGNALLER (iface);
+  auto *self = RTCSTREAM_WHIP_SIGNALLER (base_self);
+  State *st = self->state;
   if (sdp->type != GST_WEBRTC_SDP_TYPE_OFFER) {
     GST_WARNING_OBJECT (self, "WHIP/WHEP clients only send offers: ignoring a %s",
         gst_webrtc_sdp_type_to_string (sdp->type));
     return;
   }
-  GstSDPMessage *raw = nullptr;
-  gst_sdp_message_copy (sdp->sdp, &raw);
-  std::shared_ptr<GstSDPMessage> copy (raw, gst_sdp_message_free);
-  post (self, session_id, [copy] (RtcstreamWhipSignaller *self) {
-    State *st = self->state;
-    if (st->offer) {
-      GST_WARNING_OBJECT (self, "renegotiation is not supported over WHIP/WHEP: ignoring "
-          "a second offer");
-      return;
-    }
-    GstSDPMessage *mine = nullptr;
-    gst_sdp_message_copy (copy.get (), &mine);
-    st->offer.reset (mine);
-    if (st->mode == RTCSTREAM_WHIP_ICE_MODE_TRICKLE || st->gathering_done) {
-      post_offer (self);
-      return;
-    }
-    // Full ICE: the offer leaves when gathering ends, or when it takes too
-    // long, with what was gathered by then.
-    if (st->gather_timeout_ms == 0)
-      return;
-    Ref<RtcstreamWhipSignaller> ref = Ref<RtcstreamWhipSignaller>::take_ref (self);
-    st->gather_timer = st->worker->post_delayed (st->gather_timeout_ms, [ref] {
-      State *st = ref->state;
-      st->gather_timer = 0;
-      if (st->phase != Phase::Started || st->posted)
-        return;
-      GST_WARNING_OBJECT (ref.get (), "ICE gathering did not finish in %u ms: sending the "
-          "offer with the %zu candidates found", st->gather_timeout_ms, st->candidates.size ());
-      post_offer (ref.get ());
-    });
-  });
+  if (st->offer) {
+    GST_WARNING_OBJECT (self, "renegotiation is not supported over WHIP/WHEP: ignoring "
+        "a second offer");
+    return;
+  }
+  GstSDPMessage *mine = nullptr;
+  gst_sdp_message_copy (sdp->sdp, &mine);
+  st->offer.reset (mine);
+  if (st->mode == RTCSTREAM_WHIP_ICE_MODE_TRICKLE || st->gathering_done) {
+    post_offer (self);
+    return;
+  }
+  // Full ICE: the offer leaves when gathering ends, or when it takes too
+  // long, with what was gathered by then.
+  if (st->gather_timeout_ms == 0)
+    return;
+  st->gather_timer = rtcstream::post_delayed (self, st->gather_timeout_ms,
+      [] (RtcstreamWhipSignaller *self) {
+        State *st = self->state;
+        st->gather_timer = 0;
+        if (st->phase != Phase::Started || st->posted)
+          return;
+        GST_WARNING_OBJECT (self, "ICE gathering did not finish in %u ms: sending the "
+            "offer with the %zu candidates found", st->gather_timeout_ms, st->candidates.size ());
+        post_offer (self);
+      });
 }
 
 void
-whip_add_ice (RtcstreamSignaller *iface, const gchar *session_id, guint mline,
+whip_add_ice (RtcstreamBaseSignaller *base_self, const gchar *, guint mline,
     const gchar *candidate)
 {
-  auto *self = RTCSTREAM_WHIP_SIGNALLER (iface);
-  std::string cand = candidate ? candidate : "";
-  post (self, session_id, [mline, cand] (RtcstreamWhipSignaller *self) {
-    State *st = self->state;
-    if (st->gathering_done || st->end_sent)
-      return;
-    if (cand.empty ()) {
-      st->gathering_done = true;
-      GST_DEBUG_OBJECT (self, "ICE gathering done");
-    } else {
-      st->candidates.emplace_back (mline, cand);
-    }
-    if (st->mode == RTCSTREAM_WHIP_ICE_MODE_FULL) {
-      if (st->gathering_done && st->offer)
-        post_offer (self);
-    } else {
-      flush_trickle (self);
-    }
-  });
+  auto *self = RTCSTREAM_WHIP_SIGNALLER (base_self);
+  State *st = self->state;
+  if (st->gathering_done || st->end_sent)
+    return;
+  if (!*candidate) {
+    st->gathering_done = true;
+    GST_DEBUG_OBJECT (self, "ICE gathering done");
+  } else {
+    st->candidates.emplace_back (mline, candidate);
+  }
+  if (st->mode == RTCSTREAM_WHIP_ICE_MODE_FULL) {
+    if (st->gathering_done && st->offer)
+      post_offer (self);
+  } else {
+    flush_trickle (self);
+  }
 }
 
 // The element ended the session (e.g. EOS): DELETE the resource now,
 // waiting for the reply on the worker, so a stop() right after (queued
 // behind it) cannot cut the request short.
 void
-whip_end_session (RtcstreamSignaller *iface, const gchar *session_id)
+whip_end_session (RtcstreamBaseSignaller *self, const gchar *)
 {
-  auto *self = RTCSTREAM_WHIP_SIGNALLER (iface);
-  post (self, session_id, [] (RtcstreamWhipSignaller *self) { delete_resource (self); });
+  delete_resource (RTCSTREAM_WHIP_SIGNALLER (self));
 }
 
 }  // namespace
 
 static void
-rtcstream_whip_signaller_iface_init (RtcstreamSignallerInterface *iface)
-{
-  iface->start = whip_start;
-  iface->stop = whip_stop;
-  iface->send_sdp = whip_send_sdp;
-  iface->add_ice = whip_add_ice;
-  iface->end_session = whip_end_session;
-}
-
-static void
 rtcstream_whip_signaller_init (RtcstreamWhipSignaller *self)
 {
-  self->state = new State ();
-  self->state->worker = std::make_unique<rtcstream::Worker> ("rtcstream-whip");
-}
-
-static void
-rtcstream_whip_signaller_finalize (GObject *object)
-{
-  auto *self = RTCSTREAM_WHIP_SIGNALLER (object);
-  State *st = self->state;
-  st->worker->run_sync ([self] { do_stop (self); });
-  st->worker.reset ();
-  delete st;
-  G_OBJECT_CLASS (rtcstream_whip_signaller_parent_class)->finalize (object);
+  self->state = rtcstream::make_signaller_state<State> (&self->parent);
 }
 
 static std::string
@@ -718,12 +635,6 @@ rtcstream_whip_signaller_set_property (GObject *object, guint prop_id, const GVa
   State *st = self->state;
   std::lock_guard<std::mutex> lk (st->lock);
   switch (prop_id) {
-    case PROP_ROLE:
-      st->role = static_cast<RtcstreamRole> (g_value_get_enum (value));
-      break;
-    case PROP_STREAM_NAME:
-      st->stream_name = string_or_empty (value);
-      break;
     case PROP_URL:
       st->url = string_or_empty (value);
       break;
@@ -758,12 +669,6 @@ rtcstream_whip_signaller_get_property (GObject *object, guint prop_id, GValue *v
   State *st = self->state;
   std::lock_guard<std::mutex> lk (st->lock);
   switch (prop_id) {
-    case PROP_ROLE:
-      g_value_set_enum (value, st->role);
-      break;
-    case PROP_STREAM_NAME:
-      g_value_set_string (value, null_if_empty (st->stream_name));
-      break;
     case PROP_URL:
       g_value_set_string (value, null_if_empty (st->url));
       break;
@@ -805,14 +710,21 @@ static void
 rtcstream_whip_signaller_class_init (RtcstreamWhipSignallerClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  gobject_class->finalize = rtcstream_whip_signaller_finalize;
   gobject_class->set_property = rtcstream_whip_signaller_set_property;
   gobject_class->get_property = rtcstream_whip_signaller_get_property;
 
+  RtcstreamBaseSignallerClass *base_class = RTCSTREAM_BASE_SIGNALLER_CLASS (klass);
+  base_class->worker_name = "rtcstream-whip";
+  base_class->debug_category = rtcstream_whip_signaller_debug;
+  base_class->start = whip_start;
+  base_class->stop = whip_stop;
+  base_class->accepts_session = whip_accepts_session;
+  base_class->send_sdp = whip_send_sdp;
+  base_class->add_ice = whip_add_ice;
+  base_class->end_session = whip_end_session;
+
   const auto rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   const auto ro = (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  g_object_class_override_property (gobject_class, PROP_ROLE, "role");
-  g_object_class_override_property (gobject_class, PROP_STREAM_NAME, "stream-name");
   g_object_class_install_property (gobject_class, PROP_URL,
       g_param_spec_string ("url", "URL",
           "The endpoint the offer is POSTed to: a WHIP endpoint when publishing, a WHEP "

@@ -8,7 +8,7 @@
 // work runs on a thread and GMainContext of its own. See docs/whip-whep.md.
 #pragma once
 
-#include "rtcstream/signaller.h"
+#include "rtcstream/signallers/base-signaller.h"
 
 G_BEGIN_DECLS
 
@@ -22,7 +22,7 @@ GType rtcstream_whip_ice_mode_get_type (void);
 
 #define RTCSTREAM_TYPE_WHIP_SIGNALLER (rtcstream_whip_signaller_get_type ())
 G_DECLARE_FINAL_TYPE (RtcstreamWhipSignaller, rtcstream_whip_signaller, RTCSTREAM,
-    WHIP_SIGNALLER, GObject)
+    WHIP_SIGNALLER, RtcstreamBaseSignaller)
 
 /* url: http(s)://HOST[:PORT]/PATH of a WHIP (producer) or WHEP (consumer)
  * endpoint. */

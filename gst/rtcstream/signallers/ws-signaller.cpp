@@ -3,7 +3,6 @@
 
 #include <libsoup/soup.h>
 
-#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -11,7 +10,6 @@
 #include "rtcstream/protocol.h"
 #include "rtcstream/ref.h"
 #include "rtcstream/signallers/soup-session.h"
-#include "rtcstream/worker.h"
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_ws_signaller_debug);
 #define GST_CAT_DEFAULT rtcstream_ws_signaller_debug
@@ -20,13 +18,12 @@ namespace proto = rtcstream::protocol;
 using rtcstream::Ref;
 using rtcstream::SoupSessionOptions;
 using rtcstream::make_soup_session;
+using rtcstream::emit_error;
 
 namespace {
 
 enum {
   PROP_0,
-  PROP_ROLE,
-  PROP_STREAM_NAME,
   PROP_URI,
   PROP_PRODUCER_TIMEOUT,
   PROP_PEER_ID,
@@ -41,14 +38,11 @@ struct State {
   // Settings: guarded by lock, copied out before use.
   std::mutex lock;
   std::string uri = "ws://127.0.0.1:8443/ws";
-  std::string stream_name;
-  RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
   gint producer_timeout_ms = 30000;
   std::string peer_id;
   std::string tls_ca_file;
 
   // Worker-thread-only state.
-  std::unique_ptr<rtcstream::Worker> worker;
   Ref<SoupSession> session;
   Ref<SoupWebsocketConnection> ws;
   GCancellable *cancellable = nullptr;
@@ -61,14 +55,12 @@ struct State {
 }  // namespace
 
 struct _RtcstreamWsSignaller {
-  GObject parent;
-  State *state;
+  RtcstreamBaseSignaller parent;
+  State *state;  // owned by the base (rtcstream_base_signaller_set_state)
 };
 
-static void rtcstream_ws_signaller_iface_init (RtcstreamSignallerInterface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (RtcstreamWsSignaller, rtcstream_ws_signaller, G_TYPE_OBJECT,
-    G_IMPLEMENT_INTERFACE (RTCSTREAM_TYPE_SIGNALLER, rtcstream_ws_signaller_iface_init)
+G_DEFINE_TYPE_WITH_CODE (RtcstreamWsSignaller, rtcstream_ws_signaller,
+    RTCSTREAM_TYPE_BASE_SIGNALLER,
     GST_DEBUG_CATEGORY_INIT (rtcstream_ws_signaller_debug, "rtcstream-signaller", 0,
         "rtcstream websocket signaller"))
 
@@ -78,16 +70,6 @@ RtcstreamSignaller *
 as_iface (RtcstreamWsSignaller *self)
 {
   return RTCSTREAM_SIGNALLER (self);
-}
-
-void
-emit_error (RtcstreamWsSignaller *self, RtcstreamSignallerError code, const std::string &msg)
-{
-  if (self->state->phase == Phase::Stopped)
-    return;
-  GST_WARNING_OBJECT (self, "%s", msg.c_str ());
-  g_autoptr (GError) err = g_error_new_literal (RTCSTREAM_SIGNALLER_ERROR, code, msg.c_str ());
-  rtcstream_signaller_emit_error (as_iface (self), err);
 }
 
 // Must be called on the worker thread.
@@ -105,24 +87,10 @@ send_message (RtcstreamWsSignaller *self, const proto::ClientMessage &msg)
 }
 
 std::string
-setting_stream_name (RtcstreamWsSignaller *self)
-{
-  std::lock_guard<std::mutex> lk (self->state->lock);
-  return self->state->stream_name;
-}
-
-std::string
 setting_uri (RtcstreamWsSignaller *self)
 {
   std::lock_guard<std::mutex> lk (self->state->lock);
   return self->state->uri;
-}
-
-RtcstreamRole
-setting_role (RtcstreamWsSignaller *self)
-{
-  std::lock_guard<std::mutex> lk (self->state->lock);
-  return self->state->role;
 }
 
 void
@@ -132,12 +100,7 @@ request_session (RtcstreamWsSignaller *self, const std::string &producer_id)
   if (st->session_requested)
     return;
   st->session_requested = true;
-  if (st->wait_timer) {
-    GSource *src = g_main_context_find_source_by_id (st->worker->context (), st->wait_timer);
-    if (src)
-      g_source_destroy (src);
-    st->wait_timer = 0;
-  }
+  rtcstream::cancel_timer (&self->parent, st->wait_timer);
   GST_INFO_OBJECT (self, "asking producer %s for a session", producer_id.c_str ());
   send_message (self, proto::StartSessionRequest{producer_id, std::nullopt});
 }
@@ -157,26 +120,26 @@ start_waiting_for_producer (RtcstreamWsSignaller *self)
     std::lock_guard<std::mutex> lk (st->lock);
     timeout = st->producer_timeout_ms;
   }
-  std::string name = setting_stream_name (self);
+  std::string name = rtcstream::signaller_stream_name (&self->parent);
   if (timeout == 0) {
-    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
         "No stream named '" + name + "' is published on " + setting_uri (self) +
         ": check the name, or start the producer first (producer-timeout is 0)");
     return;
   }
   GST_INFO_OBJECT (self, "stream '%s' not published yet, waiting", name.c_str ());
   if (timeout > 0 && !st->wait_timer) {
-    Ref<RtcstreamWsSignaller> ref = Ref<RtcstreamWsSignaller>::take_ref (self);
-    st->wait_timer = st->worker->post_delayed (timeout, [ref, name, timeout] {
-      State *st = ref->state;
-      st->wait_timer = 0;
-      if (st->session_requested || st->phase == Phase::Stopped)
-        return;
-      emit_error (ref.get (), RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
-          "No stream named '" + name + "' appeared on " + setting_uri (ref.get ()) +
-          " within " + std::to_string (timeout) +
-          " ms: check the name, start the producer, or raise producer-timeout");
-    });
+    st->wait_timer = rtcstream::post_delayed (self, timeout,
+        [name, timeout] (RtcstreamWsSignaller *self) {
+          State *st = self->state;
+          st->wait_timer = 0;
+          if (st->session_requested || st->phase == Phase::Stopped)
+            return;
+          emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
+              "No stream named '" + name + "' appeared on " + setting_uri (self) +
+              " within " + std::to_string (timeout) +
+              " ms: check the name, start the producer, or raise producer-timeout");
+        });
   }
 }
 
@@ -194,8 +157,9 @@ void
 handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &msg)
 {
   State *st = self->state;
-  const bool producer = setting_role (self) == RTCSTREAM_ROLE_PRODUCER;
-  const std::string name = setting_stream_name (self);
+  const bool producer =
+      rtcstream_base_signaller_get_role (&self->parent) == RTCSTREAM_ROLE_PRODUCER;
+  const std::string name = rtcstream::signaller_stream_name (&self->parent);
 
   if (auto *m = std::get_if<proto::Welcome> (&msg)) {
     {
@@ -294,7 +258,7 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
   } else if (auto *m = std::get_if<proto::Error> (&msg)) {
     switch (m->code) {
       case proto::ErrorCode::NameTaken:
-        emit_error (self, RTCSTREAM_SIGNALLER_ERROR_NAME_TAKEN,
+        emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NAME_TAKEN,
             "Stream name '" + name + "' is already published on " + setting_uri (self) +
             ": choose another name in the URI, or stop the other producer (" +
             m->details + ")");
@@ -310,7 +274,7 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
         GST_WARNING_OBJECT (self, "server: %s", m->details.c_str ());
         break;
       case proto::ErrorCode::LimitReached:
-        emit_error (self, RTCSTREAM_SIGNALLER_ERROR_REFUSED,
+        emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_REFUSED,
             "The signalling server refused a request: " + m->details);
         break;
       default:
@@ -363,7 +327,7 @@ on_ws_closed (SoupWebsocketConnection *conn, gpointer user)
   st->ws.reset ();
   std::set<std::string> ended;
   ended.swap (st->sessions);
-  emit_error (self, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
+  emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
       "Lost the connection to the signalling server " + setting_uri (self) + " (code " +
       std::to_string (code) + (data && *data ? std::string (", ") + data : std::string ()) +
       "): check that rtcstream-signalling is still running");
@@ -387,7 +351,7 @@ on_ws_connected (GObject *source, GAsyncResult *res, gpointer user)
   }
   if (!conn) {
     const bool tls = err->domain == G_TLS_ERROR;
-    emit_error (self.get (), RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
         "Could not connect to the signalling server " + setting_uri (self.get ()) + ": " +
         err->message + (tls ? ". Its TLS certificate is not trusted: set tls-ca-file to the "
                               "certificate (or its CA) if you trust it"
@@ -402,10 +366,12 @@ on_ws_connected (GObject *source, GAsyncResult *res, gpointer user)
   g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self.get ());
 }
 
-// Worker thread.
+// The base's vfuncs, all on the worker thread.
+
 void
-do_start (RtcstreamWsSignaller *self)
+ws_start (RtcstreamBaseSignaller *base_self)
 {
+  auto *self = RTCSTREAM_WS_SIGNALLER (base_self);
   State *st = self->state;
   std::string uri = setting_uri (self);
   st->phase = Phase::Connecting;
@@ -420,12 +386,12 @@ do_start (RtcstreamWsSignaller *self)
   options.tls_ca_file = ca_file;
   st->session = Ref<SoupSession>::adopt (make_soup_session (options, error));
   if (!st->session) {
-    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
+    emit_error (base_self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
     return;
   }
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri.c_str ());
   if (!msg) {
-    emit_error (self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+    emit_error (base_self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
         "Invalid signalling server address '" + uri + "'");
     return;
   }
@@ -435,18 +401,13 @@ do_start (RtcstreamWsSignaller *self)
       G_PRIORITY_DEFAULT, st->cancellable, on_ws_connected, g_object_ref (self));
 }
 
-// Worker thread.
 void
-do_stop (RtcstreamWsSignaller *self)
+ws_stop (RtcstreamBaseSignaller *base_self)
 {
+  auto *self = RTCSTREAM_WS_SIGNALLER (base_self);
   State *st = self->state;
   st->phase = Phase::Stopped;
-  if (st->wait_timer) {
-    GSource *src = g_main_context_find_source_by_id (st->worker->context (), st->wait_timer);
-    if (src)
-      g_source_destroy (src);
-    st->wait_timer = 0;
-  }
+  rtcstream::cancel_timer (base_self, st->wait_timer);
   if (st->cancellable) {
     g_cancellable_cancel (st->cancellable);
     g_clear_object (&st->cancellable);
@@ -462,92 +423,38 @@ do_stop (RtcstreamWsSignaller *self)
 }
 
 void
-ws_start (RtcstreamSignaller *iface)
-{
-  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
-  self->state->worker->run_sync ([self] { do_start (self); });
-}
-
-void
-ws_stop (RtcstreamSignaller *iface)
-{
-  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
-  self->state->worker->run_sync ([self] { do_stop (self); });
-}
-
-// Runs fn on the worker with a ref held on self.
-template <typename Fn>
-void
-post (RtcstreamWsSignaller *self, Fn fn)
-{
-  Ref<RtcstreamWsSignaller> ref = Ref<RtcstreamWsSignaller>::take_ref (self);
-  self->state->worker->post ([ref, fn] {
-    if (ref->state->phase != Phase::Stopped)
-      fn (ref.get ());
-  });
-}
-
-void
-ws_send_sdp (RtcstreamSignaller *iface, const gchar *session_id,
+ws_send_sdp (RtcstreamBaseSignaller *self, const gchar *session_id,
     const GstWebRTCSessionDescription *sdp)
 {
-  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
   g_autofree gchar *text = gst_sdp_message_as_text (sdp->sdp);
-  proto::Peer msg{session_id, proto::Sdp{
-      sdp->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer", text}};
-  post (self, [msg] (RtcstreamWsSignaller *s) { send_message (s, msg); });
+  const char *type = sdp->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer";
+  send_message (RTCSTREAM_WS_SIGNALLER (self), proto::Peer{session_id, proto::Sdp{type, text}});
 }
 
 void
-ws_add_ice (RtcstreamSignaller *iface, const gchar *session_id, guint mline,
+ws_add_ice (RtcstreamBaseSignaller *self, const gchar *session_id, guint mline,
     const gchar *candidate)
 {
-  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
-  if (!candidate || !*candidate)
+  if (!*candidate)
     return;  // end of candidates: nothing to send in our protocol
-  proto::Peer msg{session_id, proto::Ice{candidate, mline}};
-  post (self, [msg] (RtcstreamWsSignaller *s) { send_message (s, msg); });
+  send_message (RTCSTREAM_WS_SIGNALLER (self),
+      proto::Peer{session_id, proto::Ice{candidate, mline}});
 }
 
 void
-ws_end_session (RtcstreamSignaller *iface, const gchar *session_id)
+ws_end_session (RtcstreamBaseSignaller *base_self, const gchar *session_id)
 {
-  auto *self = RTCSTREAM_WS_SIGNALLER (iface);
-  std::string sid = session_id;
-  post (self, [sid] (RtcstreamWsSignaller *s) {
-    if (s->state->sessions.erase (sid))
-      send_message (s, proto::EndSession{sid});
-  });
+  auto *self = RTCSTREAM_WS_SIGNALLER (base_self);
+  if (self->state->sessions.erase (session_id))
+    send_message (self, proto::EndSession{session_id});
 }
 
 }  // namespace
 
 static void
-rtcstream_ws_signaller_iface_init (RtcstreamSignallerInterface *iface)
-{
-  iface->start = ws_start;
-  iface->stop = ws_stop;
-  iface->send_sdp = ws_send_sdp;
-  iface->add_ice = ws_add_ice;
-  iface->end_session = ws_end_session;
-}
-
-static void
 rtcstream_ws_signaller_init (RtcstreamWsSignaller *self)
 {
-  self->state = new State ();
-  self->state->worker = std::make_unique<rtcstream::Worker> ("rtcstream-ws");
-}
-
-static void
-rtcstream_ws_signaller_finalize (GObject *object)
-{
-  auto *self = RTCSTREAM_WS_SIGNALLER (object);
-  State *st = self->state;
-  st->worker->run_sync ([self] { do_stop (self); });
-  st->worker.reset ();
-  delete st;
-  G_OBJECT_CLASS (rtcstream_ws_signaller_parent_class)->finalize (object);
+  self->state = rtcstream::make_signaller_state<State> (&self->parent);
 }
 
 static void
@@ -558,12 +465,6 @@ rtcstream_ws_signaller_set_property (GObject *object, guint prop_id, const GValu
   State *st = self->state;
   std::lock_guard<std::mutex> lk (st->lock);
   switch (prop_id) {
-    case PROP_ROLE:
-      st->role = static_cast<RtcstreamRole> (g_value_get_enum (value));
-      break;
-    case PROP_STREAM_NAME:
-      st->stream_name = g_value_get_string (value) ? g_value_get_string (value) : "";
-      break;
     case PROP_URI:
       st->uri = g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
@@ -586,12 +487,6 @@ rtcstream_ws_signaller_get_property (GObject *object, guint prop_id, GValue *val
   State *st = self->state;
   std::lock_guard<std::mutex> lk (st->lock);
   switch (prop_id) {
-    case PROP_ROLE:
-      g_value_set_enum (value, st->role);
-      break;
-    case PROP_STREAM_NAME:
-      g_value_set_string (value, st->stream_name.c_str ());
-      break;
     case PROP_URI:
       g_value_set_string (value, st->uri.c_str ());
       break;
@@ -613,12 +508,18 @@ static void
 rtcstream_ws_signaller_class_init (RtcstreamWsSignallerClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  gobject_class->finalize = rtcstream_ws_signaller_finalize;
   gobject_class->set_property = rtcstream_ws_signaller_set_property;
   gobject_class->get_property = rtcstream_ws_signaller_get_property;
 
-  g_object_class_override_property (gobject_class, PROP_ROLE, "role");
-  g_object_class_override_property (gobject_class, PROP_STREAM_NAME, "stream-name");
+  RtcstreamBaseSignallerClass *base_class = RTCSTREAM_BASE_SIGNALLER_CLASS (klass);
+  base_class->worker_name = "rtcstream-ws";
+  base_class->debug_category = rtcstream_ws_signaller_debug;
+  base_class->start = ws_start;
+  base_class->stop = ws_stop;
+  base_class->send_sdp = ws_send_sdp;
+  base_class->add_ice = ws_add_ice;
+  base_class->end_session = ws_end_session;
+
   g_object_class_install_property (gobject_class, PROP_URI,
       g_param_spec_string ("uri", "URI",
           "Websocket address of the signalling server (ws://HOST:PORT/ws or wss://...)",

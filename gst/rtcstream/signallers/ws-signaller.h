@@ -5,13 +5,13 @@
 // runs on a thread and GMainContext of its own.
 #pragma once
 
-#include "rtcstream/signaller.h"
+#include "rtcstream/signallers/base-signaller.h"
 
 G_BEGIN_DECLS
 
 #define RTCSTREAM_TYPE_WS_SIGNALLER (rtcstream_ws_signaller_get_type ())
 G_DECLARE_FINAL_TYPE (RtcstreamWsSignaller, rtcstream_ws_signaller, RTCSTREAM,
-    WS_SIGNALLER, GObject)
+    WS_SIGNALLER, RtcstreamBaseSignaller)
 
 /* uri: ws://HOST:PORT/ws or wss://... */
 RtcstreamWsSignaller *rtcstream_ws_signaller_new (const gchar *uri);
