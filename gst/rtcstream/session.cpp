@@ -82,6 +82,11 @@ make_promise (const std::shared_ptr<WebrtcSession> &session,
       ctx, [] (gpointer data) { delete static_cast<PromiseCtx *> (data); });
 }
 
+constexpr const char *kNoRelayServer =
+    "ice-transport-policy=relay, but neither turn-servers nor the signalling server (its "
+    "welcome, or the Link headers of a WHIP/WHEP answer) name a TURN server: there is no "
+    "path";
+
 // A boolean property the signaller may have (see signaller.h); false when absent.
 bool
 signaller_flag (RtcstreamSignaller *signaller, const char *name)
@@ -261,6 +266,14 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   g_signal_connect_data (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_state),
       gctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
       (GConnectFlags) 0);
+
+  // Servers the signalling side hands out (rtcstream-signalling's welcome)
+  // are known now; WHIP/WHEP endpoints announce theirs with the answer.
+  if (!signaller_flag (signaller_.get (), "ice-servers-in-answer")) {
+    apply_announced_ice_servers (false);
+    if (relay_only_ && turn_names_.empty ())
+      return kNoRelayServer;
+  }
   return {};
 }
 
@@ -312,7 +325,7 @@ WebrtcSession::set_remote (GstWebRTCSessionDescription *desc, Done done)
     // The answer to an offer whose local description waited for it (see
     // offer()): the announced servers first, then gathering, then the answer.
     // webrtcbin runs the two operations in this order on its own thread.
-    apply_announced_ice_servers ();
+    apply_announced_ice_servers (true);
     if (failed_ || closed_) {
       done ({});  // the failure is told through on_state_
       return;
@@ -511,7 +524,7 @@ WebrtcSession::fail (const std::string &reason)
 // webrtcbin URIs) to those of the element. A STUN server configured on the
 // element is kept; TURN servers add up.
 void
-WebrtcSession::apply_announced_ice_servers ()
+WebrtcSession::apply_announced_ice_servers (bool streams_exist)
 {
   gchar **servers = nullptr;
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (signaller_.get ()), "ice-servers"))
@@ -530,10 +543,16 @@ WebrtcSession::apply_announced_ice_servers ()
       g_object_set (w, "stun-server", uri, nullptr);
       GST_INFO ("session %s: announced STUN server %s in use", id_.c_str (), uri);
     } else if (g_str_has_prefix (uri, "turn://") || g_str_has_prefix (uri, "turns://")) {
-      // The offer has made the ICE streams already: add-turn-server would
+      // After the offer the ICE streams exist already: add-turn-server would
       // only keep the server for streams made later (see ice-agent.h).
       std::string error;
-      if (!add_turn_server_to_streams (w, uri, error)) {
+      gboolean added = FALSE;
+      if (!streams_exist) {
+        g_signal_emit_by_name (w, "add-turn-server", uri, &added);
+        if (!added)
+          error = "webrtcbin refused it";
+      }
+      if (streams_exist ? !add_turn_server_to_streams (w, uri, error) : !added) {
         GST_WARNING ("session %s: announced TURN server not used: %s", id_.c_str (),
             error.c_str ());
         continue;
@@ -544,10 +563,8 @@ WebrtcSession::apply_announced_ice_servers ()
     }
   }
   g_strfreev (servers);
-  if (relay_only_ && turn_names_.empty ()) {
-    fail ("ice-transport-policy=relay, but neither turn-servers nor the endpoint (in "
-          "the Link headers of its answer) name a TURN server: there is no path");
-  }
+  if (streams_exist && relay_only_ && turn_names_.empty ())
+    fail (kNoRelayServer);
 }
 
 std::string

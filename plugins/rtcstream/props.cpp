@@ -361,16 +361,13 @@ make_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
   return s.signaller.get ();
 }
 
-// A signaller whose endpoint announces ICE servers with its answer (WHIP in
-// trickle mode) may bring the TURN server that relay-only needs.
+// A signaller that may learn ICE servers from its server (rtcstream-signalling's
+// welcome, a WHIP/WHEP answer) may bring the TURN server that relay-only
+// needs; if none comes, the session fails then, saying so.
 bool
 announces_ice_servers (RtcstreamSignaller *sig)
 {
-  if (!g_object_class_find_property (G_OBJECT_GET_CLASS (sig), "ice-servers-in-answer"))
-    return false;
-  gboolean v = FALSE;
-  g_object_get (sig, "ice-servers-in-answer", &v, nullptr);
-  return v;
+  return g_object_class_find_property (G_OBJECT_GET_CLASS (sig), "ice-servers") != nullptr;
 }
 
 }  // namespace

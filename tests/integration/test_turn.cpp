@@ -188,16 +188,49 @@ TEST_F (Turn, UnreachableTurnServerFailsTheConnection)
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
-// Set-up mistakes fail at start with a sentence that names the problem.
-TEST_F (Turn, RelayWithoutTurnServersIsRefused)
+// Relay-only with no TURN server from turn-servers nor from the signalling
+// server (which may hand one out in its welcome): the session fails at
+// once, saying so, instead of waiting for ICE to time out.
+TEST_F (Turn, RelayWithoutAnyTurnServerFailsTheSession)
 {
+  auto prod = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink uri=" + server->uri ("cam"));
+  prod->play ();
+  ASSERT_TRUE (prod->wait_registered (kTimeoutMs)) << prod->all_errors ();
   Pipeline p ("rtcstreamsrc uri=" + server->uri ("cam") +
       " ice-transport-policy=relay ! fakesink");
   ASSERT_TRUE (p.ok ()) << p.parse_error ();
-  EXPECT_EQ (p.play (), GST_STATE_CHANGE_FAILURE);
+  p.play ();
   EXPECT_TRUE (p.wait_for ([&] { return !p.errors ().empty (); }, kTimeoutMs));
-  EXPECT_TRUE (p.has_error_containing ("ice-transport-policy=relay")) << p.all_errors ();
-  EXPECT_TRUE (p.has_error_containing ("turn-servers is empty")) << p.all_errors ();
+  EXPECT_TRUE (p.has_error_containing ("ice-transport-policy=relay, but neither turn-servers "
+      "nor the signalling server")) << p.all_errors ();
+}
+
+// rtcstream-signalling hands every peer a TURN server with credentials of
+// its own (--turn-secret, coturn's use-auth-secret) in its welcome: producer
+// and consumer, relay-only and without turn-servers, stream through it.
+TEST_F (Turn, TurnServerHandedOutByTheSignallingServer)
+{
+  Coturn shared ("north-wind");
+  ASSERT_TRUE (shared.ok ()) << "turnserver did not start:\n" << shared.log ();
+  ServerProcess handing_out ({"--ice-server", "turn:127.0.0.1:" +
+      std::to_string (shared.port ()), "--turn-secret", "north-wind"});
+  ASSERT_TRUE (handing_out.ok ()) << "rtcstream-signalling did not start";
+  Pipeline prod (kVideo + " ! rtcstreamsink name=sink ice-transport-policy=relay uri=" +
+      handing_out.uri ("cam"));
+  prod.play ();
+  ASSERT_TRUE (prod.wait_registered (kTimeoutMs)) << prod.all_errors ();
+  Pipeline cons ("rtcstreamsrc name=src ice-transport-policy=relay uri=" +
+      handing_out.uri ("cam") + " ! fakesink name=v");
+  auto v = cons.count ("v");
+  cons.play ();
+  EXPECT_TRUE (cons.wait_for ([&] { return v->frames >= 60 || !cons.errors ().empty (); },
+      kTimeoutMs)) << "video " << v->frames << "\n" << shared.log ();
+  EXPECT_TRUE (cons.errors ().empty ()) << cons.all_errors ();
+  EXPECT_TRUE (cons.wait_for ([&] { return pair_types (cons.element ("src")) == "relay/relay"; },
+      5000)) << pair_types (cons.element ("src"));
+  // The per-peer user coturn saw: EXPIRY:PEER-ID, not a fixed one.
+  EXPECT_NE (shared.log ().find ("ALLOCATE processed, success"), std::string::npos);
+  EXPECT_EQ (shared.log ().find ("user <rtcstream>"), std::string::npos);
 }
 
 TEST_F (Turn, MalformedTurnServerIsRefusedNamingTheEntry)

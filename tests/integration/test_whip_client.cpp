@@ -551,8 +551,8 @@ TEST_F (WhipClient, RelayOnlyWithoutAnyTurnServerIsAnError)
   p.play ();
   EXPECT_TRUE (p.wait_for ([&] { return !p.errors ().empty () || !p.warnings ().empty (); },
       kTimeoutMs));
-  EXPECT_TRUE (p.has_error_containing ("neither turn-servers nor the endpoint") ||
-      p.has_warning_containing ("neither turn-servers nor the endpoint"))
+  EXPECT_TRUE (p.has_error_containing ("neither turn-servers nor the signalling server") ||
+      p.has_warning_containing ("neither turn-servers nor the signalling server"))
       << p.all_errors ();
 }
 

@@ -6,10 +6,12 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "rtcstream/protocol.h"
 #include "rtcstream/ref.h"
 #include "rtcstream/signallers/soup-session.h"
+#include "rtcstream/signallers/whip-util.h"
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_ws_signaller_debug);
 #define GST_CAT_DEFAULT rtcstream_ws_signaller_debug
@@ -28,6 +30,7 @@ enum {
   PROP_PRODUCER_TIMEOUT,
   PROP_PEER_ID,
   PROP_TLS_CA_FILE,
+  PROP_ICE_SERVERS,
 };
 
 constexpr std::size_t kMaxServerMessage = 8 * 1024 * 1024;
@@ -41,6 +44,7 @@ struct State {
   gint producer_timeout_ms = 30000;
   std::string peer_id;
   std::string tls_ca_file;
+  std::vector<std::string> ice_servers;  // from the welcome, as webrtcbin URIs
 
   // Worker-thread-only state.
   Ref<SoupSession> session;
@@ -162,10 +166,27 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
   const std::string name = rtcstream::signaller_stream_name (&self->parent);
 
   if (auto *m = std::get_if<proto::Welcome> (&msg)) {
+    // The server's STUN/TURN servers (its --ice-server), for the sessions to
+    // come; the same conversion as for WHIP Link headers.
+    std::vector<std::string> servers;
+    for (const proto::IceServer &s : m->ice_servers) {
+      for (const std::string &url : s.urls) {
+        std::string uri = rtcstream::whip::IceServer{url, s.username, s.credential}.webrtcbin_uri ();
+        if (uri.empty ()) {
+          GST_WARNING_OBJECT (self, "ignoring ICE server of unknown kind %s", url.c_str ());
+          continue;
+        }
+        GST_INFO_OBJECT (self, "server hands out ICE server %s", url.c_str ());
+        servers.push_back (std::move (uri));
+      }
+    }
     {
       std::lock_guard<std::mutex> lk (st->lock);
       st->peer_id = m->peer_id;
+      st->ice_servers = servers;
     }
+    if (!servers.empty ())
+      g_object_notify (G_OBJECT (self), "ice-servers");
     st->phase = Phase::Welcomed;
     GST_INFO_OBJECT (self, "welcomed as peer %s", m->peer_id.c_str ());
     if (producer) {
@@ -499,6 +520,14 @@ rtcstream_ws_signaller_get_property (GObject *object, guint prop_id, GValue *val
     case PROP_TLS_CA_FILE:
       g_value_set_string (value, st->tls_ca_file.empty () ? nullptr : st->tls_ca_file.c_str ());
       break;
+    case PROP_ICE_SERVERS: {
+      std::vector<const char *> v;
+      for (const std::string &s : st->ice_servers)
+        v.push_back (s.c_str ());
+      v.push_back (nullptr);
+      g_value_set_boxed (value, v.data ());
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -539,6 +568,12 @@ rtcstream_ws_signaller_class_init (RtcstreamWsSignallerClass *klass)
       g_param_spec_string ("peer-id", "Peer id",
           "The id the server assigned to this connection (null before welcome)",
           nullptr, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_ICE_SERVERS,
+      g_param_spec_boxed ("ice-servers", "ICE servers",
+          "STUN/TURN servers the signalling server hands out in its welcome (its "
+          "--ice-server), as webrtcbin URIs; every session uses them next to the "
+          "element's stun-server and turn-servers",
+          G_TYPE_STRV, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 }
 
 RtcstreamWsSignaller *
