@@ -417,6 +417,11 @@ export class RtcStreamClient extends EventTarget {
         try { msg = JSON.parse(e.data); } catch { return; }
         if (msg.type === 'welcome') {
           this.peerId = msg.peerId;
+          // The server's STUN/TURN servers (its --ice-server, with TURN
+          // credentials of this connection's own), unless the page chose some.
+          if (Array.isArray(msg.iceServers) && !this.rtcConfig.iceServers) {
+            this.rtcConfig = { ...this.rtcConfig, iceServers: msg.iceServers };
+          }
           this.send({ type: 'setPeerStatus', roles: ['listener'], meta: null });
           this.send({ type: 'list' });
           resolve(this);

@@ -70,9 +70,9 @@ export async function stop (child, signal = 'SIGTERM') {
 }
 
 // The real rtcstream-signalling on a free port; resolves to { server, port }.
-export function startServer (logName) {
+export function startServer (logName, extraArgs = []) {
   mkdirSync(OUT, { recursive: true });
-  const server = run(logName, SERVER, ['--port', '0']);
+  const server = run(logName, SERVER, ['--port', '0', ...extraArgs]);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no port from the server: ${server.log}`)), 5000);
     server.stdout.on('data', () => {

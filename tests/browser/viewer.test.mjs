@@ -161,3 +161,41 @@ test('a stream that ends leaves the list and the grid', { skip: missing ?? false
   assert.equal(await ctx.page.locator('#streams button[data-stream="cam264"]').count(), 1);
   assert.equal(await ctx.page.locator('.tile[data-stream="cam264"]').count(), 1);
 });
+
+// A server started with --ice-server and --turn-secret hands the page its
+// STUN/TURN servers in the welcome, with a TURN user of this connection's
+// own (EXPIRY:PEER-ID) and its HMAC credential; rtcstream.js puts them into
+// the RTCPeerConnection configuration of every viewer and publisher.
+test('the page takes the STUN/TURN servers the server hands out', { skip: missing ?? false, timeout: 30000 }, async () => {
+  const { server, port } = await startServer('server-ice', ['--ice-server', 'stun:127.0.0.1:3478',
+    '--ice-server', 'turn:127.0.0.1:3478?transport=udp', '--turn-secret', 'north-wind']);
+  const page = await ctx.browser.newPage();
+  try {
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction(() => window.rtcstream?.client?.peerId);
+    const { peerId, iceServers } = await page.evaluate(() => ({
+      peerId: window.rtcstream.client.peerId,
+      iceServers: window.rtcstream.client.rtcConfig.iceServers,
+    }));
+    assert.equal(iceServers.length, 2);
+    assert.deepEqual(iceServers[0], { urls: ['stun:127.0.0.1:3478'] });
+    assert.deepEqual(iceServers[1].urls, ['turn:127.0.0.1:3478?transport=udp']);
+    const [expiry, who] = iceServers[1].username.split(':');
+    assert.equal(who, peerId);
+    const inADay = Date.now() / 1000 + 86400;
+    assert.ok(Math.abs(Number(expiry) - inADay) < 60, `expiry ${expiry} is about a day ahead`);
+    assert.match(iceServers[1].credential, /^[A-Za-z0-9+/]{27}=$/, 'a base64 HMAC-SHA1');
+    // A browser accepts that configuration as it is.
+    const accepted = await page.evaluate((servers) => {
+      const pc = new RTCPeerConnection({ iceServers: servers });
+      const n = pc.getConfiguration().iceServers.length;
+      pc.close();
+      return n;
+    }, iceServers);
+    assert.equal(accepted, 2);
+  } finally {
+    await page.close();
+    await stop(server);
+  }
+  assert.equal(server.exitCode, 0, `the server exits cleanly on SIGTERM: ${server.log}`);
+});
