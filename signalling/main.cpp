@@ -148,7 +148,8 @@ main (int argc, char **argv)
     options.ice.turn_user = turn_user ? turn_user : "";
     options.ice.turn_password = turn_password ? turn_password : "";
     options.ice.turn_secret = turn_secret ? turn_secret : "";
-    options.ice.turn_ttl_s = turn_ttl > 0 && turn_ttl <= G_MAXUINT ? static_cast<unsigned> (turn_ttl) : 0;
+    options.ice.turn_ttl_s =
+        turn_ttl > 0 && turn_ttl <= G_MAXUINT ? static_cast<unsigned> (turn_ttl) : 0;
     std::string problem = rtcstream::signalling::check_ice_server_options (options.ice);
     if (!problem.empty ()) {
       g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s", problem.c_str ());

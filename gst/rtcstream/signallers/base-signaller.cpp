@@ -285,6 +285,16 @@ signaller_worker (RtcstreamBaseSignaller *self)
   return *priv (self)->worker;
 }
 
+void
+value_set_strv (GValue *value, const std::vector<std::string> &list)
+{
+  std::vector<const char *> v;
+  for (const std::string &s : list)
+    v.push_back (s.c_str ());
+  v.push_back (nullptr);
+  g_value_set_boxed (value, v.data ());
+}
+
 std::string
 signaller_stream_name (RtcstreamBaseSignaller *self)
 {

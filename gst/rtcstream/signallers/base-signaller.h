@@ -67,6 +67,7 @@ G_END_DECLS
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "rtcstream/ref.h"
 #include "rtcstream/worker.h"
@@ -78,6 +79,9 @@ Worker &signaller_worker (RtcstreamBaseSignaller *self);
 
 // Any thread: a copy of the stream name, taken under the settings lock.
 std::string signaller_stream_name (RtcstreamBaseSignaller *self);
+
+// For get_property: sets a G_TYPE_STRV value (e.g. "ice-servers") to a copy of list.
+void value_set_strv (GValue *value, const std::vector<std::string> &list);
 
 // Worker thread: removes the worker's timeout source_id (if any), sets it to 0.
 void cancel_timer (RtcstreamBaseSignaller *self, guint &source_id);

@@ -684,14 +684,9 @@ rtcstream_whip_signaller_get_property (GObject *object, guint prop_id, GValue *v
     case PROP_TIMEOUT:
       g_value_set_int (value, st->timeout_ms);
       break;
-    case PROP_ICE_SERVERS: {
-      std::vector<const char *> v;
-      for (const std::string &s : st->ice_servers)
-        v.push_back (s.c_str ());
-      v.push_back (nullptr);
-      g_value_set_boxed (value, v.data ());
+    case PROP_ICE_SERVERS:
+      rtcstream::value_set_strv (value, st->ice_servers);
       break;
-    }
     case PROP_RESOURCE_URL:
       g_value_set_string (value, null_if_empty (st->resource_url));
       break;

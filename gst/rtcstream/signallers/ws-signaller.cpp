@@ -520,14 +520,9 @@ rtcstream_ws_signaller_get_property (GObject *object, guint prop_id, GValue *val
     case PROP_TLS_CA_FILE:
       g_value_set_string (value, st->tls_ca_file.empty () ? nullptr : st->tls_ca_file.c_str ());
       break;
-    case PROP_ICE_SERVERS: {
-      std::vector<const char *> v;
-      for (const std::string &s : st->ice_servers)
-        v.push_back (s.c_str ());
-      v.push_back (nullptr);
-      g_value_set_boxed (value, v.data ());
+    case PROP_ICE_SERVERS:
+      rtcstream::value_set_strv (value, st->ice_servers);
       break;
-    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
