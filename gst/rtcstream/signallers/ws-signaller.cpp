@@ -150,7 +150,8 @@ start_waiting_for_producer (RtcstreamWsSignaller *self)
 GstWebRTCSessionDescription *
 make_description (const proto::Sdp &sdp)
 {
-  GstWebRTCSDPType type = sdp.type == "offer" ? GST_WEBRTC_SDP_TYPE_OFFER : GST_WEBRTC_SDP_TYPE_ANSWER;
+  GstWebRTCSDPType type =
+      sdp.type == "offer" ? GST_WEBRTC_SDP_TYPE_OFFER : GST_WEBRTC_SDP_TYPE_ANSWER;
   GstSDPMessage *msg = nullptr;
   if (gst_sdp_message_new_from_text (sdp.sdp.c_str (), &msg) != GST_SDP_OK || !msg)
     return nullptr;
@@ -171,7 +172,8 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
     std::vector<std::string> servers;
     for (const proto::IceServer &s : m->ice_servers) {
       for (const std::string &url : s.urls) {
-        std::string uri = rtcstream::whip::IceServer{url, s.username, s.credential}.webrtcbin_uri ();
+        rtcstream::whip::IceServer server{url, s.username, s.credential};
+        std::string uri = server.webrtcbin_uri ();
         if (uri.empty ()) {
           GST_WARNING_OBJECT (self, "ignoring ICE server of unknown kind %s", url.c_str ());
           continue;
