@@ -271,8 +271,18 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   // are known now; WHIP/WHEP endpoints announce theirs with the answer.
   if (!signaller_flag (signaller_.get (), "ice-servers-in-answer")) {
     apply_announced_ice_servers (false);
-    if (relay_only_ && turn_names_.empty ())
-      return kNoRelayServer;
+    if (relay_only_ && turn_names_.empty ()) {
+      // Told as the session's failure, as for a relay that gives nothing,
+      // so each element handles it as it handles a failed peer (the sink
+      // drops that consumer, the src posts an error); not from inside
+      // create (), whose caller is still setting the session up.
+      std::weak_ptr<WebrtcSession> weak = weak_from_this ();
+      worker_->post ([weak] {
+        auto s = weak.lock ();
+        if (s && !s->closed () && !s->failed_)
+          s->fail (kNoRelayServer);
+      });
+    }
   }
   return {};
 }

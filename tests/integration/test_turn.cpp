@@ -203,6 +203,18 @@ TEST_F (Turn, RelayWithoutAnyTurnServerFailsTheSession)
   EXPECT_TRUE (p.wait_for ([&] { return !p.errors ().empty (); }, kTimeoutMs));
   EXPECT_TRUE (p.has_error_containing ("ice-transport-policy=relay, but neither turn-servers "
       "nor the signalling server")) << p.all_errors ();
+
+  // On the producer's side the same mistake costs that consumer only: a
+  // warning, and the producer goes on.
+  auto relay_prod = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink name=sink "
+      "ice-transport-policy=relay uri=" + server->uri ("relayed"));
+  relay_prod->play ();
+  ASSERT_TRUE (relay_prod->wait_registered (kTimeoutMs)) << relay_prod->all_errors ();
+  auto viewer = consumer ("", "relayed");
+  EXPECT_TRUE (relay_prod->wait_for ([&] {
+    return relay_prod->has_warning_containing ("neither turn-servers nor the signalling server");
+  }, kTimeoutMs)) << relay_prod->all_errors ();
+  EXPECT_TRUE (relay_prod->errors ().empty ()) << relay_prod->all_errors ();
 }
 
 // rtcstream-signalling hands every peer a TURN server with credentials of
