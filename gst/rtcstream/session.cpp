@@ -99,6 +99,26 @@ signaller_flag (RtcstreamSignaller *signaller, const char *name)
   return v;
 }
 
+// The signaller's optional "ice-servers" (webrtcbin URIs, see signaller.h)
+// as an IceConfig: the first STUN server (webrtcbin takes one) and the TURN
+// servers. Empty when the signaller has none.
+IceConfig
+signaller_ice_servers (RtcstreamSignaller *signaller)
+{
+  IceConfig c;
+  if (!g_object_class_find_property (G_OBJECT_GET_CLASS (signaller), "ice-servers"))
+    return c;
+  g_auto (GStrv) servers = nullptr;
+  g_object_get (signaller, "ice-servers", &servers, nullptr);
+  for (gchar **it = servers; it && *it; it++) {
+    if (g_str_has_prefix (*it, "stun://") && c.stun_server.empty ())
+      c.stun_server = *it;
+    else if (g_str_has_prefix (*it, "turn://") || g_str_has_prefix (*it, "turns://"))
+      c.turn_servers.emplace_back (*it);
+  }
+  return c;
+}
+
 struct SignalCtx {
   std::weak_ptr<WebrtcSession> session;
   std::shared_ptr<Worker> worker;
@@ -231,20 +251,35 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   on_state_ = std::move (on_state);
   gst_util_set_object_arg (G_OBJECT (w), "bundle-policy", "max-bundle");
   g_object_set (w, "latency", latency_ms, nullptr);
-  if (!ice.stun_server.empty ())
-    g_object_set (w, "stun-server", ice.stun_server.c_str (), nullptr);
-  for (const std::string &turn : ice.turn_servers) {
+
+  // Servers the signalling side hands out (rtcstream-signalling's welcome)
+  // are known now and join the element's own (its stun-server wins);
+  // WHIP/WHEP endpoints announce theirs with the answer, see offer ().
+  IceConfig all = ice;
+  if (!signaller_flag (signaller_.get (), "ice-servers-in-answer")) {
+    IceConfig announced = signaller_ice_servers (signaller_.get ());
+    if (!announced.stun_server.empty () || !announced.turn_servers.empty ())
+      GST_INFO ("session %s: the signalling server hands out %s and %zu TURN server(s)",
+          id_.c_str (), announced.stun_server.empty () ? "no STUN server" : "a STUN server",
+          announced.turn_servers.size ());
+    if (all.stun_server.empty ())
+      all.stun_server = announced.stun_server;
+    all.turn_servers.insert (all.turn_servers.end (), announced.turn_servers.begin (),
+        announced.turn_servers.end ());
+  }
+  if (!all.stun_server.empty ())
+    g_object_set (w, "stun-server", all.stun_server.c_str (), nullptr);
+  turn_names_.clear ();
+  for (const std::string &turn : all.turn_servers) {
     gboolean ok = FALSE;
     g_signal_emit_by_name (w, "add-turn-server", turn.c_str (), &ok);
     if (!ok)
-      GST_WARNING ("webrtcbin refused TURN server %s", turn.c_str ());
+      GST_WARNING ("webrtcbin refused TURN server %s", turn_display_name (turn).c_str ());
+    turn_names_.push_back (turn_display_name (turn));
   }
   if (ice.relay_only)
     gst_util_set_object_arg (G_OBJECT (w), "ice-transport-policy", "relay");
   relay_only_ = ice.relay_only;
-  turn_names_.clear ();
-  for (const std::string &turn : ice.turn_servers)
-    turn_names_.push_back (turn_display_name (turn));
 
   webrtcbin_ = Ref<GstElement>::take_ref (w);  // sinks the floating ref
   gst_bin_add (bin_.get (), w);
@@ -267,22 +302,18 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
       gctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
       (GConnectFlags) 0);
 
-  // Servers the signalling side hands out (rtcstream-signalling's welcome)
-  // are known now; WHIP/WHEP endpoints announce theirs with the answer.
-  if (!signaller_flag (signaller_.get (), "ice-servers-in-answer")) {
-    apply_announced_ice_servers (false);
-    if (relay_only_ && turn_names_.empty ()) {
-      // Told as the session's failure, as for a relay that gives nothing,
-      // so each element handles it as it handles a failed peer (the sink
-      // drops that consumer, the src posts an error); not from inside
-      // create (), whose caller is still setting the session up.
-      std::weak_ptr<WebrtcSession> weak = weak_from_this ();
-      worker_->post ([weak] {
-        auto s = weak.lock ();
-        if (s && !s->closed () && !s->failed_)
-          s->fail (kNoRelayServer);
-      });
-    }
+  if (relay_only_ && turn_names_.empty () &&
+      !signaller_flag (signaller_.get (), "ice-servers-in-answer")) {
+    // Told as the session's failure, as for a relay that gives nothing, so
+    // each element handles it as it handles a failed peer (the sink drops
+    // that consumer, the src posts an error); not from inside create (),
+    // whose caller is still setting the session up.
+    std::weak_ptr<WebrtcSession> weak = weak_from_this ();
+    worker_->post ([weak] {
+      auto s = weak.lock ();
+      if (s && !s->closed () && !s->failed_)
+        s->fail (kNoRelayServer);
+    });
   }
   return {};
 }
@@ -335,7 +366,7 @@ WebrtcSession::set_remote (GstWebRTCSessionDescription *desc, Done done)
     // The answer to an offer whose local description waited for it (see
     // offer()): the announced servers first, then gathering, then the answer.
     // webrtcbin runs the two operations in this order on its own thread.
-    apply_announced_ice_servers (true);
+    apply_announced_ice_servers ();
     if (failed_ || closed_) {
       done ({});  // the failure is told through on_state_
       return;
@@ -534,46 +565,34 @@ WebrtcSession::fail (const std::string &reason)
 // webrtcbin URIs) to those of the element. A STUN server configured on the
 // element is kept; TURN servers add up.
 void
-WebrtcSession::apply_announced_ice_servers (bool streams_exist)
+WebrtcSession::apply_announced_ice_servers ()
 {
-  gchar **servers = nullptr;
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (signaller_.get ()), "ice-servers"))
-    g_object_get (signaller_.get (), "ice-servers", &servers, nullptr);
+  IceConfig announced = signaller_ice_servers (signaller_.get ());
   GstElement *w = webrtcbin_.get ();
-  for (gchar **it = servers; it && *it; it++) {
-    const char *uri = *it;
-    if (g_str_has_prefix (uri, "stun://")) {
-      g_autofree gchar *current = nullptr;
-      g_object_get (w, "stun-server", &current, nullptr);
-      if (current && *current) {
-        GST_INFO ("session %s: keeping stun-server %s, not the announced %s", id_.c_str (),
-            current, uri);
-        continue;
-      }
-      g_object_set (w, "stun-server", uri, nullptr);
-      GST_INFO ("session %s: announced STUN server %s in use", id_.c_str (), uri);
-    } else if (g_str_has_prefix (uri, "turn://") || g_str_has_prefix (uri, "turns://")) {
-      // After the offer the ICE streams exist already: add-turn-server would
-      // only keep the server for streams made later (see ice-agent.h).
-      std::string error;
-      gboolean added = FALSE;
-      if (!streams_exist) {
-        g_signal_emit_by_name (w, "add-turn-server", uri, &added);
-        if (!added)
-          error = "webrtcbin refused it";
-      }
-      if (streams_exist ? !add_turn_server_to_streams (w, uri, error) : !added) {
-        GST_WARNING ("session %s: announced TURN server not used: %s", id_.c_str (),
-            error.c_str ());
-        continue;
-      }
-      std::string name = turn_display_name (uri);
-      GST_INFO ("session %s: announced TURN server %s in use", id_.c_str (), name.c_str ());
-      turn_names_.push_back (name);
+  if (!announced.stun_server.empty ()) {
+    g_autofree gchar *current = nullptr;
+    g_object_get (w, "stun-server", &current, nullptr);
+    if (current && *current) {
+      GST_INFO ("session %s: keeping stun-server %s, not the announced %s", id_.c_str (),
+          current, announced.stun_server.c_str ());
+    } else {
+      g_object_set (w, "stun-server", announced.stun_server.c_str (), nullptr);
     }
   }
-  g_strfreev (servers);
-  if (streams_exist && relay_only_ && turn_names_.empty ())
+  for (const std::string &uri : announced.turn_servers) {
+    // After the offer the ICE streams exist already: add-turn-server would
+    // only keep the server for streams made later (see ice-agent.h).
+    std::string error;
+    if (!add_turn_server_to_streams (w, uri, error)) {
+      GST_WARNING ("session %s: announced TURN server not used: %s", id_.c_str (),
+          error.c_str ());
+      continue;
+    }
+    turn_names_.push_back (turn_display_name (uri));
+    GST_INFO ("session %s: announced TURN server %s in use", id_.c_str (),
+        turn_names_.back ().c_str ());
+  }
+  if (relay_only_ && turn_names_.empty ())
     fail (kNoRelayServer);
 }
 

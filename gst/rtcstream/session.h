@@ -95,9 +95,9 @@ private:
   void on_stats (const GstStructure *reply);
   static void on_gathering_state (GstElement *webrtc, GParamSpec *pspec, gpointer data);
   void check_relay_candidates ();
-  // Adds the STUN/TURN servers of the signaller's "ice-servers"; before the
-  // offer (streams_exist false) or after it, before gathering (true).
-  void apply_announced_ice_servers (bool streams_exist);
+  // After the offer, before gathering: adds the STUN/TURN servers the
+  // endpoint announced with its answer (the signaller's "ice-servers").
+  void apply_announced_ice_servers ();
   void fail (const std::string &reason);
 
   std::string id_;
