@@ -285,6 +285,25 @@ signaller_worker (RtcstreamBaseSignaller *self)
   return *priv (self)->worker;
 }
 
+std::vector<std::string>
+ice_server_uris (RtcstreamBaseSignaller *self, const char *who,
+    const std::vector<whip::IceServer> &servers)
+{
+  std::vector<std::string> uris;
+  for (const whip::IceServer &s : servers) {
+    std::string uri = s.webrtcbin_uri ();
+    if (uri.empty ()) {
+      GST_CAT_WARNING_OBJECT (category (self), self, "ignoring ICE server of unknown kind %s",
+          s.url.c_str ());
+      continue;
+    }
+    GST_CAT_INFO_OBJECT (category (self), self, "%s announces ICE server %s", who,
+        s.url.c_str ());
+    uris.push_back (std::move (uri));
+  }
+  return uris;
+}
+
 void
 value_set_strv (GValue *value, const std::vector<std::string> &list)
 {

@@ -70,6 +70,7 @@ G_END_DECLS
 #include <vector>
 
 #include "rtcstream/ref.h"
+#include "rtcstream/signallers/whip-util.h"
 #include "rtcstream/worker.h"
 
 namespace rtcstream {
@@ -82,6 +83,12 @@ std::string signaller_stream_name (RtcstreamBaseSignaller *self);
 
 // For get_property: sets a G_TYPE_STRV value (e.g. "ice-servers") to a copy of list.
 void value_set_strv (GValue *value, const std::vector<std::string> &list);
+
+// STUN/TURN servers a server announced as the webrtcbin URIs of an
+// "ice-servers" property: each logged at INFO as "<who> announces ICE server
+// URL", one of an unknown kind left out with a warning.
+std::vector<std::string> ice_server_uris (RtcstreamBaseSignaller *self, const char *who,
+    const std::vector<whip::IceServer> &servers);
 
 // Worker thread: removes the worker's timeout source_id (if any), sets it to 0.
 void cancel_timer (RtcstreamBaseSignaller *self, guint &source_id);

@@ -310,16 +310,8 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
   std::vector<std::string> links;
   if (const char *l = soup_message_headers_get_list (headers, "Link"))
     links.emplace_back (l);
-  std::vector<std::string> servers;
-  for (const whip::IceServer &s : whip::parse_ice_server_links (links)) {
-    std::string uri = s.webrtcbin_uri ();
-    if (uri.empty ()) {
-      GST_WARNING_OBJECT (self, "ignoring ICE server of unknown kind %s", s.url.c_str ());
-      continue;
-    }
-    GST_INFO_OBJECT (self, "endpoint announces ICE server %s", s.url.c_str ());
-    servers.push_back (uri);
-  }
+  std::vector<std::string> servers = rtcstream::ice_server_uris (&self->parent, "endpoint",
+      whip::parse_ice_server_links (links));
   {
     std::lock_guard<std::mutex> lk (st->lock);
     st->resource_url = st->resource;

@@ -11,7 +11,6 @@
 #include "rtcstream/protocol.h"
 #include "rtcstream/ref.h"
 #include "rtcstream/signallers/soup-session.h"
-#include "rtcstream/signallers/whip-util.h"
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_ws_signaller_debug);
 #define GST_CAT_DEFAULT rtcstream_ws_signaller_debug
@@ -169,19 +168,13 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
   if (auto *m = std::get_if<proto::Welcome> (&msg)) {
     // The server's STUN/TURN servers (its --ice-server), for the sessions to
     // come; the same conversion as for WHIP Link headers.
-    std::vector<std::string> servers;
+    std::vector<rtcstream::whip::IceServer> announced;
     for (const proto::IceServer &s : m->ice_servers) {
-      for (const std::string &url : s.urls) {
-        rtcstream::whip::IceServer server{url, s.username, s.credential};
-        std::string uri = server.webrtcbin_uri ();
-        if (uri.empty ()) {
-          GST_WARNING_OBJECT (self, "ignoring ICE server of unknown kind %s", url.c_str ());
-          continue;
-        }
-        GST_INFO_OBJECT (self, "server hands out ICE server %s", url.c_str ());
-        servers.push_back (std::move (uri));
-      }
+      for (const std::string &url : s.urls)
+        announced.push_back ({url, s.username, s.credential});
     }
+    std::vector<std::string> servers =
+        rtcstream::ice_server_uris (&self->parent, "signalling server", announced);
     {
       std::lock_guard<std::mutex> lk (st->lock);
       st->peer_id = m->peer_id;
