@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -378,6 +379,18 @@ free_port ()
       return port;
   }
   return 0;
+}
+
+std::unique_ptr<Pipeline>
+start_producer (const std::string &description, int timeout_ms)
+{
+  auto p = std::make_unique<Pipeline> (description);
+  EXPECT_TRUE (p->ok ()) << p->parse_error ();
+  if (!p->ok ())
+    return p;
+  p->play ();
+  EXPECT_TRUE (p->wait_registered (timeout_ms)) << p->all_errors ();
+  return p;
 }
 
 unsigned

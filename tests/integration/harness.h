@@ -113,6 +113,12 @@ private:
   std::vector<std::string> element_messages_;
 };
 
+// A producer from a gst-launch description (an rtcstreamsink inside),
+// playing and registered with its stream within timeout_ms; a parse error,
+// a bus error or no registration is a test failure (EXPECT), and the
+// pipeline is returned all the same.
+std::unique_ptr<Pipeline> start_producer (const std::string &description, int timeout_ms);
+
 // Reads an unsigned field of the GstStructure property `stats` of element.
 unsigned stats_uint (GstElement *element, const char *field);
 // All "codecs" strings of per-consumer stats of an rtcstreamsink.

@@ -23,6 +23,7 @@ using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
+using rtcstream::test::start_producer;
 
 namespace {
 
@@ -216,14 +217,8 @@ protected:
 
   std::unique_ptr<Pipeline> publisher (const std::string &display)
   {
-    auto p = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink name=sink uri=" +
-        janus->uri ("1234", display) + " audiotestsrc is-live=true ! sink.audio_0");
-    EXPECT_TRUE (p->ok ()) << p->parse_error ();
-    if (!p->ok ())
-      return p;
-    p->play ();
-    EXPECT_TRUE (p->wait_registered (kTimeoutMs)) << p->all_errors ();
-    return p;
+    return start_producer (kVideo + " ! rtcstreamsink name=sink uri=" +
+        janus->uri ("1234", display) + " audiotestsrc is-live=true ! sink.audio_0", kTimeoutMs);
   }
 
   std::unique_ptr<JanusProcess> janus;

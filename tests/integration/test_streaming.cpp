@@ -25,6 +25,7 @@ using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
+using rtcstream::test::start_producer;
 using rtcstream::test::ServerProcess;
 using rtcstream::test::consumer_codecs;
 using rtcstream::test::stats_uint;
@@ -50,13 +51,7 @@ protected:
   // A producer, started and registered.
   std::unique_ptr<Pipeline> producer (const std::string &desc)
   {
-    auto p = std::make_unique<Pipeline> (desc);
-    EXPECT_TRUE (p->ok ()) << p->parse_error ();
-    if (!p->ok ())
-      return p;
-    p->play ();
-    EXPECT_TRUE (p->wait_registered (kTimeoutMs)) << p->all_errors ();
-    return p;
+    return start_producer (desc, kTimeoutMs);
   }
 
   std::unique_ptr<Pipeline> consumer (const std::string &desc)

@@ -25,6 +25,7 @@ using rtcstream::test::kTurnServer;
 using rtcstream::test::kVideo;
 using rtcstream::test::pair_types;
 using rtcstream::test::Pipeline;
+using rtcstream::test::start_producer;
 using rtcstream::test::ServerProcess;
 
 namespace {
@@ -63,14 +64,8 @@ protected:
 
   std::unique_ptr<Pipeline> producer (const std::string &turn_uri, const char *stream = "cam")
   {
-    auto p = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink name=sink uri=" +
-        server->uri (stream) + " " + relay_through (turn_uri));
-    EXPECT_TRUE (p->ok ()) << p->parse_error ();
-    if (!p->ok ())
-      return p;
-    p->play ();
-    EXPECT_TRUE (p->wait_registered (kTimeoutMs)) << p->all_errors ();
-    return p;
+    return start_producer (kVideo + " ! rtcstreamsink name=sink uri=" + server->uri (stream) +
+        " " + relay_through (turn_uri), kTimeoutMs);
   }
 
   std::unique_ptr<Pipeline> consumer (const std::string &ice, const char *stream = "cam")

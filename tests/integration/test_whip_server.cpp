@@ -25,6 +25,7 @@ using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
 using rtcstream::test::Pipeline;
+using rtcstream::test::start_producer;
 using rtcstream::test::ServerProcess;
 
 namespace {
@@ -240,15 +241,9 @@ protected:
 
   std::unique_ptr<Pipeline> publisher (const std::string &stream)
   {
-    auto p = std::make_unique<Pipeline> (
+    return start_producer (
         "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! "
-        "rtcstreamsink uri=" + server->uri (stream));
-    EXPECT_TRUE (p->ok ()) << p->parse_error ();
-    if (!p->ok ())
-      return p;
-    p->play ();
-    EXPECT_TRUE (p->wait_registered (kTimeoutMs)) << p->all_errors ();
-    return p;
+        "rtcstreamsink uri=" + server->uri (stream), kTimeoutMs);
   }
 
   std::unique_ptr<ServerProcess> server;
