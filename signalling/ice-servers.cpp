@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "rtcstream/signallers/ice-server.h"
+
 namespace rtcstream::signalling {
 
 namespace {
@@ -109,17 +111,12 @@ webrtcbin_uris (const std::vector<protocol::IceServer> &servers)
   bool have_stun = false;
   for (const protocol::IceServer &s : servers) {
     for (const std::string &url : s.urls) {
-      std::size_t colon = url.find (':');
-      std::string scheme = url.substr (0, colon), rest = url.substr (colon + 1);
-      if (scheme == "stun") {
-        if (!have_stun)
-          out.push_back ("stun://" + rest);
-        have_stun = true;
+      std::string uri = whip::IceServer{url, s.username, s.credential}.webrtcbin_uri ();
+      const bool stun = g_str_has_prefix (uri.c_str (), "stun");
+      if (uri.empty () || (stun && have_stun))
         continue;
-      }
-      g_autofree char *user = g_uri_escape_string (s.username.c_str (), nullptr, FALSE);
-      g_autofree char *pass = g_uri_escape_string (s.credential.c_str (), nullptr, FALSE);
-      out.push_back (scheme + "://" + user + ":" + pass + "@" + rest);
+      have_stun = have_stun || stun;
+      out.push_back (std::move (uri));
     }
   }
   return out;

@@ -2,7 +2,7 @@
 //
 // The pure parts of WHIP (RFC 9725) and WHEP clients, kept apart from the
 // HTTP transport so that they are tested without a network: ICE servers from
-// Link headers, candidates put into an offer (full ICE), trickle-ice-sdpfrag
+// Link headers (ice-server.h), candidates put into an offer (full ICE), trickle-ice-sdpfrag
 // bodies (RFC 8840) built and read, and Location resolved against the URL.
 #pragma once
 
@@ -12,23 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include "rtcstream/signallers/ice-server.h"
+
 namespace rtcstream::whip {
 
-// One ICE server announced by the endpoint in a `Link: <URL>; rel="ice-server"`
-// header (RFC 9725 section 4.6).
-struct IceServer {
-  std::string url;          // as announced: stun:HOST:PORT, turn:HOST:PORT?transport=udp
-  std::string username;
-  std::string credential;
-  // The same as webrtcbin wants it: stun://HOST:PORT, turn(s)://USER:PASS@HOST:PORT...
-  // Empty when the scheme is none of stun, stuns, turn, turns.
-  std::string webrtcbin_uri () const;
-  bool is_turn () const;
-};
-
-// Parses the values of every Link header (each value may hold several links
-// separated by commas). Links whose rel is not "ice-server" are skipped.
-std::vector<IceServer> parse_ice_server_links (const std::vector<std::string> &values);
 
 // A local candidate: the m-line index and the "candidate:..." attribute
 // text; an empty candidate marks the end of gathering.
