@@ -255,8 +255,9 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   // Servers the signalling side hands out (rtcstream-signalling's welcome)
   // are known now and join the element's own (its stun-server wins);
   // WHIP/WHEP endpoints announce theirs with the answer, see offer ().
+  servers_in_answer_ = signaller_flag (signaller_.get (), "ice-servers-in-answer");
   IceConfig all = ice;
-  if (!signaller_flag (signaller_.get (), "ice-servers-in-answer")) {
+  if (!servers_in_answer_) {
     IceConfig announced = signaller_ice_servers (signaller_.get ());
     if (!announced.stun_server.empty () || !announced.turn_servers.empty ())
       GST_INFO ("session %s: the signalling server hands out %s and %zu TURN server(s)",
@@ -302,8 +303,7 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
       gctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
       (GConnectFlags) 0);
 
-  if (relay_only_ && turn_names_.empty () &&
-      !signaller_flag (signaller_.get (), "ice-servers-in-answer")) {
+  if (relay_only_ && turn_names_.empty () && !servers_in_answer_) {
     // Told as the session's failure, as for a relay that gives nothing, so
     // each element handles it as it handles a failed peer (the sink drops
     // that consumer, the src posts an error); not from inside create (),
@@ -345,7 +345,7 @@ WebrtcSession::offer (Done done)
         // Queue the SDP first: ICE gathering starts with set-local-description
         // and its candidates must not reach the peer before the description.
         rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), offer);
-        if (signaller_flag (s.signaller_.get (), "ice-servers-in-answer")) {
+        if (s.servers_in_answer_) {
           GST_DEBUG ("session %s: local description waits for the answer and its ICE "
                      "servers", s.id_.c_str ());
           s.deferred_offer_.reset (offer);

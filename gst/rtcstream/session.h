@@ -112,6 +112,8 @@ private:
   bool relay_only_ = false;
   std::vector<std::string> turn_names_;  // turn-servers without their passwords
   std::string turn_problem_;             // no relay candidate gathered
+  // The signaller's "ice-servers-in-answer", read once in create ().
+  bool servers_in_answer_ = false;
   // The offer sent but not yet set locally (see offer()); owned.
   std::unique_ptr<GstWebRTCSessionDescription, void (*) (GstWebRTCSessionDescription *)>
       deferred_offer_{nullptr, gst_webrtc_session_description_free};
