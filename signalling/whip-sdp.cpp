@@ -235,19 +235,33 @@ analyse_offer (const std::string &text, OfferKind kind, Offer &out, std::string 
     }
     out.media.push_back (std::move (om));
   }
-  // A BUNDLE group over media with different ICE credentials.
+  // A BUNDLE group over media with different ICE credentials (aiortc, whose
+  // media each have their own transport until the answer bundles them).
+  // webrtcbin refuses such an offer, yet with BUNDLE only the tagged media's
+  // transport is used (RFC 8843 section 7.3.3), so every media takes the
+  // credentials of the first: that is the offer webrtcbin is given.
   if (gst_sdp_message_get_attribute_val (sdp, "group") && n_media > 1) {
-    const char *ufrag0 = attribute (sdp, gst_sdp_message_get_media (sdp, 0), "ice-ufrag");
-    for (guint i = 1; i < n_media; i++)
-      if (g_strcmp0 (ufrag0, attribute (sdp, gst_sdp_message_get_media (sdp, i), "ice-ufrag")))
-        out.split_bundle = true;
+    GstSDPMedia *first = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (sdp, 0));
+    const std::string ufrag0 = attribute (sdp, first, "ice-ufrag");
+    const std::string pwd0 = attribute (sdp, first, "ice-pwd");
+    for (guint i = 1; i < n_media; i++) {
+      auto *media = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (sdp, i));
+      for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
+        const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, a);
+        const bool ufrag = g_strcmp0 (attr->key, "ice-ufrag") == 0;
+        if ((!ufrag && g_strcmp0 (attr->key, "ice-pwd") != 0) ||
+            (ufrag ? ufrag0 : pwd0) == (attr->value ? attr->value : ""))
+          continue;
+        GstSDPAttribute same;
+        gst_sdp_attribute_set (&same, attr->key, (ufrag ? ufrag0 : pwd0).c_str ());
+        gst_sdp_media_replace_attribute (media, a, &same);
+        out.credentials_unified = true;
+      }
+    }
   }
-  if (out.split_bundle) {
-    for (guint i = gst_sdp_message_attributes_len (sdp); i > 0; i--)
-      if (g_strcmp0 (gst_sdp_message_get_attribute (sdp, i - 1)->key, "group") == 0)
-        gst_sdp_message_remove_attribute (sdp, i - 1);
-    g_autofree char *unbundled = gst_sdp_message_as_text (sdp);
-    out.unbundled_text = unbundled;
+  if (out.credentials_unified) {
+    g_autofree char *unified = gst_sdp_message_as_text (sdp);
+    out.unified_text = unified;
   }
   if (out.usable () == 0) {
     error = kind == OfferKind::Publish

@@ -47,10 +47,10 @@ struct OfferMedia {
 struct Offer {
   std::vector<OfferMedia> media;  // every audio/video m-line, in order
   // The offer groups its media in BUNDLE but gives them different ICE
-  // credentials (aiortc does): webrtcbin refuses that, so the group is
-  // dropped (unbundled_text) and each media gets its own transport.
-  bool split_bundle = false;
-  std::string unbundled_text;
+  // credentials (aiortc does): webrtcbin refuses that, so it gets
+  // unified_text, where every media has the first media's credentials.
+  bool credentials_unified = false;
+  std::string unified_text;
   std::size_t usable () const;    // media with at least one choice
 };
 

@@ -133,8 +133,7 @@ make_webrtcbin (const WhipSessionPtr &res)
   GstElement *webrtc = gst_element_factory_make ("webrtcbin", "webrtc");
   if (!webrtc)
     return nullptr;
-  gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy",
-      res->offer.split_bundle ? "none" : "max-bundle");
+  gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy", "max-bundle");
   g_object_set (webrtc, "latency", kJitterbufferMs, nullptr);
   for (const std::string &uri : webrtcbin_uris (res->ice_servers)) {
     if (g_str_has_prefix (uri.c_str (), "stun://")) {
@@ -524,7 +523,14 @@ egress_ready (const WhipSessionPtr &res)
       return;
     }
     gst_bin_add (GST_BIN (res->pipeline.get ()), pay);
-    g_autoptr (GstPad) sinkpad = gst_element_request_pad_simple (webrtc, "sink_%u");
+    // Named after its m-line: webrtcbin then ties the pad's transceiver to
+    // that m-line. An unnamed pad is numbered by request order instead, and
+    // with a rejected medium before it (audio first, to a video-only
+    // stream) webrtcbin linked it to the rejected m-line's transceiver,
+    // which has no transport, and aborted on an assertion.
+    GstPadTemplate *templ = gst_element_get_pad_template (webrtc, "sink_%u");
+    g_autoptr (GstPad) sinkpad = gst_element_request_pad (webrtc, templ,
+        ("sink_" + std::to_string (i)).c_str (), nullptr);
     GstWebRTCRTPTransceiver *trans = nullptr;
     if (sinkpad)
       g_object_get (sinkpad, "transceiver", &trans, nullptr);

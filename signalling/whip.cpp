@@ -338,7 +338,7 @@ public:
     res->id.erase (std::remove (res->id.begin (), res->id.end (), '-'), res->id.end ());
     res->name = name;
     res->whep = whep;
-    res->offer_text = res->offer.split_bundle ? res->offer.unbundled_text : text;
+    res->offer_text = res->offer.credentials_unified ? res->offer.unified_text : text;
     res->location = std::string (whep ? "/whep/" : "/whip/") + escaped (name) + "/" + res->id;
     if (options_.ice_servers)
       res->ice_servers = options_.ice_servers (res->id);

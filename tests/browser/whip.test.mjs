@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  missing, stop, waitFor, watchStream, publishingPageSuite,
+  missing, run, stop, waitFor, watchStream, publishingPageSuite,
 } from './harness.mjs';
 
 const MEDIA_MS = 30000;     // for the pipeline to receive its buffers
@@ -53,3 +53,51 @@ test('Stop deletes the session and the stream ends', { skip: missing ?? false, t
     assert.equal(reply.status, 204);
     assert.equal(reply.headers.get('accept-post'), 'application/sdp');
   }));
+
+// Chromium as a plain WHEP player (its own RTCPeerConnection and fetch, as
+// WHEP players build them) asks for audio first, then video, from a stream
+// that has only video: the server answers with the audio m-line inactive and
+// the video plays. Such an offer once aborted the whole server.
+test('Chromium plays a video-only stream over WHEP with an audio-first offer',
+  { skip: missing ?? false, timeout: 45000 }, () =>
+    withLogs(async () => {
+      const producer = run('whep-producer', 'gst-launch-1.0', ['videotestsrc', 'is-live=true', '!',
+        'video/x-raw,width=320,height=240', '!', 'rtcstreamsink',
+        `uri=rtcstream://127.0.0.1:${ctx.port}/vonly`]);
+      try {
+        const url = `http://127.0.0.1:${ctx.port}/whep/vonly`;
+        // Until the producer is listed the server answers 404.
+        const status = await waitFor('an answer from the WHEP endpoint', () => ctx.page.evaluate(async (whep) => {
+          const pc = new RTCPeerConnection();
+          pc.addTransceiver('audio', { direction: 'recvonly' });
+          pc.addTransceiver('video', { direction: 'recvonly' });
+          const video = document.createElement('video');
+          video.muted = true;
+          video.autoplay = true;
+          document.body.append(video);
+          pc.ontrack = (e) => { if (e.track.kind === 'video') video.srcObject = new MediaStream([e.track]); };
+          await pc.setLocalDescription(await pc.createOffer());
+          await new Promise((r) => {
+            if (pc.iceGatheringState === 'complete') r();
+            pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+          });
+          const reply = await fetch(whep, { method: 'POST', headers: { 'Content-Type': 'application/sdp' },
+            body: pc.localDescription.sdp });
+          const answer = await reply.text();
+          if (reply.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+          window.whepVideo = video;
+          window.whepPc = pc;
+          return { status: reply.status, audio: /m=audio [1-9]/.test(answer) ? 'kept' : 'rejected',
+            inactive: /m=audio[^]*?a=inactive[^]*?m=video/.test(answer), ok: reply.status !== 404 };
+        }, url));
+        assert.equal(status.status, 201, JSON.stringify(status));
+        await waitFor('decoded video frames in Chromium', () => ctx.page.evaluate(() => {
+          const n = window.whepVideo.getVideoPlaybackQuality().totalVideoFrames;
+          return { frames: n, state: window.whepPc.connectionState, ok: n >= 30 };
+        }), 30000);
+        await ctx.page.evaluate(() => window.whepPc.close());
+        assert.equal(ctx.server.exitCode, null, 'the server is still running');
+      } finally {
+        await stop(producer, 'SIGINT');
+      }
+    }));

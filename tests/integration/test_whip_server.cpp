@@ -330,6 +330,53 @@ TEST_F (WhipServer, BadRequestsAreRefusedAndWhepPlaysAPipelineStream)
   EXPECT_TRUE (server->alive ());
 }
 
+// WHEP offers whose media differ from the stream's, in either m-line order:
+// each is answered (a missing medium's m-line rejected) or refused with a
+// 4xx, and the server lives through all of them. The first one, audio
+// before video to a video-only stream, used to abort the whole server.
+TEST_F (WhipServer, WhepOffersInAnyMediaOrderAreAnsweredOrRefused)
+{
+  start_server ();
+  auto video = publisher ("cam");
+  ASSERT_TRUE (video->ok () && video->errors ().empty ());
+  auto both = start_producer ("rtcstreamsink name=s uri=" + server->uri ("stage") +
+      " videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! s.video_0"
+      " audiotestsrc is-live=true ! s.audio_0", kTimeoutMs);
+  ASSERT_TRUE (both->ok () && both->errors ().empty ());
+
+  struct Case {
+    const char *stream;
+    std::vector<std::string> media;  // the player's flags
+  };
+  const Case cases[] = {
+    { "cam", { "--audio-first" } },    // audio m-line first, the stream has no audio
+    { "cam", { "--audio" } },          // video first, then audio it lacks
+    { "stage", { "--audio-first" } },  // both media, audio first
+    { "stage", {} },                   // video only from a stream with audio too
+  };
+  for (const Case &c : cases) {
+    std::vector<std::string> args = { "play", base + "/whep/" + c.stream, "--frames", "30" };
+    args.insert (args.end (), c.media.begin (), c.media.end ());
+    AiortcPeer player (args);
+    ASSERT_TRUE (player.ok ());
+    video->wait_for ([&] { return player.exited (); }, 3 * kTimeoutMs / 2);
+    EXPECT_GE (player.frames (), 30) << c.stream << " " << (c.media.empty () ? "" : c.media[0])
+        << ": " << player.output ();
+    ASSERT_TRUE (server->alive ()) << "the server died on a WHEP offer for " << c.stream;
+  }
+
+  // Audio only, from a stream that has none: refused, and nothing else moves.
+  std::string audio_only = static_offer ("recvonly");
+  audio_only.replace (audio_only.find ("m=video 9 UDP/TLS/RTP/SAVPF 96"), 30,
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111");
+  audio_only.replace (audio_only.find ("a=rtpmap:96 VP8/90000"), 21, "a=rtpmap:111 opus/48000/2");
+  HttpReply r = http ("POST", base + "/whep/cam", "application/sdp", audio_only);
+  EXPECT_EQ (r.status, 406u) << r.body;
+  EXPECT_TRUE (server->alive ());
+  EXPECT_TRUE (video->errors ().empty ()) << video->all_errors ();
+  EXPECT_TRUE (both->errors ().empty ()) << both->all_errors ();
+}
+
 // aiortc publishes over WHIP; an rtcstreamsrc pipeline decodes it; a PATCH
 // adds a candidate; DELETE takes the stream out of the hub.
 TEST_F (WhipServer, AiortcPublishesOverWhipToAPipelineUntilDeleted)

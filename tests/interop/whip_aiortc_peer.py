@@ -5,8 +5,9 @@
 # tests/integration/test_whip_server.cpp with /usr/bin/python3 (Debian's
 # python3-aiortc).
 #
-#   whip_aiortc_peer.py play URL [--frames N] [--timeout S] [--token T] [--audio]
-#       WHEP: POSTs a recvonly video offer to URL (http://HOST:PORT/whep/NAME),
+#   whip_aiortc_peer.py play URL [--frames N] [--timeout S] [--token T] [--audio | --audio-first]
+#       WHEP: POSTs a recvonly video offer to URL (http://HOST:PORT/whep/NAME)
+#       (with --audio also audio after the video, with --audio-first audio before it),
 #       prints "PLAYING LOCATION" once answered, decodes the video, prints
 #       "frames N" as it goes and "FRAMES N" at the end, then DELETEs its
 #       session. Exit 0 once N frames were decoded.
@@ -81,6 +82,8 @@ async def exchange(pc, url, token):
 
 async def play(args):
     pc = RTCPeerConnection()
+    if args.audio_first:
+        pc.addTransceiver("audio", direction="recvonly")
     pc.addTransceiver("video", direction="recvonly")
     if args.audio:
         pc.addTransceiver("audio", direction="recvonly")
@@ -148,6 +151,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--token")
     parser.add_argument("--audio", action="store_true", help="play: also ask for audio")
+    parser.add_argument("--audio-first", action="store_true",
+                        help="play: also ask for audio, in the first m-line")
     args = parser.parse_args()
     start = time.monotonic()
     code = asyncio.run(play(args) if args.mode == "play" else publish(args))

@@ -69,7 +69,7 @@ TEST (WhipSdp, ChoosesTheOffersCodecsInItsOrder)
       + audio ("sendonly"));
   ASSERT_TRUE (analyse_offer (sdp, OfferKind::Publish, o, error)) << error;
   ASSERT_EQ (o.media.size (), 2u);
-  EXPECT_FALSE (o.split_bundle);
+  EXPECT_FALSE (o.credentials_unified);
   const OfferMedia &v = o.media[0];
   EXPECT_EQ (v.kind, MediaKind::Video);
   EXPECT_EQ (v.mid, "0");
@@ -128,7 +128,9 @@ TEST (WhipSdp, RefusesWhatIsNotAUsableOffer)
       error));
 }
 
-TEST (WhipSdp, SplitBundleIsUnbundled)
+// aiortc's BUNDLE offers give each media its own ICE credentials; webrtcbin
+// gets the group with the first media's credentials everywhere.
+TEST (WhipSdp, BundledMediaShareTheFirstMediasCredentials)
 {
   if (!have ("rtpvp8depay") || !have ("rtpopusdepay"))
     GTEST_SKIP () << "gst-plugins-good RTP elements are missing";
@@ -136,11 +138,16 @@ TEST (WhipSdp, SplitBundleIsUnbundled)
   a.replace (a.find ("Ab12"), 4, "Zz99");
   Offer o;
   std::string error;
-  ASSERT_TRUE (analyse_offer (offer (video ("sendonly", "96", "a=rtpmap:96 VP8/90000\r\n") + a),
+  ASSERT_TRUE (analyse_offer (offer (a + video ("sendonly", "96", "a=rtpmap:96 VP8/90000\r\n")),
       OfferKind::Publish, o, error)) << error;
-  EXPECT_TRUE (o.split_bundle);
-  EXPECT_EQ (o.unbundled_text.find ("a=group"), std::string::npos);
-  EXPECT_NE (o.unbundled_text.find ("Zz99"), std::string::npos);
+  EXPECT_TRUE (o.credentials_unified);
+  EXPECT_NE (o.unified_text.find ("a=group:BUNDLE"), std::string::npos) << o.unified_text;
+  EXPECT_NE (o.unified_text.find ("Zz99"), std::string::npos) << o.unified_text;
+  EXPECT_EQ (o.unified_text.find ("Ab12"), std::string::npos) << o.unified_text;
+  // Equal credentials are left as they are.
+  ASSERT_TRUE (analyse_offer (offer (audio ("sendonly") +
+      video ("sendonly", "96", "a=rtpmap:96 VP8/90000\r\n")), OfferKind::Publish, o, error));
+  EXPECT_FALSE (o.credentials_unified);
 }
 
 TEST (WhipSdp, AnswerGetsOurCandidates)
