@@ -12,16 +12,6 @@ namespace {
 constexpr std::size_t kMaxCandidateBytes = 512;
 constexpr std::size_t kMaxFragCandidates = 64;
 
-bool
-have_factory (const char *name)
-{
-  GstElementFactory *f = name ? gst_element_factory_find (name) : nullptr;
-  if (!f)
-    return false;
-  gst_object_unref (f);
-  return true;
-}
-
 // Control characters other than line ends and tabs are not SDP.
 bool
 plain_text (std::string_view text)
@@ -43,102 +33,7 @@ attribute (const GstSDPMessage *sdp, const GstSDPMedia *media, const char *key)
   return v ? v : gst_sdp_message_get_attribute_val (sdp, key);
 }
 
-bool
-has_attribute (const GstSDPMedia *media, const char *key)
-{
-  return gst_sdp_media_get_attribute_val (media, key) != nullptr;
-}
-
-// Whether the offered direction of a media fits what the client asked for.
-bool
-direction_fits (const GstSDPMessage *sdp, const GstSDPMedia *media, OfferKind kind)
-{
-  auto has = [&] (const char *key) {
-    return has_attribute (media, key) || gst_sdp_message_get_attribute_val (sdp, key);
-  };
-  if (has ("inactive"))
-    return false;
-  if (kind == OfferKind::Publish)
-    return !has ("recvonly");
-  return !has ("sendonly");
-}
-
-// Fields of the offer's format kept in our caps: what identifies the codec
-// and its parameters, not the SDP attributes gst_sdp_media_get_caps_from_media
-// copies along (a-*, x-*, ssrc-*).
-bool
-kept_field (const char *name)
-{
-  return !g_str_has_prefix (name, "a-") && !g_str_has_prefix (name, "x-") &&
-      !g_str_has_prefix (name, "ssrc-") && std::strcmp (name, "ssrc") != 0;
-}
-
-GstCaps *
-choice_caps (const GstSDPMedia *media, guint pt)
-{
-  g_autoptr (GstCaps) raw = gst_sdp_media_get_caps_from_media (media, static_cast<gint> (pt));
-  if (!raw || gst_caps_get_size (raw) != 1)
-    return nullptr;
-  GstStructure *s = gst_structure_copy (gst_caps_get_structure (raw, 0));
-  gst_structure_set_name (s, "application/x-rtp");
-  gst_structure_filter_and_map_in_place (s, [] (GQuark field, GValue *, gpointer) -> gboolean {
-    return kept_field (g_quark_to_string (field));
-  }, nullptr);
-  gst_structure_set (s, "payload", G_TYPE_INT, static_cast<gint> (pt), nullptr);
-  GstCaps *caps = gst_caps_new_empty ();
-  gst_caps_append_structure (caps, s);
-  return caps;
-}
-
-// The codec of one offered format, or null when we cannot serve it.
-const Codec *
-codec_of (const GstCaps *caps, MediaKind kind)
-{
-  const GstStructure *s = gst_caps_get_structure (caps, 0);
-  const char *name = gst_structure_get_string (s, "encoding-name");
-  if (!name)
-    return nullptr;
-  const Codec *codec = codec_by_name (name);
-  if (!codec || codec->kind != kind)
-    return nullptr;
-  gint rate = 0;
-  if (!gst_structure_get_int (s, "clock-rate", &rate) || static_cast<guint> (rate) !=
-      codec->clock_rate)
-    return nullptr;
-  if (std::strcmp (codec->name, "H264") == 0) {
-    // Only non-interleaved mode, which every WebRTC stack speaks.
-    const char *mode = gst_structure_get_string (s, "packetization-mode");
-    if (!mode || std::strcmp (mode, "1") != 0)
-      return nullptr;
-  }
-  return codec;
-}
-
 }  // namespace
-
-CodecChoice::CodecChoice (const CodecChoice &o)
-    : codec (o.codec), pt (o.pt), caps (o.caps ? gst_caps_ref (o.caps) : nullptr)
-{
-}
-
-CodecChoice &
-CodecChoice::operator= (const CodecChoice &o)
-{
-  if (this != &o) {
-    if (caps)
-      gst_caps_unref (caps);
-    codec = o.codec;
-    pt = o.pt;
-    caps = o.caps ? gst_caps_ref (o.caps) : nullptr;
-  }
-  return *this;
-}
-
-CodecChoice::~CodecChoice ()
-{
-  if (caps)
-    gst_caps_unref (caps);
-}
 
 std::size_t
 Offer::usable () const
@@ -209,30 +104,7 @@ analyse_offer (const std::string &text, OfferKind kind, Offer &out, std::string 
           std::to_string (kMaxFormatsPerMedia) + " formats.";
       return false;
     }
-    const bool wanted = gst_sdp_media_get_port (media) != 0 &&
-        direction_fits (sdp, media, kind);
-    for (guint f = 0; wanted && f < n_formats; f++) {
-      const char *fmt = gst_sdp_media_get_format (media, f);
-      char *end = nullptr;
-      const unsigned long pt = fmt ? std::strtoul (fmt, &end, 10) : 128;
-      if (!fmt || *fmt == '\0' || *end != '\0' || pt > 127)
-        continue;
-      GstCaps *caps = choice_caps (media, static_cast<guint> (pt));
-      if (!caps)
-        continue;
-      const Codec *codec = codec_of (caps, om.kind);
-      const char *needed = !codec ? nullptr
-          : kind == OfferKind::Publish ? codec->depayloader : codec->payloader;
-      if (!codec || !have_factory (needed)) {
-        gst_caps_unref (caps);
-        continue;
-      }
-      CodecChoice choice;
-      choice.codec = codec;
-      choice.pt = static_cast<guint> (pt);
-      choice.caps = caps;
-      om.choices.push_back (choice);
-    }
+    om.choices = sdp_media_choices (sdp, i, kind == OfferKind::Play);
     out.media.push_back (std::move (om));
   }
   // A BUNDLE group over media with different ICE credentials (aiortc, whose
@@ -274,51 +146,6 @@ analyse_offer (const std::string &text, OfferKind kind, Offer &out, std::string 
   return true;
 }
 
-GstCaps *
-preference_caps (const CodecChoice &choice, bool loose)
-{
-  GstCaps *caps = gst_caps_copy (choice.caps);
-  if (loose) {
-    GstStructure *s = gst_caps_get_structure (caps, 0);
-    gst_structure_filter_and_map_in_place (s, [] (GQuark field, GValue *, gpointer) -> gboolean {
-      const char *name = g_quark_to_string (field);
-      return std::strcmp (name, "profile-level-id") != 0 && !g_str_has_prefix (name, "sprop-");
-    }, nullptr);
-  }
-  return caps;
-}
-
-std::string
-answer_text (const GstSDPMessage *answer,
-    const std::vector<std::pair<guint, std::string>> &candidates)
-{
-  g_autoptr (GstSDPMessage) copy = nullptr;
-  gst_sdp_message_copy (answer, &copy);
-  const guint n_media = gst_sdp_message_medias_len (copy);
-  std::vector<bool> had (n_media, false);
-  for (guint i = 0; i < n_media; i++)
-    had[i] = gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (copy, i),
-        "candidate") != nullptr;
-  std::vector<bool> added (n_media, false);
-  for (const auto &[mline, cand] : candidates) {
-    if (mline >= n_media || had[mline])
-      continue;
-    std::string value = cand;
-    if (value.rfind ("candidate:", 0) == 0)
-      value.erase (0, 10);
-    auto *media = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (copy, mline));
-    gst_sdp_media_add_attribute (media, "candidate", value.c_str ());
-    added[mline] = true;
-  }
-  for (guint i = 0; i < n_media; i++) {
-    if (added[i]) {
-      auto *media = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (copy, i));
-      gst_sdp_media_add_attribute (media, "end-of-candidates", nullptr);
-    }
-  }
-  g_autofree char *text = gst_sdp_message_as_text (copy);
-  return text ? text : "";
-}
 
 bool
 parse_sdpfrag (const std::string &body, const Offer &offer,

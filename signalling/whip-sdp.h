@@ -2,8 +2,8 @@
 //
 // The SDP side of the WHIP/WHEP endpoints, without pipelines: checks an
 // offer from the network (size, media, codecs, ICE and DTLS fields), picks
-// the codecs we can serve for each media, adds our gathered candidates to an
-// answer, and reads the candidates of a trickle-ice-sdpfrag PATCH body.
+// the codecs we can serve for each media (sdp_media_choices), and reads the
+// candidates of a trickle-ice-sdpfrag PATCH body.
 // Pure functions on GstSDPMessage, usable from any thread.
 #pragma once
 
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "rtcstream/codecs.h"
+#include "rtcstream/sdp.h"
 
 namespace rtcstream::signalling {
 
@@ -22,19 +23,6 @@ namespace rtcstream::signalling {
 enum class OfferKind {
   Publish,  // WHIP: the client sends (sendonly or sendrecv media)
   Play,     // WHEP: the client receives (recvonly or sendrecv media)
-};
-
-// One codec of an offered media that we can handle, with the offer's
-// payload type and its parameters as application/x-rtp caps.
-struct CodecChoice {
-  const Codec *codec = nullptr;
-  guint pt = 0;
-  GstCaps *caps = nullptr;  // owned
-
-  CodecChoice () = default;
-  CodecChoice (const CodecChoice &o);
-  CodecChoice &operator= (const CodecChoice &o);
-  ~CodecChoice ();
 };
 
 struct OfferMedia {
@@ -63,16 +51,6 @@ constexpr guint kMaxAttributes = 1024;
 // for a 400 reply. A codec counts only when the element it needs is
 // installed (its depayloader for Publish, its payloader for Play).
 bool analyse_offer (const std::string &text, OfferKind kind, Offer &out, std::string &error);
-
-// application/x-rtp caps for a transceiver's codec-preferences: the chosen
-// payload type with the fields that must match (and the feedback offered),
-// without the stream-specific ones (profile-level-id, sprop-*) when loose.
-GstCaps *preference_caps (const CodecChoice &choice, bool loose);
-
-// The answer as text, with `candidates` (mline, "candidate:...") added to
-// their media when the answer has none of its own.
-std::string answer_text (const GstSDPMessage *answer,
-    const std::vector<std::pair<guint, std::string>> &candidates);
 
 // Candidates of a trickle-ice-sdpfrag body as (mline, "candidate:...").
 // Candidates belong to the media named by the last "a=mid:" line before

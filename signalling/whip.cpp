@@ -28,19 +28,6 @@ constexpr std::size_t kMaxNameBytes = 128;
 
 using ResourcePtr = WhipSessionPtr;  // a session is a WHIP/WHEP "resource"
 
-// A session kept alive by a source or signal handler of the owner.
-gpointer
-hold (const ResourcePtr &res)
-{
-  return new ResourcePtr (res);
-}
-
-void
-drop_held (gpointer data)
-{
-  delete static_cast<ResourcePtr *> (data);
-}
-
 void
 reply (SoupServerMessage *msg, guint status, const std::string &text)
 {
@@ -353,22 +340,22 @@ public:
     soup_server_message_pause (msg);
     g_signal_connect_data (msg, "finished", G_CALLBACK (+[] (SoupServerMessage *m,
         gpointer data) {
-      ResourcePtr r = *static_cast<ResourcePtr *> (data);
+      ResourcePtr r = whip_session_held (data);
       if (r->alive && r->pending.get () == m) {
         r->pending.reset ();
         static_cast<Service *> (r->owner)->ended (r, 0, "The client went away before the answer.");
       }
-    }), hold (res), [] (gpointer data, GClosure *) { drop_held (data); },
+    }), whip_session_hold (res), [] (gpointer data, GClosure *) { whip_session_drop (data); },
         static_cast<GConnectFlags> (0));
     res->timeout = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, options_.answer_timeout_s,
         [] (gpointer data) -> gboolean {
-          ResourcePtr r = *static_cast<ResourcePtr *> (data);
+          ResourcePtr r = whip_session_held (data);
           r->timeout = 0;
           r->owner->ended (r, SOUP_STATUS_GATEWAY_TIMEOUT, r->whep
               ? "The stream did not start in time; is its producer sending?"
               : "No answer could be made in time.");
           return G_SOURCE_REMOVE;
-        }, hold (res), drop_held);
+        }, whip_session_hold (res), whip_session_drop);
     g_printerr ("%s session %s for \"%s\" started\n", whep ? "WHEP" : "WHIP",
         res->id.c_str (), name.c_str ());
   }

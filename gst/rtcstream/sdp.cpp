@@ -8,6 +8,163 @@
 
 namespace rtcstream {
 
+namespace {
+
+bool
+have_factory (const char *name)
+{
+  GstElementFactory *f = name ? gst_element_factory_find (name) : nullptr;
+  if (!f)
+    return false;
+  gst_object_unref (f);
+  return true;
+}
+
+// Whether the peer's direction of a media fits: it receives when we send.
+bool
+direction_fits (const GstSDPMessage *sdp, const GstSDPMedia *media, bool we_send)
+{
+  auto has = [&] (const char *key) {
+    return gst_sdp_media_get_attribute_val (media, key) ||
+        gst_sdp_message_get_attribute_val (sdp, key);
+  };
+  if (has ("inactive"))
+    return false;
+  return we_send ? !has ("sendonly") : !has ("recvonly");
+}
+
+// Fields of the offer's format kept in our caps: what identifies the codec
+// and its parameters, not the SDP attributes gst_sdp_media_get_caps_from_media
+// copies along (a-*, x-*, ssrc-*).
+bool
+kept_field (const char *name)
+{
+  return !g_str_has_prefix (name, "a-") && !g_str_has_prefix (name, "x-") &&
+      !g_str_has_prefix (name, "ssrc-") && std::strcmp (name, "ssrc") != 0;
+}
+
+GstCaps *
+choice_caps (const GstSDPMedia *media, guint pt)
+{
+  g_autoptr (GstCaps) raw = gst_sdp_media_get_caps_from_media (media, static_cast<gint> (pt));
+  if (!raw || gst_caps_get_size (raw) != 1)
+    return nullptr;
+  GstStructure *s = gst_structure_copy (gst_caps_get_structure (raw, 0));
+  gst_structure_set_name (s, "application/x-rtp");
+  gst_structure_filter_and_map_in_place (s, [] (GQuark field, GValue *, gpointer) -> gboolean {
+    return kept_field (g_quark_to_string (field));
+  }, nullptr);
+  gst_structure_set (s, "payload", G_TYPE_INT, static_cast<gint> (pt), nullptr);
+  GstCaps *caps = gst_caps_new_empty ();
+  gst_caps_append_structure (caps, s);
+  return caps;
+}
+
+// The codec of one offered format, or null when we cannot serve it.
+const Codec *
+codec_of (const GstCaps *caps, MediaKind kind)
+{
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const char *name = gst_structure_get_string (s, "encoding-name");
+  if (!name)
+    return nullptr;
+  const Codec *codec = codec_by_name (name);
+  if (!codec || codec->kind != kind)
+    return nullptr;
+  gint rate = 0;
+  if (!gst_structure_get_int (s, "clock-rate", &rate) || static_cast<guint> (rate) !=
+      codec->clock_rate)
+    return nullptr;
+  if (std::strcmp (codec->name, "H264") == 0) {
+    // Only non-interleaved mode, which every WebRTC stack speaks.
+    const char *mode = gst_structure_get_string (s, "packetization-mode");
+    if (!mode || std::strcmp (mode, "1") != 0)
+      return nullptr;
+  }
+  return codec;
+}
+
+}  // namespace
+
+CodecChoice::CodecChoice (const CodecChoice &o)
+    : codec (o.codec), pt (o.pt), caps (o.caps ? gst_caps_ref (o.caps) : nullptr)
+{
+}
+
+CodecChoice &
+CodecChoice::operator= (const CodecChoice &o)
+{
+  if (this != &o) {
+    if (caps)
+      gst_caps_unref (caps);
+    codec = o.codec;
+    pt = o.pt;
+    caps = o.caps ? gst_caps_ref (o.caps) : nullptr;
+  }
+  return *this;
+}
+
+CodecChoice::~CodecChoice ()
+{
+  if (caps)
+    gst_caps_unref (caps);
+}
+
+std::vector<CodecChoice>
+sdp_media_choices (const GstSDPMessage *sdp, guint idx, bool we_send)
+{
+  std::vector<CodecChoice> out;
+  if (!sdp || idx >= gst_sdp_message_medias_len (sdp))
+    return out;
+  const GstSDPMedia *media = gst_sdp_message_get_media (sdp, idx);
+  const char *type = gst_sdp_media_get_media (media);
+  MediaKind kind;
+  if (g_strcmp0 (type, "video") == 0)
+    kind = MediaKind::Video;
+  else if (g_strcmp0 (type, "audio") == 0)
+    kind = MediaKind::Audio;
+  else
+    return out;
+  if (gst_sdp_media_get_port (media) == 0 || !direction_fits (sdp, media, we_send))
+    return out;
+  for (guint f = 0; f < gst_sdp_media_formats_len (media); f++) {
+    const char *fmt = gst_sdp_media_get_format (media, f);
+    char *end = nullptr;
+    const unsigned long pt = fmt ? std::strtoul (fmt, &end, 10) : 128;
+    if (!fmt || *fmt == '\0' || *end != '\0' || pt > 127)
+      continue;
+    GstCaps *caps = choice_caps (media, static_cast<guint> (pt));
+    if (!caps)
+      continue;
+    const Codec *codec = codec_of (caps, kind);
+    if (!codec || !have_factory (we_send ? codec->payloader : codec->depayloader)) {
+      gst_caps_unref (caps);
+      continue;
+    }
+    CodecChoice choice;
+    choice.codec = codec;
+    choice.pt = static_cast<guint> (pt);
+    choice.caps = caps;
+    out.push_back (choice);
+  }
+  return out;
+}
+
+GstCaps *
+preference_caps (const CodecChoice &choice, bool loose)
+{
+  GstCaps *caps = gst_caps_copy (choice.caps);
+  if (loose) {
+    GstStructure *s = gst_caps_get_structure (caps, 0);
+    gst_structure_filter_and_map_in_place (s, [] (GQuark field, GValue *, gpointer) -> gboolean {
+      const char *name = g_quark_to_string (field);
+      return std::strcmp (name, "profile-level-id") != 0 && !g_str_has_prefix (name, "sprop-");
+    }, nullptr);
+  }
+  return caps;
+}
+
+
 std::string
 sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt)
 {

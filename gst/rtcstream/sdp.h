@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Reading offers and answers: which codec a media chose, how many media a
-// peer sends, and whether an offer holds a codec we accept. Pure functions
-// of the SDP, for the elements' negotiation.
+// peer sends, whether an offer holds a codec we accept, and the codecs of an
+// offered media we can serve. Pure functions of the SDP, for the elements'
+// negotiation and the server's WHIP/WHEP endpoints.
 #pragma once
 
 #include <gst/sdp/sdp.h>
@@ -14,6 +15,31 @@
 #include "rtcstream/codecs.h"
 
 namespace rtcstream {
+
+// One codec of an offered media that we can handle, with the offer's
+// payload type and its parameters as application/x-rtp caps.
+struct CodecChoice {
+  const Codec *codec = nullptr;
+  guint pt = 0;
+  GstCaps *caps = nullptr;  // owned
+
+  CodecChoice () = default;
+  CodecChoice (const CodecChoice &o);
+  CodecChoice &operator= (const CodecChoice &o);
+  ~CodecChoice ();
+};
+
+// The codecs of media idx of an offer that we can serve, in the offer's
+// order: for we_send, codecs with a payloader here on a media the peer
+// receives (recvonly or sendrecv); else codecs with a depayloader on a media
+// the peer sends. Empty for a rejected or inactive media, or when none fits.
+// H264 counts only in packetization-mode 1.
+std::vector<CodecChoice> sdp_media_choices (const GstSDPMessage *sdp, guint idx, bool we_send);
+
+// application/x-rtp caps for a transceiver's codec-preferences: the chosen
+// payload type with the fields that must match (and the feedback offered),
+// without the stream-specific ones (profile-level-id, sprop-*) when loose.
+GstCaps *preference_caps (const CodecChoice &choice, bool loose);
 
 // Returns the encoding-name (upper case) of the first format of media idx of
 // an SDP, or empty when the media is rejected (port 0) or has none.

@@ -126,6 +126,14 @@ struct SignalCtx {
   std::string session_id;
 };
 
+// rtpbin's thread: the peer sent RTCP (a sender or receiver report).
+void
+on_ssrc_active (GstElement *, guint, guint, gpointer data)
+{
+  if (auto s = static_cast<SignalCtx *> (data)->session.lock ())
+    s->heard_from_peer ();
+}
+
 void
 on_ice_candidate (GstElement *, guint mline, gchar *candidate, gpointer data)
 {
@@ -220,9 +228,44 @@ WebrtcSession::on_connection_state (GstElement *webrtc, GParamSpec *, gpointer d
       std::lock_guard<std::mutex> lk (s->stats_lock_);
       s->stats_.state = s->failed_ ? "failed" : state_name (state);
     }
+    if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+      s->watch_silence ();
     if (s->on_state_)
       s->on_state_ (state);
   });
+}
+
+// Worker, once connected. GStreamer 1.22's ICE has no consent freshness, so
+// it never notices a peer that vanished (killed, unplugged) once connected;
+// every WebRTC peer sends RTCP every few seconds, so its silence does.
+void
+WebrtcSession::watch_silence ()
+{
+  if (silence_watched_)
+    return;
+  silence_watched_ = true;
+  heard_from_peer ();
+  std::weak_ptr<WebrtcSession> weak = weak_from_this ();
+  struct Check {
+    static void
+    schedule (const std::weak_ptr<WebrtcSession> &weak, const std::shared_ptr<Worker> &worker)
+    {
+      worker->post_delayed (kSilenceCheckMs, [weak, worker] {
+        auto s = weak.lock ();
+        if (!s || s->closed () || s->failed_)
+          return;
+        if (g_get_monotonic_time () - s->last_heard_us_ > kSilenceLimitS * G_USEC_PER_SEC) {
+          GST_INFO ("session %s: no RTCP from the peer for %d s", s->id ().c_str (),
+              kSilenceLimitS);
+          s->fail ("the peer went silent (no RTCP from it for " +
+              std::to_string (kSilenceLimitS) + " s): it vanished or its network did");
+          return;
+        }
+        schedule (weak, worker);
+      });
+    }
+  };
+  Check::schedule (weak, worker_);
 }
 
 WebrtcSession::WebrtcSession (std::string id, std::string peer_id,
@@ -285,23 +328,22 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   webrtcbin_ = Ref<GstElement>::take_ref (w);  // sinks the floating ref
   gst_bin_add (bin_.get (), w);
 
-  auto *ctx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
-  g_signal_connect_data (w, "on-ice-candidate", G_CALLBACK (on_ice_candidate), ctx,
-      [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
-      (GConnectFlags) 0);
-  auto *sctx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
-  g_signal_connect_data (w, "notify::connection-state", G_CALLBACK (on_connection_state),
-      sctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
-      (GConnectFlags) 0);
-  auto *ectx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
-  g_signal_connect_data (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_done),
-      ectx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
-      (GConnectFlags) 0);
+  // Each handler gets a context of its own, freed with its connection.
+  auto connect = [this] (gpointer instance, const char *signal, GCallback handler) {
+    g_signal_connect_data (instance, signal, handler,
+        new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_},
+        [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
+        (GConnectFlags) 0);
+  };
+  connect (w, "on-ice-candidate", G_CALLBACK (on_ice_candidate));
+  connect (w, "notify::connection-state", G_CALLBACK (on_connection_state));
+  connect (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_done));
   // Always: TURN servers may also come later, announced with the answer.
-  auto *gctx = new SignalCtx{weak_from_this (), worker_, signaller_.get (), id_};
-  g_signal_connect_data (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_state),
-      gctx, [] (gpointer data, GClosure *) { delete static_cast<SignalCtx *> (data); },
-      (GConnectFlags) 0);
+  connect (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_state));
+  // Every RTCP packet of the peer: its liveness (see watch_silence).
+  g_autoptr (GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (w), "rtpbin");
+  if (rtpbin)
+    connect (rtpbin, "on-ssrc-active", G_CALLBACK (on_ssrc_active));
 
   if (relay_only_ && turn_names_.empty () && !servers_in_answer_) {
     // Told as the session's failure, as for a relay that gives nothing, so
@@ -375,6 +417,8 @@ WebrtcSession::set_remote (GstWebRTCSessionDescription *desc, Done done)
         nullptr);
     deferred_offer_.reset ();
   }
+  if (desc->type == GST_WEBRTC_SDP_TYPE_ANSWER)
+    answer_.reset (gst_webrtc_session_description_copy (desc));
   GstPromise *p = make_promise (shared_from_this (), worker_,
       [done] (WebrtcSession &, GstStructure *, const std::string &error) {
         done (error.empty () ? std::string () : "remote description refused: " + error);
@@ -399,7 +443,7 @@ WebrtcSession::answer (Done done)
         // and its candidates must not reach the peer before the description.
         rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), answer);
         g_signal_emit_by_name (s.webrtcbin_.get (), "set-local-description", answer, nullptr);
-        gst_webrtc_session_description_free (answer);
+        s.answer_.reset (answer);
         done ({});
       });
   g_signal_emit_by_name (webrtcbin_.get (), "create-answer", nullptr, p);
@@ -414,12 +458,9 @@ WebrtcSession::add_ice (guint mline, const std::string &candidate)
 }
 
 GstWebRTCSessionDescription *
-WebrtcSession::remote_description () const
+WebrtcSession::answer_description () const
 {
-  GstWebRTCSessionDescription *desc = nullptr;
-  if (webrtcbin_)
-    g_object_get (webrtcbin_.get (), "current-remote-description", &desc, nullptr);
-  return desc;  // caller frees
+  return answer_ ? gst_webrtc_session_description_copy (answer_.get ()) : nullptr;
 }
 
 void

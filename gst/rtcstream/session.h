@@ -13,6 +13,7 @@
 #include <gst/gst.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -75,8 +76,9 @@ public:
   void answer (Done done);
   void add_ice (guint mline, const std::string &candidate);
 
-  // The remote description once set (owned by the webrtcbin), or null.
-  GstWebRTCSessionDescription *remote_description () const;
+  // A copy of the negotiated answer (the caller frees it), or null before:
+  // the peer's, applied by set_remote, or ours, made by answer.
+  GstWebRTCSessionDescription *answer_description () const;
 
   // Asks webrtcbin for stats and refreshes the cached copy.
   void refresh_stats ();
@@ -85,6 +87,9 @@ public:
   // Why the session failed when more is known than "ICE failed" (e.g. no
   // relay candidate from the TURN servers), as a sentence; empty otherwise.
   std::string failure () const;
+
+  // Any thread: the peer was heard from (it sent RTCP).
+  void heard_from_peer () { last_heard_us_ = g_get_monotonic_time (); }
 
   // Tears the webrtcbin down completely and removes it from the bin.
   void close ();
@@ -99,6 +104,11 @@ private:
   // endpoint announced with its answer (the signaller's "ice-servers").
   void apply_announced_ice_servers ();
   void fail (const std::string &reason);
+  // Once connected: fails the session when the peer sends no RTCP for
+  // kSilenceLimitS (it vanished without a goodbye).
+  void watch_silence ();
+  static constexpr int kSilenceLimitS = 20;
+  static constexpr guint kSilenceCheckMs = 2000;
 
   std::string id_;
   std::string peer_id_;
@@ -109,6 +119,8 @@ private:
   StateChanged on_state_;
   bool closed_ = false;
   bool failed_ = false;                  // FAILED reported through on_state_
+  bool silence_watched_ = false;         // watch_silence () started
+  std::atomic<gint64> last_heard_us_{0}; // monotonic time of the peer's last RTCP
   bool relay_only_ = false;
   std::vector<std::string> turn_names_;  // turn-servers without their passwords
   std::string turn_problem_;             // no relay candidate gathered
@@ -117,6 +129,9 @@ private:
   // The offer sent but not yet set locally (see offer()); owned.
   std::unique_ptr<GstWebRTCSessionDescription, void (*) (GstWebRTCSessionDescription *)>
       deferred_offer_{nullptr, gst_webrtc_session_description_free};
+  // The answer of this session, whichever side made it (worker thread).
+  std::unique_ptr<GstWebRTCSessionDescription, void (*) (GstWebRTCSessionDescription *)>
+      answer_{nullptr, gst_webrtc_session_description_free};
 
   mutable std::mutex stats_lock_;
   SessionStats stats_;

@@ -75,13 +75,13 @@ void
 on_session_requested (RtcstreamSignaller *, const gchar *sid, const gchar *peer,
     GstWebRTCSessionDescription *offer, gpointer user)
 {
-  auto *self = self_from (user);
-  if (offer) {
-    GST_WARNING_OBJECT (self, "consumer %s sent its own offer; we only offer ourselves, "
-        "ignoring it", peer);
-  }
-  std::string s = sid, p = peer;
-  on_worker (self, [s, p] (RtcstreamSink *self) { start_consumer (self, s, p); });
+  SessionRequest request{ sid, peer, nullptr };
+  if (offer)
+    request.offer.reset (gst_webrtc_session_description_copy (offer),
+        gst_webrtc_session_description_free);
+  on_worker (self_from (user), [request] (RtcstreamSink *self) {
+    start_consumer (self, request);
+  });
 }
 
 void
@@ -132,7 +132,7 @@ on_session_ended (RtcstreamSignaller *, const gchar *sid, gpointer user)
   on_worker (self_from (user), [s] (RtcstreamSink *self) {
     auto &pending = self->state->pending;
     pending.erase (std::remove_if (pending.begin (), pending.end (),
-        [&s] (const auto &p) { return p.first == s; }), pending.end ());
+        [&s] (const SessionRequest &r) { return r.id == s; }), pending.end ());
     remove_consumer (self, s, false);
   });
 }

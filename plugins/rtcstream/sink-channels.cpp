@@ -72,9 +72,10 @@ session_of_peer (RtcstreamSink *self, const gchar *peer, std::string &session)
 
 }  // namespace
 
-// Worker thread: the channels this element offers, and any the consumer opens.
+// Worker thread: the channels this element opens, and any the consumer opens.
 void
-open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *webrtc)
+open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *webrtc,
+    bool create)
 {
   State *st = self->state;
   bool navigation, data;
@@ -89,7 +90,9 @@ open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *w
   if (st->signaller &&
       g_object_class_find_property (G_OBJECT_GET_CLASS (st->signaller.get ()), "media-only"))
     g_object_get (st->signaller.get (), "media-only", &media_only, nullptr);
-  if (media_only && (navigation || data)) {
+  if (!create) {
+    navigation = data = false;
+  } else if (media_only && (navigation || data)) {
     GST_INFO_OBJECT (self, "the signaller's endpoint takes no data channels: not offering any");
     navigation = data = false;
   }

@@ -7,6 +7,7 @@
 // the others.
 #include "sink-private.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace rtcstream::sink {
@@ -49,11 +50,40 @@ warn_consumer (RtcstreamSink *self, const std::string &peer, const std::string &
       ("Consumer %s: %s", peer.c_str (), msg.c_str ()), (nullptr));
 }
 
+namespace {
+
+// The m-line of the consumer's offer an input answers: the first one not
+// taken whose media is of the input's kind and receives one of its codecs.
+// Fills the offer's payload types and parameters of those codecs, in our
+// order of preference. -1 when the consumer asks for nothing of the input.
+gint
+offered_mline (const GstWebRTCSessionDescription *offer, const InputStream &in,
+    const std::vector<const Codec *> &codecs, const std::vector<guint> &taken,
+    std::vector<CodecChoice> &matching)
+{
+  for (guint m = 0; m < gst_sdp_message_medias_len (offer->sdp); m++) {
+    if (std::find (taken.begin (), taken.end (), m) != taken.end ())
+      continue;
+    std::vector<CodecChoice> choices = sdp_media_choices (offer->sdp, m, true);
+    matching.clear ();
+    for (const Codec *codec : codecs)
+      for (const CodecChoice &c : choices)
+        if (c.codec == codec && c.codec->kind == in.kind)
+          matching.push_back (c);
+    if (!matching.empty ())
+      return static_cast<gint> (m);
+  }
+  return -1;
+}
+
+}  // namespace
+
 // Worker thread.
 void
-start_consumer (RtcstreamSink *self, const std::string &session_id, const std::string &peer_id)
+start_consumer (RtcstreamSink *self, const SessionRequest &request)
 {
   State *st = self->state;
+  const std::string &session_id = request.id, &peer_id = request.peer;
   if (!st->started || st->consumers.count (session_id))
     return;
   CommonSettings settings;
@@ -66,7 +96,7 @@ start_consumer (RtcstreamSink *self, const std::string &session_id, const std::s
   }
   if (st->inputs.empty () || caps_missing) {
     GST_INFO_OBJECT (self, "session %s waits until every input has caps", session_id.c_str ());
-    st->pending.emplace_back (session_id, peer_id);
+    st->pending.push_back (request);
     return;
   }
 
@@ -86,6 +116,9 @@ start_consumer (RtcstreamSink *self, const std::string &session_id, const std::s
     std::lock_guard<std::mutex> lk (st->lock);
     st->consumers[session_id] = c;
   }
+  const GstWebRTCSessionDescription *offer = request.offer.get ();
+  std::vector<guint> taken;  // m-lines of the offer answered so far
+  std::string asked;         // the inputs' codecs, when the offer takes none
   for (auto &in : st->inputs) {
     GstCaps *caps;
     {
@@ -103,16 +136,38 @@ start_consumer (RtcstreamSink *self, const std::string &session_id, const std::s
       break;
     }
     GstCaps *offer_caps = gst_caps_new_empty ();
-    for (const Codec *codec : codecs)
-      gst_caps_append (offer_caps, rtp_caps (*codec, codec->default_pt, true));
+    GstPad *pad = nullptr;
+    if (offer) {
+      // Answering: the input goes on the m-line that asks for it, with the
+      // offer's payload types; an input it does not ask for stays out.
+      std::vector<CodecChoice> matching;
+      const gint mline = offered_mline (offer, *in, codecs, taken, matching);
+      asked += (asked.empty () ? "" : "; ") + in->name + ": " + codec_list_to_string (codecs);
+      if (mline < 0)
+        continue;
+      taken.push_back (static_cast<guint> (mline));
+      for (const CodecChoice &choice : matching)
+        gst_caps_append (offer_caps, preference_caps (choice, true));
+      // Named after its m-line, so webrtcbin ties it to that m-line's
+      // transceiver (an unnamed pad is numbered by request order, and a
+      // rejected m-line before it got its pad: webrtcbin then aborted).
+      GstPadTemplate *templ = gst_element_get_pad_template (c->session->webrtcbin (),
+          "sink_%u");
+      pad = gst_element_request_pad (c->session->webrtcbin (), templ,
+          ("sink_" + std::to_string (mline)).c_str (), nullptr);
+    } else {
+      for (const Codec *codec : codecs)
+        gst_caps_append (offer_caps, rtp_caps (*codec, codec->default_pt, true));
+      pad = gst_element_request_pad_simple (c->session->webrtcbin (), "sink_%u");
+    }
     const guint ssrc = g_random_int ();
     for (guint k = 0; k < gst_caps_get_size (offer_caps); k++)
       gst_structure_set (gst_caps_get_structure (offer_caps, k), "ssrc", G_TYPE_UINT, ssrc,
           nullptr);
     c->ssrcs.push_back (ssrc);
-    GstPad *pad = gst_element_request_pad_simple (c->session->webrtcbin (), "sink_%u");
     GstWebRTCRTPTransceiver *trans = nullptr;
-    g_object_get (pad, "transceiver", &trans, nullptr);
+    if (pad)
+      g_object_get (pad, "transceiver", &trans, nullptr);
     if (trans) {
       g_object_set (trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
           "codec-preferences", offer_caps, nullptr);
@@ -121,24 +176,59 @@ start_consumer (RtcstreamSink *self, const std::string &session_id, const std::s
       gst_object_unref (trans);
     }
     gst_caps_unref (offer_caps);
+    if (!pad) {
+      error = "webrtcbin gave no pad for " + in->name;
+      break;
+    }
     c->pads.emplace_back (in.get (), pad);
     c->offered.push_back (codec_list_to_string (codecs));
   }
+  if (error.empty () && offer && c->pads.empty ())
+    error = "its offer asks for none of this stream's media (" + asked + ")";
   if (!error.empty ()) {
     warn_consumer (self, peer_id, error);
     remove_consumer (self, session_id, true);
     return;
   }
   c->session->sync_state ();
-  open_channels (self, session_id, c->session->webrtcbin ());
-  GST_INFO_OBJECT (self, "offering to consumer %s (session %s)", peer_id.c_str (),
-      session_id.c_str ());
-  c->session->offer ([ref, session_id, peer_id] (const std::string &err) {
-    if (!err.empty ()) {
-      warn_consumer (ref.get (), peer_id, err);
-      remove_consumer (ref.get (), session_id, true);
-    }
-  });
+  // Our channels go into our offers, or into answers to offers that have
+  // an m=application section to put them in.
+  bool channels = !offer;
+  for (guint m = 0; offer && m < gst_sdp_message_medias_len (offer->sdp); m++)
+    channels |= g_strcmp0 (gst_sdp_media_get_media (gst_sdp_message_get_media (offer->sdp, m)),
+        "application") == 0;
+  open_channels (self, session_id, c->session->webrtcbin (), channels);
+  auto failed = [ref, session_id, peer_id] (const std::string &err) {
+    warn_consumer (ref.get (), peer_id, err);
+    remove_consumer (ref.get (), session_id, true);
+  };
+  if (offer) {
+    GST_INFO_OBJECT (self, "answering consumer %s (session %s)", peer_id.c_str (),
+        session_id.c_str ());
+    c->session->set_remote (request.offer.get (), [ref, session_id, failed] (
+        const std::string &err) {
+      auto it = ref->state->consumers.find (session_id);
+      if (it == ref->state->consumers.end ())
+        return;
+      if (!err.empty ()) {
+        failed (err);
+        return;
+      }
+      it->second->session->answer ([ref, session_id, failed] (const std::string &err) {
+        if (!err.empty ())
+          failed (err);
+        else
+          link_consumer (ref.get (), session_id);
+      });
+    });
+  } else {
+    GST_INFO_OBJECT (self, "offering to consumer %s (session %s)", peer_id.c_str (),
+        session_id.c_str ());
+    c->session->offer ([failed] (const std::string &err) {
+      if (!err.empty ())
+        failed (err);
+    });
+  }
   c->announced = true;
   g_signal_emit (self, consumer_signals[SIGNAL_CONSUMER_ADDED], 0, peer_id.c_str (),
       c->session->webrtcbin ());
@@ -150,8 +240,8 @@ process_pending (RtcstreamSink *self)
   State *st = self->state;
   auto pending = std::move (st->pending);
   st->pending.clear ();
-  for (auto &p : pending)
-    start_consumer (self, p.first, p.second);
+  for (const SessionRequest &r : pending)
+    start_consumer (self, r);
 }
 
 // Worker thread: the answer is applied; link each input to the codec chosen.
@@ -163,7 +253,7 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
   if (it == st->consumers.end ())
     return;
   std::shared_ptr<Consumer> c = it->second;
-  GstWebRTCSessionDescription *answer = c->session->remote_description ();
+  GstWebRTCSessionDescription *answer = c->session->answer_description ();
   if (!answer) {
     warn_consumer (self, c->session->peer_id (), "no answer applied");
     remove_consumer (self, session_id, true);

@@ -76,12 +76,20 @@ struct Consumer {
   std::shared_ptr<WebrtcSession> session;
   std::vector<std::pair<InputStream *, GstPad *>> pads;  // webrtcbin sink pads per input
   std::vector<Branch> branches;
-  std::vector<std::string> offered;  // offered codec lists, per input, for messages
+  std::vector<std::string> offered;  // codec lists offered (or answerable), per pad, for messages
   // SSRC per input, announced in the offer (a=ssrc) and used by the
   // payloader: an SFU such as Janus routes by the SSRCs of the offer.
   std::vector<guint> ssrcs;
   bool linked = false;
   bool announced = false;  // consumer-added was emitted
+};
+
+// A consumer's request for a session: with the consumer's offer when it
+// offers (a WHEP player behind rtcstream-signalling), else we offer.
+struct SessionRequest {
+  std::string id;
+  std::string peer;
+  std::shared_ptr<GstWebRTCSessionDescription> offer;  // may be null
 };
 
 // lock (ElementCore) also guards the inputs' caps, the consumer stats view
@@ -91,7 +99,7 @@ struct State : ElementCore {
   std::vector<std::unique_ptr<InputStream>> inputs;
   std::map<std::string, std::shared_ptr<Consumer>> consumers;
   std::vector<std::unique_ptr<EncoderGroup>> groups;
-  std::vector<std::pair<std::string, std::string>> pending;  // sessions waiting for caps
+  std::vector<SessionRequest> pending;  // sessions waiting for caps
   guint video_pads = 0, audio_pads = 0;
   bool eos_posted = false;
   bool data_channel = false;  // guarded by lock
@@ -120,20 +128,23 @@ void release_group_if_unused (RtcstreamSink *self, EncoderGroup *group);
 
 // Any thread: a warning on the bus about one consumer.
 void warn_consumer (RtcstreamSink *self, const std::string &peer, const std::string &msg);
-// A consumer asked for a session: offer it every input (or wait for caps).
-void start_consumer (RtcstreamSink *self, const std::string &session_id,
-    const std::string &peer_id);
+// A consumer asked for a session: offer it every input, or answer its offer
+// with the inputs it asks for (or wait until every input has caps).
+void start_consumer (RtcstreamSink *self, const SessionRequest &request);
 // Starts the sessions that waited for every input to have caps.
 void process_pending (RtcstreamSink *self);
-// The answer is applied: link each input to the codec chosen.
+// The answer is applied (ours, or the consumer's to our offer): link each
+// input to the codec chosen.
 void link_consumer (RtcstreamSink *self, const std::string &session_id);
 // Unlinks and removes one consumer completely.
 void remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_signaller);
 
 // --- sink-channels.cpp -----------------------------------------------------------
 
-// The channels this element offers on a new session, and any the consumer opens.
-void open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *webrtc);
+// The channels this element opens on a new session (unless create is false),
+// and any the consumer opens.
+void open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *webrtc,
+    bool create);
 // The consumer of a session, empty when it is gone.
 std::string peer_of (RtcstreamSink *self, const std::string &session_id);
 // Instance init: handlers emitting the message signals and taking navigation.

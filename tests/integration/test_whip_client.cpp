@@ -368,6 +368,8 @@ TEST_F (WhipClient, WrongBearerTokenIsA401Error)
   EXPECT_TRUE (p.wait_for ([&] { return !p.errors ().empty (); }, kTimeoutMs));
   EXPECT_TRUE (p.has_error_containing ("401")) << p.all_errors ();
   EXPECT_TRUE (p.has_error_containing ("auth-token")) << p.all_errors ();
+  // The endpoint logs its request after its reply, which may reach us first.
+  p.wait_for ([&] { return !ep->events_named ("post").empty (); }, 5000);
   auto posts = ep->events_named ("post");
   ASSERT_EQ (posts.size (), 1u);
   EXPECT_FALSE (posts[0].value ("authorized", true));

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "rtcstream/signallers/whip-util.h"
 #include "whip-sdp.h"
 
 using namespace rtcstream;
@@ -150,17 +151,21 @@ TEST (WhipSdp, BundledMediaShareTheFirstMediasCredentials)
   EXPECT_FALSE (o.credentials_unified);
 }
 
+// The answer of a WHIP/WHEP session gets our candidates (the app
+// signaller adds them with whip::add_candidates).
 TEST (WhipSdp, AnswerGetsOurCandidates)
 {
   g_autoptr (GstSDPMessage) answer = nullptr;
   const std::string text = offer (video ("recvonly", "96", "a=rtpmap:96 VP8/90000\r\n"));
   ASSERT_EQ (gst_sdp_message_new_from_text (text.c_str (), &answer), GST_SDP_OK);
-  const std::string out = answer_text (answer, { { 0, "candidate:1 1 UDP 2015363327 127.0.0.1 "
-      "40000 typ host" }, { 7, "candidate:ignored" } });
-  EXPECT_NE (out.find ("a=candidate:1 1 UDP 2015363327 127.0.0.1 40000 typ host\r\n"),
-      std::string::npos) << out;
-  EXPECT_NE (out.find ("a=end-of-candidates"), std::string::npos) << out;
-  EXPECT_EQ (out.find ("ignored"), std::string::npos) << out;
+  whip::add_candidates (answer, { { 0, "candidate:1 1 UDP 2015363327 127.0.0.1 40000 typ host" },
+      { 7, "candidate:ignored" } }, true);
+  g_autofree char *out = gst_sdp_message_as_text (answer);
+  const std::string o = out;
+  EXPECT_NE (o.find ("a=candidate:1 1 UDP 2015363327 127.0.0.1 40000 typ host\r\n"),
+      std::string::npos) << o;
+  EXPECT_NE (o.find ("a=end-of-candidates"), std::string::npos) << o;
+  EXPECT_EQ (o.find ("ignored"), std::string::npos) << o;
 }
 
 TEST (WhipSdp, TrickleFragments)
