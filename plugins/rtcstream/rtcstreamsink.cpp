@@ -325,17 +325,36 @@ rtcstream_sink_release_pad (GstElement *element, GstPad *pad)
 {
   auto *self = RTCSTREAM_SINK (element);
   State *st = self->state;
+  // Consumers' branches and encoder groups point at the input and are the
+  // worker's: while started, the worker takes the input out of them first,
+  // and only then is it removed (also on the worker, so that its walks of
+  // `inputs` never see it vanish).
   std::unique_ptr<InputStream> in;
-  {
+  auto take = [st, pad, &in] (RtcstreamSink *self) {
+    InputStream *found = nullptr;
+    {
+      std::lock_guard<std::mutex> lk (st->lock);
+      for (auto &i : st->inputs)
+        if (i->ghost == pad)
+          found = i.get ();
+    }
+    if (!found)
+      return;
+    if (st->started)
+      drop_input_from_consumers (self, found);
     std::lock_guard<std::mutex> lk (st->lock);
     for (auto it = st->inputs.begin (); it != st->inputs.end (); ++it) {
-      if ((*it)->ghost == pad) {
+      if (it->get () == found) {
         in = std::move (*it);
         st->inputs.erase (it);
         break;
       }
     }
-  }
+  };
+  if (st->worker)
+    st->worker->run_sync ([self, &take] { take (self); });
+  else
+    take (self);
   if (!in)
     return;
   gst_element_remove_pad (element, pad);

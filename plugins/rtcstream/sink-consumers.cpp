@@ -264,6 +264,8 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
   for (size_t i = 0; i < c->pads.size () && error.empty (); i++) {
     InputStream *in = c->pads[i].first;
     GstPad *wpad = c->pads[i].second;
+    if (!in)
+      continue;  // released meanwhile
     GstWebRTCRTPTransceiver *trans = nullptr;
     g_object_get (wpad, "transceiver", &trans, nullptr);
     guint mline = i;
@@ -335,6 +337,82 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
       codecs_used.c_str ());
 }
 
+namespace {
+
+// Worker thread: takes one branch out: unlinked from its group's tee (which
+// keeps feeding the others), its elements stopped and removed. With
+// keep_session the consumer's webrtcbin stays: the branch is unlinked from
+// it before its queue is flushed, because a flush entering webrtcbin would
+// flush the bundled transport of every media of the session (rtpfunnel
+// forwards it), and the flushing would travel back up to the encoders.
+void
+unlink_branch (RtcstreamSink *self, Branch &b, bool keep_session)
+{
+  GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
+  gst_pad_unlink (b.group_tee_pad, qsink);
+  gst_object_unref (qsink);
+  gst_element_release_request_pad (b.group->tee, b.group_tee_pad);
+  gst_object_unref (b.group_tee_pad);
+  GstPad *qsrc = gst_element_get_static_pad (b.queue, "src");
+  if (keep_session) {
+    GstPad *paysrc = gst_element_get_static_pad (b.payloader, "src");
+    if (GstPad *peer = gst_pad_get_peer (paysrc)) {
+      gst_pad_unlink (paysrc, peer);
+      gst_object_unref (peer);
+    }
+    gst_object_unref (paysrc);
+  }
+  // A consumer that never connected has its queue's thread blocked inside
+  // webrtcbin, which holds data until DTLS is up: flush it out, or
+  // stopping the queue would wait for that thread forever. (Only for a
+  // session that goes: drop_input_from_consumers removes unconnected ones.)
+  gst_pad_push_event (qsrc, gst_event_new_flush_start ());
+  gst_object_unref (qsrc);
+  remove_elements (GST_BIN (self), {b.queue, b.payloader});
+  b.group->consumers--;
+}
+
+}  // namespace
+
+// Worker thread.
+void
+drop_input_from_consumers (RtcstreamSink *self, InputStream *in)
+{
+  State *st = self->state;
+  // A consumer whose connection is not up may have a branch's thread held
+  // inside its webrtcbin, which only a flush through webrtcbin frees: such a
+  // consumer is removed whole (it was still joining).
+  std::vector<std::string> joining;
+  for (auto &[id, c] : st->consumers)
+    if (c->session->stats ().state != "connected")
+      joining.push_back (id);
+  for (const std::string &id : joining) {
+    warn_consumer (self, st->consumers[id]->session->peer_id (), "an input (" + in->name +
+        ") was released while it was joining; it has to join again");
+    remove_consumer (self, id, true);
+  }
+  for (auto &[id, c] : st->consumers) {
+    std::vector<EncoderGroup *> left;
+    for (auto it = c->branches.begin (); it != c->branches.end ();) {
+      if (it->group->input != in) {
+        ++it;
+        continue;
+      }
+      unlink_branch (self, *it, true);
+      left.push_back (it->group);
+      it = c->branches.erase (it);
+    }
+    for (EncoderGroup *g : left)
+      release_group_if_unused (self, g);
+    // Its webrtcbin pad stays (the m-line is negotiated) and sends nothing.
+    for (auto &p : c->pads)
+      if (p.first == in)
+        p.first = nullptr;
+    GST_INFO_OBJECT (self, "consumer %s no longer receives %s",
+        c->session->peer_id ().c_str (), in->name.c_str ());
+  }
+}
+
 // Worker thread. Unlinks and removes one consumer completely.
 void
 remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_signaller)
@@ -350,22 +428,8 @@ remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_s
   }
   GST_INFO_OBJECT (self, "removing consumer %s (session %s)", c->session->peer_id ().c_str (),
       session_id.c_str ());
-  for (Branch &b : c->branches) {
-    // Unlink from the encoder's tee first: the tee keeps feeding the others.
-    GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
-    gst_pad_unlink (b.group_tee_pad, qsink);
-    gst_object_unref (qsink);
-    gst_element_release_request_pad (b.group->tee, b.group_tee_pad);
-    gst_object_unref (b.group_tee_pad);
-    // A consumer that never connected has its queue's thread blocked inside
-    // webrtcbin, which holds data until DTLS is up: flush it out, or
-    // stopping the queue would wait for that thread forever.
-    GstPad *qsrc = gst_element_get_static_pad (b.queue, "src");
-    gst_pad_push_event (qsrc, gst_event_new_flush_start ());
-    gst_object_unref (qsrc);
-    remove_elements (GST_BIN (self), {b.queue, b.payloader});
-    b.group->consumers--;
-  }
+  for (Branch &b : c->branches)
+    unlink_branch (self, b, false);
   for (auto &p : c->pads)
     gst_object_unref (p.second);
   c->pads.clear ();

@@ -74,7 +74,8 @@ struct Branch {
 
 struct Consumer {
   std::shared_ptr<WebrtcSession> session;
-  std::vector<std::pair<InputStream *, GstPad *>> pads;  // webrtcbin sink pads per input
+  // webrtcbin sink pads per input; the input is null once released
+  std::vector<std::pair<InputStream *, GstPad *>> pads;
   std::vector<Branch> branches;
   std::vector<std::string> offered;  // codec lists offered (or answerable), per pad, for messages
   // SSRC per input, announced in the offer (a=ssrc) and used by the
@@ -136,6 +137,9 @@ void process_pending (RtcstreamSink *self);
 // The answer is applied (ours, or the consumer's to our offer): link each
 // input to the codec chosen.
 void link_consumer (RtcstreamSink *self, const std::string &session_id);
+// An input is being released: its branches leave every consumer and its
+// encoder groups go.
+void drop_input_from_consumers (RtcstreamSink *self, InputStream *in);
 // Unlinks and removes one consumer completely.
 void remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_signaller);
 

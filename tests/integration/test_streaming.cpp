@@ -412,6 +412,52 @@ TEST_F (Streaming, ConsumerSignalsAndAppSignaller)
   }
 }
 
+// An application releases a request pad of rtcstreamsink while it plays to
+// two viewers (one encoder per input): the released input leaves every
+// session and its encoder goes, the other input keeps flowing to both, and a
+// viewer that joins afterwards gets the remaining input. (Releasing used to
+// free the input under the consumers' and encoders' feet.)
+TEST_F (Streaming, ReleasingASinkPadWhilePlayingKeepsTheRest)
+{
+  auto prod = producer ("videotestsrc name=vsrc is-live=true ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! identity name=vid ! " + sink_to ("cam") +
+      " audiotestsrc name=asrc is-live=true ! sink.audio_0");
+  GstElement *sink = prod->element ("sink");
+  auto vin = prod->count ("vid");
+  auto one = consumer ("rtcstreamsrc name=src uri=" + server->uri ("cam") +
+      " src. ! queue ! fakesink name=v src. ! queue ! fakesink name=a");
+  auto two = consumer ("rtcstreamsrc name=src uri=" + server->uri ("cam") +
+      " src. ! queue ! fakesink name=v src. ! queue ! fakesink name=a");
+  ASSERT_TRUE (one->wait_for ([&] { return one->element ("v") && one->element ("a"); }, 1000));
+  auto v1 = one->count ("v");
+  auto v2 = two->count ("v");
+  ASSERT_TRUE (one->wait_for ([&] { return v1->frames >= 30 && v2->frames >= 30; }, kTimeoutMs))
+      << v1->frames << " " << v2->frames << one->all_errors () << two->all_errors ();
+  EXPECT_EQ (stats_uint (sink, "encoders"), 2u);
+
+  // Release audio_0 from the application thread, as an app unplugging a
+  // microphone does: unlink, then release.
+  GstElement *asrc = prod->element ("asrc");
+  g_autoptr (GstPad) apad = gst_element_get_static_pad (sink, "audio_0");
+  ASSERT_NE (apad, nullptr);
+  gst_element_unlink (asrc, sink);
+  gst_element_set_locked_state (asrc, TRUE);
+  gst_element_set_state (asrc, GST_STATE_NULL);
+  gst_element_release_request_pad (sink, apad);
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (sink, "encoders") == 1; }, kTimeoutMs))
+      << "the released input's encoder must go";
+
+  const int b1 = v1->frames, b2 = v2->frames;
+  EXPECT_TRUE (one->wait_for ([&] { return v1->frames >= b1 + 30 && v2->frames >= b2 + 30; },
+      kTimeoutMs)) << "video after the release: " << v1->frames - b1 << " " << v2->frames - b2
+      << "; into the sink: " << vin->frames;
+  auto late = consumer ("rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
+  auto v3 = late->count ("v");
+  EXPECT_TRUE (late->wait_for ([&] { return v3->frames >= 30; }, kTimeoutMs))
+      << v3->frames << late->all_errors ();
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
 TEST_F (Streaming, KilledConsumerIsRemovedOthersCarryOn)
 {
   auto prod = producer (kVideo + " ! " + sink_to ("cam"));
