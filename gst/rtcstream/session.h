@@ -65,8 +65,8 @@ public:
   void sync_state ();
 
   // The side that offers: create-offer, send, set-local-description. With a
-  // signaller whose "ice-servers-in-answer" is true (WHIP/WHEP in trickle
-  // mode) the local description waits for the answer: ICE gathering starts
+  // signaller that has RTCSTREAM_SIGNALLER_FEATURE_ICE_SERVERS_IN_ANSWER
+  // (WHIP/WHEP in trickle mode) the local description waits for the answer: ICE gathering starts
   // with it, and the STUN/TURN servers the endpoint announces with its
   // answer (Link headers) must be in place before gathering starts.
   void offer (Done done);
@@ -124,7 +124,7 @@ private:
   bool relay_only_ = false;
   std::vector<std::string> turn_names_;  // turn-servers without their passwords
   std::string turn_problem_;             // no relay candidate gathered
-  // The signaller's "ice-servers-in-answer", read once in create ().
+  // The signaller's ICE_SERVERS_IN_ANSWER feature, read once in create ().
   bool servers_in_answer_ = false;
   // The offer sent but not yet set locally (see offer()); owned.
   std::unique_ptr<GstWebRTCSessionDescription, void (*) (GstWebRTCSessionDescription *)>

@@ -19,6 +19,26 @@ rtcstream_role_get_type (void)
   return type;
 }
 
+GType
+rtcstream_signaller_features_get_type (void)
+{
+  static GType type = 0;
+  static const GFlagsValue values[] = {
+    {RTCSTREAM_SIGNALLER_FEATURE_MEDIA_ONLY, "The remote end takes audio and video only",
+        "media-only"},
+    {RTCSTREAM_SIGNALLER_FEATURE_ANNOUNCES_ICE_SERVERS, "The signalling side hands out "
+        "STUN/TURN servers", "announces-ice-servers"},
+    {RTCSTREAM_SIGNALLER_FEATURE_ICE_SERVERS_IN_ANSWER, "STUN/TURN servers come with the "
+        "answer", "ice-servers-in-answer"},
+    {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_flags_register_static ("RtcstreamSignallerFeatures", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 namespace {
 
 enum {
@@ -152,4 +172,20 @@ void
 rtcstream_signaller_emit_error (RtcstreamSignaller *self, const GError *error)
 {
   g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
+}
+
+RtcstreamSignallerFeatures
+rtcstream_signaller_get_features (RtcstreamSignaller *self)
+{
+  g_return_val_if_fail (RTCSTREAM_IS_SIGNALLER (self), RTCSTREAM_SIGNALLER_FEATURE_NONE);
+  auto *iface = RTCSTREAM_SIGNALLER_GET_IFACE (self);
+  return iface->get_features ? iface->get_features (self) : RTCSTREAM_SIGNALLER_FEATURE_NONE;
+}
+
+gchar **
+rtcstream_signaller_get_ice_servers (RtcstreamSignaller *self)
+{
+  g_return_val_if_fail (RTCSTREAM_IS_SIGNALLER (self), nullptr);
+  auto *iface = RTCSTREAM_SIGNALLER_GET_IFACE (self);
+  return iface->get_ice_servers ? iface->get_ice_servers (self) : nullptr;
 }

@@ -38,6 +38,27 @@ typedef enum {
   RTCSTREAM_SIGNALLER_ERROR_REFUSED,       /* the server refused a request */
 } RtcstreamSignallerError;
 
+/* What a signaller's remote end can do or needs, beyond the interface's
+ * calls: elements and sessions ask with rtcstream_signaller_get_features ()
+ * instead of looking for properties. */
+typedef enum /*< flags >*/ {
+  RTCSTREAM_SIGNALLER_FEATURE_NONE = 0,
+  /* The remote end takes audio and video only (WHIP/WHEP clients and
+   * endpoints): elements open no data channels through this signaller. */
+  RTCSTREAM_SIGNALLER_FEATURE_MEDIA_ONLY = 1 << 0,
+  /* The signalling side may hand out STUN/TURN servers
+   * (rtcstream_signaller_get_ice_servers ()): rtcstream-signalling's
+   * welcome, a WHIP/WHEP endpoint's Link headers. */
+  RTCSTREAM_SIGNALLER_FEATURE_ANNOUNCES_ICE_SERVERS = 1 << 1,
+  /* ... and they come with the remote answer (WHIP/WHEP in trickle mode): a
+   * session that offers sets its local description (which starts ICE
+   * gathering) only once the answer is in, so that it can use them. */
+  RTCSTREAM_SIGNALLER_FEATURE_ICE_SERVERS_IN_ANSWER = 1 << 2,
+} RtcstreamSignallerFeatures;
+
+GType rtcstream_signaller_features_get_type (void);
+#define RTCSTREAM_TYPE_SIGNALLER_FEATURES (rtcstream_signaller_features_get_type ())
+
 struct _RtcstreamSignallerInterface {
   GTypeInterface parent_iface;
 
@@ -52,19 +73,20 @@ struct _RtcstreamSignallerInterface {
   void (*add_ice) (RtcstreamSignaller *self, const gchar *session_id,
       guint mline, const gchar *candidate);
   void (*end_session) (RtcstreamSignaller *self, const gchar *session_id);
+  /* Optional (NULL: none). Any thread. */
+  RtcstreamSignallerFeatures (*get_features) (RtcstreamSignaller *self);
+  /* Optional (NULL: none). Any thread: the STUN/TURN servers the signalling
+   * side handed out so far, as webrtcbin URIs (stun://HOST:PORT,
+   * turn(s)://USER:PASS@HOST:PORT); NULL-terminated, transfer full. */
+  gchar ** (*get_ice_servers) (RtcstreamSignaller *self);
 };
 
 /* Interface properties every signaller has:
  *  "role"        RtcstreamRole, which side the element is
  *  "stream-name" gchar*, the stream to publish or to watch
- * Optional properties elements look for (g_object_class_find_property):
- *  "media-only"  gboolean, read-only: the remote end takes audio and video
- *                only, so the element offers no data channels (WHIP/WHEP)
- *  "auth-token"  gchar*: set from the element's auth-token when that is set
- *  "ice-servers-in-answer" gboolean, read-only: the remote end announces
- *                STUN/TURN servers with its answer, in "ice-servers" (GStrv of
- *                webrtcbin URIs); the session then sets its local description
- *                (ICE gathering) only once the answer is in, and uses them
+ * The signallers rtcstream ships derive from RtcstreamBaseSignaller, which
+ * also has the settings elements pass on (tls-ca-file, auth-token,
+ * producer-timeout) and a read-only "ice-servers".
  * Signals:
  *  "registered" ()                                      producer visible to viewers
  *  "session-requested" (gchar *session_id, gchar *peer_id,
@@ -87,6 +109,9 @@ void rtcstream_signaller_send_sdp (RtcstreamSignaller *self, const gchar *sessio
 void rtcstream_signaller_add_ice (RtcstreamSignaller *self, const gchar *session_id,
     guint mline, const gchar *candidate);
 void rtcstream_signaller_end_session (RtcstreamSignaller *self, const gchar *session_id);
+RtcstreamSignallerFeatures rtcstream_signaller_get_features (RtcstreamSignaller *self);
+/* NULL-terminated webrtcbin URIs, or NULL; free with g_strfreev. */
+gchar **rtcstream_signaller_get_ice_servers (RtcstreamSignaller *self);
 
 /* For implementations: emit the interface's signals. */
 void rtcstream_signaller_emit_registered (RtcstreamSignaller *self);

@@ -311,9 +311,13 @@ make_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
   }
   if (s.signaller_from_app && s.signaller) {
     g_object_set (s.signaller.get (), "role", role, nullptr);
-    if (!s.auth_token.empty () &&
-        g_object_class_find_property (G_OBJECT_GET_CLASS (s.signaller.get ()), "auth-token"))
-      g_object_set (s.signaller.get (), "auth-token", s.auth_token.c_str (), nullptr);
+    // The settings an element passes on, to a signaller that takes them.
+    if (RTCSTREAM_IS_BASE_SIGNALLER (s.signaller.get ())) {
+      if (!s.auth_token.empty ())
+        g_object_set (s.signaller.get (), "auth-token", s.auth_token.c_str (), nullptr);
+      if (!s.tls_ca_file.empty ())
+        g_object_set (s.signaller.get (), "tls-ca-file", s.tls_ca_file.c_str (), nullptr);
+    }
     return s.signaller.get ();
   }
   StreamUri http;
@@ -367,7 +371,8 @@ make_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
 bool
 announces_ice_servers (RtcstreamSignaller *sig)
 {
-  return g_object_class_find_property (G_OBJECT_GET_CLASS (sig), "ice-servers") != nullptr;
+  return rtcstream_signaller_get_features (sig) &
+      RTCSTREAM_SIGNALLER_FEATURE_ANNOUNCES_ICE_SERVERS;
 }
 
 }  // namespace

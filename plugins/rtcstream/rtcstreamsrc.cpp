@@ -31,6 +31,7 @@
 #include "rtcstream/datachannel.h"
 #include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
+#include "rtcstream/signallers/base-signaller.h"
 #include "rtcstream/worker.h"
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_src_debug);
@@ -559,7 +560,7 @@ start (RtcstreamSrc *self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
     return false;
   }
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sig), "producer-timeout"))
+  if (RTCSTREAM_IS_BASE_SIGNALLER (sig))
     g_object_set (sig, "producer-timeout", timeout, nullptr);
   auto on_start = [st] { st->ended = false; };
   auto refresh_stats = [st] {

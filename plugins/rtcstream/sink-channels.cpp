@@ -86,10 +86,8 @@ open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *w
   }
   // A signaller whose endpoint takes audio and video only (WHIP) says so:
   // a data channel in the offer would make it refuse the whole session.
-  gboolean media_only = FALSE;
-  if (st->signaller &&
-      g_object_class_find_property (G_OBJECT_GET_CLASS (st->signaller.get ()), "media-only"))
-    g_object_get (st->signaller.get (), "media-only", &media_only, nullptr);
+  const bool media_only = st->signaller && (rtcstream_signaller_get_features (
+      st->signaller.get ()) & RTCSTREAM_SIGNALLER_FEATURE_MEDIA_ONLY);
   if (!create) {
     navigation = data = false;
   } else if (media_only && (navigation || data)) {

@@ -293,6 +293,12 @@ rtcstream_app_signaller_class_init (RtcstreamAppSignallerClass *klass)
   base_class->send_sdp = app_send_sdp;
   base_class->add_ice = app_add_ice;
   base_class->end_session = app_end_session;
+  base_class->get_features = [] (RtcstreamBaseSignaller *base_self) {
+    State *st = RTCSTREAM_APP_SIGNALLER (base_self)->state;
+    std::lock_guard<std::mutex> lk (st->lock);
+    return st->media_only ? RTCSTREAM_SIGNALLER_FEATURE_MEDIA_ONLY
+                          : RTCSTREAM_SIGNALLER_FEATURE_NONE;
+  };
 
   g_object_class_install_property (gobject_class, PROP_MEDIA_ONLY,
       g_param_spec_boolean ("media-only", "Media only",

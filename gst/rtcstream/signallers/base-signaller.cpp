@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_base_signaller_debug);
 #define GST_CAT_DEFAULT rtcstream_base_signaller_debug
@@ -16,13 +17,19 @@ enum {
   PROP_0,
   PROP_ROLE,
   PROP_STREAM_NAME,
+  PROP_TLS_CA_FILE,
+  PROP_AUTH_TOKEN,
+  PROP_PRODUCER_TIMEOUT,
+  PROP_ICE_SERVERS,
 };
 
 struct Private {
-  // The interface's properties: guarded by lock, copied out before use.
+  // The properties: guarded by lock, copied out before use.
   std::mutex lock;
   RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
   std::string stream_name;
+  rtcstream::SignallerSettings settings;
+  std::vector<std::string> ice_servers;  // webrtcbin URIs
 
   // Worker-thread-only: between the subclass's start and its stop. Calls
   // posted by the element and errors are dropped outside a run.
@@ -152,6 +159,40 @@ base_end_session (RtcstreamSignaller *iface, const gchar *session_id)
       });
 }
 
+RtcstreamSignallerFeatures
+base_get_features (RtcstreamSignaller *iface)
+{
+  auto *self = RTCSTREAM_BASE_SIGNALLER (iface);
+  return klass (self)->get_features ? klass (self)->get_features (self)
+                                    : RTCSTREAM_SIGNALLER_FEATURE_NONE;
+}
+
+gchar **
+base_get_ice_servers (RtcstreamSignaller *iface)
+{
+  Private *p = priv (RTCSTREAM_BASE_SIGNALLER (iface));
+  std::lock_guard<std::mutex> lk (p->lock);
+  if (p->ice_servers.empty ())
+    return nullptr;
+  gchar **out = g_new0 (gchar *, p->ice_servers.size () + 1);
+  for (std::size_t i = 0; i < p->ice_servers.size (); i++)
+    out[i] = g_strdup (p->ice_servers[i].c_str ());
+  return out;
+}
+
+std::string
+string_or_empty (const GValue *value)
+{
+  const char *s = g_value_get_string (value);
+  return s ? s : "";
+}
+
+const char *
+null_if_empty (const std::string &s)
+{
+  return s.empty () ? nullptr : s.c_str ();
+}
+
 }  // namespace
 
 static void
@@ -162,6 +203,8 @@ rtcstream_base_signaller_iface_init (RtcstreamSignallerInterface *iface)
   iface->send_sdp = base_send_sdp;
   iface->add_ice = base_add_ice;
   iface->end_session = base_end_session;
+  iface->get_features = base_get_features;
+  iface->get_ice_servers = base_get_ice_servers;
 }
 
 static void
@@ -208,11 +251,18 @@ rtcstream_base_signaller_set_property (GObject *object, guint prop_id, const GVa
     case PROP_ROLE:
       p->role = static_cast<RtcstreamRole> (g_value_get_enum (value));
       break;
-    case PROP_STREAM_NAME: {
-      const char *name = g_value_get_string (value);
-      p->stream_name = name ? name : "";
+    case PROP_STREAM_NAME:
+      p->stream_name = string_or_empty (value);
       break;
-    }
+    case PROP_TLS_CA_FILE:
+      p->settings.tls_ca_file = string_or_empty (value);
+      break;
+    case PROP_AUTH_TOKEN:
+      p->settings.auth_token = string_or_empty (value);
+      break;
+    case PROP_PRODUCER_TIMEOUT:
+      p->settings.producer_timeout_ms = g_value_get_int (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -229,7 +279,19 @@ rtcstream_base_signaller_get_property (GObject *object, guint prop_id, GValue *v
       g_value_set_enum (value, p->role);
       break;
     case PROP_STREAM_NAME:
-      g_value_set_string (value, p->stream_name.empty () ? nullptr : p->stream_name.c_str ());
+      g_value_set_string (value, null_if_empty (p->stream_name));
+      break;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, null_if_empty (p->settings.tls_ca_file));
+      break;
+    case PROP_AUTH_TOKEN:
+      g_value_set_string (value, null_if_empty (p->settings.auth_token));
+      break;
+    case PROP_PRODUCER_TIMEOUT:
+      g_value_set_int (value, p->settings.producer_timeout_ms);
+      break;
+    case PROP_ICE_SERVERS:
+      rtcstream::value_set_strv (value, p->ice_servers);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -247,6 +309,30 @@ rtcstream_base_signaller_class_init (RtcstreamBaseSignallerClass *klass)
 
   g_object_class_override_property (gobject_class, PROP_ROLE, "role");
   g_object_class_override_property (gobject_class, PROP_STREAM_NAME, "stream-name");
+
+  const auto rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+          "PEM file of the certificate authorities to trust for TLS (wss://, https://), "
+          "e.g. the server's self-signed certificate; unset uses the system's trust store",
+          nullptr, rw));
+  g_object_class_install_property (gobject_class, PROP_AUTH_TOKEN,
+      g_param_spec_string ("auth-token", "Auth token",
+          "Bearer token sent as 'Authorization: Bearer TOKEN' where the transport has "
+          "one (WHIP/WHEP); unset sends none",
+          nullptr, rw));
+  g_object_class_install_property (gobject_class, PROP_PRODUCER_TIMEOUT,
+      g_param_spec_int ("producer-timeout", "Producer timeout",
+          "Consumer: how long to wait (ms) for the stream to be published before "
+          "failing, where the signalling can wait (rtcstream-signalling, Janus); -1 waits "
+          "forever, 0 fails at once if it is not there",
+          -1, G_MAXINT, 30000, rw));
+  g_object_class_install_property (gobject_class, PROP_ICE_SERVERS,
+      g_param_spec_boxed ("ice-servers", "ICE servers",
+          "STUN/TURN servers the signalling side handed out (rtcstream-signalling's "
+          "welcome, a WHIP/WHEP answer's Link headers), as webrtcbin URIs; sessions use "
+          "them next to the element's stun-server and turn-servers",
+          G_TYPE_STRV, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 }
 
 RtcstreamRole
@@ -312,6 +398,27 @@ value_set_strv (GValue *value, const std::vector<std::string> &list)
     v.push_back (s.c_str ());
   v.push_back (nullptr);
   g_value_set_boxed (value, v.data ());
+}
+
+SignallerSettings
+signaller_settings (RtcstreamBaseSignaller *self)
+{
+  Private *p = priv (self);
+  std::lock_guard<std::mutex> lk (p->lock);
+  return p->settings;
+}
+
+void
+signaller_set_ice_servers (RtcstreamBaseSignaller *self, std::vector<std::string> uris)
+{
+  Private *p = priv (self);
+  {
+    std::lock_guard<std::mutex> lk (p->lock);
+    if (p->ice_servers == uris)
+      return;
+    p->ice_servers = std::move (uris);
+  }
+  g_object_notify (G_OBJECT (self), "ice-servers");
 }
 
 std::string

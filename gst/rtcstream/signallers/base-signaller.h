@@ -2,7 +2,10 @@
 //
 // RtcstreamBaseSignaller: the abstract base of the signallers rtcstream ships
 // (websocket, WHIP/WHEP, Janus). It implements RtcstreamSignaller and owns
-// what they share: the role and stream-name properties, one Worker (a thread
+// what they share: the role and stream-name properties, the settings every
+// signaller takes from the element (tls-ca-file, auth-token,
+// producer-timeout), the STUN/TURN servers its server hands out
+// (ice-servers, the interface's get_ice_servers), one Worker (a thread
 // with a GMainContext of its own) per instance, error emission, the hop of
 // the interface's calls onto the worker, and the order of teardown. A
 // subclass fills in the class vfuncs below and keeps only its protocol.
@@ -43,8 +46,10 @@ struct _RtcstreamBaseSignallerClass {
   void (*add_ice) (RtcstreamBaseSignaller *self, const gchar *session_id, guint mline,
       const gchar *candidate);
   void (*end_session) (RtcstreamBaseSignaller *self, const gchar *session_id);
+  /* Any thread, optional (NULL: none): what the remote end can do. */
+  RtcstreamSignallerFeatures (*get_features) (RtcstreamBaseSignaller *self);
 
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 /* Any thread: the role, under the settings lock. */
@@ -80,6 +85,21 @@ Worker &signaller_worker (RtcstreamBaseSignaller *self);
 
 // Any thread: a copy of the stream name, taken under the settings lock.
 std::string signaller_stream_name (RtcstreamBaseSignaller *self);
+
+// The settings every signaller takes from the element, as properties of the
+// base: a subclass uses those that mean something for its transport.
+struct SignallerSettings {
+  std::string tls_ca_file;       // PEM file of CAs to trust for TLS; empty: the system's
+  std::string auth_token;        // bearer token; empty: none
+  gint producer_timeout_ms = 30000;  // consumer: wait for the stream (-1 forever)
+};
+// Any thread: a copy, taken under the settings lock.
+SignallerSettings signaller_settings (RtcstreamBaseSignaller *self);
+
+// Any thread: the STUN/TURN servers the signalling side handed out, as
+// webrtcbin URIs (see ice_server_uris), replacing earlier ones; notifies
+// "ice-servers" when they changed.
+void signaller_set_ice_servers (RtcstreamBaseSignaller *self, std::vector<std::string> uris);
 
 // For get_property: sets a G_TYPE_STRV value (e.g. "ice-servers") to a copy of list.
 void value_set_strv (GValue *value, const std::vector<std::string> &list);

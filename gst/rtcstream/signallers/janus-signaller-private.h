@@ -41,9 +41,9 @@ struct Settings {
   std::string pin;
   std::string api_secret;
   std::string token;
+  // The base's properties, copied in at start (unset in State::settings).
   std::string tls_ca_file;
   gint producer_timeout_ms = 30000;
-  // The base's properties, copied in at start (unset in State::settings).
   std::string stream_name;
   RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
 

@@ -33,8 +33,6 @@ enum {
   PROP_PIN,
   PROP_API_SECRET,
   PROP_TOKEN,
-  PROP_TLS_CA_FILE,
-  PROP_PRODUCER_TIMEOUT,
 };
 
 }  // namespace
@@ -129,6 +127,9 @@ janus_start (RtcstreamBaseSignaller *base_self)
   }
   st->cfg.stream_name = rtcstream::signaller_stream_name (base_self);
   st->cfg.role = rtcstream_base_signaller_get_role (base_self);
+  const rtcstream::SignallerSettings shared = rtcstream::signaller_settings (base_self);
+  st->cfg.tls_ca_file = shared.tls_ca_file;
+  st->cfg.producer_timeout_ms = shared.producer_timeout_ms;
   st->phase = Phase::Connecting;
   st->generation++;
   st->janus_session = st->handle = st->feed = 0;
@@ -286,7 +287,6 @@ static const struct {
   {PROP_PIN, &Settings::pin},
   {PROP_API_SECRET, &Settings::api_secret},
   {PROP_TOKEN, &Settings::token},
-  {PROP_TLS_CA_FILE, &Settings::tls_ca_file},
 };
 
 static void
@@ -303,13 +303,7 @@ rtcstream_janus_signaller_set_property (GObject *object, guint prop_id, const GV
       return;
     }
   }
-  switch (prop_id) {
-    case PROP_PRODUCER_TIMEOUT:
-      s.producer_timeout_ms = g_value_get_int (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-  }
+  G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static void
@@ -326,13 +320,7 @@ rtcstream_janus_signaller_get_property (GObject *object, guint prop_id, GValue *
       return;
     }
   }
-  switch (prop_id) {
-    case PROP_PRODUCER_TIMEOUT:
-      g_value_set_int (value, s.producer_timeout_ms);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-  }
+  G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static void
@@ -375,15 +363,6 @@ rtcstream_janus_signaller_class_init (RtcstreamJanusSignallerClass *klass)
   g_object_class_install_property (gobject_class, PROP_TOKEN,
       g_param_spec_string ("token", "Token",
           "A Janus auth token, when janus.jcfg enables token_auth", nullptr, flags));
-  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
-      g_param_spec_string ("tls-ca-file", "TLS CA file",
-          "PEM file of the certificate authorities to trust for https:// (e.g. Janus' "
-          "self-signed certificate); unset uses the system's trust store", nullptr, flags));
-  g_object_class_install_property (gobject_class, PROP_PRODUCER_TIMEOUT,
-      g_param_spec_int ("producer-timeout", "Producer timeout",
-          "Consumer: how long to wait (ms) for the publisher to appear in the room before "
-          "failing; -1 waits forever, 0 fails at once if it is not there",
-          -1, G_MAXINT, 30000, flags));
 }
 
 gboolean

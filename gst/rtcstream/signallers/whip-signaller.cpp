@@ -27,14 +27,9 @@ namespace {
 enum {
   PROP_0,
   PROP_URL,
-  PROP_AUTH_TOKEN,
-  PROP_TLS_CA_FILE,
   PROP_ICE_MODE,
   PROP_TIMEOUT,
-  PROP_ICE_SERVERS,
   PROP_RESOURCE_URL,
-  PROP_MEDIA_ONLY,
-  PROP_ICE_SERVERS_IN_ANSWER,
 };
 
 constexpr gint kDefaultTimeoutMs = 15000;
@@ -52,15 +47,13 @@ struct SdpFree {
 };
 
 struct State {
-  // Settings: guarded by lock, copied out before use. ice_servers and
-  // resource_url are results, written on the worker under the lock.
+  // Settings: guarded by lock, copied out before use (auth-token and
+  // tls-ca-file are the base's). resource_url is a result, written on the
+  // worker under the lock.
   std::mutex lock;
   std::string url;
-  std::string auth_token;
-  std::string tls_ca_file;
   RtcstreamWhipIceMode ice_mode = RTCSTREAM_WHIP_ICE_MODE_TRICKLE;
   gint timeout_ms = kDefaultTimeoutMs;
-  std::vector<std::string> ice_servers;
   std::string resource_url;
 
   // Worker-thread-only state, for the one session of a run.
@@ -315,11 +308,9 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
   {
     std::lock_guard<std::mutex> lk (st->lock);
     st->resource_url = st->resource;
-    st->ice_servers = servers;
   }
   g_object_notify (G_OBJECT (self), "resource-url");
-  if (!servers.empty ())
-    g_object_notify (G_OBJECT (self), "ice-servers");
+  rtcstream::signaller_set_ice_servers (&self->parent, std::move (servers));
 
   GST_INFO_OBJECT (self, "session %s answered, resource %s", st->session_id.c_str (),
       st->resource.c_str ());
@@ -419,18 +410,17 @@ whip_start (RtcstreamBaseSignaller *base_self)
   auto *self = RTCSTREAM_WHIP_SIGNALLER (base_self);
   State *st = self->state;
   const RtcstreamRole role = rtcstream_base_signaller_get_role (base_self);
-  std::string ca_file;
+  const rtcstream::SignallerSettings shared = rtcstream::signaller_settings (base_self);
   gint timeout_ms;
   {
     std::lock_guard<std::mutex> lk (st->lock);
     st->endpoint = st->url;
-    st->token = st->auth_token;
+    st->token = shared.auth_token;
     st->mode = st->ice_mode;
-    ca_file = st->tls_ca_file;
     timeout_ms = st->timeout_ms;
     st->resource_url.clear ();
-    st->ice_servers.clear ();
   }
+  rtcstream::signaller_set_ice_servers (base_self, {});
   st->phase = Phase::Started;
   st->session_id.clear ();
   st->offer.reset ();
@@ -452,7 +442,7 @@ whip_start (RtcstreamBaseSignaller *base_self)
     return;
   }
   SoupSessionOptions options;
-  options.tls_ca_file = ca_file;
+  options.tls_ca_file = shared.tls_ca_file;
   // SoupSession's timeout is in seconds; 0 means none.
   options.timeout_s = timeout_ms <= 0 ? 0 : (guint) ((timeout_ms + 999) / 1000);
   options.max_conns_per_host = 4;
@@ -630,12 +620,6 @@ rtcstream_whip_signaller_set_property (GObject *object, guint prop_id, const GVa
     case PROP_URL:
       st->url = string_or_empty (value);
       break;
-    case PROP_AUTH_TOKEN:
-      st->auth_token = string_or_empty (value);
-      break;
-    case PROP_TLS_CA_FILE:
-      st->tls_ca_file = string_or_empty (value);
-      break;
     case PROP_ICE_MODE:
       st->ice_mode = static_cast<RtcstreamWhipIceMode> (g_value_get_enum (value));
       break;
@@ -664,29 +648,14 @@ rtcstream_whip_signaller_get_property (GObject *object, guint prop_id, GValue *v
     case PROP_URL:
       g_value_set_string (value, null_if_empty (st->url));
       break;
-    case PROP_AUTH_TOKEN:
-      g_value_set_string (value, null_if_empty (st->auth_token));
-      break;
-    case PROP_TLS_CA_FILE:
-      g_value_set_string (value, null_if_empty (st->tls_ca_file));
-      break;
     case PROP_ICE_MODE:
       g_value_set_enum (value, st->ice_mode);
       break;
     case PROP_TIMEOUT:
       g_value_set_int (value, st->timeout_ms);
       break;
-    case PROP_ICE_SERVERS:
-      rtcstream::value_set_strv (value, st->ice_servers);
-      break;
     case PROP_RESOURCE_URL:
       g_value_set_string (value, null_if_empty (st->resource_url));
-      break;
-    case PROP_MEDIA_ONLY:
-      g_value_set_boolean (value, TRUE);
-      break;
-    case PROP_ICE_SERVERS_IN_ANSWER:
-      g_value_set_boolean (value, st->ice_mode == RTCSTREAM_WHIP_ICE_MODE_TRICKLE);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -709,6 +678,17 @@ rtcstream_whip_signaller_class_init (RtcstreamWhipSignallerClass *klass)
   base_class->send_sdp = whip_send_sdp;
   base_class->add_ice = whip_add_ice;
   base_class->end_session = whip_end_session;
+  // WHIP/WHEP carry audio and video only; in trickle mode the endpoint's
+  // STUN/TURN servers come with the answer, before gathering starts.
+  base_class->get_features = [] (RtcstreamBaseSignaller *base_self) {
+    State *st = RTCSTREAM_WHIP_SIGNALLER (base_self)->state;
+    std::lock_guard<std::mutex> lk (st->lock);
+    int f = RTCSTREAM_SIGNALLER_FEATURE_MEDIA_ONLY |
+        RTCSTREAM_SIGNALLER_FEATURE_ANNOUNCES_ICE_SERVERS;
+    if (st->ice_mode == RTCSTREAM_WHIP_ICE_MODE_TRICKLE)
+      f |= RTCSTREAM_SIGNALLER_FEATURE_ICE_SERVERS_IN_ANSWER;
+    return static_cast<RtcstreamSignallerFeatures> (f);
+  };
 
   const auto rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   const auto ro = (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -716,16 +696,6 @@ rtcstream_whip_signaller_class_init (RtcstreamWhipSignallerClass *klass)
       g_param_spec_string ("url", "URL",
           "The endpoint the offer is POSTed to: a WHIP endpoint when publishing, a WHEP "
           "endpoint when watching (http://HOST:PORT/PATH or https://...)",
-          nullptr, rw));
-  g_object_class_install_property (gobject_class, PROP_AUTH_TOKEN,
-      g_param_spec_string ("auth-token", "Auth token",
-          "Bearer token sent as 'Authorization: Bearer TOKEN' with every request; unset "
-          "sends none",
-          nullptr, rw));
-  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
-      g_param_spec_string ("tls-ca-file", "TLS CA file",
-          "PEM file of the certificate authorities to trust for https:// (e.g. the "
-          "endpoint's self-signed certificate); unset uses the system's trust store",
           nullptr, rw));
   g_object_class_install_property (gobject_class, PROP_ICE_MODE,
       g_param_spec_enum ("ice-mode", "ICE mode",
@@ -738,30 +708,11 @@ rtcstream_whip_signaller_class_init (RtcstreamWhipSignallerClass *klass)
           "Longest wait (ms) for an HTTP reply, and in full ICE mode for gathering; "
           "0 waits without limit",
           0, G_MAXINT, kDefaultTimeoutMs, rw));
-  g_object_class_install_property (gobject_class, PROP_ICE_SERVERS,
-      g_param_spec_boxed ("ice-servers", "ICE servers",
-          "STUN/TURN servers the endpoint announced in Link headers of its answer, as "
-          "webrtcbin URIs (stun://HOST:PORT, turn://USER:PASS@HOST:PORT). In trickle "
-          "mode the session uses them (see ice-servers-in-answer); in full mode it has "
-          "gathered before the answer, so they are only reported",
-          G_TYPE_STRV, ro));
   g_object_class_install_property (gobject_class, PROP_RESOURCE_URL,
       g_param_spec_string ("resource-url", "Resource URL",
           "The session's resource on the endpoint (the Location of the answer), which "
           "is DELETEd when the session ends; null before the answer",
           nullptr, ro));
-  g_object_class_install_property (gobject_class, PROP_MEDIA_ONLY,
-      g_param_spec_boolean ("media-only", "Media only",
-          "Always true: WHIP/WHEP endpoints take audio and video only, so elements "
-          "offer no data channels through this signaller",
-          TRUE, ro));
-  g_object_class_install_property (gobject_class, PROP_ICE_SERVERS_IN_ANSWER,
-      g_param_spec_boolean ("ice-servers-in-answer", "ICE servers in answer",
-          "True in trickle mode: the session sets its local description (which starts "
-          "ICE gathering) once the answer is in, so the STUN/TURN servers of its Link "
-          "headers are used, added to the element's own (gathering starts one round "
-          "trip later)",
-          TRUE, ro));
 }
 
 RtcstreamWhipSignaller *

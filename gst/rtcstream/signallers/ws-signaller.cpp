@@ -26,10 +26,7 @@ namespace {
 enum {
   PROP_0,
   PROP_URI,
-  PROP_PRODUCER_TIMEOUT,
   PROP_PEER_ID,
-  PROP_TLS_CA_FILE,
-  PROP_ICE_SERVERS,
 };
 
 constexpr std::size_t kMaxServerMessage = 8 * 1024 * 1024;
@@ -40,10 +37,7 @@ struct State {
   // Settings: guarded by lock, copied out before use.
   std::mutex lock;
   std::string uri = "ws://127.0.0.1:8443/ws";
-  gint producer_timeout_ms = 30000;
   std::string peer_id;
-  std::string tls_ca_file;
-  std::vector<std::string> ice_servers;  // from the welcome, as webrtcbin URIs
 
   // Worker-thread-only state.
   Ref<SoupSession> session;
@@ -118,11 +112,7 @@ void
 start_waiting_for_producer (RtcstreamWsSignaller *self)
 {
   State *st = self->state;
-  gint timeout;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    timeout = st->producer_timeout_ms;
-  }
+  const gint timeout = rtcstream::signaller_settings (&self->parent).producer_timeout_ms;
   std::string name = rtcstream::signaller_stream_name (&self->parent);
   if (timeout == 0) {
     emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
@@ -178,10 +168,8 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
     {
       std::lock_guard<std::mutex> lk (st->lock);
       st->peer_id = m->peer_id;
-      st->ice_servers = servers;
     }
-    if (!servers.empty ())
-      g_object_notify (G_OBJECT (self), "ice-servers");
+    rtcstream::signaller_set_ice_servers (&self->parent, std::move (servers));
     st->phase = Phase::Welcomed;
     GST_INFO_OBJECT (self, "welcomed as peer %s", m->peer_id.c_str ());
     if (producer) {
@@ -392,14 +380,9 @@ ws_start (RtcstreamBaseSignaller *base_self)
   std::string uri = setting_uri (self);
   st->phase = Phase::Connecting;
   st->session_requested = false;
-  std::string ca_file;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    ca_file = st->tls_ca_file;
-  }
   std::string error;
   SoupSessionOptions options;
-  options.tls_ca_file = ca_file;
+  options.tls_ca_file = rtcstream::signaller_settings (base_self).tls_ca_file;
   st->session = Ref<SoupSession>::adopt (make_soup_session (options, error));
   if (!st->session) {
     emit_error (base_self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
@@ -484,12 +467,6 @@ rtcstream_ws_signaller_set_property (GObject *object, guint prop_id, const GValu
     case PROP_URI:
       st->uri = g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
-    case PROP_PRODUCER_TIMEOUT:
-      st->producer_timeout_ms = g_value_get_int (value);
-      break;
-    case PROP_TLS_CA_FILE:
-      st->tls_ca_file = g_value_get_string (value) ? g_value_get_string (value) : "";
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -506,17 +483,8 @@ rtcstream_ws_signaller_get_property (GObject *object, guint prop_id, GValue *val
     case PROP_URI:
       g_value_set_string (value, st->uri.c_str ());
       break;
-    case PROP_PRODUCER_TIMEOUT:
-      g_value_set_int (value, st->producer_timeout_ms);
-      break;
     case PROP_PEER_ID:
       g_value_set_string (value, st->peer_id.empty () ? nullptr : st->peer_id.c_str ());
-      break;
-    case PROP_TLS_CA_FILE:
-      g_value_set_string (value, st->tls_ca_file.empty () ? nullptr : st->tls_ca_file.c_str ());
-      break;
-    case PROP_ICE_SERVERS:
-      rtcstream::value_set_strv (value, st->ice_servers);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -538,32 +506,19 @@ rtcstream_ws_signaller_class_init (RtcstreamWsSignallerClass *klass)
   base_class->send_sdp = ws_send_sdp;
   base_class->add_ice = ws_add_ice;
   base_class->end_session = ws_end_session;
+  base_class->get_features = [] (RtcstreamBaseSignaller *) {
+    return RTCSTREAM_SIGNALLER_FEATURE_ANNOUNCES_ICE_SERVERS;
+  };
 
   g_object_class_install_property (gobject_class, PROP_URI,
       g_param_spec_string ("uri", "URI",
           "Websocket address of the signalling server (ws://HOST:PORT/ws or wss://...)",
           "ws://127.0.0.1:8443/ws",
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
-  g_object_class_install_property (gobject_class, PROP_PRODUCER_TIMEOUT,
-      g_param_spec_int ("producer-timeout", "Producer timeout",
-          "Consumer: how long to wait (ms) for the stream to be published before "
-          "failing; -1 waits forever, 0 fails at once if it is not there",
-          -1, G_MAXINT, 30000, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
-  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
-      g_param_spec_string ("tls-ca-file", "TLS CA file",
-          "PEM file of the certificate authorities to trust for wss:// (e.g. the server's "
-          "self-signed certificate); unset uses the system's trust store",
-          nullptr, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_PEER_ID,
       g_param_spec_string ("peer-id", "Peer id",
           "The id the server assigned to this connection (null before welcome)",
           nullptr, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
-  g_object_class_install_property (gobject_class, PROP_ICE_SERVERS,
-      g_param_spec_boxed ("ice-servers", "ICE servers",
-          "STUN/TURN servers the signalling server hands out in its welcome (its "
-          "--ice-server), as webrtcbin URIs; every session uses them next to the "
-          "element's stun-server and turn-servers",
-          G_TYPE_STRV, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 }
 
 RtcstreamWsSignaller *
