@@ -80,7 +80,8 @@ export function run (logName, cmd, args, env = {}, onStdout = null, { group = fa
   child.name = logName;
   child.logFile = join(OUT, `${logName}.log`);
   child.log = '';
-  const file = createWriteStream(child.logFile);
+  writeFileSync(child.logFile, '');   // now, not when the stream opens: never an earlier run's
+  const file = createWriteStream(child.logFile, { flags: 'a' });
   child.file = file;
   const keep = (d) => { child.log = (child.log + d).slice(-4000); file.write(d); };
   let partial = '';

@@ -12,8 +12,11 @@
 // does not exit within a bound a failure, with its stacks.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -115,6 +118,7 @@ let lineCount = 0;
 export function startLine (logName, text, { env = {}, cwd = TMP, onStdout = null } = {}) {
   const name = `${logName}-${++lineCount}`;
   const sinks = join(OUT, `${name}-sinks.log`);
+  rmSync(sinks, { force: true });     // never read an earlier run's
   const child = run(name, '/bin/bash', ['-c', text], lineEnv({
     GST_DEBUG: 'basesink:6', GST_DEBUG_FILE: sinks, ...env,
   }), onStdout, { group: true, cwd, stdin: 'pipe' });
@@ -270,7 +274,6 @@ export function discover (file, { video, audio, minSeconds = 1 } = {}) {
 
 // A free TCP+UDP port on 127.0.0.1 (from a server we start and stop).
 export async function freePort () {
-  const net = await import('node:net');
   return new Promise((res) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
@@ -295,7 +298,6 @@ export async function startCoturn (logName, { secret } = {}) {
     .map((f) => readFileSync(join(dir, f), 'utf8')).join('');
   await waitFor('coturn to listen', async () => {
     if (!alive(child)) throw new Error(`coturn exited: ${child.log}${log()}`);
-    const net = await import('node:net');
     return new Promise((res) => {
       const s = net.connect(port, '127.0.0.1', () => { s.end(); res(true); });
       s.on('error', () => res(false));
