@@ -5,7 +5,7 @@
 # this waits (up to producer-timeout) for the stream to appear.
 # Assumes rtcstream-signalling runs at HOST:PORT.
 #   examples/browser-to-pipeline.sh [HOST:PORT] [STREAM]
-#   VIDEO_SINK=fakesink AUDIO_SINK=fakesink examples/browser-to-pipeline.sh   (no display/sound)
+#   VIDEO_SINK=fakesink AUDIO_SINK=fakesink examples/browser-to-pipeline.sh   # no display, no sound
 set -eu
 
 ADDR=${1:-127.0.0.1:8443}

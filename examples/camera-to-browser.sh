@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Publishes a camera (or, with CAMERA=test, a test pattern) and prints the page
-# to watch it on. Assumes rtcstream-signalling runs at HOST:PORT.
+# Publishes a camera (or, with CAMERA=test, a test pattern) and prints the link
+# that plays it in a browser (http://HOST:PORT/?stream=STREAM). Assumes rtcstream-signalling runs at HOST:PORT.
 #   examples/camera-to-browser.sh [HOST:PORT] [STREAM]
 #   CAMERA=/dev/video2 examples/camera-to-browser.sh
 set -eu
@@ -21,7 +21,7 @@ else
   VIDEO="v4l2src device=$CAMERA ! videoconvert"
 fi
 
-echo "open http://$ADDR/ in a browser and click '$STREAM' (Ctrl-C here to stop)"
+echo "open http://$ADDR/?stream=$STREAM in a browser: it plays by itself, muted (Ctrl-C here to stop)"
 # shellcheck disable=SC2086
 exec gst-launch-1.0 -e rtcstreamsink name=sink uri="rtcstream://$ADDR/$STREAM" \
   $VIDEO ! videoscale ! video/x-raw,width=1280,height=720 ! queue ! sink.video_0

@@ -16,7 +16,7 @@
 //   g++ -std=c++17 -Wall -Wextra examples/embed.cpp -o embed $(pkg-config --cflags --libs gstreamer-1.0)
 // (the pkg-config part after the source file: with --as-needed, the default on
 // Debian and Ubuntu, libraries named before it are dropped and linking fails)
-// or with meson (after adding subdir('examples') to the root meson.build):
+// or with meson, in this checkout's build directory:
 //   ninja -C build examples/rtcstream-embed
 //
 // Run, with rtcstream-signalling running:

@@ -16,7 +16,7 @@
 //
 // Run, with rtcstream-signalling running:
 //   GST_PLUGIN_PATH=build/plugins build/examples/rtcstream-interactive rtcstream://127.0.0.1:8443/play
-// and open http://127.0.0.1:8443/?autoplay, then move the mouse over the video.
+// and open http://127.0.0.1:8443/?stream=play, then move the mouse over the video.
 #include <gst/gst.h>
 #include <gst/video/navigation.h>
 #include <glib-unix.h>

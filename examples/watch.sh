@@ -13,12 +13,14 @@
 # this exits.
 #
 # Both pads are linked by name (src.video_0, src.audio_0). A pad left unlinked is
-# dropped inside rtcstreamsrc without disturbing the others. A producer without
-# audio is fine: audio_0 then never appears.
+# dropped inside rtcstreamsrc without disturbing the others. For a producer
+# without audio set AUDIO=0: audio_0 then never appears, and the audio sink,
+# waiting for it, would keep the whole pipeline from playing.
 #
 # Environment:
 #   RTCSTREAM_SCHEME  rtcstreams for a TLS (wss://) server (default rtcstream)
 #   LATENCY           jitterbuffer in ms (default 50, for a LAN; ~200 over the internet)
+#   AUDIO=0           video only, for a producer without audio
 #   VIDEO_SINK        default autovideosink (e.g. fakesink on a machine with no display)
 #   AUDIO_SINK        default autoaudiosink (e.g. fakesink)
 #   GST_PLUGIN_PATH   where the plugin is (default: build/plugins of this checkout)
@@ -30,15 +32,20 @@ SCHEME=${RTCSTREAM_SCHEME:-rtcstream}
 LATENCY=${LATENCY:-50}
 VIDEO_SINK=${VIDEO_SINK:-autovideosink}
 AUDIO_SINK=${AUDIO_SINK:-autoaudiosink}
+AUDIO=${AUDIO:-1}
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/plugin-path.sh"
 use_rtcstream_plugin rtcstreamsrc
 
 echo "watching $SCHEME://$ADDR/$STREAM (Ctrl-C to stop)"
-# $VIDEO_SINK and $AUDIO_SINK stay unquoted so they may carry properties.
+AUDIO_BRANCH=""
+if [ "$AUDIO" != 0 ]; then
+  AUDIO_BRANCH="src.audio_0 ! queue ! audioconvert ! audioresample ! $AUDIO_SINK"
+fi
+# $VIDEO_SINK and $AUDIO_BRANCH stay unquoted so they may carry properties.
 # shellcheck disable=SC2086
 exec gst-launch-1.0 \
   rtcstreamsrc name=src uri="$SCHEME://$ADDR/$STREAM" latency="$LATENCY" \
   src.video_0 ! queue ! videoconvert ! $VIDEO_SINK \
-  src.audio_0 ! queue ! audioconvert ! audioresample ! $AUDIO_SINK
+  $AUDIO_BRANCH

@@ -2,13 +2,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Configures (once) and builds rtcstream into ./build; installs the browser
 # test's npm packages (tests/browser/node_modules) when missing or when
-# tests/browser/package-lock.json changed.
+# tests/browser/package-lock.json changed, unless given --no-npm (scripts/demo.sh:
+# a demo needs no test packages, nor the npm registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f build/build.ninja ]; then
   meson setup build
 fi
 ninja -C build
+if [ "${1:-}" = --no-npm ]; then
+  exit 0
+fi
 
 lock=tests/browser/package-lock.json
 stamp=tests/browser/node_modules/.rtcstream-lock.sha256

@@ -8,13 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+scripts/build.sh --no-npm
 
 PORT="${PORT:-8443}"
 HOST="${HOST:-127.0.0.1}"
 export GST_PLUGIN_PATH="$PWD/build/plugins${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 
-build/signalling/rtcstream-signalling --host "$HOST" --port "$PORT" &
+# In a session of its own: Ctrl-C reaches the pipeline, which ends its
+# stream cleanly (EOS) while the server is still there; the trap then stops it.
+setsid build/signalling/rtcstream-signalling --host "$HOST" --port "$PORT" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 sleep 0.5
@@ -32,8 +34,9 @@ cat <<MSG
   rtcstream demo: publishing "demo" on rtcstream://$HOST:$PORT/demo
   Watch it from another terminal:
     GST_PLUGIN_PATH=$PWD/build/plugins gst-play-1.0 rtcstream://$HOST:$PORT/demo
-  Watch it in a browser: http://$HOST:$PORT/?autoplay
-    (move the mouse over the video and click: the pipeline draws where you point)
+  Watch it in a browser: http://$HOST:$PORT/?stream=demo
+    (it plays by itself, muted: unmute it on its bar; move the mouse over the video and
+    click: the pipeline draws where you point; http://$HOST:$PORT/ lists every stream)
   Ctrl-C stops.
 
 MSG

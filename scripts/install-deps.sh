@@ -16,6 +16,8 @@ PACKAGES=(
   glib-networking openssl gstreamer1.0-x gstreamer1.0-plugins-base-apps
   # test: the browser test (tests/browser) runs Node with playwright-core (npm) and Chromium
   chromium
+  # test: the documented lines (tests/doc) that end in autovideosink show video on an X display
+  xvfb
   # test: peers written by others (issue 4): an SFU, a TURN relay, a Python WebRTC stack.
   # Their services are never enabled; tests start them with their own 127.0.0.1-only configs.
   janus coturn python3-aiortc

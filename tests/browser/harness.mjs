@@ -5,17 +5,27 @@
 // waits, and a headless Chromium with fake media devices.
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  appendFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
+  rmSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 export const CHROMIUM = process.env.RTCSTREAM_CHROMIUM || '/usr/bin/chromium';
 const SERVER = process.env.RTCSTREAM_SIGNALLING;
-export const OUT = new URL('./out/', import.meta.url).pathname;
+export const OUT = process.env.RTCSTREAM_TEST_OUT
+  ? `${process.env.RTCSTREAM_TEST_OUT.replace(/\/$/, '')}/` : new URL('./out/', import.meta.url).pathname;
 export const STEP_MS = 20000;      // the longest one step may take
-const WATCHDOG_MS = 85000;         // a whole test file
+// A whole test file (the doc-test runner sets a longer one).
+const WATCHDOG_MS = Number(process.env.RTCSTREAM_TEST_WATCHDOG_MS) || 85000;
+// How long any process we start may take to exit once told to (SIGINT,
+// SIGTERM): longer is a hang, a failure.
+export const STOP_BOUND_MS = 10000;
 
 let chromium = null;
 try {
@@ -29,8 +39,21 @@ export const missing = !SERVER ? 'RTCSTREAM_SIGNALLING is not set (run through m
 
 // Every child process, killed however the test file ends.
 const children = new Set();
+// The children started within scoped (fn).
+const scope = new AsyncLocalStorage();
+const running = (c) => c.exitCode === null && c.signalCode === null;
+// Sends sig to the child, or to its whole process group when it has one.
+function signal (c, sig) {
+  try {
+    if (c.group) process.kill(-c.pid, sig);
+    else c.kill(sig);
+  } catch { /* already gone */ }
+}
+function groupAlive (c) {
+  try { process.kill(-c.pid, 0); return true; } catch { return false; }
+}
 function killAll () {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) if (running(c) || (c.group && groupAlive(c))) signal(c, 'SIGKILL');
 }
 process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(1); });
@@ -42,10 +65,24 @@ setTimeout(() => {
 
 // Starts a program, keeping the end of its output for failure messages and
 // all of it in out/LOGNAME.log; `onStdout`, if given, sees stdout line by line.
-export function run (logName, cmd, args, env = {}, onStdout = null) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+// options.group: the child leads a process group of its own, and signals go
+// to the whole group, as a terminal's Ctrl-C does (for shell lines and
+// scripts that start several processes). options.cwd: its directory.
+// options.stdin 'pipe': its stdin stays open (and empty) as a terminal's
+// would, for programs that end when their input closes.
+export function run (logName, cmd, args, env = {}, onStdout = null, { group = false, cwd, stdin = 'ignore' } = {}) {
+  mkdirSync(OUT, { recursive: true });
+  const child = spawn(cmd, args, {
+    env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'], detached: group, cwd,
+  });
+  scope.getStore()?.add(child);
+  child.group = group;
+  child.name = logName;
+  child.logFile = join(OUT, `${logName}.log`);
   child.log = '';
-  const file = createWriteStream(join(OUT, `${logName}.log`));
+  writeFileSync(child.logFile, '');   // now, not when the stream opens: never an earlier run's
+  const file = createWriteStream(child.logFile, { flags: 'a' });
+  child.file = file;
   const keep = (d) => { child.log = (child.log + d).slice(-4000); file.write(d); };
   let partial = '';
   child.stdout.on('data', (d) => {
@@ -57,16 +94,116 @@ export function run (logName, cmd, args, env = {}, onStdout = null) {
   });
   child.stderr.on('data', keep);
   child.exited = new Promise((resolve) => child.on('exit', resolve));
+  child.on('error', (err) => keep(`\n${cmd}: ${err.message}\n`));
   children.add(child);
   return child;
 }
 
-export async function stop (child, signal = 'SIGTERM') {
-  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await child.exited;
-  clearTimeout(timer);
+// The processes of the child's group (or the child alone): [{ pid, comm }].
+function processesOf (c) {
+  if (!c.group) return running(c) ? [{ pid: c.pid, comm: '' }] : [];
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === c.pid && state !== 'Z') out.push({ pid: Number(d), comm });
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+// The stacks of every thread of the child (and of its group), from gdb, also
+// appended to its log file.
+export function stacksOf (c) {
+  let text = '';
+  for (const { pid, comm } of processesOf(c).slice(0, 6)) {
+    const r = spawnSync('gdb', ['-batch', '-nx', '-p', String(pid), '-ex', 'thread apply all bt'], {
+      encoding: 'utf8', timeout: 30000,
+    });
+    const bt = (r.stdout || '').split('\n').filter((l) => /^(Thread|#\d)/.test(l)).join('\n');
+    text += `--- stacks of ${pid} ${comm} ---\n${bt || r.error?.message || r.stderr}\n`;
+  }
+  try { appendFileSync(c.logFile, `\n${text}`); } catch { /* no log file */ }
+  return text;
+}
+
+// Waits at most ms for the child to exit by itself. A child that does not is
+// a hang: its stacks go into the error (and its log), then it is stopped as
+// stop () does. Resolves with its exit code (or signal name).
+export async function exitsWithin (child, ms, what = 'exit by itself') {
+  const done = await Promise.race([child.exited.then(() => true), sleep(ms, false, { ref: false })]);
+  if (!done) {
+    const stacks = stacksOf(child);
+    await stop(child, 'SIGINT').catch(() => {});
+    throw new Error(`${child.name} did not ${what} within ${ms / 1000} s: it hangs. `
+      + `Its stacks (also in ${child.logFile}):\n${stacks}\n--- its output ---\n${child.log}`);
+  }
+  await settle(child);
+  return child.exitCode ?? child.signalCode;
+}
+
+// After a group's leader exited, the rest of its group must follow soon.
+async function settle (child) {
+  const end = Date.now() + 3000;
+  while (child.group && groupAlive(child) && Date.now() < end) await sleep(50);
+  if (child.group && groupAlive(child)) {
+    const left = processesOf(child);
+    const stacks = stacksOf(child);
+    signal(child, 'SIGKILL');
+    children.delete(child);
+    throw new Error(`${child.name} exited but left ${left.map((p) => `${p.pid} ${p.comm}`).join(', ')} `
+      + `running for 3 s after it:\n${stacks}`);
+  }
   children.delete(child);
+}
+
+// Stops a child with `signal` (its group, for a group leader). Every process
+// must exit within STOP_BOUND_MS of SIGINT or SIGTERM: one that does not is a
+// hang, and this rejects with its stacks (from gdb) after killing it.
+// SIGKILL is for tests that kill on purpose.
+export async function stop (child, sig = 'SIGTERM') {
+  if (!running(child)) {
+    await child.exited;
+    await settle(child);
+    return;
+  }
+  signal(child, sig);
+  if (sig === 'SIGKILL') {
+    await child.exited;
+    children.delete(child);
+    return;
+  }
+  const done = await Promise.race([child.exited.then(() => true), sleep(STOP_BOUND_MS, false, { ref: false })]);
+  if (!done) {
+    const stacks = stacksOf(child);
+    signal(child, 'SIGKILL');
+    await child.exited;
+    children.delete(child);
+    throw new Error(`${child.name} did not exit within ${STOP_BOUND_MS / 1000} s of ${sig}: it hangs. `
+      + `Its stacks (also in ${child.logFile}):\n${stacks}\n--- its output ---\n${child.log}`);
+  }
+  await settle(child);
+}
+
+// Runs fn; the processes it started and left running are stopped (SIGINT,
+// bounded, then killed) when it ends, failed or not. Their hangs are only
+// reported when fn itself succeeded.
+export async function scoped (fn) {
+  const mine = new Set();
+  let failed = true;
+  try {
+    const r = await scope.run(mine, fn);
+    failed = false;
+    return r;
+  } finally {
+    const left = [...mine].filter((c) => running(c) || (c.group && groupAlive(c)));
+    const stops = await Promise.allSettled(left.map((c) => stop(c, 'SIGINT')));
+    const hung = stops.filter((r) => r.status === 'rejected');
+    if (!failed && hung.length) throw hung[0].reason;
+  }
 }
 
 // The real rtcstream-signalling on a free port; resolves to { server, port }.
@@ -131,10 +268,12 @@ export function removeProfile (ctx) {
 // counted in child.counts; child.caps is v's raw caps line and child.rtpCodec
 // the encoding-name of the video RTP caps, once seen. Debug output goes to
 // out/LOGNAME-debug.log.
-export function watchStream (port, name, { props = '', logName = 'consumer', debug } = {}) {
+// audio false: no audio branch, for a producer without audio (a branch for a
+// pad that never comes keeps its sink, and so the pipeline, from playing).
+export function watchStream (port, name, { props = '', logName = 'consumer', debug, audio = true } = {}) {
   const pipeline = `rtcstreamsrc name=s ${props} uri=rtcstream://127.0.0.1:${port}/${name} `
     + 's.video_0 ! queue ! videoconvert ! video/x-raw,format=I420 ! fakesink name=v silent=false '
-    + 's.audio_0 ! queue ! fakesink name=a silent=false';
+    + (audio ? 's.audio_0 ! queue ! fakesink name=a silent=false' : '');
   const counts = { v: 0, a: 0 };
   const child = run(logName, 'gst-launch-1.0', ['-v', ...pipeline.split(/\s+/).filter(Boolean)], {
     GST_DEBUG: process.env.GST_DEBUG || debug || 'rtcstreamsrc:5,rtcstream-session:5,webrtcbin:4',

@@ -154,6 +154,60 @@ test('Chromium plays an H264 stream next to it', { skip: missing ?? false, timeo
   assert.deepEqual(muted, [true, false]);
 });
 
+// The link the demo prints: /?stream=NAME plays that stream by itself, muted
+// (browsers autoplay only muted media), with no click; the list stays.
+test('/?stream=NAME plays that stream without a click', { skip: missing ?? false, timeout: 30000 }, async () => {
+  const page = await ctx.browser.newPage();
+  try {
+    await page.goto(`http://127.0.0.1:${ctx.port}/?stream=cam264`);
+    await page.waitForSelector('#streams button[data-stream="cam"]');
+    const frames = () => page.evaluate(() =>
+      [...document.querySelectorAll('.tile video')].map((v) => v.getVideoPlaybackQuality().totalVideoFrames));
+    const first = await waitFor('the linked stream to decode 30 frames', async () => {
+      const f = await frames();
+      return { frames: f, ok: f.length === 1 && f[0] >= 30 };
+    });
+    await waitFor('it to keep decoding', async () => {
+      const f = await frames();
+      return { frames: f, ok: f[0] >= first.frames[0] + 15 };
+    });
+    const tiles = await page.$$eval('.tile', (ts) => ts.map((t) => ({
+      stream: t.dataset.stream, muted: t.querySelector('video').muted,
+      paused: t.querySelector('video').paused,
+    })));
+    assert.deepEqual(tiles, [{ stream: 'cam264', muted: true, paused: false }], 'only the linked stream plays');
+    assert.equal(await page.title(), 'rtcstream: cam264');
+  } catch (err) {
+    err.message += `\n${diagnostics()}`;
+    throw err;
+  } finally {
+    await page.close();
+  }
+});
+
+// A link to a stream that is not live yet says so, and plays it once it is.
+test('/?stream=NAME waits for a stream that is not live yet', { skip: missing ?? false, timeout: 45000 }, async () => {
+  const page = await ctx.browser.newPage();
+  let late = null;
+  try {
+    await page.goto(`http://127.0.0.1:${ctx.port}/?stream=late`);
+    await page.waitForFunction(() => document.getElementById('waiting').textContent === 'waiting for "late" to go live');
+    late = startProducer(ctx.port, 'late');
+    await waitFor('the late stream to play', async () => {
+      const f = await page.evaluate(() =>
+        [...document.querySelectorAll('.tile video')].map((v) => v.getVideoPlaybackQuality().totalVideoFrames));
+      return { frames: f, ok: f.length === 1 && f[0] >= 30 };
+    });
+    assert.equal(await page.textContent('#waiting'), '');
+  } catch (err) {
+    err.message += `\n${diagnostics()}\n--- producer late ---\n${late?.log ?? ''}`;
+    throw err;
+  } finally {
+    await page.close();
+    if (late) await stop(late, 'SIGINT');
+  }
+});
+
 test('a stream that ends leaves the list and the grid', { skip: missing ?? false, timeout: 30000 }, async () => {
   await stop(ctx.vp8, 'SIGKILL');
   await ctx.page.waitForSelector('#streams button[data-stream="cam"]', { state: 'detached' });

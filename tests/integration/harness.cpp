@@ -74,17 +74,51 @@ ServerProcess::ServerProcess (const std::vector<std::string> &extra_args)
 
 ServerProcess::~ServerProcess ()
 {
-  if (pid_ > 0) {
-    kill (pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 50 && waitpid (pid_, &status, WNOHANG) == 0; i++)
-      g_usleep (20000);
-    if (waitpid (pid_, &status, WNOHANG) == 0) {
-      kill (pid_, SIGKILL);
-      waitpid (pid_, &status, 0);
+  if (pid_ > 0)
+    stop_child (pid_, SIGTERM, "rtcstream-signalling");
+}
+
+std::string
+process_stacks (GPid pid)
+{
+  std::string p = std::to_string (pid);
+  const char *argv[] = {"gdb", "-batch", "-nx", "-p", p.c_str (), "-ex", "thread apply all bt",
+      nullptr};
+  gchar *out = nullptr;
+  gint status = 0;
+  if (!g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+          (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL), nullptr, nullptr, &out,
+          nullptr, &status, nullptr))
+    return "(gdb could not run)";
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+  g_free (out);
+  std::string stacks;
+  for (gchar **it = lines; *it; it++)
+    if (g_str_has_prefix (*it, "Thread ") || g_str_has_prefix (*it, "#"))
+      stacks += std::string (*it) + "\n";
+  return stacks;
+}
+
+int
+stop_child (GPid pid, int sig, const std::string &what, int bound_ms)
+{
+  kill (pid, sig);
+  int status = 0;
+  gint64 deadline = g_get_monotonic_time () + (gint64) bound_ms * 1000;
+  while (waitpid (pid, &status, WNOHANG) == 0) {
+    if (g_get_monotonic_time () > deadline) {
+      ADD_FAILURE () << what << " (pid " << pid << ") did not exit within " << bound_ms / 1000
+                     << " s of signal " << sig << ": it hangs. Its stacks:\n"
+                     << process_stacks (pid);
+      kill (pid, SIGKILL);
+      waitpid (pid, &status, 0);
+      g_spawn_close_pid (pid);
+      return -1;
     }
-    g_spawn_close_pid (pid_);
+    g_usleep (20000);
   }
+  g_spawn_close_pid (pid);
+  return status;
 }
 
 bool

@@ -27,6 +27,18 @@ void die_with_parent (gpointer unused);
 // dir/cert.pem and dir/key.pem. False when openssl failed.
 bool make_test_certificate (const std::string &dir, std::string &cert, std::string &key);
 
+// The stacks of every thread of process pid, from gdb (for hang reports).
+std::string process_stacks (GPid pid);
+
+// Stops a child of ours (spawned with G_SPAWN_DO_NOT_REAP_CHILD): sends sig,
+// and waits at most bound_ms for it to exit. One that does not hangs: that is
+// a test failure (ADD_FAILURE, naming what and carrying its stacks), and it
+// is killed. Returns its wait status, or -1 when it hung. The same bound as
+// tests/browser/harness.mjs's stop () (10 s), which the browser and doc-tests
+// use for the gst-launch processes they start.
+constexpr int kStopBoundMs = 10000;
+int stop_child (GPid pid, int sig, const std::string &what, int bound_ms = kStopBoundMs);
+
 // Whether GStreamer has an element factory of this name.
 bool have (const char *factory);
 

@@ -5,6 +5,7 @@ wrote, for the interop tests of rtcstream's WHIP/WHEP clients.
 
   POST /whip/NAME   takes an offer, answers, receives the stream and decodes it
   POST /whep/NAME   takes an offer, answers, sends a moving test pattern
+                    (also /NAME/whip and /NAME/whep, the paths of MediaMTX)
   POST /broken/content-type, /broken/sdp   a 201 with HTML, or with a non-SDP body
   PATCH /resource/ID  trickled candidates (application/trickle-ice-sdpfrag)
   DELETE /resource/ID ends the session
@@ -30,8 +31,10 @@ import fractions
 import json
 import logging
 import os
+import signal
 import ssl
 import sys
+import threading
 import uuid
 
 import numpy
@@ -126,7 +129,9 @@ class Endpoint:
             return 201, "Created", {"Content-Type": "text/html", "Location": "/r/x"}, b"<html/>"
         if method == "POST" and path == "/broken/sdp":
             return 201, "Created", {"Content-Type": "application/sdp", "Location": "/r/x"}, b"hi"
-        if method == "POST" and (path.startswith("/whip/") or path.startswith("/whep/")):
+        whip = path.startswith("/whip/") or path.endswith("/whip")
+        whep = path.startswith("/whep/") or path.endswith("/whep")
+        if method == "POST" and (whip or whep):
             authorized = (self.token is None or
                           headers.get("authorization") == f"Bearer {self.token}")
             report(event="post", path=path, authorized=authorized,
@@ -135,7 +140,7 @@ class Endpoint:
                 return 401, "Unauthorized", {"Content-Type": "text/plain"}, b"bad token"
             if headers.get("content-type", "").split(";")[0] != "application/sdp":
                 return 415, "Unsupported Media Type", {}, b""
-            return await self.offer(path.startswith("/whip/"), body.decode())
+            return await self.offer(whip, body.decode())
         if path in self.sessions:
             if method == "PATCH":
                 if not self.trickle:
@@ -228,9 +233,15 @@ async def main():
         context.load_cert_chain(args.tls_cert, args.tls_key)
     server = await asyncio.start_server(endpoint.serve, "127.0.0.1", 0, ssl=context)
     report(event="listening", port=server.sockets[0].getsockname()[1])
-    # Ends when the test closes our stdin (or kills us).
+    # Ends when the test closes our stdin, or on Ctrl-C / SIGTERM. stdin is
+    # read by a daemon thread, which does not hold up the exit.
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.read)
+    done = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, done.set)
+    threading.Thread(target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(done.set)),
+                     daemon=True).start()
+    await done.wait()
     server.close()
     for pc in list(endpoint.sessions.values()):
         await pc.close()

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Every command line of README.md, docs/*.md and examples/ (as extract.mjs
+// finds them), keyed by the exact documented text, with what to check: what
+// the text around the line says it does. doc.test.mjs fails on a documented
+// line that has no entry here, and on an entry whose line is no longer
+// documented.
+//
+// An entry is { lines: [documented text, ...], test (ctx) } or
+// { lines, skip: 'why it cannot run here' }. Lines that only work together
+// (a server, a publisher and a viewer of one block) share one entry. `todo`
+// names a product defect that makes the line fail today (the test still runs
+// and reports; node's test runner does not count it as a failure).
+// `fixture` names a producer other entries watch: it is started once, on the
+// shared server, and its own entry checks it and stops it after all others.
+//
+// ctx: { port (the shared rtcstream-signalling), fixture (name) -> child,
+//        others (a promise: every entry but the fixtures' is done) }.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import {
+  ROOT, BUILD, TMP, MEDIA_MS, STEP_MS, substitute, startLine, waitRendered, waitOutput, interrupt, records,
+  stop, exitsWithin, waitFor, startSignalling, startServerLine, checkServerServes, watched, discover,
+  startCoturn, startJanus, makeCertificate, startEndpoint, newPage, pagePlays, noDisplay,
+  browserMissing, freePort,
+} from './runner.mjs';
+
+// Known product defects (issue 9), fixed on branch src-eos.
+const SRC_CAPS = 'src-eos: `rtcstreamsrc ! video/x-h264` negotiates VP8 from a default producer (not-negotiated)';
+
+const CAM = 'gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=rtcstream://127.0.0.1:8443/cam';
+const TESTSRC = 'examples/publish-testsrc.sh [HOST:PORT] [STREAM]';
+
+// How the shared producers start.
+export const fixtures = {
+  cam: { line: CAM, start: (ctx) => startLine('cam', substitute(CAM, { port: ctx.port })) },
+  test: {
+    line: TESTSRC,
+    start: (ctx) => startLine('testsrc', substitute(`examples/publish-testsrc.sh 127.0.0.1:${ctx.port}`)),
+  },
+};
+
+// A consumer line against a producer: renders video (and audio), then Ctrl-C.
+async function consumes (ctx, line, { port = ctx.port, video = 30, audio = 0, extra } = {}) {
+  const c = startLine('consumer', substitute(line, { port, extra }));
+  await waitRendered(c, { video, audio });
+  await interrupt(c);
+  return c;
+}
+
+// A producer line: a pipeline of ours watches its stream, then Ctrl-C.
+async function produces (ctx, line, stream, { port = ctx.port, video = 30, audio = 0 } = {}) {
+  const p = startLine(`producer-${stream}`, substitute(line, { port }));
+  const seen = await watched(port, stream, { video, audio });
+  await interrupt(p);
+  return seen;
+}
+
+// A producer line and a consumer line of one block: the consumer renders
+// what the producer publishes, then both stop on Ctrl-C.
+async function pair (ctx, pub, sub, { port, extra, audio = 0 } = {}) {
+  const p = startLine('producer', substitute(pub, { port, extra }));
+  await consumes(ctx, sub, { port, extra, audio });
+  await interrupt(p);
+}
+
+// A server line: it listens, serves the page, and exits 0 on Ctrl-C.
+async function serves (line) {
+  const s = await startServerLine('server', line);
+  await checkServerServes(s);
+  await interrupt(s);
+  return s;
+}
+
+const needsDisplay = () => noDisplay();
+
+export const entries = [
+  // ---- README.md ---------------------------------------------------------------
+  {
+    lines: ['scripts/demo.sh',
+      'then open http://127.0.0.1:8443/?stream=demo in a browser: it plays by itself (muted)'],
+    skip: () => (BUILD !== join(ROOT, 'build') ? `scripts/demo.sh builds into ${ROOT}/build, this build is ${BUILD}` : null),
+    test: async () => {
+      // As written, with PORT set (8443 may be taken here); it installs
+      // nothing (every package is there) and builds nothing new.
+      const port = await freePort();
+      const demo = startLine('demo', `${ROOT}/scripts/demo.sh`, { env: { PORT: String(port) } });
+      const link = await waitOutput(demo, /Watch it in a browser: (http:\/\/\S+)/, 120000);
+      assert.equal(link[1], `http://127.0.0.1:${port}/?stream=demo`);
+      const page = await newPage();
+      if (page) {
+        await page.goto(link[1]);
+        await pagePlays(page);                  // no click
+        assert.equal(await page.evaluate(() => document.querySelector('video').muted), true);
+        await page.close();
+      } else {
+        await watched(port, 'demo', { video: 30, audio: 10 });
+      }
+      await interrupt(demo, { eos: true });      // gst-launch -e: EOS, then the server goes too
+    },
+  },
+  { lines: ['scripts/test.sh'], skip: 'runs every test (meson test), this one included' },
+  {
+    lines: ['rtcstream-signalling --port 8443', 'build/signalling/rtcstream-signalling --port 8443'],
+    test: async () => { await serves('rtcstream-signalling --port 8443'); await serves('build/signalling/rtcstream-signalling --port 8443'); },
+  },
+  {
+    lines: [CAM],
+    fixture: 'cam',
+    test: async (ctx) => {
+      const p = await ctx.fixture('cam');
+      await watched(ctx.port, 'cam', { video: 30 });
+      await ctx.others;          // every line that watches cam is done
+      await interrupt(p);
+    },
+  },
+  {
+    lines: ['gst-launch-1.0 rtcstreamsink name=s uri=rtcstream://127.0.0.1:8443/stage videotestsrc is-live=true ! s.video_0  audiotestsrc is-live=true ! s.audio_0'],
+    test: (ctx, [line]) => produces(ctx, line, 'stage', { video: 30, audio: 10 }),
+  },
+  {
+    lines: ['gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam ! videoconvert ! autovideosink'],
+    skip: needsDisplay,
+    test: async (ctx, [line]) => { await ctx.fixture('cam'); await consumes(ctx, line); },
+  },
+  {
+    lines: ['gst-launch-1.0 -e rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam ! video/x-h264 ! h264parse ! mp4mux ! filesink location=cam.mp4'],
+    todo: SRC_CAPS,
+    test: async (ctx, [line]) => {
+      await ctx.fixture('cam');
+      const dir = join(TMP, 'readme-mp4');
+      mkdirSync(dir);
+      const c = startLine('record-mp4', substitute(line, { port: ctx.port }), { cwd: dir });
+      await records(c);
+      await interrupt(c, { eos: true });
+      discover(join(dir, 'cam.mp4'), { video: 'H\\.264', minSeconds: 2 });
+    },
+  },
+  {
+    lines: ['gst-play-1.0 rtcstream://127.0.0.1:8443/cam'],
+    skip: needsDisplay,
+    test: async (ctx, [line]) => { await ctx.fixture('cam'); await consumes(ctx, line); },
+  },
+  {
+    lines: ['GST_PLUGIN_PATH=build/plugins build/examples/rtcstream-interactive rtcstream://127.0.0.1:8443/play',
+      'and open http://127.0.0.1:8443/?stream=play, then move the mouse over the video.'],
+    test: async (ctx, [line]) => {
+      const p = startLine('interactive', substitute(line, { port: ctx.port }));
+      const page = await newPage();
+      if (page) {
+        await page.goto(`http://127.0.0.1:${ctx.port}/?stream=play`);
+        await pagePlays(page);
+        const box = await page.locator('video').boundingBox();
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await page.mouse.move(box.x + box.width / 3, box.y + box.height / 3);
+        await waitOutput(p, /"event":"navigation","type":"mouse-move"/);
+        await page.close();
+      } else {
+        await watched(ctx.port, 'play', { video: 30 });
+      }
+      await interrupt(p);
+    },
+  },
+  {
+    lines: ['gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=whip+http://127.0.0.1:8443/whip/cam',
+      'gst-launch-1.0 rtcstreamsrc uri=whep+http://127.0.0.1:8443/whep/cam ! videoconvert ! autovideosink'],
+    skip: needsDisplay,
+    test: async (ctx, [whip, whep]) => {
+      // Their own server: the WHIP line publishes "cam", which the shared one has.
+      const server = await startSignalling('server-whip');
+      await pair(ctx, whip, whep, { port: server.port });
+      await stop(server);
+    },
+  },
+  {
+    lines: ['rtcstream-signalling --port 8443 --token s3cret'],
+    test: async (ctx, [line]) => {
+      const s = await startServerLine('server-token', line);
+      const post = (auth) => fetch(`http://127.0.0.1:${s.port}/whip/studio`, {
+        method: 'POST', headers: { 'Content-Type': 'application/sdp', ...(auth ? { Authorization: auth } : {}) }, body: 'v=0\r\n',
+      });
+      assert.equal((await post()).status, 401, 'no token: 401');
+      assert.equal((await post('Bearer wrong')).status, 401, 'a wrong token: 401');
+      assert.notEqual((await post('Bearer s3cret')).status, 401, 'the token of the line is taken');
+      await interrupt(s);
+    },
+  },
+  {
+    lines: ['gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri="janus+http://127.0.0.1:8088/janus?room=1234&display=cam"',
+      'gst-launch-1.0 rtcstreamsrc uri="janus+http://127.0.0.1:8088/janus?room=1234&display=cam" ! videoconvert ! autovideosink'],
+    skip: needsDisplay,
+    test: async (ctx, [pub, sub]) => {
+      const janus = await startJanus('janus-readme');
+      await pair(ctx, pub, sub, { extra: [['127.0.0.1:8088', `127.0.0.1:${janus.port}`]] });
+      await stop(janus.child);
+    },
+  },
+  {
+    lines: ['gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=rtcstream://sig.example.org:8443/cam turn-servers=\'<"turn://alice:s3cret@turn.example.org:3478">\'',
+      'gst-launch-1.0 rtcstreamsrc uri=rtcstream://sig.example.org:8443/cam ice-transport-policy=relay turn-servers=\'<"turn://alice:s3cret@turn.example.org:3478">\' ! videoconvert ! autovideosink'],
+    name: '(sig.example.org and turn.example.org: a server and coturn here)',
+    skip: needsDisplay,
+    test: async (ctx, [pub, sub]) => {
+      const server = await startSignalling('server-turn');
+      const turn = await startCoturn('coturn-alice');
+      const extra = [['sig.example.org:8443', `127.0.0.1:${server.port}`],
+        ['turn.example.org:3478', `127.0.0.1:${turn.port}`]];
+      await pair(ctx, pub, sub, { extra });
+      // Relayed: coturn allocated a relay for alice.
+      assert.match(turn.log(), /user <alice>/, 'coturn allocated a relay for alice');
+      await stop(turn.child);
+      await stop(server);
+    },
+  },
+  {
+    lines: ['rtcstream-signalling --ice-server turn:turn.example.org:3478 --turn-secret "$SECRET"',
+      'rtcstream-signalling --ice-server stun:turn.example.org:3478 --ice-server turn:turn.example.org:3478?transport=udp --ice-server turn:turn.example.org:3478?transport=tcp --turn-secret "$SECRET"'],
+    name: '(turn.example.org: coturn here with that secret)',
+    test: async (ctx, lines) => {
+      const SECRET = 'north-wind';
+      const turn = await startCoturn('coturn-secret', { secret: SECRET });
+      for (const line of lines) {
+        const s = await startServerLine('server-ice', line, {
+          env: { SECRET }, extra: [['turn.example.org:3478', `127.0.0.1:${turn.port}`]],
+        });
+        // Pipelines without turn-servers, relay only: the server's TURN carries them.
+        const p = startLine('secret-producer',
+          `gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink ice-transport-policy=relay uri=rtcstream://127.0.0.1:${s.port}/cam`);
+        await watched(s.port, 'cam', { video: 30, props: 'ice-transport-policy=relay' });
+        // The user of per-peer TURN credentials is EXPIRY:PEER-ID.
+        assert.match(turn.log(), /user <\d+:[0-9a-f-]+>/, 'coturn allocated with the server\'s credentials');
+        await interrupt(p);
+        await interrupt(s);
+      }
+      await stop(turn.child);
+    },
+  },
+  { lines: ['scripts/install-deps.sh'], test: async () => {
+    const c = startLine('install-deps', `${ROOT}/scripts/install-deps.sh`);
+    assert.equal(await exitsWithin(c, 60000), 0, c.log);
+    assert.doesNotMatch(c.log, /Installing:/, `every package is installed already:\n${c.log}`);
+  } },
+  { lines: ['meson setup build && ninja -C build'], skip: 'the build this suite runs in (meson test built it); a second full build takes minutes on 2 cores' },
+  { lines: ['meson test -C build --print-errorlogs'], skip: 'runs every test, this one included' },
+
+  // ---- docs/elements.md, docs/whip-whep.md ----------------------------------------
+  {
+    lines: ['export GST_PLUGIN_PATH=$PWD/build/plugins'],
+    test: async () => {
+      // In a shell without GST_PLUGIN_PATH the plugin is not found; after the
+      // line (from the checkout's root) it is.
+      const env = { GST_PLUGIN_PATH: '', GST_REGISTRY: join(TMP, 'export-registry.bin') };
+      const without = startLine('export-without', 'unset GST_PLUGIN_PATH; gst-inspect-1.0 rtcstreamsink', { env, cwd: ROOT });
+      assert.notEqual(await exitsWithin(without, 30000), 0, 'without the line, no plugin');
+      const line = BUILD === join(ROOT, 'build') ? 'export GST_PLUGIN_PATH=$PWD/build/plugins' : substitute('export GST_PLUGIN_PATH=$PWD/build/plugins');
+      const withIt = startLine('export-with', `unset GST_PLUGIN_PATH; ${line}; gst-inspect-1.0 rtcstreamsink`, { env, cwd: ROOT });
+      assert.equal(await exitsWithin(withIt, 30000), 0, withIt.log);
+    },
+  },
+  {
+    lines: ['gst-launch-1.0 -e rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam video-codecs=H264 name=src src.video_0 ! video/x-h264 ! h264parse ! queue ! mux. src.audio_0 ! audio/x-opus ! opusparse ! queue ! mux. matroskamux name=mux ! filesink location=cam.mkv'],
+    test: async (ctx, [line]) => {
+      // The text records H264 and Opus: "cam" here has both (the shared one
+      // has no audio, and a muxer waits for every pad linked to it).
+      const server = await startSignalling('server-mkv');
+      startLine('cam-av', `gst-launch-1.0 rtcstreamsink name=s uri=rtcstream://127.0.0.1:${server.port}/cam `
+        + 'videotestsrc is-live=true ! s.video_0 audiotestsrc is-live=true ! s.audio_0');
+      const dir = join(TMP, 'elements-mkv');
+      mkdirSync(dir);
+      const c = startLine('record-mkv', substitute(line, { port: server.port }), { cwd: dir });
+      await records(c);
+      await interrupt(c, { eos: true });
+      discover(join(dir, 'cam.mkv'), { video: 'H\\.264', audio: 'Opus', minSeconds: 2 });
+    },
+  },
+  ...['GST_DEBUG=rtcstream*:5 gst-launch-1.0 ...', 'GST_DEBUG=rtcstream-signaller:7 ...',
+    'GST_DEBUG=rtcstream*:5,webrtcbin:5,nice:4 ...', 'GST_DEBUG_DUMP_DOT_DIR=/tmp gst-launch-1.0 ...']
+    .map((l) => ({ lines: [l], skip: 'a pattern: `...` stands for any pipeline' })),
+
+  // ---- docs/performance.md, docs/protocol.md ------------------------------------
+  { lines: ['bench/run.sh > results.md', 'RUNS=5 REPS=1 WINDOW=5 CONSUMERS=1,5 bench/run.sh'], skip: 'the benchmark: minutes of both cores, run by hand and kept out of meson test' },
+  { lines: ['rtcstream-signalling [--host ADDRESS] [--port PORT] [--max-message-size BYTES]'], skip: 'a synopsis of the options (tests/server/test_server_process.cpp runs them)' },
+
+  // ---- docs/scale-out.md -----------------------------------------------------------
+  { lines: ['rtcstream-signalling &'], test: () => serves('rtcstream-signalling &') },
+  {
+    lines: ['gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink name=s uri="janus+http://127.0.0.1:8088/janus?room=1234&display=cam" audiotestsrc is-live=true ! s.audio_0',
+      'gst-launch-1.0 rtcstreamsrc name=r uri="janus+http://127.0.0.1:8088/janus?room=1234&display=cam" r. ! queue ! videoconvert ! autovideosink  r. ! queue ! audioconvert ! autoaudiosink'],
+    skip: needsDisplay,
+    test: async (ctx, [pub, sub]) => {
+      const janus = await startJanus('janus-scale-out');
+      await pair(ctx, pub, sub, { extra: [['127.0.0.1:8088', `127.0.0.1:${janus.port}`]], audio: 10 });
+      await stop(janus.child);
+    },
+  },
+
+  // ---- docs/whip-whep-server.md ------------------------------------------------------
+  {
+    lines: ['build/signalling/rtcstream-signalling --port 8443 --token s3cret',
+      'OBS: Settings > Stream > Service "WHIP", server http://HOST:8443/whip/studio, token s3cret',
+      'a browser: http://HOST:8443/whip.html?name=studio&token=s3cret',
+      'gst-launch-1.0 rtcstreamsrc uri=rtcstream://HOST:8443/studio ! videoconvert ! autovideosink',
+      'any WHEP player: POST its offer to http://HOST:8443/whep/studio'],
+    name: '(OBS is not here: the browser publishes, aiortc plays over WHEP)',
+    skip: () => needsDisplay() ?? browserMissing,
+    test: async (ctx, [server, , open, watch]) => {
+      const s = await startServerLine('server-studio', server);
+      const page = await newPage();
+      await page.goto(substitute(open.replace(/^a browser: /, ''), { port: s.port }));
+      await page.click('#publish');
+      await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('publishing'));
+      await consumes(ctx, watch, { port: s.port });
+      const player = startLine('whep-player', `/usr/bin/python3 ${ROOT}/tests/interop/whip_aiortc_peer.py play `
+        + `http://127.0.0.1:${s.port}/whep/studio --token s3cret --frames 30`);
+      assert.equal(await exitsWithin(player, MEDIA_MS), 0, player.log);
+      await page.click('#stop');
+      await page.close();
+      await interrupt(s);
+    },
+  },
+  {
+    lines: ['gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=whip+http://127.0.0.1:8889/cam/whip'],
+    name: '(the aiortc endpoint of tests/interop stands for the WHIP server)',
+    test: async (ctx, [line]) => {
+      const endpoint = await startEndpoint('endpoint-mediamtx');
+      const p = startLine('whip-cam', substitute(line, { extra: [['127.0.0.1:8889', `127.0.0.1:${endpoint.port}`]] }));
+      await waitFor('the endpoint to decode 30 frames', () =>
+        endpoint.events.find((e) => e.event === 'frames' && e.count >= 30), MEDIA_MS);
+      await interrupt(p);
+      await stop(endpoint, 'SIGINT');
+    },
+  },
+  {
+    lines: ['gst-launch-1.0 rtcstreamsrc uri=whep+https://media.example.net/whep/cam auth-token=SECRET tls-ca-file=/etc/ssl/private-ca.pem ! videoconvert ! autovideosink'],
+    name: '(media.example.net: the aiortc endpoint over HTTPS with a self-signed certificate)',
+    skip: needsDisplay,
+    test: async (ctx, [line]) => {
+      const { cert, key } = makeCertificate();
+      const endpoint = await startEndpoint('endpoint-https', ['--token', 'SECRET', '--tls-cert', cert, '--tls-key', key]);
+      await consumes(ctx, line, { extra: [['media.example.net', `127.0.0.1:${endpoint.port}`],
+        ['/etc/ssl/private-ca.pem', cert]] });
+      await stop(endpoint, 'SIGINT');
+    },
+  },
+  {
+    lines: ['/usr/bin/python3 tests/interop/whip_endpoint.py --token SECRET',
+      'gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=whip+http://127.0.0.1:40123/whip/cam auth-token=SECRET'],
+    test: async (ctx, [endpointLine, line]) => {
+      const endpoint = await startEndpoint('endpoint-doc', [], { line: substitute(endpointLine) });
+      const p = startLine('whip-token', substitute(line, { extra: [['127.0.0.1:40123', `127.0.0.1:${endpoint.port}`]] }));
+      await waitFor('the endpoint to decode 30 frames', () =>
+        endpoint.events.find((e) => e.event === 'frames' && e.count >= 30), MEDIA_MS);
+      assert.ok(endpoint.events.some((e) => e.event === 'post' && e.authorized), 'the token was taken');
+      await interrupt(p);
+      await interrupt(endpoint);
+    },
+  },
+
+  // ---- examples/ -------------------------------------------------------------------
+  {
+    lines: ['examples/browser-to-pipeline.sh [HOST:PORT] [STREAM]',
+      'VIDEO_SINK=fakesink AUDIO_SINK=fakesink examples/browser-to-pipeline.sh',
+      'http://HOST:PORT/publish.html?name=STREAM in a browser and click Publish;'],
+    skip: () => browserMissing ?? needsDisplay(),
+    test: async (ctx, [, fake]) => {
+      const page = await newPage();
+      await page.goto(`http://127.0.0.1:${ctx.port}/publish.html?name=webcam`);
+      await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('connected'));
+      await page.click('#publish');
+      await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('publishing'));
+      // The synopsis with both arguments, and the line with the defaults
+      // (STREAM webcam; HOST:PORT given, the server's).
+      const a = startLine('browser-to-pipeline', substitute(`examples/browser-to-pipeline.sh 127.0.0.1:${ctx.port} webcam`));
+      const b = startLine('browser-to-pipeline-fake', substitute(`${fake} 127.0.0.1:${ctx.port}`));
+      await Promise.all([waitRendered(a, { video: 30, audio: 10 }), waitRendered(b, { video: 30, audio: 10 })]);
+      await Promise.all([interrupt(a), interrupt(b)]);
+      await page.click('#stop');
+      await page.close();
+    },
+  },
+  {
+    lines: ['examples/camera-to-browser.sh [HOST:PORT] [STREAM]', 'CAMERA=/dev/video2 examples/camera-to-browser.sh',
+      'that plays it in a browser (http://HOST:PORT/?stream=STREAM). Assumes rtcstream-signalling runs at HOST:PORT.'],
+    name: '(no camera here: the script publishes its test pattern)',
+    test: async (ctx) => {
+      const server = await startSignalling('server-camera');
+      // CAMERA=/dev/video2 (none here) with the default stream "cam".
+      const a = startLine('camera-to-browser', substitute(`CAMERA=/dev/video2 examples/camera-to-browser.sh 127.0.0.1:${server.port}`));
+      await waitOutput(a, /no camera at \/dev\/video2: publishing a test pattern/);
+      const link = await waitOutput(a, /open (http:\/\/\S+) in a browser/);
+      assert.equal(link[1], `http://127.0.0.1:${server.port}/?stream=cam`);
+      const page = await newPage();
+      if (page) {
+        await page.goto(link[1]);
+        await pagePlays(page);
+        await page.close();
+      } else {
+        await watched(server.port, 'cam', { video: 30 });
+      }
+      await interrupt(a, { eos: true });
+      // The synopsis, with a stream name.
+      const b = startLine('camera-to-browser-named', substitute(`examples/camera-to-browser.sh 127.0.0.1:${server.port} door`));
+      await watched(server.port, 'door', { video: 30 });
+      await interrupt(b, { eos: true });
+      await stop(server);
+    },
+  },
+  {
+    lines: ['g++ -std=c++17 -Wall -Wextra examples/embed.cpp -o embed $(pkg-config --cflags --libs gstreamer-1.0)',
+      'ninja -C build examples/rtcstream-embed',
+      'GST_PLUGIN_PATH=build/plugins ./embed rtcstream://127.0.0.1:8443/app',
+      'examples/watch.sh 127.0.0.1:8443 app'],
+    skip: needsDisplay,
+    test: async (ctx, [gxx, ninja, runEmbed, watch]) => {
+      const cc = startLine('embed-g++', substitute(gxx));    // writes TMP/embed
+      assert.equal(await exitsWithin(cc, 120000, 'compile'), 0, cc.log);
+      // The target is a path inside the build directory: only -C build is substituted.
+      const nj = startLine('embed-ninja', substitute(ninja).replace(`${ROOT}/examples/`, 'examples/'));
+      assert.equal(await exitsWithin(nj, 120000, 'build'), 0, nj.log);
+      const app = startLine('embed', substitute(runEmbed, { port: ctx.port }));
+      const w = startLine('watch-app', substitute(watch, { port: ctx.port }));
+      await waitRendered(w, { video: 30, audio: 10 });
+      await waitOutput(app, /viewer joined/);
+      // Ctrl-C ends the stream cleanly: the viewer gets EOS and watch.sh exits.
+      await interrupt(app);
+      assert.equal(await exitsWithin(w, STEP_MS, 'exit at the end of the stream'), 0, w.log);
+    },
+  },
+  {
+    lines: ['examples/play.sh [HOST:PORT] [STREAM] [gst-play-1.0 options...]'],
+    skip: needsDisplay,
+    test: async (ctx) => {
+      await ctx.fixture('test');
+      const c = startLine('play', substitute(`examples/play.sh 127.0.0.1:${ctx.port} test`));
+      await waitRendered(c, { video: 30, audio: 10 });
+      await interrupt(c);
+    },
+  },
+  {
+    lines: ['examples/publish-h264-passthrough.sh [HOST:PORT] [STREAM]'],
+    test: async (ctx) => {
+      const p = startLine('h264', substitute(`examples/publish-h264-passthrough.sh 127.0.0.1:${ctx.port}`));
+      const seen = await watched(ctx.port, 'h264', { video: 30, audio: 10 });
+      assert.equal(seen.codec, 'H264', 'sent as it is: H264');
+      await interrupt(p, { eos: true });
+    },
+  },
+  {
+    lines: [TESTSRC],
+    fixture: 'test',
+    test: async (ctx) => {
+      const p = await ctx.fixture('test');
+      await watched(ctx.port, 'test', { video: 30, audio: 10 });
+      await ctx.others;
+      await interrupt(p, { eos: true });
+    },
+  },
+  {
+    lines: ['examples/v4l2-camera.sh [HOST:PORT] [STREAM] [DEVICE]'],
+    name: existsSync('/dev/video0') ? '' : '(no camera here: its error without one)',
+    test: async (ctx) => {
+      const c = startLine('v4l2', substitute(`examples/v4l2-camera.sh 127.0.0.1:${ctx.port} v4l2`));
+      if (!existsSync('/dev/video0')) {
+        assert.equal(await exitsWithin(c, STEP_MS), 1);
+        assert.match(c.log, /no camera at \/dev\/video0: pass the device as the third argument/);
+        return;
+      }
+      await watched(ctx.port, 'v4l2', { video: 30 });
+      await interrupt(c, { eos: true });
+    },
+  },
+  {
+    lines: ['v4l2-ctl -d /dev/video0 --list-formats-ext'],
+    skip: () => (existsSync('/dev/video0') ? null : 'no camera here (/dev/video0)'),
+    test: async () => {
+      const c = startLine('v4l2-ctl', 'v4l2-ctl -d /dev/video0 --list-formats-ext');
+      assert.equal(await exitsWithin(c, STEP_MS), 0, c.log);
+    },
+  },
+  {
+    lines: ['examples/watch-encoded-record.sh [HOST:PORT] [STREAM] [FILE]'],
+    test: async (ctx) => {
+      await ctx.fixture('test');
+      for (const file of ['test.mkv', 'test.mp4']) {
+        const c = startLine(`record-${file}`, substitute(`examples/watch-encoded-record.sh 127.0.0.1:${ctx.port} test ${file}`));
+        await records(c);
+        await interrupt(c, { eos: true });
+        discover(join(TMP, file), { video: 'H\\.264', audio: 'Opus', minSeconds: 2 });
+      }
+    },
+  },
+  {
+    lines: ['examples/watch.sh [HOST:PORT] [STREAM]'],
+    skip: needsDisplay,
+    test: async (ctx) => {
+      await ctx.fixture('test');
+      const c = startLine('watch', substitute(`examples/watch.sh 127.0.0.1:${ctx.port} test`));
+      await waitRendered(c, { video: 30, audio: 10 });
+      await interrupt(c);
+    },
+  },
+];
