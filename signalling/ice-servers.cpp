@@ -110,10 +110,9 @@ webrtcbin_uris (const std::vector<protocol::IceServer> &servers)
   std::vector<std::string> out;
   bool have_stun = false;
   for (const protocol::IceServer &s : servers) {
-    for (const std::string &url : s.urls) {
-      std::string uri = whip::IceServer{url, s.username, s.credential}.webrtcbin_uri ();
+    for (std::string &uri : s.webrtcbin_uris ()) {
       const bool stun = g_str_has_prefix (uri.c_str (), "stun");
-      if (uri.empty () || (stun && have_stun))
+      if (stun && have_stun)
         continue;
       have_stun = have_stun || stun;
       out.push_back (std::move (uri));

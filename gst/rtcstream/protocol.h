@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rtcstream/signallers/ice-server.h"
+
 namespace rtcstream::protocol {
 
 enum class Role { Producer, Consumer, Listener };
@@ -56,17 +58,9 @@ struct SetProtocolVersion {
 };
 
 // --- messages the server sends to a peer -----------------------------------
-// A STUN or TURN server in the shape of the browser's RTCIceServer: urls like
-// "stun:HOST:PORT", "turn:HOST:PORT?transport=udp", "turns:HOST:PORT".
-struct IceServer {
-  std::vector<std::string> urls;
-  std::string username;                 // TURN only; may be empty
-  std::string credential;
-  bool operator== (const IceServer &o) const
-  {
-    return urls == o.urls && username == o.username && credential == o.credential;
-  }
-};
+// A STUN or TURN server in the shape of the browser's RTCIceServer (the
+// one IceServer type, signallers/ice-server.h).
+using IceServer = rtcstream::IceServer;
 struct Welcome {
   std::string peer_id;
   std::vector<IceServer> ice_servers;   // "iceServers", left out when empty

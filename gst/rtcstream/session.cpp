@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "session.h"
 
+#include "rtcstream/signallers/base-signaller.h"
+
 #include <gst/sdp/sdp.h>
 
 #include "ice-agent.h"
@@ -87,36 +89,46 @@ constexpr const char *kNoRelayServer =
     "welcome, or the Link headers of a WHIP/WHEP answer) name a TURN server: there is no "
     "path";
 
-// A boolean property the signaller may have (see signaller.h); false when absent.
-bool
-signaller_flag (RtcstreamSignaller *signaller, const char *name)
+// The STUN/TURN servers the signaller's server handed out: typed from a
+// signaller derived from RtcstreamBaseSignaller, else read back from the
+// interface's webrtcbin URIs.
+std::vector<IceServer>
+announced_ice_servers (RtcstreamSignaller *signaller)
 {
-  GParamSpec *p = g_object_class_find_property (G_OBJECT_GET_CLASS (signaller), name);
-  if (!p || p->value_type != G_TYPE_BOOLEAN)
-    return false;
-  gboolean v = FALSE;
-  g_object_get (signaller, name, &v, nullptr);
-  return v;
+  if (RTCSTREAM_IS_BASE_SIGNALLER (signaller))
+    return signaller_ice_servers (RTCSTREAM_BASE_SIGNALLER (signaller));
+  std::vector<IceServer> out;
+  g_auto (GStrv) uris = rtcstream_signaller_get_ice_servers (signaller);
+  for (gchar **it = uris; it && *it; it++) {
+    IceServer s;
+    if (IceServer::from_webrtcbin_uri (*it, s))
+      out.push_back (std::move (s));
+  }
+  return out;
 }
 
-// The signaller's optional "ice-servers" (webrtcbin URIs, see signaller.h)
-// as an IceConfig: the first STUN server (webrtcbin takes one) and the TURN
-// servers. Empty when the signaller has none.
-IceConfig
-signaller_ice_servers (RtcstreamSignaller *signaller)
+// The first STUN server of servers as webrtcbin's stun-server URI (it takes
+// one); empty when there is none.
+std::string
+first_stun_uri (const std::vector<IceServer> &servers)
 {
-  IceConfig c;
-  if (!g_object_class_find_property (G_OBJECT_GET_CLASS (signaller), "ice-servers"))
-    return c;
-  g_auto (GStrv) servers = nullptr;
-  g_object_get (signaller, "ice-servers", &servers, nullptr);
-  for (gchar **it = servers; it && *it; it++) {
-    if (g_str_has_prefix (*it, "stun://") && c.stun_server.empty ())
-      c.stun_server = *it;
-    else if (g_str_has_prefix (*it, "turn://") || g_str_has_prefix (*it, "turns://"))
-      c.turn_servers.emplace_back (*it);
-  }
-  return c;
+  for (const IceServer &s : servers)
+    if (!s.is_turn ())
+      for (const std::string &uri : s.webrtcbin_uris ())
+        return uri;
+  return {};
+}
+
+// Every TURN server's webrtcbin URIs.
+std::vector<std::string>
+turn_uris (const std::vector<IceServer> &servers)
+{
+  std::vector<std::string> out;
+  for (const IceServer &s : servers)
+    if (s.is_turn ())
+      for (std::string &uri : s.webrtcbin_uris ())
+        out.push_back (std::move (uri));
+  return out;
 }
 
 struct SignalCtx {
@@ -298,23 +310,21 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   // Servers the signalling side hands out (rtcstream-signalling's welcome)
   // are known now and join the element's own (its stun-server wins);
   // WHIP/WHEP endpoints announce theirs with the answer, see offer ().
-  servers_in_answer_ = signaller_flag (signaller_.get (), "ice-servers-in-answer");
-  IceConfig all = ice;
+  servers_in_answer_ = rtcstream_signaller_get_features (signaller_.get ()) &
+      RTCSTREAM_SIGNALLER_FEATURE_ICE_SERVERS_IN_ANSWER;
+  std::vector<IceServer> all = ice.servers;
   if (!servers_in_answer_) {
-    IceConfig announced = signaller_ice_servers (signaller_.get ());
-    if (!announced.stun_server.empty () || !announced.turn_servers.empty ())
-      GST_INFO ("session %s: the signalling server hands out %s and %zu TURN server(s)",
-          id_.c_str (), announced.stun_server.empty () ? "no STUN server" : "a STUN server",
-          announced.turn_servers.size ());
-    if (all.stun_server.empty ())
-      all.stun_server = announced.stun_server;
-    all.turn_servers.insert (all.turn_servers.end (), announced.turn_servers.begin (),
-        announced.turn_servers.end ());
+    std::vector<IceServer> announced = announced_ice_servers (signaller_.get ());
+    if (!announced.empty ())
+      GST_INFO ("session %s: the signalling server hands out %zu STUN/TURN server(s)",
+          id_.c_str (), announced.size ());
+    all.insert (all.end (), announced.begin (), announced.end ());
   }
-  if (!all.stun_server.empty ())
-    g_object_set (w, "stun-server", all.stun_server.c_str (), nullptr);
+  const std::string stun = first_stun_uri (all);
+  if (!stun.empty ())
+    g_object_set (w, "stun-server", stun.c_str (), nullptr);
   turn_names_.clear ();
-  for (const std::string &turn : all.turn_servers) {
+  for (const std::string &turn : turn_uris (all)) {
     gboolean ok = FALSE;
     g_signal_emit_by_name (w, "add-turn-server", turn.c_str (), &ok);
     if (!ok)
@@ -608,19 +618,20 @@ WebrtcSession::fail (const std::string &reason)
 void
 WebrtcSession::apply_announced_ice_servers ()
 {
-  IceConfig announced = signaller_ice_servers (signaller_.get ());
+  const std::vector<IceServer> announced = announced_ice_servers (signaller_.get ());
   GstElement *w = webrtcbin_.get ();
-  if (!announced.stun_server.empty ()) {
+  const std::string stun = first_stun_uri (announced);
+  if (!stun.empty ()) {
     g_autofree gchar *current = nullptr;
     g_object_get (w, "stun-server", &current, nullptr);
     if (current && *current) {
       GST_INFO ("session %s: keeping stun-server %s, not the announced %s", id_.c_str (),
-          current, announced.stun_server.c_str ());
+          current, stun.c_str ());
     } else {
-      g_object_set (w, "stun-server", announced.stun_server.c_str (), nullptr);
+      g_object_set (w, "stun-server", stun.c_str (), nullptr);
     }
   }
-  for (const std::string &uri : announced.turn_servers) {
+  for (const std::string &uri : turn_uris (announced)) {
     // After the offer the ICE streams exist already: add-turn-server would
     // only keep the server for streams made later (see ice-agent.h).
     std::string error;

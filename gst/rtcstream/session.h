@@ -21,14 +21,16 @@
 #include <vector>
 
 #include "rtcstream/ref.h"
+#include "rtcstream/signallers/ice-server.h"
 #include "rtcstream/signaller.h"
 #include "rtcstream/worker.h"
 
 namespace rtcstream {
 
+// The element's STUN/TURN settings for a session: its stun-server and
+// turn-servers as IceServers (the one type, signallers/ice-server.h).
 struct IceConfig {
-  std::string stun_server;               // stun://host:port or empty
-  std::vector<std::string> turn_servers; // turn(s)://user:pass@host:port
+  std::vector<IceServer> servers;  // the STUN server first, then the TURN servers
   bool relay_only = false;
 };
 

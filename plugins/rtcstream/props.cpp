@@ -394,8 +394,12 @@ IceConfig
 ice_config (const CommonSettings &s)
 {
   IceConfig c;
-  c.stun_server = s.stun_server;
-  c.turn_servers = s.turn_servers;
+  IceServer server;
+  if (!s.stun_server.empty () && IceServer::from_webrtcbin_uri (s.stun_server, server))
+    c.servers.push_back (server);
+  for (const std::string &uri : s.turn_servers)  // checked when they were set
+    if (IceServer::from_webrtcbin_uri (uri, server))
+      c.servers.push_back (server);
   c.relay_only = s.relay_only;
   return c;
 }

@@ -218,6 +218,9 @@ const char *const kOffer =
     "a=ice-ufrag:uf\r\na=ice-pwd:pw\r\na=bundle-only\r\na=mid:audio1\r\n"
     "a=rtpmap:111 OPUS/48000/2\r\n";
 
+using rtcstream::IceServer;
+using rtcstream::parse_ice_server_links;
+
 TEST (WhipUtil, IceServersFromLinkHeaders)
 {
   // Two links in one value (as libsoup joins repeated headers), a quoted
@@ -227,20 +230,28 @@ TEST (WhipUtil, IceServersFromLinkHeaders)
       "credential=\"p,a\\\"ss\"; credential-type=\"password\", "
       "<https://example.net/doc>; rel=\"help\", "
       "<stun:stun.example.net:3478>; rel=ice-server"};
-  std::vector<whip::IceServer> servers = whip::parse_ice_server_links (values);
+  std::vector<IceServer> servers = parse_ice_server_links (values);
   ASSERT_EQ (servers.size (), 2u);
-  EXPECT_EQ (servers[0].url, "turn:turn.example.net:3478?transport=udp");
+  EXPECT_EQ (servers[0].urls, std::vector<std::string> {"turn:turn.example.net:3478?transport=udp"});
   EXPECT_EQ (servers[0].username, "u@x");
   EXPECT_EQ (servers[0].credential, "p,a\"ss");
   EXPECT_TRUE (servers[0].is_turn ());
-  EXPECT_EQ (servers[0].webrtcbin_uri (),
-      "turn://u%40x:p%2Ca%22ss@turn.example.net:3478?transport=udp");
-  EXPECT_EQ (servers[1].webrtcbin_uri (), "stun://stun.example.net:3478");
+  EXPECT_EQ (servers[0].webrtcbin_uris (), std::vector<std::string> {
+      "turn://u%40x:p%2Ca%22ss@turn.example.net:3478?transport=udp"});
+  EXPECT_EQ (servers[1].webrtcbin_uris (),
+      std::vector<std::string> {"stun://stun.example.net:3478"});
   EXPECT_FALSE (servers[1].is_turn ());
-  EXPECT_TRUE (whip::parse_ice_server_links ({"garbage", ""}).empty ());
-  whip::IceServer other;
-  other.url = "mailto:x";
-  EXPECT_EQ (other.webrtcbin_uri (), "");
+  EXPECT_TRUE (parse_ice_server_links ({"garbage", ""}).empty ());
+  IceServer other;
+  other.urls = {"mailto:x"};
+  EXPECT_TRUE (other.webrtcbin_uris ().empty ());
+  // And back, for URIs an application's signaller hands out.
+  IceServer back;
+  ASSERT_TRUE (IceServer::from_webrtcbin_uri (servers[0].webrtcbin_uris ()[0], back));
+  EXPECT_EQ (back, servers[0]);
+  ASSERT_TRUE (IceServer::from_webrtcbin_uri ("stun://stun.example.net:3478", back));
+  EXPECT_EQ (back, servers[1]);
+  EXPECT_FALSE (IceServer::from_webrtcbin_uri ("mailto:x", back));
 }
 
 TEST (WhipUtil, SdpfragAndCandidates)

@@ -29,7 +29,7 @@ struct Private {
   RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
   std::string stream_name;
   rtcstream::SignallerSettings settings;
-  std::vector<std::string> ice_servers;  // webrtcbin URIs
+  std::vector<rtcstream::IceServer> ice_servers;  // those of a known kind
 
   // Worker-thread-only: between the subclass's start and its stop. Calls
   // posted by the element and errors are dropped outside a run.
@@ -167,16 +167,28 @@ base_get_features (RtcstreamSignaller *iface)
                                     : RTCSTREAM_SIGNALLER_FEATURE_NONE;
 }
 
+// The servers as webrtcbin URIs, the shape of the C interface and of the
+// "ice-servers" property.
+std::vector<std::string>
+ice_server_uris (const std::vector<rtcstream::IceServer> &servers)
+{
+  std::vector<std::string> uris;
+  for (const rtcstream::IceServer &s : servers)
+    for (std::string &uri : s.webrtcbin_uris ())
+      uris.push_back (std::move (uri));
+  return uris;
+}
+
 gchar **
 base_get_ice_servers (RtcstreamSignaller *iface)
 {
-  Private *p = priv (RTCSTREAM_BASE_SIGNALLER (iface));
-  std::lock_guard<std::mutex> lk (p->lock);
-  if (p->ice_servers.empty ())
+  std::vector<std::string> uris =
+      ice_server_uris (rtcstream::signaller_ice_servers (RTCSTREAM_BASE_SIGNALLER (iface)));
+  if (uris.empty ())
     return nullptr;
-  gchar **out = g_new0 (gchar *, p->ice_servers.size () + 1);
-  for (std::size_t i = 0; i < p->ice_servers.size (); i++)
-    out[i] = g_strdup (p->ice_servers[i].c_str ());
+  gchar **out = g_new0 (gchar *, uris.size () + 1);
+  for (std::size_t i = 0; i < uris.size (); i++)
+    out[i] = g_strdup (uris[i].c_str ());
   return out;
 }
 
@@ -291,7 +303,7 @@ rtcstream_base_signaller_get_property (GObject *object, guint prop_id, GValue *v
       g_value_set_int (value, p->settings.producer_timeout_ms);
       break;
     case PROP_ICE_SERVERS:
-      rtcstream::value_set_strv (value, p->ice_servers);
+      rtcstream::value_set_strv (value, ice_server_uris (p->ice_servers));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -371,25 +383,6 @@ signaller_worker (RtcstreamBaseSignaller *self)
   return *priv (self)->worker;
 }
 
-std::vector<std::string>
-ice_server_uris (RtcstreamBaseSignaller *self, const char *who,
-    const std::vector<whip::IceServer> &servers)
-{
-  std::vector<std::string> uris;
-  for (const whip::IceServer &s : servers) {
-    std::string uri = s.webrtcbin_uri ();
-    if (uri.empty ()) {
-      GST_CAT_WARNING_OBJECT (category (self), self, "ignoring ICE server of unknown kind %s",
-          s.url.c_str ());
-      continue;
-    }
-    GST_CAT_INFO_OBJECT (category (self), self, "%s announces ICE server %s", who,
-        s.url.c_str ());
-    uris.push_back (std::move (uri));
-  }
-  return uris;
-}
-
 void
 value_set_strv (GValue *value, const std::vector<std::string> &list)
 {
@@ -409,16 +402,41 @@ signaller_settings (RtcstreamBaseSignaller *self)
 }
 
 void
-signaller_set_ice_servers (RtcstreamBaseSignaller *self, std::vector<std::string> uris)
+signaller_set_ice_servers (RtcstreamBaseSignaller *self, const char *who,
+    const std::vector<IceServer> &servers)
 {
+  std::vector<IceServer> known;
+  for (const IceServer &s : servers) {
+    IceServer k = s;
+    k.urls.clear ();
+    for (const std::string &url : s.urls) {
+      if (IceServer{ { url }, s.username, s.credential }.webrtcbin_uris ().empty ()) {
+        GST_CAT_WARNING_OBJECT (category (self), self, "ignoring ICE server of unknown kind %s",
+            url.c_str ());
+        continue;
+      }
+      GST_CAT_INFO_OBJECT (category (self), self, "%s announces ICE server %s", who, url.c_str ());
+      k.urls.push_back (url);
+    }
+    if (!k.urls.empty ())
+      known.push_back (std::move (k));
+  }
   Private *p = priv (self);
   {
     std::lock_guard<std::mutex> lk (p->lock);
-    if (p->ice_servers == uris)
+    if (p->ice_servers == known)
       return;
-    p->ice_servers = std::move (uris);
+    p->ice_servers = std::move (known);
   }
   g_object_notify (G_OBJECT (self), "ice-servers");
+}
+
+std::vector<IceServer>
+signaller_ice_servers (RtcstreamBaseSignaller *self)
+{
+  Private *p = priv (self);
+  std::lock_guard<std::mutex> lk (p->lock);
+  return p->ice_servers;
 }
 
 std::string

@@ -75,7 +75,7 @@ G_END_DECLS
 #include <vector>
 
 #include "rtcstream/ref.h"
-#include "rtcstream/signallers/whip-util.h"
+#include "rtcstream/signallers/ice-server.h"
 #include "rtcstream/worker.h"
 
 namespace rtcstream {
@@ -96,19 +96,18 @@ struct SignallerSettings {
 // Any thread: a copy, taken under the settings lock.
 SignallerSettings signaller_settings (RtcstreamBaseSignaller *self);
 
-// Any thread: the STUN/TURN servers the signalling side handed out, as
-// webrtcbin URIs (see ice_server_uris), replacing earlier ones; notifies
-// "ice-servers" when they changed.
-void signaller_set_ice_servers (RtcstreamBaseSignaller *self, std::vector<std::string> uris);
+// Any thread: the STUN/TURN servers the signalling side (`who`, for the
+// log) handed out, replacing earlier ones; each logged at INFO as "<who>
+// announces ICE server URL", a URL of an unknown kind left out with a
+// warning. Notifies "ice-servers" when they changed.
+void signaller_set_ice_servers (RtcstreamBaseSignaller *self, const char *who,
+    const std::vector<IceServer> &servers);
+// Any thread: a copy of those servers.
+std::vector<IceServer> signaller_ice_servers (RtcstreamBaseSignaller *self);
 
 // For get_property: sets a G_TYPE_STRV value (e.g. "ice-servers") to a copy of list.
 void value_set_strv (GValue *value, const std::vector<std::string> &list);
 
-// STUN/TURN servers a server announced as the webrtcbin URIs of an
-// "ice-servers" property: each logged at INFO as "<who> announces ICE server
-// URL", one of an unknown kind left out with a warning.
-std::vector<std::string> ice_server_uris (RtcstreamBaseSignaller *self, const char *who,
-    const std::vector<whip::IceServer> &servers);
 
 // Worker thread: removes the worker's timeout source_id (if any), sets it to 0.
 void cancel_timer (RtcstreamBaseSignaller *self, guint &source_id);

@@ -6,7 +6,7 @@
 #include <map>
 #include <string_view>
 
-namespace rtcstream::whip {
+namespace rtcstream {
 
 namespace {
 
@@ -80,7 +80,7 @@ parse_link_value (const std::string &s, std::vector<IceServer> &out)
     if (close == std::string::npos)
       return;
     IceServer server;
-    server.url = s.substr (pos + 1, close - pos - 1);
+    server.urls = { s.substr (pos + 1, close - pos - 1) };
     pos = close + 1;
     std::map<std::string, std::string> params;
     for (;;) {
@@ -113,16 +113,10 @@ parse_link_value (const std::string &s, std::vector<IceServer> &out)
   }
 }
 
-}  // namespace
-
-bool
-IceServer::is_turn () const
-{
-  return starts_with (lower (url), "turn:") || starts_with (lower (url), "turns:");
-}
-
+// One URL as webrtcbin takes it; empty for an unknown scheme.
 std::string
-IceServer::webrtcbin_uri () const
+webrtcbin_uri (const std::string &url, const std::string &username,
+    const std::string &credential)
 {
   std::size_t colon = url.find (':');
   if (colon == std::string::npos)
@@ -144,6 +138,64 @@ IceServer::webrtcbin_uri () const
   return {};
 }
 
+std::string
+unescape (const std::string &s)
+{
+  g_autofree char *u = g_uri_unescape_string (s.c_str (), nullptr);
+  return u ? u : s;
+}
+
+}  // namespace
+
+bool
+IceServer::is_turn () const
+{
+  for (const std::string &url : urls)
+    if (starts_with (lower (url), "turn:") || starts_with (lower (url), "turns:"))
+      return true;
+  return false;
+}
+
+std::vector<std::string>
+IceServer::webrtcbin_uris () const
+{
+  std::vector<std::string> out;
+  for (const std::string &url : urls) {
+    std::string uri = webrtcbin_uri (url, username, credential);
+    if (!uri.empty ())
+      out.push_back (std::move (uri));
+  }
+  return out;
+}
+
+bool
+IceServer::from_webrtcbin_uri (const std::string &uri, IceServer &out)
+{
+  const std::size_t sep = uri.find ("://");
+  if (sep == std::string::npos)
+    return false;
+  const std::string scheme = lower (uri.substr (0, sep));
+  std::string rest = uri.substr (sep + 3);
+  out = IceServer ();
+  if (scheme == "turn" || scheme == "turns") {
+    const std::size_t at = rest.rfind ('@', rest.find ('?'));
+    if (at != std::string::npos) {
+      const std::string userinfo = rest.substr (0, at);
+      const std::size_t colon = userinfo.find (':');
+      out.username = unescape (userinfo.substr (0, colon));
+      if (colon != std::string::npos)
+        out.credential = unescape (userinfo.substr (colon + 1));
+      rest.erase (0, at + 1);
+    }
+  } else if (scheme != "stun" && scheme != "stuns") {
+    return false;
+  }
+  if (rest.empty ())
+    return false;
+  out.urls = { scheme + ":" + rest };
+  return true;
+}
+
 std::vector<IceServer>
 parse_ice_server_links (const std::vector<std::string> &values)
 {
@@ -152,4 +204,4 @@ parse_ice_server_links (const std::vector<std::string> &values)
     parse_link_value (v, out);
   return out;
 }
-}  // namespace rtcstream::whip
+}  // namespace rtcstream

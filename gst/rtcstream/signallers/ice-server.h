@@ -1,29 +1,43 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// STUN/TURN servers as RFC 9725 carries them in Link headers, and as
-// webrtcbin takes them. GLib only (no GStreamer): rtcstream-signalling's
-// GStreamer-free core uses it as well as the WHIP client.
+// The one type of a STUN/TURN server: as rtcstream-signalling hands it out,
+// as RFC 9725 carries it in Link headers, and as webrtcbin takes it. GLib
+// only (no GStreamer): part of the base library, which the server's
+// GStreamer-free hub uses as well as the signallers and sessions.
 #pragma once
 
 #include <string>
 #include <vector>
 
-namespace rtcstream::whip {
+namespace rtcstream {
 
-// One ICE server announced by the endpoint in a `Link: <URL>; rel="ice-server"`
-// header (RFC 9725 section 4.6).
+// A STUN or TURN server, from the wire to webrtcbin: the shape of the
+// browser's RTCIceServer, which rtcstream-signalling's welcome carries as it
+// is; a WHIP/WHEP Link header is one with a single URL; the elements'
+// stun-server and turn-servers become these (see the elements' ice_config).
 struct IceServer {
-  std::string url;          // as announced: stun:HOST:PORT, turn:HOST:PORT?transport=udp
-  std::string username;
+  std::vector<std::string> urls;  // stun:HOST:PORT, turn:HOST:PORT?transport=udp, turns:...
+  std::string username;           // TURN only; may be empty
   std::string credential;
-  // The same as webrtcbin wants it: stun://HOST:PORT, turn(s)://USER:PASS@HOST:PORT...
-  // Empty when the scheme is none of stun, stuns, turn, turns.
-  std::string webrtcbin_uri () const;
+
+  bool operator== (const IceServer &o) const
+  {
+    return urls == o.urls && username == o.username && credential == o.credential;
+  }
+  // Whether a URL is turn: or turns:.
   bool is_turn () const;
+  // The URLs as webrtcbin takes them: stun://HOST:PORT,
+  // turn(s)://USER:PASS@HOST:PORT... (userinfo %-escaped). A URL of another
+  // scheme is left out.
+  std::vector<std::string> webrtcbin_uris () const;
+  // The inverse, for URIs an application's signaller hands out: stun:// and
+  // turn(s)://[USER:PASS@]HOST[:PORT][?...]; false for anything else.
+  static bool from_webrtcbin_uri (const std::string &uri, IceServer &out);
 };
 
 // Parses the values of every Link header (each value may hold several links
-// separated by commas). Links whose rel is not "ice-server" are skipped.
+// separated by commas) into one server per link (RFC 9725 section 4.6).
+// Links whose rel is not "ice-server" are skipped.
 std::vector<IceServer> parse_ice_server_links (const std::vector<std::string> &values);
 
-}  // namespace rtcstream::whip
+}  // namespace rtcstream

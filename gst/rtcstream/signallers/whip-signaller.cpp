@@ -303,14 +303,13 @@ on_post_reply (RtcstreamWhipSignaller *self, SoupMessage *msg, GBytes *body, GEr
   std::vector<std::string> links;
   if (const char *l = soup_message_headers_get_list (headers, "Link"))
     links.emplace_back (l);
-  std::vector<std::string> servers = rtcstream::ice_server_uris (&self->parent, "endpoint",
-      whip::parse_ice_server_links (links));
   {
     std::lock_guard<std::mutex> lk (st->lock);
     st->resource_url = st->resource;
   }
   g_object_notify (G_OBJECT (self), "resource-url");
-  rtcstream::signaller_set_ice_servers (&self->parent, std::move (servers));
+  rtcstream::signaller_set_ice_servers (&self->parent, "endpoint",
+      rtcstream::parse_ice_server_links (links));
 
   GST_INFO_OBJECT (self, "session %s answered, resource %s", st->session_id.c_str (),
       st->resource.c_str ());
@@ -420,7 +419,7 @@ whip_start (RtcstreamBaseSignaller *base_self)
     timeout_ms = st->timeout_ms;
     st->resource_url.clear ();
   }
-  rtcstream::signaller_set_ice_servers (base_self, {});
+  rtcstream::signaller_set_ice_servers (base_self, "endpoint", {});
   st->phase = Phase::Started;
   st->session_id.clear ();
   st->offer.reset ();

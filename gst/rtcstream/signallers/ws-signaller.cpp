@@ -156,20 +156,12 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
   const std::string name = rtcstream::signaller_stream_name (&self->parent);
 
   if (auto *m = std::get_if<proto::Welcome> (&msg)) {
-    // The server's STUN/TURN servers (its --ice-server), for the sessions to
-    // come; the same conversion as for WHIP Link headers.
-    std::vector<rtcstream::whip::IceServer> announced;
-    for (const proto::IceServer &s : m->ice_servers) {
-      for (const std::string &url : s.urls)
-        announced.push_back ({url, s.username, s.credential});
-    }
-    std::vector<std::string> servers =
-        rtcstream::ice_server_uris (&self->parent, "signalling server", announced);
     {
       std::lock_guard<std::mutex> lk (st->lock);
       st->peer_id = m->peer_id;
     }
-    rtcstream::signaller_set_ice_servers (&self->parent, std::move (servers));
+    // The server's STUN/TURN servers (its --ice-server), for the sessions to come.
+    rtcstream::signaller_set_ice_servers (&self->parent, "signalling server", m->ice_servers);
     st->phase = Phase::Welcomed;
     GST_INFO_OBJECT (self, "welcomed as peer %s", m->peer_id.c_str ());
     if (producer) {
