@@ -21,6 +21,9 @@ PACKAGES=(
   # test: peers written by others (issue 4): an SFU, a TURN relay, a Python WebRTC stack.
   # Their services are never enabled; tests start them with their own 127.0.0.1-only configs.
   janus coturn python3-aiortc
+  # test: the network simulator (tests/netsim, docs/testing.md): ip and tc (iproute2) shape
+  # links between network namespaces, nft drops packets at random
+  iproute2 nftables
 )
 # Debian's npm (which brings nodejs) unless a Node.js with npm is installed already: Debian's
 # npm conflicts with the nodejs packages of other sources.

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// netsim-bench: measurements on the network simulator (tests/netsim), printed
+// as markdown for docs/testing.md and docs/performance.md. Run it through
+// bench/netsim.sh (root, namespaces). Not a test: nothing here asserts.
+//
+//   netsim-bench delay              ping RTTs through the delay line, against
+//                                   the configured delay and jitter
+//   netsim-bench stream [OPTIONS]   rtcstreamsink -> rtcstreamsrc through a
+//                                   rate cap: frames and bitrate delivered
+//     --caps LIST      caps in kbit/s, 0 for none (default 0,2000,1000,500,300)
+//     --seconds N      length of each run (default 45)
+//     --size WxH       video size (default 1280x720), 30 fps
+//     --pattern moving|static   videotestsrc scrolling (default) or still
+//     --loss PCT --delay MS   on the viewer's link as well (default none)
+//     --queue MS       the capped link's buffer (default netsim's, 300 ms)
+#include "netsim.h"
+#include "peers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace netsim;
+
+namespace {
+
+double
+percentile (std::vector<double> v, double p)
+{
+  if (v.empty ())
+    return NAN;
+  std::sort (v.begin (), v.end ());
+  size_t rank = (size_t) std::ceil (p / 100.0 * v.size ());
+  return v[std::min (v.size () - 1, rank ? rank - 1 : 0)];
+}
+
+// --- delay -------------------------------------------------------------------------
+
+void
+bench_delay ()
+{
+  struct Case {
+    unsigned delay, jitter;
+    bool reorder;
+    unsigned load_kbit;  // a UDP stream through the same direction meanwhile
+  };
+  const Case cases[] = {{0, 0, false, 0}, {10, 0, false, 0}, {50, 0, false, 0},
+      {20, 5, false, 0}, {20, 10, false, 0}, {20, 10, true, 0}, {20, 0, false, 20000}};
+  printf ("| one-way delay | jitter | reorder | load | configured RTT | min | p50 | p90 | p99 "
+          "| max | lost |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const Case &c : cases) {
+    Network net;
+    Host &a = net.add_host ("a");
+    Host &b = net.add_host ("b");
+    Link &l = net.link (a, b, {.delay_ms = c.delay, .jitter_ms = c.jitter,
+        .reorder = c.reorder});
+    std::unique_ptr<Process> load;
+    if (c.load_kbit) {
+      // A receiver that drops everything and a paced sender, both in netsim.
+      int rx = net.socket (b, AF_INET, SOCK_DGRAM);
+      sockaddr_in at {};
+      at.sin_family = AF_INET;
+      at.sin_port = htons (5002);
+      inet_pton (AF_INET, l.address (b).c_str (), &at.sin_addr);
+      bind (rx, (sockaddr *) &at, sizeof at);
+      int tx = net.socket (a, AF_INET, SOCK_DGRAM);
+      std::thread ([tx, at, kbit = c.load_kbit, rx] {
+        std::vector<char> d (1200, 'l');
+        auto gap = std::chrono::nanoseconds ((long long) (1200 * 8 * 1e6 / kbit));
+        auto next = std::chrono::steady_clock::now ();
+        auto end = next + std::chrono::seconds (6);
+        while (next < end) {
+          std::this_thread::sleep_until (next);
+          sendto (tx, d.data (), d.size (), 0, (const sockaddr *) &at, sizeof at);
+          next += gap;
+        }
+        close (tx);
+        close (rx);
+      }).detach ();
+    }
+    net.ping (b, a.address (), 1);  // ARP first: its own round trip is not the delay line's
+    std::vector<double> rtt = net.ping (b, a.address (), 400, 10);
+    printf ("| %u ms | %u ms | %s | %s | %u ms | %.2f | %.2f | %.2f | %.2f | %.2f | %zu/400 |\n",
+        c.delay, c.jitter, c.reorder ? "yes" : "no",
+        c.load_kbit ? (std::to_string (c.load_kbit / 1000) + " Mbit/s").c_str () : "-",
+        2 * c.delay, percentile (rtt, 0), percentile (rtt, 50), percentile (rtt, 90),
+        percentile (rtt, 99), percentile (rtt, 100), 400 - rtt.size ());
+    fflush (stdout);
+    std::this_thread::sleep_for (std::chrono::seconds (c.load_kbit ? 3 : 0));
+  }
+}
+
+// --- stream ------------------------------------------------------------------------
+
+struct StreamOptions {
+  std::vector<unsigned> caps = {0, 2000, 1000, 500, 300};
+  int seconds = 45;
+  std::string size = "1280x720";
+  double loss = 0;
+  unsigned delay = 0;
+  unsigned queue = LinkConfig {}.queue_ms;
+  bool moving = true;  // a scrolling pattern: every frame needs new bits
+};
+
+// The first number after `name` in a structure string; nested structures
+// are escaped ("bytes-sent\\=\\(guint64\\)123"), so skip to the digits.
+uint64_t
+field_u64 (const std::string &s, const std::string &name)
+{
+  size_t at = s.find (name + "\\=");
+  if (at == std::string::npos)
+    at = s.find (name + "=");
+  if (at == std::string::npos)
+    return 0;
+  at = s.find (')', at);
+  return at == std::string::npos ? 0 : strtoull (s.c_str () + at + 1, nullptr, 10);
+}
+
+void
+bench_stream (const StreamOptions &o)
+{
+  std::string w = o.size.substr (0, o.size.find ('x')), h = o.size.substr (o.size.find ('x') + 1);
+  printf ("| cap | frames decoded | fps (whole run) | fps (last 15 s) | received kbit/s "
+          "(last 15 s) | sent kbit/s (sink stats) |\n|---|---|---|---|---|---|\n");
+  for (unsigned cap : o.caps) {
+    Network net;
+    Host &producer = net.add_host ("producer");
+    Host &viewer = net.add_host ("viewer");
+    net.link (producer, viewer, {.rate_kbit = cap, .queue_ms = o.queue, .loss_pct = o.loss,
+        .delay_ms = o.delay});
+    SignallingServer server (net, producer);
+    GstProcess sink (net, producer,
+        std::string ("videotestsrc is-live=true ") + (o.moving ? "horizontal-speed=2" : "") +
+            " ! video/x-raw,width=" + w + ",height=" + h +
+            ",framerate=30/1 ! rtcstreamsink name=sink uri=" + server.uri ("cam"));
+    if (!sink.wait_registered (20000)) {
+      fprintf (stderr, "producer did not register: %s\n", sink.messages ().c_str ());
+      continue;
+    }
+    // Encoded frames are counted at `enc` (received bitrate), decoded ones at `out`.
+    GstProcess src (net, viewer, "rtcstreamsrc uri=" + server.uri ("cam") +
+        " ! video/x-vp8 ! identity name=enc ! vp8dec ! fakesink name=out", {"enc", "out"});
+    auto start = std::chrono::steady_clock::now ();
+    auto at = [&] (int s) { std::this_thread::sleep_until (start + std::chrono::seconds (s)); };
+    at (o.seconds - 15);
+    uint64_t bytes_a = 0, bytes_b = 0;
+    uint64_t frames_a = src.frames ("out");
+    src.frames ("enc", &bytes_a);
+    uint64_t sent_a = field_u64 (sink.stats ("sink"), "bytes-sent");
+    at (o.seconds);
+    uint64_t frames_b = src.frames ("out");
+    src.frames ("enc", &bytes_b);
+    uint64_t sent_b = field_u64 (sink.stats ("sink"), "bytes-sent");
+    std::string label = cap ? std::to_string (cap) + " kbit/s" : "none";
+    printf ("| %s | %llu | %.1f | %.1f | %.0f | %.0f |\n", label.c_str (),
+        (unsigned long long) frames_b, frames_b / (double) o.seconds,
+        (frames_b - frames_a) / 15.0, (bytes_b - bytes_a) * 8 / 15.0 / 1000,
+        (sent_b - sent_a) * 8 / 15.0 / 1000);
+    fflush (stdout);
+  }
+}
+
+}  // namespace
+
+int
+main (int argc, char **argv)
+{
+  std::string why = Network::unavailable ();
+  if (!why.empty ()) {
+    fprintf (stderr, "netsim-bench: %s\n", why.c_str ());
+    return 77;
+  }
+  std::string mode = argc > 1 ? argv[1] : "";
+  try {
+    if (mode == "delay") {
+      bench_delay ();
+      return 0;
+    }
+    if (mode == "stream") {
+      StreamOptions o;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        std::string k = argv[i], v = argv[i + 1];
+        if (k == "--caps") {
+          o.caps.clear ();
+          std::istringstream in (v);
+          std::string item;
+          while (std::getline (in, item, ','))
+            o.caps.push_back ((unsigned) std::stoul (item));
+        } else if (k == "--seconds") {
+          o.seconds = std::max (20, std::stoi (v));
+        } else if (k == "--size") {
+          o.size = v;
+        } else if (k == "--loss") {
+          o.loss = std::stod (v);
+        } else if (k == "--queue") {
+          o.queue = (unsigned) std::stoul (v);
+        } else if (k == "--pattern") {
+          o.moving = v != "static";
+        } else if (k == "--delay") {
+          o.delay = (unsigned) std::stoul (v);
+        } else {
+          fprintf (stderr, "netsim-bench: unknown option %s\n", k.c_str ());
+          return 2;
+        }
+      }
+      bench_stream (o);
+      return 0;
+    }
+  } catch (const Error &e) {
+    fprintf (stderr, "%s\n", e.what ());
+    return 1;
+  }
+  fprintf (stderr, "usage: netsim-bench delay | stream [--caps LIST] [--seconds N] "
+                   "[--size WxH] [--pattern moving|static] [--loss PCT] [--delay MS] [--queue MS]\n");
+  return 2;
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "peers.h"
+
+#include <glib.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace netsim {
+
+namespace {
+
+std::string
+env_or (const char *name, const char *fallback)
+{
+  const char *v = g_getenv (name);
+  return v && *v ? v : fallback;
+}
+
+bool
+starts_with (const std::string &s, const char *prefix)
+{
+  return s.rfind (prefix, 0) == 0;
+}
+
+}  // namespace
+
+SignallingServer::SignallingServer (Network &net, const Host &host,
+    const std::vector<std::string> &extra)
+    : address_ (host.address ())
+{
+  std::vector<std::string> argv = {env_or ("RTCSTREAM_SIGNALLING", "rtcstream-signalling"),
+      "--host", address_, "--port", "0"};
+  argv.insert (argv.end (), extra.begin (), extra.end ());
+  process_ = net.spawn (host, argv);
+  // "rtcstream-signalling listening on ws://ADDRESS:PORT/ws"
+  auto line = process_->wait_prefix ("rtcstream-signalling listening on", 10000);
+  const char *colon = line ? strrchr (line->c_str (), ':') : nullptr;
+  if (colon)
+    port_ = (unsigned) strtoul (colon + 1, nullptr, 10);
+}
+
+std::string
+SignallingServer::uri (const std::string &stream) const
+{
+  return "rtcstream://" + address_ + ":" + std::to_string (port_) + "/" + stream;
+}
+
+GstProcess::GstProcess (Network &net, const Host &host, const std::string &description,
+    const std::vector<std::string> &count)
+{
+  std::vector<std::string> argv = {env_or ("NETSIM_GST", "netsim-gst")};
+  for (const std::string &name : count) {
+    argv.push_back ("--count");
+    argv.push_back (name);
+  }
+  argv.push_back (description);
+  process_ = net.spawn (host, argv);
+}
+
+bool
+GstProcess::wait_for (const std::string &wanted, int timeout_ms)
+{
+  auto line = process_->wait_line ([&wanted] (const std::string &l) {
+    return l == wanted || starts_with (l, "error ");
+  }, timeout_ms);
+  return line && *line == wanted;
+}
+
+bool
+GstProcess::wait_playing (int timeout_ms)
+{
+  return wait_for ("playing", timeout_ms);
+}
+
+bool
+GstProcess::wait_registered (int timeout_ms)
+{
+  return wait_for ("registered", timeout_ms);
+}
+
+uint64_t
+GstProcess::frames (const std::string &name, uint64_t *bytes)
+{
+  unsigned long long n = 0, b = 0;
+  if (process_->send ("count " + name)) {
+    auto line = process_->wait_prefix ("frames " + name + " ", 5000);
+    if (line)
+      sscanf (line->c_str () + 8 + name.size (), "%llu %llu", &n, &b);
+  }
+  if (bytes)
+    *bytes = b;
+  return n;
+}
+
+std::string
+GstProcess::stats (const std::string &name)
+{
+  const std::string prefix = "stats " + name + " ";
+  if (!process_->send ("stats " + name))
+    return "";
+  auto line = process_->wait_prefix (prefix, 5000);
+  return line ? line->substr (prefix.size ()) : "";
+}
+
+std::string
+GstProcess::messages () const
+{
+  std::string out;
+  for (const std::string &l : process_->lines ())
+    if (starts_with (l, "error ") || starts_with (l, "warning "))
+      out += l + "\n";
+  return out;
+}
+
+}  // namespace netsim

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstream's processes inside netsim hosts: the signalling server bound to
+// a host's veth address, and pipelines played by netsim-gst. Used by the
+// netsim tests and by bench/netsim-bench. Thread: the test's (see netsim.h).
+#pragma once
+
+#include "netsim.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace netsim {
+
+// rtcstream-signalling ($RTCSTREAM_SIGNALLING) inside host, listening on
+// the host's address and a port it picks.
+class SignallingServer {
+public:
+  SignallingServer (Network &net, const Host &host, const std::vector<std::string> &extra = {});
+  bool ok () const { return port_ != 0; }
+  // rtcstream://ADDRESS:PORT/stream
+  std::string uri (const std::string &stream) const;
+
+private:
+  std::unique_ptr<Process> process_;
+  std::string address_;
+  unsigned port_ = 0;
+};
+
+// A pipeline description played by netsim-gst ($NETSIM_GST) inside host;
+// `count` names elements whose sink-pad buffers are counted.
+class GstProcess {
+public:
+  GstProcess (Network &net, const Host &host, const std::string &description,
+      const std::vector<std::string> &count = {});
+
+  // Wait for the pipeline to play / an rtcstreamsink in it to be registered.
+  // False after an error (see errors()) or when the time ran out.
+  bool wait_playing (int timeout_ms);
+  bool wait_registered (int timeout_ms);
+  // Buffers (and bytes) counted on `name` so far; 0 when the process is gone.
+  uint64_t frames (const std::string &name, uint64_t *bytes = nullptr);
+  // The "stats" structure of element `name`, as a string ("" if none).
+  std::string stats (const std::string &name);
+  // Every "error ..." and "warning ..." line so far, one per line.
+  std::string messages () const;
+  Process &process () { return *process_; }
+
+private:
+  bool wait_for (const std::string &line, int timeout_ms);
+
+  std::unique_ptr<Process> process_;
+};
+
+}  // namespace netsim
