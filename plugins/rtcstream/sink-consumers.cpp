@@ -288,7 +288,9 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
       break;
     Branch b;
     b.group = group;
-    std::string base = session_id.substr (0, 8) + "-" + in->name;
+    // The whole id: element names must be unique in the bin, and a
+    // signaller's ids need not differ in their first characters.
+    std::string base = session_id + "-" + in->name;
     b.queue = make_element ("queue", base + "-queue");
     // Leaky: a consumer that cannot keep up (or whose DTLS handshake is not
     // done yet) loses frames instead of stalling the encoder for everyone.
