@@ -687,26 +687,31 @@ rtcstream_src_send_event (GstElement *element, GstEvent *event)
   auto *self = RTCSTREAM_SRC (element);
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     // gst-launch -e, or an application ending the pipeline: leave the
-    // session and drain every pad, as when the producer stops.
+    // session and drain every pad, as when the producer stops. Later, on
+    // the worker, not waited for: the caller holds the state lock of the
+    // pipeline, and closing webrtcbin waits for its streaming threads, which
+    // a sink downstream may hold until the pipeline's state lock is free
+    // (a sink that lost its state waits in preroll for the pipeline to
+    // resume PLAYING).
     gst_event_unref (event);
-    bool handled = false;
-    self->state->worker->run_sync ([self, &handled] {
+    Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
+    self->state->worker->post ([ref] {
+      RtcstreamSrc *self = ref.get ();
       State *st = self->state;
-      if (!st->started)
-        return;
-      if (st->session && st->signaller)
-        rtcstream_signaller_end_session (st->signaller.get (), st->session->id ().c_str ());
-      bool had_outputs;
-      {
-        std::lock_guard<std::mutex> lk (st->lock);
-        had_outputs = !st->outputs.empty ();
+      bool had_outputs = false;
+      if (st->started) {
+        if (st->session && st->signaller)
+          rtcstream_signaller_end_session (st->signaller.get (), st->session->id ().c_str ());
+        {
+          std::lock_guard<std::mutex> lk (st->lock);
+          had_outputs = !st->outputs.empty ();
+        }
+        if (had_outputs)
+          end_stream (self, "EOS requested");
       }
-      if (had_outputs)
-        end_stream (self, "EOS requested");
-      handled = had_outputs;
+      if (!had_outputs)
+        gst_element_post_message (GST_ELEMENT (self), gst_message_new_eos (GST_OBJECT (self)));
     });
-    if (!handled)
-      gst_element_post_message (element, gst_message_new_eos (GST_OBJECT (element)));
     return TRUE;
   }
   return GST_ELEMENT_CLASS (rtcstream_src_parent_class)->send_event (element, event);
