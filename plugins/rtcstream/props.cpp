@@ -2,6 +2,7 @@
 #include "props.h"
 
 #include "rtcstream/signallers/janus-signaller.h"
+#include "rtcstream/signallers/loopback-signaller.h"
 #include "rtcstream/signallers/whip-signaller.h"
 #include "rtcstream/signallers/ws-signaller.h"
 #include "rtcstream/turn.h"
@@ -10,7 +11,7 @@
 namespace rtcstream {
 
 const gchar *const uri_protocols[] = {"rtcstream", "rtcstreams", "janus+http", "janus+https",
-    nullptr};
+    "loopback", nullptr};
 
 const gchar *const *
 uri_protocols_for (GstURIType type)
@@ -107,7 +108,8 @@ install_common_properties (GObjectClass *klass, const char *role_word)
       "janus+http://HOST:8088/janus?room=ROOM&display=NAME (a Janus VideoRoom), or " +
       (std::string (role_word) == "publish" ? "whip+http(s)://HOST:PORT/PATH (a WHIP endpoint)"
                                             : "whep+http(s)://HOST:PORT/PATH (a WHEP endpoint)") +
-      ". Ignored when a signaller is set";
+      ", or loopback://LINK (for tests: an rtcstreamsink and rtcstreamsrc of this process "
+      "with the same LINK, no server). Ignored when a signaller is set";
   g_object_class_install_property (klass, PROP_URI,
       g_param_spec_string ("uri", "URI", g_intern_string (uri_blurb.c_str ()), nullptr, flags));
   g_object_class_install_property (klass, PROP_STUN_SERVER,
@@ -162,6 +164,29 @@ init_common_settings (CommonSettings &s)
   parse_codec_list (kDefaultAudioCodecs, MediaKind::Audio, s.audio_codecs, err);
 }
 
+namespace {
+
+// A URI that parse checks and takes the stream's name from (a janus+ or a
+// loopback URI); on failure fills error.
+bool
+apply_named_uri (CommonSettings &s, const char *uri,
+    gboolean (*parse) (const gchar *uri, gchar **name, GError **error), std::string &error)
+{
+  g_autoptr (GError) err = nullptr;
+  g_autofree gchar *name = nullptr;
+  if (!parse (uri, &name, &err)) {
+    error = err->message;
+    return false;
+  }
+  s.uri_error.clear ();
+  s.uri = uri;
+  s.stream_name = name;
+  s.ws_url.clear ();
+  return true;
+}
+
+}  // namespace
+
 bool
 apply_uri (CommonSettings &s, const char *uri, std::string &error)
 {
@@ -171,20 +196,12 @@ apply_uri (CommonSettings &s, const char *uri, std::string &error)
     s.ws_url.clear ();
     return true;
   }
-  if (rtcstream_janus_uri_is_janus (uri)) {
-    // Janus VideoRoom: the signaller is made from the whole URI at start.
-    g_autoptr (GError) err = nullptr;
-    g_autofree gchar *display = nullptr;
-    if (!rtcstream_janus_uri_parse (uri, &display, &err)) {
-      error = err->message;
-      return false;
-    }
-    s.uri_error.clear ();
-    s.uri = uri;
-    s.stream_name = display;
-    s.ws_url.clear ();
-    return true;
-  }
+  // Janus VideoRoom (the signaller is made from the whole URI at start), or
+  // in-process pairing (the link is the stream name).
+  if (rtcstream_janus_uri_is_janus (uri))
+    return apply_named_uri (s, uri, rtcstream_janus_uri_parse, error);
+  if (rtcstream_loopback_uri_is_loopback (uri))
+    return apply_named_uri (s, uri, rtcstream_loopback_uri_parse, error);
   StreamUri parsed;
   if (!parse_stream_uri (uri, parsed, error))
     return false;
@@ -339,6 +356,11 @@ make_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
     g_object_set (s.signaller.get (), "role", role, "stream-name", s.stream_name.c_str (),
         "auth-token", s.auth_token.empty () ? nullptr : s.auth_token.c_str (),
         "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
+    return s.signaller.get ();
+  }
+  if (rtcstream_loopback_uri_is_loopback (s.uri.c_str ())) {
+    s.signaller = Ref<RtcstreamSignaller>::adopt (RTCSTREAM_SIGNALLER (
+        rtcstream_loopback_signaller_new (role, s.stream_name.c_str ())));
     return s.signaller.get ();
   }
   if (rtcstream_janus_uri_is_janus (s.uri.c_str ())) {

@@ -274,6 +274,13 @@ export const entries = [
       discover(join(dir, 'cam.mkv'), { video: 'H\\.264', audio: 'Opus', minSeconds: 2 });
     },
   },
+  {
+    // The loopback scheme: a sink and a src of one pipeline, no server; the
+    // window shows the video, Ctrl-C ends both with EOS.
+    lines: ['gst-launch-1.0 -e videotestsrc is-live=true ! rtcstreamsink uri=loopback://cam rtcstreamsrc uri=loopback://cam ! videoconvert ! autovideosink'],
+    skip: needsDisplay,
+    test: (ctx, [line]) => consumes(ctx, line),
+  },
   ...['GST_DEBUG=rtcstream*:5 gst-launch-1.0 ...', 'GST_DEBUG=rtcstream-signaller:7 ...',
     'GST_DEBUG=rtcstream*:5,webrtcbin:5,nice:4 ...', 'GST_DEBUG_DUMP_DOT_DIR=/tmp gst-launch-1.0 ...']
     .map((l) => ({ lines: [l], skip: 'a pattern: `...` stands for any pipeline' })),
