@@ -427,6 +427,26 @@ start_producer (const std::string &description, int timeout_ms)
   return p;
 }
 
+std::unique_ptr<Pipeline>
+start_consumer (const std::string &description)
+{
+  auto p = std::make_unique<Pipeline> (description);
+  EXPECT_TRUE (p->ok ()) << p->parse_error ();
+  if (p->ok ())
+    p->play ();
+  return p;
+}
+
+void
+StreamingTest::SetUp ()
+{
+  ASSERT_TRUE (have ("rtcstreamsink") && have ("rtcstreamsrc"))
+      << "the rtcstream plugin is not on GST_PLUGIN_PATH (run through meson test)";
+  for (const char *f : {"webrtcbin", "nicesrc", "dtlssrtpenc", "vp8enc"})
+    if (!have (f))
+      GTEST_SKIP () << f << " is not installed";
+}
+
 unsigned
 stats_uint (GstElement *element, const char *field)
 {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <functional>
@@ -130,6 +131,20 @@ private:
 // a bus error or no registration is a test failure (EXPECT), and the
 // pipeline is returned all the same.
 std::unique_ptr<Pipeline> start_producer (const std::string &description, int timeout_ms);
+
+// A consumer from a gst-launch description, set playing; a parse error is a
+// test failure (EXPECT), and the pipeline is returned all the same.
+std::unique_ptr<Pipeline> start_consumer (const std::string &description);
+
+// The fixture of tests that stream between our elements: it fails when our
+// plugin is missing (a build problem) and skips when an element every
+// session needs (webrtcbin, libnice, DTLS, vp8enc) is not installed. A
+// subclass's SetUp calls it first and returns if IsSkipped () or
+// HasFatalFailure ().
+class StreamingTest : public ::testing::Test {
+protected:
+  void SetUp () override;
+};
 
 // Reads an unsigned field of the GstStructure property `stats` of element.
 unsigned stats_uint (GstElement *element, const char *field);

@@ -34,16 +34,13 @@ namespace {
 
 constexpr int kTimeoutMs = 20000;
 
-class Streaming : public ::testing::Test {
+class Streaming : public rtcstream::test::StreamingTest {
 protected:
   void SetUp () override
   {
-    // Our own plugin must be there: its absence is a build problem, not a skip.
-    ASSERT_TRUE (have ("rtcstreamsink") && have ("rtcstreamsrc"))
-        << "the rtcstream plugin is not on GST_PLUGIN_PATH (run through meson test)";
-    for (const char *f : {"webrtcbin", "nicesrc", "dtlssrtpenc", "vp8enc"})
-      if (!have (f))
-        GTEST_SKIP () << f << " is not installed";
+    StreamingTest::SetUp ();
+    if (IsSkipped () || HasFatalFailure ())
+      return;
     server = std::make_unique<ServerProcess> ();
     ASSERT_TRUE (server->ok ()) << "rtcstream-signalling did not start";
   }
@@ -56,11 +53,7 @@ protected:
 
   std::unique_ptr<Pipeline> consumer (const std::string &desc)
   {
-    auto p = std::make_unique<Pipeline> (desc);
-    EXPECT_TRUE (p->ok ()) << p->parse_error ();
-    if (p->ok ())
-      p->play ();
-    return p;
+    return rtcstream::test::start_consumer (desc);
   }
 
   std::string sink_to (const std::string &stream, const std::string &extra = "")

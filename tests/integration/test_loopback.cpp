@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Element behaviour with no server: an rtcstreamsink and rtcstreamsrcs of
+// this process paired by the loopback signaller (uri=loopback://LINK). Real
+// pipelines, real webrtcbins (ICE on this host, DTLS-SRTP, RTP); only the
+// signalling is in memory, so each test takes a second or two. The same
+// behaviours through the real server are in test_streaming.cpp.
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "rtcstream/signallers/loopback-signaller.h"
+
+using rtcstream::test::kVideo;
+using rtcstream::test::Pipeline;
+using rtcstream::test::start_producer;
+using rtcstream::test::stats_uint;
+
+namespace {
+
+// A bound on every wait, never reached when things work.
+constexpr int kTimeoutMs = 15000;
+
+class Loopback : public rtcstream::test::StreamingTest {
+protected:
+  void SetUp () override
+  {
+    StreamingTest::SetUp ();
+    if (IsSkipped () || HasFatalFailure ())
+      return;
+    // One link per test: the registry is process-wide.
+    link = std::string ("loopback://") +
+        ::testing::UnitTest::GetInstance ()->current_test_info ()->name ();
+  }
+
+  std::unique_ptr<Pipeline> producer (const std::string &desc)
+  {
+    return start_producer (desc, kTimeoutMs);
+  }
+
+  std::unique_ptr<Pipeline> consumer (const std::string &desc)
+  {
+    return rtcstream::test::start_consumer (desc);
+  }
+
+  std::string sink (const std::string &extra = "")
+  {
+    return "rtcstreamsink name=sink uri=" + link + " " + extra;
+  }
+
+  std::string src (const std::string &extra = "")
+  {
+    return "rtcstreamsrc name=src uri=" + link + " " + extra;
+  }
+
+  std::string link;
+};
+
+TEST_F (Loopback, VideoArrivesDecoded)
+{
+  auto prod = producer (kVideo + " ! " + sink ());
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 30; }, kTimeoutMs))
+      << v->frames << "\n" << cons->all_errors () << prod->all_errors ();
+  std::string caps = v->caps_string ();
+  EXPECT_EQ (caps.rfind ("video/x-raw", 0), 0u) << caps;
+  EXPECT_NE (caps.find ("width=(int)320"), std::string::npos) << caps;
+  EXPECT_NE (caps.find ("height=(int)240"), std::string::npos) << caps;
+  EXPECT_EQ (stats_uint (prod->element ("sink"), "consumers"), 1u);
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+}
+
+TEST_F (Loopback, VideoAndAudioArriveDecoded)
+{
+  auto prod = producer (kVideo + " ! " + sink () + " audiotestsrc is-live=true ! sink.audio_0");
+  auto cons = consumer (src () + " src. ! video/x-raw ! queue ! fakesink name=v "
+      "src. ! audio/x-raw ! queue ! fakesink name=a");
+  auto v = cons->count ("v");
+  auto a = cons->count ("a");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 30 && a->frames >= 30; }, kTimeoutMs))
+      << "video " << v->frames << " audio " << a->frames << "\n" << cons->all_errors ();
+  EXPECT_EQ (v->caps_string ().rfind ("video/x-raw", 0), 0u) << v->caps_string ();
+  EXPECT_EQ (a->caps_string ().rfind ("audio/x-raw", 0), 0u) << a->caps_string ();
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+}
+
+// Two viewers agreeing on VP8 share one encoder; when one leaves, the sink's
+// stats lose it and the other carries on.
+TEST_F (Loopback, TwoConsumersShareOneEncoder)
+{
+  auto prod = producer (kVideo + " ! " + sink ());
+  auto one = consumer (src () + " ! fakesink name=v");
+  auto two = consumer (src () + " ! fakesink name=v");
+  auto v1 = one->count ("v");
+  auto v2 = two->count ("v");
+  EXPECT_TRUE (one->wait_for ([&] { return v1->frames >= 20 && v2->frames >= 20; }, kTimeoutMs))
+      << v1->frames << " " << v2->frames << one->all_errors () << two->all_errors ();
+  GstElement *s = prod->element ("sink");
+  EXPECT_EQ (stats_uint (s, "consumers"), 2u);
+  EXPECT_EQ (stats_uint (s, "encoders"), 1u) << "consumers agreeing on VP8 share one encoder";
+
+  one->stop ();
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (s, "consumers") == 1u; }, kTimeoutMs));
+  const int before = v2->frames;
+  EXPECT_TRUE (two->wait_for ([&] { return v2->frames >= before + 20; }, kTimeoutMs))
+      << "the remaining consumer stalled";
+  EXPECT_EQ (stats_uint (s, "encoders"), 1u);
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
+TEST_F (Loopback, LeavingConsumerIsRemovedFromTheSinksStats)
+{
+  auto prod = producer (kVideo + " ! " + sink ());
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  GstElement *s = prod->element ("sink");
+  EXPECT_EQ (stats_uint (s, "consumers"), 1u);
+  cons->stop ();
+  EXPECT_TRUE (prod->wait_for ([&] {
+    return stats_uint (s, "consumers") == 0u && stats_uint (s, "encoders") == 0u;
+  }, kTimeoutMs)) << "consumers " << stats_uint (s, "consumers") << " encoders "
+                  << stats_uint (s, "encoders");
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
+TEST_F (Loopback, ProducerEosReachesConsumers)
+{
+  auto prod = producer ("videotestsrc is-live=true num-buffers=45 ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! " + sink ());
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (prod->wait_for ([&] { return prod->got_eos (); }, kTimeoutMs));
+  EXPECT_TRUE (cons->wait_for ([&] { return cons->got_eos (); }, kTimeoutMs));
+  EXPECT_GT (v->frames.load (), 0) << "EOS came before any frame";
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+}
+
+TEST_F (Loopback, StoppedProducerEndsEveryConsumer)
+{
+  auto prod = producer (kVideo + " ! " + sink ());
+  auto one = consumer (src () + " ! fakesink name=v");
+  auto two = consumer (src () + " ! fakesink name=v");
+  auto v1 = one->count ("v");
+  auto v2 = two->count ("v");
+  ASSERT_TRUE (one->wait_for ([&] { return v1->frames >= 10 && v2->frames >= 10; }, kTimeoutMs));
+  prod->stop ();
+  EXPECT_TRUE (one->wait_for ([&] { return one->got_eos (); }, kTimeoutMs));
+  EXPECT_TRUE (two->wait_for ([&] { return two->got_eos (); }, kTimeoutMs));
+  EXPECT_TRUE (one->errors ().empty ()) << one->all_errors ();
+  EXPECT_TRUE (two->errors ().empty ()) << two->all_errors ();
+}
+
+TEST_F (Loopback, ConsumerStartedBeforeTheProducer)
+{
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  // It waits (no pad, no error) until the producer comes.
+  cons->pump (500);
+  EXPECT_EQ (v->frames.load (), 0);
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+  auto prod = producer (kVideo + " ! " + sink ());
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 20; }, kTimeoutMs))
+      << v->frames << "\n" << cons->all_errors ();
+}
+
+// A consumer may start again and rejoin; the producer's stats follow.
+TEST_F (Loopback, ConsumerRestartsAndRejoins)
+{
+  auto prod = producer (kVideo + " ! " + sink ());
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs));
+  GstElement *s = prod->element ("sink");
+  cons->stop ();
+  ASSERT_TRUE (prod->wait_for ([&] { return stats_uint (s, "consumers") == 0u; }, kTimeoutMs));
+  const int before = v->frames;
+  // gst-launch's delayed link was for the first pad only: link the new one.
+  g_signal_connect (cons->element ("src"), "pad-added", G_CALLBACK (+[] (GstElement *,
+      GstPad *pad, gpointer fakesink) {
+    g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (GST_ELEMENT (fakesink), "sink");
+    gst_pad_link (pad, sinkpad);
+  }), cons->element ("v"));
+  cons->play ();
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= before + 10; }, kTimeoutMs))
+      << cons->all_errors ();
+  EXPECT_EQ (stats_uint (s, "consumers"), 1u);
+}
+
+TEST_F (Loopback, SecondProducerOnALinkIsAnError)
+{
+  auto first = producer (kVideo + " ! " + sink ());
+  auto second = std::make_unique<Pipeline> (kVideo + " ! " + sink ());
+  ASSERT_TRUE (second->ok ());
+  second->play ();
+  EXPECT_TRUE (second->wait_for ([&] { return !second->errors ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (second->has_error_containing ("Another producer already uses loopback link"))
+      << second->all_errors ();
+  // The first one is undisturbed.
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  EXPECT_TRUE (first->errors ().empty ()) << first->all_errors ();
+}
+
+TEST_F (Loopback, NoProducerIsAnErrorAfterProducerTimeout)
+{
+  auto cons = consumer (src ("producer-timeout=300") + " ! fakesink");
+  EXPECT_TRUE (cons->wait_for ([&] { return !cons->errors ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (cons->has_error_containing ("No producer on loopback link")) << cons->all_errors ();
+}
+
+TEST_F (Loopback, BadUriIsAnErrorAtStart)
+{
+  for (const char *uri : {"loopback://", "loopback://a/b", "loopback://%zz"}) {
+    auto cons = consumer (std::string ("rtcstreamsrc uri=") + uri + " ! fakesink");
+    EXPECT_TRUE (cons->wait_for ([&] { return !cons->errors ().empty (); }, kTimeoutMs)) << uri;
+    EXPECT_TRUE (cons->has_error_containing ("Expected loopback://LINK")) << uri << ": "
+        << cons->all_errors ();
+  }
+}
+
+// Signallers an application makes itself (the C API) pair the same way.
+TEST_F (Loopback, ApplicationMadeSignallers)
+{
+  std::string name = link.substr (strlen ("loopback://"));
+  auto prod = std::make_unique<Pipeline> (kVideo + " ! rtcstreamsink name=sink");
+  auto cons = std::make_unique<Pipeline> ("rtcstreamsrc name=src ! fakesink name=v");
+  ASSERT_TRUE (prod->ok () && cons->ok ());
+  g_autoptr (RtcstreamLoopbackSignaller) p =
+      rtcstream_loopback_signaller_new (RTCSTREAM_ROLE_PRODUCER, name.c_str ());
+  g_autoptr (RtcstreamLoopbackSignaller) c =
+      rtcstream_loopback_signaller_new (RTCSTREAM_ROLE_CONSUMER, name.c_str ());
+  g_object_set (prod->element ("sink"), "signaller", p, nullptr);
+  g_object_set (cons->element ("src"), "signaller", c, nullptr);
+  cons->play ();
+  prod->play ();
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  EXPECT_TRUE (prod->wait_registered (kTimeoutMs)) << prod->all_errors ();
+}
+
+}  // namespace
