@@ -49,6 +49,13 @@ guint src_signals[N_MESSAGE_SIGNALS];
 // must exceed the RTT for NACK retransmissions to arrive in time.
 constexpr guint kDefaultLatencyMs = 50;
 constexpr gint kDefaultProducerTimeoutMs = 30000;
+// Below this jitterbuffer size NACK is off. A retransmission could not
+// arrive in time anyway, and with NACK the jitterbuffer waits for each
+// packet only until its expected time plus latency: with latency=0 every
+// packet a fraction of a millisecond late was declared lost, and the
+// depayloader then dropped video until the next keyframe (20 frames in 8 s).
+constexpr guint kNackMinLatencyMs = 10;
+
 }  // namespace
 
 G_DEFINE_TYPE_WITH_CODE (RtcstreamSrc, rtcstream_src, GST_TYPE_BIN,
@@ -65,6 +72,13 @@ static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio_%u"
     GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
 
 namespace {
+
+bool
+use_nack (State *st)
+{
+  std::lock_guard<std::mutex> lk (st->lock);
+  return st->latency_ms >= kNackMinLatencyMs;
+}
 
 // webrtcbin's thread, while it applies the producer's offer: the media of
 // a pad gets the pad's codecs (downstream's choice, in our order; webrtcbin
@@ -88,7 +102,8 @@ on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
   // do-nack: the jitterbuffer asks for lost packets again (RTX or plain
   // NACK), which the latency property leaves room for.
   g_object_set (trans, "codec-preferences", prefs, "direction",
-      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", TRUE, nullptr);
+      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", use_nack (self->state),
+      nullptr);
   gst_caps_unref (prefs);
 }
 
@@ -254,6 +269,7 @@ offer_session (RtcstreamSrc *self)
     return;
   }
   GstElement *w = st->session->webrtcbin ();
+  const gboolean nack = use_nack (st);
   for (const MediaSlot &m : media) {
     GstCaps *caps = output_preferences (self, m.mline, true);
     GstWebRTCRTPTransceiver *trans = nullptr;
@@ -262,7 +278,7 @@ offer_session (RtcstreamSrc *self)
     if (trans) {
       // Set again after on-new-transceiver, which fits answers, not offers.
       g_object_set (trans, "codec-preferences", caps, "direction",
-          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", TRUE, nullptr);
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", nack, nullptr);
       gst_object_unref (trans);
     }
     gst_caps_unref (caps);
