@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rtcstream/datachannel.h"
@@ -191,6 +192,25 @@ fail_negotiation (RtcstreamSrc *self, const std::string &sentence)
   GST_ELEMENT_ERROR (self, STREAM, CODEC_NOT_FOUND, ("%s", sentence.c_str ()), (nullptr));
 }
 
+// rtpbin's RTCP thread: the producer said goodbye (RTCP BYE). That is how
+// a WHEP endpoint, which has no message for it, tells that its stream ended;
+// webrtcbin sends one on EOS, browsers and aiortc when they close.
+void
+on_bye_ssrc (GstElement *, guint, guint ssrc, gpointer data)
+{
+  auto *ctx = static_cast<std::pair<RtcstreamSrc *, std::string> *> (data);
+  std::string sid = ctx->second;
+  on_worker (ctx->first, [sid, ssrc] (RtcstreamSrc *self) {
+    State *st = self->state;
+    if (st->ended || !st->session || st->session->id () != sid)
+      return;
+    GST_INFO_OBJECT (self, "session %s: RTCP BYE from SSRC %u", sid.c_str (), ssrc);
+    if (st->signaller)
+      rtcstream_signaller_end_session (st->signaller.get (), sid.c_str ());
+    end_stream (self, "the producer said goodbye (RTCP BYE)", false);
+  });
+}
+
 // --- signaller callbacks (signaller thread) -> worker ----------------------------
 
 void
@@ -234,6 +254,15 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
     GstElement *w = st->session->webrtcbin ();
     g_signal_connect (w, "pad-added", G_CALLBACK (on_webrtc_pad), self);
     g_signal_connect (w, "on-new-transceiver", G_CALLBACK (on_new_transceiver), self);
+    // webrtcbin's own rtpbin (the signalling server's WHIP/WHEP sessions
+    // watch it the same way); it goes with the webrtcbin.
+    if (GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (w), "rtpbin")) {
+      g_signal_connect_data (rtpbin, "on-bye-ssrc", G_CALLBACK (on_bye_ssrc),
+          new std::pair<RtcstreamSrc *, std::string> (self, s), [] (gpointer data, GClosure *) {
+            delete static_cast<std::pair<RtcstreamSrc *, std::string> *> (data);
+          }, (GConnectFlags) 0);
+      gst_object_unref (rtpbin);
+    }
     st->adopt_remote_channels (s, w);
     st->session->sync_state ();
     GST_INFO_OBJECT (self, "joined producer %s (session %s)", p.c_str (), s.c_str ());
