@@ -125,7 +125,11 @@ sdp_media_choices (const GstSDPMessage *sdp, guint idx, bool we_send)
     kind = MediaKind::Audio;
   else
     return out;
-  if (gst_sdp_media_get_port (media) == 0 || !direction_fits (sdp, media, we_send))
+  // Port 0 is a rejected media, but for a=bundle-only: webrtcbin with
+  // max-bundle (rtcstreamsrc whep+, rtcstreamsink whip+) offers every media
+  // after the first that way.
+  if ((gst_sdp_media_get_port (media) == 0 && !sdp_media_has_attribute (media, "bundle-only")) ||
+      !direction_fits (sdp, media, we_send))
     return out;
   for (guint f = 0; f < gst_sdp_media_formats_len (media); f++) {
     const char *fmt = gst_sdp_media_get_format (media, f);
