@@ -10,11 +10,15 @@
  *     gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam ! videoconvert ! autovideosink
  *     gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam ! video/x-h264 ! h264parse ! ...
  *
- * When the producer ends the stream, every pad gets EOS.
+ * The pads appear with the producer's offer, before the answer: what their
+ * downstream takes chooses the codec (`! video/x-h264 !` gets H264). It ends
+ * like any source: when the producer ends the stream, when every linked
+ * pad's downstream is done (num-buffers), and on EOS sent to it (-e).
  *
  * Threads: the signaller's signals and webrtcbin's replies are handled on
- * the element's Worker; decoding chains are built in webrtcbin's pad-added
- * (a streaming thread) because data waits on them, and nothing there blocks.
+ * the element's Worker, which also exposes the pads; decoding chains are
+ * built in webrtcbin's pad-added (a streaming thread) because data waits on
+ * them, and nothing there blocks. See src-outputs.cpp.
  */
 #include "src-private.h"
 
