@@ -86,25 +86,17 @@ drops (GstPad *ghost)
   return flow_of (ghost)->done || !gst_pad_is_linked (ghost);
 }
 
-// The internal pad's parent is the ghost pad.
+// The internal pad's chain (Data: GstBuffer) and chain-list (GstBufferList)
+// function; its parent is the ghost pad. Forward: the proxy pad's default.
+template <typename Data, GstFlowReturn (*Forward) (GstPad *, GstObject *, Data *)>
 GstFlowReturn
-output_chain (GstPad *internal, GstObject *ghost, GstBuffer *buffer)
+output_chain (GstPad *internal, GstObject *ghost, Data *data)
 {
   if (drops (GST_PAD (ghost))) {
-    gst_buffer_unref (buffer);
+    gst_mini_object_unref (GST_MINI_OBJECT_CAST (data));
     return GST_FLOW_OK;
   }
-  return after_push (GST_PAD (ghost), gst_proxy_pad_chain_default (internal, ghost, buffer));
-}
-
-GstFlowReturn
-output_chain_list (GstPad *internal, GstObject *ghost, GstBufferList *list)
-{
-  if (drops (GST_PAD (ghost))) {
-    gst_buffer_list_unref (list);
-    return GST_FLOW_OK;
-  }
-  return after_push (GST_PAD (ghost), gst_proxy_pad_chain_list_default (internal, ghost, list));
+  return after_push (GST_PAD (ghost), Forward (internal, ghost, data));
 }
 
 // Any thread: a navigation event from downstream (a video sink's window, an
@@ -242,8 +234,10 @@ expose_outputs (RtcstreamSrc *self, const std::vector<MediaSlot> &media)
     g_object_set_qdata_full (G_OBJECT (out.ghost), flow_quark (), new FlowRef (out.flow),
         [] (gpointer data) { delete static_cast<FlowRef *> (data); });
     GstPad *internal = GST_PAD (gst_proxy_pad_get_internal (GST_PROXY_PAD (out.ghost)));
-    gst_pad_set_chain_function (internal, output_chain);
-    gst_pad_set_chain_list_function (internal, output_chain_list);
+    gst_pad_set_chain_function (internal,
+        (output_chain<GstBuffer, gst_proxy_pad_chain_default>));
+    gst_pad_set_chain_list_function (internal,
+        (output_chain<GstBufferList, gst_proxy_pad_chain_list_default>));
     gst_object_unref (internal);
     if (video)
       gst_pad_add_probe (out.ghost, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, self,
