@@ -481,30 +481,31 @@ LaunchProcess::expect_exit (int timeout_ms)
 {
   if (wait_until ([this] { return exited (); }, timeout_ms))
     return true;
-  ADD_FAILURE () << "`" << line_ << "` did not exit within " << timeout_ms << " ms.\n"
-                 << "--- its output ---\n" << output () << "--- its threads ---\n" << stacks ();
-  kill_now ();
+  ADD_FAILURE () << "`" << line_ << "` did not exit by itself within " << timeout_ms / 1000
+                 << " s: it hangs. Its output:\n" << output () << "Its stacks:\n"
+                 << process_stacks (pid_);
+  stop (SIGKILL);
   return false;
 }
 
 bool
 LaunchProcess::interrupt_and_expect_exit ()
 {
-  if (exited ())
-    return true;
-  kill (pid_, SIGINT);
-  return expect_exit (kInterruptBoundMs);
+  return exited () || stop (SIGINT);
 }
 
-void
-LaunchProcess::kill_now ()
+bool
+LaunchProcess::stop (int sig)
 {
-  if (exited ())
-    return;
-  kill (pid_, SIGKILL);
-  int status = 0;
-  waitpid (pid_, &status, 0);
+  int status = stop_child (pid_, sig, "`" + line_ + "`");
+  pid_ = 0;  // reaped and closed by stop_child
   reaped_ = true;
+  if (status < 0) {
+    ADD_FAILURE () << "`" << line_ << "`'s output:\n" << output ();
+    return false;
+  }
+  exit_code_ = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+  return true;
 }
 
 std::string
@@ -514,31 +515,6 @@ LaunchProcess::output () const
   if (log_path_.empty () || !g_file_get_contents (log_path_.c_str (), &text, nullptr, nullptr))
     return {};
   return text;
-}
-
-std::string
-LaunchProcess::stacks () const
-{
-  if (pid_ <= 0 || reaped_)
-    return "(not running)\n";
-  std::string pid = std::to_string (pid_);
-  const char *argv[] = {"timeout", "60", "gdb", "-batch", "-p", pid.c_str (), "-ex",
-      "thread apply all bt", nullptr};
-  g_autofree gchar *out = nullptr;
-  g_autofree gchar *err = nullptr;
-  g_autoptr (GError) error = nullptr;
-  if (!g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr, G_SPAWN_SEARCH_PATH, nullptr,
-          nullptr, &out, &err, nullptr, &error))
-    return std::string ("(gdb did not run: ") + error->message + "; install gdb)\n";
-  return std::string (out ? out : "") + (err ? err : "");
-}
-
-std::string
-run_command (const std::string &command_line, int timeout_ms, int *exit_code)
-{
-  LaunchProcess p (command_line);
-  *exit_code = p.expect_exit (timeout_ms) ? p.exit_code () : -1;
-  return p.output ();
 }
 
 std::unique_ptr<Pipeline>

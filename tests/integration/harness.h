@@ -137,29 +137,25 @@ bool wait_until (const std::function<bool ()> &pred, int timeout_ms);
 // A command line run as a user types it (split as a shell would, quotes
 // included, nothing expanded), e.g. "gst-launch-1.0 rtcstreamsrc uri=... !
 // fakesink": found on PATH, with the test's environment (GST_PLUGIN_PATH,
-// GST_REGISTRY), its stdout and stderr collected in a file. A process still
-// running when the object goes gets SIGINT and must exit within
-// kInterruptBoundMs; one that does not is a test failure that shows its
-// output and its threads' stacks (gdb), and is killed.
+// GST_REGISTRY), its stdout and stderr collected in a file. One still
+// running when the object goes is stopped with SIGINT (stop_child: it must
+// exit within kStopBoundMs, else the test fails with its stacks).
 class LaunchProcess {
 public:
-  static constexpr int kInterruptBoundMs = 10000;
-
   explicit LaunchProcess (const std::string &command_line);
   ~LaunchProcess ();
   LaunchProcess (const LaunchProcess &) = delete;
   LaunchProcess &operator= (const LaunchProcess &) = delete;
 
-  bool started () const { return pid_ > 0; }
   const std::string &command_line () const { return line_; }
   // Whether it has exited; then exit_code () is its exit status (-1 when a
   // signal ended it).
   bool exited ();
   int exit_code () const { return exit_code_; }
-  // Waits at most timeout_ms for it to exit by itself. On timeout: a test
-  // failure with its output and stacks, and it is killed.
+  // Waits at most timeout_ms for it to exit by itself. One that does not
+  // hangs: a test failure with its output and stacks, and it is killed.
   bool expect_exit (int timeout_ms);
-  // SIGINT (Ctrl-C), then expect_exit (kInterruptBoundMs).
+  // Ctrl-C: SIGINT, then it must exit within kStopBoundMs (stop_child).
   bool interrupt_and_expect_exit ();
   // Everything it printed so far.
   std::string output () const;
@@ -167,11 +163,10 @@ public:
   {
     return output ().find (text) != std::string::npos;
   }
-  // Its threads' stacks (gdb -batch -p PID -ex "thread apply all bt").
-  std::string stacks () const;
 
 private:
-  void kill_now ();
+  // stop_child with sig; a hang adds the output to the failure.
+  bool stop (int sig);
 
   std::string line_;
   std::string log_path_;
@@ -179,10 +174,6 @@ private:
   bool reaped_ = false;
   int exit_code_ = -1;
 };
-
-// Runs a command line to its end (at most timeout_ms) and returns its output
-// (stdout and stderr); exit_code gets its status, -1 when it did not end.
-std::string run_command (const std::string &command_line, int timeout_ms, int *exit_code);
 
 // Reads an unsigned field of the GstStructure property `stats` of element.
 unsigned stats_uint (GstElement *element, const char *field);
