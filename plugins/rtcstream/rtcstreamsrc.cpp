@@ -196,9 +196,12 @@ fail_negotiation (RtcstreamSrc *self, const std::string &sentence)
   GST_ELEMENT_ERROR (self, STREAM, CODEC_NOT_FOUND, ("%s", sentence.c_str ()), (nullptr));
 }
 
-// rtpbin's RTCP thread: the producer said goodbye (RTCP BYE). That is how
-// a WHEP endpoint, which has no message for it, tells that its stream ended;
-// webrtcbin sends one on EOS, browsers and aiortc when they close.
+// rtpbin's RTCP thread: the producer said goodbye (RTCP BYE) for the SSRC
+// of a media that reached a pad: it has left. That is how a WHEP endpoint,
+// which has no message for it, tells that its stream ended. webrtcbin says
+// BYE on EOS (not always for every SSRC before it goes), browsers and aiortc
+// when they close. A BYE for another SSRC (a retransmission stream) changes
+// nothing.
 void
 on_bye_ssrc (GstElement *, guint, guint ssrc, gpointer data)
 {
@@ -209,6 +212,8 @@ on_bye_ssrc (GstElement *, guint, guint ssrc, gpointer data)
     if (st->ended || !st->session || st->session->id () != sid)
       return;
     GST_INFO_OBJECT (self, "session %s: RTCP BYE from SSRC %u", sid.c_str (), ssrc);
+    if (!media_ssrc (self, ssrc))
+      return;
     if (st->signaller)
       rtcstream_signaller_end_session (st->signaller.get (), sid.c_str ());
     end_stream (self, "the producer said goodbye (RTCP BYE)", false);

@@ -339,6 +339,9 @@ on_webrtc_pad (GstElement *, GstPad *pad, gpointer user)
   if (!caps)
     caps = gst_pad_query_caps (pad, nullptr);
   const Codec *codec = codec_for_rtp_caps (caps);
+  guint ssrc = 0;
+  if (caps && gst_caps_get_size (caps) > 0)
+    gst_structure_get_uint (gst_caps_get_structure (caps, 0), "ssrc", &ssrc);
   const guint mline = mline_of (pad);
   GST_INFO_OBJECT (self, "media of m-line %u on %s: %" GST_PTR_FORMAT, mline,
       GST_PAD_NAME (pad), caps);
@@ -419,6 +422,7 @@ on_webrtc_pad (GstElement *, GstPad *pad, gpointer user)
       if (o.ghost == out.ghost) {
         o.chain = chain;
         o.codec = codec;
+        o.ssrc = ssrc;
       }
   }
   if (gst_pad_link (pad, depay_sink) != GST_PAD_LINK_OK)
@@ -484,6 +488,14 @@ finish_unsent_outputs (RtcstreamSrc *self, const GstWebRTCSessionDescription *an
           (nullptr));
     end_empty_output (o);
   }
+}
+
+bool
+media_ssrc (RtcstreamSrc *self, guint ssrc)
+{
+  std::lock_guard<std::mutex> lk (self->state->lock);
+  return ssrc != 0 && std::any_of (self->state->outputs.begin (), self->state->outputs.end (),
+      [ssrc] (const Output &o) { return o.ssrc == ssrc; });
 }
 
 bool

@@ -45,6 +45,7 @@ struct Output {
   bool encoded = false;               // downstream takes encoded caps, not raw
   std::vector<const Codec *> codecs;  // what it may be received in, preferred first
   const Codec *codec = nullptr;       // what webrtcbin's pad carries, once there
+  guint ssrc = 0;                     // the producer's SSRC for it (0: not known)
   std::vector<GstElement *> chain;    // depayloader first; empty until then
   std::shared_ptr<OutputFlow> flow;
 };
@@ -88,6 +89,8 @@ void on_webrtc_pad (GstElement *webrtc, GstPad *pad, gpointer user);
 void finish_outputs (RtcstreamSrc *self);
 // Worker: EOS on the pads of the media an answer to our offer does not send.
 void finish_unsent_outputs (RtcstreamSrc *self, const GstWebRTCSessionDescription *answer);
+// Whether the producer sends the media of some pad with this SSRC.
+bool media_ssrc (RtcstreamSrc *self, guint ssrc);
 // Whether some pad carried media; whether every linked pad is done.
 bool any_media (RtcstreamSrc *self);
 bool linked_outputs_done (RtcstreamSrc *self);
