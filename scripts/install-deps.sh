@@ -24,6 +24,8 @@ PACKAGES=(
   # test: the network simulator (tests/netsim, docs/testing.md): ip and tc (iproute2) shape
   # links between network namespaces, nft drops packets at random
   iproute2 nftables
+  # test: the stacks of a gst-launch process that does not exit (tests/integration/harness.h)
+  gdb
 )
 # Debian's npm (which brings nodejs) unless a Node.js with npm is installed already: Debian's
 # npm conflicts with the nodejs packages of other sources.

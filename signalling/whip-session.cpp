@@ -136,6 +136,10 @@ watch_bus (const WhipSessionPtr &res)
           const bool taken = !r->whep && std::strstr (err->message, "taken");
           r->owner->ended (r, taken ? SOUP_STATUS_CONFLICT : SOUP_STATUS_BAD_GATEWAY,
               std::string ("The media pipeline failed: ") + err->message);
+        } else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_EOS && r->whep) {
+          // The producer ended; rtcstreamsink, once its RTCP BYE told the
+          // player (WHEP has no other way), ended the session and posted EOS.
+          r->owner->ended (r, SOUP_STATUS_NOT_FOUND, "The stream ended.");
         } else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ELEMENT &&
             gst_message_has_name (message, "rtcstream-registered")) {
           r->registered = true;
@@ -211,19 +215,6 @@ on_src_pad (const WhipSessionPtr &res, GstPad *pad)
   g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (filter, "sink");
   if (gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK)
     GST_WARNING ("session %s: could not link %s", res->id.c_str (), GST_PAD_NAME (pad));
-  if (!res->whep)
-    return;
-  // The producer ended: so does this player's session.
-  gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-      [] (GstPad *, GstPadProbeInfo *info, gpointer data) -> GstPadProbeReturn {
-        if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
-          on_main (whip_session_held (data), [] (const WhipSessionPtr &r) {
-            g_printerr ("WHEP session %s (%s): the stream ended\n", r->id.c_str (),
-                r->name.c_str ());
-            r->owner->ended (r, SOUP_STATUS_NOT_FOUND, "The stream ended.");
-          });
-        return GST_PAD_PROBE_OK;
-      }, whip_session_hold (res), whip_session_drop);
 }
 
 // Main: hands the client's offer to the element that answers it.

@@ -167,6 +167,12 @@ can_decode (const Codec &codec)
       (have_factory (codec.decoder) || have_factory (codec.fallback_decoder));
 }
 
+bool
+can_depayload (const Codec &codec)
+{
+  return have_factory (codec.depayloader) && (!codec.parser || have_factory (codec.parser));
+}
+
 GstCaps *
 rtp_caps (const Codec &codec, guint pt, bool rtcp_fb)
 {

@@ -51,6 +51,8 @@ std::string codec_list_to_string (const std::vector<const Codec *> &codecs);
 // Whether the elements needed are installed.
 bool can_encode (const Codec &codec);
 bool can_decode (const Codec &codec);
+// Depayloader and parser: what giving the codec's encoded stream out takes.
+bool can_depayload (const Codec &codec);
 bool can_payload (const Codec &codec);
 
 // application/x-rtp caps for one codec. With pt == 0 no payload field is set

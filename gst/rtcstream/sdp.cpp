@@ -125,7 +125,11 @@ sdp_media_choices (const GstSDPMessage *sdp, guint idx, bool we_send)
     kind = MediaKind::Audio;
   else
     return out;
-  if (gst_sdp_media_get_port (media) == 0 || !direction_fits (sdp, media, we_send))
+  // Port 0 is a rejected media, but for a=bundle-only: webrtcbin with
+  // max-bundle (rtcstreamsrc whep+, rtcstreamsink whip+) offers every media
+  // after the first that way.
+  if ((gst_sdp_media_get_port (media) == 0 && !sdp_media_has_attribute (media, "bundle-only")) ||
+      !direction_fits (sdp, media, we_send))
     return out;
   for (guint f = 0; f < gst_sdp_media_formats_len (media); f++) {
     const char *fmt = gst_sdp_media_get_format (media, f);
@@ -205,80 +209,72 @@ sdp_media_has_attribute (const GstSDPMedia *m, const char *key)
   return false;
 }
 
-namespace {
-
-// Audio and video media of sdp for which counts (media) holds.
-template <typename Pred>
-guint
-count_av_media (const GstSDPMessage *sdp, Pred counts)
+std::vector<const Codec *>
+sdp_media_codecs (const GstSDPMedia *m)
 {
-  guint n = 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (sdp, i);
-    const char *media = gst_sdp_media_get_media (m);
-    if (counts (m) && (g_strcmp0 (media, "video") == 0 || g_strcmp0 (media, "audio") == 0))
-      n++;
-  }
-  return n;
-}
-
-}  // namespace
-
-guint
-sdp_count_receiving_media (const GstWebRTCSessionDescription *offer)
-{
-  return count_av_media (offer->sdp, [] (const GstSDPMedia *m) {
-    // With max-bundle, m-lines after the first are offered with port 0 and
-    // a=bundle-only: they are live, not rejected.
-    return gst_sdp_media_get_port (m) != 0 || sdp_media_has_attribute (m, "bundle-only");
-  });
-}
-
-guint
-sdp_count_sending_media (const GstWebRTCSessionDescription *answer)
-{
-  return count_av_media (answer->sdp, [] (const GstSDPMedia *m) {
-    return gst_sdp_media_get_port (m) != 0 && !sdp_media_has_attribute (m, "recvonly") &&
-        !sdp_media_has_attribute (m, "inactive");
-  });
-}
-
-std::string
-sdp_undecodable_offer (const GstWebRTCSessionDescription *offer,
-    const std::vector<const Codec *> &video_codecs,
-    const std::vector<const Codec *> &audio_codecs)
-{
-  std::string problems;
-  for (guint i = 0; i < gst_sdp_message_medias_len (offer->sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (offer->sdp, i);
-    const char *media = gst_sdp_media_get_media (m);
-    bool video = g_strcmp0 (media, "video") == 0;
-    if (!video && g_strcmp0 (media, "audio") != 0)
-      continue;
-    const auto &accepted = video ? video_codecs : audio_codecs;
-    std::string offered;
-    bool ok = false;
+  std::vector<const Codec *> codecs;
+  for (guint f = 0; f < gst_sdp_media_formats_len (m); f++) {
+    guint pt = (guint) std::strtoul (gst_sdp_media_get_format (m, f), nullptr, 10);
     for (guint a = 0; a < gst_sdp_media_attributes_len (m); a++) {
       const GstSDPAttribute *attr = gst_sdp_media_get_attribute (m, a);
       if (g_strcmp0 (attr->key, "rtpmap") != 0 || !attr->value)
         continue;
-      const char *sp = strchr (attr->value, ' ');
-      if (!sp)
+      char *end = nullptr;
+      if ((guint) std::strtoul (attr->value, &end, 10) != pt || !end || *end != ' ')
         continue;
-      std::string name (sp + 1);
-      name = name.substr (0, name.find ('/'));
-      const Codec *c = codec_by_name (name);
-      if (!c)
-        continue;  // rtx, red, ulpfec...
-      offered += (offered.empty () ? "" : ",") + std::string (c->name);
-      for (const Codec *want : accepted)
-        ok |= want == c && can_decode (*c);
+      std::string name (end + 1);
+      const Codec *c = codec_by_name (name.substr (0, name.find ('/')));
+      if (c && std::find (codecs.begin (), codecs.end (), c) == codecs.end ())
+        codecs.push_back (c);
+      break;
     }
-    if (!ok && !offered.empty ())
-      problems += std::string (problems.empty () ? "" : "; ") + "it offers " + offered +
-          " for " + media;
   }
-  return problems;
+  return codecs;
+}
+
+std::vector<ReceivingMedia>
+sdp_receiving_media (const GstWebRTCSessionDescription *offer)
+{
+  std::vector<ReceivingMedia> media;
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer->sdp); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (offer->sdp, i);
+    const char *kind = gst_sdp_media_get_media (m);
+    bool video = g_strcmp0 (kind, "video") == 0;
+    if (!video && g_strcmp0 (kind, "audio") != 0)
+      continue;
+    // With max-bundle, m-lines after the first are offered with port 0 and
+    // a=bundle-only: they are live, not rejected.
+    if (gst_sdp_media_get_port (m) == 0 && !sdp_media_has_attribute (m, "bundle-only"))
+      continue;
+    media.push_back ({i, video ? MediaKind::Video : MediaKind::Audio, sdp_media_codecs (m)});
+  }
+  return media;
+}
+
+bool
+sdp_answer_sends (const GstWebRTCSessionDescription *answer, guint mline)
+{
+  if (!answer || mline >= gst_sdp_message_medias_len (answer->sdp))
+    return false;
+  const GstSDPMedia *m = gst_sdp_message_get_media (answer->sdp, mline);
+  if (sdp_media_has_attribute (m, "recvonly") || sdp_media_has_attribute (m, "inactive"))
+    return false;
+  if (gst_sdp_media_get_port (m) != 0)
+    return true;
+  // Port 0: rejected, unless bundled (some answerers give the m-lines after
+  // the first port 0 too); a rejected m-line leaves the BUNDLE group.
+  const char *mid = gst_sdp_media_get_attribute_val (m, "mid");
+  if (!mid)
+    return false;
+  for (guint i = 0; i < gst_sdp_message_attributes_len (answer->sdp); i++) {
+    const GstSDPAttribute *a = gst_sdp_message_get_attribute (answer->sdp, i);
+    if (g_strcmp0 (a->key, "group") != 0 || !a->value || !g_str_has_prefix (a->value, "BUNDLE "))
+      continue;
+    g_auto (GStrv) mids = g_strsplit (a->value + strlen ("BUNDLE "), " ", -1);
+    if (g_strv_contains (mids, mid))
+      return true;
+  }
+  return false;
 }
 
 }  // namespace rtcstream

@@ -48,19 +48,21 @@ std::string sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt);
 // Whether a media has an attribute with this key (a flag such as recvonly).
 bool sdp_media_has_attribute (const GstSDPMedia *m, const char *key);
 
-// Audio and video media of an offer that are live (not rejected): the
-// streams a peer that answers it will receive.
-guint sdp_count_receiving_media (const GstWebRTCSessionDescription *offer);
+// The codecs of the codec table a media offers, in the order of its formats
+// (its preference); rtx, red, ulpfec and unknown codecs are left out.
+std::vector<const Codec *> sdp_media_codecs (const GstSDPMedia *m);
 
-// Media of an answer to our offer that the endpoint will send (sendonly or
-// sendrecv, not rejected): the pads to expect.
-guint sdp_count_sending_media (const GstWebRTCSessionDescription *answer);
+// An audio or video media of an offer that is live (not rejected): a stream
+// the side that answers will receive.
+struct ReceivingMedia {
+  guint mline;
+  MediaKind kind;
+  std::vector<const Codec *> codecs;  // sdp_media_codecs
+};
+std::vector<ReceivingMedia> sdp_receiving_media (const GstWebRTCSessionDescription *offer);
 
-// Media codecs of an offer we cannot decode, as a sentence; empty when every
-// audio/video media offers at least one codec of video_codecs / audio_codecs
-// that can be decoded here.
-std::string sdp_undecodable_offer (const GstWebRTCSessionDescription *offer,
-    const std::vector<const Codec *> &video_codecs,
-    const std::vector<const Codec *> &audio_codecs);
+// Whether media mline of an answer to our offer will be sent to us (not
+// rejected, sendonly or sendrecv).
+bool sdp_answer_sends (const GstWebRTCSessionDescription *answer, guint mline);
 
 }  // namespace rtcstream

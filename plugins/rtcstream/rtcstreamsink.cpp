@@ -44,6 +44,10 @@ enum {
   PROP_DATA_CHANNEL,
 };
 
+// How long after the last input's EOS the sessions end: time for the EOS to
+// reach each consumer's webrtcbin and its RTCP BYE to go out.
+constexpr guint kByeGraceMs = 300;
+
 }  // namespace
 
 G_DEFINE_TYPE_WITH_CODE (RtcstreamSink, rtcstream_sink, GST_TYPE_BIN,
@@ -227,9 +231,16 @@ on_input_event (GstPad *pad, GstPadProbeInfo *info, gpointer user)
       }
     }
     if (all) {
-      // Every input ended: end the sessions (consumers get EOS), then EOS.
-      on_worker (self, [] (RtcstreamSink *self) {
+      // Every input ended. The EOS goes on through the branches into each
+      // consumer's webrtcbin, which sends an RTCP BYE (all a WHEP player
+      // hears of the end); a moment later the sessions end (consumers get
+      // EOS), then EOS.
+      Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
+      st->worker->post_delayed (kByeGraceMs, [ref] {
+        RtcstreamSink *self = ref.get ();
         State *st = self->state;
+        if (!st->started)
+          return;
         std::vector<std::string> ids;
         for (auto &kv : st->consumers)
           ids.push_back (kv.first);

@@ -10,34 +10,33 @@
  *     gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam ! videoconvert ! autovideosink
  *     gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam ! video/x-h264 ! h264parse ! ...
  *
- * When the producer ends the stream, every pad gets EOS.
+ * The pads appear with the producer's offer, before the answer: what their
+ * downstream takes chooses the codec (`! video/x-h264 !` gets H264). It ends
+ * like any source: when the producer ends the stream, when every linked
+ * pad's downstream is done (num-buffers), and on EOS sent to it (-e).
  *
  * Threads: the signaller's signals and webrtcbin's replies are handled on
- * the element's Worker; decoding chains are built in webrtcbin's pad-added
- * (a streaming thread) because data waits on them, and nothing there blocks.
+ * the element's Worker, which also exposes the pads; decoding chains are
+ * built in webrtcbin's pad-added (a streaming thread) because data waits on
+ * them, and nothing there blocks. See src-outputs.cpp.
  */
-#include "rtcstreamsrc.h"
-
-#include <gst/video/video.h>
+#include "src-private.h"
 
 #include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "element.h"
-#include "rtcstream/codecs.h"
 #include "rtcstream/datachannel.h"
-#include "rtcstream/sdp.h"
-#include "rtcstream/session.h"
 #include "rtcstream/signallers/base-signaller.h"
 #include "rtcstream/worker.h"
 
-GST_DEBUG_CATEGORY_STATIC (rtcstream_src_debug);
-#define GST_CAT_DEFAULT rtcstream_src_debug
+GST_DEBUG_CATEGORY (rtcstream_src_debug);
 
 using namespace rtcstream;
+using namespace rtcstream::src;
 
 namespace {
 
@@ -55,34 +54,14 @@ guint src_signals[N_MESSAGE_SIGNALS];
 // must exceed the RTT for NACK retransmissions to arrive in time.
 constexpr guint kDefaultLatencyMs = 50;
 constexpr gint kDefaultProducerTimeoutMs = 30000;
-
-struct Output {
-  GstPad *ghost = nullptr;           // owned by the element
-  std::vector<GstElement *> chain;   // depayloader first
-  const Codec *codec = nullptr;
-  bool encoded = false;
-};
-
-// lock (ElementCore) also guards the properties below, outputs and counters.
-struct State : ElementCore {
-  guint latency_ms = kDefaultLatencyMs;
-  gint producer_timeout_ms = kDefaultProducerTimeoutMs;
-
-  std::shared_ptr<WebrtcSession> session;  // worker thread
-  std::vector<Output> outputs;             // guarded by lock
-  guint video_count = 0, audio_count = 0;
-  guint expected_pads = 0;
-  bool no_more_pads = false;
-  bool ended = false;
-  bool offering = false;  // worker: we offered (WHEP) and wait for the answer
-};
+// Below this jitterbuffer size NACK is off. A retransmission could not
+// arrive in time anyway, and with NACK the jitterbuffer waits for each
+// packet only until its expected time plus latency: with latency=0 every
+// packet a fraction of a millisecond late was declared lost, and the
+// depayloader then dropped video until the next keyframe (20 frames in 8 s).
+constexpr guint kNackMinLatencyMs = 10;
 
 }  // namespace
-
-struct _RtcstreamSrc {
-  GstBin parent;
-  State *state;
-};
 
 G_DEFINE_TYPE_WITH_CODE (RtcstreamSrc, rtcstream_src, GST_TYPE_BIN,
     G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
@@ -100,182 +79,44 @@ static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio_%u"
 namespace {
 
 bool
-caps_accept (GstCaps *peer, const char *media_type)
+use_nack (State *st)
 {
-  GstCaps *want = gst_caps_new_empty_simple (media_type);
-  bool ok = gst_caps_can_intersect (peer, want);
-  gst_caps_unref (want);
-  return ok;
+  std::lock_guard<std::mutex> lk (st->lock);
+  return st->latency_ms >= kNackMinLatencyMs;
 }
 
-// Any thread: a navigation event from downstream (a video sink's window, an
-// application) goes to the producer on the "input" channel, with the frame
-// size its coordinates refer to.
-GstPadProbeReturn
-on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer user)
-{
-  auto *self = RTCSTREAM_SRC (user);
-  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-  if (GST_EVENT_TYPE (event) != GST_EVENT_NAVIGATION)
-    return GST_PAD_PROBE_OK;
-  {
-    std::lock_guard<std::mutex> lk (self->state->lock);
-    if (!self->state->navigation)
-      return GST_PAD_PROBE_OK;
-  }
-  int width = 0, height = 0;
-  if (GstCaps *caps = gst_pad_get_current_caps (pad)) {
-    if (gst_caps_get_size (caps) > 0) {
-      GstStructure *cs = gst_caps_get_structure (caps, 0);
-      gst_structure_get_int (cs, "width", &width);
-      gst_structure_get_int (cs, "height", &height);
-    }
-    gst_caps_unref (caps);
-  }
-  std::string json = navigation_to_json (event, width, height);
-  if (!json.empty ()) {
-    GST_LOG_OBJECT (self, "navigation to the producer: %s", json.c_str ());
-    self->state->channels->send_input (json);
-  }
-  return GST_PAD_PROBE_OK;
-}
-
-// webrtcbin's thread (pad-added): builds depayloader [! parser | ! decoder]
-// and exposes it as video_%u / audio_%u.
-void
-on_webrtc_pad (GstElement *, GstPad *pad, gpointer user)
-{
-  auto *self = RTCSTREAM_SRC (user);
-  State *st = self->state;
-  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
-    return;
-  GstCaps *caps = gst_pad_get_current_caps (pad);
-  if (!caps)
-    caps = gst_pad_query_caps (pad, nullptr);
-  const Codec *codec = codec_for_rtp_caps (caps);
-  GST_INFO_OBJECT (self, "new stream %s: %" GST_PTR_FORMAT, GST_PAD_NAME (pad), caps);
-  gst_caps_unref (caps);
-  if (!codec) {
-    GST_ELEMENT_WARNING (self, STREAM, CODEC_NOT_FOUND,
-        ("The producer sent a stream in a codec rtcstreamsrc does not know; ignoring it"),
-        ("pad %s", GST_PAD_NAME (pad)));
-    return;
-  }
-  std::string name;
-  GstPadTemplate *templ;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    bool video = codec->kind == MediaKind::Video;
-    name = std::string (video ? "video_" : "audio_") +
-        std::to_string (video ? st->video_count++ : st->audio_count++);
-    templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
-        video ? "video_%u" : "audio_%u");
-  }
-  Output out;
-  out.codec = codec;
-  out.ghost = gst_ghost_pad_new_no_target_from_template (name.c_str (), templ);
-  gst_pad_set_active (out.ghost, TRUE);
-  // Expose first: gst-launch and applications link in pad-added, and then
-  // the peer's caps tell whether it wants encoded or raw media.
-  gst_element_add_pad (GST_ELEMENT (self), out.ghost);
-  GstCaps *peer = gst_pad_peer_query_caps (out.ghost, nullptr);
-  out.encoded = gst_pad_is_linked (out.ghost) && caps_accept (peer, codec->encoded_caps) &&
-      !caps_accept (peer, raw_caps_name (codec->kind));
-  gst_caps_unref (peer);
-
-  std::string base = name;
-  out.chain.push_back (make_depayloader (*codec, (base + "-depay").c_str ()));
-  if (out.encoded) {
-    if (GstElement *parser = make_parser (*codec, (base + "-parse").c_str ()))
-      out.chain.push_back (parser);
-  } else {
-    if (std::string (codec->name) == "H264")
-      out.chain.push_back (make_parser (*codec, (base + "-parse").c_str ()));
-    out.chain.push_back (make_decoder (*codec, (base + "-dec").c_str ()));
-    if (codec->kind == MediaKind::Audio) {
-      out.chain.push_back (gst_element_factory_make ("audioconvert", (base + "-convert").c_str ()));
-    }
-  }
-  for (GstElement *e : out.chain) {
-    if (!e) {
-      GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
-          ("Cannot %s %s: its GStreamer plugin is missing (install gstreamer1.0-plugins-good, "
-           "-bad and gstreamer1.0-libav)", out.encoded ? "depayload" : "decode", codec->name),
-          (nullptr));
-      for (GstElement *x : out.chain)
-        if (x)
-          gst_object_unref (x);
-      return;
-    }
-  }
-  for (GstElement *e : out.chain)
-    gst_bin_add (GST_BIN (self), e);
-  for (size_t i = 0; i + 1 < out.chain.size (); i++)
-    gst_element_link (out.chain[i], out.chain[i + 1]);
-  GstPad *last_src = gst_element_get_static_pad (out.chain.back (), "src");
-  gst_ghost_pad_set_target (GST_GHOST_PAD (out.ghost), last_src);
-  // A stream nobody linked (say audio in `rtcstreamsrc ! videoconvert ! ...`)
-  // is dropped here: its not-linked would otherwise stop the whole session.
-  gst_pad_add_probe (last_src, GST_PAD_PROBE_TYPE_BUFFER,
-      [] (GstPad *, GstPadProbeInfo *, gpointer ghost) -> GstPadProbeReturn {
-        return gst_pad_is_linked (GST_PAD (ghost)) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
-      }, out.ghost, nullptr);
-  gst_object_unref (last_src);
-  if (codec->kind == MediaKind::Video)
-    gst_pad_add_probe (out.ghost, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, self,
-        nullptr);
-  for (auto it = out.chain.rbegin (); it != out.chain.rend (); ++it)
-    gst_element_sync_state_with_parent (*it);
-  GstPad *depay_sink = gst_element_get_static_pad (out.chain.front (), "sink");
-  if (gst_pad_link (pad, depay_sink) != GST_PAD_LINK_OK)
-    GST_ELEMENT_WARNING (self, CORE, NEGOTIATION, ("Could not link the %s stream", codec->name),
-        (nullptr));
-  // Video can only be decoded from a keyframe. A producer sends one when a
-  // session starts, but one that relays (an SFU, a WHEP server) may be mid-
-  // stream: ask for one (webrtcbin turns it into a PLI) with the first packet.
-  if (codec->kind == MediaKind::Video)
-    gst_pad_add_probe (depay_sink, GST_PAD_PROBE_TYPE_BUFFER,
-        [] (GstPad *sinkpad, GstPadProbeInfo *, gpointer) -> GstPadProbeReturn {
-          gst_pad_push_event (sinkpad,
-              gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
-          return GST_PAD_PROBE_REMOVE;
-        }, nullptr, nullptr);
-  gst_object_unref (depay_sink);
-  GST_INFO_OBJECT (self, "exposed %s (%s, %s)", name.c_str (), codec->name,
-      out.encoded ? "encoded" : "decoded");
-
-  bool all;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    st->outputs.push_back (out);
-    all = !st->no_more_pads && st->expected_pads > 0 && st->outputs.size () >= st->expected_pads;
-    if (all)
-      st->no_more_pads = true;
-  }
-  if (all)
-    gst_element_no_more_pads (GST_ELEMENT (self));
-}
-
-// Worker: restrict the answer to the codecs we can decode, in our order.
+// webrtcbin's thread, while it applies the producer's offer: the media of
+// a pad gets the pad's codecs (downstream's choice, in our order; webrtcbin
+// orders its answer by them, so the consumer's preference wins). A media
+// that got no pad (no codec we know) keeps every codec we accept, which
+// none of its own matches: webrtcbin rejects it.
 void
 on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
 {
   auto *self = RTCSTREAM_SRC (user);
-  CommonSettings s = self->state->copy_settings ();
-  GstCaps *prefs = gst_caps_new_empty ();
-  for (const auto *list : {&s.video_codecs, &s.audio_codecs})
-    for (const Codec *c : *list)
-      if (can_decode (*c))
+  guint mline = G_MAXUINT;
+  g_object_get (trans, "mlineindex", &mline, nullptr);
+  GstCaps *prefs = output_preferences (self, mline, false);
+  if (!prefs) {
+    CommonSettings s = self->state->copy_settings ();
+    prefs = gst_caps_new_empty ();
+    for (const auto *list : {&s.video_codecs, &s.audio_codecs})
+      for (const Codec *c : *list)
         gst_caps_append (prefs, rtp_match_caps (*c));
+  }
   // do-nack: the jitterbuffer asks for lost packets again (RTX or plain
   // NACK), which the latency property leaves room for.
   g_object_set (trans, "codec-preferences", prefs, "direction",
-      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", TRUE, nullptr);
+      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", use_nack (self->state),
+      nullptr);
   gst_caps_unref (prefs);
 }
 
+// Worker: the session is over: the producer ended it, or (ours) we left.
+// Closes it first, so that webrtcbin's streaming threads stop, then ends
+// every pad.
 void
-end_stream (RtcstreamSrc *self, const char *why)
+end_stream (RtcstreamSrc *self, const char *why, bool ours)
 {
   State *st = self->state;
   if (st->ended)
@@ -283,23 +124,100 @@ end_stream (RtcstreamSrc *self, const char *why)
   st->ended = true;
   st->channels->clear ();
   if (st->session)
-    st->session->close ();  // stops webrtcbin's streaming threads first
-  std::vector<Output> outputs;
+    st->session->close ();
+  bool pads;
   {
     std::lock_guard<std::mutex> lk (st->lock);
-    outputs = st->outputs;
+    pads = !st->outputs.empty ();
   }
-  if (outputs.empty ()) {
+  if (!ours && !any_media (self)) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ,
         ("The producer ended the session before sending any media (%s)", why), (nullptr));
     return;
   }
-  GST_INFO_OBJECT (self, "stream ended (%s): EOS on %zu pads", why, outputs.size ());
-  for (Output &o : outputs) {
-    GstPad *sink = gst_element_get_static_pad (o.chain.front (), "sink");
-    gst_pad_send_event (sink, gst_event_new_eos ());
-    gst_object_unref (sink);
+  if (!pads) {
+    // Downstream is not linked to anything that could end.
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("Stopped (%s) before the stream started: nothing was received", why), (nullptr));
+    return;
   }
+  GST_INFO_OBJECT (self, "stream ended (%s): EOS on every pad", why);
+  finish_outputs (self);
+}
+
+// Worker: leaves the session on our side (EOS sent to the element, or every
+// linked pad's downstream is done): the producer is told, then every pad
+// ends.
+void
+leave (RtcstreamSrc *self, const char *why)
+{
+  State *st = self->state;
+  if (st->ended)
+    return;
+  if (st->session && st->signaller)
+    rtcstream_signaller_end_session (st->signaller.get (), st->session->id ().c_str ());
+  end_stream (self, why, true);
+}
+
+// Worker: leaves once every linked pad is done.
+void
+leave_if_downstream_done (RtcstreamSrc *self)
+{
+  if (!self->state->ended && linked_outputs_done (self))
+    leave (self, "downstream is done");
+}
+
+}  // namespace
+
+void
+rtcstream::src::downstream_done (RtcstreamSrc *self)
+{
+  on_worker (self, [] (RtcstreamSrc *self) { leave_if_downstream_done (self); });
+}
+
+namespace {
+
+// Worker: the codecs this element accepts, for error messages.
+std::string
+accepted_codecs (const CommonSettings &s)
+{
+  return codec_list_to_string (s.video_codecs) + "," + codec_list_to_string (s.audio_codecs);
+}
+
+// Worker: negotiation failed on our side: the session ends (the producer is
+// told) with an error that says why.
+void
+fail_negotiation (RtcstreamSrc *self, const std::string &sentence)
+{
+  State *st = self->state;
+  st->ended = true;  // our error, not the producer's end
+  if (st->session && st->signaller)
+    rtcstream_signaller_end_session (st->signaller.get (), st->session->id ().c_str ());
+  GST_ELEMENT_ERROR (self, STREAM, CODEC_NOT_FOUND, ("%s", sentence.c_str ()), (nullptr));
+}
+
+// rtpbin's RTCP thread: the producer said goodbye (RTCP BYE) for the SSRC
+// of a media that reached a pad: it has left. That is how a WHEP endpoint,
+// which has no message for it, tells that its stream ended. webrtcbin says
+// BYE on EOS (not always for every SSRC before it goes), browsers and aiortc
+// when they close. A BYE for another SSRC (a retransmission stream) changes
+// nothing.
+void
+on_bye_ssrc (GstElement *, guint, guint ssrc, gpointer data)
+{
+  auto *ctx = static_cast<std::pair<RtcstreamSrc *, std::string> *> (data);
+  std::string sid = ctx->second;
+  on_worker (ctx->first, [sid, ssrc] (RtcstreamSrc *self) {
+    State *st = self->state;
+    if (st->ended || !st->session || st->session->id () != sid)
+      return;
+    GST_INFO_OBJECT (self, "session %s: RTCP BYE from SSRC %u", sid.c_str (), ssrc);
+    if (!media_ssrc (self, ssrc))
+      return;
+    if (st->signaller)
+      rtcstream_signaller_end_session (st->signaller.get (), sid.c_str ());
+    end_stream (self, "the producer said goodbye (RTCP BYE)", false);
+  });
 }
 
 // --- signaller callbacks (signaller thread) -> worker ----------------------------
@@ -345,14 +263,24 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
     GstElement *w = st->session->webrtcbin ();
     g_signal_connect (w, "pad-added", G_CALLBACK (on_webrtc_pad), self);
     g_signal_connect (w, "on-new-transceiver", G_CALLBACK (on_new_transceiver), self);
+    // webrtcbin's own rtpbin (the signalling server's WHIP/WHEP sessions
+    // watch it the same way); it goes with the webrtcbin.
+    if (GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (w), "rtpbin")) {
+      g_signal_connect_data (rtpbin, "on-bye-ssrc", G_CALLBACK (on_bye_ssrc),
+          new std::pair<RtcstreamSrc *, std::string> (self, s), [] (gpointer data, GClosure *) {
+            delete static_cast<std::pair<RtcstreamSrc *, std::string> *> (data);
+          }, (GConnectFlags) 0);
+      gst_object_unref (rtpbin);
+    }
     st->adopt_remote_channels (s, w);
     st->session->sync_state ();
     GST_INFO_OBJECT (self, "joined producer %s (session %s)", p.c_str (), s.c_str ());
   });
 }
 
-// Worker: we offer (WHEP): one recvonly transceiver per media kind with the
-// codecs we decode, in the order of video-codecs / audio-codecs.
+// Worker: we offer (WHEP). A pad per media kind first, so that downstream
+// chooses its codecs; then one recvonly transceiver per pad with them, in
+// the order of video-codecs / audio-codecs.
 void
 offer_session (RtcstreamSrc *self)
 {
@@ -360,34 +288,38 @@ offer_session (RtcstreamSrc *self)
   if (!st->session || !st->session->webrtcbin ())
     return;
   CommonSettings settings = st->copy_settings ();
+  std::vector<MediaSlot> media;
+  for (MediaKind kind : {MediaKind::Video, MediaKind::Audio}) {
+    const auto &list = kind == MediaKind::Video ? settings.video_codecs : settings.audio_codecs;
+    if (std::any_of (list.begin (), list.end (),
+            [] (const Codec *c) { return can_decode (*c) || can_depayload (*c); }))
+      media.push_back ({(guint) media.size (), kind, nullptr});
+  }
+  if (media.empty ()) {
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
+        ("None of the codecs in video-codecs and audio-codecs can be received here: install "
+         "gstreamer1.0-plugins-good, -bad and gstreamer1.0-libav"), (nullptr));
+    return;
+  }
+  std::string error = expose_outputs (self, media);
+  if (!error.empty ()) {
+    fail_negotiation (self, error);
+    return;
+  }
   GstElement *w = st->session->webrtcbin ();
-  guint added = 0;
-  for (const auto *list : {&settings.video_codecs, &settings.audio_codecs}) {
-    GstCaps *caps = gst_caps_new_empty ();
-    for (const Codec *c : *list)
-      if (can_decode (*c))
-        gst_caps_append (caps, rtp_caps (*c, c->default_pt, true));
-    if (gst_caps_is_empty (caps)) {
-      gst_caps_unref (caps);
-      continue;
-    }
+  const gboolean nack = use_nack (st);
+  for (const MediaSlot &m : media) {
+    GstCaps *caps = output_preferences (self, m.mline, true);
     GstWebRTCRTPTransceiver *trans = nullptr;
     g_signal_emit_by_name (w, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
         caps, &trans);
     if (trans) {
       // Set again after on-new-transceiver, which fits answers, not offers.
       g_object_set (trans, "codec-preferences", caps, "direction",
-          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", TRUE, nullptr);
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "do-nack", nack, nullptr);
       gst_object_unref (trans);
-      added++;
     }
     gst_caps_unref (caps);
-  }
-  if (added == 0) {
-    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
-        ("None of the codecs in video-codecs and audio-codecs can be decoded here: install "
-         "gstreamer1.0-plugins-good, -bad and gstreamer1.0-libav"), (nullptr));
-    return;
   }
   st->offering = true;
   Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
@@ -430,20 +362,16 @@ apply_answer (RtcstreamSrc *self, const std::string &sid,
     return;
   }
   st->offering = false;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    st->expected_pads = sdp_count_sending_media (answer.get ());
-  }
   Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
-  st->session->set_remote (answer.get (), [ref, sid] (const std::string &err) {
-    if (err.empty ())
+  st->session->set_remote (answer.get (), [ref, answer] (const std::string &err) {
+    if (err.empty ()) {
+      // Pads of media the endpoint does not send (a stream without audio)
+      // end now, so that what is linked to them ends too.
+      finish_unsent_outputs (ref.get (), answer.get ());
+      leave_if_downstream_done (ref.get ());
       return;
-    State *st = ref->state;
-    st->ended = true;  // our error, not the producer's end
-    if (st->signaller)
-      rtcstream_signaller_end_session (st->signaller.get (), sid.c_str ());
-    GST_ELEMENT_ERROR (ref.get (), STREAM, CODEC_NOT_FOUND,
-        ("The producer's answer could not be applied: %s", err.c_str ()), (nullptr));
+    }
+    fail_negotiation (ref.get (), "The producer's answer could not be applied: " + err);
   });
 }
 
@@ -470,34 +398,31 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
     State *st = self->state;
     if (!st->session || st->session->id () != s)
       return;
+    bool first;
     {
       std::lock_guard<std::mutex> lk (st->lock);
-      st->expected_pads = sdp_count_receiving_media (holder.get ());
+      first = st->outputs.empty ();
+    }
+    // The pads first, before the answer: what downstream takes decides the
+    // codecs each media is answered with.
+    if (first) {
+      std::vector<ReceivingMedia> media = sdp_receiving_media (holder.get ());
+      std::vector<MediaSlot> slots;
+      for (const ReceivingMedia &m : media)
+        if (!m.codecs.empty ())
+          slots.push_back ({m.mline, m.kind, &m.codecs});
+      std::string error = expose_outputs (self, slots);
+      if (!error.empty ()) {
+        fail_negotiation (self, error);
+        return;
+      }
     }
     Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
     auto fail = [ref] (const std::string &what) {
-      if (ref->state->session && ref->state->signaller)
-        rtcstream_signaller_end_session (ref->state->signaller.get (),
-            ref->state->session->id ().c_str ());
-      std::string accepted;
-      {
-        std::lock_guard<std::mutex> lk (ref->state->lock);
-        accepted = codec_list_to_string (ref->state->settings.video_codecs) + "," +
-            codec_list_to_string (ref->state->settings.audio_codecs);
-      }
-      GST_ELEMENT_ERROR (ref.get (), STREAM, CODEC_NOT_FOUND,
-          ("Negotiation with the producer failed: %s. This element accepts %s "
-           "(video-codecs, audio-codecs): the producer must offer one of them",
-              what.c_str (), accepted.c_str ()), (nullptr));
+      fail_negotiation (ref.get (), "Negotiation with the producer failed: " + what +
+          ". This element accepts " + accepted_codecs (ref->state->copy_settings ()) +
+          " (video-codecs, audio-codecs): the producer must offer one of them");
     };
-    CommonSettings settings = st->copy_settings ();
-    std::string unsupported =
-        sdp_undecodable_offer (holder.get (), settings.video_codecs, settings.audio_codecs);
-    if (!unsupported.empty ()) {
-      st->ended = true;  // our error, not the producer's end
-      fail ("no codec in common: " + unsupported);
-      return;
-    }
     st->session->set_remote (holder.get (), [ref, fail] (const std::string &err) {
       if (!err.empty ()) {
         fail (err);
@@ -528,7 +453,7 @@ on_session_ended (RtcstreamSignaller *, const gchar *sid, gpointer user)
   std::string s = sid;
   on_worker (RTCSTREAM_SRC (user), [s] (RtcstreamSrc *self) {
     if (self->state->session && self->state->session->id () == s)
-      end_stream (self, "the producer stopped");
+      end_stream (self, "the producer stopped", false);
   });
 }
 
@@ -552,9 +477,6 @@ start (RtcstreamSrc *self)
     sig = ensure_signaller (st->settings, RTCSTREAM_ROLE_CONSUMER, error);
     timeout = st->producer_timeout_ms;
     st->outputs.clear ();
-    st->video_count = st->audio_count = 0;
-    st->expected_pads = 0;
-    st->no_more_pads = false;
   }
   if (!sig) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
@@ -589,18 +511,7 @@ stop (RtcstreamSrc *self)
       st->session.reset ();
     }
   });
-  std::vector<Output> outputs;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    outputs.swap (st->outputs);
-  }
-  for (Output &o : outputs) {
-    gst_element_remove_pad (GST_ELEMENT (self), o.ghost);
-    for (GstElement *e : o.chain) {
-      gst_element_set_state (e, GST_STATE_NULL);
-      gst_bin_remove (GST_BIN (self), e);
-    }
-  }
+  remove_outputs (self);
 }
 
 std::string
@@ -697,19 +608,9 @@ rtcstream_src_send_event (GstElement *element, GstEvent *event)
     Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
     self->state->worker->post ([ref] {
       RtcstreamSrc *self = ref.get ();
-      State *st = self->state;
-      bool had_outputs = false;
-      if (st->started) {
-        if (st->session && st->signaller)
-          rtcstream_signaller_end_session (st->signaller.get (), st->session->id ().c_str ());
-        {
-          std::lock_guard<std::mutex> lk (st->lock);
-          had_outputs = !st->outputs.empty ();
-        }
-        if (had_outputs)
-          end_stream (self, "EOS requested");
-      }
-      if (!had_outputs)
+      if (self->state->started)
+        leave (self, "EOS requested");
+      else
         gst_element_post_message (GST_ELEMENT (self), gst_message_new_eos (GST_OBJECT (self)));
     });
     return TRUE;
@@ -790,8 +691,16 @@ static void
 rtcstream_src_init (RtcstreamSrc *self)
 {
   self->state = new State ();
+  self->state->latency_ms = kDefaultLatencyMs;
+  self->state->producer_timeout_ms = kDefaultProducerTimeoutMs;
   self->state->init ("rtcstreamsrc", channel_handlers (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
+  // A source to the pipeline, whatever webrtcbin holds: its nicesinks never
+  // get EOS, and a bin flagged SINK (GstBin sets the flag when a sink child
+  // is added) only posts EOS once every sink inside has, so the pipeline
+  // would never end. The pipeline ends when the sinks downstream of the pads
+  // have EOS.
+  gst_bin_set_suppressed_flags (GST_BIN (self), GST_ELEMENT_FLAG_SINK);
 }
 
 static void

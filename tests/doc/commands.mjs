@@ -26,9 +26,6 @@ import {
   browserMissing, freePort,
 } from './runner.mjs';
 
-// Known product defects (issue 9), fixed on branch src-eos.
-const SRC_CAPS = 'src-eos: `rtcstreamsrc ! video/x-h264` negotiates VP8 from a default producer (not-negotiated)';
-
 const CAM = 'gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=rtcstream://127.0.0.1:8443/cam';
 const TESTSRC = 'examples/publish-testsrc.sh [HOST:PORT] [STREAM]';
 
@@ -126,7 +123,6 @@ export const entries = [
   },
   {
     lines: ['gst-launch-1.0 -e rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam ! video/x-h264 ! h264parse ! mp4mux ! filesink location=cam.mp4'],
-    todo: SRC_CAPS,
     test: async (ctx, [line]) => {
       await ctx.fixture('cam');
       const dir = join(TMP, 'readme-mp4');
@@ -259,7 +255,7 @@ export const entries = [
     },
   },
   {
-    lines: ['gst-launch-1.0 -e rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam video-codecs=H264 name=src src.video_0 ! video/x-h264 ! h264parse ! queue ! mux. src.audio_0 ! audio/x-opus ! opusparse ! queue ! mux. matroskamux name=mux ! filesink location=cam.mkv'],
+    lines: ['gst-launch-1.0 -e rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam name=src src.video_0 ! video/x-h264 ! h264parse ! queue ! mux. src.audio_0 ! audio/x-opus ! opusparse ! queue ! mux. matroskamux name=mux ! filesink location=cam.mkv'],
     test: async (ctx, [line]) => {
       // The text records H264 and Opus: "cam" here has both (the shared one
       // has no audio, and a muxer waits for every pad linked to it).
@@ -280,6 +276,16 @@ export const entries = [
     lines: ['gst-launch-1.0 -e videotestsrc is-live=true ! rtcstreamsink uri=loopback://cam rtcstreamsrc uri=loopback://cam ! videoconvert ! autovideosink'],
     skip: needsDisplay,
     test: (ctx, [line]) => consumes(ctx, line),
+  },
+  {
+    lines: ['gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam ! videoconvert ! fakesink num-buffers=90'],
+    test: async (ctx, [line]) => {
+      // "Downstream is done": the viewer ends by itself, exit 0.
+      await ctx.fixture('cam');
+      const c = startLine('num-buffers', substitute(line, { port: ctx.port }));
+      assert.equal(await exitsWithin(c, 30000), 0, c.log);
+      assert.match(c.log, /Got EOS from element "pipeline0"/, c.log);
+    },
   },
   ...['GST_DEBUG=rtcstream*:5 gst-launch-1.0 ...', 'GST_DEBUG=rtcstream-signaller:7 ...',
     'GST_DEBUG=rtcstream*:5,webrtcbin:5,nice:4 ...', 'GST_DEBUG_DUMP_DOT_DIR=/tmp gst-launch-1.0 ...']

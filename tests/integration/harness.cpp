@@ -415,6 +415,108 @@ free_port ()
   return 0;
 }
 
+bool
+wait_until (const std::function<bool ()> &pred, int timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  while (!pred ()) {
+    if (g_get_monotonic_time () >= deadline)
+      return pred ();
+    while (g_main_context_iteration (nullptr, FALSE)) {
+    }
+    g_usleep (20000);
+  }
+  return true;
+}
+
+LaunchProcess::LaunchProcess (const std::string &command_line) : line_ (command_line)
+{
+  g_auto (GStrv) argv = nullptr;
+  g_autoptr (GError) err = nullptr;
+  if (!g_shell_parse_argv (line_.c_str (), nullptr, &argv, &err)) {
+    ADD_FAILURE () << "cannot split `" << line_ << "`: " << err->message;
+    return;
+  }
+  g_autofree gchar *path = nullptr;
+  int fd = g_file_open_tmp ("rtcstream-launch-XXXXXX.log", &path, &err);
+  if (fd < 0) {
+    ADD_FAILURE () << "no temporary file: " << err->message;
+    return;
+  }
+  log_path_ = path;
+  if (!g_spawn_async_with_fds (nullptr, argv, nullptr,
+          (GSpawnFlags) (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH), die_with_parent,
+          nullptr, &pid_, -1, fd, fd, &err)) {
+    ADD_FAILURE () << "cannot run `" << line_ << "`: " << err->message;
+    pid_ = 0;
+  }
+  close (fd);
+}
+
+LaunchProcess::~LaunchProcess ()
+{
+  if (pid_ > 0 && !exited ())
+    interrupt_and_expect_exit ();
+  if (pid_ > 0)
+    g_spawn_close_pid (pid_);
+  if (!log_path_.empty ())
+    g_unlink (log_path_.c_str ());
+}
+
+bool
+LaunchProcess::exited ()
+{
+  if (pid_ <= 0 || reaped_)
+    return true;
+  int status = 0;
+  if (waitpid (pid_, &status, WNOHANG) != pid_)
+    return false;
+  reaped_ = true;
+  exit_code_ = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+  return true;
+}
+
+bool
+LaunchProcess::expect_exit (int timeout_ms)
+{
+  if (wait_until ([this] { return exited (); }, timeout_ms))
+    return true;
+  ADD_FAILURE () << "`" << line_ << "` did not exit by itself within " << timeout_ms / 1000
+                 << " s: it hangs. Its output:\n" << output () << "Its stacks:\n"
+                 << process_stacks (pid_);
+  stop (SIGKILL);
+  return false;
+}
+
+bool
+LaunchProcess::interrupt_and_expect_exit ()
+{
+  return exited () || stop (SIGINT);
+}
+
+bool
+LaunchProcess::stop (int sig)
+{
+  int status = stop_child (pid_, sig, "`" + line_ + "`");
+  pid_ = 0;  // reaped and closed by stop_child
+  reaped_ = true;
+  if (status < 0) {
+    ADD_FAILURE () << "`" << line_ << "`'s output:\n" << output ();
+    return false;
+  }
+  exit_code_ = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+  return true;
+}
+
+std::string
+LaunchProcess::output () const
+{
+  g_autofree gchar *text = nullptr;
+  if (log_path_.empty () || !g_file_get_contents (log_path_.c_str (), &text, nullptr, nullptr))
+    return {};
+  return text;
+}
+
 std::unique_ptr<Pipeline>
 start_producer (const std::string &description, int timeout_ms)
 {

@@ -146,6 +146,50 @@ protected:
   void SetUp () override;
 };
 
+// Iterates the default main context until pred() holds or timeout_ms passes.
+bool wait_until (const std::function<bool ()> &pred, int timeout_ms);
+
+// A command line run as a user types it (split as a shell would, quotes
+// included, nothing expanded), e.g. "gst-launch-1.0 rtcstreamsrc uri=... !
+// fakesink": found on PATH, with the test's environment (GST_PLUGIN_PATH,
+// GST_REGISTRY), its stdout and stderr collected in a file. One still
+// running when the object goes is stopped with SIGINT (stop_child: it must
+// exit within kStopBoundMs, else the test fails with its stacks).
+class LaunchProcess {
+public:
+  explicit LaunchProcess (const std::string &command_line);
+  ~LaunchProcess ();
+  LaunchProcess (const LaunchProcess &) = delete;
+  LaunchProcess &operator= (const LaunchProcess &) = delete;
+
+  const std::string &command_line () const { return line_; }
+  // Whether it has exited; then exit_code () is its exit status (-1 when a
+  // signal ended it).
+  bool exited ();
+  int exit_code () const { return exit_code_; }
+  // Waits at most timeout_ms for it to exit by itself. One that does not
+  // hangs: a test failure with its output and stacks, and it is killed.
+  bool expect_exit (int timeout_ms);
+  // Ctrl-C: SIGINT, then it must exit within kStopBoundMs (stop_child).
+  bool interrupt_and_expect_exit ();
+  // Everything it printed so far.
+  std::string output () const;
+  bool printed (const std::string &text) const
+  {
+    return output ().find (text) != std::string::npos;
+  }
+
+private:
+  // stop_child with sig; a hang adds the output to the failure.
+  bool stop (int sig);
+
+  std::string line_;
+  std::string log_path_;
+  GPid pid_ = 0;
+  bool reaped_ = false;
+  int exit_code_ = -1;
+};
+
 // Reads an unsigned field of the GstStructure property `stats` of element.
 unsigned stats_uint (GstElement *element, const char *field);
 // All "codecs" strings of per-consumer stats of an rtcstreamsink.

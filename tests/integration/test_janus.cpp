@@ -22,6 +22,7 @@ using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
+using rtcstream::test::LaunchProcess;
 using rtcstream::test::Pipeline;
 using rtcstream::test::start_producer;
 
@@ -254,6 +255,22 @@ TEST_F (Janus, SubscriberDecodesAndEndsWithPublisher)
       kTimeoutMs));
   EXPECT_TRUE (cons.got_eos ()) << cons.all_errors ();
   EXPECT_TRUE (cons.errors ().empty ()) << cons.all_errors ();
+}
+
+// Watched through Janus with a plain gst-launch line: it ends (exit 0) once
+// its sink has had enough, and the publisher goes on.
+TEST_F (Janus, GstLaunchViewerEndsWhenItsSinkHasEnough)
+{
+  auto prod = publisher ("cam");
+  ASSERT_TRUE (prod->ok () && prod->errors ().empty ()) << prod->all_errors ();
+  LaunchProcess viewer ("gst-launch-1.0 rtcstreamsrc uri=" + janus->uri ("1234", "cam") +
+      " ! videoconvert ! fakesink num-buffers=90");
+  ASSERT_TRUE (viewer.expect_exit (30000));
+  EXPECT_EQ (viewer.exit_code (), 0) << viewer.output () << " (Janus log: "
+                                     << janus->log_path () << ")";
+  EXPECT_TRUE (viewer.printed ("Got EOS from element \"pipeline0\"")) << viewer.output ();
+  prod->pump (500);
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
 // A room Janus does not have, or no Janus at all: both elements fail with a

@@ -24,6 +24,7 @@ using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
+using rtcstream::test::LaunchProcess;
 using rtcstream::test::Pipeline;
 using rtcstream::test::start_producer;
 using rtcstream::test::ServerProcess;
@@ -426,6 +427,25 @@ TEST_F (WhipServer, AiortcPublishesOverWhipToAPipelineUntilDeleted)
   r = http ("POST", base + "/whep/ai", "application/sdp", static_offer ("recvonly"));
   EXPECT_EQ (r.status, 404u) << r.body;
   EXPECT_TRUE (server->alive ());
+}
+
+// A stream aiortc publishes over WHIP, watched with a plain gst-launch line:
+// the viewer ends (exit 0) once its sink has had enough.
+TEST_F (WhipServer, ViewerOfAnAiortcStreamEndsWhenItsSinkHasEnough)
+{
+  start_server ();
+  AiortcPeer publisher ({ "publish", base + "/whip/ai", "--seconds", "60" });
+  ASSERT_TRUE (publisher.ok ());
+  ASSERT_TRUE (rtcstream::test::wait_until ([&] {
+    return !publisher.location ().empty () || publisher.exited ();
+  }, kTimeoutMs)) << publisher.output ();
+  ASSERT_FALSE (publisher.location ().empty ()) << publisher.output ();
+  LaunchProcess viewer ("gst-launch-1.0 rtcstreamsrc uri=" + server->uri ("ai") +
+      " ! videoconvert ! fakesink num-buffers=90");
+  ASSERT_TRUE (viewer.expect_exit (30000));
+  EXPECT_EQ (viewer.exit_code (), 0) << viewer.output ();
+  EXPECT_TRUE (viewer.printed ("Got EOS from element \"pipeline0\"")) << viewer.output ();
+  EXPECT_FALSE (publisher.exited ()) << "the publisher goes on: " << publisher.output ();
 }
 
 // A WHEP player that dies without DELETE (SIGKILL) goes silent; the server

@@ -129,6 +129,25 @@ TEST (WhipSdp, RefusesWhatIsNotAUsableOffer)
       error));
 }
 
+// webrtcbin with max-bundle (rtcstreamsrc whep+, rtcstreamsink whip+)
+// offers the media after the first with port 0 and a=bundle-only: live.
+TEST (WhipSdp, BundleOnlyMediaIsLive)
+{
+  if (!have ("rtpvp8pay") || !have ("rtpopuspay"))
+    GTEST_SKIP () << "gst-plugins-good RTP elements are missing";
+  std::string rejected = audio ("recvonly");
+  rejected.replace (rejected.find ("m=audio 9"), 9, "m=audio 0");
+  const std::string bundled = rejected + "a=bundle-only\r\n";
+  for (const auto &[media, choices] : {std::pair {bundled, 1u}, {rejected, 0u}}) {
+    Offer o;
+    std::string error;
+    ASSERT_TRUE (analyse_offer (offer (video ("recvonly", "96", "a=rtpmap:96 VP8/90000\r\n") +
+        media), OfferKind::Play, o, error)) << error;
+    ASSERT_EQ (o.media.size (), 2u);
+    EXPECT_EQ (o.media[1].choices.size (), choices) << media;
+  }
+}
+
 // aiortc's BUNDLE offers give each media its own ICE credentials; webrtcbin
 // gets the group with the first media's credentials everywhere.
 TEST (WhipSdp, BundledMediaShareTheFirstMediasCredentials)

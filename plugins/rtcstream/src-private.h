@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstreamsrc's private state, shared by its files:
+//   rtcstreamsrc.cpp   the element: properties, signals, start/stop, the
+//                      signaller's callbacks, negotiation, the end of a session
+//   src-outputs.cpp    its pads: one per media, exposed before the answer so
+//                      that downstream chooses decoded or encoded output and
+//                      the codec; the chain behind each; how each one ends
+//
+// Threads: see rtcstreamsrc.cpp. Unless a function says otherwise it runs
+// on the element's worker.
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "element.h"
+#include "rtcstream/codecs.h"
+#include "rtcstream/sdp.h"
+#include "rtcstream/session.h"
+#include "rtcstreamsrc.h"
+
+GST_DEBUG_CATEGORY_EXTERN (rtcstream_src_debug);
+#define GST_CAT_DEFAULT rtcstream_src_debug
+
+namespace rtcstream::src {
+
+// What an output's pad functions (streaming threads) and the worker share.
+struct OutputFlow {
+  // Downstream returned EOS (a sink's num-buffers, a muxer that has enough),
+  // or the pad got EOS without ever carrying media: nothing more goes out.
+  std::atomic<bool> done{false};
+};
+
+// One pad of the element: one audio or video media of the session.
+struct Output {
+  guint mline = 0;
+  MediaKind kind = MediaKind::Video;
+  GstPad *ghost = nullptr;            // owned by the element
+  bool encoded = false;               // downstream takes encoded caps, not raw
+  std::vector<const Codec *> codecs;  // what it may be received in, preferred first
+  const Codec *codec = nullptr;       // what webrtcbin's pad carries, once there
+  guint ssrc = 0;                     // the producer's SSRC for it (0: not known)
+  std::vector<GstElement *> chain;    // depayloader first; empty until then
+  std::shared_ptr<OutputFlow> flow;
+};
+
+// lock (ElementCore) also guards the properties below and outputs.
+struct State : ElementCore {
+  guint latency_ms = 0;
+  gint producer_timeout_ms = 0;
+
+  std::shared_ptr<WebrtcSession> session;  // worker thread
+  std::vector<Output> outputs;             // guarded by lock
+  bool ended = false;     // worker: the session ended, or failed on our side
+  bool offering = false;  // worker: we offered (WHEP) and wait for the answer
+};
+
+// A media to expose a pad for: its m-line and kind, and the codecs the
+// producer offers in it (null when we make the offer).
+struct MediaSlot {
+  guint mline;
+  MediaKind kind;
+  const std::vector<const Codec *> *offered;
+};
+
+// Worker. Exposes a pad per media (gst-launch and applications link it in
+// pad-added), asks what the linked downstream takes, and from that and
+// video-codecs / audio-codecs sets each output's codecs; then emits
+// no-more-pads. Returns an error sentence when some pad can get no codec.
+std::string expose_outputs (RtcstreamSrc *self, const std::vector<MediaSlot> &media);
+
+// Any thread: the codecs of the output of mline as codec-preferences caps
+// (with our payload types and feedback when with_pt, for an offer; loose,
+// to match an offer, otherwise); null when no output has that m-line.
+GstCaps *output_preferences (RtcstreamSrc *self, guint mline, bool with_pt);
+
+// webrtcbin's thread (pad-added): builds the output's chain, depayloader
+// [! parser | ! decoder], and targets its pad at it.
+void on_webrtc_pad (GstElement *webrtc, GstPad *pad, gpointer user);
+
+// Worker, after the session closed (no streaming thread of webrtcbin left):
+// EOS on every pad, through its chain so that a decoder drains.
+void finish_outputs (RtcstreamSrc *self);
+// Worker: EOS on the pads of the media an answer to our offer does not send.
+void finish_unsent_outputs (RtcstreamSrc *self, const GstWebRTCSessionDescription *answer);
+// Whether the producer sends the media of some pad with this SSRC.
+bool media_ssrc (RtcstreamSrc *self, guint ssrc);
+// Whether some pad carried media; whether every linked pad is done.
+bool any_media (RtcstreamSrc *self);
+bool linked_outputs_done (RtcstreamSrc *self);
+// Application thread, at stop: removes the pads and their chains.
+void remove_outputs (RtcstreamSrc *self);
+
+// Any thread (rtcstreamsrc.cpp): downstream of a pad is done; the element
+// leaves the session once every linked pad is.
+void downstream_done (RtcstreamSrc *self);
+
+}  // namespace rtcstream::src
+
+struct _RtcstreamSrc {
+  GstBin parent;
+  rtcstream::src::State *state;
+};

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstreamsrc as a user runs it: plain gst-launch-1.0 lines, as typed
+// (only the server's port substituted), in child processes against the real
+// rtcstream-signalling. A viewer line ends by itself when its sinks have had
+// enough, when the producer stops, and on -e with Ctrl-C (SIGINT);
+// downstream's caps choose the codec; latency=0 plays. Every process must
+// exit within a bound; one that hangs fails its test with its threads'
+// stacks (LaunchProcess, harness.h). The README's recording line (H264 into
+// an MP4) runs with the other documented lines, in tests/doc.
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+using rtcstream::test::have;
+using rtcstream::test::kVideo;
+using rtcstream::test::LaunchProcess;
+using rtcstream::test::Pipeline;
+using rtcstream::test::ServerProcess;
+using rtcstream::test::start_producer;
+using rtcstream::test::stats_uint;
+
+namespace {
+
+constexpr int kTimeoutMs = 20000;
+// How long a line that ends by itself (num-buffers, the producer's end)
+// may take, connection included.
+constexpr int kEndMs = 30000;
+
+// The producers of the README, with default properties.
+constexpr char kCamProducer[] =
+    "videotestsrc is-live=true ! rtcstreamsink name=sink uri=rtcstream://127.0.0.1:8443/cam";
+constexpr char kStageProducer[] =
+    "rtcstreamsink name=sink uri=rtcstream://127.0.0.1:8443/stage "
+    "videotestsrc is-live=true ! sink.video_0  audiotestsrc is-live=true ! sink.audio_0";
+
+class Launch : public ::testing::Test {
+protected:
+  void SetUp () override
+  {
+    ASSERT_TRUE (have ("rtcstreamsink") && have ("rtcstreamsrc"))
+        << "the rtcstream plugin is not on GST_PLUGIN_PATH (run through meson test)";
+    g_autofree gchar *launch = g_find_program_in_path ("gst-launch-1.0");
+    ASSERT_TRUE (launch) << "gst-launch-1.0 is not on PATH (install gstreamer1.0-tools)";
+    for (const char *f : {"webrtcbin", "nicesrc", "dtlssrtpenc", "vp8enc", "x264enc",
+             "vp9enc", "opusenc"})
+      if (!have (f))
+        GTEST_SKIP () << f << " is not installed";
+    server = std::make_unique<ServerProcess> ();
+    ASSERT_TRUE (server->ok ()) << "rtcstream-signalling did not start";
+  }
+
+  // A line as the documentation writes it, for this test's server
+  // (127.0.0.1:8443 in the documentation).
+  std::string typed (std::string line)
+  {
+    const std::string port = "127.0.0.1:" + std::to_string (server->port ());
+    for (std::size_t at; (at = line.find ("127.0.0.1:8443")) != std::string::npos;)
+      line.replace (at, 14, port);
+    return line;
+  }
+
+  std::unique_ptr<Pipeline> producer (const std::string &line)
+  {
+    return start_producer (typed (line), kTimeoutMs);
+  }
+
+  // The producer has a viewer, connected for a moment (data flows).
+  void wait_for_viewer (Pipeline &prod)
+  {
+    ASSERT_TRUE (prod.wait_for ([&] {
+      return stats_uint (prod.element ("sink"), "consumers") == 1;
+    }, kTimeoutMs));
+    prod.pump (1500);
+  }
+
+  void expect_viewer_gone (Pipeline &prod)
+  {
+    EXPECT_TRUE (prod.wait_for ([&] {
+      return stats_uint (prod.element ("sink"), "consumers") == 0;
+    }, kTimeoutMs)) << "the producer still has its viewer";
+  }
+
+  // Runs a line that must end by itself with exit status 0.
+  void expect_ends (LaunchProcess &p)
+  {
+    ASSERT_TRUE (p.expect_exit (kEndMs));
+    EXPECT_EQ (p.exit_code (), 0) << p.command_line () << "\n" << p.output ();
+    EXPECT_TRUE (p.printed ("Got EOS from element \"pipeline0\"")) << p.output ();
+  }
+
+  std::unique_ptr<ServerProcess> server;
+};
+
+TEST_F (Launch, ViewerEndsWhenItsSinkHasEnough)
+{
+  auto prod = producer (kCamProducer);
+  LaunchProcess viewer (typed ("gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam "
+      "! videoconvert ! fakesink num-buffers=90"));
+  expect_ends (viewer);
+  expect_viewer_gone (*prod);
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
+TEST_F (Launch, VideoAndAudioViewerEndsWhenBothSinksHaveEnough)
+{
+  auto prod = producer (kStageProducer);
+  LaunchProcess viewer (typed ("gst-launch-1.0 rtcstreamsrc name=s "
+      "uri=rtcstream://127.0.0.1:8443/stage "
+      "s.video_0 ! videoconvert ! fakesink num-buffers=90 "
+      "s.audio_0 ! audioconvert ! fakesink num-buffers=150"));
+  expect_ends (viewer);
+  expect_viewer_gone (*prod);
+}
+
+TEST_F (Launch, ViewerEndsWhenTheProducerStops)
+{
+  auto prod = producer (kCamProducer);
+  LaunchProcess viewer (typed ("gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam "
+      "! videoconvert ! fakesink"));
+  wait_for_viewer (*prod);
+  prod->stop ();
+  expect_ends (viewer);
+}
+
+TEST_F (Launch, InterruptWithEosEndsTheViewer)
+{
+  auto prod = producer (kCamProducer);
+  LaunchProcess viewer (typed ("gst-launch-1.0 -e rtcstreamsrc "
+      "uri=rtcstream://127.0.0.1:8443/cam ! videoconvert ! fakesink"));
+  wait_for_viewer (*prod);
+  ASSERT_TRUE (viewer.interrupt_and_expect_exit ());
+  EXPECT_EQ (viewer.exit_code (), 0) << viewer.output ();
+  EXPECT_TRUE (viewer.printed ("Got EOS from element \"pipeline0\"")) << viewer.output ();
+  expect_viewer_gone (*prod);
+}
+
+// The server's WHEP endpoint: the same endings. WHEP has no message for the
+// producer's end; the server's RTCP BYE tells the viewer.
+TEST_F (Launch, WhepViewerEndsWhenItsSinkHasEnoughAndWhenTheProducerStops)
+{
+  auto prod = producer (kCamProducer);
+  LaunchProcess enough (typed ("gst-launch-1.0 rtcstreamsrc "
+      "uri=whep+http://127.0.0.1:8443/whep/cam ! videoconvert ! fakesink num-buffers=90"));
+  expect_ends (enough);
+  expect_viewer_gone (*prod);
+
+  LaunchProcess until_end (typed ("gst-launch-1.0 rtcstreamsrc "
+      "uri=whep+http://127.0.0.1:8443/whep/cam ! videoconvert ! fakesink"));
+  wait_for_viewer (*prod);
+  prod->stop ();
+  expect_ends (until_end);
+}
+
+// Each encoded caps downstream asks for is what arrives, from a producer
+// with default settings (its offer: VP8, H264, VP9; Opus): a capsfilter it
+// did not get fails with not-negotiated. All four viewers at once.
+TEST_F (Launch, DownstreamCapsChooseTheCodec)
+{
+  auto prod = producer (kStageProducer);
+  std::vector<std::unique_ptr<LaunchProcess>> viewers;
+  for (const char *caps : {"video/x-vp8", "video/x-vp9", "video/x-h264", "audio/x-opus"})
+    viewers.push_back (std::make_unique<LaunchProcess> (typed (
+        std::string ("gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/stage ! ") +
+        caps + " ! fakesink num-buffers=60")));
+  for (auto &v : viewers) {
+    SCOPED_TRACE (v->command_line ());
+    expect_ends (*v);
+    EXPECT_FALSE (v->printed ("ERROR")) << v->output ();
+  }
+}
+
+TEST_F (Launch, EncodedCodecTheProducerLacksIsAnErrorNamingBothSides)
+{
+  auto prod = producer ("videotestsrc is-live=true ! rtcstreamsink name=sink video-codecs=VP8 "
+      "uri=rtcstream://127.0.0.1:8443/cam");
+  LaunchProcess viewer (typed ("gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam "
+      "! video/x-h264 ! fakesink"));
+  ASSERT_TRUE (viewer.expect_exit (kEndMs));
+  EXPECT_NE (viewer.exit_code (), 0) << viewer.output ();
+  EXPECT_TRUE (viewer.printed ("downstream of video_0 takes video encoded as H264 only"))
+      << viewer.output ();
+  EXPECT_TRUE (viewer.printed ("the producer offers VP8")) << viewer.output ();
+  // The producer is fine, and its viewer gone.
+  expect_viewer_gone (*prod);
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
+// latency=0 plays every frame: counted against the frames the producer sent
+// in the time the received ones span (their timestamps), over 4 s of video.
+TEST_F (Launch, LatencyZeroPlaysAtTheFullFrameRate)
+{
+  auto prod = producer (kVideo + " ! rtcstreamsink name=sink uri=rtcstream://127.0.0.1:8443/cam");
+  Pipeline cons (typed ("rtcstreamsrc latency=0 uri=rtcstream://127.0.0.1:8443/cam "
+      "! fakesink name=v"));
+  ASSERT_TRUE (cons.ok ()) << cons.parse_error ();
+  std::mutex lock;
+  GstClockTime first = GST_CLOCK_TIME_NONE, last = GST_CLOCK_TIME_NONE;
+  auto v = cons.count ("v", [&] (GstBuffer *buf, GstCaps *) {
+    std::lock_guard<std::mutex> lk (lock);
+    if (!GST_BUFFER_PTS_IS_VALID (buf))
+      return;
+    if (first == GST_CLOCK_TIME_NONE)
+      first = GST_BUFFER_PTS (buf);
+    last = GST_BUFFER_PTS (buf);
+  });
+  auto span = [&] {
+    std::lock_guard<std::mutex> lk (lock);
+    return first == GST_CLOCK_TIME_NONE ? 0 : last - first;
+  };
+  cons.play ();
+  cons.wait_for ([&] { return span () >= 4 * GST_SECOND || !cons.errors ().empty (); },
+      kTimeoutMs);
+  const double sent = span () / (GST_SECOND / 30.0) + 1;  // 30 fps
+  EXPECT_GE (span (), 3 * GST_SECOND) << "frames " << v->frames << "\n" << cons.all_errors ();
+  EXPECT_GE (v->frames, 0.8 * sent) << v->frames << " frames of " << sent;
+  EXPECT_TRUE (cons.errors ().empty ()) << cons.all_errors ();
+}
+
+}  // namespace
