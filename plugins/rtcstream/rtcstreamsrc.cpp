@@ -112,6 +112,52 @@ on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
   gst_caps_unref (prefs);
 }
 
+}  // namespace
+
+const char *
+rtcstream::src::phase_name (Phase phase)
+{
+  switch (phase) {
+    case Phase::Waiting: return "waiting for the producer";
+    case Phase::Joined: return "joined";
+    case Phase::Offering: return "offering";
+    case Phase::Answering: return "answering";
+    case Phase::Streaming: return "streaming";
+    case Phase::Ended: return "ended";
+  }
+  return "?";
+}
+
+namespace {
+
+// Worker: the one transition function of the negotiation (see Phase in
+// src-private.h). False, with a warning, for a transition the phases do not
+// allow: a late or out-of-order message, which is then ignored.
+bool
+set_phase (RtcstreamSrc *self, Phase to, const char *what)
+{
+  State *st = self->state;
+  const Phase from = st->phase;
+  bool ok;
+  switch (to) {
+    case Phase::Waiting: ok = from == Phase::Ended; break;
+    case Phase::Joined: ok = from == Phase::Waiting; break;
+    case Phase::Offering: ok = from == Phase::Joined; break;
+    case Phase::Answering: ok = from == Phase::Joined || from == Phase::Streaming; break;
+    case Phase::Streaming: ok = from == Phase::Offering || from == Phase::Answering; break;
+    case Phase::Ended: ok = from != Phase::Ended; break;
+    default: ok = false;
+  }
+  if (!ok) {
+    if (from != Phase::Ended)
+      GST_WARNING_OBJECT (self, "%s while %s: ignored", what, phase_name (from));
+    return false;
+  }
+  GST_DEBUG_OBJECT (self, "%s: %s -> %s", what, phase_name (from), phase_name (to));
+  st->phase = to;
+  return true;
+}
+
 // Worker: the session is over: the producer ended it, or (ours) we left.
 // Closes it first, so that webrtcbin's streaming threads stop, then ends
 // every pad.
@@ -119,9 +165,8 @@ void
 end_stream (RtcstreamSrc *self, const char *why, bool ours)
 {
   State *st = self->state;
-  if (st->ended)
+  if (!set_phase (self, Phase::Ended, why))
     return;
-  st->ended = true;
   st->channels->clear ();
   if (st->session)
     st->session->close ();
@@ -152,7 +197,7 @@ void
 leave (RtcstreamSrc *self, const char *why)
 {
   State *st = self->state;
-  if (st->ended)
+  if (st->phase == Phase::Ended)
     return;
   if (st->session && st->signaller)
     rtcstream_signaller_end_session (st->signaller.get (), st->session->id ().c_str ());
@@ -163,7 +208,7 @@ leave (RtcstreamSrc *self, const char *why)
 void
 leave_if_downstream_done (RtcstreamSrc *self)
 {
-  if (!self->state->ended && linked_outputs_done (self))
+  if (self->state->phase != Phase::Ended && linked_outputs_done (self))
     leave (self, "downstream is done");
 }
 
@@ -190,7 +235,8 @@ void
 fail_negotiation (RtcstreamSrc *self, const std::string &sentence)
 {
   State *st = self->state;
-  st->ended = true;  // our error, not the producer's end
+  if (!set_phase (self, Phase::Ended, "negotiation failed"))  // our error, not the producer's end
+    return;
   if (st->session && st->signaller)
     rtcstream_signaller_end_session (st->signaller.get (), st->session->id ().c_str ());
   GST_ELEMENT_ERROR (self, STREAM, CODEC_NOT_FOUND, ("%s", sentence.c_str ()), (nullptr));
@@ -209,7 +255,7 @@ on_bye_ssrc (GstElement *, guint, guint ssrc, gpointer data)
   std::string sid = ctx->second;
   on_worker (ctx->first, [sid, ssrc] (RtcstreamSrc *self) {
     State *st = self->state;
-    if (st->ended || !st->session || st->session->id () != sid)
+    if (st->phase == Phase::Ended || !st->session || st->session->id () != sid)
       return;
     GST_INFO_OBJECT (self, "session %s: RTCP BYE from SSRC %u", sid.c_str (), ssrc);
     if (!media_ssrc (self, ssrc))
@@ -228,10 +274,8 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
   std::string s = sid, p = peer;
   on_worker (RTCSTREAM_SRC (user), [s, p] (RtcstreamSrc *self) {
     State *st = self->state;
-    if (st->session) {
-      GST_WARNING_OBJECT (self, "already in a session, ignoring %s", s.c_str ());
-      return;
-    }
+    if (!set_phase (self, Phase::Joined, ("session " + s + " started").c_str ()))
+      return;  // one session per start: a second one is ignored
     CommonSettings settings;
     guint latency;
     {
@@ -321,7 +365,6 @@ offer_session (RtcstreamSrc *self)
     }
     gst_caps_unref (caps);
   }
-  st->offering = true;
   Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
   st->session->offer ([ref] (const std::string &err) {
     if (!err.empty ())
@@ -345,7 +388,8 @@ on_session_requested (RtcstreamSignaller *sig, const gchar *sid, const gchar *pe
   on_session_started (sig, sid, peer, user);
   std::string s = sid;
   on_worker (self, [s] (RtcstreamSrc *self) {
-    if (self->state->session && self->state->session->id () == s && !self->state->offering)
+    if (self->state->session && self->state->session->id () == s &&
+        set_phase (self, Phase::Offering, "we offer"))
       offer_session (self);
   });
 }
@@ -356,12 +400,9 @@ apply_answer (RtcstreamSrc *self, const std::string &sid,
     std::shared_ptr<GstWebRTCSessionDescription> answer)
 {
   State *st = self->state;
-  if (!st->session || st->session->id () != sid || !st->offering) {
-    GST_WARNING_OBJECT (self, "session %s: an answer to no offer of ours, ignoring",
-        sid.c_str ());
+  if (!st->session || st->session->id () != sid ||
+      !set_phase (self, Phase::Streaming, "the answer to our offer"))
     return;
-  }
-  st->offering = false;
   Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
   st->session->set_remote (answer.get (), [ref, answer] (const std::string &err) {
     if (err.empty ()) {
@@ -396,7 +437,8 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
       gst_webrtc_session_description_copy (desc), gst_webrtc_session_description_free);
   on_worker (self, [s, holder] (RtcstreamSrc *self) {
     State *st = self->state;
-    if (!st->session || st->session->id () != s)
+    if (!st->session || st->session->id () != s ||
+        !set_phase (self, Phase::Answering, "the producer's offer"))
       return;
     bool first;
     {
@@ -404,7 +446,8 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
       first = st->outputs.empty ();
     }
     // The pads first, before the answer: what downstream takes decides the
-    // codecs each media is answered with.
+    // codecs each media is answered with. (A later offer renegotiates the
+    // same media: the pads stay.)
     if (first) {
       std::vector<ReceivingMedia> media = sdp_receiving_media (holder.get ());
       std::vector<MediaSlot> slots;
@@ -428,9 +471,11 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
         fail (err);
         return;
       }
-      ref->state->session->answer ([fail] (const std::string &err) {
+      ref->state->session->answer ([ref, fail] (const std::string &err) {
         if (!err.empty ())
           fail (err);
+        else
+          set_phase (ref.get (), Phase::Streaming, "our answer");
       });
     });
   });
@@ -484,7 +529,7 @@ start (RtcstreamSrc *self)
   }
   if (RTCSTREAM_IS_BASE_SIGNALLER (sig))
     g_object_set (sig, "producer-timeout", timeout, nullptr);
-  auto on_start = [st] { st->ended = false; };
+  auto on_start = [st] { st->phase = Phase::Waiting; };
   auto refresh_stats = [st] {
     if (st->session)
       st->session->refresh_stats ();
@@ -505,6 +550,7 @@ stop (RtcstreamSrc *self)
 {
   State *st = self->state;
   st->stop ([st] {
+    st->phase = Phase::Ended;
     st->channels->clear ();
     if (st->session) {
       st->session->close ();

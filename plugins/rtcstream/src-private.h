@@ -50,6 +50,24 @@ struct Output {
   std::shared_ptr<OutputFlow> flow;
 };
 
+// Where the element's one session is in its negotiation (worker thread).
+// The only transitions (set_phase, rtcstreamsrc.cpp, refuses others):
+//   Waiting -> Joined                the signaller made the session
+//   Joined -> Offering -> Streaming  WHEP: we offer, the answer is applied
+//   Joined -> Answering -> Streaming the producer offers, we answer
+//   Streaming -> Answering           the producer offers again (renegotiation)
+//   any -> Ended                     the producer ended it, we left, or it failed
+//   Ended -> Waiting                 the element starts again
+enum class Phase {
+  Waiting,    // started, no session yet: the signaller looks for the producer
+  Joined,     // the session exists; no offer yet either way
+  Offering,   // our offer is out (WHEP); waiting for the answer
+  Answering,  // the producer's offer is being applied and answered
+  Streaming,  // negotiated
+  Ended,      // over; only a new start leaves it
+};
+const char *phase_name (Phase phase);
+
 // lock (ElementCore) also guards the properties below and outputs.
 struct State : ElementCore {
   guint latency_ms = 0;
@@ -57,8 +75,7 @@ struct State : ElementCore {
 
   std::shared_ptr<WebrtcSession> session;  // worker thread
   std::vector<Output> outputs;             // guarded by lock
-  bool ended = false;     // worker: the session ended, or failed on our side
-  bool offering = false;  // worker: we offered (WHEP) and wait for the answer
+  Phase phase = Phase::Ended;              // worker thread
 };
 
 // A media to expose a pad for: its m-line and kind, and the codecs the
