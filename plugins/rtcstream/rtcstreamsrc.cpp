@@ -74,6 +74,10 @@ struct State : ElementCore {
   bool no_more_pads = false;
   bool ended = false;
   bool offering = false;  // worker: we offered (WHEP) and wait for the answer
+  // The id the producer's offer gives transport-wide congestion control
+  // feedback (0: none), guarded by lock: written on the worker before the
+  // offer is applied, read by on_new_transceiver on webrtcbin's thread.
+  guint offer_twcc_id = 0;
 };
 
 }  // namespace
@@ -262,10 +266,24 @@ on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
   auto *self = RTCSTREAM_SRC (user);
   CommonSettings s = self->state->copy_settings ();
   GstCaps *prefs = gst_caps_new_empty ();
+  guint twcc_id;
+  {
+    std::lock_guard<std::mutex> lk (self->state->lock);
+    twcc_id = self->state->offer_twcc_id;
+  }
   for (const auto *list : {&s.video_codecs, &s.audio_codecs})
     for (const Codec *c : *list)
       if (can_decode (*c))
         gst_caps_append (prefs, rtp_match_caps (*c));
+  // Accept the transport-wide congestion control feedback the producer
+  // offers (with its id): webrtcbin answers only the header extensions that
+  // the codec preferences name, and the producer adapts its bitrate to it.
+  if (twcc_id) {
+    std::string extmap = "extmap-" + std::to_string (twcc_id);
+    for (guint i = 0; i < gst_caps_get_size (prefs); i++)
+      gst_structure_set (gst_caps_get_structure (prefs, i), extmap.c_str (), G_TYPE_STRING,
+          kTwccExtensionUri, nullptr);
+  }
   // do-nack: the jitterbuffer asks for lost packets again (RTX or plain
   // NACK), which the latency property leaves room for.
   g_object_set (trans, "codec-preferences", prefs, "direction",
@@ -472,6 +490,7 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
     {
       std::lock_guard<std::mutex> lk (st->lock);
       st->expected_pads = sdp_count_receiving_media (holder.get ());
+      st->offer_twcc_id = sdp_extmap_id (holder->sdp, kTwccExtensionUri);
     }
     Ref<RtcstreamSrc> ref = Ref<RtcstreamSrc>::take_ref (self);
     auto fail = [ref] (const std::string &what) {
