@@ -114,20 +114,6 @@ struct StreamOptions {
   bool moving = true;  // a scrolling pattern: every frame needs new bits
 };
 
-// The first number after `name` in a structure string; nested structures
-// are escaped ("bytes-sent\\=\\(guint64\\)123"), so skip to the digits.
-uint64_t
-field_u64 (const std::string &s, const std::string &name)
-{
-  size_t at = s.find (name + "\\=");
-  if (at == std::string::npos)
-    at = s.find (name + "=");
-  if (at == std::string::npos)
-    return 0;
-  at = s.find (')', at);
-  return at == std::string::npos ? 0 : strtoull (s.c_str () + at + 1, nullptr, 10);
-}
-
 void
 bench_stream (const StreamOptions &o)
 {
@@ -158,11 +144,11 @@ bench_stream (const StreamOptions &o)
     uint64_t bytes_a = 0, bytes_b = 0;
     uint64_t frames_a = src.frames ("out");
     src.frames ("enc", &bytes_a);
-    uint64_t sent_a = field_u64 (sink.stats ("sink"), "bytes-sent");
+    uint64_t sent_a = (uint64_t) stats_number (sink.stats ("sink"), "bytes-sent");
     at (o.seconds);
     uint64_t frames_b = src.frames ("out");
     src.frames ("enc", &bytes_b);
-    uint64_t sent_b = field_u64 (sink.stats ("sink"), "bytes-sent");
+    uint64_t sent_b = (uint64_t) stats_number (sink.stats ("sink"), "bytes-sent");
     std::string label = cap ? std::to_string (cap) + " kbit/s" : "none";
     printf ("| %s | %llu | %.1f | %.1f | %.0f | %.0f |\n", label.c_str (),
         (unsigned long long) frames_b, frames_b / (double) o.seconds,

@@ -201,6 +201,13 @@ rtp_caps (const Codec &codec, guint pt, bool rtcp_fb)
         "rtcp-fb-nack-pli", G_TYPE_BOOLEAN, TRUE,
         "rtcp-fb-ccm-fir", G_TYPE_BOOLEAN, TRUE, nullptr);
   }
+  if (rtcp_fb) {
+    // Transport-wide congestion control feedback on every media of the
+    // bundle: the sender's bandwidth estimate (bandwidth.h) is fed by it.
+    std::string extmap = "extmap-" + std::to_string (kTwccExtensionId);
+    gst_structure_set (s, "rtcp-fb-transport-cc", G_TYPE_BOOLEAN, TRUE,
+        extmap.c_str (), G_TYPE_STRING, kTwccExtensionUri, nullptr);
+  }
   return caps;
 }
 
@@ -230,6 +237,14 @@ make_encoder (const Codec &codec, const char *name)
     gst_util_set_object_arg (G_OBJECT (e), "target-bitrate", "2000000");
     gst_util_set_object_arg (G_OBJECT (e), "keyframe-max-dist", "300");
     gst_util_set_object_arg (G_OBJECT (e), "error-resilient", "default");
+    // Rate control for a live link rather than a file: a 1 s decoder buffer
+    // (not libvpx's 6 s) keeps the bitrate near its target from second to
+    // second, and a keyframe may not be more than 9 average frames, so
+    // that it does not overflow a thin link's queue on its own.
+    gst_util_set_object_arg (G_OBJECT (e), "buffer-size", "1000");
+    gst_util_set_object_arg (G_OBJECT (e), "buffer-initial-size", "500");
+    gst_util_set_object_arg (G_OBJECT (e), "buffer-optimal-size", "600");
+    gst_util_set_object_arg (G_OBJECT (e), "max-intra-bitrate", "900");
     // One VP8 thread: with two, libvpx's threads spin on each other and
     // cost up to 3x the CPU for the same output (measured in bench/).
     gst_util_set_object_arg (G_OBJECT (e), "threads", n == "VP8" ? "1" : "2");
@@ -246,6 +261,46 @@ make_encoder (const Codec &codec, const char *name)
     gst_util_set_object_arg (G_OBJECT (e), "frame-size", "20");
   }
   return e;
+}
+
+guint
+encoder_bitrate (const Codec &codec, GstElement *encoder)
+{
+  const std::string n = codec.name;
+  gint bps = 0;
+  guint kbps = 0;
+  if (n == "VP8" || n == "VP9" || n == "OPUS") {
+    g_object_get (encoder, n == "OPUS" ? "bitrate" : "target-bitrate", &bps, nullptr);
+    return (guint) std::max (bps, 0);
+  }
+  if (n == "H264") {
+    g_object_get (encoder, "bitrate", &kbps, nullptr);  // x264enc: kbit/s
+    return kbps * 1000;
+  }
+  return 0;
+}
+
+void
+set_encoder_bitrate (const Codec &codec, GstElement *encoder, guint bps)
+{
+  const std::string n = codec.name;
+  // vp8enc/vp9enc and x264enc reconfigure the running encoder.
+  if (n == "VP8" || n == "VP9")
+    g_object_set (encoder, "target-bitrate", (gint) bps, nullptr);
+  else if (n == "H264")
+    g_object_set (encoder, "bitrate", std::max (bps / 1000, 1u), nullptr);
+  else if (n == "OPUS")
+    g_object_set (encoder, "bitrate", (gint) bps, nullptr);
+}
+
+void
+set_encoder_frame_dropping (const Codec &codec, GstElement *encoder, bool drop)
+{
+  const std::string n = codec.name;
+  // libvpx skips a frame when its rate-control buffer would fall under 30%
+  // (WebRTC's own setting).
+  if (n == "VP8" || n == "VP9")
+    g_object_set (encoder, "dropframe-threshold", drop ? 30 : 0, nullptr);
 }
 
 GstCaps *

@@ -55,8 +55,15 @@ bool can_decode (const Codec &codec);
 bool can_depayload (const Codec &codec);
 bool can_payload (const Codec &codec);
 
+// The RTP header extension of transport-wide congestion control feedback
+// (TWCC), and the id rtcstream offers it with.
+constexpr const char *kTwccExtensionUri =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+constexpr guint kTwccExtensionId = 3;
+
 // application/x-rtp caps for one codec. With pt == 0 no payload field is set
-// (suitable for matching); rtcp_fb adds the feedback we support (nack, pli).
+// (suitable for matching); rtcp_fb adds the feedback we support (nack, pli,
+// transport-wide congestion control with its header extension).
 GstCaps *rtp_caps (const Codec &codec, guint pt, bool rtcp_fb);
 // Loose application/x-rtp caps (media, encoding-name, clock-rate only) that
 // match any offer of this codec, whatever its fmtp parameters.
@@ -69,6 +76,14 @@ GstElement *make_payloader (const Codec &codec, guint pt, const char *name);
 GstElement *make_depayloader (const Codec &codec, const char *name);
 GstElement *make_decoder (const Codec &codec, const char *name);
 GstElement *make_parser (const Codec &codec, const char *name);
+
+// The bitrate an encoder made by make_encoder targets, in bit/s (0 when the
+// codec has no such setting), and changing it while it runs.
+guint encoder_bitrate (const Codec &codec, GstElement *encoder);
+void set_encoder_bitrate (const Codec &codec, GstElement *encoder, guint bps);
+// Whether the encoder drops frames rather than exceed its bitrate (VP8 and
+// VP9; others cannot, and overshoot instead).
+void set_encoder_frame_dropping (const Codec &codec, GstElement *encoder, bool drop);
 
 // Raw caps that the encoder of this kind is fed with after conversion.
 GstCaps *encoder_input_caps (const Codec &codec);

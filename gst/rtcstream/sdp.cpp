@@ -200,6 +200,51 @@ sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt)
   return {};
 }
 
+namespace {
+
+// "ID[/direction] URI [attributes]": the id when the URI is uri, else 0.
+guint
+extmap_id (const char *value, const char *uri)
+{
+  if (!value)
+    return 0;
+  char *end = nullptr;
+  guint id = (guint) std::strtoul (value, &end, 10);
+  if (!end || end == value)
+    return 0;
+  while (*end && *end != ' ')
+    end++;  // a direction after '/'
+  while (*end == ' ')
+    end++;
+  size_t n = std::strlen (uri);
+  return std::strncmp (end, uri, n) == 0 && (end[n] == '\0' || end[n] == ' ') ? id : 0;
+}
+
+}  // namespace
+
+guint
+sdp_extmap_id (const GstSDPMessage *sdp, const char *uri)
+{
+  if (!sdp)
+    return 0;
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (sdp, i);
+    for (guint k = 0; k < gst_sdp_media_attributes_len (m); k++) {
+      const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, k);
+      if (g_strcmp0 (a->key, "extmap") == 0)
+        if (guint id = extmap_id (a->value, uri))
+          return id;
+    }
+  }
+  for (guint k = 0; k < gst_sdp_message_attributes_len (sdp); k++) {
+    const GstSDPAttribute *a = gst_sdp_message_get_attribute (sdp, k);
+    if (g_strcmp0 (a->key, "extmap") == 0)
+      if (guint id = extmap_id (a->value, uri))
+        return id;
+  }
+  return 0;
+}
+
 bool
 sdp_media_has_attribute (const GstSDPMedia *m, const char *key)
 {

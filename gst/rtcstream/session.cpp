@@ -490,8 +490,8 @@ WebrtcSession::refresh_stats ()
 void
 WebrtcSession::on_stats (const GstStructure *reply)
 {
-  guint64 sent = 0, received = 0, lost = 0;
-  double rtt = -1.0;
+  guint64 sent = 0, received = 0, lost = 0, report_key = 0;
+  double rtt = -1.0, fraction_lost = -1.0;
   std::string pair_local, pair_remote;         // candidate ids of the selected pair
   std::map<std::string, std::string> cand_types;  // candidate id -> type
   gint n = gst_structure_n_fields (reply);
@@ -512,6 +512,15 @@ WebrtcSession::on_stats (const GstStructure *reply)
       double r;
       if (gst_structure_get_double (st, "round-trip-time", &r) && r >= 0)
         rtt = std::max (rtt, r * 1000.0);
+      if (gst_structure_get_double (st, "fraction-lost", &r))
+        fraction_lost = std::max (fraction_lost, r);
+      GstStructure *source = nullptr;
+      guint highest = 0;
+      if (gst_structure_get (st, "gst-rtpsource-stats", GST_TYPE_STRUCTURE, &source, nullptr)) {
+        gst_structure_get_uint (source, "rb-exthighestseq", &highest);
+        gst_structure_free (source);
+      }
+      report_key += highest;
     } else if (type == GST_WEBRTC_STATS_CANDIDATE_PAIR) {
       // webrtcbin reports the selected pair only.
       const char *l = gst_structure_get_string (st, "local-candidate-id");
@@ -532,6 +541,10 @@ WebrtcSession::on_stats (const GstStructure *reply)
   stats_.packets_lost = lost;
   if (rtt >= 0)
     stats_.rtt_ms = rtt;
+  if (fraction_lost >= 0) {
+    stats_.fraction_lost = fraction_lost;
+    stats_.report_key = report_key;
+  }
   if (cand_types.count (pair_local) && cand_types.count (pair_remote)) {
     stats_.local_candidate_type = cand_types[pair_local];
     stats_.remote_candidate_type = cand_types[pair_remote];

@@ -41,6 +41,12 @@ struct SessionStats {
   guint64 bytes_received = 0;
   guint64 packets_lost = 0;
   double rtt_ms = -1.0;        // -1 when not known yet
+  // Sender side, from the peer's RTCP receiver reports: the highest
+  // fraction lost of the last reports (0..1, -1 before any), and a value
+  // that changes whenever a new report arrived (the sum of their extended
+  // highest sequence numbers).
+  double fraction_lost = -1.0;
+  guint64 report_key = 0;
   // Types of the selected ICE candidate pair ("host", "srflx", "prflx",
   // "relay"); empty until a pair is selected.
   std::string local_candidate_type;

@@ -42,6 +42,10 @@ enum {
   PROP_STATS = PROP_COMMON_LAST,
   PROP_NAVIGATION,
   PROP_DATA_CHANNEL,
+  PROP_CONGESTION_CONTROL,
+  PROP_MIN_BITRATE,
+  PROP_START_BITRATE,
+  PROP_MAX_BITRATE,
 };
 
 // How long after the last input's EOS the sessions end: time for the EOS to
@@ -189,6 +193,7 @@ build_stats (RtcstreamSink *self)
         "rtt-ms", G_TYPE_DOUBLE, ss.rtt_ms,
         "local-candidate-type", G_TYPE_STRING, ss.local_candidate_type.c_str (),
         "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (), nullptr);
+    add_congestion_stats (cs, *kv.second);
     std::string field = "consumer-" + kv.first;
     gst_structure_set (s, field.c_str (), GST_TYPE_STRUCTURE, cs, nullptr);
     gst_structure_free (cs);
@@ -401,7 +406,8 @@ start (RtcstreamSink *self)
     return false;
   }
   auto on_start = [st] { st->eos_posted = false; };
-  auto refresh_stats = [st] {
+  auto refresh_stats = [self, st] {
+    update_congestion (self);
     for (auto &kv : st->consumers)
       kv.second->session->refresh_stats ();
   };
@@ -494,6 +500,23 @@ rtcstream_sink_set_property (GObject *object, guint prop_id, const GValue *value
     self->state->data_channel = g_value_get_boolean (value);
     return;
   }
+  BitrateSettings &b = self->state->bitrates;
+  switch (prop_id) {
+    case PROP_CONGESTION_CONTROL:
+      b.congestion_control = g_value_get_boolean (value);
+      return;
+    case PROP_MIN_BITRATE:
+      b.min_bps = g_value_get_uint (value);
+      return;
+    case PROP_START_BITRATE:
+      b.start_bps = g_value_get_uint (value);
+      return;
+    case PROP_MAX_BITRATE:
+      b.max_bps = g_value_get_uint (value);
+      return;
+    default:
+      break;
+  }
   if (!set_common_property (GST_ELEMENT (self), self->state->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
@@ -514,6 +537,23 @@ rtcstream_sink_get_property (GObject *object, guint prop_id, GValue *value, GPar
   if (prop_id == PROP_DATA_CHANNEL) {
     g_value_set_boolean (value, self->state->data_channel);
     return;
+  }
+  const BitrateSettings &b = self->state->bitrates;
+  switch (prop_id) {
+    case PROP_CONGESTION_CONTROL:
+      g_value_set_boolean (value, b.congestion_control);
+      return;
+    case PROP_MIN_BITRATE:
+      g_value_set_uint (value, b.min_bps);
+      return;
+    case PROP_START_BITRATE:
+      g_value_set_uint (value, b.start_bps);
+      return;
+    case PROP_MAX_BITRATE:
+      g_value_set_uint (value, b.max_bps);
+      return;
+    default:
+      break;
   }
   if (!get_common_property (self->state->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -563,7 +603,12 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
       g_param_spec_boxed ("stats", "Statistics",
           "consumers (uint), encoders (uint: encoders running; consumers agreeing on a "
           "codec share one), and per consumer a consumer-SESSION structure with peer-id, "
-          "state, codecs, bytes-sent and rtt-ms (-1 until known)",
+          "state, codecs, bytes-sent, rtt-ms (-1 until known), bandwidth-estimate (bit/s "
+          "its path carries, estimated from its feedback), bitrate-target (bit/s its video "
+          "encoder is set to for it; 0 when the encoder is shared, the input encoded or "
+          "congestion-control off), bitrate-sent (bit/s over the last second), packet-loss "
+          "(recent fraction lost, 0..1), feedback (transport-cc, receiver-reports or none) "
+          "and congestion (normal, overuse: a queue builds, underuse: it drains)",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_NAVIGATION,
       g_param_spec_boolean ("navigation", "Navigation",
@@ -580,6 +625,36 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "binary-message. Channels a consumer opens itself are always accepted",
           FALSE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                 GST_PARAM_MUTABLE_READY)));
+
+  g_object_class_install_property (gobject_class, PROP_CONGESTION_CONTROL,
+      g_param_spec_boolean ("congestion-control", "Congestion control",
+          "Estimate each consumer's bandwidth from its feedback (transport-wide congestion "
+          "control where negotiated, else RTCP receiver reports) and set the video encoder "
+          "that serves it alone to that estimate, between min-bitrate and max-bitrate. "
+          "Encoders shared by several consumers, and all of them when this is off, run at "
+          "max-bitrate",
+          TRUE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                               GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_MIN_BITRATE,
+      g_param_spec_uint ("min-bitrate", "Minimum bitrate",
+          "The least a video encoder is set to for a consumer's estimate, in bit/s",
+          10000, G_MAXINT, 100000,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                         GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_START_BITRATE,
+      g_param_spec_uint ("start-bitrate", "Start bitrate",
+          "A new consumer's video bitrate before its feedback says more, in bit/s "
+          "(within min-bitrate and max-bitrate)",
+          10000, G_MAXINT, 1000000,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                         GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_MAX_BITRATE,
+      g_param_spec_uint ("max-bitrate", "Maximum bitrate",
+          "The most a video encoder is set to, in bit/s; also the bitrate of encoders that "
+          "do not adapt (shared by several consumers, or congestion-control off)",
+          10000, G_MAXINT, 2000000,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                         GST_PARAM_MUTABLE_PLAYING)));
 
   /**
    * RtcstreamSink::consumer-added:

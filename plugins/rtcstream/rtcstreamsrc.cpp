@@ -104,6 +104,22 @@ on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
       for (const Codec *c : *list)
         gst_caps_append (prefs, rtp_match_caps (*c));
   }
+  {
+    guint twcc_id;
+    {
+      std::lock_guard<std::mutex> lk (self->state->lock);
+      twcc_id = self->state->offer_twcc_id;
+    }
+    // Accept the transport-wide congestion control feedback the producer
+    // offers (with its id): webrtcbin answers only the header extensions that
+    // the codec preferences name, and the producer adapts its bitrate to it.
+    if (twcc_id) {
+      std::string extmap = "extmap-" + std::to_string (twcc_id);
+      for (guint i = 0; i < gst_caps_get_size (prefs); i++)
+        gst_structure_set (gst_caps_get_structure (prefs, i), extmap.c_str (), G_TYPE_STRING,
+            kTwccExtensionUri, nullptr);
+    }
+  }
   // do-nack: the jitterbuffer asks for lost packets again (RTX or plain
   // NACK), which the latency property leaves room for.
   g_object_set (trans, "codec-preferences", prefs, "direction",
@@ -444,6 +460,7 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
     {
       std::lock_guard<std::mutex> lk (st->lock);
       first = st->outputs.empty ();
+      st->offer_twcc_id = sdp_extmap_id (holder->sdp, kTwccExtensionUri);
     }
     // The pads first, before the answer: what downstream takes decides the
     // codecs each media is answered with. (A later offer renegotiates the

@@ -335,6 +335,7 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
   }
   c->linked = true;
   c->session->set_codecs (codecs_used);
+  watch_congestion (self, session_id, *c);
   GST_INFO_OBJECT (self, "consumer %s receives %s", c->session->peer_id ().c_str (),
       codecs_used.c_str ());
 }

@@ -17,6 +17,39 @@ namespace {
 
 // Keyframe requests closer together than this are merged into one.
 constexpr gint64 kKeyframeMinIntervalUs = 200 * 1000;
+// On a link whose estimate is known, keyframes may take at most this share
+// of it (a receiver that lost a keyframe asks again at once: without this,
+// keyframes alone fill a thin link), and wait at most this long.
+constexpr double kKeyframeShare = 0.5;
+constexpr gint64 kKeyframeMaxIntervalUs = 5 * G_USEC_PER_SEC;
+
+// The least time between two keyframes of group: 200 ms, or longer when
+// its last keyframe would take more than half its consumer's estimate.
+gint64
+keyframe_interval_us (const EncoderGroup *group)
+{
+  guint budget = group->keyframe_budget_bps.load ();
+  guint bits = group->keyframe_bits.load ();
+  if (!budget || !bits)
+    return kKeyframeMinIntervalUs;
+  gint64 us = (gint64) (bits / (kKeyframeShare * budget) * G_USEC_PER_SEC);
+  return std::clamp (us, kKeyframeMinIntervalUs, kKeyframeMaxIntervalUs);
+}
+
+// Streaming thread (the encoder's): counts what the encoder puts out and
+// remembers the size of keyframes.
+GstPadProbeReturn
+measure_encoded (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *group = static_cast<EncoderGroup *> (data);
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  gsize size = gst_buffer_get_size (buf);
+  group->encoded_bytes += size;
+  group->encoded_frames++;
+  if (!GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    group->keyframe_bits.store ((guint) std::min<gsize> (size * 8, G_MAXUINT));
+  return GST_PAD_PROBE_OK;
+}
 
 // --- keyframe requests ---------------------------------------------------------
 
@@ -44,8 +77,8 @@ resend_keyframe_request (RtcstreamSink *self, EncoderGroup *group)
 }
 
 // Streaming or worker thread: keyframe requests from consumers closer than
-// kKeyframeMinIntervalUs become one request now and, if any came in
-// between, one more at the end of the interval.
+// keyframe_interval_us become one request now and, if any came in between,
+// one more at the end of the interval.
 GstPadProbeReturn
 limit_keyframe_requests (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
@@ -55,12 +88,13 @@ limit_keyframe_requests (GstPad *, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_OK;
   gint64 now = g_get_monotonic_time ();
   gint64 last = group->last_keyframe_request.load ();
-  if (now - last < kKeyframeMinIntervalUs) {
+  gint64 interval = keyframe_interval_us (group);
+  if (now - last < interval) {
     GST_LOG ("merging keyframe request into one %" G_GINT64_FORMAT " us ago", now - last);
     if (!group->trailing_request.exchange (true)) {
       RtcstreamSink *self = group->owner;
       Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
-      guint delay_ms = (guint) ((kKeyframeMinIntervalUs - (now - last)) / 1000) + 1;
+      guint delay_ms = (guint) ((interval - (now - last)) / 1000) + 1;
       self->state->worker->post_delayed (delay_ms, [ref, group] {
         if (ref->state->started)
           resend_keyframe_request (ref.get (), group);
@@ -151,6 +185,9 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     els.push_back (q);
     if (codec->kind == MediaKind::Video) {
       els.push_back (make_element ("videoconvert", base + "-convert"));
+      // Scales down when the bitrate is too low for the input's size
+      // (sink-congestion.cpp sets the size in the capsfilter after it).
+      els.push_back (make_element ("videoscale", base + "-scale"));
     } else {
       els.push_back (make_element ("audioconvert", base + "-convert"));
       els.push_back (make_element ("audioresample", base + "-resample"));
@@ -160,6 +197,7 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     g_object_set (filter, "caps", raw, nullptr);
     gst_caps_unref (raw);
     els.push_back (filter);
+    group->raw_filter = filter;
     GstElement *enc = make_encoder (*codec, (base + "-encoder").c_str ());
     if (!enc) {
       error = std::string ("encoder ") + codec->encoder + " is missing";
@@ -167,6 +205,11 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
         gst_object_unref (e);
       return nullptr;
     }
+    if (codec->kind == MediaKind::Video) {
+      std::lock_guard<std::mutex> lk (st->lock);
+      set_encoder_bitrate (*codec, enc, initial_video_bitrate (st->bitrates));
+    }
+    group->encoder = enc;
     els.push_back (enc);
   } else if (GstElement *parser = make_parser (*codec, (base + "-parse").c_str ())) {
     els.push_back (parser);
@@ -201,6 +244,9 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
   GstPad *tee_sink = gst_element_get_static_pad (tee, "sink");
   gst_pad_add_probe (tee_sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframe_requests,
       group.get (), nullptr);
+  if (codec->kind == MediaKind::Video)
+    gst_pad_add_probe (tee_sink, GST_PAD_PROBE_TYPE_BUFFER, measure_encoded, group.get (),
+        nullptr);
   gst_object_unref (tee_sink);
   for (auto it = els.rbegin (); it != els.rend (); ++it)
     gst_element_sync_state_with_parent (*it);

@@ -7,6 +7,8 @@
 //   sink-encoding.cpp   encoder groups (one per input and codec) and the
 //                       keyframe-request limiter
 //   sink-channels.cpp   data channels: navigation in, application messages
+//   sink-congestion.cpp each consumer's bandwidth estimate, and the encoder
+//                       bitrate that follows it
 //
 // Threads: see rtcstreamsink.cpp. Unless a function says otherwise it runs
 // on the element's worker.
@@ -23,7 +25,9 @@
 #include <vector>
 
 #include "element.h"
+#include "rtcstream/bandwidth.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/scaling.h"
 #include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
 #include "rtcstreamsink.h"
@@ -57,11 +61,26 @@ struct EncoderGroup {
   const Codec *codec = nullptr;
   bool encodes = false;              // false: passes encoded input through
   std::vector<GstElement *> elements; // in link order, last is the tee
+  GstElement *encoder = nullptr;     // one of elements, when it encodes
   GstElement *tee = nullptr;
   GstPad *input_tee_pad = nullptr;   // request pad on input->tee
   int consumers = 0;
   std::atomic<gint64> last_keyframe_request{0};
   std::atomic<bool> trailing_request{false};  // a merged request is to be resent
+  std::atomic<guint> keyframe_bits{0};        // size of the last keyframe (video)
+  std::atomic<guint64> encoded_bytes{0};      // what the encoder put out (video)
+  std::atomic<guint64> encoded_frames{0};
+  // Video encoding groups: the capsfilter before the encoder, where the
+  // picture size is set, and (worker-only) the size policy and the bytes
+  // counted at its last update.
+  GstElement *raw_filter = nullptr;
+  std::unique_ptr<EncoderScaler> scaler;
+  double input_fps = 0;
+  guint64 scaler_bytes = 0, scaler_frames = 0;
+  gint64 scaler_tick_us = 0;
+  // The estimate of the consumer of a group that adapts to it alone (0:
+  // none), which keyframes may not crowd out (sink-encoding.cpp).
+  std::atomic<guint> keyframe_budget_bps{0};
   RtcstreamSink *owner = nullptr;
 };
 
@@ -70,6 +89,29 @@ struct Branch {
   GstElement *queue = nullptr;
   GstElement *payloader = nullptr;
   GstPad *group_tee_pad = nullptr;
+};
+
+// The bitrate properties (guarded by the state lock).
+struct BitrateSettings {
+  bool congestion_control = true;
+  guint min_bps = 100000;
+  guint start_bps = 1000000;
+  guint max_bps = 2000000;
+};
+
+// One consumer's congestion control (sink-congestion.cpp). Shared with the
+// probe that feeds it TWCC feedback on a streaming thread.
+struct Congestion {
+  std::mutex lock;  // guards everything below
+  BandwidthEstimator estimator;
+  guint audio_bps = 0;         // what its audio encoders send, left out of the video's share
+  guint target_bps = 0;        // its video encoder's bitrate, set by us (0: not adapting)
+  guint sent_bps = 0;          // sent over the last second (bytes-sent)
+  guint64 last_bytes_sent = 0;
+  gint64 last_tick_us = 0;
+  guint64 report_key = 0;      // the receiver report last given to the estimator
+  gint64 last_post_us = 0;     // when the probe last asked the worker to apply
+  guint posted_bps = 0;        // the estimate it asked with
 };
 
 struct Consumer {
@@ -83,6 +125,7 @@ struct Consumer {
   std::vector<guint> ssrcs;
   bool linked = false;
   bool announced = false;  // consumer-added was emitted
+  std::shared_ptr<Congestion> congestion;  // once linked
 };
 
 // A consumer's request for a session: with the consumer's offer when it
@@ -104,6 +147,7 @@ struct State : ElementCore {
   guint video_pads = 0, audio_pads = 0;
   bool eos_posted = false;
   bool data_channel = false;  // guarded by lock
+  BitrateSettings bitrates;   // guarded by lock
 };
 
 // --- sink-encoding.cpp -----------------------------------------------------------
@@ -142,6 +186,18 @@ void link_consumer (RtcstreamSink *self, const std::string &session_id);
 void drop_input_from_consumers (RtcstreamSink *self, InputStream *in);
 // Unlinks and removes one consumer completely.
 void remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_signaller);
+
+// --- sink-congestion.cpp ---------------------------------------------------------
+
+// The consumer is linked: start estimating its bandwidth from its feedback.
+void watch_congestion (RtcstreamSink *self, const std::string &session_id, Consumer &c);
+// Every second: receiver reports and the sent bitrate into the estimate,
+// and each consumer's encoder to its estimate.
+void update_congestion (RtcstreamSink *self);
+// The encoder's video bitrate for a new group (start-bitrate or max-bitrate).
+guint initial_video_bitrate (const BitrateSettings &b);
+// Fields of a consumer's stats (state lock held).
+void add_congestion_stats (GstStructure *s, const Consumer &c);
 
 // --- sink-channels.cpp -----------------------------------------------------------
 

@@ -76,6 +76,10 @@ struct State : ElementCore {
   std::shared_ptr<WebrtcSession> session;  // worker thread
   std::vector<Output> outputs;             // guarded by lock
   Phase phase = Phase::Ended;              // worker thread
+  // The id the producer's offer gives transport-wide congestion control
+  // feedback (0: none), guarded by lock: written on the worker before the
+  // offer is applied, read by on_new_transceiver on webrtcbin's thread.
+  guint offer_twcc_id = 0;
 };
 
 // A media to expose a pad for: its m-line and kind, and the codecs the

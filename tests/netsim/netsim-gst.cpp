@@ -14,6 +14,9 @@
 //   frames NAME N BYTES MS       buffers and bytes that reached NAME's sink
 //                                pad so far, MS after start: on "count NAME",
 //                                and every MS ms for each --count with --every
+//                                (an element made later, say inside
+//                                rtcstreamsink, is counted from the first
+//                                "count NAME" on)
 // stdin, one command per line:
 //   count NAME                   -> frames ...
 //   stats NAME                   -> stats NAME STRUCTURE (NAME's "stats")
@@ -64,12 +67,34 @@ one_line (std::string s)
   return s;
 }
 
+GstElement *find (App &app, const std::string &name);
+GstPadProbeReturn count_buffer (GstPad *, GstPadProbeInfo *info, gpointer data);
+
+// Counts buffers reaching the sink pad of element `name` (inside bins too)
+// from now on. False when there is no such element.
+bool
+start_counting (App &app, const std::string &name)
+{
+  g_autoptr (GstElement) e = find (app, name);
+  g_autoptr (GstPad) pad = e ? gst_element_get_static_pad (e, "sink") : nullptr;
+  if (!pad)
+    return false;
+  auto c = std::make_unique<Counter> ();
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, c.get (), nullptr);
+  app.counters[name] = std::move (c);  // counters live as long as the process
+  return true;
+}
+
 void
 report_frames (App &app, const std::string &name)
 {
   auto it = app.counters.find (name);
+  // An element made later (inside rtcstreamsink, say) is counted from the
+  // first time it is asked for.
+  if (it == app.counters.end () && start_counting (app, name))
+    it = app.counters.find (name);
   if (it == app.counters.end ()) {
-    say ("error no --count " + name);
+    say ("error no element " + name + " to count");
     return;
   }
   say ("frames " + name + " " + std::to_string (it->second->frames.load ()) + " " +
@@ -219,15 +244,10 @@ main (int argc, char **argv)
     return 1;
   }
   for (const std::string &name : names) {
-    g_autoptr (GstElement) e = find (app, name);
-    g_autoptr (GstPad) pad = e ? gst_element_get_static_pad (e, "sink") : nullptr;
-    if (!pad) {
+    if (!start_counting (app, name)) {
       say ("error parse: no element " + name + " with a sink pad");
       return 1;
     }
-    auto c = std::make_unique<Counter> ();
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, c.get (), nullptr);
-    app.counters[name] = std::move (c);
   }
   app.loop = g_main_loop_new (nullptr, FALSE);
   GstBus *bus = gst_element_get_bus (app.pipeline);

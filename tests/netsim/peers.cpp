@@ -103,6 +103,21 @@ GstProcess::stats (const std::string &name)
   return line ? line->substr (prefix.size ()) : "";
 }
 
+double
+stats_number (const std::string &stats, const std::string &field)
+{
+  for (const char *sep : {"\\=", "="}) {
+    size_t at = stats.find (field + sep);
+    if (at == std::string::npos)
+      continue;
+    at = stats.find (')', at);  // after the type
+    if (at == std::string::npos)
+      return NAN;
+    return strtod (stats.c_str () + at + 1, nullptr);
+  }
+  return NAN;
+}
+
 std::string
 GstProcess::messages () const
 {

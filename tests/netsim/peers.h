@@ -7,6 +7,7 @@
 
 #include "netsim.h"
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,5 +54,10 @@ private:
 
   std::unique_ptr<Process> process_;
 };
+
+// The first number after `field` in a structure string (a "stats" answer),
+// also inside nested structures, whose fields come escaped
+// ("bytes-sent\=\(guint64\)123"); NAN when there is none.
+double stats_number (const std::string &stats, const std::string &field);
 
 }  // namespace netsim

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// rtcstreamsink's congestion control: per consumer, a BandwidthEstimator
+// (rtcstream/bandwidth.h) fed with that consumer's transport-wide congestion
+// control feedback (TWCC) or, without it, its RTCP receiver reports; and the
+// video encoder of a group that serves that consumer alone follows the
+// estimate, within min-bitrate and max-bitrate, its picture scaled down when
+// the bitrate is too low for the input's size (rtcstream/scaling.h). An
+// encoder shared by several consumers runs at max-bitrate and full size:
+// lowering it for one would lower it for all (an encoding ladder, one
+// rendition per group of viewers, is the way out, and not built yet).
+//
+// Threads and locks:
+//   - TWCC feedback comes as an upstream "RTPTWCCPackets" event that the
+//     rtpsession inside webrtcbin sends, on its RTCP thread, through every
+//     sink pad of the consumer's webrtcbin. A probe on each of the consumer's
+//     payloaders drops it there; the first payloader's probe first feeds it
+//     to the estimator (Congestion::lock) and, when the estimate moved by
+//     5%, posts apply_bitrate to the worker. Nothing there blocks.
+//   - Worker: update_congestion, every second, feeds receiver reports and
+//     the sent bitrate, and applies each consumer's estimate to its
+//     encoder (the encoder's property is set with no lock held).
+//   - stats, any thread: State::lock, then Congestion::lock.
+#include "sink-private.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+namespace rtcstream::sink {
+
+namespace {
+
+// The video's share of the estimate: the rest is left to RTP, SRTP, UDP and
+// IP headers (~7% at these packet sizes), retransmissions, and the
+// encoder's overshoot while its rate control follows a change (VP8 takes
+// about a second).
+constexpr double kHeadroom = 0.85;
+// Bytes of a packet on the wire besides its payload (TWCC reports payload
+// sizes): RTP header 12, TWCC extension 8, SRTP tag 10, UDP 8, IPv4 20.
+constexpr guint kPacketOverheadBytes = 58;
+// Encoded audio passed through: assume Opus' usual bitrate.
+constexpr guint kPassThroughAudioBps = 64000;
+// The probe asks the worker to apply the estimate once it moved this much.
+constexpr double kApplyChange = 0.05;
+// An encoder's bitrate is changed only for a difference above this.
+constexpr double kEncoderChange = 0.02;
+
+gint64
+now_us ()
+{
+  // The clock of rtpsession's send times: the system clock, monotonic.
+  return g_get_monotonic_time ();
+}
+
+// The packets of an RTPTWCCPackets event ("packets": a GValueArray of
+// RTPTWCCPacket structures), with their size on the wire. Packets without a
+// send time (not sent by this session, or forgotten) are left out.
+std::vector<PacketFeedback>
+parse_twcc (const GstStructure *s)
+{
+  std::vector<PacketFeedback> out;
+  const GValue *v = gst_structure_get_value (s, "packets");
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS  // rtpsession hands a GValueArray
+  if (!v || !G_VALUE_HOLDS (v, g_value_array_get_type ()))
+    return out;
+  auto *array = static_cast<GValueArray *> (g_value_get_boxed (v));
+  for (guint i = 0; array && i < array->n_values; i++) {
+    const GValue *pv = &array->values[i];
+    if (!GST_VALUE_HOLDS_STRUCTURE (pv))
+      continue;
+    const GstStructure *p = gst_value_get_structure (pv);
+    guint seq = 0, size = 0;
+    guint64 local = GST_CLOCK_TIME_NONE, remote = GST_CLOCK_TIME_NONE;
+    gboolean lost = FALSE;
+    gst_structure_get (p, "seqnum", G_TYPE_UINT, &seq, "local-ts", G_TYPE_UINT64, &local,
+        "remote-ts", G_TYPE_UINT64, &remote, "size", G_TYPE_UINT, &size, "lost",
+        G_TYPE_BOOLEAN, &lost, nullptr);
+    if (!GST_CLOCK_TIME_IS_VALID (local))
+      continue;
+    PacketFeedback f;
+    f.seq = (uint16_t) seq;
+    f.send_us = (int64_t) (local / 1000);
+    f.recv_us = lost || !GST_CLOCK_TIME_IS_VALID (remote) ? -1 : (int64_t) (remote / 1000);
+    f.size = size + kPacketOverheadBytes;
+    out.push_back (f);
+  }
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  return out;
+}
+
+// What a probe on a consumer's payloader knows.
+struct FeedbackWatch {
+  RtcstreamSink *owner;  // alive while its children's pads carry events
+  std::string session_id;
+  std::shared_ptr<Congestion> cc;
+  bool feed;  // the first payloader feeds the estimator; all drop the event
+};
+
+void apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_us = 0);
+
+// webrtcbin's RTCP thread.
+GstPadProbeReturn
+on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *w = static_cast<FeedbackWatch *> (data);
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  const GstStructure *s = gst_event_get_structure (ev);
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_CUSTOM_UPSTREAM || !s ||
+      !gst_structure_has_name (s, "RTPTWCCPackets"))
+    return GST_PAD_PROBE_OK;
+  if (!w->feed)
+    return GST_PAD_PROBE_DROP;  // nobody upstream wants it
+  std::vector<PacketFeedback> packets = parse_twcc (s);
+  bool post = false;
+  {
+    std::lock_guard<std::mutex> lk (w->cc->lock);
+    w->cc->estimator.on_transport_feedback (packets, now_us ());
+    guint estimate = w->cc->estimator.estimate_bps ();
+    if (std::fabs ((double) estimate - w->cc->posted_bps) > kApplyChange * w->cc->posted_bps) {
+      w->cc->posted_bps = estimate;
+      post = true;
+    }
+  }
+  if (post) {
+    GST_LOG_OBJECT (w->owner, "consumer session %s: estimate now %u bit/s",
+        w->session_id.c_str (), w->cc->posted_bps);
+    std::string session = w->session_id;
+    on_worker (w->owner, [session] (RtcstreamSink *self) { apply_bitrate (self, session); });
+  }
+  return GST_PAD_PROBE_DROP;
+}
+
+// The estimator's bounds for encoder bounds b: the estimate covers the
+// video, the audio and the headroom.
+BandwidthLimits
+estimator_limits (const BitrateSettings &b, guint audio_bps)
+{
+  BandwidthLimits l;
+  l.min_bps = (uint32_t) ((b.min_bps + audio_bps) / kHeadroom);
+  l.start_bps = (uint32_t) ((b.start_bps + audio_bps) / kHeadroom);
+  l.max_bps = (uint32_t) ((b.max_bps + audio_bps) / kHeadroom);
+  return l;
+}
+
+// Worker thread: the picture size of a video encoding group, or the input's
+// own when size is null.
+void
+set_size (RtcstreamSink *self, EncoderGroup *g, const EncoderScaler::Size *size)
+{
+  GstCaps *caps = encoder_input_caps (*g->codec);
+  if (size)
+    gst_caps_set_simple (caps, "width", G_TYPE_INT, size->width, "height", G_TYPE_INT,
+        size->height, nullptr);
+  GST_INFO_OBJECT (self, "%s encoder of %s now takes %s", g->codec->name,
+      g->input->name.c_str (), size ? (std::to_string (size->width) + "x" +
+          std::to_string (size->height)).c_str () : "the input's size");
+  g_object_set (g->raw_filter, "caps", caps, nullptr);
+  gst_caps_unref (caps);
+}
+
+// Worker thread, once a second for each video encoding group: the picture
+// size that the group's bitrate (target_bps, when it adapts) allows.
+void
+update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps, gint64 now)
+{
+  guint64 bytes = g->encoded_bytes.load (), frames = g->encoded_frames.load ();
+  guint output = 0;
+  double share = 1;
+  if (g->scaler_tick_us && now > g->scaler_tick_us) {
+    double seconds = (now - g->scaler_tick_us) / (double) G_USEC_PER_SEC;
+    output = (guint) ((bytes - g->scaler_bytes) * 8 / seconds);
+    if (g->input_fps > 0)
+      share = (frames - g->scaler_frames) / (g->input_fps * seconds);
+  }
+  g->scaler_bytes = bytes;
+  g->scaler_frames = frames;
+  g->scaler_tick_us = now;
+  if (!adapt || !g->raw_filter) {
+    // Shared (or not adapting): the input's size and every frame, for everybody.
+    if (g->scaler) {
+      if (g->scaler->step () != 0)
+        set_size (self, g, nullptr);
+      set_encoder_frame_dropping (*g->codec, g->encoder, false);
+    }
+    g->scaler.reset ();
+    return;
+  }
+  if (!g->scaler) {
+    gint width = 0, height = 0, fps_n = 30, fps_d = 1;
+    {
+      std::lock_guard<std::mutex> lk (self->state->lock);
+      if (g->input->caps && !gst_caps_is_empty (g->input->caps)) {
+        const GstStructure *st = gst_caps_get_structure (g->input->caps, 0);
+        gst_structure_get_int (st, "width", &width);
+        gst_structure_get_int (st, "height", &height);
+        gst_structure_get_fraction (st, "framerate", &fps_n, &fps_d);
+      }
+    }
+    if (width <= 0 || height <= 0)
+      return;  // no size to scale from
+    g->input_fps = fps_n > 0 && fps_d > 0 ? (double) fps_n / fps_d : 0;
+    g->scaler = std::make_unique<EncoderScaler> (width, height,
+        g->input_fps > 0 ? g->input_fps : 30.0);
+    // Kept to its bitrate, the encoder drops frames when the content needs
+    // more: the scaler's cue to shrink the picture.
+    set_encoder_frame_dropping (*g->codec, g->encoder, true);
+    return;  // measured from now on
+  }
+  if (g->scaler->update (target_bps, output, std::min (share, 1.0), now)) {
+    EncoderScaler::Size size = g->scaler->size ();
+    GST_DEBUG_OBJECT (self, "%s encoder of %s: bitrate %u, put out %u bit/s and %.0f%% of "
+        "the frames: step %zu", g->codec->name, g->input->name.c_str (), target_bps, output,
+        share * 100, g->scaler->step ());
+    set_size (self, g, g->scaler->step () ? &size : nullptr);
+  }
+}
+
+// Worker thread: sets the video encoders that serve this consumer to its
+// estimate (alone in their group) or to max-bitrate (shared). On the
+// once-a-second tick (tick_us, else 0) their picture size follows.
+void
+apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_us)
+{
+  State *st = self->state;
+  auto it = st->consumers.find (session_id);
+  if (it == st->consumers.end () || !it->second->congestion)
+    return;
+  Consumer &c = *it->second;
+  BitrateSettings b;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    b = st->bitrates;
+  }
+  guint estimate, audio;
+  {
+    std::lock_guard<std::mutex> lk (c.congestion->lock);
+    estimate = c.congestion->estimator.estimate_bps ();
+    audio = c.congestion->audio_bps;
+  }
+  std::vector<EncoderGroup *> video;
+  for (Branch &br : c.branches)
+    if (br.group->encodes && br.group->codec->kind == MediaKind::Video)
+      video.push_back (br.group);
+  double share = video.empty () ? 0
+      : std::max (0.0, estimate * kHeadroom - audio) / (double) video.size ();
+  guint target = 0;
+  for (EncoderGroup *g : video) {
+    bool adapt = b.congestion_control && g->consumers == 1;
+    guint want = adapt ? (guint) std::clamp<double> (share, b.min_bps, b.max_bps) : b.max_bps;
+    guint have = encoder_bitrate (*g->codec, g->encoder);
+    if (have == 0 || std::fabs ((double) have - want) > kEncoderChange * have) {
+      GST_DEBUG_OBJECT (self, "%s encoder of %s: %u -> %u bit/s (%s)", g->codec->name,
+          g->input->name.c_str (), have, want, adapt ? "follows its consumer's estimate"
+                                                     : "shared or not adapting: max-bitrate");
+      set_encoder_bitrate (*g->codec, g->encoder, want);
+    }
+    if (adapt)
+      target += want;
+    g->keyframe_budget_bps.store (adapt ? estimate : 0);
+    if (tick_us)
+      update_size (self, g, adapt, want, tick_us);
+  }
+  std::lock_guard<std::mutex> lk (c.congestion->lock);
+  c.congestion->target_bps = target;
+}
+
+}  // namespace
+
+guint
+initial_video_bitrate (const BitrateSettings &b)
+{
+  return b.congestion_control ? b.start_bps : b.max_bps;
+}
+
+// Worker thread, at the end of link_consumer.
+void
+watch_congestion (RtcstreamSink *self, const std::string &session_id, Consumer &c)
+{
+  BitrateSettings b;
+  {
+    std::lock_guard<std::mutex> lk (self->state->lock);
+    b = self->state->bitrates;
+  }
+  guint audio = 0;
+  for (Branch &br : c.branches)
+    if (br.group->codec->kind == MediaKind::Audio)
+      audio += br.group->encodes ? encoder_bitrate (*br.group->codec, br.group->encoder)
+                                 : kPassThroughAudioBps;
+  auto cc = std::make_shared<Congestion> ();
+  cc->audio_bps = audio;
+  cc->estimator = BandwidthEstimator (estimator_limits (b, audio));
+  cc->posted_bps = cc->estimator.estimate_bps ();
+  {
+    std::lock_guard<std::mutex> lk (self->state->lock);  // stats read it
+    c.congestion = cc;
+  }
+  for (size_t i = 0; i < c.branches.size (); i++) {
+    GstPad *pad = gst_element_get_static_pad (c.branches[i].payloader, "src");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event,
+        new FeedbackWatch {self, session_id, cc, i == 0},
+        [] (gpointer data) { delete static_cast<FeedbackWatch *> (data); });
+    gst_object_unref (pad);
+  }
+  apply_bitrate (self, session_id);
+}
+
+// Worker thread, every second.
+void
+update_congestion (RtcstreamSink *self)
+{
+  State *st = self->state;
+  BitrateSettings b;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    b = st->bitrates;
+  }
+  for (auto &kv : st->consumers) {
+    std::shared_ptr<Congestion> cc = kv.second->congestion;
+    if (!cc)
+      continue;
+    SessionStats ss = kv.second->session->stats ();
+    gint64 now = now_us ();
+    {
+      std::lock_guard<std::mutex> lk (cc->lock);
+      cc->estimator.set_limits (estimator_limits (b, cc->audio_bps));
+      // What was sent: from TWCC when it comes (exact, per packet), else
+      // from the session's bytes-sent (stats refreshed every second).
+      if (cc->estimator.has_transport_feedback (now))
+        cc->sent_bps = cc->estimator.sent_bps ();
+      else if (cc->last_tick_us && now > cc->last_tick_us && ss.bytes_sent >= cc->last_bytes_sent)
+        cc->sent_bps = (guint) ((ss.bytes_sent - cc->last_bytes_sent) * 8 * G_USEC_PER_SEC /
+            (guint64) (now - cc->last_tick_us));
+      cc->last_bytes_sent = ss.bytes_sent;
+      cc->last_tick_us = now;
+      // A new receiver report: its loss (used while no TWCC comes) and round trip.
+      if (ss.fraction_lost >= 0 && ss.report_key != cc->report_key) {
+        cc->report_key = ss.report_key;
+        cc->estimator.on_receiver_report (ss.fraction_lost, ss.rtt_ms, now);
+      }
+      cc->posted_bps = cc->estimator.estimate_bps ();
+      const BandwidthEstimator &e = cc->estimator;
+      GST_DEBUG_OBJECT (self, "consumer %s: estimate %u (delay-based %u, received %u), sent %u "
+          "bit/s, loss %.3f, rtt %.0f ms, queue %.0f ms, trend %.1f / threshold %.1f ms: %s, capacity %u",
+          kv.second->session->peer_id ().c_str (), e.estimate_bps (), e.delay_based_bps (),
+          e.received_bps (), cc->sent_bps, e.loss (), e.rtt_ms (), e.queue_delay_ms (), e.trend_ms (),
+          e.threshold_ms (), usage_name (e.usage ()), e.capacity_bps ());
+    }
+    apply_bitrate (self, kv.first, now);
+  }
+}
+
+void
+add_congestion_stats (GstStructure *s, const Consumer &c)
+{
+  guint estimate = 0, target = 0, sent = 0;
+  double loss = 0;
+  const char *feedback = "none", *usage = "normal";
+  if (c.congestion) {
+    std::lock_guard<std::mutex> lk (c.congestion->lock);
+    const BandwidthEstimator &e = c.congestion->estimator;
+    estimate = e.estimate_bps ();
+    target = c.congestion->target_bps;
+    sent = c.congestion->sent_bps;
+    loss = e.loss ();
+    usage = usage_name (e.usage ());
+    if (e.has_transport_feedback (now_us ()))
+      feedback = "transport-cc";
+    else if (c.congestion->report_key)
+      feedback = "receiver-reports";
+  }
+  gst_structure_set (s, "bandwidth-estimate", G_TYPE_UINT, estimate,
+      "bitrate-target", G_TYPE_UINT, target,
+      "bitrate-sent", G_TYPE_UINT, sent,
+      "packet-loss", G_TYPE_DOUBLE, loss,
+      "feedback", G_TYPE_STRING, feedback,
+      "congestion", G_TYPE_STRING, usage, nullptr);
+}
+
+}  // namespace rtcstream::sink

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// BandwidthEstimator against synthetic feedback: a simulated sender whose
+// encoder follows the estimate, through a simulated bottleneck (a drop-tail
+// queue at a rate, then a delay, optional random loss), with the receiver's
+// TWCC reports coming back every 50 ms, as GStreamer's rtpsession sends
+// them. Time is simulated: these tests take milliseconds and are
+// deterministic (seeded).
+#include "rtcstream/bandwidth.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+
+using rtcstream::BandwidthEstimator;
+using rtcstream::BandwidthLimits;
+using rtcstream::PacketFeedback;
+
+namespace {
+
+constexpr int64_t kMs = 1000, kS = 1000000;
+constexpr uint32_t kPacketBytes = 1200;
+
+// A bottleneck link: packets wait in a drop-tail queue of queue_us at
+// capacity_bps, cross a one-way delay, and some are lost at random.
+struct Link {
+  double capacity_bps = 1e6;
+  int64_t queue_us = 300 * kMs;
+  int64_t delay_us = 20 * kMs;
+  double loss = 0;
+  int64_t jitter_us = 0;  // uniform +- on the delay, FIFO kept
+  std::mt19937 rng {7};
+  int64_t busy_until = 0, last_arrival = 0;
+
+  // The arrival time of a packet sent at t, or -1 if it is dropped.
+  int64_t send (int64_t t, uint32_t bytes)
+  {
+    int64_t start = std::max (t, busy_until);
+    if (start - t > queue_us)
+      return -1;  // the queue is full
+    busy_until = start + (int64_t) (bytes * 8 * 1e6 / capacity_bps);
+    if (std::uniform_real_distribution<> (0, 1) (rng) < loss)
+      return -1;
+    int64_t jitter = jitter_us
+        ? std::uniform_int_distribution<int64_t> (-jitter_us, jitter_us) (rng) : 0;
+    last_arrival = std::max (last_arrival, busy_until + delay_us + jitter);
+    return last_arrival;
+  }
+};
+
+struct Sent {
+  PacketFeedback fb;
+};
+
+// A sender whose encoder makes 30 frames a second of `rate (now)` bits each
+// second, every frame sent as a burst of 1200-byte packets (rtcstreamsink
+// has no pacer); the receiver reports every 50 ms; reports reach the sender
+// after the link's delay.
+struct Sim {
+  BandwidthEstimator bwe;
+  Link link;
+  std::function<double (int64_t now, const BandwidthEstimator &)> rate =
+      [] (int64_t, const BandwidthEstimator &b) { return b.estimate_bps () * 0.9; };
+  std::vector<Sent> sent;  // by transport-wide sequence number
+  size_t reported = 0;     // packets covered by reports so far
+  int64_t now = 0;
+  uint64_t lost = 0, total = 0;  // packets sent from measure_from on
+  int64_t queued_us = 0;         // the time they spent in the link's queue
+  std::vector<uint32_t> estimates;  // one per 100 ms
+
+  explicit Sim (const BandwidthLimits &limits) : bwe (limits) {}
+
+  void run_until (int64_t end, int64_t measure_from = INT64_MAX)
+  {
+    for (; now < end; now += kMs) {
+      if (now % (33 * kMs) == 0) {  // a frame
+        double bits = rate (now, bwe) / 30;
+        uint32_t bytes = (uint32_t) std::max (bits / 8, 100.0);
+        for (uint32_t off = 0; off < bytes; off += kPacketBytes) {
+          uint32_t size = std::min (kPacketBytes, bytes - off);
+          PacketFeedback p;
+          p.seq = (uint16_t) sent.size ();
+          p.send_us = now;
+          p.size = size;
+          p.recv_us = link.send (now, size);
+          if (now >= measure_from) {
+            total++;
+            if (p.recv_us < 0)
+              lost++;
+            else
+              queued_us += p.recv_us - link.delay_us - now;
+          }
+          sent.push_back ({p});
+        }
+      }
+      // The receiver reports at t - delay what had arrived by then; the
+      // report reaches the sender now.
+      if (now % (50 * kMs) == 0)
+        report (now - link.delay_us);
+      if (now % (100 * kMs) == 0)
+        estimates.push_back (bwe.estimate_bps ());
+    }
+  }
+
+  // Bytes that arrived in simulated [from, to).
+  uint64_t delivered (int64_t from, int64_t to) const
+  {
+    uint64_t bytes = 0;
+    for (const Sent &s : sent)
+      if (s.fb.recv_us >= from && s.fb.recv_us < to)
+        bytes += s.fb.size;
+    return bytes;
+  }
+
+  void report (int64_t at)
+  {
+    // Up to the last packet that arrived by `at`; the missing ones before it
+    // are reported lost.
+    size_t last = reported;
+    for (size_t i = reported; i < sent.size (); i++)
+      if (sent[i].fb.recv_us >= 0 && sent[i].fb.recv_us <= at)
+        last = i + 1;
+    if (last == reported)
+      return;
+    std::vector<PacketFeedback> fb;
+    for (size_t i = reported; i < last; i++)
+      fb.push_back (sent[i].fb);
+    reported = last;
+    bwe.on_transport_feedback (fb, now);
+  }
+
+  // Mean estimate over simulated [from, to).
+  double mean_estimate (int64_t from, int64_t to) const
+  {
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = (size_t) (from / (100 * kMs)); i < (size_t) (to / (100 * kMs)) &&
+         i < estimates.size (); i++, n++)
+      sum += estimates[i];
+    return n ? sum / n : 0;
+  }
+};
+
+BandwidthLimits
+limits (uint32_t min, uint32_t start, uint32_t max)
+{
+  BandwidthLimits l;
+  l.min_bps = min;
+  l.start_bps = start;
+  l.max_bps = max;
+  return l;
+}
+
+TEST (BandwidthEstimator, SettlesBelowACap)
+{
+  Sim sim (limits (100000, 1000000, 3000000));
+  sim.link.capacity_bps = 500000;
+  sim.run_until (40 * kS, 25 * kS);
+  double mean = sim.mean_estimate (25 * kS, 40 * kS);
+  EXPECT_LT (mean, 520000);
+  EXPECT_GT (mean, 300000);
+  // The link is used, and hardly anything is lost in its queue.
+  double delivered_bps = sim.delivered (25 * kS, 40 * kS) * 8 / 15.0;
+  EXPECT_GT (delivered_bps, 0.6 * 500000);
+  EXPECT_LT ((double) sim.lost / sim.total, 0.02);
+}
+
+TEST (BandwidthEstimator, AnEncoderAboveItsTargetDoesNotKeepTheQueueFull)
+{
+  // The encoder overshoots what it is given (as VP8 does at its coarsest
+  // quantizer) and the link has a deep buffer: the queue fills slowly, its
+  // delay trend stays flat, and only its length tells.
+  Sim sim (limits (100000, 1000000, 3000000));
+  sim.link.capacity_bps = 500000;
+  sim.link.queue_us = 1000 * kMs;
+  sim.rate = [] (int64_t, const BandwidthEstimator &b) { return b.estimate_bps () * 1.02; };
+  sim.run_until (40 * kS, 25 * kS);
+  EXPECT_LT ((double) sim.lost / sim.total, 0.01);
+  EXPECT_LT (sim.mean_estimate (25 * kS, 40 * kS), 500000);
+  double mean_queue_ms = sim.queued_us / 1000.0 / (sim.total - sim.lost);
+  EXPECT_LT (mean_queue_ms, 100);
+}
+
+TEST (BandwidthEstimator, GrowsToTheMaximumOnAnOpenLink)
+{
+  Sim sim (limits (100000, 300000, 2500000));
+  sim.link.capacity_bps = 50e6;
+  sim.run_until (40 * kS);
+  EXPECT_EQ (sim.bwe.estimate_bps (), 2500000u);
+  EXPECT_EQ (sim.bwe.usage (), BandwidthEstimator::Usage::Normal);
+}
+
+TEST (BandwidthEstimator, JitterAloneIsNotCongestion)
+{
+  Sim sim (limits (100000, 300000, 2500000));
+  sim.link.capacity_bps = 50e6;
+  sim.link.jitter_us = 10 * kMs;
+  sim.run_until (40 * kS);
+  EXPECT_GT (sim.bwe.estimate_bps (), 2000000u);
+}
+
+TEST (BandwidthEstimator, AnEncoderBelowItsTargetDoesNotLetTheEstimateRunAway)
+{
+  Sim sim (limits (100000, 300000, 10000000));
+  sim.link.capacity_bps = 50e6;
+  sim.rate = [] (int64_t, const BandwidthEstimator &) { return 300000.0; };
+  sim.run_until (30 * kS);
+  EXPECT_LE (sim.bwe.estimate_bps (), 1.5 * 300000 * 1.1 + 10000);
+  EXPECT_GT (sim.bwe.received_bps (), 250000u);
+}
+
+TEST (BandwidthEstimator, FollowsACapDownAndBackUp)
+{
+  Sim sim (limits (100000, 1000000, 4000000));
+  sim.link.capacity_bps = 4e6;
+  sim.run_until (20 * kS);
+  EXPECT_GT (sim.bwe.estimate_bps (), 2500000u);
+  sim.link.capacity_bps = 500000;
+  sim.run_until (30 * kS);
+  EXPECT_LT (sim.mean_estimate (25 * kS, 30 * kS), 550000);
+  sim.link.capacity_bps = 4e6;
+  sim.run_until (60 * kS);
+  EXPECT_GT (sim.bwe.estimate_bps (), 1500000u);
+}
+
+TEST (BandwidthEstimator, HighRandomLossLowersTheEstimateLowLossDoesNot)
+{
+  Sim lossy (limits (100000, 2000000, 4000000));
+  lossy.link.capacity_bps = 50e6;
+  lossy.link.loss = 0.2;
+  lossy.run_until (20 * kS);
+  EXPECT_LT (lossy.bwe.estimate_bps (), 500000u);
+  EXPECT_GT (lossy.bwe.loss (), 0.1);
+
+  Sim light (limits (100000, 1000000, 4000000));
+  light.link.capacity_bps = 50e6;
+  light.link.loss = 0.01;
+  light.run_until (30 * kS);
+  EXPECT_EQ (light.bwe.estimate_bps (), 4000000u);
+}
+
+TEST (BandwidthEstimator, ReceiverReportsAloneAdapt)
+{
+  BandwidthEstimator bwe (limits (100000, 1000000, 2000000));
+  int64_t t = 0;
+  for (int i = 0; i < 5; i++, t += kS)
+    bwe.on_receiver_report (0.3, 40, t);  // 30% lost: down by 15% each, a second apart
+  EXPECT_LT (bwe.estimate_bps (), 500000u);
+  EXPECT_EQ (bwe.rtt_ms (), 40);
+  EXPECT_NEAR (bwe.loss (), 0.3, 1e-9);
+  uint32_t low = bwe.estimate_bps ();
+  bwe.on_receiver_report (0.05, 40, t += kS);  // between 2% and 10%: hold
+  EXPECT_EQ (bwe.estimate_bps (), low);
+  for (int i = 0; i < 40; i++, t += kS)
+    bwe.on_receiver_report (0, 40, t);  // none lost: up by 8% a second, to the maximum
+  EXPECT_EQ (bwe.estimate_bps (), 2000000u);
+}
+
+TEST (BandwidthEstimator, ReceiverReportLossIsIgnoredWhileTwccComes)
+{
+  BandwidthEstimator bwe (limits (100000, 1000000, 2000000));
+  std::vector<PacketFeedback> fb;
+  for (int i = 0; i < 10; i++) {
+    PacketFeedback p;
+    p.seq = (uint16_t) i;
+    p.send_us = i * 10 * kMs;
+    p.recv_us = p.send_us + 20 * kMs;
+    p.size = 1200;
+    fb.push_back (p);
+  }
+  bwe.on_transport_feedback (fb, 120 * kMs);
+  EXPECT_TRUE (bwe.has_transport_feedback (200 * kMs));
+  bwe.on_receiver_report (0.5, 40, 200 * kMs);
+  EXPECT_EQ (bwe.estimate_bps (), 1000000u);
+  EXPECT_NEAR (bwe.rtt_ms (), 30, 0.01);  // TWCC's: the newest packet's age
+  // Three seconds without TWCC: reports count again.
+  EXPECT_FALSE (bwe.has_transport_feedback (4 * kS));
+  bwe.on_receiver_report (0.5, 40, 4 * kS);
+  EXPECT_LT (bwe.estimate_bps (), 1000000u);
+}
+
+TEST (BandwidthEstimator, LimitsBoundTheEstimate)
+{
+  BandwidthEstimator bwe (limits (200000, 50000, 5000000));
+  EXPECT_EQ (bwe.estimate_bps (), 200000u);  // start below min starts at min
+  bwe.set_limits (limits (100000, 1000000, 150000));
+  EXPECT_EQ (bwe.estimate_bps (), 150000u);
+  for (int i = 0; i < 50; i++)
+    bwe.on_receiver_report (0.9, -1, i * kS);
+  EXPECT_EQ (bwe.estimate_bps (), 100000u);
+  EXPECT_LT (bwe.rtt_ms (), 0);  // never known
+}
+
+}  // namespace

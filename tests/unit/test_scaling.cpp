@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// EncoderScaler: the picture size for a bitrate, driven with synthetic
+// encoder output, once a (simulated) second.
+#include "rtcstream/scaling.h"
+
+#include <gtest/gtest.h>
+
+using rtcstream::EncoderScaler;
+
+namespace {
+
+constexpr int64_t kS = 1000000;
+
+// A content whose encoder needs `need_bps` at full size, and a quarter as
+// much per quarter of the pixels; below that it drops frames, as VP8 does
+// when told to keep its bitrate.
+struct Encoder {
+  double need_bps;
+  // Feeds the scaler for `seconds` at target_bps; returns the last step.
+  size_t run (EncoderScaler &s, uint32_t target_bps, int seconds, int64_t &t)
+  {
+    for (int i = 0; i < seconds; i++, t += kS) {
+      EncoderScaler::Size size = s.size ();
+      double full = 1280.0 * 720;
+      double need = need_bps * size.width * size.height / full;
+      double share = std::min (1.0, target_bps / need);
+      s.update (target_bps, (uint32_t) std::min<double> (target_bps, need), share, t);
+    }
+    return s.step ();
+  }
+};
+
+TEST (EncoderScaler, StepsFromTheInputsSizeDownToAQuarter)
+{
+  EncoderScaler s (1280, 720, 30);
+  ASSERT_EQ (s.steps (), 5u);
+  EXPECT_EQ (s.size ().width, 1280);
+  EXPECT_EQ (s.size ().height, 720);
+  EXPECT_EQ (s.floor_bps (0), 829440u);  // 0.03 bit per pixel and frame
+  // No step under 160 pixels wide: 400, 266 and 200.
+  EncoderScaler small (400, 224, 30);
+  EXPECT_EQ (small.steps (), 3u);
+}
+
+TEST (EncoderScaler, ABitrateUnderTheFloorStepsDownEveryTwoSeconds)
+{
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  EXPECT_TRUE (s.update (300000, 0, 1, t));  // 720p needs 830 kbit/s: 854x480
+  EXPECT_EQ (s.size ().width, 854);
+  EXPECT_FALSE (s.update (300000, 0, 1, t += kS));  // not again within 2 s
+  EXPECT_TRUE (s.update (300000, 0, 1, t += kS));   // 640x360 (floor 207 k)
+  EXPECT_EQ (s.size ().width, 640);
+  EXPECT_FALSE (s.update (300000, 0, 1, t += 2 * kS));  // 300 k is enough for it
+  EXPECT_EQ (s.step (), 2u);
+}
+
+TEST (EncoderScaler, DroppedFramesStepDownUntilTheContentFits)
+{
+  // Noisy content: 2 Mbit/s at 720p, so 640x360 needs 500 k, 426x240 222 k.
+  Encoder enc {2000000};
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  EXPECT_EQ (enc.run (s, 400000, 20, t), 3u);  // 640x360 keeps 80% of the frames: down
+  // It stays there while the bitrate does.
+  EXPECT_EQ (enc.run (s, 400000, 60, t), 3u);
+}
+
+TEST (EncoderScaler, StepsUpOnlyOnceTheBitrateCoversWhatTheBiggerSizeNeeded)
+{
+  Encoder enc {2000000};
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  enc.run (s, 400000, 20, t);
+  ASSERT_EQ (s.step (), 3u);
+  // 550 k: above 640x360's floor (207 k) but not 1.25 times what it showed
+  // it needed (400 k for 80% of the frames: 500 k): no step up, no flapping.
+  EXPECT_EQ (enc.run (s, 550000, 30, t), 3u);
+  // 700 k: one step up, and no further (854x480 needs ~890 k).
+  EXPECT_EQ (enc.run (s, 700000, 30, t), 2u);
+  // Plenty: back to the full size, one step per 10 s at most.
+  EXPECT_EQ (enc.run (s, 4000000, 5, t), 1u);
+  EXPECT_EQ (enc.run (s, 4000000, 5, t), 1u);
+  EXPECT_EQ (enc.run (s, 4000000, 6, t), 0u);
+}
+
+TEST (EncoderScaler, AnEncoderOverItsBitrateStepsDownToo)
+{
+  // An encoder that cannot drop frames (x264) overshoots instead.
+  EncoderScaler s (640, 360, 30);
+  int64_t t = 0;
+  for (int i = 0; i < 3; i++, t += kS)
+    s.update (300000, 480000, 1, t);
+  EXPECT_EQ (s.step (), 1u);
+}
+
+}  // namespace
