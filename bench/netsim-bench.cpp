@@ -11,7 +11,8 @@
 //     --caps LIST      caps in kbit/s, 0 for none (default 0,2000,1000,500,300)
 //     --seconds N      length of each run (default 45)
 //     --size WxH       video size (default 1280x720), 30 fps
-//     --pattern moving|static   videotestsrc scrolling (default) or still
+//     --pattern static|moving   videotestsrc's default picture (default) or scrolling
+//     --congestion-control off|on|both   rtcstreamsink's (default both, side by side)
 //     --loss PCT --delay MS   on the viewer's link as well (default none)
 //     --queue MS       the capped link's buffer (default netsim's, 300 ms)
 #include "netsim.h"
@@ -111,50 +112,90 @@ struct StreamOptions {
   double loss = 0;
   unsigned delay = 0;
   unsigned queue = LinkConfig {}.queue_ms;
-  bool moving = true;  // a scrolling pattern: every frame needs new bits
+  bool moving = false;  // scroll the pattern: every frame needs new bits
+  std::vector<bool> congestion_control = {false, true};
 };
+
+struct StreamResult {
+  uint64_t frames = 0;
+  double fps_last = 0, received_kbit = 0, sent_kbit = 0, estimate_kbit = 0;
+  std::string picture = "-";  // what the encoder was given at the end
+};
+
+// One run: a producer and a viewer through a link capped at cap kbit/s.
+StreamResult
+run_stream (const StreamOptions &o, unsigned cap, bool congestion_control)
+{
+  std::string w = o.size.substr (0, o.size.find ('x')), h = o.size.substr (o.size.find ('x') + 1);
+  StreamResult r;
+  Network net;
+  Host &producer = net.add_host ("producer");
+  Host &viewer = net.add_host ("viewer");
+  net.link (producer, viewer, {.rate_kbit = cap, .queue_ms = o.queue, .loss_pct = o.loss,
+      .delay_ms = o.delay});
+  SignallingServer server (net, producer);
+  GstProcess sink (net, producer,
+      std::string ("videotestsrc is-live=true ") + (o.moving ? "horizontal-speed=2" : "") +
+          " ! video/x-raw,width=" + w + ",height=" + h +
+          ",framerate=30/1 ! rtcstreamsink name=sink congestion-control=" +
+          (congestion_control ? "true" : "false") + " uri=" + server.uri ("cam"));
+  if (!sink.wait_registered (20000)) {
+    fprintf (stderr, "producer did not register: %s\n", sink.messages ().c_str ());
+    return r;
+  }
+  // Encoded frames are counted at `enc` (received bitrate), decoded ones at `out`.
+  GstProcess src (net, viewer, "rtcstreamsrc uri=" + server.uri ("cam") +
+      " ! video/x-vp8 ! identity name=enc ! vp8dec ! fakesink name=out", {"enc", "out"});
+  auto start = std::chrono::steady_clock::now ();
+  auto at = [&] (int s) { std::this_thread::sleep_until (start + std::chrono::seconds (s)); };
+  at (o.seconds - 15);
+  uint64_t bytes_a = 0, bytes_b = 0;
+  uint64_t frames_a = src.frames ("out");
+  src.frames ("enc", &bytes_a);
+  double sent_a = stats_number (sink.stats ("sink"), "bytes-sent");
+  // The estimate, sampled every 3 s over the window.
+  double estimates = 0;
+  int samples = 0;
+  for (int s = o.seconds - 12; s <= o.seconds; s += 3) {
+    at (s);
+    double e = stats_number (sink.stats ("sink"), "bandwidth-estimate");
+    if (!std::isnan (e)) {
+      estimates += e;
+      samples++;
+    }
+  }
+  r.frames = src.frames ("out");
+  src.frames ("enc", &bytes_b);
+  double sent_b = stats_number (sink.stats ("sink"), "bytes-sent");
+  r.fps_last = (r.frames - frames_a) / 15.0;
+  r.received_kbit = (bytes_b - bytes_a) * 8 / 15.0 / 1000;
+  r.sent_kbit = (sent_b - sent_a) * 8 / 15.0 / 1000;
+  r.estimate_kbit = samples ? estimates / samples / 1000 : 0;
+  // The picture size given to the encoder (its capsfilter inside the sink).
+  std::string caps = sink.caps ("video_0-VP8-rawcaps");
+  size_t wpos = caps.find ("width=(int)"), hpos = caps.find ("height=(int)");
+  if (wpos != std::string::npos && hpos != std::string::npos)
+    r.picture = std::to_string (atoi (caps.c_str () + wpos + 11)) + "x" +
+        std::to_string (atoi (caps.c_str () + hpos + 12));
+  return r;
+}
 
 void
 bench_stream (const StreamOptions &o)
 {
-  std::string w = o.size.substr (0, o.size.find ('x')), h = o.size.substr (o.size.find ('x') + 1);
-  printf ("| cap | frames decoded | fps (whole run) | fps (last 15 s) | received kbit/s "
-          "(last 15 s) | sent kbit/s (sink stats) |\n|---|---|---|---|---|---|\n");
+  printf ("| cap | congestion control | frames decoded (%d s) | fps (last 15 s) | received "
+          "kbit/s (last 15 s) | sent kbit/s (last 15 s) | estimate kbit/s (last 15 s) | "
+          "picture at the end |\n|---|---|---|---|---|---|---|---|\n", o.seconds);
   for (unsigned cap : o.caps) {
-    Network net;
-    Host &producer = net.add_host ("producer");
-    Host &viewer = net.add_host ("viewer");
-    net.link (producer, viewer, {.rate_kbit = cap, .queue_ms = o.queue, .loss_pct = o.loss,
-        .delay_ms = o.delay});
-    SignallingServer server (net, producer);
-    GstProcess sink (net, producer,
-        std::string ("videotestsrc is-live=true ") + (o.moving ? "horizontal-speed=2" : "") +
-            " ! video/x-raw,width=" + w + ",height=" + h +
-            ",framerate=30/1 ! rtcstreamsink name=sink uri=" + server.uri ("cam"));
-    if (!sink.wait_registered (20000)) {
-      fprintf (stderr, "producer did not register: %s\n", sink.messages ().c_str ());
-      continue;
+    for (bool cc : o.congestion_control) {
+      StreamResult r = run_stream (o, cap, cc);
+      std::string label = cap ? std::to_string (cap) + " kbit/s" : "none";
+      printf ("| %s | %s | %llu | %.1f | %.0f | %.0f | %s | %s |\n", label.c_str (),
+          cc ? "on" : "off", (unsigned long long) r.frames, r.fps_last, r.received_kbit,
+          r.sent_kbit, cc ? std::to_string ((int) r.estimate_kbit).c_str () : "-",
+          r.picture.c_str ());
+      fflush (stdout);
     }
-    // Encoded frames are counted at `enc` (received bitrate), decoded ones at `out`.
-    GstProcess src (net, viewer, "rtcstreamsrc uri=" + server.uri ("cam") +
-        " ! video/x-vp8 ! identity name=enc ! vp8dec ! fakesink name=out", {"enc", "out"});
-    auto start = std::chrono::steady_clock::now ();
-    auto at = [&] (int s) { std::this_thread::sleep_until (start + std::chrono::seconds (s)); };
-    at (o.seconds - 15);
-    uint64_t bytes_a = 0, bytes_b = 0;
-    uint64_t frames_a = src.frames ("out");
-    src.frames ("enc", &bytes_a);
-    uint64_t sent_a = (uint64_t) stats_number (sink.stats ("sink"), "bytes-sent");
-    at (o.seconds);
-    uint64_t frames_b = src.frames ("out");
-    src.frames ("enc", &bytes_b);
-    uint64_t sent_b = (uint64_t) stats_number (sink.stats ("sink"), "bytes-sent");
-    std::string label = cap ? std::to_string (cap) + " kbit/s" : "none";
-    printf ("| %s | %llu | %.1f | %.1f | %.0f | %.0f |\n", label.c_str (),
-        (unsigned long long) frames_b, frames_b / (double) o.seconds,
-        (frames_b - frames_a) / 15.0, (bytes_b - bytes_a) * 8 / 15.0 / 1000,
-        (sent_b - sent_a) * 8 / 15.0 / 1000);
-    fflush (stdout);
   }
 }
 
@@ -193,7 +234,13 @@ main (int argc, char **argv)
         } else if (k == "--queue") {
           o.queue = (unsigned) std::stoul (v);
         } else if (k == "--pattern") {
-          o.moving = v != "static";
+          o.moving = v == "moving";
+        } else if (k == "--congestion-control") {
+          o.congestion_control.clear ();
+          if (v != "on")
+            o.congestion_control.push_back (false);
+          if (v != "off")
+            o.congestion_control.push_back (true);
         } else if (k == "--delay") {
           o.delay = (unsigned) std::stoul (v);
         } else {
@@ -209,6 +256,7 @@ main (int argc, char **argv)
     return 1;
   }
   fprintf (stderr, "usage: netsim-bench delay | stream [--caps LIST] [--seconds N] "
-                   "[--size WxH] [--pattern moving|static] [--loss PCT] [--delay MS] [--queue MS]\n");
+                   "[--size WxH] [--pattern static|moving] [--congestion-control off|on|both] [--loss PCT] "
+                   "[--delay MS] [--queue MS]\n");
   return 2;
 }

@@ -5,7 +5,8 @@
 # stdout. Needs root (network namespaces), like the netsim tests.
 #
 #   bench/netsim.sh delay                       # the delay line's precision, ~1 minute
-#   bench/netsim.sh stream                      # caps none, 2M, 1M, 500k, 300k; ~5 minutes
+#   bench/netsim.sh stream                      # caps none, 2M, 1M, 500k, 300k, congestion
+#                                               # control off and on; ~9 minutes
 #   bench/netsim.sh stream --caps 500 --seconds 45
 set -euo pipefail
 

@@ -20,6 +20,7 @@
 // stdin, one command per line:
 //   count NAME                   -> frames ...
 //   stats NAME                   -> stats NAME STRUCTURE (NAME's "stats")
+//   caps NAME                    -> caps NAME CAPS (of NAME's src pad, or none)
 //   set NAME PROPERTY VALUE      -> ok | error ...
 // SIGTERM or the end of stdin stops the pipeline and exits 0.
 //
@@ -125,6 +126,12 @@ command (App &app, const std::string &line)
     if (s)
       gst_structure_free (s);
     say ("stats " + name + " " + one_line (text));
+  } else if (verb == "caps") {
+    g_autoptr (GstElement) e = find (app, name);
+    g_autoptr (GstPad) pad = e ? gst_element_get_static_pad (e, "src") : nullptr;
+    g_autoptr (GstCaps) caps = pad ? gst_pad_get_current_caps (pad) : nullptr;
+    g_autofree char *text = caps ? gst_caps_to_string (caps) : g_strdup ("none");
+    say ("caps " + name + " " + one_line (text));
   } else if (verb == "set") {
     std::string prop, value;
     in >> prop;

@@ -103,6 +103,16 @@ GstProcess::stats (const std::string &name)
   return line ? line->substr (prefix.size ()) : "";
 }
 
+std::string
+GstProcess::caps (const std::string &name)
+{
+  const std::string prefix = "caps " + name + " ";
+  if (!process_->send ("caps " + name))
+    return "";
+  auto line = process_->wait_prefix (prefix, 5000);
+  return line ? line->substr (prefix.size ()) : "";
+}
+
 double
 stats_number (const std::string &stats, const std::string &field)
 {

@@ -45,6 +45,8 @@ public:
   uint64_t frames (const std::string &name, uint64_t *bytes = nullptr);
   // The "stats" structure of element `name`, as a string ("" if none).
   std::string stats (const std::string &name);
+  // The current caps of element `name`'s src pad ("none" if none).
+  std::string caps (const std::string &name);
   // Every "error ..." and "warning ..." line so far, one per line.
   std::string messages () const;
   Process &process () { return *process_; }
