@@ -293,7 +293,7 @@ export const entries = [
 
   // ---- docs/performance.md, docs/protocol.md ------------------------------------
   { lines: ['bench/run.sh > results.md', 'RUNS=5 REPS=1 WINDOW=5 CONSUMERS=1,5 bench/run.sh'], skip: 'the benchmark: minutes of both cores, run by hand and kept out of meson test' },
-  { lines: ['bench/netsim.sh stream', 'bench/netsim.sh stream --caps 500 --pattern static'], skip: 'the benchmark on simulated links: minutes of both cores, run by hand and kept out of meson test' },
+  { lines: ['bench/netsim.sh stream', 'bench/netsim.sh stream --caps 500 --congestion-control on', 'bench/netsim.sh stream --pattern moving'], skip: 'the benchmark on simulated links: minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['meson test -C build --print-errorlogs --suite netsim'], skip: 'the netsim suite, which meson test runs next to this one' },
   { lines: ['rtcstream-signalling [--host ADDRESS] [--port PORT] [--max-message-size BYTES]'], skip: 'a synopsis of the options (tests/server/test_server_process.cpp runs them)' },
 
