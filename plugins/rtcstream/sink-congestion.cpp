@@ -113,10 +113,11 @@ on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_DROP;  // nobody upstream wants it
   std::vector<PacketFeedback> packets = parse_twcc (s);
   bool post = false;
+  guint estimate;
   {
     std::lock_guard<std::mutex> lk (w->cc->lock);
     w->cc->estimator.on_transport_feedback (packets, now_us ());
-    guint estimate = w->cc->estimator.estimate_bps ();
+    estimate = w->cc->estimator.estimate_bps ();
     if (std::fabs ((double) estimate - w->cc->posted_bps) > kApplyChange * w->cc->posted_bps) {
       w->cc->posted_bps = estimate;
       post = true;
@@ -124,7 +125,7 @@ on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
   }
   if (post) {
     GST_LOG_OBJECT (w->owner, "consumer session %s: estimate now %u bit/s",
-        w->session_id.c_str (), w->cc->posted_bps);
+        w->session_id.c_str (), estimate);
     std::string session = w->session_id;
     on_worker (w->owner, [session] (RtcstreamSink *self) { apply_bitrate (self, session); });
   }
@@ -247,7 +248,9 @@ apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_u
   guint target = 0;
   for (EncoderGroup *g : video) {
     bool adapt = b.congestion_control && g->consumers == 1;
-    guint want = adapt ? (guint) std::clamp<double> (share, b.min_bps, b.max_bps) : b.max_bps;
+    // (A min-bitrate set above max-bitrate gives way to it.)
+    guint want = adapt ? (guint) std::clamp<double> (share, std::min (b.min_bps, b.max_bps),
+        b.max_bps) : b.max_bps;
     guint have = encoder_bitrate (*g->codec, g->encoder);
     if (have == 0 || std::fabs ((double) have - want) > kEncoderChange * have) {
       GST_DEBUG_OBJECT (self, "%s encoder of %s: %u -> %u bit/s (%s)", g->codec->name,
