@@ -97,13 +97,13 @@ BandwidthEstimator::on_transport_feedback (const std::vector<PacketFeedback> &pa
   int64_t newest_send = -1;
   for (const PacketFeedback &p : packets) {
     total++;
-    update_sent_rate (p);
+    sent_.add (p.send_us, p.size);
     if (p.recv_us < 0) {
       lost++;
       continue;
     }
     newest_send = std::max (newest_send, p.send_us);
-    update_received_rate (p);
+    received_.add (p.recv_us, p.size);
     add_to_group (p);
   }
   // The age of the newest packet reported: the round trip, plus the
@@ -130,32 +130,19 @@ BandwidthEstimator::on_transport_feedback (const std::vector<PacketFeedback> &pa
 }
 
 void
-BandwidthEstimator::update_sent_rate (const PacketFeedback &p)
+BandwidthEstimator::RateWindow::add (int64_t at_us, uint32_t bytes)
 {
-  sent_.emplace_back (p.send_us, p.size);
-  sent_bytes_ += p.size;
-  while (!sent_.empty () && sent_.front ().first < p.send_us - kReceivedWindowUs) {
-    sent_bytes_ -= sent_.front ().second;
-    sent_.pop_front ();
+  packets.emplace_back (at_us, bytes);
+  total += bytes;
+  while (packets.front ().first < at_us - kReceivedWindowUs) {
+    total -= packets.front ().second;
+    packets.pop_front ();
   }
-  int64_t span = sent_.back ().first - sent_.front ().first;
+  // Over the window once it spans most of it (a second); not before it
+  // spans a fifth.
+  int64_t span = packets.back ().first - packets.front ().first;
   if (span >= kReceivedWindowUs / 5)
-    sent_bps_ = (uint32_t) (sent_bytes_ * 8 * 1000000 /
-        (uint64_t) std::max<int64_t> (span, kReceivedWindowUs * 9 / 10));
-}
-
-void
-BandwidthEstimator::update_received_rate (const PacketFeedback &p)
-{
-  received_.emplace_back (p.recv_us, p.size);
-  received_bytes_ += p.size;
-  while (!received_.empty () && received_.front ().first < p.recv_us - kReceivedWindowUs) {
-    received_bytes_ -= received_.front ().second;
-    received_.pop_front ();
-  }
-  int64_t span = received_.back ().first - received_.front ().first;
-  if (span >= kReceivedWindowUs / 5)
-    received_bps_ = (uint32_t) (received_bytes_ * 8 * 1000000 /
+    bps = (uint32_t) (total * 8 * 1000000 /
         (uint64_t) std::max<int64_t> (span, kReceivedWindowUs * 9 / 10));
 }
 
@@ -326,7 +313,7 @@ BandwidthEstimator::update_delay_rate (int64_t now_us)
       break;
   }
   double rate = delay_rate_;
-  double received = received_bps_;
+  double received = received_.bps;
   // Once the link was congested, the rate grows only additively, until
   // what arrives exceeds where it was congested by three deviations (the
   // link got faster: forget it, and grow multiplicatively again).

@@ -75,9 +75,9 @@ public:
   uint32_t estimate_bps () const { return estimate_; }
   uint32_t delay_based_bps () const { return delay_rate_; }
   // What arrived at the receiver over the last second of TWCC feedback (0 without).
-  uint32_t received_bps () const { return received_bps_; }
+  uint32_t received_bps () const { return received_.bps; }
   // What was sent over the last second of reported packets, lost or not (0 without TWCC).
-  uint32_t sent_bps () const { return sent_bps_; }
+  uint32_t sent_bps () const { return sent_.bps; }
   // The recent loss fraction (0..1), from TWCC or receiver reports.
   double loss () const { return loss_; }
   double rtt_ms () const { return rtt_ms_; }
@@ -95,6 +95,14 @@ public:
 private:
   enum class RateState { Hold, Increase, Decrease };
 
+  // The bitrate of the packets of the last second (by the time given).
+  struct RateWindow {
+    std::deque<std::pair<int64_t, uint32_t>> packets;  // time, bytes
+    uint64_t total = 0;
+    uint32_t bps = 0;
+    void add (int64_t at_us, uint32_t bytes);
+  };
+
   struct Group {
     int64_t first_send = 0, last_send = 0, last_recv = 0;
     bool empty = true;
@@ -104,8 +112,6 @@ private:
   void on_group (const Group &prev, const Group &cur);
   void track_queue_delay (const Group &g);
   void detect (double trend, double dt_ms, int64_t at_us);
-  void update_received_rate (const PacketFeedback &p);
-  void update_sent_rate (const PacketFeedback &p);
   void update_delay_rate (int64_t now_us);
   double capacity_dev () const;
   void update_loss_rate (double loss, int64_t now_us);
@@ -138,13 +144,9 @@ private:
   int64_t last_delay_update_us_ = -1, last_decrease_us_ = -1;
   double capacity_avg_bps_ = -1, capacity_var_ = 0;  // at decreases: where the link was
 
-  // What arrived: received packets of the last second, by arrival time.
-  std::deque<std::pair<int64_t, uint32_t>> received_;  // recv_us, bytes
-  uint64_t received_bytes_ = 0;
-  uint32_t received_bps_ = 0;
-  std::deque<std::pair<int64_t, uint32_t>> sent_;  // the same by send time, lost ones too
-  uint64_t sent_bytes_ = 0;
-  uint32_t sent_bps_ = 0;
+  // What arrived, and what was sent (lost packets too), over the last second.
+  RateWindow received_;  // by arrival time
+  RateWindow sent_;      // by send time
 
   // Loss: packets counted until a period is long enough to judge.
   unsigned period_lost_ = 0, period_total_ = 0;

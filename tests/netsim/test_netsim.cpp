@@ -64,13 +64,24 @@ kbit_per_s (uint64_t bytes, double seconds)
   return bytes * 8 / 1000.0 / seconds;
 }
 
-class Netsim : public ::testing::Test {
+// Skips, with the reason, where network namespaces cannot be made.
+class NetsimAvailable : public ::testing::Test {
 protected:
   void SetUp () override
   {
     std::string why = Network::unavailable ();
     if (!why.empty ())
       GTEST_SKIP () << why;
+  }
+};
+
+class Netsim : public NetsimAvailable {
+protected:
+  void SetUp () override
+  {
+    NetsimAvailable::SetUp ();
+    if (IsSkipped ())
+      return;
     net = std::make_unique<Network> ();
     producer = &net->add_host ("producer");
     viewer = &net->add_host ("viewer");
@@ -391,15 +402,7 @@ child_with_network ()
   return pid;
 }
 
-class NetsimCleanup : public ::testing::Test {
-protected:
-  void SetUp () override
-  {
-    std::string why = Network::unavailable ();
-    if (!why.empty ())
-      GTEST_SKIP () << why;
-  }
-};
+using NetsimCleanup = NetsimAvailable;
 
 TEST_F (NetsimCleanup, AFatalSignalDeletesTheNamespaces)
 {
