@@ -22,6 +22,14 @@ constexpr gint64 kKeyframeMinIntervalUs = 200 * 1000;
 // keyframes alone fill a thin link), and wait at most this long.
 constexpr double kKeyframeShare = 0.5;
 constexpr gint64 kKeyframeMaxIntervalUs = 5 * G_USEC_PER_SEC;
+// A request that no keyframe answered is sent again after this long (or
+// the group's keyframe interval, if longer), until one comes or for at
+// most kKeyframeGiveUpUs. Requests get lost (RTCP on a lossy link) or
+// ignored: Chromium drops a FIR or PLI that comes within 300 ms of the last
+// one it acted on, so a relayed browser stream would leave a viewer that
+// joined just after another without a picture.
+constexpr gint64 kKeyframeRetryUs = 500 * 1000;
+constexpr gint64 kKeyframeGiveUpUs = 10 * G_USEC_PER_SEC;
 
 // The least time between two keyframes of group: 200 ms, or longer when
 // its last keyframe would take more than half its consumer's estimate.
@@ -46,12 +54,35 @@ measure_encoded (GstPad *, GstPadProbeInfo *info, gpointer data)
   gsize size = gst_buffer_get_size (buf);
   group->encoded_bytes += size;
   group->encoded_frames++;
-  if (!GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+  if (!GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
     group->keyframe_bits.store ((guint) std::min<gsize> (size * 8, G_MAXUINT));
+    group->keyframe_wanted_since.store (0);
+  }
   return GST_PAD_PROBE_OK;
 }
 
 // --- keyframe requests ---------------------------------------------------------
+
+// Whether group is still one of self's (a worker callback may outlive it).
+bool
+group_alive (RtcstreamSink *self, EncoderGroup *group)
+{
+  State *st = self->state;
+  std::lock_guard<std::mutex> lk (st->lock);
+  return std::any_of (st->groups.begin (), st->groups.end (),
+      [group] (const std::unique_ptr<EncoderGroup> &g) { return g.get () == group; });
+}
+
+// Worker thread: a keyframe request into the group's tee, where it meets
+// the consumers' (limit_keyframe_requests).
+void
+push_keyframe_request (EncoderGroup *group)
+{
+  GstPad *tee_sink = gst_element_get_static_pad (group->tee, "sink");
+  gst_pad_push_event (tee_sink,
+      gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
+  gst_object_unref (tee_sink);
+}
 
 // Worker thread: the request merged into the last one is sent now, so
 // that a consumer that joined just after it still gets a keyframe it can
@@ -60,20 +91,56 @@ measure_encoded (GstPad *, GstPadProbeInfo *info, gpointer data)
 void
 resend_keyframe_request (RtcstreamSink *self, EncoderGroup *group)
 {
-  State *st = self->state;
-  bool alive = false;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    for (auto &g : st->groups)
-      alive |= g.get () == group;
-  }
-  if (!alive || !group->trailing_request.exchange (false))
+  if (!group_alive (self, group) || !group->trailing_request.exchange (false))
     return;
-  GstPad *tee_sink = gst_element_get_static_pad (group->tee, "sink");
   GST_DEBUG_OBJECT (self, "sending the keyframe request merged earlier");
-  gst_pad_push_event (tee_sink,
-      gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
-  gst_object_unref (tee_sink);
+  push_keyframe_request (group);
+}
+
+void schedule_keyframe_check (EncoderGroup *group, gint64 delay_us);
+
+// Worker thread: asks again if no keyframe came since the last request
+// went upstream (see kKeyframeRetryUs).
+void
+check_keyframe_came (RtcstreamSink *self, EncoderGroup *group)
+{
+  if (!group_alive (self, group))
+    return;
+  group->keyframe_retry_due.store (false);
+  gint64 since = group->keyframe_wanted_since.load ();
+  if (!since)
+    return;
+  gint64 now = g_get_monotonic_time ();
+  if (now - since > kKeyframeGiveUpUs) {
+    GST_WARNING_OBJECT (self, "%s of %s: no keyframe came in %" G_GINT64_FORMAT
+        " s of asking upstream; asking again only when a consumer does",
+        group->codec->name, group->input->name.c_str (), kKeyframeGiveUpUs / G_USEC_PER_SEC);
+    group->keyframe_wanted_since.store (0);
+    return;
+  }
+  gint64 retry = std::max (kKeyframeRetryUs, keyframe_interval_us (group));
+  gint64 wait = group->last_keyframe_request.load () + retry - now;
+  if (wait > 0) {
+    schedule_keyframe_check (group, wait);
+    return;
+  }
+  GST_DEBUG_OBJECT (self, "%s of %s: no keyframe %" G_GINT64_FORMAT " ms after asking, asking again",
+      group->codec->name, group->input->name.c_str (), (now - since) / 1000);
+  push_keyframe_request (group);
+}
+
+// Any thread: check_keyframe_came after delay_us, unless a check is due.
+void
+schedule_keyframe_check (EncoderGroup *group, gint64 delay_us)
+{
+  if (group->keyframe_retry_due.exchange (true))
+    return;
+  RtcstreamSink *self = group->owner;
+  Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
+  self->state->worker->post_delayed ((guint) (delay_us / 1000) + 1, [ref, group] {
+    if (ref->state->started)
+      check_keyframe_came (ref.get (), group);
+  });
 }
 
 // Streaming or worker thread: keyframe requests from consumers closer than
@@ -104,6 +171,13 @@ limit_keyframe_requests (GstPad *, GstPadProbeInfo *info, gpointer data)
   }
   group->last_keyframe_request.store (now);
   group->trailing_request.store (false);
+  GST_DEBUG_OBJECT (group->owner, "keyframe request for %s of %s goes upstream",
+      group->codec->name, group->input->name.c_str ());
+  if (group->codec->kind == MediaKind::Video) {
+    gint64 none = 0;
+    group->keyframe_wanted_since.compare_exchange_strong (none, now);
+    schedule_keyframe_check (group, std::max (kKeyframeRetryUs, interval));
+  }
   return GST_PAD_PROBE_OK;
 }
 

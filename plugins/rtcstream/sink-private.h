@@ -67,6 +67,10 @@ struct EncoderGroup {
   int consumers = 0;
   std::atomic<gint64> last_keyframe_request{0};
   std::atomic<bool> trailing_request{false};  // a merged request is to be resent
+  // Video: when the oldest keyframe request not yet answered by a keyframe
+  // went upstream (0: none), and whether a check that asks again is due.
+  std::atomic<gint64> keyframe_wanted_since{0};
+  std::atomic<bool> keyframe_retry_due{false};
   std::atomic<guint> keyframe_bits{0};        // size of the last keyframe (video)
   std::atomic<guint64> encoded_bytes{0};      // what the encoder put out (video)
   std::atomic<guint64> encoded_frames{0};

@@ -399,6 +399,13 @@ on_webrtc_pad (GstElement *, GstPad *pad, gpointer user)
   for (auto it = chain.rbegin (); it != chain.rend (); ++it)
     gst_element_sync_state_with_parent (*it);
 
+  // Keyframe requests from downstream go to webrtcbin, which sends a PLI or a FIR.
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+      [] (GstPad *p, GstPadProbeInfo *info, gpointer) -> GstPadProbeReturn {
+        if (gst_video_event_is_force_key_unit (GST_PAD_PROBE_INFO_EVENT (info)))
+          GST_DEBUG_OBJECT (p, "keyframe request goes to the producer");
+        return GST_PAD_PROBE_OK;
+      }, nullptr, nullptr);
   GstPad *depay_sink = gst_element_get_static_pad (chain.front (), "sink");
   // Once downstream is done, nothing is depayloaded or decoded any more.
   gst_pad_add_probe (depay_sink, kDataProbe,

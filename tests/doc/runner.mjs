@@ -143,11 +143,18 @@ export function rendered (child) {
   return out;
 }
 
-// Buffers of raw video and raw audio a line's sinks got, and those its
+// The sinks inside our own elements, which basesink logs like any other:
+// rtcstreamsink's per-input fakesink (raw video before the encoders) and
+// webrtcbin's nicesinks and appsinks. What they render is not what the line's
+// user sees.
+const INTERNAL_SINK = /^((video|audio|data)_\d+-sink|nicesink\d+|appsink\d+)$/;
+
+// Buffers of raw video and raw audio a line's own sinks got, and those its
 // filesinks wrote.
 function tally (child) {
   const t = { video: 0, audio: 0, file: 0, sinks: rendered(child) };
   for (const [name, { buffers, caps }] of Object.entries(t.sinks)) {
+    if (INTERNAL_SINK.test(name)) continue;
     if (/^filesink/.test(name)) t.file += buffers;
     else if (caps.startsWith('video/x-raw')) t.video += buffers;
     else if (caps.startsWith('audio/x-raw')) t.audio += buffers;

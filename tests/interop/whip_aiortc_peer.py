@@ -18,6 +18,8 @@
 #
 # Non-trickle: aiortc gathers every candidate before the offer is sent.
 import argparse
+import logging
+import os
 import asyncio
 import sys
 import time
@@ -143,6 +145,8 @@ async def publish(args):
 
 
 def main():
+    if os.environ.get("AIORTC_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["play", "publish"])
     parser.add_argument("url")
