@@ -105,23 +105,6 @@ ice_servers_for (const IceServerOptions &o, const std::string &label, std::int64
 }
 
 std::vector<std::string>
-webrtcbin_uris (const std::vector<protocol::IceServer> &servers)
-{
-  std::vector<std::string> out;
-  bool have_stun = false;
-  for (const protocol::IceServer &s : servers) {
-    for (std::string &uri : s.webrtcbin_uris ()) {
-      const bool stun = g_str_has_prefix (uri.c_str (), "stun");
-      if (stun && have_stun)
-        continue;
-      have_stun = have_stun || stun;
-      out.push_back (std::move (uri));
-    }
-  }
-  return out;
-}
-
-std::vector<std::string>
 link_header_values (const std::vector<protocol::IceServer> &servers)
 {
   std::vector<std::string> out;

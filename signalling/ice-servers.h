@@ -44,11 +44,6 @@ std::vector<protocol::IceServer> ice_servers_for (const IceServerOptions &option
 // TURN REST API credential for username with secret.
 std::string turn_rest_password (const std::string &secret, const std::string &username);
 
-// The servers as webrtcbin takes them: stun://HOST:PORT (the first STUN URL
-// only: webrtcbin has one stun-server) and turn(s)://USER:PASS@HOST:PORT[?...]
-// with user and password %-escaped.
-std::vector<std::string> webrtcbin_uris (const std::vector<protocol::IceServer> &servers);
-
 // RFC 9725 Link header values for the servers, one per URL:
 //   <turn:h:3478>; rel="ice-server"; username="u"; credential="p"; credential-type="password"
 std::vector<std::string> link_header_values (const std::vector<protocol::IceServer> &servers);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "whip-sdp.h"
 
+#include "rtcstream/signallers/whip-util.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -8,23 +10,6 @@
 namespace rtcstream::signalling {
 
 namespace {
-
-constexpr std::size_t kMaxCandidateBytes = 512;
-constexpr std::size_t kMaxFragCandidates = 64;
-
-// Control characters other than line ends and tabs are not SDP.
-bool
-plain_text (std::string_view text)
-{
-  for (char c : text) {
-    const auto u = static_cast<unsigned char> (c);
-    if (u < 0x20 && c != '\r' && c != '\n' && c != '\t')
-      return false;
-    if (u == 0x7f)
-      return false;
-  }
-  return true;
-}
 
 const char *
 attribute (const GstSDPMessage *sdp, const GstSDPMedia *media, const char *key)
@@ -48,7 +33,7 @@ bool
 analyse_offer (const std::string &text, OfferKind kind, Offer &out, std::string &error)
 {
   out = Offer ();
-  if (!plain_text (text) || text.compare (0, 3, "v=0") != 0) {
+  if (!whip::plain_text (text) || text.compare (0, 3, "v=0") != 0) {
     error = "The body is not an SDP offer (it must start with \"v=0\").";
     return false;
   }
@@ -147,56 +132,13 @@ analyse_offer (const std::string &text, OfferKind kind, Offer &out, std::string 
 }
 
 
-bool
-parse_sdpfrag (const std::string &body, const Offer &offer,
-    std::vector<std::pair<guint, std::string>> &out, std::string &error)
+std::vector<whip::FragMedia>
+sdpfrag_media (const Offer &offer)
 {
-  out.clear ();
-  if (!plain_text (body)) {
-    error = "The body is not a trickle-ice-sdpfrag (it has control characters).";
-    return false;
-  }
-  guint mline = offer.media.empty () ? 0 : offer.media.front ().mline;
-  std::size_t start = 0;
-  while (start < body.size ()) {
-    std::size_t end = body.find ('\n', start);
-    if (end == std::string::npos)
-      end = body.size ();
-    std::string line = body.substr (start, end - start);
-    start = end + 1;
-    if (!line.empty () && line.back () == '\r')
-      line.pop_back ();
-    if (line.rfind ("a=mid:", 0) == 0) {
-      const std::string mid = line.substr (6);
-      bool found = false;
-      for (const OfferMedia &m : offer.media) {
-        if (m.mid == mid) {
-          mline = m.mline;
-          found = true;
-        }
-      }
-      if (!found) {
-        error = "The sdpfrag names a media (a=mid:" + mid.substr (0, 32) +
-            ") that the offer does not have.";
-        return false;
-      }
-    } else if (line.rfind ("a=candidate:", 0) == 0) {
-      if (line.size () - 2 > kMaxCandidateBytes) {
-        error = "A candidate of the sdpfrag is longer than " +
-            std::to_string (kMaxCandidateBytes) + " bytes.";
-        return false;
-      }
-      if (out.size () >= kMaxFragCandidates) {
-        error = "The sdpfrag has more than " + std::to_string (kMaxFragCandidates) +
-            " candidates.";
-        return false;
-      }
-      out.emplace_back (mline, line.substr (2));
-    }
-    // Other lines (ice-ufrag, ice-pwd, m=, end-of-candidates) carry nothing
-    // we act on: ICE restarts are not supported.
-  }
-  return true;
+  std::vector<whip::FragMedia> out;
+  for (const OfferMedia &m : offer.media)
+    out.push_back ({ m.mid, m.mline });
+  return out;
 }
 
 }  // namespace rtcstream::signalling

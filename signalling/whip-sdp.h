@@ -16,6 +16,7 @@
 
 #include "rtcstream/codecs.h"
 #include "rtcstream/sdp.h"
+#include "rtcstream/signallers/whip-util.h"
 
 namespace rtcstream::signalling {
 
@@ -52,11 +53,7 @@ constexpr guint kMaxAttributes = 1024;
 // installed (its depayloader for Publish, its payloader for Play).
 bool analyse_offer (const std::string &text, OfferKind kind, Offer &out, std::string &error);
 
-// Candidates of a trickle-ice-sdpfrag body as (mline, "candidate:...").
-// Candidates belong to the media named by the last "a=mid:" line before
-// them (mline 0 when none). Fails with a sentence in `error` on malformed
-// or oversized input.
-bool parse_sdpfrag (const std::string &body, const Offer &offer,
-    std::vector<std::pair<guint, std::string>> &out, std::string &error);
+// The media of offer as whip::parse_sdpfrag takes them.
+std::vector<whip::FragMedia> sdpfrag_media (const Offer &offer);
 
 }  // namespace rtcstream::signalling

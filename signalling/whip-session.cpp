@@ -76,20 +76,20 @@ make (const char *factory, const char *name, std::string &error)
 void
 set_ice_servers (const WhipSessionPtr &res, GstElement *element)
 {
+  const WebrtcbinIceUris uris = webrtcbin_ice_uris (res->ice_servers);
+  if (!uris.stun.empty ())
+    g_object_set (element, "stun-server", uris.stun.c_str (), nullptr);
+  if (uris.turn.empty ())
+    return;
   GValue turn = G_VALUE_INIT;
   gst_value_array_init (&turn, 0);
-  for (const std::string &uri : webrtcbin_uris (res->ice_servers)) {
-    if (g_str_has_prefix (uri.c_str (), "stun://")) {
-      g_object_set (element, "stun-server", uri.c_str (), nullptr);
-    } else {
-      GValue v = G_VALUE_INIT;
-      g_value_init (&v, G_TYPE_STRING);
-      g_value_set_string (&v, uri.c_str ());
-      gst_value_array_append_and_take_value (&turn, &v);
-    }
+  for (const std::string &uri : uris.turn) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, uri.c_str ());
+    gst_value_array_append_and_take_value (&turn, &v);
   }
-  if (gst_value_array_get_size (&turn) > 0)
-    g_object_set_property (G_OBJECT (element), "turn-servers", &turn);
+  g_object_set_property (G_OBJECT (element), "turn-servers", &turn);
   g_value_unset (&turn);
 }
 

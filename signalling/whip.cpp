@@ -365,8 +365,8 @@ public:
     std::string body, error;
     if (!body_of (msg, "application/trickle-ice-sdpfrag", body))
       return;
-    std::vector<std::pair<guint, std::string>> cands;
-    if (!parse_sdpfrag (body, res->offer, cands, error)) {
+    std::vector<whip::Candidate> cands;
+    if (!whip::parse_sdpfrag (body, sdpfrag_media (res->offer), cands, error)) {
       reply (msg, SOUP_STATUS_BAD_REQUEST, error);
       return;
     }

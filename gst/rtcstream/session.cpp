@@ -107,30 +107,6 @@ announced_ice_servers (RtcstreamSignaller *signaller)
   return out;
 }
 
-// The first STUN server of servers as webrtcbin's stun-server URI (it takes
-// one); empty when there is none.
-std::string
-first_stun_uri (const std::vector<IceServer> &servers)
-{
-  for (const IceServer &s : servers)
-    if (!s.is_turn ())
-      for (const std::string &uri : s.webrtcbin_uris ())
-        return uri;
-  return {};
-}
-
-// Every TURN server's webrtcbin URIs.
-std::vector<std::string>
-turn_uris (const std::vector<IceServer> &servers)
-{
-  std::vector<std::string> out;
-  for (const IceServer &s : servers)
-    if (s.is_turn ())
-      for (std::string &uri : s.webrtcbin_uris ())
-        out.push_back (std::move (uri));
-  return out;
-}
-
 struct SignalCtx {
   std::weak_ptr<WebrtcSession> session;
   std::shared_ptr<Worker> worker;
@@ -320,11 +296,11 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
           id_.c_str (), announced.size ());
     all.insert (all.end (), announced.begin (), announced.end ());
   }
-  const std::string stun = first_stun_uri (all);
-  if (!stun.empty ())
-    g_object_set (w, "stun-server", stun.c_str (), nullptr);
+  const WebrtcbinIceUris uris = webrtcbin_ice_uris (all);
+  if (!uris.stun.empty ())
+    g_object_set (w, "stun-server", uris.stun.c_str (), nullptr);
   turn_names_.clear ();
-  for (const std::string &turn : turn_uris (all)) {
+  for (const std::string &turn : uris.turn) {
     gboolean ok = FALSE;
     g_signal_emit_by_name (w, "add-turn-server", turn.c_str (), &ok);
     if (!ok)
@@ -633,7 +609,8 @@ WebrtcSession::apply_announced_ice_servers ()
 {
   const std::vector<IceServer> announced = announced_ice_servers (signaller_.get ());
   GstElement *w = webrtcbin_.get ();
-  const std::string stun = first_stun_uri (announced);
+  const WebrtcbinIceUris uris = webrtcbin_ice_uris (announced);
+  const std::string &stun = uris.stun;
   if (!stun.empty ()) {
     g_autofree gchar *current = nullptr;
     g_object_get (w, "stun-server", &current, nullptr);
@@ -644,7 +621,7 @@ WebrtcSession::apply_announced_ice_servers ()
       g_object_set (w, "stun-server", stun.c_str (), nullptr);
     }
   }
-  for (const std::string &uri : turn_uris (announced)) {
+  for (const std::string &uri : uris.turn) {
     // After the offer the ICE streams exist already: add-turn-server would
     // only keep the server for streams made later (see ice-agent.h).
     std::string error;

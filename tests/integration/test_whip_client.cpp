@@ -272,9 +272,12 @@ TEST (WhipUtil, SdpfragAndCandidates)
   EXPECT_NE (whip::make_sdpfrag (offer, {}, true).find ("a=mid:video0\r\na=end-of-candidates"),
       std::string::npos);
 
-  std::vector<whip::Candidate> remote = whip::parse_sdpfrag (
+  std::vector<whip::Candidate> remote;
+  std::string error;
+  ASSERT_TRUE (whip::parse_sdpfrag (
       "a=ice-ufrag:x\r\na=ice-pwd:y\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:audio1\r\n"
-      "a=candidate:9 1 UDP 1 192.0.2.9 5000 typ host\r\n", offer);
+      "a=candidate:9 1 UDP 1 192.0.2.9 5000 typ host\r\n", whip::sdpfrag_media (offer), remote,
+      error)) << error;
   ASSERT_EQ (remote.size (), 1u);
   EXPECT_EQ (remote[0].first, 1u);
   EXPECT_EQ (remote[0].second, "candidate:9 1 UDP 1 192.0.2.9 5000 typ host");

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "ice-servers.h"
+#include "rtcstream/signallers/ice-server.h"
 
 namespace s = rtcstream::signalling;
 namespace p = rtcstream::protocol;
@@ -104,15 +105,24 @@ TEST (IceServers, LinkHeaderValues)
   }));
 }
 
+// One place turns servers into webrtcbin's stun-server and turn-servers,
+// for the elements' sessions and the server's WHIP/WHEP sessions alike: the
+// first STUN URL of all, and every TURN URL, also of an entry that holds
+// both kinds.
 TEST (IceServers, WebrtcbinUris)
 {
   std::vector<p::IceServer> servers = {
     {{"stun:s:3478", "stun:s2:3478"}, "", ""},
     {{"turn:t:3478?transport=udp", "turns:t:5349"}, "1700086400:peer-1", "a+b/c="},
+    {{"stun:s3:3478", "turn:u:3478", "https://not-ice"}, "u", "p"},
   };
-  EXPECT_EQ (s::webrtcbin_uris (servers), (std::vector<std::string> {
-      "stun://s:3478",
+  const rtcstream::WebrtcbinIceUris uris = rtcstream::webrtcbin_ice_uris (servers);
+  EXPECT_EQ (uris.stun, "stun://s:3478");
+  EXPECT_EQ (uris.turn, (std::vector<std::string> {
       "turn://1700086400%3Apeer-1:a%2Bb%2Fc%3D@t:3478?transport=udp",
       "turns://1700086400%3Apeer-1:a%2Bb%2Fc%3D@t:5349",
+      "turn://u:p@u:3478",
   }));
+  EXPECT_EQ (rtcstream::webrtcbin_ice_uris ({}).stun, "");
+  EXPECT_TRUE (rtcstream::webrtcbin_ice_uris ({{{"turn:t"}, "", ""}}).stun.empty ());
 }

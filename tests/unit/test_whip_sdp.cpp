@@ -195,19 +195,21 @@ TEST (WhipSdp, TrickleFragments)
   o.media[0].mid = "v";
   o.media[1].mline = 1;
   o.media[1].mid = "a";
-  std::vector<std::pair<guint, std::string>> out;
+  std::vector<rtcstream::whip::Candidate> out;
   std::string error;
+  const std::vector<rtcstream::whip::FragMedia> media = sdpfrag_media (o);
+  using rtcstream::whip::parse_sdpfrag;
   ASSERT_TRUE (parse_sdpfrag ("a=ice-ufrag:x\r\na=ice-pwd:y\r\nm=audio 9 RTP/AVP 0\r\na=mid:a\r\n"
-      "a=candidate:1 1 UDP 1 10.0.0.1 9 typ host\r\na=end-of-candidates\r\n", o, out, error))
+      "a=candidate:1 1 UDP 1 10.0.0.1 9 typ host\r\na=end-of-candidates\r\n", media, out, error))
       << error;
   ASSERT_EQ (out.size (), 1u);
   EXPECT_EQ (out[0].first, 1u);
   EXPECT_EQ (out[0].second, "candidate:1 1 UDP 1 10.0.0.1 9 typ host");
-  EXPECT_FALSE (parse_sdpfrag ("a=mid:nope\r\n", o, out, error));
-  EXPECT_FALSE (parse_sdpfrag ("a=candidate:" + std::string (600, 'x') + "\r\n", o, out, error));
+  EXPECT_FALSE (parse_sdpfrag ("a=mid:nope\r\n", media, out, error));
+  EXPECT_FALSE (parse_sdpfrag ("a=candidate:" + std::string (600, 'x') + "\r\n", media, out, error));
   std::string flood;
   for (int i = 0; i < 65; i++)
     flood += "a=candidate:1 1 UDP 1 10.0.0.1 9 typ host\r\n";
-  EXPECT_FALSE (parse_sdpfrag (flood, o, out, error));
-  EXPECT_FALSE (parse_sdpfrag (std::string ("a=candidate:\x01\r\n"), o, out, error));
+  EXPECT_FALSE (parse_sdpfrag (flood, media, out, error));
+  EXPECT_FALSE (parse_sdpfrag (std::string ("a=candidate:\x01\r\n"), media, out, error));
 }

@@ -168,6 +168,20 @@ IceServer::webrtcbin_uris () const
   return out;
 }
 
+WebrtcbinIceUris
+webrtcbin_ice_uris (const std::vector<IceServer> &servers)
+{
+  WebrtcbinIceUris out;
+  for (const IceServer &s : servers)
+    for (std::string &uri : s.webrtcbin_uris ()) {
+      if (starts_with (uri, "turn"))
+        out.turn.push_back (std::move (uri));
+      else if (out.stun.empty ())
+        out.stun = std::move (uri);
+    }
+  return out;
+}
+
 bool
 IceServer::from_webrtcbin_uri (const std::string &uri, IceServer &out)
 {

@@ -35,6 +35,15 @@ struct IceServer {
   static bool from_webrtcbin_uri (const std::string &uri, IceServer &out);
 };
 
+// Servers as webrtcbin's two properties take them: stun-server, the first
+// STUN URL of all (webrtcbin has one; empty when there is none), and
+// turn-servers, every TURN URL, in order.
+struct WebrtcbinIceUris {
+  std::string stun;
+  std::vector<std::string> turn;
+};
+WebrtcbinIceUris webrtcbin_ice_uris (const std::vector<IceServer> &servers);
+
 // Parses the values of every Link header (each value may hold several links
 // separated by commas) into one server per link (RFC 9725 section 4.6).
 // Links whose rel is not "ice-server" are skipped.

@@ -393,7 +393,13 @@ flush_trickle (RtcstreamWhipSignaller *self)
           err ? err->message : describe_status (msg, body).c_str ());
     } else if (status == SOUP_STATUS_OK && body && g_bytes_get_size (body) <= kMaxReplyBytes) {
       // The endpoint may trickle its own candidates back in the reply.
-      for (const whip::Candidate &c : whip::parse_sdpfrag (body_text (body), st->offer.get ()))
+      std::vector<whip::Candidate> remote;
+      std::string error;
+      if (!whip::parse_sdpfrag (body_text (body), whip::sdpfrag_media (st->offer.get ()), remote,
+              error))
+        GST_WARNING_OBJECT (self, "ignoring the candidates of the PATCH answer: %s",
+            error.c_str ());
+      for (const whip::Candidate &c : remote)
         rtcstream_signaller_emit_handle_ice (as_iface (self), st->session_id.c_str (), c.first,
             c.second.c_str ());
     }

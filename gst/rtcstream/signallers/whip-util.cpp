@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include <algorithm>
 #include <map>
 #include <string_view>
 
@@ -102,29 +103,72 @@ make_sdpfrag (const GstSDPMessage *offer, const std::vector<Candidate> &candidat
   return out;
 }
 
-std::vector<Candidate>
-parse_sdpfrag (const std::string &body, const GstSDPMessage *offer)
+bool
+plain_text (std::string_view text)
 {
-  std::vector<Candidate> out;
-  unsigned mline = 0;
-  g_auto (GStrv) lines = g_strsplit (body.c_str (), "\n", -1);
-  for (char **l = lines; *l; l++) {
-    std::string line = *l;
-    while (!line.empty () && (line.back () == '\r' || line.back () == ' '))
-      line.pop_back ();
-    if (starts_with (line, "a=mid:")) {
-      std::string mid = line.substr (6);
-      for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
-        if (media_attribute (gst_sdp_message_get_media (offer, i), "mid") == mid) {
-          mline = i;
-          break;
-        }
-      }
-    } else if (starts_with (line, "a=candidate:")) {
-      out.emplace_back (mline, line.substr (2));
-    }
+  for (char c : text) {
+    const auto u = static_cast<unsigned char> (c);
+    if ((u < 0x20 && c != '\r' && c != '\n' && c != '\t') || u == 0x7f)
+      return false;
   }
+  return true;
+}
+
+std::vector<FragMedia>
+sdpfrag_media (const GstSDPMessage *offer)
+{
+  std::vector<FragMedia> out;
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++)
+    out.push_back ({ media_attribute (gst_sdp_message_get_media (offer, i), "mid"), i });
   return out;
+}
+
+bool
+parse_sdpfrag (const std::string &body, const std::vector<FragMedia> &media,
+    std::vector<Candidate> &out, std::string &error)
+{
+  out.clear ();
+  if (!plain_text (body)) {
+    error = "The body is not a trickle-ice-sdpfrag (it has control characters).";
+    return false;
+  }
+  unsigned mline = media.empty () ? 0 : media.front ().mline;
+  std::size_t start = 0;
+  while (start < body.size ()) {
+    std::size_t end = body.find ('\n', start);
+    if (end == std::string::npos)
+      end = body.size ();
+    std::string_view line (body.data () + start, end - start);
+    start = end + 1;
+    while (!line.empty () && (line.back () == '\r' || line.back () == ' '))
+      line.remove_suffix (1);
+    if (starts_with (line, "a=mid:")) {
+      const std::string_view mid = line.substr (6);
+      auto it = std::find_if (media.begin (), media.end (),
+          [&] (const FragMedia &m) { return m.mid == mid; });
+      if (it == media.end ()) {
+        error = "The sdpfrag names a media (a=mid:" + std::string (mid.substr (0, 32)) +
+            ") that the offer does not have.";
+        return false;
+      }
+      mline = it->mline;
+    } else if (starts_with (line, "a=candidate:")) {
+      if (line.size () - 2 > kMaxCandidateBytes) {
+        error = "A candidate of the sdpfrag is longer than " +
+            std::to_string (kMaxCandidateBytes) + " bytes.";
+        return false;
+      }
+      if (out.size () >= kMaxFragCandidates) {
+        error = "The sdpfrag has more than " + std::to_string (kMaxFragCandidates) +
+            " candidates.";
+        return false;
+      }
+      out.emplace_back (mline, std::string (line.substr (2)));
+    }
+    // Other lines (ice-ufrag, ice-pwd, m=, end-of-candidates) carry nothing
+    // acted on: ICE restarts are not supported.
+  }
+  return true;
 }
 
 std::string

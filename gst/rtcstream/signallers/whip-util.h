@@ -8,7 +8,9 @@
 
 #include <gst/sdp/sdp.h>
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,10 +33,29 @@ void add_candidates (GstSDPMessage *sdp, const std::vector<Candidate> &candidate
 std::string make_sdpfrag (const GstSDPMessage *offer, const std::vector<Candidate> &candidates,
     bool end);
 
-// The remote candidates of an sdpfrag body (a PATCH answer), mapped to the
-// m-line index of the media of offer with the same mid (first media when
-// the fragment names none).
-std::vector<Candidate> parse_sdpfrag (const std::string &body, const GstSDPMessage *offer);
+// Whether text holds no control characters but line ends and tabs, as SDP
+// and sdpfrag bodies may.
+bool plain_text (std::string_view text);
+
+// A media an sdpfrag's candidates may name: its a=mid and m-line index.
+struct FragMedia {
+  std::string mid;
+  unsigned mline = 0;
+};
+// The media of offer, in order.
+std::vector<FragMedia> sdpfrag_media (const GstSDPMessage *offer);
+
+// Limits on an sdpfrag body: the bytes of one candidate and their number.
+constexpr std::size_t kMaxCandidateBytes = 512;
+constexpr std::size_t kMaxFragCandidates = 64;
+
+// The candidates of an application/trickle-ice-sdpfrag body (RFC 8840): a
+// PATCH to a WHIP/WHEP server, or a client's PATCH answer. Each belongs to
+// the media named by the last a=mid: line before it (the first of media
+// when none does). Fails with a sentence in error on control characters, a
+// mid that media lacks, or more than the limits above.
+bool parse_sdpfrag (const std::string &body, const std::vector<FragMedia> &media,
+    std::vector<Candidate> &out, std::string &error);
 
 // Resolves a Location header against the URL the request went to. Returns
 // empty when location is not a valid reference.
