@@ -26,6 +26,9 @@ PACKAGES=(
   iproute2 nftables
   # test: the stacks of a gst-launch process that does not exit (tests/integration/harness.h)
   gdb
+  # test: the libFuzzer targets of tests/fuzz (clang's libFuzzer runtime is only recommended
+  # by clang, and recommends are not installed here)
+  clang libclang-rt-14-dev
 )
 # Debian's npm (which brings nodejs) unless a Node.js with npm is installed already: Debian's
 # npm conflicts with the nodejs packages of other sources.

@@ -295,6 +295,18 @@ export const entries = [
   { lines: ['bench/run.sh > results.md', 'RUNS=5 REPS=1 WINDOW=5 CONSUMERS=1,5 bench/run.sh'], skip: 'the benchmark: minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['bench/netsim.sh stream', 'bench/netsim.sh stream --caps 500 --congestion-control on', 'bench/netsim.sh stream --pattern moving'], skip: 'the benchmark on simulated links: minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['meson test -C build --print-errorlogs --suite netsim'], skip: 'the netsim suite, which meson test runs next to this one' },
+  { lines: ['meson test -C build --print-errorlogs --suite fuzz'], skip: 'the fuzz suite, which meson test runs next to this one' },
+  { lines: ['bench/fuzz.sh'], skip: 'the long fuzz run: 10 million inputs per target, most of an hour of a core' },
+  {
+    lines: ['bench/fuzz.sh --seconds 10 uris'],
+    skip: () => (existsSync(join(BUILD, 'tests', 'fuzz', 'fuzz-uris')) ? null : 'the fuzz targets were not built (no clang++)'),
+    test: async (ctx, [line]) => {
+      // A table with one row: the target, the inputs it ran, nothing found.
+      const c = startLine('fuzz-uris', substitute(line), { env: { BUILD } });
+      assert.equal(await exitsWithin(c, 120000), 0, c.log);
+      assert.match(c.log, /^\| uris \| [1-9]\d* \| \d+ \| \d+ \| none \|$/m, c.log);
+    },
+  },
   { lines: ['rtcstream-signalling [--host ADDRESS] [--port PORT] [--max-message-size BYTES]'], skip: 'a synopsis of the options (tests/server/test_server_process.cpp runs them)' },
 
   // ---- docs/scale-out.md -----------------------------------------------------------

@@ -126,3 +126,24 @@ TEST (IceServers, WebrtcbinUris)
   EXPECT_EQ (rtcstream::webrtcbin_ice_uris ({}).stun, "");
   EXPECT_TRUE (rtcstream::webrtcbin_ice_uris ({{{"turn:t"}, "", ""}}).stun.empty ());
 }
+
+// What the fuzzer (tests/fuzz/fuzz_uris.cpp) found: a URI read back from
+// what it wrote must be the same server, so what cannot be written is refused.
+TEST (IceServers, WebrtcbinUriRefusesWhatItCannotWriteBack)
+{
+  rtcstream::IceServer s;
+  EXPECT_FALSE (rtcstream::IceServer::from_webrtcbin_uri ("turn://u:p@//h:3478", s))
+      << "no host";
+  EXPECT_FALSE (rtcstream::IceServer::from_webrtcbin_uri (std::string ("turn://u:p\0q@h", 15), s))
+      << "a NUL";
+  EXPECT_FALSE (rtcstream::IceServer::from_webrtcbin_uri ("turn://u:p%00q@h", s)) << "%00";
+  EXPECT_FALSE (rtcstream::IceServer::from_webrtcbin_uri ("turn://u:p%12@h", s))
+      << "a control character";
+  EXPECT_FALSE (rtcstream::IceServer::from_webrtcbin_uri ("stun://h 1", s)) << "a space";
+  ASSERT_TRUE (rtcstream::IceServer::from_webrtcbin_uri ("turn://u:a%20b@h:3478", s));
+  EXPECT_EQ (s.credential, "a b");
+  EXPECT_EQ (s.webrtcbin_uris (), std::vector<std::string> { "turn://u:a%20b@h:3478" });
+  // Credentials no URI can carry (from a Link header or a welcome) are left out.
+  EXPECT_TRUE ((rtcstream::IceServer { { "turn:h" }, std::string ("u\0v", 3), "p" })
+      .webrtcbin_uris ().empty ());
+}

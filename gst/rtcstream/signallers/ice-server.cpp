@@ -16,6 +16,19 @@ starts_with (std::string_view s, std::string_view prefix)
   return s.substr (0, prefix.size ()) == prefix;
 }
 
+// Whether s holds no control characters (NUL included), nor spaces unless
+// spaces: what credentials (spaces) and a URI (none) may hold.
+bool
+printable (std::string_view s, bool spaces = false)
+{
+  for (char c : s) {
+    const auto u = static_cast<unsigned char> (c);
+    if (u < 0x20 || u == 0x7f || (u == 0x20 && !spaces))
+      return false;
+  }
+  return true;
+}
+
 std::string
 lower (std::string s)
 {
@@ -125,8 +138,9 @@ webrtcbin_uri (const std::string &url, const std::string &username,
   std::string rest = url.substr (colon + 1);
   while (starts_with (rest, "/"))
     rest.erase (0, 1);
-  if (rest.empty ())
-    return {};
+  if (rest.empty () || !printable (rest) || !printable (username, true) ||
+      !printable (credential, true))
+    return {};  // not something webrtcbin (and libnice) could take
   if (scheme == "stun" || scheme == "stuns")
     return scheme + "://" + rest;
   if (scheme == "turn" || scheme == "turns") {
@@ -138,11 +152,14 @@ webrtcbin_uri (const std::string &url, const std::string &username,
   return {};
 }
 
-std::string
-unescape (const std::string &s)
+bool
+unescape (const std::string &s, std::string &out)
 {
   g_autofree char *u = g_uri_unescape_string (s.c_str (), nullptr);
-  return u ? u : s;
+  if (!u)
+    return false;  // a bad %-escape, or %00
+  out = u;
+  return printable (out, true);
 }
 
 }  // namespace
@@ -186,7 +203,7 @@ bool
 IceServer::from_webrtcbin_uri (const std::string &uri, IceServer &out)
 {
   const std::size_t sep = uri.find ("://");
-  if (sep == std::string::npos)
+  if (sep == std::string::npos || !printable (uri))
     return false;
   const std::string scheme = lower (uri.substr (0, sep));
   std::string rest = uri.substr (sep + 3);
@@ -196,16 +213,16 @@ IceServer::from_webrtcbin_uri (const std::string &uri, IceServer &out)
     if (at != std::string::npos) {
       const std::string userinfo = rest.substr (0, at);
       const std::size_t colon = userinfo.find (':');
-      out.username = unescape (userinfo.substr (0, colon));
-      if (colon != std::string::npos)
-        out.credential = unescape (userinfo.substr (colon + 1));
+      if (!unescape (userinfo.substr (0, colon), out.username) ||
+          (colon != std::string::npos && !unescape (userinfo.substr (colon + 1), out.credential)))
+        return false;
       rest.erase (0, at + 1);
     }
   } else if (scheme != "stun" && scheme != "stuns") {
     return false;
   }
-  if (rest.empty ())
-    return false;
+  if (rest.empty () || rest[0] == '/')
+    return false;  // no host
   out.urls = { scheme + ":" + rest };
   return true;
 }
