@@ -217,6 +217,60 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
   }
 }
 
+// Ticks in a row after which pre-encoded video that needs more than a
+// congested link's estimate is said not to fit it (and back).
+constexpr int kThinTicks = 3;
+
+// Worker thread, once a second: pre-encoded video cannot follow the
+// estimate. When what it sends needs more than the estimate leaves it, on a
+// link that shows congestion (queueing delay or loss), for kThinTicks, the
+// consumer's stats say so (link-too-thin) and one bus warning per consumer
+// names it; the media keeps flowing.
+void
+check_passthrough (RtcstreamSink *self, Consumer &c, guint64 bytes, gint64 tick_us)
+{
+  Congestion &cc = *c.congestion;
+  bool warn = false;
+  guint need = 0, room = 0;
+  {
+    std::lock_guard<std::mutex> lk (cc.lock);
+    if (cc.passthrough_tick_us && tick_us > cc.passthrough_tick_us && bytes >= cc.passthrough_bytes)
+      cc.passthrough_bps = (guint) ((bytes - cc.passthrough_bytes) * 8 * G_USEC_PER_SEC /
+          (guint64) (tick_us - cc.passthrough_tick_us));
+    cc.passthrough_bytes = bytes;
+    cc.passthrough_tick_us = tick_us;
+    const BandwidthEstimator &e = cc.estimator;
+    need = cc.passthrough_bps;
+    room = (guint) std::max (0.0, e.estimate_bps () * kHeadroom - cc.audio_bps);
+    const bool thin = need > room;
+    const bool congested = e.usage () == BandwidthEstimator::Usage::Over || e.loss () > 0.05;
+    if (thin != cc.too_thin) {
+      cc.thin_ticks++;
+      cc.thin_congested = cc.thin_congested || congested;
+      if (cc.thin_ticks >= kThinTicks && (!thin || cc.thin_congested)) {
+        cc.too_thin = thin;
+        cc.thin_ticks = 0;
+        cc.thin_congested = false;
+        warn = thin && !cc.thin_warned;
+        cc.thin_warned = cc.thin_warned || thin;
+      }
+    } else {
+      cc.thin_ticks = 0;
+      cc.thin_congested = false;
+    }
+  }
+  if (!warn)
+    return;
+  const std::string &peer = c.session->peer_id ();
+  GST_ELEMENT_WARNING (self, STREAM, ENCODE,
+      ("The link to viewer %s carries about %u kbit/s, less than the %u kbit/s of the "
+       "pre-encoded video, which rtcstreamsink cannot re-encode: that viewer will lose "
+       "frames. Give rtcstreamsink raw video to adapt to each viewer, or encode less.",
+          peer.c_str (), room / 1000, need / 1000),
+      ("consumer %s, session %s; its stats say link-too-thin", peer.c_str (),
+          c.session->id ().c_str ()));
+}
+
 // Worker thread: sets the video encoders that serve this consumer to its
 // estimate (alone in their group) or to max-bitrate (shared). On the
 // once-a-second tick (tick_us, else 0) their picture size follows.
@@ -240,9 +294,20 @@ apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_u
     audio = c.congestion->audio_bps;
   }
   std::vector<EncoderGroup *> video;
-  for (Branch &br : c.branches)
-    if (br.group->encodes && br.group->codec->kind == MediaKind::Video)
+  guint64 passthrough_bytes = 0;
+  bool passthrough = false;
+  for (Branch &br : c.branches) {
+    if (br.group->codec->kind != MediaKind::Video)
+      continue;
+    if (br.group->encodes) {
       video.push_back (br.group);
+    } else {
+      passthrough = true;
+      passthrough_bytes += br.group->encoded_bytes.load ();
+    }
+  }
+  if (passthrough && tick_us)
+    check_passthrough (self, c, passthrough_bytes, tick_us);
   double share = video.empty () ? 0
       : std::max (0.0, estimate * kHeadroom - audio) / (double) video.size ();
   guint target = 0;
@@ -356,11 +421,14 @@ update_congestion (RtcstreamSink *self)
 void
 add_congestion_stats (GstStructure *s, const Consumer &c)
 {
-  guint estimate = 0, target = 0, sent = 0;
+  guint estimate = 0, target = 0, sent = 0, passthrough = 0;
+  bool too_thin = false;
   double loss = 0;
   const char *feedback = "none", *usage = "normal";
   if (c.congestion) {
     std::lock_guard<std::mutex> lk (c.congestion->lock);
+    passthrough = c.congestion->passthrough_bps;
+    too_thin = c.congestion->too_thin;
     const BandwidthEstimator &e = c.congestion->estimator;
     estimate = e.estimate_bps ();
     target = c.congestion->target_bps;
@@ -377,7 +445,9 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
       "bitrate-sent", G_TYPE_UINT, sent,
       "packet-loss", G_TYPE_DOUBLE, loss,
       "feedback", G_TYPE_STRING, feedback,
-      "congestion", G_TYPE_STRING, usage, nullptr);
+      "congestion", G_TYPE_STRING, usage,
+      "pre-encoded-bitrate", G_TYPE_UINT, passthrough,
+      "link-too-thin", G_TYPE_BOOLEAN, too_thin, nullptr);
 }
 
 }  // namespace rtcstream::sink

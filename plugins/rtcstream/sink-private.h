@@ -116,6 +116,18 @@ struct Congestion {
   guint64 report_key = 0;      // the receiver report last given to the estimator
   gint64 last_post_us = 0;     // when the probe last asked the worker to apply
   guint posted_bps = 0;        // the estimate it asked with
+  // Pre-encoded (passed-through) video, which cannot follow the estimate:
+  // what it sends (the groups' bytes at the last tick), how many ticks in a
+  // row it needed more than the estimate leaves it and whether the link
+  // showed congestion meanwhile, whether the link is too thin for it now,
+  // and whether the one bus warning for this consumer went out.
+  guint64 passthrough_bytes = 0;
+  gint64 passthrough_tick_us = 0;
+  guint passthrough_bps = 0;
+  int thin_ticks = 0;
+  bool thin_congested = false;
+  bool too_thin = false;
+  bool thin_warned = false;
 };
 
 struct Consumer {

@@ -114,6 +114,23 @@ TEST_F (Loopback, TwoConsumersShareOneEncoder)
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
+// Pre-encoded video on a link that carries it (here, the loopback) is not
+// said to be too big for its viewer (the netsim suite has the thin link).
+TEST_F (Loopback, PreEncodedVideoOnAWideLinkIsNotSaidTooBig)
+{
+  if (!rtcstream::test::have ("x264enc"))
+    GTEST_SKIP () << "x264enc is missing";
+  auto prod = producer ("videotestsrc is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! "
+      "x264enc tune=zerolatency speed-preset=ultrafast bitrate=2000 key-int-max=30 ! "
+      "video/x-h264,profile=constrained-baseline ! " + sink ());
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 150; }, kTimeoutMs * 2))
+      << v->frames << cons->all_errors () << prod->all_errors ();
+  EXPECT_FALSE (prod->has_warning_containing ("cannot re-encode")) << prod->all_errors ();
+  EXPECT_GT (stats_uint (prod->element ("sink"), "consumers"), 0u);
+}
+
 TEST_F (Loopback, LeavingConsumerIsRemovedFromTheSinksStats)
 {
   auto prod = producer (kVideo + " ! " + sink ());

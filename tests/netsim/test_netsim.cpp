@@ -349,6 +349,50 @@ TEST_F (Netsim, AViewerBehind500kbitsKeepsPlaying)
   EXPECT_GT (stats_number (stats, "bitrate-target"), 0.0) << stats;
 }
 
+// Pre-encoded video cannot be re-encoded for a thin link (issue 10, item
+// 5): it keeps flowing, the viewer's stats say link-too-thin, and the bus
+// gets one warning for that viewer naming what the link carries.
+TEST_F (Netsim, PreEncodedVideoTooBigForAViewersLinkIsSaidOnce)
+{
+  constexpr unsigned kCapKbit = 400;
+  net->link (*producer, *viewer, {.rate_kbit = kCapKbit});
+  SignallingServer server (*net, *producer);
+  ASSERT_TRUE (server.ok ());
+  GstProcess sink (*net, *producer,
+      "videotestsrc is-live=true pattern=smpte ! video/x-raw,width=640,height=360,framerate=30/1 ! "
+      "x264enc tune=zerolatency speed-preset=ultrafast bitrate=1200 key-int-max=60 ! "
+      "video/x-h264,profile=constrained-baseline ! rtcstreamsink name=sink uri=" +
+      server.uri ("cam"));
+  ASSERT_TRUE (sink.wait_registered (20000)) << sink.messages ();
+  GstProcess src (*net, *viewer, "rtcstreamsrc uri=" + server.uri ("cam") +
+      " ! fakesink name=out", {"out"});
+  std::string stats;
+  bool thin = false;
+  for (int i = 0; i < 40 && !thin; i++) {
+    std::this_thread::sleep_for (std::chrono::seconds (1));
+    stats = sink.stats ("sink");
+    std::string plain;  // a consumer's stats are a structure inside, escaped
+    for (char c : stats)
+      if (c != '\\')
+        plain += c;
+    thin = plain.find ("link-too-thin=(boolean)true") != std::string::npos;
+  }
+  EXPECT_TRUE (thin) << stats << sink.messages ();
+  EXPECT_GT (stats_number (stats, "pre-encoded-bitrate"), kCapKbit * 1000.0) << stats;
+  std::this_thread::sleep_for (std::chrono::seconds (3));
+  const std::string messages = sink.messages ();
+  auto count = [&] (const std::string &what) {
+    size_t n = 0;
+    for (size_t at = messages.find (what); at != std::string::npos; at = messages.find (what, at + 1))
+      n++;
+    return n;
+  };
+  EXPECT_EQ (count ("pre-encoded video, which rtcstreamsink cannot re-encode"), 1u) << messages;
+  EXPECT_EQ (messages.find ("error "), std::string::npos) << messages;
+  // It keeps flowing: the sink still sends to the viewer.
+  EXPECT_GT (stats_number (sink.stats ("sink"), "bitrate-sent"), 0.0);
+}
+
 // The namespaces of test process pid that exist now.
 std::vector<std::string>
 namespaces_of (pid_t pid)
