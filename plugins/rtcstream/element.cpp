@@ -45,18 +45,20 @@ ElementCore::copy_settings ()
 }
 
 void
-ElementCore::start (GstElement *element, RtcstreamSignaller *sig,
+ElementCore::start (GstElement *element, Ref<RtcstreamSignaller> sig,
     std::function<void ()> on_start, std::function<void ()> refresh_stats,
-    std::initializer_list<SignallerLink::Handler> handlers)
+    std::initializer_list<Handler> handlers)
 {
   Ref<GstElement> ref = Ref<GstElement>::take_ref (element);
-  worker->run_sync ([this, ref, sig, &on_start, &refresh_stats] {
-    signaller = Ref<RtcstreamSignaller>::take_ref (sig);
+  worker->run_sync ([this, ref, &sig, &on_start, &refresh_stats] {
+    signaller = std::move (sig);
     started = true;
     on_start ();
     schedule_stats (ref, ++stats_generation, refresh_stats);
   });
-  link.start (sig, element, handlers);
+  for (const Handler &h : handlers)
+    handler_ids_.push_back (g_signal_connect (signaller.get (), h.signal, h.callback, element));
+  rtcstream_signaller_start (signaller.get ());
 }
 
 // Worker thread: refresh_stats in a second, and every second after while
@@ -77,7 +79,13 @@ ElementCore::schedule_stats (Ref<GstElement> element, guint generation,
 void
 ElementCore::stop (std::function<void ()> on_stop)
 {
-  link.stop ();  // no signaller callback for the element after this
+  // No signaller callback for the element after this.
+  if (signaller) {
+    for (gulong id : handler_ids_)
+      g_signal_handler_disconnect (signaller.get (), id);
+    rtcstream_signaller_stop (signaller.get ());
+  }
+  handler_ids_.clear ();
   worker->run_sync ([this, &on_stop] {
     on_stop ();
     started = false;

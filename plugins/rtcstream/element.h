@@ -2,9 +2,13 @@
 //
 // ElementCore: the part of rtcstreamsink's and rtcstreamsrc's private State
 // that is the same in both (settings and their lock, the Worker, the
-// signaller in use, the data channels), with the start, stop, stats timer
-// and worker hand-off that go with it. Each element's State derives from it
-// and adds its own sessions.
+// signaller in use and the element's handlers on it, the data channels),
+// with the start, stop, stats timer and worker hand-off that go with it.
+// Each element's State derives from it and adds its own sessions.
+//
+// The settings hold what the user set (the application's own signaller
+// among them); the signaller in use while started (the application's, or
+// one made from the uri) lives here only.
 #pragma once
 
 #include <gst/gst.h>
@@ -14,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "props.h"
 #include "rtcstream/datachannel.h"
@@ -31,11 +36,20 @@ struct ElementCore {
 
   std::shared_ptr<Worker> worker;
   std::unique_ptr<DataChannels> channels;
+  // The signaller in use, from start to stop: set and dropped on the worker
+  // (start and stop wait for it), read there in between; the application
+  // thread reads it only in start, after setting it, and in stop, before
+  // dropping it.
+  Ref<RtcstreamSignaller> signaller;
   // Worker-only (start and stop wait for the worker to set them).
-  Ref<RtcstreamSignaller> signaller;  // the one in use while started
   bool started = false;
   guint stats_generation = 0;
-  SignallerLink link;  // handlers on the signaller while started
+
+  // An element handler for one of the signaller's signals.
+  struct Handler {
+    const char *signal;
+    GCallback callback;
+  };
 
   // Instance init: default settings, a Worker named after the element, and
   // the data channels with the element's handlers.
@@ -51,11 +65,10 @@ struct ElementCore {
   // on_start, and from then on calls refresh_stats there every second until
   // stop. Then connects handlers (element as their user data) to sig and
   // starts it.
-  void start (GstElement *element, RtcstreamSignaller *sig, std::function<void ()> on_start,
-      std::function<void ()> refresh_stats,
-      std::initializer_list<SignallerLink::Handler> handlers);
-  // Application thread (PAUSED to READY). Disconnects and stops the
-  // signaller, so that no signaller callback runs for the element after
+  void start (GstElement *element, Ref<RtcstreamSignaller> sig, std::function<void ()> on_start,
+      std::function<void ()> refresh_stats, std::initializer_list<Handler> handlers);
+  // Application thread (PAUSED to READY). Disconnects the handlers and stops
+  // the signaller, so that no signaller callback runs for the element after
   // this; then on the worker, waiting for it, runs on_stop, marks the
   // element stopped and drops the signaller.
   void stop (std::function<void ()> on_stop);
@@ -65,6 +78,8 @@ struct ElementCore {
   void adopt_remote_channels (const std::string &session, GstElement *webrtcbin);
 
 private:
+  std::vector<gulong> handler_ids_;  // application thread: start and stop
+
   void schedule_stats (Ref<GstElement> element, guint generation,
       std::function<void ()> refresh_stats);
 };

@@ -251,7 +251,6 @@ set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
     case PROP_SIGNALLER: {
       auto *sig = static_cast<RtcstreamSignaller *> (g_value_get_object (value));
       s.signaller = Ref<RtcstreamSignaller>::take_ref (sig);
-      s.signaller_from_app = sig != nullptr;
       return true;
     }
     case PROP_VIDEO_CODECS:
@@ -316,17 +315,18 @@ get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
 
 namespace {
 
-RtcstreamSignaller *
-make_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
+Ref<RtcstreamSignaller>
+make_signaller (const CommonSettings &s, RtcstreamRole role, std::string &error)
 {
+  using SignallerRef = Ref<RtcstreamSignaller>;
   for (const std::string *e : {&s.uri_error, &s.codec_error[0], &s.codec_error[1],
            &s.turn_error}) {
     if (!e->empty ()) {
       error = *e;
-      return nullptr;
+      return {};
     }
   }
-  if (s.signaller_from_app && s.signaller) {
+  if (s.signaller) {
     g_object_set (s.signaller.get (), "role", role, nullptr);
     // The settings an element passes on, to a signaller that takes them.
     if (RTCSTREAM_IS_BASE_SIGNALLER (s.signaller.get ())) {
@@ -335,7 +335,7 @@ make_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
       if (!s.tls_ca_file.empty ())
         g_object_set (s.signaller.get (), "tls-ca-file", s.tls_ca_file.c_str (), nullptr);
     }
-    return s.signaller.get ();
+    return s.signaller;
   }
   StreamUri http;
   std::string ignored;
@@ -349,42 +349,40 @@ make_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
                     "with rtcstreamsrc"
                   : "rtcstreamsrc watches: use whep+http(s)://... here, and whip+ URIs "
                     "with rtcstreamsink");
-      return nullptr;
+      return {};
     }
-    s.signaller = Ref<RtcstreamSignaller>::adopt (
+    auto sig = SignallerRef::adopt (
         RTCSTREAM_SIGNALLER (rtcstream_whip_signaller_new (http.http_url.c_str ())));
-    g_object_set (s.signaller.get (), "role", role, "stream-name", s.stream_name.c_str (),
+    g_object_set (sig.get (), "role", role, "stream-name", s.stream_name.c_str (),
         "auth-token", s.auth_token.empty () ? nullptr : s.auth_token.c_str (),
         "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
-    return s.signaller.get ();
+    return sig;
   }
-  if (rtcstream_loopback_uri_is_loopback (s.uri.c_str ())) {
-    s.signaller = Ref<RtcstreamSignaller>::adopt (RTCSTREAM_SIGNALLER (
+  if (rtcstream_loopback_uri_is_loopback (s.uri.c_str ()))
+    return SignallerRef::adopt (RTCSTREAM_SIGNALLER (
         rtcstream_loopback_signaller_new (role, s.stream_name.c_str ())));
-    return s.signaller.get ();
-  }
   if (rtcstream_janus_uri_is_janus (s.uri.c_str ())) {
     g_autoptr (GError) err = nullptr;
     RtcstreamJanusSignaller *janus = rtcstream_janus_signaller_new_from_uri (s.uri.c_str (), &err);
     if (!janus) {
       error = err->message;
-      return nullptr;
+      return {};
     }
-    s.signaller = Ref<RtcstreamSignaller>::adopt (RTCSTREAM_SIGNALLER (janus));
-    g_object_set (s.signaller.get (), "role", role,
+    auto sig = SignallerRef::adopt (RTCSTREAM_SIGNALLER (janus));
+    g_object_set (sig.get (), "role", role,
         "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
-    return s.signaller.get ();
+    return sig;
   }
   if (s.ws_url.empty ()) {
     error = "No uri set: set uri=rtcstream://HOST:PORT/STREAM (e.g. "
             "rtcstream://127.0.0.1:8443/cam), or set a signaller";
-    return nullptr;
+    return {};
   }
-  s.signaller = Ref<RtcstreamSignaller>::adopt (
+  auto sig = SignallerRef::adopt (
       RTCSTREAM_SIGNALLER (rtcstream_ws_signaller_new (s.ws_url.c_str ())));
-  g_object_set (s.signaller.get (), "role", role, "stream-name", s.stream_name.c_str (),
+  g_object_set (sig.get (), "role", role, "stream-name", s.stream_name.c_str (),
       "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
-  return s.signaller.get ();
+  return sig;
 }
 
 // A signaller that may learn ICE servers from its server (rtcstream-signalling's
@@ -399,15 +397,15 @@ announces_ice_servers (RtcstreamSignaller *sig)
 
 }  // namespace
 
-RtcstreamSignaller *
-ensure_signaller (CommonSettings &s, RtcstreamRole role, std::string &error)
+Ref<RtcstreamSignaller>
+signaller_for_start (const CommonSettings &s, RtcstreamRole role, std::string &error)
 {
-  RtcstreamSignaller *sig = make_signaller (s, role, error);
-  if (sig && s.relay_only && s.turn_servers.empty () && !announces_ice_servers (sig)) {
+  Ref<RtcstreamSignaller> sig = make_signaller (s, role, error);
+  if (sig && s.relay_only && s.turn_servers.empty () && !announces_ice_servers (sig.get ())) {
     error = "ice-transport-policy=relay sends everything through TURN relays, but "
             "turn-servers is empty: set turn-servers='<\"turn://USER:PASSWORD@HOST:PORT\">' "
             "or use ice-transport-policy=all";
-    return nullptr;
+    return {};
   }
   return sig;
 }
@@ -424,28 +422,6 @@ ice_config (const CommonSettings &s)
       c.servers.push_back (server);
   c.relay_only = s.relay_only;
   return c;
-}
-
-void
-SignallerLink::start (RtcstreamSignaller *signaller, gpointer element,
-    std::initializer_list<Handler> handlers)
-{
-  signaller_ = Ref<RtcstreamSignaller>::take_ref (signaller);
-  for (const Handler &h : handlers)
-    ids_.push_back (g_signal_connect (signaller, h.signal, h.callback, element));
-  rtcstream_signaller_start (signaller);
-}
-
-void
-SignallerLink::stop ()
-{
-  if (!signaller_)
-    return;
-  for (gulong id : ids_)
-    g_signal_handler_disconnect (signaller_.get (), id);
-  ids_.clear ();
-  rtcstream_signaller_stop (signaller_.get ());
-  signaller_.reset ();
 }
 
 }  // namespace rtcstream

@@ -8,7 +8,6 @@
 
 #include <functional>
 #include <mutex>
-#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -43,8 +42,10 @@ struct CommonSettings {
   bool relay_only = false;    // ice-transport-policy=relay
   std::string tls_ca_file;
   std::string auth_token;    // bearer token for WHIP/WHEP endpoints
+  // The application's own signaller (the signaller property), null when
+  // unset: then the element makes one from the uri at each start. Never the
+  // signaller in use: ElementCore owns that one while started.
   Ref<RtcstreamSignaller> signaller;
-  bool signaller_from_app = false;
   std::vector<const Codec *> video_codecs;
   std::vector<const Codec *> audio_codecs;
   // A bad uri or codec list, kept to fail with at start: a warning posted
@@ -89,30 +90,14 @@ bool get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
 // Applies a rtcstream:// URI; on failure fills error.
 bool apply_uri (CommonSettings &s, const char *uri, std::string &error);
 
-// Makes the default signaller (ours, over websocket) when the application
-// set none. Returns null with error filled when no URI was given.
-RtcstreamSignaller *ensure_signaller (CommonSettings &s, RtcstreamRole role,
+// The signaller for a start: the application's (set up for role), or a new
+// one made from the uri (ours over websocket, WHIP/WHEP, Janus, loopback).
+// Returns null with error filled when the settings cannot work (no uri, a
+// bad uri or codec list kept from when it was set, relay without TURN).
+Ref<RtcstreamSignaller> signaller_for_start (const CommonSettings &s, RtcstreamRole role,
     std::string &error);
 
 IceConfig ice_config (const CommonSettings &s);
-
-// Connects an element's handlers to its signaller and starts it; stop()
-// disconnects them (no handler runs for this element afterwards) and stops
-// the signaller.
-class SignallerLink {
-public:
-  struct Handler {
-    const char *signal;
-    GCallback callback;
-  };
-  void start (RtcstreamSignaller *signaller, gpointer element,
-      std::initializer_list<Handler> handlers);
-  void stop ();
-
-private:
-  Ref<RtcstreamSignaller> signaller_;
-  std::vector<gulong> ids_;
-};
 
 extern const gchar *const uri_protocols[];
 // uri_protocols plus the schemes of one element only (whip+ for the sink,

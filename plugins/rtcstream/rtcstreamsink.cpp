@@ -391,15 +391,13 @@ start (RtcstreamSink *self)
 {
   State *st = self->state;
   std::string error;
-  RtcstreamSignaller *sig;
+  Ref<RtcstreamSignaller> sig;
   {
     std::lock_guard<std::mutex> lk (st->lock);
-    if (st->inputs.empty ()) {
+    if (st->inputs.empty ())
       error = "No input: link something to a video_%u or audio_%u pad of rtcstreamsink";
-      sig = nullptr;
-    } else {
-      sig = ensure_signaller (st->settings, RTCSTREAM_ROLE_PRODUCER, error);
-    }
+    else
+      sig = signaller_for_start (st->settings, RTCSTREAM_ROLE_PRODUCER, error);
   }
   if (!sig) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
@@ -411,7 +409,7 @@ start (RtcstreamSink *self)
     for (auto &kv : st->consumers)
       kv.second->session->refresh_stats ();
   };
-  st->start (GST_ELEMENT (self), sig, on_start, refresh_stats, {
+  st->start (GST_ELEMENT (self), std::move (sig), on_start, refresh_stats, {
     {"session-requested", G_CALLBACK (on_session_requested)},
     {"session-description", G_CALLBACK (on_session_description)},
     {"handle-ice", G_CALLBACK (on_handle_ice)},

@@ -532,11 +532,11 @@ start (RtcstreamSrc *self)
 {
   State *st = self->state;
   std::string error;
-  RtcstreamSignaller *sig;
+  Ref<RtcstreamSignaller> sig;
   gint timeout;
   {
     std::lock_guard<std::mutex> lk (st->lock);
-    sig = ensure_signaller (st->settings, RTCSTREAM_ROLE_CONSUMER, error);
+    sig = signaller_for_start (st->settings, RTCSTREAM_ROLE_CONSUMER, error);
     timeout = st->producer_timeout_ms;
     st->outputs.clear ();
   }
@@ -544,14 +544,14 @@ start (RtcstreamSrc *self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
     return false;
   }
-  if (RTCSTREAM_IS_BASE_SIGNALLER (sig))
-    g_object_set (sig, "producer-timeout", timeout, nullptr);
+  if (RTCSTREAM_IS_BASE_SIGNALLER (sig.get ()))
+    g_object_set (sig.get (), "producer-timeout", timeout, nullptr);
   auto on_start = [st] { st->phase = Phase::Waiting; };
   auto refresh_stats = [st] {
     if (st->session)
       st->session->refresh_stats ();
   };
-  st->start (GST_ELEMENT (self), sig, on_start, refresh_stats, {
+  st->start (GST_ELEMENT (self), std::move (sig), on_start, refresh_stats, {
     {"session-started", G_CALLBACK (on_session_started)},
     {"session-requested", G_CALLBACK (on_session_requested)},
     {"session-description", G_CALLBACK (on_session_description)},
