@@ -49,6 +49,7 @@ enum {
   SIGNAL_HANDLE_ICE,
   SIGNAL_SESSION_ENDED,
   SIGNAL_ERROR,
+  SIGNAL_WARNING,
   N_SIGNALS
 };
 guint signals[N_SIGNALS];
@@ -88,6 +89,8 @@ rtcstream_signaller_default_init (RtcstreamSignallerInterface *iface)
   signals[SIGNAL_SESSION_ENDED] = g_signal_new ("session-ended", t,
       G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_ERROR] = g_signal_new ("error", t, G_SIGNAL_RUN_LAST, 0,
+      nullptr, nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_WARNING] = g_signal_new ("warning", t, G_SIGNAL_RUN_LAST, 0,
       nullptr, nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
@@ -172,6 +175,12 @@ void
 rtcstream_signaller_emit_error (RtcstreamSignaller *self, const GError *error)
 {
   g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
+}
+
+void
+rtcstream_signaller_emit_warning (RtcstreamSignaller *self, const GError *error)
+{
+  g_signal_emit (self, signals[SIGNAL_WARNING], 0, error);
 }
 
 RtcstreamSignallerFeatures

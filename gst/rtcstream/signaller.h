@@ -99,7 +99,9 @@ struct _RtcstreamSignallerInterface {
  *  "session-description" (gchar *session_id, GstWebRTCSessionDescription *sdp)
  *  "handle-ice" (gchar *session_id, guint mline, gchar *candidate)
  *  "session-ended" (gchar *session_id)
- *  "error" (GError *error)
+ *  "error" (GError *error)        the signaller gave up: the element posts an ERROR
+ *  "warning" (GError *error)      a problem it works around (the connection to the
+ *      server was lost and it reconnects; sessions go on): the element posts a WARNING
  */
 
 void rtcstream_signaller_start (RtcstreamSignaller *self);
@@ -126,5 +128,6 @@ void rtcstream_signaller_emit_handle_ice (RtcstreamSignaller *self,
 void rtcstream_signaller_emit_session_ended (RtcstreamSignaller *self,
     const gchar *session_id);
 void rtcstream_signaller_emit_error (RtcstreamSignaller *self, const GError *error);
+void rtcstream_signaller_emit_warning (RtcstreamSignaller *self, const GError *error);
 
 G_END_DECLS

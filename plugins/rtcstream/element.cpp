@@ -94,6 +94,13 @@ ElementCore::stop (std::function<void ()> on_stop)
 }
 
 void
+on_signaller_warning (RtcstreamSignaller *, GError *err, gpointer element)
+{
+  GST_ELEMENT_WARNING (GST_ELEMENT (element), RESOURCE, OPEN_READ_WRITE, ("%s", err->message),
+      ("signaller warning domain %s code %d", g_quark_to_string (err->domain), err->code));
+}
+
+void
 ElementCore::adopt_remote_channels (const std::string &session, GstElement *webrtcbin)
 {
   // A raw pointer: the webrtcbin is a child that the session's close ()

@@ -84,6 +84,12 @@ private:
       std::function<void ()> refresh_stats);
 };
 
+// The signaller's thread: the handler of its "warning" signal (both
+// elements, user data the element): a WARNING message on the bus, e.g. the
+// connection to the signalling server was lost and the signaller reconnects
+// while the sessions go on.
+void on_signaller_warning (RtcstreamSignaller *signaller, GError *err, gpointer element);
+
 // Any thread: runs fn (self) on the element's worker, later, unless the
 // element has stopped by then; holds a ref on the element meanwhile.
 // Element is an instance struct whose state derives from ElementCore.

@@ -150,6 +150,15 @@ install_common_properties (GObjectClass *klass, const char *role_word)
           "NAT-traversing path is tried, e.g. to hide this host's addresses or to test a "
           "TURN set-up); all lets ICE pick any path",
           ice_transport_policy_get_type (), ICE_TRANSPORT_POLICY_ALL, flags));
+  g_object_class_install_property (klass, PROP_RECONNECT_TIMEOUT,
+      g_param_spec_int ("reconnect-timeout", "Reconnect timeout",
+          "When the connection to the signalling server drops (rtcstream-signalling "
+          "restarted, a network outage): how long (ms) to try to reconnect, with backoff, "
+          "before failing with an error. Meanwhile running sessions keep streaming, a "
+          "warning is posted, and once back the sink registers its stream again and a src "
+          "without a session joins again; -1 tries forever, 0 fails at once. WHIP/WHEP "
+          "keep no connection; see docs/elements.md for what each signaller does",
+          -1, G_MAXINT, kDefaultReconnectTimeoutMs, flags));
   g_object_class_install_property (klass, PROP_AUDIO_CODECS,
       g_param_spec_string ("audio-codecs", "Audio codecs",
           "Audio codecs in order of preference, comma separated (OPUS)",
@@ -248,6 +257,9 @@ set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
     case PROP_ICE_TRANSPORT_POLICY:
       s.relay_only = g_value_get_enum (value) == ICE_TRANSPORT_POLICY_RELAY;
       return true;
+    case PROP_RECONNECT_TIMEOUT:
+      s.reconnect_timeout_ms = g_value_get_int (value);
+      return true;
     case PROP_SIGNALLER: {
       auto *sig = static_cast<RtcstreamSignaller *> (g_value_get_object (value));
       s.signaller = Ref<RtcstreamSignaller>::take_ref (sig);
@@ -290,6 +302,9 @@ get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
     case PROP_ICE_TRANSPORT_POLICY:
       g_value_set_enum (value, s.relay_only ? ICE_TRANSPORT_POLICY_RELAY
                                             : ICE_TRANSPORT_POLICY_ALL);
+      return true;
+    case PROP_RECONNECT_TIMEOUT:
+      g_value_set_int (value, s.reconnect_timeout_ms);
       return true;
     case PROP_TURN_SERVERS:
       for (const std::string &t : s.turn_servers) {
@@ -334,6 +349,8 @@ make_signaller (const CommonSettings &s, RtcstreamRole role, std::string &error)
         g_object_set (s.signaller.get (), "auth-token", s.auth_token.c_str (), nullptr);
       if (!s.tls_ca_file.empty ())
         g_object_set (s.signaller.get (), "tls-ca-file", s.tls_ca_file.c_str (), nullptr);
+      if (s.reconnect_timeout_ms != kDefaultReconnectTimeoutMs)
+        g_object_set (s.signaller.get (), "reconnect-timeout", s.reconnect_timeout_ms, nullptr);
     }
     return s.signaller;
   }
@@ -401,6 +418,8 @@ Ref<RtcstreamSignaller>
 signaller_for_start (const CommonSettings &s, RtcstreamRole role, std::string &error)
 {
   Ref<RtcstreamSignaller> sig = make_signaller (s, role, error);
+  if (sig && !s.signaller && RTCSTREAM_IS_BASE_SIGNALLER (sig.get ()))
+    g_object_set (sig.get (), "reconnect-timeout", s.reconnect_timeout_ms, nullptr);
   if (sig && s.relay_only && s.turn_servers.empty () && !announces_ice_servers (sig.get ())) {
     error = "ice-transport-policy=relay sends everything through TURN relays, but "
             "turn-servers is empty: set turn-servers='<\"turn://USER:PASSWORD@HOST:PORT\">' "

@@ -29,8 +29,12 @@ enum CommonProp : guint {
   PROP_TLS_CA_FILE,
   PROP_ICE_TRANSPORT_POLICY,
   PROP_AUTH_TOKEN,
+  PROP_RECONNECT_TIMEOUT,
   PROP_COMMON_LAST,
 };
+
+// reconnect-timeout's default, as the signallers' own.
+constexpr gint kDefaultReconnectTimeoutMs = 30000;
 
 // Settings of one element. Guarded by the element's object lock.
 struct CommonSettings {
@@ -42,6 +46,7 @@ struct CommonSettings {
   bool relay_only = false;    // ice-transport-policy=relay
   std::string tls_ca_file;
   std::string auth_token;    // bearer token for WHIP/WHEP endpoints
+  gint reconnect_timeout_ms = kDefaultReconnectTimeoutMs;
   // The application's own signaller (the signaller property), null when
   // unset: then the element makes one from the uri at each start. Never the
   // signaller in use: ElementCore owns that one while started.

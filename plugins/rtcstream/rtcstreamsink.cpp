@@ -415,6 +415,7 @@ start (RtcstreamSink *self)
     {"handle-ice", G_CALLBACK (on_handle_ice)},
     {"session-ended", G_CALLBACK (on_session_ended)},
     {"error", G_CALLBACK (on_signaller_error)},
+    {"warning", G_CALLBACK (on_signaller_warning)},
     {"registered", G_CALLBACK (on_registered)},
   });
   return true;

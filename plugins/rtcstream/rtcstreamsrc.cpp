@@ -558,6 +558,7 @@ start (RtcstreamSrc *self)
     {"handle-ice", G_CALLBACK (on_handle_ice)},
     {"session-ended", G_CALLBACK (on_session_ended)},
     {"error", G_CALLBACK (on_signaller_error)},
+    {"warning", G_CALLBACK (on_signaller_warning)},
   });
   return true;
 }

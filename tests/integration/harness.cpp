@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,12 +18,44 @@
 namespace rtcstream::test {
 
 ServerProcess::ServerProcess (const std::vector<std::string> &extra_args)
+    : extra_args_ (extra_args)
+{
+  spawn (0);
+}
+
+void
+ServerProcess::kill_hard ()
+{
+  if (pid_ <= 0)
+    return;
+  kill (pid_, SIGKILL);
+  int status = 0;
+  waitpid (pid_, &status, 0);
+  g_spawn_close_pid (pid_);
+  pid_ = 0;
+}
+
+bool
+ServerProcess::restart ()
+{
+  if (pid_ > 0)
+    stop_child (pid_, SIGTERM, "rtcstream-signalling");
+  pid_ = 0;
+  const unsigned port = port_;
+  port_ = 0;
+  spawn (port);
+  return ok () && port_ == port;
+}
+
+void
+ServerProcess::spawn (unsigned port)
 {
   const char *bin = g_getenv ("RTCSTREAM_SIGNALLING");
   if (!bin)
     bin = "rtcstream-signalling";
-  std::vector<const char *> argv = {bin, "--port", "0"};
-  for (const std::string &a : extra_args)
+  std::string port_arg = std::to_string (port);
+  std::vector<const char *> argv = {bin, "--port", port_arg.c_str ()};
+  for (const std::string &a : extra_args_)
     argv.push_back (a.c_str ());
   argv.push_back (nullptr);
   gint out_fd = -1;
@@ -349,6 +382,12 @@ bool
 Pipeline::has_warning_containing (const std::string &text) const
 {
   return any_contains (warnings_, text);
+}
+
+int
+Pipeline::element_message_count (const char *name) const
+{
+  return (int) std::count (element_messages_.begin (), element_messages_.end (), name);
 }
 
 bool

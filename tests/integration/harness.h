@@ -53,6 +53,11 @@ public:
   explicit ServerProcess (const std::vector<std::string> &extra_args = {});
   ~ServerProcess ();
   bool ok () const { return pid_ > 0 && port_ > 0; }
+  // SIGKILL, no goodbye to anyone; waits for it to be gone.
+  void kill_hard ();
+  // Starts it again, with the same arguments, on the same port. True once it
+  // listens.
+  bool restart ();
   unsigned port () const { return port_; }
   // rtcstream://127.0.0.1:PORT/stream (scheme rtcstreams for TLS)
   std::string uri (const std::string &stream, const char *scheme = "rtcstream") const;
@@ -60,6 +65,9 @@ public:
   bool alive () const;
 
 private:
+  void spawn (unsigned port);
+
+  std::vector<std::string> extra_args_;
   GPid pid_ = 0;
   unsigned port_ = 0;
 };
@@ -112,6 +120,7 @@ public:
   bool has_warning_containing (const std::string &text) const;
   bool reached_playing () const { return playing_; }
   bool got_element_message (const char *name) const;
+  int element_message_count (const char *name) const;
 
 private:
   void handle (GstMessage *msg);

@@ -20,6 +20,7 @@ enum {
   PROP_TLS_CA_FILE,
   PROP_AUTH_TOKEN,
   PROP_PRODUCER_TIMEOUT,
+  PROP_RECONNECT_TIMEOUT,
   PROP_ICE_SERVERS,
 };
 
@@ -275,6 +276,9 @@ rtcstream_base_signaller_set_property (GObject *object, guint prop_id, const GVa
     case PROP_PRODUCER_TIMEOUT:
       p->settings.producer_timeout_ms = g_value_get_int (value);
       break;
+    case PROP_RECONNECT_TIMEOUT:
+      p->settings.reconnect_timeout_ms = g_value_get_int (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -301,6 +305,9 @@ rtcstream_base_signaller_get_property (GObject *object, guint prop_id, GValue *v
       break;
     case PROP_PRODUCER_TIMEOUT:
       g_value_set_int (value, p->settings.producer_timeout_ms);
+      break;
+    case PROP_RECONNECT_TIMEOUT:
+      g_value_set_int (value, p->settings.reconnect_timeout_ms);
       break;
     case PROP_ICE_SERVERS:
       rtcstream::value_set_strv (value, ice_server_uris (p->ice_servers));
@@ -339,6 +346,12 @@ rtcstream_base_signaller_class_init (RtcstreamBaseSignallerClass *klass)
           "failing, where the signalling can wait (rtcstream-signalling, Janus); -1 waits "
           "forever, 0 fails at once if it is not there",
           -1, G_MAXINT, 30000, rw));
+  g_object_class_install_property (gobject_class, PROP_RECONNECT_TIMEOUT,
+      g_param_spec_int ("reconnect-timeout", "Reconnect timeout",
+          "After losing the connection to a signalling server that keeps one "
+          "(rtcstream-signalling, Janus): how long (ms) to try to reconnect, with backoff, "
+          "while running sessions go on, before failing; -1 tries forever, 0 fails at once",
+          -1, G_MAXINT, 30000, rw));
   g_object_class_install_property (gobject_class, PROP_ICE_SERVERS,
       g_param_spec_boxed ("ice-servers", "ICE servers",
           "STUN/TURN servers the signalling side handed out (rtcstream-signalling's "
@@ -364,6 +377,17 @@ rtcstream_base_signaller_emit_error (RtcstreamBaseSignaller *self, RtcstreamSign
   GST_CAT_WARNING_OBJECT (category (self), self, "%s", message);
   g_autoptr (GError) err = g_error_new_literal (RTCSTREAM_SIGNALLER_ERROR, code, message);
   rtcstream_signaller_emit_error (RTCSTREAM_SIGNALLER (self), err);
+}
+
+void
+rtcstream_base_signaller_emit_warning (RtcstreamBaseSignaller *self,
+    RtcstreamSignallerError code, const gchar *message)
+{
+  if (!priv (self)->running)
+    return;
+  GST_CAT_WARNING_OBJECT (category (self), self, "%s", message);
+  g_autoptr (GError) err = g_error_new_literal (RTCSTREAM_SIGNALLER_ERROR, code, message);
+  rtcstream_signaller_emit_warning (RTCSTREAM_SIGNALLER (self), err);
 }
 
 void

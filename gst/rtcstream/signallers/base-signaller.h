@@ -60,6 +60,11 @@ RtcstreamRole rtcstream_base_signaller_get_role (RtcstreamBaseSignaller *self);
 void rtcstream_base_signaller_emit_error (RtcstreamBaseSignaller *self,
     RtcstreamSignallerError code, const gchar *message);
 
+/* Worker thread: emits "warning" with message, and logs it, unless the run
+ * has ended. */
+void rtcstream_base_signaller_emit_warning (RtcstreamBaseSignaller *self,
+    RtcstreamSignallerError code, const gchar *message);
+
 /* Instance init: hands the subclass's state to the base, which frees it in
  * finalize after stop has run on the worker and the worker has ended, so no
  * callback can touch it any more. */
@@ -92,6 +97,9 @@ struct SignallerSettings {
   std::string tls_ca_file;       // PEM file of CAs to trust for TLS; empty: the system's
   std::string auth_token;        // bearer token; empty: none
   gint producer_timeout_ms = 30000;  // consumer: wait for the stream (-1 forever)
+  // After losing the connection to its server: how long to try to get it
+  // back (ms) before giving up with an error; -1 forever, 0 not at all.
+  gint reconnect_timeout_ms = 30000;
 };
 // Any thread: a copy, taken under the settings lock.
 SignallerSettings signaller_settings (RtcstreamBaseSignaller *self);
@@ -118,6 +126,13 @@ emit_error (RtcstreamBaseSignaller *self, RtcstreamSignallerError code,
     const std::string &message)
 {
   rtcstream_base_signaller_emit_error (self, code, message.c_str ());
+}
+
+inline void
+emit_warning (RtcstreamBaseSignaller *self, RtcstreamSignallerError code,
+    const std::string &message)
+{
+  rtcstream_base_signaller_emit_warning (self, code, message.c_str ());
 }
 
 // A new S (default-constructed), owned by self from now on: see

@@ -3,6 +3,7 @@
 
 #include <libsoup/soup.h>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@ using rtcstream::Ref;
 using rtcstream::SoupSessionOptions;
 using rtcstream::make_soup_session;
 using rtcstream::emit_error;
+using rtcstream::emit_warning;
 
 namespace {
 
@@ -31,7 +33,20 @@ enum {
 
 constexpr std::size_t kMaxServerMessage = 8 * 1024 * 1024;
 
-enum class Phase { Idle, Connecting, Welcomed, Registered, Stopped };
+// Connecting: the first connection, or a reconnection (reconnecting set).
+// GaveUp: the connection was lost and could not be had again: only stop
+// leaves it.
+enum class Phase { Idle, Connecting, Welcomed, Registered, GaveUp, Stopped };
+
+// Reconnection backoff: the first attempt this long after the loss, each
+// next one twice as long after the last, at most kReconnectMaxDelayMs, each
+// with up to 20% of jitter (many clients of a restarted server do not all
+// come back at the same instant).
+constexpr guint kReconnectFirstDelayMs = 250;
+constexpr guint kReconnectMaxDelayMs = 1000;
+// A producer whose name the server still gives to its lost connection (the
+// server has not noticed yet that it is gone) asks again this often.
+constexpr guint kNameRetryMs = 1000;
 
 struct State {
   // Settings: guarded by lock, copied out before use.
@@ -47,6 +62,14 @@ struct State {
   std::set<std::string> sessions;
   bool session_requested = false;  // consumer: startSession sent
   guint wait_timer = 0;
+  // After a lost connection, until welcomed again: the attempts made, the
+  // next attempt's timer, the give-up timer, when it was lost, and why.
+  bool reconnecting = false;
+  guint attempts = 0;
+  guint retry_timer = 0;
+  guint give_up_timer = 0;
+  gint64 lost_at_us = 0;
+  std::string lost_why;
 };
 
 }  // namespace
@@ -68,6 +91,9 @@ as_iface (RtcstreamWsSignaller *self)
 {
   return RTCSTREAM_SIGNALLER (self);
 }
+
+void connect_to_server (RtcstreamWsSignaller *self);
+void schedule_reconnect (RtcstreamWsSignaller *self);
 
 // Must be called on the worker thread.
 void
@@ -126,7 +152,8 @@ start_waiting_for_producer (RtcstreamWsSignaller *self)
         [name, timeout] (RtcstreamWsSignaller *self) {
           State *st = self->state;
           st->wait_timer = 0;
-          if (st->session_requested || st->phase == Phase::Stopped)
+          if (st->session_requested || st->phase == Phase::Stopped ||
+              st->phase == Phase::GaveUp)
             return;
           emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
               "No stream named '" + name + "' appeared on " + setting_uri (self) +
@@ -134,6 +161,31 @@ start_waiting_for_producer (RtcstreamWsSignaller *self)
               " ms: check the name, start the producer, or raise producer-timeout");
         });
   }
+}
+
+// Producer, welcomed: registers under the stream name, listening too, so
+// that the server's echo of our own status tells us it was accepted.
+void
+register_producer (RtcstreamWsSignaller *self)
+{
+  const std::string name = rtcstream::signaller_stream_name (&self->parent);
+  nlohmann::json meta = nullptr;
+  if (!name.empty ())
+    meta = nlohmann::json{{"name", name}};
+  send_message (self, proto::SetPeerStatus{
+      {proto::Role::Producer, proto::Role::Listener}, meta, std::nullopt});
+}
+
+// After a reconnection: registered again (producer) or welcomed (consumer).
+void
+back_in_touch (RtcstreamWsSignaller *self)
+{
+  State *st = self->state;
+  rtcstream::cancel_timer (&self->parent, st->give_up_timer);
+  st->reconnecting = false;
+  GST_INFO_OBJECT (self, "back in touch with %s %" G_GINT64_FORMAT " ms after losing it; "
+      "%zu session(s) went on meanwhile", setting_uri (self).c_str (),
+      (g_get_monotonic_time () - st->lost_at_us) / 1000, st->sessions.size ());
 }
 
 GstWebRTCSessionDescription *
@@ -164,17 +216,18 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
     rtcstream::signaller_set_ice_servers (&self->parent, "signalling server", m->ice_servers);
     st->phase = Phase::Welcomed;
     GST_INFO_OBJECT (self, "welcomed as peer %s", m->peer_id.c_str ());
+    st->attempts = 0;
+    if (st->reconnecting && !producer)
+      back_in_touch (self);
     if (producer) {
-      nlohmann::json meta = nullptr;
-      if (!name.empty ())
-        meta = nlohmann::json{{"name", name}};
-      // Listening too, so the server's echo of our own status tells us that
-      // the registration was accepted.
-      send_message (self, proto::SetPeerStatus{
-          {proto::Role::Producer, proto::Role::Listener}, meta, std::nullopt});
+      register_producer (self);
     } else {
       send_message (self, proto::SetPeerStatus{{proto::Role::Listener}, nullptr, std::nullopt});
-      send_message (self, proto::ListRequest{});
+      // A consumer whose session went on through a reconnection is back in
+      // touch now; one without a session (never joined, or lost the
+      // connection before its session started) looks for the producer again.
+      if (!st->session_requested)
+        send_message (self, proto::ListRequest{});
     }
   } else if (auto *m = std::get_if<proto::PeerStatusChanged> (&msg)) {
     std::string my_id;
@@ -189,6 +242,8 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
       if (m->peer_id == my_id && is_producer && st->phase == Phase::Welcomed) {
         st->phase = Phase::Registered;
         GST_INFO_OBJECT (self, "registered as producer of '%s'", name.c_str ());
+        if (st->reconnecting)
+          back_in_touch (self);
         rtcstream_signaller_emit_registered (as_iface (self));
       }
     } else if (is_producer && !st->session_requested && matches_stream (name, m->meta)) {
@@ -254,6 +309,18 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
   } else if (auto *m = std::get_if<proto::Error> (&msg)) {
     switch (m->code) {
       case proto::ErrorCode::NameTaken:
+        if (st->reconnecting) {
+          // Registering again after a reconnection: the server (one that
+          // did not restart) may still give our name to the lost connection
+          // until it notices that it is gone (its pings). Ask again.
+          GST_INFO_OBJECT (self, "stream name '%s' still held by our lost connection: "
+              "asking again in %u ms", name.c_str (), kNameRetryMs);
+          rtcstream::post_delayed (self, kNameRetryMs, [] (RtcstreamWsSignaller *self) {
+            if (self->state->phase == Phase::Welcomed && self->state->reconnecting)
+              register_producer (self);
+          });
+          break;
+        }
         emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NAME_TAKEN,
             "Stream name '" + name + "' is already published on " + setting_uri (self) +
             ": choose another name in the URI, or stop the other producer (" +
@@ -311,24 +378,78 @@ on_ws_message (SoupWebsocketConnection *, gint type, GBytes *message, gpointer u
   handle_server_message (self, *result.message);
 }
 
+// Worker: the connection is lost for good (or reconnect-timeout is 0): the
+// error, then the end of every session.
+void
+give_up (RtcstreamWsSignaller *self, const std::string &message)
+{
+  State *st = self->state;
+  st->phase = Phase::GaveUp;
+  st->reconnecting = false;
+  rtcstream::cancel_timer (&self->parent, st->retry_timer);
+  rtcstream::cancel_timer (&self->parent, st->give_up_timer);
+  std::set<std::string> ended;
+  ended.swap (st->sessions);
+  emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED, message);
+  for (const std::string &sid : ended)
+    rtcstream_signaller_emit_session_ended (as_iface (self), sid.c_str ());
+}
+
 void
 on_ws_closed (SoupWebsocketConnection *conn, gpointer user)
 {
   auto *self = RTCSTREAM_WS_SIGNALLER (user);
   State *st = self->state;
-  if (st->phase == Phase::Stopped)
+  if (st->phase == Phase::Stopped || st->phase == Phase::GaveUp)
     return;
   gushort code = soup_websocket_connection_get_close_code (conn);
   const char *data = soup_websocket_connection_get_close_data (conn);
+  // No close frame (the server died, the network went): soup says 0 or 1006.
+  std::string why = code == 0 || code == SOUP_WEBSOCKET_CLOSE_ABNORMAL
+      ? std::string ("closed without a close frame")
+      : "code " + std::to_string (code) + (data && *data ? std::string (", ") + data : std::string ());
   st->ws.reset ();
-  std::set<std::string> ended;
-  ended.swap (st->sessions);
-  emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
-      "Lost the connection to the signalling server " + setting_uri (self) + " (code " +
-      std::to_string (code) + (data && *data ? std::string (", ") + data : std::string ()) +
-      "): check that rtcstream-signalling is still running");
-  for (const std::string &sid : ended)
-    rtcstream_signaller_emit_session_ended (as_iface (self), sid.c_str ());
+  const std::string uri = setting_uri (self);
+  const gint timeout = rtcstream::signaller_settings (&self->parent).reconnect_timeout_ms;
+  if (timeout == 0) {
+    give_up (self, "Lost the connection to the signalling server " + uri + " (" + why +
+        "): check that rtcstream-signalling is still running (reconnect-timeout is 0: no "
+        "reconnection)");
+    return;
+  }
+  st->phase = Phase::Connecting;
+  if (!st->reconnecting) {
+    // The media of running sessions is peer to peer: they go on. The
+    // server forgets them (a restarted one never knew them), so nothing about
+    // them is sent again; a consumer without one looks for its producer
+    // once back.
+    st->reconnecting = true;
+    st->attempts = 0;
+    st->lost_at_us = g_get_monotonic_time ();
+    st->lost_why = why;
+    if (st->sessions.empty ())
+      st->session_requested = false;
+    if (timeout > 0) {
+      st->give_up_timer = rtcstream::post_delayed (self, timeout,
+          [uri, timeout] (RtcstreamWsSignaller *self) {
+            State *st = self->state;
+            st->give_up_timer = 0;
+            if (!st->reconnecting)
+              return;
+            give_up (self, "Lost the connection to the signalling server " + uri + " (" +
+                st->lost_why + ") and could not get back in touch within reconnect-timeout (" +
+                std::to_string (timeout) + " ms, " + std::to_string (st->attempts) +
+                " attempts): check that rtcstream-signalling is running, or raise "
+                "reconnect-timeout (-1 tries forever)");
+          });
+    }
+    emit_warning (&self->parent, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
+        "Lost the connection to the signalling server " + uri + " (" + why + "): " +
+        std::to_string (st->sessions.size ()) + " running session(s) go on; reconnecting" +
+        (timeout > 0 ? " for up to " + std::to_string (timeout) + " ms (reconnect-timeout)"
+                     : std::string (" until it is back (reconnect-timeout is -1)")));
+  }
+  schedule_reconnect (self);
 }
 
 void
@@ -340,12 +461,18 @@ on_ws_connected (GObject *source, GAsyncResult *res, gpointer user)
   SoupWebsocketConnection *conn =
       soup_session_websocket_connect_finish (SOUP_SESSION (source), res, &err);
   State *st = self->state;
-  if (st->phase == Phase::Stopped) {
+  if (st->phase != Phase::Connecting) {  // stopped, or gave up meanwhile
     if (conn)
       g_object_unref (conn);
     return;
   }
   if (!conn) {
+    if (st->reconnecting) {
+      GST_INFO_OBJECT (self.get (), "reconnection attempt %u failed: %s", st->attempts,
+          err->message);
+      schedule_reconnect (self.get ());
+      return;
+    }
     const bool tls = err->domain == G_TLS_ERROR;
     emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
         "Could not connect to the signalling server " + setting_uri (self.get ()) + ": " +
@@ -362,6 +489,42 @@ on_ws_connected (GObject *source, GAsyncResult *res, gpointer user)
   g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), self.get ());
 }
 
+// Worker: opens the websocket (the first time, and each reconnection).
+void
+connect_to_server (RtcstreamWsSignaller *self)
+{
+  State *st = self->state;
+  std::string uri = setting_uri (self);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri.c_str ());
+  if (!msg) {
+    emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
+        "Invalid signalling server address '" + uri + "'");
+    return;
+  }
+  GST_INFO_OBJECT (self, "connecting to %s", uri.c_str ());
+  soup_session_websocket_connect_async (st->session.get (), msg, nullptr, nullptr,
+      G_PRIORITY_DEFAULT, st->cancellable, on_ws_connected, g_object_ref (self));
+}
+
+// Worker, reconnecting: the next attempt, after the backoff.
+void
+schedule_reconnect (RtcstreamWsSignaller *self)
+{
+  State *st = self->state;
+  guint delay = kReconnectFirstDelayMs << std::min (st->attempts, 8u);
+  delay = std::min (delay, kReconnectMaxDelayMs);
+  delay = (guint) (delay * g_random_double_range (0.8, 1.2));
+  rtcstream::cancel_timer (&self->parent, st->retry_timer);
+  st->retry_timer = rtcstream::post_delayed (self, delay, [] (RtcstreamWsSignaller *self) {
+    State *st = self->state;
+    st->retry_timer = 0;
+    if (st->phase != Phase::Connecting || !st->reconnecting)
+      return;
+    st->attempts++;
+    connect_to_server (self);
+  });
+}
+
 // The base's vfuncs, all on the worker thread.
 
 void
@@ -369,9 +532,10 @@ ws_start (RtcstreamBaseSignaller *base_self)
 {
   auto *self = RTCSTREAM_WS_SIGNALLER (base_self);
   State *st = self->state;
-  std::string uri = setting_uri (self);
   st->phase = Phase::Connecting;
   st->session_requested = false;
+  st->reconnecting = false;
+  st->attempts = 0;
   std::string error;
   SoupSessionOptions options;
   options.tls_ca_file = rtcstream::signaller_settings (base_self).tls_ca_file;
@@ -380,16 +544,8 @@ ws_start (RtcstreamBaseSignaller *base_self)
     emit_error (base_self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE, error);
     return;
   }
-  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri.c_str ());
-  if (!msg) {
-    emit_error (base_self, RTCSTREAM_SIGNALLER_ERROR_UNREACHABLE,
-        "Invalid signalling server address '" + uri + "'");
-    return;
-  }
   st->cancellable = g_cancellable_new ();
-  GST_INFO_OBJECT (self, "connecting to %s", uri.c_str ());
-  soup_session_websocket_connect_async (st->session.get (), msg, nullptr, nullptr,
-      G_PRIORITY_DEFAULT, st->cancellable, on_ws_connected, g_object_ref (self));
+  connect_to_server (self);
 }
 
 void
@@ -398,7 +554,10 @@ ws_stop (RtcstreamBaseSignaller *base_self)
   auto *self = RTCSTREAM_WS_SIGNALLER (base_self);
   State *st = self->state;
   st->phase = Phase::Stopped;
+  st->reconnecting = false;
   rtcstream::cancel_timer (base_self, st->wait_timer);
+  rtcstream::cancel_timer (base_self, st->retry_timer);
+  rtcstream::cancel_timer (base_self, st->give_up_timer);
   if (st->cancellable) {
     g_cancellable_cancel (st->cancellable);
     g_clear_object (&st->cancellable);
