@@ -132,6 +132,7 @@ Hub::handle (const std::string &peer_id, std::string_view text)
     [&] (const p::ListRequest &) { on_list (peer_id, out); },
     [&] (const p::ListConsumersRequest &) { on_list_consumers (peer_id, out); },
     [&] (const p::SetProtocolVersion &m) { on_protocol_version (peer_id, peer, m, out); },
+    [&] (const p::ResumeSession &m) { on_resume_session (peer_id, peer, m, out); },
   }, *parsed.message);
 
   // `peer` may be gone only through remove_peer, never from a message.
@@ -277,7 +278,9 @@ Hub::on_peer (const std::string &from, const p::Peer &msg, Out &out)
         "consumer puts its offer in \"startSession\".");
     return;
   }
-  send (out, session.other (from), msg);
+  // A resumed session whose other side is not back yet: nobody to tell.
+  if (!session.other (from).empty ())
+    send (out, session.other (from), msg);
 }
 
 void
@@ -306,6 +309,45 @@ Hub::on_protocol_version (const std::string &from, const PeerState &peer,
     error (out, from, ErrorCode::InvalidMessage, "Protocol version " + in_quotes (msg.version) +
         " is not supported; this server speaks \"1.0\".");
   }
+}
+
+// Our extension. A session that went on peer to peer while its two sides
+// lost their connections (a restarted server never knew it; see
+// docs/protocol.md): the first side to claim it makes it, with the other
+// side empty; the second fills that side in. From then on it is a session as
+// any other. Only a side nobody holds can be taken, so a third peer (which
+// would need the unguessable id anyway) cannot take one over.
+void
+Hub::on_resume_session (const std::string &from, PeerState &peer, const p::ResumeSession &msg,
+    Out &out)
+{
+  const bool as_producer = msg.as == Role::Producer;
+  if (as_producer && !peer.has (Role::Producer)) {
+    error (out, from, ErrorCode::NotAllowed, "Only a producer can resume a session as its "
+        "producer; register with \"setPeerStatus\" first.");
+    return;
+  }
+  auto it = sessions_.find (msg.session_id);
+  if (it != sessions_.end ()) {
+    const Session &s = it->second;
+    const std::string &side = as_producer ? s.producer : s.consumer;
+    if (side == from)
+      return;  // claimed already
+    if (!side.empty () || s.other (side) == from) {
+      error (out, from, ErrorCode::NotAllowed, "Session " + in_quotes (msg.session_id) +
+          " has its " + p::role_name (msg.as) + " already; it cannot be resumed as that.");
+      return;
+    }
+  }
+  const std::size_t max = limits_.max_sessions_per_peer;
+  if (peer.sessions.size () >= max) {
+    error (out, from, ErrorCode::LimitReached, "This peer already has its maximum of " +
+        std::to_string (max) + " sessions; end one before resuming another.");
+    return;
+  }
+  Session &s = sessions_[msg.session_id];
+  (as_producer ? s.producer : s.consumer) = from;
+  peer.sessions.insert (msg.session_id);
 }
 
 std::vector<p::PeerInfo>

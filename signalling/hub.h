@@ -82,6 +82,8 @@ private:
     std::set<std::string> sessions;
     bool has (protocol::Role role) const;
   };
+  // A side is empty while a session resumed by one side (resumeSession)
+  // waits for the other.
   struct Session {
     std::string producer;
     std::string consumer;
@@ -103,6 +105,8 @@ private:
   void on_list_consumers (const std::string &from, Out &out) const;
   void on_protocol_version (const std::string &from, const PeerState &peer,
       const protocol::SetProtocolVersion &msg, Out &out) const;
+  void on_resume_session (const std::string &from, PeerState &peer,
+      const protocol::ResumeSession &msg, Out &out);
 
   // Ends a session and tells the peer other than `by` (if any).
   void end_session (const std::string &session_id, const std::string &by, Out &out);

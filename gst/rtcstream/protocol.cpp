@@ -613,8 +613,21 @@ parse_client_message (std::string_view text, const Limits &limits)
       f.fail ("version", "is empty; send \"1.0\"");
     return done<ClientMessage> (f, std::move (m));
   }
+  if (type == "resumeSession") {
+    ResumeSession m;
+    m.session_id = f.id ("sessionId");
+    std::string as = f.string ("as");
+    std::optional<Role> role = role_from_name (as);
+    if (!f.failed () && (!role || *role == Role::Listener))
+      f.fail ("as", "is " + in_quotes (as) + ", which is not a side of a session; use "
+          "\"producer\" or \"consumer\"");
+    else if (role)
+      m.as = *role;
+    return done<ClientMessage> (f, std::move (m));
+  }
   return failure<ClientMessage> (unknown_type (type, "\"setPeerStatus\", \"startSession\", "
-      "\"endSession\", \"peer\", \"list\", \"listConsumers\" and \"setProtocolVersion\""));
+      "\"endSession\", \"peer\", \"list\", \"listConsumers\", \"setProtocolVersion\" and "
+      "\"resumeSession\""));
 }
 
 ParseResult<ServerMessage>
@@ -713,6 +726,10 @@ serialize (const ClientMessage &msg)
     [] (const ListConsumersRequest &) { return ojson { { "type", "listConsumers" } }; },
     [] (const SetProtocolVersion &m) {
       return ojson { { "type", "setProtocolVersion" }, { "version", m.version } };
+    },
+    [] (const ResumeSession &m) {
+      return ojson { { "type", "resumeSession" }, { "sessionId", m.session_id },
+        { "as", role_name (m.as) } };
     },
   }, msg);
   return dump (out);

@@ -56,6 +56,13 @@ struct ListConsumersRequest {};         // "listConsumers" from a peer
 struct SetProtocolVersion {
   std::string version;                  // only "1.0" exists
 };
+// Our extension: after a reconnection, a session that went on peer to peer
+// while the connection was lost, claimed by one of its two sides ("as":
+// producer or consumer) so that the server relays its messages again.
+struct ResumeSession {
+  std::string session_id;
+  Role as = Role::Consumer;             // Producer or Consumer
+};
 
 // --- messages the server sends to a peer -----------------------------------
 // A STUN or TURN server in the shape of the browser's RTCIceServer (the
@@ -124,7 +131,7 @@ struct Peer {                           // "peer": relayed between session peers
 
 // What a server receives.
 using ClientMessage = std::variant<SetPeerStatus, StartSessionRequest, EndSession,
-    Peer, ListRequest, ListConsumersRequest, SetProtocolVersion>;
+    Peer, ListRequest, ListConsumersRequest, SetProtocolVersion, ResumeSession>;
 // What a client receives.
 using ServerMessage = std::variant<Welcome, PeerStatusChanged, StartSession,
     SessionStarted, EndSession, Peer, ListReply, ListConsumersReply, Error>;

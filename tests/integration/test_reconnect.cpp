@@ -188,6 +188,16 @@ TEST_F (Reconnect, ServerKilledAndRestartedMediaGoesOn)
       << "no warning from the consumer";
   EXPECT_EQ (prod->element_message_count ("rtcstream-registered"), 2);
 
+  // Both sides resumed their session with the restarted server: the
+  // producer's end reaches the consumer as an endSession, and it ends with
+  // EOS at once rather than on 20 s of silence.
+  const gint64 stopping = g_get_monotonic_time ();
+  prod->stop ();
+  EXPECT_TRUE (cons->wait_for ([&] { return cons->got_eos (); }, 5000))
+      << "the producer's end did not reach the consumer: " << cons->all_errors ();
+  const gint64 ended = g_get_monotonic_time ();
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+
   const double outage_s = (registered - killed) / 1e6;
   std::printf ("server killed, restarted after %.2f s; producer registered again %.2f s after "
                "the restart; %d frames decoded by the consumer between the kill and the "
@@ -195,6 +205,9 @@ TEST_F (Reconnect, ServerKilledAndRestartedMediaGoesOn)
       (restarted - killed) / 1e6, (registered - restarted) / 1e6,
       arrivals.count (killed, registered), outage_s,
       arrivals.count (killed, registered) / outage_s, (long long) (gap / 1000));
+  std::printf ("the producer stopped; the consumer had EOS %lld ms later\n",
+      (long long) ((ended - stopping) / 1000));
+
   RecordProperty ("frames_during_outage", arrivals.count (killed, registered));
   RecordProperty ("reregistered_ms_after_restart", (int) ((registered - restarted) / 1000));
   RecordProperty ("longest_gap_ms", (int) (gap / 1000));

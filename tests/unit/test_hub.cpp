@@ -395,6 +395,60 @@ TEST_F (HubTest, EndSessionFromEitherSide)
       ErrorCode::UnknownSession);
 }
 
+// After a restart the server knows no session: both sides reconnect and
+// claim the sessions that went on peer to peer (resumeSession), which then
+// relay as any other.
+TEST_F (HubTest, ResumedSessionRelaysOnceBothSidesClaimIt)
+{
+  const std::string sid = "0f5e2c1a-3b4d-4e6f-8a9b-1c2d3e4f5a6b";
+  std::string prod = producer ("cam");
+  std::string cons = join ();
+  auto resume = [] (const std::string &id, const char *as) {
+    return json { { "type", "resumeSession" }, { "sessionId", id }, { "as", as } };
+  };
+  EXPECT_TRUE (send (prod, resume (sid, "producer")).empty ());
+  EXPECT_EQ (hub.session_count (prod), 1u);
+  // The other side is not back yet: its messages go nowhere, and no error.
+  EXPECT_TRUE (send (prod, ice (sid)).empty ());
+  EXPECT_TRUE (send (cons, resume (sid, "consumer")).empty ());
+  EXPECT_TRUE (send (cons, resume (sid, "consumer")).empty ());  // again: nothing changes
+  EXPECT_EQ (hub.session_count (), 1u);
+
+  only<p::Peer> (send (prod, sdp (sid, "offer")), cons);
+  only<p::Peer> (send (cons, ice (sid)), prod);
+  EXPECT_EQ (only_session_end (send (prod, { { "type", "endSession" }, { "sessionId", sid } }),
+      cons), sid);
+  EXPECT_EQ (hub.session_count (), 0u);
+}
+
+TEST_F (HubTest, ResumeSessionRefusals)
+{
+  const std::string sid = "7a1c2e3f-0000-4000-8000-000000000001";
+  std::string prod = producer ("cam");
+  std::string cons = join ();
+  std::string other = join ();
+  auto resume = [] (const std::string &id, const char *as) {
+    return json { { "type", "resumeSession" }, { "sessionId", id }, { "as", as } };
+  };
+  // Only a producer resumes as producer.
+  EXPECT_EQ (error_code (send (cons, resume (sid, "producer")), cons), ErrorCode::NotAllowed);
+  EXPECT_TRUE (send (cons, resume (sid, "consumer")).empty ());
+  // A side that is held cannot be taken, nor both sides by one peer.
+  EXPECT_EQ (error_code (send (other, resume (sid, "consumer")), other), ErrorCode::NotAllowed);
+  EXPECT_TRUE (send (prod, resume (sid, "producer")).empty ());
+  std::string prod2 = producer ("cam2");
+  EXPECT_EQ (error_code (send (prod2, resume (sid, "producer")), prod2), ErrorCode::NotAllowed);
+  // A session started by the server is not open for resuming either.
+  std::string started = start (cons, prod);
+  EXPECT_EQ (error_code (send (other, resume (started, "consumer")), other),
+      ErrorCode::NotAllowed);
+  // A half-resumed session ends with its side's peer.
+  std::string half = "7a1c2e3f-0000-4000-8000-000000000002";
+  EXPECT_TRUE (send (other, resume (half, "consumer")).empty ());
+  EXPECT_TRUE (hub.remove_peer (other).empty ());
+  EXPECT_EQ (hub.session_count (), 2u);
+}
+
 TEST_F (HubTest, LeavingPeerEndsSessionsAndNotifiesListeners)
 {
   std::string l = listener ();
@@ -544,6 +598,16 @@ TEST_F (HubLimitsTest, MaxSessionsPerPeer)
   // Ending one makes room.
   send (c1, { { "type", "endSession" }, { "sessionId", s2 } });
   start (c2, prod);
+}
+
+TEST_F (HubLimitsTest, ResumeCountsAgainstMaxSessionsPerPeer)
+{
+  std::string cons = join ();
+  for (const char *sid : { "r1", "r2" })
+    EXPECT_TRUE (send (cons, { { "type", "resumeSession" }, { "sessionId", sid },
+        { "as", "consumer" } }).empty ());
+  EXPECT_EQ (error_code (send (cons, { { "type", "resumeSession" }, { "sessionId", "r3" },
+      { "as", "consumer" } }), cons), ErrorCode::LimitReached);
 }
 
 TEST_F (HubLimitsTest, MaxMessageSize)

@@ -169,6 +169,23 @@ TEST (ProtocolRoundTrip, SetProtocolVersion)
   EXPECT_EQ (back.version, "1.0");
 }
 
+TEST (ProtocolRoundTrip, ResumeSession)
+{
+  auto back = client_round_trip (p::ResumeSession { "s1", p::Role::Producer },
+      { { "type", "resumeSession" }, { "sessionId", "s1" }, { "as", "producer" } });
+  EXPECT_EQ (back.session_id, "s1");
+  EXPECT_EQ (back.as, p::Role::Producer);
+  EXPECT_EQ (client<p::ResumeSession> (
+      R"({"type":"resumeSession","sessionId":"s2","as":"consumer"})").as, p::Role::Consumer);
+  // Only the two sides of a session; a session id is required.
+  for (const char *text : { R"({"type":"resumeSession","sessionId":"s","as":"listener"})",
+           R"({"type":"resumeSession","sessionId":"s","as":"both"})",
+           R"({"type":"resumeSession","sessionId":"s"})",
+           R"({"type":"resumeSession","as":"producer"})",
+           R"({"type":"resumeSession","sessionId":"","as":"producer"})" })
+    EXPECT_EQ (client_error (text).code, ErrorCode::InvalidMessage) << text;
+}
+
 // --- round trips: server -> client -------------------------------------------
 
 TEST (ProtocolRoundTrip, Welcome)

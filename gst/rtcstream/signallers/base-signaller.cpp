@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "base-signaller.h"
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -469,6 +470,14 @@ signaller_stream_name (RtcstreamBaseSignaller *self)
   Private *p = priv (self);
   std::lock_guard<std::mutex> lk (p->lock);
   return p->stream_name;
+}
+
+guint
+reconnect_delay_ms (guint attempts)
+{
+  constexpr guint kFirstMs = 250, kMaxMs = 1000;
+  const guint delay = std::min (kFirstMs << std::min (attempts, 8u), kMaxMs);
+  return (guint) (delay * g_random_double_range (0.8, 1.2));
 }
 
 void

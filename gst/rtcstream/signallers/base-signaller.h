@@ -117,6 +117,11 @@ std::vector<IceServer> signaller_ice_servers (RtcstreamBaseSignaller *self);
 void value_set_strv (GValue *value, const std::vector<std::string> &list);
 
 
+// The delay before reconnection attempt number `attempts` (0 for the first)
+// after a lost connection: 250 ms, doubling up to 1 s, each with up to 20%
+// of jitter (the clients of a restarted server do not all come back at once).
+guint reconnect_delay_ms (guint attempts);
+
 // Worker thread: removes the worker's timeout source_id (if any), sets it to 0.
 void cancel_timer (RtcstreamBaseSignaller *self, guint &source_id);
 

@@ -3,7 +3,6 @@
 
 #include <libsoup/soup.h>
 
-#include <algorithm>
 #include <mutex>
 #include <set>
 #include <string>
@@ -38,12 +37,6 @@ constexpr std::size_t kMaxServerMessage = 8 * 1024 * 1024;
 // leaves it.
 enum class Phase { Idle, Connecting, Welcomed, Registered, GaveUp, Stopped };
 
-// Reconnection backoff: the first attempt this long after the loss, each
-// next one twice as long after the last, at most kReconnectMaxDelayMs, each
-// with up to 20% of jitter (many clients of a restarted server do not all
-// come back at the same instant).
-constexpr guint kReconnectFirstDelayMs = 250;
-constexpr guint kReconnectMaxDelayMs = 1000;
 // A producer whose name the server still gives to its lost connection (the
 // server has not noticed yet that it is gone) asks again this often.
 constexpr guint kNameRetryMs = 1000;
@@ -183,6 +176,13 @@ back_in_touch (RtcstreamWsSignaller *self)
   State *st = self->state;
   rtcstream::cancel_timer (&self->parent, st->give_up_timer);
   st->reconnecting = false;
+  // The sessions that went on: the server (a restarted one never knew them)
+  // relays their messages again once both sides have claimed them, so that
+  // an end or a renegotiation reaches the other side (docs/protocol.md).
+  const proto::Role as = rtcstream_base_signaller_get_role (&self->parent) ==
+          RTCSTREAM_ROLE_PRODUCER ? proto::Role::Producer : proto::Role::Consumer;
+  for (const std::string &sid : st->sessions)
+    send_message (self, proto::ResumeSession{sid, as});
   GST_INFO_OBJECT (self, "back in touch with %s %" G_GINT64_FORMAT " ms after losing it; "
       "%zu session(s) went on meanwhile", setting_uri (self).c_str (),
       (g_get_monotonic_time () - st->lost_at_us) / 1000, st->sessions.size ());
@@ -511,18 +511,16 @@ void
 schedule_reconnect (RtcstreamWsSignaller *self)
 {
   State *st = self->state;
-  guint delay = kReconnectFirstDelayMs << std::min (st->attempts, 8u);
-  delay = std::min (delay, kReconnectMaxDelayMs);
-  delay = (guint) (delay * g_random_double_range (0.8, 1.2));
   rtcstream::cancel_timer (&self->parent, st->retry_timer);
-  st->retry_timer = rtcstream::post_delayed (self, delay, [] (RtcstreamWsSignaller *self) {
-    State *st = self->state;
-    st->retry_timer = 0;
-    if (st->phase != Phase::Connecting || !st->reconnecting)
-      return;
-    st->attempts++;
-    connect_to_server (self);
-  });
+  st->retry_timer = rtcstream::post_delayed (self, rtcstream::reconnect_delay_ms (st->attempts),
+      [] (RtcstreamWsSignaller *self) {
+        State *st = self->state;
+        st->retry_timer = 0;
+        if (st->phase != Phase::Connecting || !st->reconnecting)
+          return;
+        st->attempts++;
+        connect_to_server (self);
+      });
 }
 
 // The base's vfuncs, all on the worker thread.
