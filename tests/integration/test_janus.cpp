@@ -119,6 +119,33 @@ public:
         "  videocodec = \"vp8,h264\"\n"
         "  audiocodec = \"opus\"\n"
         "}\n");
+    spawn ();
+  }
+
+  // SIGKILL, and wait for it to be gone: no goodbye to anyone.
+  void kill_hard ()
+  {
+    if (pid_ <= 0)
+      return;
+    kill (pid_, SIGKILL);
+    int status = 0;
+    waitpid (pid_, &status, 0);
+    g_spawn_close_pid (pid_);
+    pid_ = 0;
+  }
+
+  // Starts it again with the same config and port; true once it answers.
+  bool restart ()
+  {
+    kill_hard ();
+    spawn ();
+    return ready_;
+  }
+
+private:
+  void spawn ()
+  {
+    ready_ = false;
     const std::string cfg = dir_ + "/janus.jcfg";
     const std::string log = dir_ + "/janus.log";
     std::vector<const char *> argv = {kJanus, "-F", dir_.c_str (), "-C", cfg.c_str (),
@@ -133,6 +160,7 @@ public:
     ready_ = wait_until_answering ();
   }
 
+public:
   ~JanusProcess ()
   {
     if (pid_ > 0) {
@@ -255,6 +283,33 @@ TEST_F (Janus, SubscriberDecodesAndEndsWithPublisher)
       kTimeoutMs));
   EXPECT_TRUE (cons.got_eos ()) << cons.all_errors ();
   EXPECT_TRUE (cons.errors ().empty ()) << cons.all_errors ();
+}
+
+// Janus relays the media (an SFU), so a Janus that goes away takes the
+// stream with it. While it does not answer, the publisher warns and polls
+// again (reconnect-timeout); a restarted Janus forgot our session: an error
+// that says so.
+TEST_F (Janus, LostJanusIsAWarningThenARestartedOneAnError)
+{
+  auto prod = publisher ("cam");
+  ASSERT_TRUE (prod->ok () && prod->errors ().empty ());
+  // Published for good: a subscriber gets the stream through Janus.
+  Pipeline cons ("rtcstreamsrc uri=" + janus->uri ("1234", "cam") + " ! fakesink name=v");
+  ASSERT_TRUE (cons.ok ()) << cons.parse_error ();
+  cons.play ();
+  std::shared_ptr<rtcstream::test::FrameCounter> v;
+  ASSERT_TRUE (cons.wait_for ([&] { return cons.element ("v") != nullptr; }, kTimeoutMs));
+  v = cons.count ("v");
+  ASSERT_TRUE (cons.wait_for ([&] { return v->frames >= 30; }, kTimeoutMs)) << cons.all_errors ();
+  janus->kill_hard ();
+  EXPECT_TRUE (prod->wait_for ([&] { return !prod->warnings ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (prod->has_warning_containing ("Lost Janus at")) << "no warning";
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+  ASSERT_TRUE (janus->restart ()) << "Janus did not start again; see " << janus->log_path ();
+  EXPECT_TRUE (prod->wait_for ([&] { return !prod->errors ().empty (); }, kTimeoutMs));
+  EXPECT_TRUE (prod->has_error_containing ("forgot our session")) << prod->all_errors ();
+  cons.pump (100);
+  EXPECT_TRUE (cons.has_warning_containing ("Lost Janus at")) << "no warning on the subscriber";
 }
 
 // Watched through Janus with a plain gst-launch line: it ends (exit 0) once

@@ -226,6 +226,59 @@ flush_candidates (Self *self)
     send_trickle (self, c);
 }
 
+namespace {
+
+// Worker: a long poll of Janus' events failed (no HTTP answer: Janus or the
+// path to it is down). Janus keeps our session for its session_timeout (60 s
+// by default), and the PeerConnection, which it relays, may be fine: warn and
+// poll again with backoff for reconnect-timeout, then fail. Another HTTP
+// status (a proxy in front of Janus that restarts) is retried the same way;
+// a Janus that restarted answers 404 (it forgot our session): fail at once.
+void
+poll_failed (Self *self, const std::string &error)
+{
+  State *st = self->state;
+  const gint timeout = st->cfg.reconnect_timeout_ms;
+  const gint64 now = g_get_monotonic_time ();
+  if (error.rfind ("HTTP 404", 0) == 0) {
+    // Janus answers, and has no such session: it restarted (or timed us out).
+    fail (self, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED, "Janus at " + st->cfg.url +
+        " forgot our session (" + error + " for its events): it restarted, or timed the "
+        "session out; the media it relayed is gone. Start the pipeline again");
+    return;
+  }
+  if (timeout == 0) {
+    fail (self, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED, "Lost Janus at " + st->cfg.url +
+        " (" + error + "; reconnect-timeout is 0: no retry)");
+    return;
+  }
+  if (!st->poll_lost_at_us) {
+    st->poll_lost_at_us = now;
+    emit_warning (&self->parent, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
+        "Lost Janus at " + st->cfg.url + " (" + error + "): polling it again" +
+        (timeout > 0 ? " for up to " + std::to_string (timeout) + " ms (reconnect-timeout)"
+                     : std::string (" until it answers (reconnect-timeout is -1)")) +
+        "; the media goes on as long as Janus, which relays it, does");
+  } else if (timeout > 0 && now - st->poll_lost_at_us >= (gint64) timeout * 1000) {
+    fail (self, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED, "Lost Janus at " + st->cfg.url +
+        " (" + error + ") and it did not answer again within reconnect-timeout (" +
+        std::to_string (timeout) + " ms): check that Janus runs, or raise reconnect-timeout");
+    return;
+  }
+  const guint generation = st->generation;
+  const guint delay = rtcstream::reconnect_delay_ms (st->poll_attempts++);
+  GST_DEBUG_OBJECT (self, "poll %u failed (%s): polling again in %u ms", st->poll_attempts,
+      error.c_str (), delay);
+  st->poll_timer = rtcstream::post_delayed (self, delay, [generation] (Self *self) {
+        State *st = self->state;
+        st->poll_timer = 0;
+        if (st->phase != Phase::Stopped && st->generation == generation)
+          poll_events (self);
+      });
+}
+
+}  // namespace
+
 void
 poll_events (Self *self)
 {
@@ -241,9 +294,16 @@ poll_events (Self *self)
   }
   http_request (self, url, nullptr, [] (Self *self, const json *reply, const std::string &error) {
     if (!reply) {
-      fail (self, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED,
-          "Lost Janus at " + self->state->cfg.url + " (" + error + ")");
+      poll_failed (self, error);
       return;
+    }
+    State *st = self->state;
+    if (st->poll_lost_at_us) {
+      GST_INFO_OBJECT (self, "Janus at %s answers again, %" G_GINT64_FORMAT " ms after the "
+          "first failed poll", st->cfg.url.c_str (),
+          (g_get_monotonic_time () - st->poll_lost_at_us) / 1000);
+      st->poll_lost_at_us = 0;
+      st->poll_attempts = 0;
     }
     if (const json *e = api::janus_error (*reply)) {
       fail_with_janus_error (self, "poll events", e->value ("code", (gint64) 0),

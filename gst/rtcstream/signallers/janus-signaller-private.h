@@ -44,6 +44,7 @@ struct Settings {
   // The base's properties, copied in at start (unset in State::settings).
   std::string tls_ca_file;
   gint producer_timeout_ms = 30000;
+  gint reconnect_timeout_ms = 30000;
   std::string stream_name;
   RtcstreamRole role = RTCSTREAM_ROLE_PRODUCER;
 
@@ -68,6 +69,11 @@ struct State {
   std::vector<json> pending_candidates;
   guint keepalive_timer = 0;
   guint list_timer = 0;
+  // The long poll failed (Janus unreachable) since then (monotonic us; 0:
+  // it works), and the attempts to poll again.
+  gint64 poll_lost_at_us = 0;
+  guint poll_attempts = 0;
+  guint poll_timer = 0;
   gint64 wait_deadline = 0;       // consumer: monotonic us, 0 = forever
   guint64 next_transaction = 0;
   guint generation = 0;           // bumped by start and stop: older replies are stale

@@ -130,6 +130,9 @@ janus_start (RtcstreamBaseSignaller *base_self)
   const rtcstream::SignallerSettings shared = rtcstream::signaller_settings (base_self);
   st->cfg.tls_ca_file = shared.tls_ca_file;
   st->cfg.producer_timeout_ms = shared.producer_timeout_ms;
+  st->cfg.reconnect_timeout_ms = shared.reconnect_timeout_ms;
+  st->poll_lost_at_us = 0;
+  st->poll_attempts = 0;
   st->phase = Phase::Connecting;
   st->generation++;
   st->janus_session = st->handle = st->feed = 0;
@@ -199,6 +202,7 @@ janus_stop (RtcstreamBaseSignaller *base_self)
   st->phase = Phase::Stopped;
   st->generation++;
   rtcstream::cancel_timer (base_self, st->keepalive_timer);
+  rtcstream::cancel_timer (base_self, st->poll_timer);
   rtcstream::cancel_timer (base_self, st->list_timer);
   if (st->cancellable) {
     g_cancellable_cancel (st->cancellable.get ());
