@@ -314,7 +314,8 @@ Hub::on_protocol_version (const std::string &from, const PeerState &peer,
 // Our extension. A session that went on peer to peer while its two sides
 // lost their connections (a restarted server never knew it; see
 // docs/protocol.md): the first side to claim it makes it, with the other
-// side empty; the second fills that side in. From then on it is a session as
+// side empty; the second fills that side in. A producer also claims here the
+// sessions that outlived its lost connection (remove_peer). From then on it is a session as
 // any other. Only a side nobody holds can be taken, so a third peer (which
 // would need the unguessable id anyway) cannot take one over.
 void
@@ -347,6 +348,8 @@ Hub::on_resume_session (const std::string &from, PeerState &peer, const p::Resum
   }
   Session &s = sessions_[msg.session_id];
   (as_producer ? s.producer : s.consumer) = from;
+  if (as_producer)
+    s.producer_lost_us = 0;
   peer.sessions.insert (msg.session_id);
 }
 
@@ -408,7 +411,23 @@ Hub::end_sessions_as (const std::string &peer_id, Role role, Out &out)
 }
 
 std::vector<Outgoing>
-Hub::remove_peer (const std::string &peer_id)
+Hub::expire_unclaimed (std::int64_t now_us)
+{
+  Out out;
+  std::vector<std::string> expired;
+  for (const auto &[sid, s] : sessions_) {
+    if (s.producer.empty () && s.producer_lost_us &&
+        now_us - s.producer_lost_us >= resume_grace_us_)
+      expired.push_back (sid);
+  }
+  // Ended "by" the empty producer side: the consumer is told.
+  for (const std::string &sid : expired)
+    end_session (sid, std::string (), out);
+  return out;
+}
+
+std::vector<Outgoing>
+Hub::remove_peer (const std::string &peer_id, bool lost, std::int64_t now_us)
 {
   Out out;
   auto it = peers_.find (peer_id);
@@ -417,8 +436,15 @@ Hub::remove_peer (const std::string &peer_id)
 
   // Copy: end_session edits the set.
   const std::set<std::string> sessions = it->second.sessions;
-  for (const std::string &sid : sessions)
+  for (const std::string &sid : sessions) {
+    Session &s = sessions_.at (sid);
+    if (lost && resume_grace_us_ > 0 && s.producer == peer_id && !s.consumer.empty ()) {
+      s.producer.clear ();  // for the producer to claim once it is back
+      s.producer_lost_us = now_us;
+      continue;
+    }
     end_session (sid, peer_id, out);
+  }
 
   const PeerState gone = std::move (it->second);
   peers_.erase (it);

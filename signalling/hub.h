@@ -61,8 +61,20 @@ public:
       std::string details) const;
 
   // A connection closed: ends its sessions (the other side of each gets
-  // "endSession"), frees its stream name and tells listeners it left.
-  std::vector<Outgoing> remove_peer (const std::string &peer_id);
+  // "endSession"), frees its stream name and tells listeners it left. When
+  // the connection was lost (no close frame, or silent) and a resume grace is
+  // set, the sessions it produces are kept with their producer side empty
+  // instead, for the producer to claim again (resumeSession) once it has
+  // reconnected: their viewers are not told, and their media goes on.
+  std::vector<Outgoing> remove_peer (const std::string &peer_id, bool lost = false,
+      std::int64_t now_us = 0);
+
+  // How long (us) the sessions of a producer whose connection was lost wait
+  // for it to claim them; 0 (the default): they end at once.
+  void set_resume_grace_us (std::int64_t grace_us) { resume_grace_us_ = grace_us; }
+  // Ends (telling their consumers) the sessions whose producer did not claim
+  // them again within the grace, by now_us.
+  std::vector<Outgoing> expire_unclaimed (std::int64_t now_us);
 
   // For logs and tests.
   bool has_peer (const std::string &peer_id) const { return peers_.count (peer_id) != 0; }
@@ -87,6 +99,7 @@ private:
   struct Session {
     std::string producer;
     std::string consumer;
+    std::int64_t producer_lost_us = 0;  // its producer's connection was lost then (0: no)
     const std::string &other (const std::string &peer_id) const
     {
       return peer_id == producer ? consumer : producer;
@@ -128,6 +141,7 @@ private:
   std::map<std::string, Session> sessions_;
   std::map<std::string, std::string> stream_names_;  // name -> producer id
   std::mt19937_64 rng_;
+  std::int64_t resume_grace_us_ = 0;
 };
 
 }  // namespace rtcstream::signalling

@@ -62,6 +62,7 @@ main (int argc, char **argv)
   gint64 max_sdp = static_cast<gint64> (options.whip.max_sdp_bytes);
   gint port = options.port;
   gint ping_interval = static_cast<gint> (options.ping_interval_s);
+  gint resume_grace = static_cast<gint> (options.resume_grace_s);
   gint64 max_message = static_cast<gint64> (options.limits.max_message_bytes);
   gint64 max_peers = static_cast<gint64> (options.limits.max_peers);
   gint64 max_sessions = static_cast<gint64> (options.limits.max_sessions_per_peer);
@@ -80,6 +81,10 @@ main (int argc, char **argv)
     { "ping-interval", 0, 0, G_OPTION_ARG_INT, &ping_interval,
       "Seconds between websocket pings; a peer silent for 3 intervals is "
       "dropped (default 10; 0 disables)", "SECONDS" },
+    { "resume-grace", 0, 0, G_OPTION_ARG_INT, &resume_grace,
+      "Seconds the sessions of a producer whose connection was lost (no close, or "
+      "silent) wait for it to reconnect and claim them, their viewers streaming on "
+      "(default 5; 0 ends them at once)", "SECONDS" },
     { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
       "TLS certificate (PEM); with --key, serve wss:// and https://", "FILE" },
     { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, "TLS private key (PEM)", "FILE" },
@@ -125,6 +130,11 @@ main (int argc, char **argv)
   if (ok && (port < 0 || port > 65535)) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--port must be between 0 and 65535 (got %d)", port);
+    ok = false;
+  }
+  if (ok && resume_grace < 0) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--resume-grace must be 0 or more (got %d)", resume_grace);
     ok = false;
   }
   if (ok && ping_interval < 0) {
@@ -184,6 +194,7 @@ main (int argc, char **argv)
     options.whip.whep_token = whep_token;
   options.port = port;
   options.ping_interval_s = static_cast<unsigned> (ping_interval);
+  options.resume_grace_s = static_cast<unsigned> (resume_grace);
 
   g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_signal, loop);

@@ -254,12 +254,20 @@ Server::start (std::string &url, GError **error)
     liveness_source_ = g_timeout_add_seconds (options_.ping_interval_s, on_liveness_check,
         this);
   }
+  if (options_.resume_grace_s > 0) {
+    hub_.set_resume_grace_us (static_cast<gint64> (options_.resume_grace_s) * G_USEC_PER_SEC);
+    resume_source_ = g_timeout_add (250, on_resume_expiry, this);
+  }
   return true;
 }
 
 void
 Server::stop ()
 {
+  if (resume_source_) {
+    g_source_remove (resume_source_);
+    resume_source_ = 0;
+  }
   if (liveness_source_) {
     g_source_remove (liveness_source_);
     liveness_source_ = 0;
@@ -283,7 +291,7 @@ Server::stop ()
       g_usleep (10 * 1000);
   }
   while (!connections_.empty ())
-    drop (connections_.begin ()->second.get (), "server shutting down");
+    drop (connections_.begin ()->second.get (), "server shutting down", false);
   // Run the deferred unrefs.
   while (g_main_context_iteration (context, FALSE)) {
   }
@@ -417,7 +425,9 @@ Server::on_closed (SoupWebsocketConnection *ws, gpointer user_data)
       : "closed with code " + std::to_string (code);
   if (const char *data = soup_websocket_connection_get_close_data (ws); data && *data)
     reason += " (" + printable (data) + ")";
-  conn->server->drop (conn, reason.c_str ());
+  // A peer that says goodbye closes with 1000 (or 1001, going away).
+  const bool lost = code != SOUP_WEBSOCKET_CLOSE_NORMAL && code != SOUP_WEBSOCKET_CLOSE_GOING_AWAY;
+  conn->server->drop (conn, reason.c_str (), lost);
 }
 
 // Closes connections that neither sent a frame nor answered a ping for three
@@ -438,7 +448,7 @@ Server::on_liveness_check (gpointer user_data)
   for (const std::string &id : silent) {
     auto it = self->connections_.find (id);
     if (it != self->connections_.end ())
-      self->drop (it->second.get (), "no answer to pings");
+      self->drop (it->second.get (), "no answer to pings", true);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -456,8 +466,17 @@ Server::deliver (const std::vector<Outgoing> &out)
   }
 }
 
+// Ends the sessions whose lost producer did not claim them back in time.
+gboolean
+Server::on_resume_expiry (gpointer user_data)
+{
+  auto *self = static_cast<Server *> (user_data);
+  self->deliver (self->hub_.expire_unclaimed (g_get_monotonic_time ()));
+  return G_SOURCE_CONTINUE;
+}
+
 void
-Server::drop (Connection *conn, const char *reason)
+Server::drop (Connection *conn, const char *reason, bool lost)
 {
   auto it = connections_.find (conn->peer_id);
   if (it == connections_.end () || it->second.get () != conn)
@@ -469,7 +488,7 @@ Server::drop (Connection *conn, const char *reason)
   g_signal_handlers_disconnect_by_data (owned->ws.get (), owned.get ());
   g_printerr ("peer %s left (%s): %s\n", owned->peer_id.c_str (), owned->remote.c_str (),
       reason);
-  deliver (hub_.remove_peer (owned->peer_id));
+  deliver (hub_.remove_peer (owned->peer_id, lost, g_get_monotonic_time ()));
   SoupWebsocketConnection *ws = owned->ws.release ();
   if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, reason);

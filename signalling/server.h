@@ -29,6 +29,7 @@ struct ServerOptions {
   std::string cert_file;           // both set: TLS (wss://, https://)
   std::string key_file;
   unsigned ping_interval_s = 10;   // a peer silent for 3 intervals is closed
+  unsigned resume_grace_s = 5;     // a lost producer's sessions wait this long for it (0: no)
   std::string web_root;            // empty: serve the embedded web client
   WhipOptions whip;                // the /whip/ and /whep/ endpoints (whip.h)
   IceServerOptions ice;            // STUN/TURN servers for peers (ice-servers.h)
@@ -70,18 +71,21 @@ private:
   static void on_error (SoupWebsocketConnection *ws, GError *error, gpointer user_data);
   static void on_closed (SoupWebsocketConnection *ws, gpointer user_data);
   static gboolean on_liveness_check (gpointer user_data);
+  static gboolean on_resume_expiry (gpointer user_data);
 
   void accept (SoupServerMessage *msg, SoupWebsocketConnection *ws);
   void deliver (const std::vector<Outgoing> &out);
   // Removes a connection from the hub and the map, telling the others;
-  // closes its websocket if still open.
-  void drop (Connection *conn, const char *reason);
+  // closes its websocket if still open. lost: it went without a goodbye (no
+  // close frame, or silent), which the hub's resume grace applies to.
+  void drop (Connection *conn, const char *reason, bool lost);
 
   ServerOptions options_;
   Hub hub_;
   Ref<SoupServer> soup_;
   std::map<std::string, std::unique_ptr<Connection>> connections_;  // by peer id
   guint liveness_source_ = 0;
+  guint resume_source_ = 0;
   std::unique_ptr<WhipEndpoints> whip_;
 };
 

@@ -5,6 +5,7 @@
 // on the same port; the media goes on, the elements warn, reconnect and
 // register again. And when the server never comes back, they give up with an
 // error after reconnect-timeout.
+#include <gio/gio.h>
 #include <gst/gst.h>
 #include <libsoup/soup.h>
 #include <gtest/gtest.h>
@@ -41,17 +42,26 @@ struct Arrivals {
   // The longest time without a buffer between from and to (from the first
   // buffer after from; to itself counts as an arrival, so that a stream
   // that stopped shows its gap).
-  gint64 longest_gap (gint64 from, gint64 to)
+  gint64 longest_gap (gint64 from, gint64 to, gint64 *ended_at = nullptr)
   {
     std::lock_guard<std::mutex> lk (lock);
-    gint64 last = from, gap = 0;
+    gint64 last = from, gap = 0, at = from;
     for (gint64 t : us) {
       if (t < from || t > to)
         continue;
-      gap = std::max (gap, t - last);
+      if (t - last > gap) {
+        gap = t - last;
+        at = t;
+      }
       last = t;
     }
-    return std::max (gap, to - last);
+    if (to - last > gap) {
+      gap = to - last;
+      at = to;
+    }
+    if (ended_at)
+      *ended_at = at;
+    return gap;
   }
   int count (gint64 from, gint64 to)
   {
@@ -106,6 +116,74 @@ listed_streams (const ServerProcess &server, Pipeline &pump, int timeout_ms)
   g_object_unref (session);
   return names;
 }
+
+// A TCP relay on 127.0.0.1 to another port, on the default main context
+// (which Pipeline's waits iterate), whose connections can be cut at once:
+// both ends see the connection end without a websocket close, as when a
+// network path or a proxy goes. New connections are relayed again after.
+class CuttableRelay {
+public:
+  explicit CuttableRelay (unsigned to_port) : to_port_ (to_port)
+  {
+    service_ = g_socket_service_new ();
+    g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+    g_autoptr (GSocketAddress) bound = nullptr;
+    if (g_socket_listener_add_address (G_SOCKET_LISTENER (service_), any, G_SOCKET_TYPE_STREAM,
+            G_SOCKET_PROTOCOL_TCP, nullptr, &bound, nullptr))
+      port_ = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+    g_signal_connect (service_, "incoming", G_CALLBACK (on_incoming), this);
+    cancellable_ = g_cancellable_new ();
+    g_socket_service_start (service_);
+  }
+  ~CuttableRelay ()
+  {
+    cut ();
+    g_socket_service_stop (service_);
+    g_socket_listener_close (G_SOCKET_LISTENER (service_));
+    g_object_unref (service_);
+    g_object_unref (cancellable_);
+  }
+  unsigned port () const { return port_; }
+  // Ends every relayed connection now.
+  void cut ()
+  {
+    g_cancellable_cancel (cancellable_);
+    for (GIOStream *s : streams_) {
+      g_io_stream_close (s, nullptr, nullptr);
+      g_object_unref (s);
+    }
+    streams_.clear ();
+    g_object_unref (cancellable_);
+    cancellable_ = g_cancellable_new ();
+  }
+  int relayed () const { return relayed_; }
+
+private:
+  static gboolean on_incoming (GSocketService *, GSocketConnection *conn, GObject *,
+      gpointer user)
+  {
+    auto *self = static_cast<CuttableRelay *> (user);
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    GSocketConnection *up = g_socket_client_connect_to_host (client, "127.0.0.1",
+        self->to_port_, nullptr, nullptr);
+    if (!up)
+      return FALSE;
+    self->relayed_++;
+    self->streams_.push_back (G_IO_STREAM (g_object_ref (conn)));
+    self->streams_.push_back (G_IO_STREAM (up));
+    g_io_stream_splice_async (G_IO_STREAM (conn), G_IO_STREAM (up),
+        G_IO_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, self->cancellable_, nullptr, nullptr);
+    return TRUE;
+  }
+
+  unsigned to_port_;
+  unsigned port_ = 0;
+  int relayed_ = 0;
+  GSocketService *service_ = nullptr;
+  GCancellable *cancellable_ = nullptr;
+  std::vector<GIOStream *> streams_;
+};
 
 class Reconnect : public rtcstream::test::StreamingTest {
 protected:
@@ -211,6 +289,56 @@ TEST_F (Reconnect, ServerKilledAndRestartedMediaGoesOn)
   RecordProperty ("frames_during_outage", arrivals.count (killed, registered));
   RecordProperty ("reregistered_ms_after_restart", (int) ((registered - restarted) / 1000));
   RecordProperty ("longest_gap_ms", (int) (gap / 1000));
+}
+
+// The server stays up; only the producer's connection to it goes (a network
+// path, a proxy), without a goodbye. The server keeps the producer's
+// sessions for --resume-grace (5 s) instead of ending them for its viewers;
+// the producer reconnects, registers again and claims them back. The
+// viewer never notices: its frames go on, and the producer's later end
+// still reaches it.
+TEST_F (Reconnect, ProducerConnectionCutWhileServerStaysUp)
+{
+  CuttableRelay relay (server->port ());
+  ASSERT_NE (relay.port (), 0u);
+  const std::string via_relay = "rtcstream://127.0.0.1:" + std::to_string (relay.port ()) + "/cam";
+  auto prod = rtcstream::test::start_producer (
+      kVideo + " ! rtcstreamsink name=sink uri=" + via_relay, kTimeoutMs);
+  auto cons = rtcstream::test::start_consumer (
+      "rtcstreamsrc uri=" + server->uri ("cam") + " ! fakesink name=v");
+  Arrivals arrivals;
+  auto v = cons->count ("v", arrivals.recorder ());
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 60; }, kTimeoutMs))
+      << cons->all_errors ();
+
+  const gint64 cut = g_get_monotonic_time ();
+  relay.cut ();
+  EXPECT_TRUE (prod->wait_for (
+      [&] { return prod->element_message_count ("rtcstream-registered") >= 2; }, kTimeoutMs))
+      << prod->all_errors ();
+  const gint64 registered = g_get_monotonic_time ();
+  EXPECT_GE (relay.relayed (), 2);
+  // Past the grace: had the server ended the session, the viewer would know.
+  cons->pump (6000);
+  const gint64 end = g_get_monotonic_time ();
+  prod->pump (100);
+  gint64 gap_end = 0;
+  const gint64 gap = arrivals.longest_gap (cut, end, &gap_end);
+  EXPECT_LT (gap, G_USEC_PER_SEC) << "the consumer's video stopped for " << gap / 1000 << " ms";
+  EXPECT_FALSE (cons->got_eos ());
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+  EXPECT_TRUE (prod->has_warning_containing ("Lost the connection to the signalling server"));
+  EXPECT_TRUE (cons->warnings ().empty ());
+
+  // The producer's end still reaches the viewer through the server.
+  prod->stop ();
+  EXPECT_TRUE (cons->wait_for ([&] { return cons->got_eos (); }, 5000))
+      << "the producer's end did not reach the consumer: " << cons->all_errors ();
+  std::printf ("producer's connection cut: registered again %lld ms later; the viewer's "
+               "longest gap %lld ms, ending %lld ms after the cut\n",
+      (long long) ((registered - cut) / 1000), (long long) (gap / 1000),
+      (long long) ((gap_end - cut) / 1000));
 }
 
 // A server that never comes back: each element warns, tries for

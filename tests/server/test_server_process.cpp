@@ -515,20 +515,22 @@ TEST_F (ServerProcess, WebRootServesOnlyRegularFilesInside)
     g_remove ((dir + name).c_str ());
 }
 
-TEST_F (ServerProcess, WebRootMustBeADirectory)
+TEST_F (ServerProcess, WebRootMustBeADirectoryAndResumeGraceNotNegative)
 {
   const char *binary = g_getenv ("RTCSTREAM_SIGNALLING");
   ASSERT_TRUE (binary);
-  const char *argv[] = { binary, "--port", "0", "--web-root", "/nonexistent/rtcstream-web",
-    nullptr };
-  g_autoptr (GError) error = nullptr;
-  g_autoptr (GSubprocess) proc = g_subprocess_newv (argv,
-      static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-          G_SUBPROCESS_FLAGS_STDERR_SILENCE), &error);
-  ASSERT_TRUE (proc) << error->message;
-  ASSERT_TRUE (g_subprocess_wait (proc, nullptr, &error));
-  ASSERT_TRUE (g_subprocess_get_if_exited (proc));
-  EXPECT_EQ (g_subprocess_get_exit_status (proc), 2);
+  for (const char *option : { "--web-root", "--resume-grace" }) {
+    const char *value = option[2] == 'w' ? "/nonexistent/rtcstream-web" : "-1";
+    const char *argv[] = { binary, "--port", "0", option, value, nullptr };
+    g_autoptr (GError) error = nullptr;
+    g_autoptr (GSubprocess) proc = g_subprocess_newv (argv,
+        static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+            G_SUBPROCESS_FLAGS_STDERR_SILENCE), &error);
+    ASSERT_TRUE (proc) << error->message;
+    ASSERT_TRUE (g_subprocess_wait (proc, nullptr, &error));
+    ASSERT_TRUE (g_subprocess_get_if_exited (proc));
+    EXPECT_EQ (g_subprocess_get_exit_status (proc), 2) << option << " " << value;
+  }
 }
 
 TEST_F (ServerProcess, ProducerRegistrationAndList)

@@ -449,6 +449,50 @@ TEST_F (HubTest, ResumeSessionRefusals)
   EXPECT_EQ (hub.session_count (), 2u);
 }
 
+// A producer whose connection is lost (not closed) keeps its sessions for
+// the resume grace: its viewers are not told, and once it is back under a new
+// id it claims them; those it does not claim end when the grace runs out.
+TEST_F (HubTest, LostProducersSessionsWaitForItWithinTheGrace)
+{
+  hub.set_resume_grace_us (5000000);
+  std::string prod = producer ("cam");
+  std::string cons = join ();
+  std::string kept = start (cons, prod);
+  std::string dropped = start (cons, prod);
+  auto out = hub.remove_peer (prod, true, 1000000);
+  for (const Outgoing &o : out)
+    EXPECT_NE (o.peer_id, cons) << "the viewer was told: " << o.text;
+  EXPECT_EQ (hub.session_count (cons), 2u);
+  EXPECT_FALSE (hub.has_stream ("cam"));
+  // Its messages for the producer go nowhere meanwhile, without an error.
+  EXPECT_TRUE (send (cons, ice (kept)).empty ());
+
+  std::string back = producer ("cam");
+  EXPECT_TRUE (send (back, { { "type", "resumeSession" }, { "sessionId", kept },
+      { "as", "producer" } }).empty ());
+  only<p::Peer> (send (back, sdp (kept, "offer")), cons);
+  EXPECT_TRUE (hub.expire_unclaimed (5999999).empty ());
+  EXPECT_EQ (only_session_end (hub.expire_unclaimed (6000000), cons), dropped);
+  EXPECT_EQ (hub.session_count (cons), 1u);
+  EXPECT_TRUE (hub.expire_unclaimed (60000000).empty ());  // the claimed one stays
+  EXPECT_EQ (only_session_end (send (back, { { "type", "endSession" }, { "sessionId", kept } }),
+      cons), kept);
+}
+
+// A producer that closes its connection (or with no grace set) ends its
+// sessions at once, as always; a lost consumer too.
+TEST_F (HubTest, ClosedOrConsumerSessionsEndAtOnce)
+{
+  hub.set_resume_grace_us (5000000);
+  std::string prod = producer ("cam");
+  std::string cons = join ();
+  std::string sid = start (cons, prod);
+  EXPECT_EQ (only_session_end (hub.remove_peer (cons, true, 1), prod), sid);
+  std::string cons2 = join ();
+  sid = start (cons2, prod);
+  EXPECT_EQ (only_session_end (hub.remove_peer (prod, false, 1), cons2), sid);
+}
+
 TEST_F (HubTest, LeavingPeerEndsSessionsAndNotifiesListeners)
 {
   std::string l = listener ();
