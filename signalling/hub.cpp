@@ -226,12 +226,9 @@ Hub::on_start_session (const std::string &from, PeerState &peer,
     return;
   }
 
-  const std::size_t max = limits_.max_sessions_per_peer;
-  if (peer.sessions.size () >= max) {
-    error (out, from, ErrorCode::LimitReached, "This peer already has its maximum of " +
-        std::to_string (max) + " sessions; end one before starting another.");
+  if (at_session_limit (from, peer, "starting", out))
     return;
-  }
+  const std::size_t max = limits_.max_sessions_per_peer;
   if (target->second.sessions.size () >= max) {
     error (out, from, ErrorCode::LimitReached, "Peer " + in_quotes (msg.peer_id) +
         " already has its maximum of " + std::to_string (max) + " sessions; try again later.");
@@ -245,6 +242,18 @@ Hub::on_start_session (const std::string &from, PeerState &peer,
 
   send (out, consumer, p::SessionStarted { producer, session_id });
   send (out, producer, p::StartSession { consumer, session_id, msg.offer });
+}
+
+bool
+Hub::at_session_limit (const std::string &from, const PeerState &peer, const char *doing,
+    Out &out) const
+{
+  const std::size_t max = limits_.max_sessions_per_peer;
+  if (peer.sessions.size () < max)
+    return false;
+  error (out, from, ErrorCode::LimitReached, "This peer already has its maximum of " +
+      std::to_string (max) + " sessions; end one before " + doing + " another.");
+  return true;
 }
 
 void
@@ -340,12 +349,8 @@ Hub::on_resume_session (const std::string &from, PeerState &peer, const p::Resum
       return;
     }
   }
-  const std::size_t max = limits_.max_sessions_per_peer;
-  if (peer.sessions.size () >= max) {
-    error (out, from, ErrorCode::LimitReached, "This peer already has its maximum of " +
-        std::to_string (max) + " sessions; end one before resuming another.");
+  if (at_session_limit (from, peer, "resuming", out))
     return;
-  }
   Session &s = sessions_[msg.session_id];
   (as_producer ? s.producer : s.consumer) = from;
   if (as_producer)

@@ -121,6 +121,10 @@ private:
   void on_resume_session (const std::string &from, PeerState &peer,
       const protocol::ResumeSession &msg, Out &out);
 
+  // Whether `peer` has its most sessions; then tells it so, about `doing`
+  // ("starting", "resuming") another.
+  bool at_session_limit (const std::string &from, const PeerState &peer, const char *doing,
+      Out &out) const;
   // Ends a session and tells the peer other than `by` (if any).
   void end_session (const std::string &session_id, const std::string &by, Out &out);
   // Ends the sessions where `peer_id` plays `role` (producer or consumer).

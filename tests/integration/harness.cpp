@@ -24,15 +24,21 @@ ServerProcess::ServerProcess (const std::vector<std::string> &extra_args)
 }
 
 void
+kill_and_reap (GPid &pid)
+{
+  if (pid <= 0)
+    return;
+  kill (pid, SIGKILL);
+  int status = 0;
+  waitpid (pid, &status, 0);
+  g_spawn_close_pid (pid);
+  pid = 0;
+}
+
+void
 ServerProcess::kill_hard ()
 {
-  if (pid_ <= 0)
-    return;
-  kill (pid_, SIGKILL);
-  int status = 0;
-  waitpid (pid_, &status, 0);
-  g_spawn_close_pid (pid_);
-  pid_ = 0;
+  kill_and_reap (pid_);
 }
 
 bool
@@ -586,6 +592,16 @@ StreamingTest::SetUp ()
   for (const char *f : {"webrtcbin", "nicesrc", "dtlssrtpenc", "vp8enc"})
     if (!have (f))
       GTEST_SKIP () << f << " is not installed";
+}
+
+void
+ServerStreamingTest::SetUp ()
+{
+  StreamingTest::SetUp ();
+  if (IsSkipped () || HasFatalFailure ())
+    return;
+  server = std::make_unique<ServerProcess> ();
+  ASSERT_TRUE (server->ok ()) << "rtcstream-signalling did not start";
 }
 
 unsigned

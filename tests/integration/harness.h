@@ -40,6 +40,11 @@ std::string process_stacks (GPid pid);
 constexpr int kStopBoundMs = 10000;
 int stop_child (GPid pid, int sig, const std::string &what, int bound_ms = kStopBoundMs);
 
+// SIGKILL to a child of ours (spawned with G_SPAWN_DO_NOT_REAP_CHILD), no
+// goodbye to anyone; waits for it to be gone and sets pid to 0. Nothing
+// when pid is 0.
+void kill_and_reap (GPid &pid);
+
 // Whether GStreamer has an element factory of this name.
 bool have (const char *factory);
 
@@ -153,6 +158,14 @@ std::unique_ptr<Pipeline> start_consumer (const std::string &description);
 class StreamingTest : public ::testing::Test {
 protected:
   void SetUp () override;
+};
+
+// StreamingTest with the real rtcstream-signalling started (server) on a
+// free port; a subclass's SetUp calls it first, as StreamingTest's.
+class ServerStreamingTest : public StreamingTest {
+protected:
+  void SetUp () override;
+  std::unique_ptr<ServerProcess> server;
 };
 
 // Iterates the default main context until pred() holds or timeout_ms passes.

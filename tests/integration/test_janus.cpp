@@ -123,16 +123,7 @@ public:
   }
 
   // SIGKILL, and wait for it to be gone: no goodbye to anyone.
-  void kill_hard ()
-  {
-    if (pid_ <= 0)
-      return;
-    kill (pid_, SIGKILL);
-    int status = 0;
-    waitpid (pid_, &status, 0);
-    g_spawn_close_pid (pid_);
-    pid_ = 0;
-  }
+  void kill_hard () { rtcstream::test::kill_and_reap (pid_); }
 
   // Starts it again with the same config and port; true once it answers.
   bool restart ()

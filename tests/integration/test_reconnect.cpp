@@ -185,19 +185,7 @@ private:
   std::vector<GIOStream *> streams_;
 };
 
-class Reconnect : public rtcstream::test::StreamingTest {
-protected:
-  void SetUp () override
-  {
-    StreamingTest::SetUp ();
-    if (IsSkipped () || HasFatalFailure ())
-      return;
-    server = std::make_unique<ServerProcess> ();
-    ASSERT_TRUE (server->ok ()) << "rtcstream-signalling did not start";
-  }
-
-  std::unique_ptr<ServerProcess> server;
-};
+using Reconnect = rtcstream::test::ServerStreamingTest;
 
 // SIGKILL under a streaming pair, a restart on the same port 2 s later. The
 // consumer's frames never stop, both elements warn and none errs, the

@@ -34,17 +34,8 @@ namespace {
 
 constexpr int kTimeoutMs = 20000;
 
-class Streaming : public rtcstream::test::StreamingTest {
+class Streaming : public rtcstream::test::ServerStreamingTest {
 protected:
-  void SetUp () override
-  {
-    StreamingTest::SetUp ();
-    if (IsSkipped () || HasFatalFailure ())
-      return;
-    server = std::make_unique<ServerProcess> ();
-    ASSERT_TRUE (server->ok ()) << "rtcstream-signalling did not start";
-  }
-
   // A producer, started and registered.
   std::unique_ptr<Pipeline> producer (const std::string &desc)
   {
@@ -60,8 +51,6 @@ protected:
   {
     return "rtcstreamsink name=sink uri=" + server->uri (stream) + " " + extra;
   }
-
-  std::unique_ptr<ServerProcess> server;
 };
 
 TEST_F (Streaming, VideoAndAudioArriveDecoded)
