@@ -153,11 +153,12 @@ install_common_properties (GObjectClass *klass, const char *role_word)
   g_object_class_install_property (klass, PROP_RECONNECT_TIMEOUT,
       g_param_spec_int ("reconnect-timeout", "Reconnect timeout",
           "When the connection to the signalling server drops (rtcstream-signalling "
-          "restarted, a network outage): how long (ms) to try to reconnect, with backoff, "
-          "before failing with an error. Meanwhile running sessions keep streaming, a "
-          "warning is posted, and once back the sink registers its stream again and a src "
-          "without a session joins again; -1 tries forever, 0 fails at once. WHIP/WHEP "
-          "keep no connection; see docs/elements.md for what each signaller does",
+          "restarted, a network outage; with Janus, its event poll fails): how long (ms) to "
+          "try to get it back, with backoff, before failing with an error. Meanwhile running "
+          "sessions keep streaming and a warning is posted; once back, the sink registers "
+          "its stream again, both claim their running sessions again, and a src without a "
+          "session joins again. -1 tries forever, 0 fails at once. WHIP/WHEP keep no "
+          "connection; see docs/elements.md for what each signaller does",
           -1, G_MAXINT, kDefaultReconnectTimeoutMs, flags));
   g_object_class_install_property (klass, PROP_AUDIO_CODECS,
       g_param_spec_string ("audio-codecs", "Audio codecs",
