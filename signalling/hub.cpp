@@ -324,9 +324,10 @@ Hub::on_protocol_version (const std::string &from, const PeerState &peer,
 // lost their connections (a restarted server never knew it; see
 // docs/protocol.md): the first side to claim it makes it, with the other
 // side empty; the second fills that side in. A producer also claims here the
-// sessions that outlived its lost connection (remove_peer). From then on it is a session as
-// any other. Only a side nobody holds can be taken, so a third peer (which
-// would need the unguessable id anyway) cannot take one over.
+// sessions that outlived its lost connection (remove_peer). From then on it
+// is a session as any other. Only a side nobody holds can be taken, so a
+// third peer (which would need the unguessable id anyway) cannot take one
+// over, nor can one peer be both sides.
 void
 Hub::on_resume_session (const std::string &from, PeerState &peer, const p::ResumeSession &msg,
     Out &out)
@@ -345,7 +346,9 @@ Hub::on_resume_session (const std::string &from, PeerState &peer, const p::Resum
       return;  // claimed already
     if (!side.empty () || s.other (side) == from) {
       error (out, from, ErrorCode::NotAllowed, "Session " + in_quotes (msg.session_id) +
-          " has its " + p::role_name (msg.as) + " already; it cannot be resumed as that.");
+          (side.empty () ? std::string (" has this peer on its other side")
+                         : " has its " + std::string (p::role_name (msg.as)) + " already") +
+          "; it cannot be resumed as its " + p::role_name (msg.as) + ".");
       return;
     }
   }

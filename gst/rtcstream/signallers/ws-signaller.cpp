@@ -55,8 +55,9 @@ struct State {
   std::set<std::string> sessions;
   bool session_requested = false;  // consumer: startSession sent
   guint wait_timer = 0;
-  // After a lost connection, until welcomed again: the attempts made, the
-  // next attempt's timer, the give-up timer, when it was lost, and why.
+  // After a lost connection, until back in touch (registered again, or
+  // welcomed for a consumer): the attempts made, the next attempt's timer,
+  // the give-up timer, when it was lost, and why.
   bool reconnecting = false;
   guint attempts = 0;
   guint retry_timer = 0;
@@ -419,10 +420,9 @@ on_ws_closed (SoupWebsocketConnection *conn, gpointer user)
   }
   st->phase = Phase::Connecting;
   if (!st->reconnecting) {
-    // The media of running sessions is peer to peer: they go on. The
-    // server forgets them (a restarted one never knew them), so nothing about
-    // them is sent again; a consumer without one looks for its producer
-    // once back.
+    // The media of running sessions is peer to peer: they go on, and are
+    // claimed again once back (back_in_touch). A consumer without one looks
+    // for its producer again once back.
     st->reconnecting = true;
     st->attempts = 0;
     st->lost_at_us = g_get_monotonic_time ();

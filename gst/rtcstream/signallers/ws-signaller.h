@@ -2,7 +2,9 @@
 //
 // RtcstreamWsSignaller: our websocket protocol (docs/protocol.md), also
 // spoken by gst-plugins-rs' gst-webrtc-signalling-server. All network work
-// runs on a thread and GMainContext of its own.
+// runs on a thread and GMainContext of its own. A lost connection is got
+// back, within reconnect-timeout, while the sessions go on (docs/protocol.md,
+// Reconnecting).
 #pragma once
 
 #include "rtcstream/signallers/base-signaller.h"
