@@ -67,7 +67,9 @@ nice_agent_of (GstElement *webrtcbin)
 void
 disable_upnp (GstElement *webrtcbin)
 {
-  if (Ref<GObject> agent = nice_agent_of (webrtcbin))
+  Ref<GObject> agent = nice_agent_of (webrtcbin);
+  // The property exists only when libnice was built with gupnp-igd.
+  if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent.get ()), "upnp"))
     g_object_set (agent.get (), "upnp", FALSE, nullptr);
 }
 
