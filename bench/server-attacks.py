@@ -70,17 +70,26 @@ def closed(s, wait=0.0):
         return True
 
 
+def read_all(s):
+    """What the server sends until it closes (or the socket times out)."""
+    data = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    except OSError:
+        pass
+    return data
+
+
 def get(port, timeout=5):
     t0 = time.monotonic()
     try:
         s = connect(port, timeout)
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(s)
         s.close()
         return data.startswith(b"HTTP/1.1 200"), time.monotonic() - t0
     except OSError:
@@ -96,21 +105,9 @@ def big_body(binary):
     s.sendall(b"POST /whip/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\n"
               b"Content-Length: %d\r\n\r\n" % size)
     sent = 0
-    reply = b""
     chunk = b"a" * (1 << 20)
-
-    def reader():
-        nonlocal reply
-        try:
-            while True:
-                d = s.recv(65536)
-                if not d:
-                    break
-                reply += d
-        except OSError:
-            pass
-
-    t = threading.Thread(target=reader)
+    got = []
+    t = threading.Thread(target=lambda: got.append(read_all(s)))
     t.start()
     try:
         while sent < size:
@@ -120,6 +117,7 @@ def big_body(binary):
     t.join(30)
     s.close()
     time.sleep(1)
+    reply = got[0] if got else b""
     status = reply.split(b"\r\n", 1)[0].decode(errors="replace") or "(none)"
     row = (status, (srv.status("VmRSS") - rss0) / 1024, (srv.status("VmHWM") - hwm0) / 1024,
            sent / (1 << 20))
@@ -134,16 +132,8 @@ def huge_length(binary):
     s.sendall(b"POST /whip/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\n"
               b"Content-Length: 10737418240\r\n\r\n")
     t0 = time.monotonic()
-    reply = b""
     s.settimeout(30)
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            reply += d
-    except OSError:
-        pass
+    reply = read_all(s)
     took = time.monotonic() - t0
     srv.stop()
     status = reply.split(b"\r\n", 1)[0].decode(errors="replace") or "(none)"

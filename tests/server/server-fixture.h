@@ -391,6 +391,25 @@ protected:
     return response.substr (0, response.find ("\r\n"));
   }
 
+  // Runs the server with `args` to its end (for options it must refuse);
+  // returns its exit status, or -1 when it did not exit by itself.
+  static int exit_status (std::vector<std::string> args)
+  {
+    const char *binary = g_getenv ("RTCSTREAM_SIGNALLING");
+    if (!binary)
+      return -1;
+    std::vector<const char *> argv = { binary };
+    for (const std::string &a : args)
+      argv.push_back (a.c_str ());
+    argv.push_back (nullptr);
+    g_autoptr (GSubprocess) proc = g_subprocess_newv (argv.data (),
+        static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+            G_SUBPROCESS_FLAGS_STDERR_SILENCE), nullptr);
+    if (!proc || !g_subprocess_wait (proc, nullptr, nullptr) || !g_subprocess_get_if_exited (proc))
+      return -1;
+    return g_subprocess_get_exit_status (proc);
+  }
+
   // The server's process id.
   int pid () const
   {
