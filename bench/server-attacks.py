@@ -7,7 +7,9 @@
 #   bench/server-attacks.py build/signalling/rtcstream-signalling [BASELINE_BINARY]
 #
 # Each attack starts a fresh server (--port 0, default options) and prints
-# one markdown table row per binary. Long and large on purpose (1 GiB bodies,
+# one markdown table row per binary. ATTACKS=ws,whip runs instead the
+# websocket 1009 check and 20 WHIP offers that never connect (with the
+# plugin of each binary's build directory). Long and large on purpose (1 GiB bodies,
 # 1000 slow connections, 20 s waits): about 2 minutes per binary. The server
 # suite (tests/server/test_server_limits.cpp) checks the same behaviours fast.
 import os
@@ -222,6 +224,90 @@ def burst(binary, n=500):
     return p(0.5), p(0.9), fails
 
 
+def threads(srv):
+    return len(os.listdir(f"/proc/{srv.proc.pid}/task"))
+
+
+def whip_offers(binary, n=20, wait=40):
+    """n WHIP offers that never connect, 2 per client address: how many got 201, the
+    server's fds and threads over start at their peak and `wait` s later, names still listed."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(binary)))
+    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugins"),
+               GST_REGISTRY=f"/tmp/server-attacks-{os.getpid()}.bin")
+    saved = os.environ.copy()
+    os.environ.update(env)
+    srv = Server(binary)
+    os.environ.clear()
+    os.environ.update(saved)
+    sdp = ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+           "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+           "a=ice-ufrag:Ab12\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 "
+           + ":".join(["8B"] * 32) + "\r\na=setup:actpass\r\na=rtcp-mux\r\n"
+           "a=rtpmap:96 VP8/90000\r\n")  # no candidates: nobody will connect
+    fds0, thr0 = srv.fds(), threads(srv)
+    created = 0
+    for i in range(n):
+        s = socket.socket()
+        s.bind((f"127.0.1.{i // 2 + 1}", 0))
+        s.settimeout(20)
+        s.connect(("127.0.0.1", srv.port))
+        body = sdp.encode()
+        s.sendall(b"POST /whip/s%d HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\n"
+                  b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (i, len(body)) + body)
+        created += read_all(s).startswith(b"HTTP/1.1 201")
+        s.close()
+    peak = (srv.fds() - fds0, threads(srv) - thr0)
+    time.sleep(wait)
+    after = (srv.fds() - fds0, threads(srv) - thr0)
+    srv.stop()
+    os.unlink(env["GST_REGISTRY"]) if os.path.exists(env["GST_REGISTRY"]) else None
+    return created, peak, after
+
+
+def ws_too_big(binary, tries=20, limit=262144):
+    """A websocket frame 1 MiB over the message limit, `tries` times: the close codes seen
+    (0: no close frame, the connection was cut)."""
+    import base64
+    import struct
+    srv = Server(binary)
+    codes = {}
+    for _ in range(tries):
+        s = connect(srv.port)
+        key = base64.b64encode(os.urandom(16))
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        rest = head.split(b"\r\n\r\n", 1)[1]
+        payload = b" " * (limit + (1 << 20))
+        frame = b"\x81\xff" + struct.pack(">Q", len(payload)) + b"\0\0\0\0" + payload
+        got = [rest]
+        t = threading.Thread(target=lambda: got.append(read_all(s)))
+        t.start()
+        try:
+            s.sendall(frame)
+        except OSError:
+            pass
+        t.join(10)
+        data = b"".join(got)
+        code = 0
+        # Server frames: the welcome (text), then the close frame (opcode 8).
+        while len(data) >= 2:
+            op, ln = data[0] & 0x0F, data[1] & 0x7F
+            at = 2
+            if ln == 126:
+                ln, at = struct.unpack(">H", data[2:4])[0], 4
+            if op == 8 and ln >= 2:
+                code = struct.unpack(">H", data[at:at + 2])[0]
+                break
+            data = data[at + ln:]
+        codes[code] = codes.get(code, 0) + 1
+        s.close()
+    srv.stop()
+    return codes
+
+
 def main():
     binaries = sys.argv[1:]
     if not binaries:
@@ -232,6 +318,20 @@ def main():
     def row(attack, measure, values):
         print(f"| {attack} | {measure} | " + " | ".join(values) + " |", flush=True)
 
+    only = os.environ.get("ATTACKS", "")
+
+    if only and "ws" in only.split(","):
+        r = [ws_too_big(b) for b in binaries]
+        row("websocket frame 1 MiB over the limit, 20 times", "close codes seen (0: cut)",
+            [", ".join(f"{c}: {n}" for c, n in sorted(x.items())) for x in r])
+    if only and "whip" in only.split(","):
+        r = [whip_offers(b) for b in binaries]
+        row("20 WHIP offers that never connect", "201s",
+            [str(x[0]) for x in r])
+        row("", "fds / threads at peak (over start)", [f"+{x[1][0]} / +{x[1][1]}" for x in r])
+        row("", "fds / threads 40 s later", [f"+{x[2][0]} / +{x[2][1]}" for x in r])
+    if only:
+        return
     r = [big_body(b) for b in binaries]
     row("POST 1 GiB body", "reply", [x[0] for x in r])
     row("", "RSS kept / peak growth (MiB)", [f"{x[1]:.1f} / {x[2]:.1f}" for x in r])
