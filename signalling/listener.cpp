@@ -102,7 +102,7 @@ struct Listener::Impl : std::enable_shared_from_this<Listener::Impl> {
   std::map<std::string, Conn> conns;         // by "ip:port"
   std::map<std::string, std::size_t> per_ip;
   std::size_t lingering = 0;
-  std::map<std::string, gint64> last_log_us;  // one line per second per kind
+  std::map<std::string, gint64> last_log_us;  // one line per second per kind (a few kinds)
 
   void log (const std::string &kind, const std::string &line)
   {
@@ -204,7 +204,7 @@ struct Listener::Impl : std::enable_shared_from_this<Listener::Impl> {
     }
     if (ip != exempt_ip && per_ip[ip] >= options.max_connections_per_ip) {
       close (fd);
-      log ("ip " + ip, "refused a connection from " + ip + ": it has " +
+      log ("per-ip", "refused a connection from " + ip + ": it has " +
           std::to_string (per_ip[ip]) + " open (--max-connections-per-ip)");
       return;
     }
