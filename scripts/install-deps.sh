@@ -29,6 +29,9 @@ PACKAGES=(
   # test: the libFuzzer targets of tests/fuzz (clang's libFuzzer runtime is only recommended
   # by clang, and recommends are not installed here)
   clang libclang-rt-14-dev
+  # test: the server under a low `ulimit -n` (prlimit) and its listen backlog (ss from
+  # iproute2): tests/server/test_server_limits.cpp
+  util-linux
 )
 # Debian's npm (which brings nodejs) unless a Node.js with npm is installed already: Debian's
 # npm conflicts with the nodejs packages of other sources.

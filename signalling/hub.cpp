@@ -5,9 +5,75 @@
 #include <cstdio>
 #include <utility>
 
+#include <glib.h>
+
 namespace rtcstream::signalling {
 
 namespace p = rtcstream::protocol;
+
+namespace {
+
+// Characters that do not show as themselves: C0/C1 controls and Unicode
+// "format" characters (bidi overrides and isolates, zero-width joiners).
+bool
+hidden (gunichar c)
+{
+  const GUnicodeType t = g_unichar_type (c);
+  return t == G_UNICODE_CONTROL || t == G_UNICODE_FORMAT || t == G_UNICODE_LINE_SEPARATOR ||
+      t == G_UNICODE_PARAGRAPH_SEPARATOR;
+}
+
+}  // namespace
+
+std::string
+log_safe (std::string_view text, std::size_t max)
+{
+  std::string out;
+  const char *p = text.data ();
+  const char *end = p + text.size ();
+  while (p < end && out.size () < max) {
+    const gunichar c = g_utf8_get_char_validated (p, end - p);
+    if (c == static_cast<gunichar> (-1) || c == static_cast<gunichar> (-2)) {
+      char hex[8];
+      g_snprintf (hex, sizeof hex, "\\x%02X", static_cast<unsigned char> (*p));
+      out += hex;
+      p++;
+      continue;
+    }
+    const char *next = g_utf8_next_char (p);
+    if (hidden (c) || c == '\\') {
+      char esc[16];
+      g_snprintf (esc, sizeof esc, c == '\\' ? "\\\\" : "\\u{%04X}", c);
+      out += esc;
+    } else {
+      out.append (p, next - p);
+    }
+    p = next;
+  }
+  if (p < end)
+    out += "...";
+  return out;
+}
+
+std::string
+stream_name_problem (std::string_view name)
+{
+  if (name.empty () || name.size () > 128)
+    return "A stream name has 1 to 128 bytes.";
+  if (!g_utf8_validate (name.data (), static_cast<gssize> (name.size ()), nullptr))
+    return "A stream name is UTF-8 text.";
+  if (name == "." || name == "..")
+    return "A stream name cannot be \".\" or \"..\".";
+  for (const char *p = name.data (); p < name.data () + name.size (); p = g_utf8_next_char (p)) {
+    const gunichar c = g_utf8_get_char (p);
+    if (c == '/' || c == '\\')
+      return "A stream name cannot contain \"/\" or \"\\\".";
+    if (hidden (c) || c == 0)
+      return "A stream name cannot contain control, invisible or bidirectional characters.";
+  }
+  return {};
+}
+
 using p::ErrorCode;
 using p::Role;
 

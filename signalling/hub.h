@@ -23,6 +23,17 @@
 
 namespace rtcstream::signalling {
 
+// Text from the network made safe for one line of the log: control,
+// invisible and bidirectional-override characters (and invalid UTF-8) are
+// shown as \u{XXXX} (\xXX), and the result is cut at about `max` bytes.
+std::string log_safe (std::string_view text, std::size_t max = 160);
+
+// Whether `name` (already percent-decoded) may name a stream on a URL path:
+// valid UTF-8, 1 to 128 bytes, not "." or "..", no "/" or "\", no control,
+// invisible or bidirectional-override character. Empty when it may; else
+// what is wrong, as a sentence.
+std::string stream_name_problem (std::string_view name);
+
 // One text frame for one connection.
 struct Outgoing {
   std::string peer_id;

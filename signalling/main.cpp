@@ -35,6 +35,19 @@ positive (const char *option, gint64 value, std::size_t &out, GError **error)
   return true;
 }
 
+// Checks a duration option given on the command line (1 s to a day).
+bool
+seconds (const char *option, gint64 value, unsigned &out, GError **error)
+{
+  if (value < 1 || value > 86400) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "%s must be between 1 and 86400 seconds (got %" G_GINT64_FORMAT ")", option, value);
+    return false;
+  }
+  out = static_cast<unsigned> (value);
+  return true;
+}
+
 }  // namespace
 
 int
@@ -66,6 +79,14 @@ main (int argc, char **argv)
   gint64 max_message = static_cast<gint64> (options.limits.max_message_bytes);
   gint64 max_peers = static_cast<gint64> (options.limits.max_peers);
   gint64 max_sessions = static_cast<gint64> (options.limits.max_sessions_per_peer);
+  gint64 backlog = options.listener.backlog;
+  gint64 max_connections = static_cast<gint64> (options.listener.max_connections);
+  gint64 max_per_ip = static_cast<gint64> (options.listener.max_connections_per_ip);
+  gint64 header_timeout = options.listener.header_timeout_s;
+  gint64 body_timeout = options.listener.body_timeout_s;
+  gint64 max_whip = static_cast<gint64> (options.whip.max_sessions);
+  gint64 max_whip_per_ip = static_cast<gint64> (options.whip.max_sessions_per_ip);
+  gint64 whip_connect = options.whip.connect_timeout_s;
 
   const GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host,
@@ -78,6 +99,20 @@ main (int argc, char **argv)
       "Most connections at once (default 1000)", "N" },
     { "max-sessions-per-peer", 0, 0, G_OPTION_ARG_INT64, &max_sessions,
       "Most open sessions of one peer (default 100)", "N" },
+    { "listen-backlog", 0, 0, G_OPTION_ARG_INT64, &backlog,
+      "Connections the kernel queues before the server accepts them (default 1024; "
+      "the kernel caps it at net.core.somaxconn)", "N" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT64, &max_connections,
+      "Most open TCP connections (HTTP and websocket) at once (default 4096)", "N" },
+    { "max-connections-per-ip", 0, 0, G_OPTION_ARG_INT64, &max_per_ip,
+      "Most open TCP connections from one client address (default 128; the "
+      "server's own WHIP/WHEP pipelines do not count)", "N" },
+    { "header-timeout", 0, 0, G_OPTION_ARG_INT64, &header_timeout,
+      "Seconds a connection has to send complete request headers; silent and "
+      "slow (slowloris) connections are closed after it (default 10)", "SECONDS" },
+    { "body-timeout", 0, 0, G_OPTION_ARG_INT64, &body_timeout,
+      "Seconds a request body has to arrive after its headers, and the longest a "
+      "response may wait for the client to read it (default 10)", "SECONDS" },
     { "ping-interval", 0, 0, G_OPTION_ARG_INT, &ping_interval,
       "Seconds between websocket pings; a peer silent for 3 intervals is "
       "dropped (default 10; 0 disables)", "SECONDS" },
@@ -101,6 +136,13 @@ main (int argc, char **argv)
     { "max-sdp-size", 0, 0, G_OPTION_ARG_INT64, &max_sdp,
       "Largest WHIP/WHEP request body (SDP offer or ICE fragment) accepted, in bytes "
       "(default 65536); larger ones get 413", "BYTES" },
+    { "max-whip-sessions", 0, 0, G_OPTION_ARG_INT64, &max_whip,
+      "Most WHIP and WHEP sessions at once; more get 503 (default 100)", "N" },
+    { "max-whip-sessions-per-ip", 0, 0, G_OPTION_ARG_INT64, &max_whip_per_ip,
+      "Most WHIP and WHEP sessions of one client address; more get 503 (default 10)", "N" },
+    { "whip-connect-timeout", 0, 0, G_OPTION_ARG_INT64, &whip_connect,
+      "Seconds a WHIP/WHEP client has to connect after its answer; a session that "
+      "does not is ended and its name freed (default 30)", "SECONDS" },
     { "ice-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ice_urls,
       "A STUN or TURN server handed to every peer (in the websocket welcome and in "
       "WHIP/WHEP Link headers), e.g. stun:stun.example.net:3478 or "
@@ -146,7 +188,25 @@ main (int argc, char **argv)
       && positive ("--max-message-size", max_message, options.limits.max_message_bytes, &error)
       && positive ("--max-peers", max_peers, options.limits.max_peers, &error)
       && positive ("--max-sessions-per-peer", max_sessions,
-          options.limits.max_sessions_per_peer, &error);
+          options.limits.max_sessions_per_peer, &error)
+      && positive ("--max-connections", max_connections, options.listener.max_connections,
+          &error)
+      && positive ("--max-connections-per-ip", max_per_ip,
+          options.listener.max_connections_per_ip, &error)
+      && positive ("--max-whip-sessions", max_whip, options.whip.max_sessions, &error)
+      && positive ("--max-whip-sessions-per-ip", max_whip_per_ip,
+          options.whip.max_sessions_per_ip, &error)
+      && seconds ("--header-timeout", header_timeout, options.listener.header_timeout_s,
+          &error)
+      && seconds ("--body-timeout", body_timeout, options.listener.body_timeout_s, &error)
+      && seconds ("--whip-connect-timeout", whip_connect, options.whip.connect_timeout_s,
+          &error);
+  if (ok && (backlog < 1 || backlog > 65535)) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--listen-backlog must be between 1 and 65535 (got %" G_GINT64_FORMAT ")", backlog);
+    ok = false;
+  }
+  options.listener.backlog = static_cast<int> (backlog);
   if (ok && web_root && !g_file_test (web_root, G_FILE_TEST_IS_DIR)) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--web-root \"%s\" is not a directory", web_root);
@@ -195,6 +255,10 @@ main (int argc, char **argv)
   options.port = port;
   options.ping_interval_s = static_cast<unsigned> (ping_interval);
   options.resume_grace_s = static_cast<unsigned> (resume_grace);
+
+  // Every connection, and every WHIP/WHEP session, takes descriptors: use
+  // all the system allows rather than the historical soft limit of 1024.
+  rtcstream::signalling::raise_file_limit ();
 
   g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_signal, loop);

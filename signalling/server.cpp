@@ -146,16 +146,6 @@ unref_later (SoupWebsocketConnection *ws)
   }, ws, nullptr);
 }
 
-// Text from a peer, made safe for a one-line log entry.
-std::string
-printable (const char *text)
-{
-  std::string out;
-  for (const char *c = text; *c && out.size () < 80; c++)
-    out += g_ascii_isprint (*c) ? *c : '?';
-  return out;
-}
-
 bool
 is_websocket_upgrade (SoupServerMessage *msg)
 {
@@ -209,10 +199,10 @@ Server::start (std::string &url, GError **error)
     return false;
   }
 
+  // Raw paths: each handler decodes its path exactly once (libsoup would
+  // decode it first, and "%252e" would become "." after a second decoding).
   soup_ = Ref<SoupServer>::adopt (soup_server_new ("server-header", "rtcstream-signalling ",
-      nullptr));
-  if (cert)
-    soup_server_set_tls_certificate (soup_.get (), cert);
+      "raw-paths", TRUE, nullptr));
 
   // No permessage-deflate: signalling frames are small, and a compressed
   // frame could inflate far past the payload limit before libsoup checks it.
@@ -224,17 +214,15 @@ Server::start (std::string &url, GError **error)
   soup_server_add_websocket_handler (soup_.get (), "/ws", nullptr, nullptr, on_websocket,
       this, nullptr);
 
-  if (!soup_server_listen (soup_.get (), address,
-      tls ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions> (0), error)) {
+  // Our own accept loop, backlog and deadlines in front of libsoup.
+  listener_ = std::make_unique<Listener> (soup_.get (), options_.listener, cert,
+      [this] (SoupServerMessage *msg) { return check_headers (msg); });
+  guint port = 0;
+  if (!listener_->listen (address, port, error)) {
+    listener_.reset ();
     soup_.reset ();
     return false;
   }
-
-  guint port = 0;
-  GSList *uris = soup_server_get_uris (soup_.get ());
-  if (uris)
-    port = static_cast<guint> (g_uri_get_port (static_cast<GUri *> (uris->data)));
-  g_slist_free_full (uris, reinterpret_cast<GDestroyNotify> (g_uri_unref));
 
   std::string shown = options_.host.find (':') != std::string::npos
       ? "[" + options_.host + "]" : options_.host;
@@ -242,6 +230,7 @@ Server::start (std::string &url, GError **error)
 
   // The WHIP/WHEP media pipelines reach this server like any other peer.
   std::string self_host = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
+  listener_->exempt (self_host);  // they come from the address they connect to
   if (self_host.find (':') != std::string::npos)
     self_host = "[" + self_host + "]";
   whip_ = std::make_unique<WhipEndpoints> (options_.whip, [this] (const std::string &name) {
@@ -274,6 +263,8 @@ Server::stop ()
   }
   if (!soup_)
     return;
+  if (listener_)
+    listener_->stop ();
   if (whip_)
     whip_->stop ();
   soup_server_disconnect (soup_.get ());
@@ -296,6 +287,28 @@ Server::stop ()
   while (g_main_context_iteration (context, FALSE)) {
   }
   soup_.reset ();
+  listener_.reset ();
+}
+
+std::optional<EarlyReply>
+Server::check_headers (SoupServerMessage *msg)
+{
+  if (whip_) {
+    if (std::optional<EarlyReply> reply = whip_->check_headers (msg))
+      return reply;
+  }
+  // Other paths take no body (GET, HEAD and websocket upgrades); one that
+  // says it is large is refused before it is read.
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  const SoupEncoding encoding = soup_message_headers_get_encoding (h);
+  const std::size_t limit = options_.whip.max_sdp_bytes;
+  if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+      static_cast<guint64> (soup_message_headers_get_content_length (h)) > limit)
+    return EarlyReply{ SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "The body is larger than " +
+        std::to_string (limit) + " bytes (--max-sdp-size).", {} };
+  if (encoding != SOUP_ENCODING_CONTENT_LENGTH && encoding != SOUP_ENCODING_NONE)
+    return EarlyReply{ SOUP_STATUS_LENGTH_REQUIRED, "Send the body with a Content-Length.", {} };
+  return std::nullopt;
 }
 
 // Plain HTTP. Websocket upgrades are left alone (no status set) so libsoup
@@ -351,6 +364,7 @@ void
 Server::accept (SoupServerMessage *msg, SoupWebsocketConnection *ws)
 {
   const std::string remote = remote_of (msg);
+  GSocket *socket = listener_ ? listener_->upgraded (msg) : nullptr;
   Hub::Admission admission = hub_.add_peer ();
   if (!admission.accepted ()) {
     g_printerr ("refused a connection from %s: peer limit (%zu) reached\n", remote.c_str (),
@@ -368,6 +382,7 @@ Server::accept (SoupServerMessage *msg, SoupWebsocketConnection *ws)
   auto conn = std::make_unique<Connection> ();
   conn->server = this;
   conn->ws = Ref<SoupWebsocketConnection>::take_ref (ws);
+  conn->socket = Ref<GSocket>::take_ref (socket);
   conn->peer_id = admission.peer_id;
   conn->remote = remote;
   conn->last_seen_us = g_get_monotonic_time ();
@@ -409,11 +424,16 @@ Server::on_pong (SoupWebsocketConnection *, GBytes *, gpointer user_data)
 }
 
 void
-Server::on_error (SoupWebsocketConnection *, GError *error, gpointer user_data)
+Server::on_error (SoupWebsocketConnection *ws, GError *error, gpointer user_data)
 {
   auto *conn = static_cast<Connection *> (user_data);
   g_printerr ("peer %s (%s): %s\n", conn->peer_id.c_str (), conn->remote.c_str (),
       error->message);
+  // libsoup 3.2 drops the connection without a close frame on a frame over
+  // its payload limit; the protocol promises 1009.
+  if (g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG) &&
+      conn->server->listener_)
+    conn->server->listener_->close_too_big (ws, conn->socket.get (), "message too big");
 }
 
 void
@@ -424,7 +444,7 @@ Server::on_closed (SoupWebsocketConnection *ws, gpointer user_data)
   std::string reason = code == 0 ? std::string ("connection lost")
       : "closed with code " + std::to_string (code);
   if (const char *data = soup_websocket_connection_get_close_data (ws); data && *data)
-    reason += " (" + printable (data) + ")";
+    reason += " (" + log_safe (data) + ")";
   // A peer that says goodbye closes with 1000 (or 1001, going away).
   const bool lost = code != SOUP_WEBSOCKET_CLOSE_NORMAL && code != SOUP_WEBSOCKET_CLOSE_GOING_AWAY;
   conn->server->drop (conn, reason.c_str (), lost);

@@ -12,11 +12,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "hub.h"
 #include "ice-servers.h"
+#include "listener.h"
 #include "rtcstream/ref.h"
 #include "whip.h"
 
@@ -33,6 +35,7 @@ struct ServerOptions {
   std::string web_root;            // empty: serve the embedded web client
   WhipOptions whip;                // the /whip/ and /whep/ endpoints (whip.h)
   IceServerOptions ice;            // STUN/TURN servers for peers (ice-servers.h)
+  ListenerOptions listener;        // backlog, connection caps, deadlines (listener.h)
 };
 
 class Server {
@@ -56,11 +59,14 @@ private:
     Ref<SoupWebsocketConnection> ws;
     std::string peer_id;
     std::string remote;        // "host:port", for logs
+    Ref<GSocket> socket;       // its TCP socket (for the 1009 close)
     gint64 last_seen_us = 0;   // monotonic time of the last frame or pong
   };
 
   static void on_http (SoupServer *soup, SoupServerMessage *msg, const char *path,
       GHashTable *query, gpointer user_data);
+  // The refusal of a request from its headers alone (listener.h).
+  std::optional<EarlyReply> check_headers (SoupServerMessage *msg);
   // Answers a GET or HEAD of `path` with a file of the web client.
   void serve_file (SoupServerMessage *msg, const char *path);
   static void on_websocket (SoupServer *soup, SoupServerMessage *msg, const char *path,
@@ -83,6 +89,7 @@ private:
   ServerOptions options_;
   Hub hub_;
   Ref<SoupServer> soup_;
+  std::unique_ptr<Listener> listener_;
   std::map<std::string, std::unique_ptr<Connection>> connections_;  // by peer id
   guint liveness_source_ = 0;
   guint resume_source_ = 0;

@@ -336,6 +336,33 @@ start (const WhipSessionPtr &res, std::string &error)
     }
     on_src_pad (r, pad);
   }, res);
+  // The client's WebRTC connection: the webrtcbin that the client-side
+  // element makes. Once it connects, the owner's connect deadline is met.
+  connect (res->pipeline.get (), "deep-element-added", +[] (GstBin *, GstBin *,
+      GstElement *element, gpointer data) {
+    const WhipSessionPtr &r = whip_session_held (data);
+    GstElementFactory *factory = gst_element_get_factory (element);
+    if (!factory || g_strcmp0 (GST_OBJECT_NAME (factory), "webrtcbin") != 0)
+      return;
+    g_autoptr (GstElement) client_side = gst_bin_get_by_name (GST_BIN (r->pipeline.get ()),
+        r->whep ? "sink" : "src");
+    if (!client_side || !gst_object_has_as_ancestor (GST_OBJECT (element),
+        GST_OBJECT (client_side)))
+      return;
+    connect (element, "notify::connection-state", +[] (GstElement *webrtc, GParamSpec *,
+        gpointer d) {
+      GstWebRTCPeerConnectionState state;
+      g_object_get (webrtc, "connection-state", &state, nullptr);
+      if (state != GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+        return;
+      on_main (whip_session_held (d), [] (const WhipSessionPtr &rr) {
+        if (rr->connected)
+          return;
+        rr->connected = true;
+        g_printerr ("%s session %s connected\n", rr->whep ? "WHEP" : "WHIP", rr->id.c_str ());
+      });
+    }, r);
+  }, res);
   watch_bus (res);
   if (gst_element_set_state (res->pipeline.get (), GST_STATE_PLAYING) ==
       GST_STATE_CHANGE_FAILURE) {

@@ -67,6 +67,7 @@ struct WhipSession {
   WhipSessionOwner *owner = nullptr;
   std::string id;
   std::string name;
+  std::string client_ip;         // the address of the client (per-address cap)
   std::string location;          // the session URL path
   bool whep = false;
   std::string offer_text;        // as given to the elements
@@ -84,6 +85,8 @@ struct WhipSession {
   Ref<RtcstreamAppSignaller> signaller;
   guint bus_watch = 0;
   guint timeout = 0;             // the owner's answer timeout
+  guint connect_timer = 0;       // the owner's deadline for connecting after the answer
+  bool connected = false;        // the client's WebRTC connection came up (once)
   Ref<SoupServerMessage> pending;  // the owner's POST waiting for the answer
   std::string answer;            // ours, with candidates, once made
   bool registered = false;       // WHIP: the ingest's stream is listed (WHEP: unused)

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "hub.h"
 #include "ice-servers.h"
 #include "rtcstream/ref.h"
 #include "whip-sdp.h"
@@ -24,7 +25,9 @@ namespace rtcstream::signalling {
 
 namespace {
 
-constexpr std::size_t kMaxNameBytes = 128;
+// File descriptors a new session may need (its sockets, its elements' main
+// contexts and threads, with a margin): below that many free, POST gets 503.
+constexpr std::size_t kSessionFds = 96;
 
 using ResourcePtr = WhipSessionPtr;  // a session is a WHIP/WHEP "resource"
 
@@ -39,32 +42,49 @@ reply (SoupServerMessage *msg, guint status, const std::string &text)
   }
 }
 
+// A path segment, percent-decoded once (the server keeps raw paths, so
+// "%252e" is "%2e" here, never "."); nothing when it does not decode.
+std::optional<std::string>
+decoded_segment (const std::string &segment)
+{
+  g_autofree char *decoded = g_uri_unescape_string (segment.c_str (), nullptr);
+  if (!decoded)
+    return std::nullopt;
+  return std::string (decoded);
+}
+
+// A session id as we make them: 32 lowercase hex digits.
+bool
+valid_id (const std::string &id)
+{
+  if (id.empty () || id.size () > 64)
+    return false;
+  for (char c : id)
+    if (!g_ascii_isxdigit (c))
+      return false;
+  return true;
+}
+
+// The CORS headers of every reply under /whip/ and /whep/.
+const std::vector<std::pair<std::string, std::string>> &
+cors_headers ()
+{
+  static const std::vector<std::pair<std::string, std::string>> h = {
+    { "Access-Control-Allow-Origin", "*" },
+    { "Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS" },
+    { "Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match" },
+    { "Access-Control-Expose-Headers", "Location, Accept-Patch, Accept-Post, ETag" },
+    { "Access-Control-Max-Age", "86400" },
+  };
+  return h;
+}
+
 void
 add_cors (SoupServerMessage *msg)
 {
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
-  soup_message_headers_replace (h, "Access-Control-Allow-Origin", "*");
-  soup_message_headers_replace (h, "Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS");
-  soup_message_headers_replace (h, "Access-Control-Allow-Headers",
-      "Authorization, Content-Type, If-Match");
-  soup_message_headers_replace (h, "Access-Control-Expose-Headers",
-      "Location, Accept-Patch, Accept-Post, ETag");
-  soup_message_headers_replace (h, "Access-Control-Max-Age", "86400");
-}
-
-// A path segment, percent-decoded; empty when it is not a usable stream
-// name or resource id.
-std::string
-segment_value (const std::string &segment)
-{
-  g_autofree char *decoded = g_uri_unescape_string (segment.c_str (), "/");
-  if (!decoded || !*decoded || std::strlen (decoded) > kMaxNameBytes ||
-      !g_utf8_validate (decoded, -1, nullptr))
-    return {};
-  for (const char *c = decoded; *c; c++)
-    if (static_cast<unsigned char> (*c) < 0x20 || *c == 0x7f)
-      return {};
-  return decoded;
+  for (const auto &[name, value] : cors_headers ())
+    soup_message_headers_replace (h, name.c_str (), value.c_str ());
 }
 
 bool
@@ -120,7 +140,6 @@ public:
     }, nullptr, 2, FALSE, nullptr);
     // With the slash, so that /whip.html stays a page of the web client.
     for (const char *prefix : { "/whip/", "/whep/" }) {
-      soup_server_add_early_handler (soup, prefix, on_early, this, nullptr);
       soup_server_add_handler (soup, prefix, on_request, this, nullptr);
     }
   }
@@ -140,32 +159,35 @@ public:
 
   // HTTP -------------------------------------------------------------------
 
-  // Refuses an oversized body from its headers, before libsoup reads it. A
-  // body without Content-Length (chunked) could be of any size: refused too.
-  static void on_early (SoupServer *, SoupServerMessage *msg, const char *, GHashTable *,
-      gpointer user_data)
+  // Refusals made from the headers, before libsoup reads the body (see
+  // WhipEndpoints::check_headers): the token first, then the body's size.
+  std::optional<EarlyReply> check_headers (SoupServerMessage *msg)
   {
-    auto *self = static_cast<Service *> (user_data);
+    const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+    const bool whep = g_str_has_prefix (path, "/whep/");
+    const char *method = soup_server_message_get_method (msg);
+    if (!options_.enabled || (!whep && !g_str_has_prefix (path, "/whip/")))
+      return std::nullopt;
+    // Other methods get 405 from the handler, OPTIONS needs no token.
+    const bool needs_token = method == SOUP_METHOD_POST || method == SOUP_METHOD_DELETE ||
+        std::strcmp (method, "PATCH") == 0;
+    std::optional<EarlyReply> reply = needs_token ? auth_problem (msg, whep) : std::nullopt;
     SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
     const SoupEncoding encoding = soup_message_headers_get_encoding (h);
-    guint status = 0;
-    std::string reason;
-    if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+    if (reply) {
+    } else if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
         static_cast<guint64> (soup_message_headers_get_content_length (h)) >
-        self->options_.max_sdp_bytes) {
-      status = SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE;
-      reason = "The body is larger than " + std::to_string (self->options_.max_sdp_bytes) +
-          " bytes (--max-sdp-size).";
+        options_.max_sdp_bytes) {
+      reply = EarlyReply{ SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "The body is larger than " +
+          std::to_string (options_.max_sdp_bytes) + " bytes (--max-sdp-size).", {} };
     } else if (encoding != SOUP_ENCODING_CONTENT_LENGTH && encoding != SOUP_ENCODING_NONE) {
-      status = SOUP_STATUS_LENGTH_REQUIRED;
-      reason = "Send the body with a Content-Length.";
+      reply = EarlyReply{ SOUP_STATUS_LENGTH_REQUIRED, "Send the body with a Content-Length.",
+        {} };
     }
-    if (status) {
-      add_cors (msg);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-          "Connection", "close");
-      reply (msg, status, reason);
-    }
+    if (reply)
+      reply->headers.insert (reply->headers.end (), cors_headers ().begin (),
+          cors_headers ().end ());
+    return reply;
   }
 
   static void on_request (SoupServer *, SoupServerMessage *msg, const char *path,
@@ -186,12 +208,18 @@ public:
         parts.emplace_back (*p);
     }
     const bool whep = parts[0] == "whep";
-    std::string name = parts.size () >= 2 ? segment_value (parts[1]) : std::string ();
-    std::string id = parts.size () >= 3 ? segment_value (parts[2]) : std::string ();
-    if ((parts[0] != "whip" && !whep) || name.empty () || parts.size () > 3 ||
-        (parts.size () == 3 && id.empty ())) {
+    std::optional<std::string> name = parts.size () >= 2 ? decoded_segment (parts[1])
+        : std::nullopt;
+    std::optional<std::string> id = parts.size () >= 3 ? decoded_segment (parts[2])
+        : std::optional<std::string> (std::string ());
+    if ((parts[0] != "whip" && !whep) || !name || name->empty () || parts.size () > 3 ||
+        !id || (parts.size () == 3 && !valid_id (*id))) {
       reply (msg, SOUP_STATUS_NOT_FOUND, "Not found: use /whip/NAME to publish and "
           "/whep/NAME to watch the stream NAME.");
+      return;
+    }
+    if (const std::string problem = stream_name_problem (*name); !problem.empty ()) {
+      reply (msg, SOUP_STATUS_BAD_REQUEST, problem);
       return;
     }
     if (!options_.enabled) {
@@ -200,17 +228,19 @@ public:
       return;
     }
     const char *method = soup_server_message_get_method (msg);
-    const char *allow = id.empty () ? "POST, OPTIONS" : "PATCH, DELETE, OPTIONS";
+    const std::string &stream = *name;
+    const std::string &session = *id;
+    const char *allow = session.empty () ? "POST, OPTIONS" : "PATCH, DELETE, OPTIONS";
     if (method == SOUP_METHOD_OPTIONS) {
       soup_message_headers_replace (out, "Allow", allow);
-      if (id.empty ())
+      if (session.empty ())
         soup_message_headers_replace (out, "Accept-Post", "application/sdp");
       else
         soup_message_headers_replace (out, "Accept-Patch", "application/trickle-ice-sdpfrag");
       soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, nullptr);
       return;
     }
-    const bool allowed = id.empty () ? method == SOUP_METHOD_POST
+    const bool allowed = session.empty () ? method == SOUP_METHOD_POST
         : (method == SOUP_METHOD_DELETE || std::strcmp (method, "PATCH") == 0);
     if (!allowed) {
       soup_message_headers_replace (out, "Allow", allow);
@@ -220,12 +250,12 @@ public:
     if (!authorized (msg, whep))
       return;
 
-    if (id.empty ()) {
-      post (msg, whep, name);
+    if (session.empty ()) {
+      post (msg, whep, stream);
       return;
     }
-    auto it = resources_.find (id);
-    if (it == resources_.end () || it->second->whep != whep || it->second->name != name) {
+    auto it = resources_.find (session);
+    if (it == resources_.end () || it->second->whep != whep || it->second->name != stream) {
       reply (msg, SOUP_STATUS_NOT_FOUND, "No such " + std::string (whep ? "WHEP" : "WHIP") +
           " session (it ended or was deleted).");
       return;
@@ -233,7 +263,7 @@ public:
     ResourcePtr res = it->second;
     if (method == SOUP_METHOD_DELETE) {
       g_printerr ("%s session %s (%s) deleted by its client\n", whep ? "WHEP" : "WHIP",
-          res->id.c_str (), res->name.c_str ());
+          res->id.c_str (), log_safe (res->name).c_str ());
       ended (res, SOUP_STATUS_SERVICE_UNAVAILABLE, "The session was deleted.");
       soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
       return;
@@ -241,21 +271,31 @@ public:
     patch (msg, res);
   }
 
-  bool authorized (SoupServerMessage *msg, bool whep)
+  // A 401 when the endpoint needs a token and the request lacks it.
+  std::optional<EarlyReply> auth_problem (SoupServerMessage *msg, bool whep)
   {
     const std::string &token = whep ? options_.whep_token : options_.whip_token;
     if (token.empty ())
-      return true;
+      return std::nullopt;
     const char *given = soup_message_headers_get_one (
         soup_server_message_get_request_headers (msg), "Authorization");
     if (given && g_ascii_strncasecmp (given, "Bearer ", 7) == 0 &&
         same_secret (given + 7, token))
+      return std::nullopt;
+    return EarlyReply{ SOUP_STATUS_UNAUTHORIZED, given ? "The bearer token is wrong."
+        : "This endpoint needs an \"Authorization: Bearer TOKEN\" header.",
+      { { "WWW-Authenticate", "Bearer realm=\"rtcstream\"" } } };
+  }
+
+  bool authorized (SoupServerMessage *msg, bool whep)
+  {
+    std::optional<EarlyReply> problem = auth_problem (msg, whep);
+    if (!problem)
       return true;
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-        "WWW-Authenticate", "Bearer realm=\"rtcstream\"");
-    reply (msg, SOUP_STATUS_UNAUTHORIZED, given
-        ? "The bearer token is wrong."
-        : "This endpoint needs an \"Authorization: Bearer TOKEN\" header.");
+    for (const auto &[name, value] : problem->headers)
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+          name.c_str (), value.c_str ());
+    reply (msg, problem->status, problem->text);
     return false;
   }
 
@@ -308,6 +348,30 @@ public:
         return;
       }
     }
+    const char *ip = soup_server_message_get_remote_host (msg);
+    const std::string client_ip = ip ? ip : "";
+    std::size_t from_ip = 0;
+    for (auto &[id, other] : resources_)
+      from_ip += other->client_ip == client_ip;
+    if (resources_.size () >= options_.max_sessions) {
+      reply (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "The server has " +
+          std::to_string (resources_.size ()) + " WHIP/WHEP sessions, its most "
+          "(--max-whip-sessions); try again later.");
+      return;
+    }
+    if (from_ip >= options_.max_sessions_per_ip) {
+      reply (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Your address has " +
+          std::to_string (from_ip) + " WHIP/WHEP sessions, its most "
+          "(--max-whip-sessions-per-ip); end one first.");
+      return;
+    }
+    if (free_file_descriptors () < kSessionFds) {
+      g_printerr ("refused a %s session: the server is short of file descriptors\n",
+          whep ? "WHEP" : "WHIP");
+      reply (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "The server is short of file descriptors "
+          "(ulimit -n); try again later.");
+      return;
+    }
     for (const char *factory : { "webrtcbin", whep ? "rtcstreamsrc" : "rtcstreamsink" }) {
       if (!have_factory (factory)) {
         reply (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, std::string ("The GStreamer element ") +
@@ -324,6 +388,7 @@ public:
     res->id = uuid;
     res->id.erase (std::remove (res->id.begin (), res->id.end (), '-'), res->id.end ());
     res->name = name;
+    res->client_ip = client_ip;
     res->whep = whep;
     res->offer_text = res->offer.credentials_unified ? res->offer.unified_text : text;
     res->location = std::string (whep ? "/whep/" : "/whip/") + escaped (name) + "/" + res->id;
@@ -357,7 +422,7 @@ public:
           return G_SOURCE_REMOVE;
         }, whip_session_hold (res), whip_session_drop);
     g_printerr ("%s session %s for \"%s\" started\n", whep ? "WHEP" : "WHIP",
-        res->id.c_str (), name.c_str ());
+        res->id.c_str (), log_safe (name).c_str ());
   }
 
   void patch (SoupServerMessage *msg, const ResourcePtr &res)
@@ -396,6 +461,19 @@ public:
       g_source_remove (res->timeout);
       res->timeout = 0;
     }
+    // A client that never connects (no candidates, gone after the 201) must
+    // not hold the name and the pipeline forever.
+    if (!res->connected && options_.connect_timeout_s > 0) {
+      res->connect_timer = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT,
+          options_.connect_timeout_s, [] (gpointer data) -> gboolean {
+            ResourcePtr r = whip_session_held (data);
+            r->connect_timer = 0;
+            if (!r->connected)
+              r->owner->ended (r, 0, "the client did not connect within the "
+                  "--whip-connect-timeout");
+            return G_SOURCE_REMOVE;
+          }, whip_session_hold (res), whip_session_drop);
+    }
     soup_server_message_unpause (done.get ());
   }
 
@@ -407,7 +485,7 @@ public:
     res->alive = false;
     resources_.erase (res->id);
     g_printerr ("%s session %s (%s) ended: %s\n", res->whep ? "WHEP" : "WHIP", res->id.c_str (),
-        res->name.c_str (), reason.c_str ());
+        log_safe (res->name).c_str (), reason.c_str ());
     if (res->pending) {
       Ref<SoupServerMessage> msg = std::move (res->pending);
       if (status)
@@ -417,6 +495,9 @@ public:
     if (res->timeout)
       g_source_remove (res->timeout);
     res->timeout = 0;
+    if (res->connect_timer)
+      g_source_remove (res->connect_timer);
+    res->connect_timer = 0;
     if (GstElement *pipeline = whip_session_release (*res)) {
       if (reaper_)
         g_thread_pool_push (reaper_, pipeline, nullptr);
@@ -463,6 +544,12 @@ void
 WhipEndpoints::stop ()
 {
   impl_->service.stop ();
+}
+
+std::optional<EarlyReply>
+WhipEndpoints::check_headers (SoupServerMessage *msg)
+{
+  return impl_->service.check_headers (msg);
 }
 
 }  // namespace rtcstream::signalling

@@ -17,9 +17,11 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "listener.h"
 #include "rtcstream/protocol.h"
 
 namespace rtcstream::signalling {
@@ -30,6 +32,9 @@ struct WhipOptions {
   std::string whep_token;
   std::size_t max_sdp_bytes = 64 * 1024;  // larger offers and sdpfrags get 413
   unsigned answer_timeout_s = 15;   // longest wait for the media side to answer
+  std::size_t max_sessions = 100;   // WHIP and WHEP sessions at once; more get 503
+  std::size_t max_sessions_per_ip = 10;
+  unsigned connect_timeout_s = 30;  // a session not connected this long after its answer ends
   // The STUN/TURN servers announced in the Link headers of each answer, from
   // a label naming the session (per-session TURN credentials); unset: none.
   std::function<std::vector<protocol::IceServer> (const std::string &label)> ice_servers;
@@ -50,6 +55,10 @@ public:
   // URI prefix of this server as seen from itself (rtcstream://127.0.0.1:PORT/);
   // `tls_ca_file` is given to the in-process elements with rtcstreams://.
   void attach (SoupServer *soup, const std::string &local_uri, const std::string &tls_ca_file);
+  // A refusal from the request line and headers alone, before the body is
+  // read: a wrong or missing token (401), a body too large (413) or of
+  // unknown length (411) on /whip/ and /whep/. Nothing for other paths.
+  std::optional<EarlyReply> check_headers (SoupServerMessage *msg);
   // Ends every session and waits for their pipelines to stop.
   void stop ();
 

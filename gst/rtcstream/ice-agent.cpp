@@ -46,7 +46,32 @@ server_address (const std::string &host, std::string &error)
   return ip;
 }
 
+// webrtcbin's libnice agent, or null.
+Ref<GObject>
+nice_agent_of (GstElement *webrtcbin)
+{
+  GstObject *ice_raw = nullptr;
+  g_object_get (webrtcbin, "ice-agent", &ice_raw, nullptr);
+  auto ice = Ref<GstObject>::adopt (ice_raw);
+  GObject *agent_raw = nullptr;
+  if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice.get ()), "agent"))
+    g_object_get (ice.get (), "agent", &agent_raw, nullptr);
+  auto agent = Ref<GObject>::adopt (agent_raw);
+  if (!agent || !NICE_IS_AGENT (agent.get ()))
+    return {};
+  return agent;
+}
+
 }  // namespace
+
+void
+disable_upnp (GstElement *webrtcbin)
+{
+  Ref<GObject> agent = nice_agent_of (webrtcbin);
+  // The property exists only when libnice was built with gupnp-igd.
+  if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent.get ()), "upnp"))
+    g_object_set (agent.get (), "upnp", FALSE, nullptr);
+}
 
 bool
 add_turn_server_to_streams (GstElement *webrtcbin, const std::string &uri, std::string &error)
@@ -56,14 +81,8 @@ add_turn_server_to_streams (GstElement *webrtcbin, const std::string &uri, std::
     return false;
   const std::string name = turn_display_name (server);
 
-  GstObject *ice_raw = nullptr;
-  g_object_get (webrtcbin, "ice-agent", &ice_raw, nullptr);
-  auto ice = Ref<GstObject>::adopt (ice_raw);
-  GObject *agent_raw = nullptr;
-  if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice.get ()), "agent"))
-    g_object_get (ice.get (), "agent", &agent_raw, nullptr);
-  auto agent_ref = Ref<GObject>::adopt (agent_raw);
-  if (!agent_ref || !NICE_IS_AGENT (agent_ref.get ())) {
+  Ref<GObject> agent_ref = nice_agent_of (webrtcbin);
+  if (!agent_ref) {
     gboolean ok = FALSE;
     g_signal_emit_by_name (webrtcbin, "add-turn-server", uri.c_str (), &ok);
     if (!ok)

@@ -25,4 +25,10 @@ namespace rtcstream {
 bool add_turn_server_to_streams (GstElement *webrtcbin, const std::string &uri,
     std::string &error);
 
+// Turns off libnice's UPnP port mapping on webrtcbin's agent (on by default
+// in libnice: every session would search the LAN for a router by multicast
+// and log "Address already in use" where several agents run). Harmless when
+// the agent is not libnice's.
+void disable_upnp (GstElement *webrtcbin);
+
 }  // namespace rtcstream

@@ -282,6 +282,7 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   on_state_ = std::move (on_state);
   gst_util_set_object_arg (G_OBJECT (w), "bundle-policy", "max-bundle");
   g_object_set (w, "latency", latency_ms, nullptr);
+  disable_upnp (w);  // nobody asked for router port mappings
 
   // Servers the signalling side hands out (rtcstream-signalling's welcome)
   // are known now and join the element's own (its stun-server wins);

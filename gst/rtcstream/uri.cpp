@@ -13,7 +13,7 @@ parse_http_uri (const std::string &s, const char *proto, StreamUri &out, std::st
 {
   std::string url = s.substr (5);
   g_autoptr (GError) err = nullptr;
-  g_autoptr (GUri) parsed = g_uri_parse (url.c_str (), G_URI_FLAGS_NONE, &err);
+  g_autoptr (GUri) parsed = g_uri_parse (url.c_str (), G_URI_FLAGS_ENCODED_PATH, &err);
   const std::string form = std::string (proto) + "+http://HOST:PORT/PATH or " + proto +
       "+https://...";
   if (!parsed) {
@@ -60,7 +60,7 @@ parse_stream_uri (std::string_view uri, StreamUri &out, std::string &error)
       return parse_http_uri (s, proto, out, error);
   }
   g_autoptr (GError) err = nullptr;
-  g_autoptr (GUri) parsed = g_uri_parse (s.c_str (), G_URI_FLAGS_NONE, &err);
+  g_autoptr (GUri) parsed = g_uri_parse (s.c_str (), G_URI_FLAGS_ENCODED_PATH, &err);
   if (!parsed) {
     error = "Invalid URI '" + s + "': " + err->message +
         ". Expected rtcstream://HOST:PORT/STREAM";

@@ -61,6 +61,39 @@ protected:
   std::string link;
 };
 
+// Whether the libnice agent of each webrtcbin inside `bin` searches for a
+// UPnP router (libnice's default is yes; sessions turn it off).
+std::vector<bool>
+upnp_of_agents (GstElement *bin)
+{
+  std::vector<bool> upnp;
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (bin));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    auto *e = GST_ELEMENT (g_value_get_object (&item));
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && std::strcmp (GST_OBJECT_NAME (f), "webrtcbin") == 0) {
+      GstObject *ice = nullptr;
+      g_object_get (e, "ice-agent", &ice, nullptr);
+      GObject *agent = nullptr;
+      if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
+        g_object_get (ice, "agent", &agent, nullptr);
+      gboolean on = TRUE;
+      if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent), "upnp"))
+        g_object_get (agent, "upnp", &on, nullptr);
+      upnp.push_back (on);
+      if (agent)
+        g_object_unref (agent);
+      if (ice)
+        gst_object_unref (ice);
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return upnp;
+}
+
 TEST_F (Loopback, VideoArrivesDecoded)
 {
   auto prod = producer (kVideo + " ! " + sink ());
@@ -74,6 +107,9 @@ TEST_F (Loopback, VideoArrivesDecoded)
   EXPECT_NE (caps.find ("height=(int)240"), std::string::npos) << caps;
   EXPECT_EQ (stats_uint (prod->element ("sink"), "consumers"), 1u);
   EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+  // Nobody asked for router port mappings: no session searches the LAN.
+  for (GstElement *e : { prod->element ("sink"), cons->element ("src") })
+    EXPECT_EQ (upnp_of_agents (e), std::vector<bool> { false }) << GST_OBJECT_NAME (e);
 }
 
 TEST_F (Loopback, VideoAndAudioArriveDecoded)

@@ -661,3 +661,27 @@ TEST_F (HubLimitsTest, MaxMessageSize)
   EXPECT_EQ (error_code (hub.handle (a, big), a), ErrorCode::TooLarge);
   EXPECT_TRUE (hub.has_peer (a));
 }
+
+// What the server's logs and WHIP/WHEP paths make of names from the network.
+TEST (HubText, LogSafeShowsHiddenCharacters)
+{
+  using rtcstream::signalling::log_safe;
+  EXPECT_EQ (log_safe ("cam"), "cam");
+  EXPECT_EQ (log_safe ("caf\xC3\xA9"), "caf\xC3\xA9");  // printable UTF-8 stays
+  EXPECT_EQ (log_safe ("ab\xE2\x80\xAE" "cd"), "ab\\u{202E}cd");  // right-to-left override
+  EXPECT_EQ (log_safe ("a\nb\x1b[31m"), "a\\u{000A}b\\u{001B}[31m");
+  EXPECT_EQ (log_safe ("\xff"), "\\xFF");
+  EXPECT_EQ (log_safe ("a\\u{202E}"), "a\\\\u{202E}");  // an escape cannot be faked
+  EXPECT_EQ (log_safe (std::string (300, 'x')), std::string (160, 'x') + "...");
+}
+
+TEST (HubText, StreamNames)
+{
+  using rtcstream::signalling::stream_name_problem;
+  for (const char *good : { "cam", "%2e%2e", "a.b", "...", "caf\xC3\xA9", "studio 1" })
+    EXPECT_EQ (stream_name_problem (good), "") << good;
+  for (const std::string &bad : std::vector<std::string>{ "", ".", "..", "a/b", "a\\b", "a\x01", "ab\xE2\x80\xAE",
+           "\xE2\x81\xA6x", "a\xE2\x80\x8B", std::string ("a\0b", 3), "\xff",
+           std::string (129, 'n') })
+    EXPECT_NE (stream_name_problem (bad), "") << bad;
+}

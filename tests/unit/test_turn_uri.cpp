@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "rtcstream/turn.h"
+#include "rtcstream/uri.h"
 
 using rtcstream::TurnServer;
 using rtcstream::check_turn_uris;
@@ -89,3 +90,19 @@ TEST (TurnUri, DisplayNameOfAnUnparsableEntryHidesTheCredentials)
 }
 
 }  // namespace
+
+// Stream URIs (rtcstream/uri.h) decode the stream name exactly once: a
+// name containing "%" arrives as "%25", and "%252e%252e" is "%2e%2e".
+TEST (StreamUri, NameIsDecodedOnce)
+{
+  rtcstream::StreamUri u;
+  std::string error;
+  ASSERT_TRUE (rtcstream::parse_stream_uri ("rtcstream://127.0.0.1:8443/%252e%252e", u, error))
+      << error;
+  EXPECT_EQ (u.stream, "%2e%2e");
+  ASSERT_TRUE (rtcstream::parse_stream_uri ("rtcstream://127.0.0.1:8443/a%20b", u, error));
+  EXPECT_EQ (u.stream, "a b");
+  ASSERT_TRUE (rtcstream::parse_stream_uri ("whip+http://127.0.0.1:8080/whip/x%2541", u, error));
+  EXPECT_EQ (u.stream, "x%41");
+  EXPECT_FALSE (rtcstream::parse_stream_uri ("rtcstream://127.0.0.1:8443/a%2Fb", u, error));
+}
