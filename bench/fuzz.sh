@@ -55,7 +55,7 @@ for t in "${targets[@]}"; do
   log=$(mktemp)
   echo "fuzzing $t (${limit[*]})..." >&2
   set +e
-  "$BUILD/tests/fuzz/fuzz-$t" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  "$BUILD/tests/fuzz/fuzz-$t" "${limit[@]}" -timeout=30 -rss_limit_mb=2048 -max_len=65536 \
     -error_exitcode=1 -print_final_stats=1 -artifact_prefix="$artifacts/$t-" \
     "$corpus" "$ROOT/tests/fuzz/corpus/$t" > "$log" 2>&1
   code=$?
