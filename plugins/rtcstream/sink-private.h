@@ -27,6 +27,7 @@
 #include "element.h"
 #include "rtcstream/bandwidth.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/playout-delay.h"
 #include "rtcstream/scaling.h"
 #include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
@@ -103,6 +104,15 @@ struct BitrateSettings {
   guint max_bps = 2000000;
 };
 
+// The playout-delay properties (guarded by the state lock): what video
+// consumers that negotiate the playout-delay RTP header extension are asked
+// for, in ms; -1 in either leaves the extension out.
+struct PlayoutDelaySettings {
+  gint min_ms = 0;
+  gint max_ms = 0;
+  bool enabled () const { return min_ms >= 0 && max_ms >= 0; }
+};
+
 // One consumer's congestion control (sink-congestion.cpp). Shared with the
 // probe that feeds it TWCC feedback on a streaming thread.
 struct Congestion {
@@ -139,6 +149,10 @@ struct Consumer {
   // SSRC per input, announced in the offer (a=ssrc) and used by the
   // payloader: an SFU such as Janus routes by the SSRCs of the offer.
   std::vector<guint> ssrcs;
+  PlayoutDelaySettings playout_delay;  // the element's, when the consumer came
+  // The playout delay it was asked for ("MIN,MAX" in ms), empty when the
+  // extension was not negotiated (for stats).
+  std::string playout_delay_sent;
   bool linked = false;
   bool announced = false;  // consumer-added was emitted
   std::shared_ptr<Congestion> congestion;  // once linked
@@ -164,6 +178,7 @@ struct State : ElementCore {
   bool eos_posted = false;
   bool data_channel = false;  // guarded by lock
   BitrateSettings bitrates;   // guarded by lock
+  PlayoutDelaySettings playout_delay;  // guarded by lock
 };
 
 // --- sink-encoding.cpp -----------------------------------------------------------

@@ -167,6 +167,30 @@ TEST_F (Loopback, PreEncodedVideoOnAWideLinkIsNotSaidTooBig)
   EXPECT_GT (stats_uint (prod->element ("sink"), "consumers"), 0u);
 }
 
+// The sink offers the playout-delay extension on video; rtcstreamsrc's
+// webrtcbin keeps it in its answer, so the sink sends it with the values of
+// its properties (its stats say what it asks for); -1 leaves it out.
+TEST_F (Loopback, PlayoutDelayIsNegotiatedAndSent)
+{
+  auto prod = producer (kVideo + " ! " + sink ("playout-delay-min=30 playout-delay-max=200"));
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  EXPECT_EQ (rtcstream::test::consumer_stats_strings (prod->element ("sink"), "playout-delay"),
+      std::vector<std::string> {"30,200"});
+  prod.reset ();
+  cons.reset ();
+
+  link += "-off";
+  auto off = producer (kVideo + " ! " + sink ("playout-delay-max=-1"));
+  auto cons_off = consumer (src () + " ! fakesink name=v");
+  auto v_off = cons_off->count ("v");
+  ASSERT_TRUE (cons_off->wait_for ([&] { return v_off->frames >= 10; }, kTimeoutMs))
+      << cons_off->all_errors ();
+  EXPECT_EQ (rtcstream::test::consumer_stats_strings (off->element ("sink"), "playout-delay"),
+      std::vector<std::string> {""});
+}
+
 TEST_F (Loopback, LeavingConsumerIsRemovedFromTheSinksStats)
 {
   auto prod = producer (kVideo + " ! " + sink ());
