@@ -160,6 +160,8 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
   }
   const GstWebRTCSessionDescription *offer = request.offer.get ();
   std::vector<guint> taken;  // m-lines of the offer answered so far
+  // Offering: each input's codec we prefer, whose group starts early.
+  std::vector<std::pair<InputStream *, const Codec *>> preferred;
   std::string asked;         // the inputs' codecs, when the offer takes none
   for (auto &in : st->inputs) {
     GstCaps *caps;
@@ -232,6 +234,8 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
     }
     c->pads.emplace_back (in.get (), pad);
     c->offered.push_back (codec_list_to_string (codecs));
+    if (!offer)
+      preferred.emplace_back (in.get (), codecs.front ());
   }
   if (error.empty () && offer && c->pads.empty ())
     error = "its offer asks for none of this stream's media (" + asked + ")";
@@ -278,6 +282,17 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
       if (!err.empty ())
         failed (err);
     });
+    // With the offer on its way, start the encoders of the codecs we prefer
+    // rather than when the answer comes: they are warm (their first keyframe
+    // made) by the time the connection is up. The consumer usually takes our
+    // first codec; a group it does not take goes when the answer is linked.
+    for (auto &[in, codec] : preferred) {
+      std::string ignored;
+      if (EncoderGroup *g = get_group (self, in, codec, ignored)) {
+        g->reserved++;
+        c->reserved.push_back (g);
+      }
+    }
   }
   c->announced = true;
   g_signal_emit (self, consumer_signals[SIGNAL_CONSUMER_ADDED], 0, peer_id.c_str (),
@@ -394,6 +409,7 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     codecs_used += (codecs_used.empty () ? "" : ",") + std::string (codec->name);
   }
   gst_webrtc_session_description_free (answer);
+  unreserve_groups (self, *c);
   if (!error.empty ()) {
     warn_consumer (self, c->session->peer_id (), error);
     remove_consumer (self, session_id, true);
@@ -505,6 +521,7 @@ remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_s
   for (Branch &b : c->branches)
     release_group_if_unused (self, b.group);
   c->branches.clear ();
+  unreserve_groups (self, *c);
   GstElement *webrtc = c->session->webrtcbin ();
   std::string peer = c->session->peer_id ();
   if (webrtc)

@@ -66,6 +66,9 @@ struct EncoderGroup {
   GstElement *tee = nullptr;
   GstPad *input_tee_pad = nullptr;   // request pad on input->tee
   int consumers = 0;
+  // Consumers still negotiating that started it early (Consumer::reserved):
+  // it stays while they may need it, without counting as their encoder yet.
+  int reserved = 0;
   std::atomic<gint64> last_keyframe_request{0};
   std::atomic<bool> trailing_request{false};  // a merged request is to be resent
   // Video: when the oldest keyframe request not yet answered by a keyframe
@@ -149,6 +152,10 @@ struct Consumer {
   // SSRC per input, announced in the offer (a=ssrc) and used by the
   // payloader: an SFU such as Janus routes by the SSRCs of the offer.
   std::vector<guint> ssrcs;
+  // The groups of the codecs we offered first, started with the offer so
+  // that their encoders are warm when the answer comes (worker-only); given
+  // back once the answer is linked or the consumer goes.
+  std::vector<EncoderGroup *> reserved;
   PlayoutDelaySettings playout_delay;  // the element's, when the consumer came
   // The playout delay it was asked for ("MIN,MAX" in ms), empty when the
   // extension was not negotiated (for stats).
@@ -199,6 +206,8 @@ EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *code
     std::string &error);
 // Removes group once no consumer uses it.
 void release_group_if_unused (RtcstreamSink *self, EncoderGroup *group);
+// Gives back a consumer's reserved groups, removing those nobody uses.
+void unreserve_groups (RtcstreamSink *self, Consumer &c);
 
 // --- sink-consumers.cpp ----------------------------------------------------------
 

@@ -191,6 +191,29 @@ TEST_F (Loopback, PlayoutDelayIsNegotiatedAndSent)
       std::vector<std::string> {""});
 }
 
+// The sink starts the encoder of the codec it prefers with its offer; a
+// consumer that takes another codec gets that one, and the early encoder
+// goes once the answer is linked.
+TEST_F (Loopback, EarlyEncoderOfAnotherCodecGoes)
+{
+  if (!rtcstream::test::have ("x264enc"))
+    GTEST_SKIP () << "x264enc missing";
+  auto prod = producer (kVideo + " ! " + sink ("video-codecs=VP8,H264"));
+  auto cons = consumer (src ("video-codecs=H264") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  GstElement *s = prod->element ("sink");
+  EXPECT_EQ (rtcstream::test::consumer_codecs (s), std::vector<std::string> {"H264"});
+  EXPECT_TRUE (prod->wait_for ([&] {
+    return stats_uint (s, "encoder-groups") == 1u && stats_uint (s, "encoders") == 1u;
+  }, kTimeoutMs)) << "groups " << stats_uint (s, "encoder-groups") << ", encoders "
+                  << stats_uint (s, "encoders") << ": the early VP8 encoder stayed";
+  cons->stop ();
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (s, "encoder-groups") == 0u; },
+      kTimeoutMs));
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
 TEST_F (Loopback, LeavingConsumerIsRemovedFromTheSinksStats)
 {
   auto prod = producer (kVideo + " ! " + sink ());
