@@ -843,7 +843,7 @@ struct Options {
   int reps = 2;
   int warmup_s = 2;
   std::vector<size_t> counts = {1, 5, 20};
-  std::vector<std::string> variants;  // ttff: LABEL=PLUGIN_DIR
+  std::vector<std::string> variants;  // ttff: LABEL=BUILD_DIR
 };
 
 std::vector<std::string>
@@ -1298,23 +1298,28 @@ role_ttff_consumer ()
 
 int usage ();
 
-// One plugin build under test: its producer, and its warm consumer process.
+// One build under test: its server, its producer, and its warm consumer
+// process. Modes: 0 warm (rtcstream://), 1 cold (a new process a run,
+// rtcstream://), 2 WHEP (warm, rtcstreamsrc whep+http:// to the server's
+// WHEP endpoint, which joins the producer as a consumer itself).
+constexpr int kTtffModes = 3;
+const char *const kTtffModeNames[kTtffModes] = {"warm", "cold (new process a run)", "WHEP, warm"};
+
 struct TtffVariant {
-  std::string label, plugin_dir;
+  std::string label, build_dir;
   std::vector<std::string> env;
-  std::unique_ptr<Child> producer, warm;
-  std::string uri;
-  // Per mode (0 warm, 1 cold): totals and each phase.
-  std::vector<double> total[2];
-  std::vector<double> phase[2][kPhaseCount];
-  int fails[2] = {0, 0};
+  std::unique_ptr<Child> server, producer, warm;
+  std::string uri[kTtffModes];
+  std::vector<double> total[kTtffModes];
+  std::vector<double> phase[kTtffModes][kPhaseCount];
+  int fails[kTtffModes] = {0, 0, 0};
 };
 
-// Sends one run to consumer and records its line.
+// Sends one run to consumer and records its line under mode.
 bool
 ttff_child_run (Child &consumer, TtffVariant &v, int mode)
 {
-  consumer.send ("run " + v.uri);
+  consumer.send ("run " + v.uri[mode]);
   std::string l;
   if (!consumer.wait_line ("TTFF ", 20000, &l)) {
     v.fails[mode]++;
@@ -1345,23 +1350,53 @@ wait_idle (Child &producer)
   return false;
 }
 
-// `ttff`: the time to first frame of rtcstreamsrc through rtcstream-signalling
-// for each --variant LABEL=PLUGIN_DIR (a build's plugins directory), and of
-// the bare webrtcbin pair, interleaved run by run. Warm: one consumer process
-// per variant that has started rtcstreamsrc before (as the `run` command
-// measures); cold: a fresh process per run (as gst-launch-1.0 starts), which
-// includes what a process does once (DTLS certificate, plugin loading).
+// Starts a variant's server, producer and warm consumer.
+bool
+start_variant (const Options &o, TtffVariant &v)
+{
+  v.env = {"GST_PLUGIN_PATH=" + v.build_dir + "/plugins",
+      "GST_REGISTRY=" + o.log_dir + "/registry-" + v.label + ".bin"};
+  v.server = std::make_unique<Child> ();
+  std::string l;
+  if (!v.server->spawn ({v.build_dir + "/signalling/rtcstream-signalling", "--port", "0"},
+          o.log_dir + "/ttff-signalling-" + v.label + ".log", v.env) ||
+      !v.server->wait_line ("rtcstream-signalling listening on ", 10000, &l))
+    return false;
+  // "... ws://127.0.0.1:PORT/ws"
+  const std::string port = std::to_string (std::stoul (l.substr (l.rfind (':') + 1)));
+  v.uri[0] = v.uri[1] = "rtcstream://127.0.0.1:" + port + "/ttff";
+  v.uri[2] = "whep+http://127.0.0.1:" + port + "/whep/ttff";
+  v.producer = std::make_unique<Child> ();
+  if (!v.producer->spawn (role_argv (o, {"producer", v.uri[0]}),
+          o.log_dir + "/ttff-producer-" + v.label + ".log", v.env) ||
+      !v.producer->wait_line ("READY", 15000))
+    return false;
+  v.warm = std::make_unique<Child> ();
+  if (!v.warm->spawn (role_argv (o, {"ttff-consumer"}),
+          o.log_dir + "/ttff-consumer-" + v.label + ".log", v.env) ||
+      !v.warm->wait_line ("READY", 15000))
+    return false;
+  // Unmeasured: the warm consumer's first start, and the server's first
+  // WHEP session.
+  for (int mode : {0, 2}) {
+    TtffVariant scratch;
+    scratch.uri[mode] = v.uri[mode];
+    ttff_child_run (*v.warm, scratch, mode);
+    wait_idle (*v.producer);
+  }
+  return true;
+}
+
+// `ttff`: the time to first frame of rtcstreamsrc for each --variant
+// LABEL=BUILD_DIR (a build directory: its rtcstream-signalling and plugins),
+// and of the bare webrtcbin pair, interleaved run by run. Warm: one consumer
+// process per variant that has started rtcstreamsrc before (as the `run`
+// command measures); cold: a fresh process per run (as gst-launch-1.0
+// starts), which includes what a process does once (DTLS certificate, plugin
+// loading); WHEP: through the server's WHEP endpoint.
 int
 cmd_ttff (const Options &o)
 {
-  Child server;
-  if (!server.spawn ({o.signalling, "--port", "0"}, o.log_dir + "/ttff-signalling.log"))
-    return 1;
-  std::string l;
-  if (!server.wait_line ("rtcstream-signalling listening on ", 10000, &l))
-    return 1;
-  // "... ws://127.0.0.1:PORT/ws"
-  const std::string port = std::to_string (std::stoul (l.substr (l.rfind (':') + 1)));
   std::vector<std::unique_ptr<TtffVariant>> variants;
   for (const std::string &spec : o.variants) {
     auto v = std::make_unique<TtffVariant> ();
@@ -1369,27 +1404,11 @@ cmd_ttff (const Options &o)
     if (kv.size () != 2)
       return usage ();
     v->label = kv[0];
-    v->plugin_dir = kv[1];
-    v->env = {"GST_PLUGIN_PATH=" + v->plugin_dir,
-        "GST_REGISTRY=" + o.log_dir + "/registry-" + v->label + ".bin"};
-    v->uri = "rtcstream://127.0.0.1:" + port + "/ttff-" + v->label;
-    v->producer = std::make_unique<Child> ();
-    if (!v->producer->spawn (role_argv (o, {"producer", v->uri}),
-            o.log_dir + "/ttff-producer-" + v->label + ".log", v->env) ||
-        !v->producer->wait_line ("READY", 15000)) {
-      note ("the producer of %s did not register", v->label.c_str ());
+    v->build_dir = kv[1];
+    if (!start_variant (o, *v)) {
+      note ("%s did not start (logs in %s)", v->label.c_str (), o.log_dir.c_str ());
       return 1;
     }
-    v->warm = std::make_unique<Child> ();
-    if (!v->warm->spawn (role_argv (o, {"ttff-consumer"}),
-            o.log_dir + "/ttff-consumer-" + v->label + ".log", v->env) ||
-        !v->warm->wait_line ("READY", 15000))
-      return 1;
-    // Unmeasured: the warm consumer's first start.
-    TtffVariant scratch;
-    scratch.uri = v->uri;
-    ttff_child_run (*v->warm, scratch, 0);
-    wait_idle (*v->producer);
     variants.push_back (std::move (v));
   }
   ttff_bare ();  // warm-up
@@ -1420,16 +1439,18 @@ cmd_ttff (const Options &o)
         v.fails[1]++;
       cold.finish (5000);
       wait_idle (*v.producer);
-      note ("ttff run %d %s: warm %s ms, cold %s ms", i + 1, v.label.c_str (),
-          fmt (v.total[0].empty () ? NAN : v.total[0].back ()).c_str (),
-          fmt (v.total[1].empty () ? NAN : v.total[1].back ()).c_str ());
+      ttff_child_run (*v.warm, v, 2);
+      wait_idle (*v.producer);
+      auto last = [&v] (int mode) { return v.total[mode].empty () ? NAN : v.total[mode].back (); };
+      note ("ttff run %d %s: warm %s ms, cold %s ms, WHEP %s ms", i + 1, v.label.c_str (),
+          fmt (last (0)).c_str (), fmt (last (1)).c_str (), fmt (last (2)).c_str ());
     }
   }
   for (auto &v : variants) {
     v->warm->finish (5000);
     v->producer->finish (5000);
+    v->server->finish (3000);
   }
-  server.finish (3000);
 
   gchar *version = gst_version_string ();
   printf ("time to first frame, %d interleaved runs each; machine: %ld cores, %s; producer VP8 "
@@ -1442,10 +1463,9 @@ cmd_ttff (const Options &o)
         fmt (v.empty () ? NAN : *std::min_element (v.begin (), v.end ())).c_str (),
         fmt (v.empty () ? NAN : *std::max_element (v.begin (), v.end ())).c_str (), fails);
   };
-  for (int mode = 0; mode < 2; mode++)
+  for (int mode = 0; mode < kTtffModes; mode++)
     for (auto &v : variants)
-      row (v->label + (mode ? ", cold (new process a run)" : ", warm"), v->total[mode],
-          v->fails[mode]);
+      row (v->label + ", " + kTtffModeNames[mode], v->total[mode], v->fails[mode]);
   row ("bare webrtcbin pair in one process, warm", bare, bare_fail);
   printf ("\nmedian ms from rtcstreamsrc's start to each step:\n\n| variant |");
   for (int i = 0; i < kPhaseCount; i++)
@@ -1454,22 +1474,22 @@ cmd_ttff (const Options &o)
   for (int i = 0; i <= kPhaseCount; i++)
     printf ("---:|");
   printf ("\n");
-  for (int mode = 0; mode < 2; mode++)
+  for (int mode = 0; mode < kTtffModes; mode++)
     for (auto &v : variants) {
-      printf ("| %s, %s |", v->label.c_str (), mode ? "cold" : "warm");
+      printf ("| %s, %s |", v->label.c_str (), kTtffModeNames[mode]);
       for (int i = 0; i < kPhaseCount; i++)
         printf (" %s |", fmt (percentile (v->phase[mode][i], 50)).c_str ());
       printf (" %s |\n", fmt (percentile (v->total[mode], 50)).c_str ());
     }
-  for (auto &v : variants) {
-    printf ("\nraw %s warm:", v->label.c_str ());
-    for (double x : v->total[0])
-      printf (" %.0f", x);
-    printf ("; cold:");
-    for (double x : v->total[1])
-      printf (" %.0f", x);
-  }
-  printf ("\nraw bare:");
+  printf ("\n");
+  for (auto &v : variants)
+    for (int mode = 0; mode < kTtffModes; mode++) {
+      printf ("raw %s, %s:", v->label.c_str (), kTtffModeNames[mode]);
+      for (double x : v->total[mode])
+        printf (" %.0f", x);
+      printf ("\n");
+    }
+  printf ("raw bare:");
   for (double x : bare)
     printf (" %.0f", x);
   printf ("\n");
@@ -1689,7 +1709,7 @@ usage ()
   fprintf (stderr,
       "usage: rtcstream-bench run --signalling PATH [--runs N] [--reps N] [--window S] [--warmup S]\n"
       "                           [--consumers 1,5,20] [--log-dir DIR]\n"
-      "       rtcstream-bench ttff --signalling PATH --variant LABEL=PLUGIN_DIR [--variant ...]\n"
+      "       rtcstream-bench ttff --variant LABEL=BUILD_DIR [--variant ...]\n"
       "                            [--runs N] [--log-dir DIR]\n"
       "       (roles started by them: producer URI | consumers URI N | bl-producer N | "
       "bl-consumers N | ttff-consumer)\n");
@@ -1749,9 +1769,9 @@ main (int argc, char **argv)
     } else
       return usage ();
   }
-  if (o.signalling.empty () || o.counts.empty ())
-    return usage ();
   if (cmd == "ttff")
     return o.variants.empty () ? usage () : cmd_ttff (o);
+  if (o.signalling.empty () || o.counts.empty ())
+    return usage ();
   return cmd_run (o);
 }
