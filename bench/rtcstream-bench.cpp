@@ -1337,6 +1337,7 @@ ttff_child_run (Child &consumer, TtffVariant &v, int mode)
   return true;
 }
 
+// Waits until the rtcstream producer has no consumer and no encoder left.
 bool
 wait_idle (Child &producer)
 {
@@ -1531,20 +1532,10 @@ cmd_run (const Options &o)
     note ("the rtcstream producer did not register");
     return 1;
   }
-  auto wait_no_consumers = [&producer] {
-    unsigned c = 1, e = 0;
-    for (int i = 0; i < 100; i++) {
-      if (producer_stats (producer, &c, &e) && c == 0 && e == 0)
-        return true;
-      g_usleep (50 * 1000);
-    }
-    note ("the producer still has %u consumers", c);
-    return false;
-  };
   // One unmeasured run each: loads plugins, warms caches.
   note ("ttff: warm-up");
   ttff_rtcstream (uri);
-  wait_no_consumers ();
+  wait_idle (producer);
   ttff_bare ();
   std::vector<double> rtc, bare;
   int rtc_fail = 0, bare_fail = 0;
@@ -1558,7 +1549,7 @@ cmd_run (const Options &o)
           rtc_fail++;
         else
           rtc.push_back (ms);
-        wait_no_consumers ();
+        wait_idle (producer);
       } else {
         double ms = ttff_bare ();
         note ("ttff run %d bare webrtcbin: %s ms", i + 1, fmt (ms).c_str ());

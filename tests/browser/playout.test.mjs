@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   OUT, missing, run, stop, startServer, waitFor, launchBrowser, closeBrowser, removeProfile,
+  withDiagnostics, playWhep,
 } from './harness.mjs';
 
 const URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
@@ -85,20 +86,8 @@ function receiveToDisplay (page, names, ms) {
     }))).then(Object.fromEntries), { names, ms });
 }
 
-const diagnostics = () => [
-  `(full logs in ${OUT})`, '--- page console ---', ...ctx.logs.slice(-40),
-  '--- server ---', ctx.server?.log ?? '',
-  '--- producer interactive ---', ctx.interactive?.log ?? '',
-  '--- producer smooth ---', ctx.smooth?.log ?? '',
-].join('\n');
-const withLogs = async (step) => {
-  try {
-    return await step();
-  } catch (err) {
-    err.message += `\n${diagnostics()}`;
-    throw err;
-  }
-};
+const withLogs = withDiagnostics(ctx, () => [
+  ['producer interactive', ctx.interactive], ['producer smooth', ctx.smooth]]);
 
 before(async () => {
   if (missing) return;
@@ -165,27 +154,7 @@ test('Chromium renders the interactive stream at once', { skip: missing ?? false
 test('a WHEP player is answered with the extension', { skip: missing ?? false, timeout: 45000 }, () =>
   withLogs(async () => {
     const url = `http://127.0.0.1:${ctx.port}/whep/interactive`;
-    const r = await ctx.page.evaluate(async (whep) => {
-      const pc = new RTCPeerConnection();
-      pc.addTransceiver('video', { direction: 'recvonly' });
-      const video = document.createElement('video');
-      video.muted = true;
-      video.autoplay = true;
-      document.body.append(video);
-      pc.ontrack = (e) => { video.srcObject = new MediaStream([e.track]); };
-      await pc.setLocalDescription(await pc.createOffer());
-      await new Promise((done) => {
-        if (pc.iceGatheringState === 'complete') done();
-        pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') done(); };
-      });
-      const reply = await fetch(whep, { method: 'POST', headers: { 'Content-Type': 'application/sdp' },
-        body: pc.localDescription.sdp });
-      const answer = await reply.text();
-      if (reply.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-      window.whepVideo = video;
-      window.whepPc = pc;
-      return { status: reply.status, offer: pc.localDescription.sdp, answer };
-    }, url);
+    const r = await playWhep(ctx.page, url);
     assert.equal(r.status, 201, r.answer);
     const offered = EXTMAP.exec(videoSection(r.offer));
     assert.ok(offered, `Chromium offers the extension:\n${r.offer}`);
