@@ -1301,9 +1301,12 @@ int usage ();
 // One build under test: its server, its producer, and its warm consumer
 // process. Modes: 0 warm (rtcstream://), 1 cold (a new process a run,
 // rtcstream://), 2 WHEP (warm, rtcstreamsrc whep+http:// to the server's
-// WHEP endpoint, which joins the producer as a consumer itself).
-constexpr int kTtffModes = 3;
-const char *const kTtffModeNames[kTtffModes] = {"warm", "cold (new process a run)", "WHEP, warm"};
+// WHEP endpoint, which joins the producer as a consumer itself), 3 the first
+// viewer (warm) of a producer process started for it (registered, then left
+// alone for 1 s, as a producer usually is before anyone watches).
+constexpr int kTtffModes = 4;
+const char *const kTtffModeNames[kTtffModes] = {"warm", "cold (new process a run)", "WHEP, warm",
+    "first viewer of a new producer"};
 
 struct TtffVariant {
   std::string label, build_dir;
@@ -1312,7 +1315,7 @@ struct TtffVariant {
   std::string uri[kTtffModes];
   std::vector<double> total[kTtffModes];
   std::vector<double> phase[kTtffModes][kPhaseCount];
-  int fails[kTtffModes] = {0, 0, 0};
+  int fails[kTtffModes] = {0, 0, 0, 0};
 };
 
 // Sends one run to consumer and records its line under mode.
@@ -1367,6 +1370,7 @@ start_variant (const Options &o, TtffVariant &v)
   const std::string port = std::to_string (std::stoul (l.substr (l.rfind (':') + 1)));
   v.uri[0] = v.uri[1] = "rtcstream://127.0.0.1:" + port + "/ttff";
   v.uri[2] = "whep+http://127.0.0.1:" + port + "/whep/ttff";
+  v.uri[3] = "rtcstream://127.0.0.1:" + port + "/ttff-new";
   v.producer = std::make_unique<Child> ();
   if (!v.producer->spawn (role_argv (o, {"producer", v.uri[0]}),
           o.log_dir + "/ttff-producer-" + v.label + ".log", v.env) ||
@@ -1442,9 +1446,22 @@ cmd_ttff (const Options &o)
       wait_idle (*v.producer);
       ttff_child_run (*v.warm, v, 2);
       wait_idle (*v.producer);
+      {
+        Child fresh;
+        if (fresh.spawn (role_argv (o, {"producer", v.uri[3]}),
+                o.log_dir + "/ttff-new-producer-" + v.label + ".log", v.env) &&
+            fresh.wait_line ("READY", 15000)) {
+          g_usleep (1000 * 1000);
+          ttff_child_run (*v.warm, v, 3);
+        } else {
+          v.fails[3]++;
+        }
+        fresh.finish (5000);
+      }
       auto last = [&v] (int mode) { return v.total[mode].empty () ? NAN : v.total[mode].back (); };
-      note ("ttff run %d %s: warm %s ms, cold %s ms, WHEP %s ms", i + 1, v.label.c_str (),
-          fmt (last (0)).c_str (), fmt (last (1)).c_str (), fmt (last (2)).c_str ());
+      note ("ttff run %d %s: warm %s ms, cold %s ms, WHEP %s ms, new producer %s ms", i + 1,
+          v.label.c_str (), fmt (last (0)).c_str (), fmt (last (1)).c_str (),
+          fmt (last (2)).c_str (), fmt (last (3)).c_str ());
     }
   }
   for (auto &v : variants) {
