@@ -165,7 +165,12 @@ export const entries = [
     test: async (ctx, [whip, whep]) => {
       // Their own server: the WHIP line publishes "cam", which the shared one has.
       const server = await startSignalling('server-whip');
-      await pair(ctx, whip, whep, { port: server.port });
+      const p = startLine('producer', substitute(whip, { port: server.port }));
+      // The WHEP line finds the stream once the WHIP line has published it (a
+      // busy machine once started it first, and the endpoint said 404).
+      await watched(server.port, 'cam', { video: 1 });
+      await consumes(ctx, whep, { port: server.port });
+      await interrupt(p);
       await stop(server);
     },
   },
