@@ -42,6 +42,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iostream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -628,7 +629,9 @@ public:
   Child &operator= (const Child &) = delete;
   ~Child () { finish (3000); }
 
-  bool spawn (const std::vector<std::string> &argv, const std::string &log_path)
+  // env: NAME=VALUE pairs set in the child only.
+  bool spawn (const std::vector<std::string> &argv, const std::string &log_path,
+      const std::vector<std::string> &env = {})
   {
     int in[2], out[2];
     if (pipe2 (in, O_CLOEXEC) != 0 || pipe2 (out, O_CLOEXEC) != 0)
@@ -642,6 +645,8 @@ public:
       dup2 (out[1], 1);
       if (log_fd >= 0)
         dup2 (log_fd, 2);
+      for (const std::string &e : env)
+        putenv (const_cast<char *> (e.c_str ()));
       std::vector<char *> args;
       for (auto &a : argv)
         args.push_back (const_cast<char *> (a.c_str ()));
@@ -838,6 +843,7 @@ struct Options {
   int reps = 2;
   int warmup_s = 2;
   std::vector<size_t> counts = {1, 5, 20};
+  std::vector<std::string> variants;  // ttff: LABEL=BUILD_DIR
 };
 
 std::vector<std::string>
@@ -929,15 +935,97 @@ struct FirstFrame {
   }
 };
 
+// Where the time to first frame goes: the moments a consumer's webrtcbin
+// reaches each step, from its own signals (on webrtcbin's threads).
+enum PhaseId {
+  kWebrtcbin,      // created: the signalling found the producer and made the session
+  kRemoteOffer,    // the producer's offer applied (signaling-state have-remote-offer)
+  kAnswered,       // our answer applied (stable)
+  kIceChecking,    // ICE checks started
+  kIceConnected,   // a candidate pair works
+  kConnected,      // DTLS done (connection-state connected)
+  kFirstRtp,       // webrtcbin's first src pad: the first RTP packet decrypted
+  kPhaseCount,
+};
+const char *const kPhaseNames[kPhaseCount] = {"webrtcbin", "offer applied", "answered",
+    "ICE checking", "ICE connected", "DTLS connected", "first RTP"};
+
+struct Phases {
+  gint64 t0 = 0;
+  std::atomic<gint64> at[kPhaseCount] = {};
+
+  void mark (PhaseId id)
+  {
+    gint64 zero = 0;
+    at[id].compare_exchange_strong (zero, now_us ());
+  }
+  // ms from t0, NAN when not reached.
+  double ms (PhaseId id) const
+  {
+    gint64 v = at[id].load ();
+    return v ? (double) (v - t0) / 1000.0 : NAN;
+  }
+
+  static void on_signaling (GstElement *webrtc, GParamSpec *, gpointer data)
+  {
+    GstWebRTCSignalingState st;
+    g_object_get (webrtc, "signaling-state", &st, nullptr);
+    auto *ph = static_cast<Phases *> (data);
+    if (st == GST_WEBRTC_SIGNALING_STATE_HAVE_REMOTE_OFFER)
+      ph->mark (kRemoteOffer);
+    else if (st == GST_WEBRTC_SIGNALING_STATE_STABLE && ph->at[kRemoteOffer].load ())
+      ph->mark (kAnswered);
+  }
+  static void on_ice (GstElement *webrtc, GParamSpec *, gpointer data)
+  {
+    GstWebRTCICEConnectionState st;
+    g_object_get (webrtc, "ice-connection-state", &st, nullptr);
+    auto *ph = static_cast<Phases *> (data);
+    if (st == GST_WEBRTC_ICE_CONNECTION_STATE_CHECKING)
+      ph->mark (kIceChecking);
+    else if (st == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED ||
+             st == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED)
+      ph->mark (kIceConnected);
+  }
+  static void on_connection (GstElement *webrtc, GParamSpec *, gpointer data)
+  {
+    GstWebRTCPeerConnectionState st;
+    g_object_get (webrtc, "connection-state", &st, nullptr);
+    if (st == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+      static_cast<Phases *> (data)->mark (kConnected);
+  }
+  static void on_pad (GstElement *, GstPad *pad, gpointer data)
+  {
+    if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC)
+      static_cast<Phases *> (data)->mark (kFirstRtp);
+  }
+  // The pipeline's deep-element-added: hooks the webrtcbin when it appears.
+  static void on_element (GstBin *, GstBin *, GstElement *e, gpointer data)
+  {
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (!f || g_strcmp0 (GST_OBJECT_NAME (f), "webrtcbin") != 0)
+      return;
+    auto *ph = static_cast<Phases *> (data);
+    ph->mark (kWebrtcbin);
+    g_signal_connect (e, "notify::signaling-state", G_CALLBACK (on_signaling), ph);
+    g_signal_connect (e, "notify::ice-connection-state", G_CALLBACK (on_ice), ph);
+    g_signal_connect (e, "notify::connection-state", G_CALLBACK (on_connection), ph);
+    g_signal_connect (e, "pad-added", G_CALLBACK (on_pad), ph);
+  }
+};
+
 // rtcstream: consumer pipeline started while the producer is registered.
-// Returns ms from set_state(PLAYING) to the first decoded buffer, or NAN.
+// Returns ms from set_state(PLAYING) to the first decoded buffer, or NAN;
+// phases (if given) gets the moments in between.
 double
-ttff_rtcstream (const std::string &uri)
+ttff_rtcstream (const std::string &uri, Phases *phases = nullptr)
 {
   GstElement *pipeline = parse ("rtcstreamsrc uri=" + uri +
       " ! fakesink name=sink sync=false async=false enable-last-sample=false");
   if (!pipeline)
     return NAN;
+  if (phases)
+    g_signal_connect (pipeline, "deep-element-added", G_CALLBACK (Phases::on_element), phases);
   auto *ff = new FirstFrame ();
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   GstPad *pad = gst_element_get_static_pad (sink, "sink");
@@ -945,6 +1033,8 @@ ttff_rtcstream (const std::string &uri)
   gst_object_unref (pad);
   gst_object_unref (sink);
   gint64 t0 = now_us ();
+  if (phases)
+    phases->t0 = t0;
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   bool ok = ff->wait (pipeline, 15000);
   double ms = ok ? (double) (ff->at - t0) / 1000.0 : NAN;
@@ -1181,6 +1271,250 @@ load_bare (const Options &o, size_t n, const std::string &tag)
   return r;
 }
 
+// --- role: ttff-consumer (one rtcstreamsrc start per "run") ------------------------
+
+// Reads "run URI" lines; for each, starts rtcstreamsrc ! fakesink and says
+// "TTFF total phase..." (ms, nan when not reached).
+int
+role_ttff_consumer ()
+{
+  say ("READY");
+  std::string line;
+  while (std::getline (std::cin, line)) {
+    if (line.rfind ("run ", 0) != 0)
+      continue;
+    // Leaked: webrtcbin's threads may still notify while it is torn down.
+    auto *ph = new Phases ();
+    double ms = ttff_rtcstream (line.substr (4), ph);
+    std::string out = "TTFF " + fmt (ms, 2);
+    for (int i = 0; i < kPhaseCount; i++)
+      out += " " + fmt (ph->ms ((PhaseId) i), 2);
+    say (out);
+  }
+  return 0;
+}
+
+// --- orchestrator: time to first frame of plugin builds side by side ---------------
+
+int usage ();
+
+// One build under test: its server, its producer, and its warm consumer
+// process. Modes: 0 warm (rtcstream://), 1 cold (a new process a run,
+// rtcstream://), 2 WHEP (warm, rtcstreamsrc whep+http:// to the server's
+// WHEP endpoint, which joins the producer as a consumer itself), 3 the first
+// viewer (warm) of a producer process started for it (registered, then left
+// alone for 1 s, as a producer usually is before anyone watches).
+constexpr int kTtffModes = 4;
+const char *const kTtffModeNames[kTtffModes] = {"warm", "cold (new process a run)", "WHEP, warm",
+    "first viewer of a new producer"};
+
+struct TtffVariant {
+  std::string label, build_dir;
+  std::vector<std::string> env;
+  std::unique_ptr<Child> server, producer, warm;
+  std::string uri[kTtffModes];
+  std::vector<double> total[kTtffModes];
+  std::vector<double> phase[kTtffModes][kPhaseCount];
+  int fails[kTtffModes] = {0, 0, 0, 0};
+};
+
+// Sends one run to consumer and records its line under mode.
+bool
+ttff_child_run (Child &consumer, TtffVariant &v, int mode)
+{
+  consumer.send ("run " + v.uri[mode]);
+  std::string l;
+  if (!consumer.wait_line ("TTFF ", 20000, &l)) {
+    v.fails[mode]++;
+    return false;
+  }
+  auto f = split (l, ' ', 2 + kPhaseCount);
+  if (f.size () < 2 + (size_t) kPhaseCount || f[1] == "n/a") {
+    v.fails[mode]++;
+    return false;
+  }
+  v.total[mode].push_back (std::stod (f[1]));
+  for (int i = 0; i < kPhaseCount; i++)
+    if (f[2 + i] != "n/a")
+      v.phase[mode][i].push_back (std::stod (f[2 + i]));
+  return true;
+}
+
+// Waits until the rtcstream producer has no consumer and no encoder left.
+bool
+wait_idle (Child &producer)
+{
+  unsigned c = 1, e = 0;
+  for (int i = 0; i < 100; i++) {
+    if (producer_stats (producer, &c, &e) && c == 0 && e == 0)
+      return true;
+    g_usleep (50 * 1000);
+  }
+  note ("the producer still has %u consumers", c);
+  return false;
+}
+
+// Starts a variant's server, producer and warm consumer.
+bool
+start_variant (const Options &o, TtffVariant &v)
+{
+  v.env = {"GST_PLUGIN_PATH=" + v.build_dir + "/plugins",
+      "GST_REGISTRY=" + o.log_dir + "/registry-" + v.label + ".bin"};
+  v.server = std::make_unique<Child> ();
+  std::string l;
+  if (!v.server->spawn ({v.build_dir + "/signalling/rtcstream-signalling", "--port", "0"},
+          o.log_dir + "/ttff-signalling-" + v.label + ".log", v.env) ||
+      !v.server->wait_line ("rtcstream-signalling listening on ", 10000, &l))
+    return false;
+  // "... ws://127.0.0.1:PORT/ws"
+  const std::string port = std::to_string (std::stoul (l.substr (l.rfind (':') + 1)));
+  v.uri[0] = v.uri[1] = "rtcstream://127.0.0.1:" + port + "/ttff";
+  v.uri[2] = "whep+http://127.0.0.1:" + port + "/whep/ttff";
+  v.uri[3] = "rtcstream://127.0.0.1:" + port + "/ttff-new";
+  v.producer = std::make_unique<Child> ();
+  if (!v.producer->spawn (role_argv (o, {"producer", v.uri[0]}),
+          o.log_dir + "/ttff-producer-" + v.label + ".log", v.env) ||
+      !v.producer->wait_line ("READY", 15000))
+    return false;
+  v.warm = std::make_unique<Child> ();
+  if (!v.warm->spawn (role_argv (o, {"ttff-consumer"}),
+          o.log_dir + "/ttff-consumer-" + v.label + ".log", v.env) ||
+      !v.warm->wait_line ("READY", 15000))
+    return false;
+  // Unmeasured: the warm consumer's first start, and the server's first
+  // WHEP session.
+  for (int mode : {0, 2}) {
+    TtffVariant scratch;
+    scratch.uri[mode] = v.uri[mode];
+    ttff_child_run (*v.warm, scratch, mode);
+    wait_idle (*v.producer);
+  }
+  return true;
+}
+
+// `ttff`: the time to first frame of rtcstreamsrc for each --variant
+// LABEL=BUILD_DIR (a build directory: its rtcstream-signalling and plugins),
+// and of the bare webrtcbin pair, interleaved run by run. Warm: one consumer
+// process per variant that has started rtcstreamsrc before (as the `run`
+// command measures); cold: a fresh process per run (as gst-launch-1.0
+// starts), which includes what a process does once (DTLS certificate, plugin
+// loading); WHEP: through the server's WHEP endpoint.
+int
+cmd_ttff (const Options &o)
+{
+  std::vector<std::unique_ptr<TtffVariant>> variants;
+  for (const std::string &spec : o.variants) {
+    auto v = std::make_unique<TtffVariant> ();
+    auto kv = split (spec, '=', 2);
+    if (kv.size () != 2)
+      return usage ();
+    v->label = kv[0];
+    v->build_dir = kv[1];
+    if (!start_variant (o, *v)) {
+      note ("%s did not start (logs in %s)", v->label.c_str (), o.log_dir.c_str ());
+      return 1;
+    }
+    variants.push_back (std::move (v));
+  }
+  ttff_bare ();  // warm-up
+  std::vector<double> bare;
+  int bare_fail = 0;
+  for (int i = 0; i < o.runs; i++) {
+    // Rotate the order so no variant always runs first.
+    for (size_t k = 0; k <= variants.size (); k++) {
+      size_t idx = (k + (size_t) i) % (variants.size () + 1);
+      if (idx == variants.size ()) {
+        double ms = ttff_bare ();
+        note ("ttff run %d bare: %s ms", i + 1, fmt (ms).c_str ());
+        if (std::isnan (ms))
+          bare_fail++;
+        else
+          bare.push_back (ms);
+        g_usleep (100 * 1000);
+        continue;
+      }
+      TtffVariant &v = *variants[idx];
+      ttff_child_run (*v.warm, v, 0);
+      wait_idle (*v.producer);
+      Child cold;
+      if (cold.spawn (role_argv (o, {"ttff-consumer"}), o.log_dir + "/ttff-cold-" + v.label + ".log",
+              v.env) && cold.wait_line ("READY", 15000))
+        ttff_child_run (cold, v, 1);
+      else
+        v.fails[1]++;
+      cold.finish (5000);
+      wait_idle (*v.producer);
+      ttff_child_run (*v.warm, v, 2);
+      wait_idle (*v.producer);
+      {
+        Child fresh;
+        if (fresh.spawn (role_argv (o, {"producer", v.uri[3]}),
+                o.log_dir + "/ttff-new-producer-" + v.label + ".log", v.env) &&
+            fresh.wait_line ("READY", 15000)) {
+          g_usleep (1000 * 1000);
+          ttff_child_run (*v.warm, v, 3);
+        } else {
+          v.fails[3]++;
+        }
+        fresh.finish (5000);
+      }
+      auto last = [&v] (int mode) { return v.total[mode].empty () ? NAN : v.total[mode].back (); };
+      note ("ttff run %d %s: warm %s ms, cold %s ms, WHEP %s ms, new producer %s ms", i + 1,
+          v.label.c_str (), fmt (last (0)).c_str (), fmt (last (1)).c_str (),
+          fmt (last (2)).c_str (), fmt (last (3)).c_str ());
+    }
+  }
+  for (auto &v : variants) {
+    v->warm->finish (5000);
+    v->producer->finish (5000);
+    v->server->finish (3000);
+  }
+
+  gchar *version = gst_version_string ();
+  printf ("time to first frame, %d interleaved runs each; machine: %ld cores, %s; producer VP8 "
+      "1280x720 30 fps\n\n", o.runs, sysconf (_SC_NPROCESSORS_ONLN), version);
+  g_free (version);
+  printf ("| variant | median ms | p90 ms | min ms | max ms | failed runs |\n|---|---:|---:|---:|---:|---:|\n");
+  auto row = [] (const std::string &name, const std::vector<double> &v, int fails) {
+    printf ("| %s | %s | %s | %s | %s | %d |\n", name.c_str (), fmt (percentile (v, 50)).c_str (),
+        fmt (percentile (v, 90)).c_str (),
+        fmt (v.empty () ? NAN : *std::min_element (v.begin (), v.end ())).c_str (),
+        fmt (v.empty () ? NAN : *std::max_element (v.begin (), v.end ())).c_str (), fails);
+  };
+  for (int mode = 0; mode < kTtffModes; mode++)
+    for (auto &v : variants)
+      row (v->label + ", " + kTtffModeNames[mode], v->total[mode], v->fails[mode]);
+  row ("bare webrtcbin pair in one process, warm", bare, bare_fail);
+  printf ("\nmedian ms from rtcstreamsrc's start to each step:\n\n| variant |");
+  for (int i = 0; i < kPhaseCount; i++)
+    printf (" %s |", kPhaseNames[i]);
+  printf (" first frame |\n|---|");
+  for (int i = 0; i <= kPhaseCount; i++)
+    printf ("---:|");
+  printf ("\n");
+  for (int mode = 0; mode < kTtffModes; mode++)
+    for (auto &v : variants) {
+      printf ("| %s, %s |", v->label.c_str (), kTtffModeNames[mode]);
+      for (int i = 0; i < kPhaseCount; i++)
+        printf (" %s |", fmt (percentile (v->phase[mode][i], 50)).c_str ());
+      printf (" %s |\n", fmt (percentile (v->total[mode], 50)).c_str ());
+    }
+  printf ("\n");
+  for (auto &v : variants)
+    for (int mode = 0; mode < kTtffModes; mode++) {
+      printf ("raw %s, %s:", v->label.c_str (), kTtffModeNames[mode]);
+      for (double x : v->total[mode])
+        printf (" %.0f", x);
+      printf ("\n");
+    }
+  printf ("raw bare:");
+  for (double x : bare)
+    printf (" %.0f", x);
+  printf ("\n");
+  fflush (stdout);
+  return 0;
+}
+
 // --- orchestrator: the run --------------------------------------------------------
 
 int
@@ -1215,20 +1549,10 @@ cmd_run (const Options &o)
     note ("the rtcstream producer did not register");
     return 1;
   }
-  auto wait_no_consumers = [&producer] {
-    unsigned c = 1, e = 0;
-    for (int i = 0; i < 100; i++) {
-      if (producer_stats (producer, &c, &e) && c == 0 && e == 0)
-        return true;
-      g_usleep (50 * 1000);
-    }
-    note ("the producer still has %u consumers", c);
-    return false;
-  };
   // One unmeasured run each: loads plugins, warms caches.
   note ("ttff: warm-up");
   ttff_rtcstream (uri);
-  wait_no_consumers ();
+  wait_idle (producer);
   ttff_bare ();
   std::vector<double> rtc, bare;
   int rtc_fail = 0, bare_fail = 0;
@@ -1242,7 +1566,7 @@ cmd_run (const Options &o)
           rtc_fail++;
         else
           rtc.push_back (ms);
-        wait_no_consumers ();
+        wait_idle (producer);
       } else {
         double ms = ttff_bare ();
         note ("ttff run %d bare webrtcbin: %s ms", i + 1, fmt (ms).c_str ());
@@ -1393,8 +1717,10 @@ usage ()
   fprintf (stderr,
       "usage: rtcstream-bench run --signalling PATH [--runs N] [--reps N] [--window S] [--warmup S]\n"
       "                           [--consumers 1,5,20] [--log-dir DIR]\n"
-      "       (roles started by run: producer URI | consumers URI N | bl-producer N | "
-      "bl-consumers N)\n");
+      "       rtcstream-bench ttff --variant LABEL=BUILD_DIR [--variant ...]\n"
+      "                            [--runs N] [--log-dir DIR]\n"
+      "       (roles started by them: producer URI | consumers URI N | bl-producer N | "
+      "bl-consumers N | ttff-consumer)\n");
   return 2;
 }
 
@@ -1416,7 +1742,9 @@ main (int argc, char **argv)
     return role_bl_producer (std::stoul (argv[2]));
   if (cmd == "bl-consumers" && argc == 3)
     return role_bl_consumers (std::stoul (argv[2]));
-  if (cmd != "run")
+  if (cmd == "ttff-consumer" && argc == 2)
+    return role_ttff_consumer ();
+  if (cmd != "run" && cmd != "ttff")
     return usage ();
 
   Options o;
@@ -1440,6 +1768,8 @@ main (int argc, char **argv)
       o.warmup_s = std::stoi (v);
     else if (k == "--log-dir")
       o.log_dir = v;
+    else if (k == "--variant")
+      o.variants.push_back (v);
     else if (k == "--consumers") {
       o.counts.clear ();
       for (auto &s : split (v, ',', 100))
@@ -1447,6 +1777,8 @@ main (int argc, char **argv)
     } else
       return usage ();
   }
+  if (cmd == "ttff")
+    return o.variants.empty () ? usage () : cmd_ttff (o);
   if (o.signalling.empty () || o.counts.empty ())
     return usage ();
   return cmd_run (o);

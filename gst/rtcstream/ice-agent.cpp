@@ -73,6 +73,13 @@ disable_upnp (GstElement *webrtcbin)
     g_object_set (agent.get (), "upnp", FALSE, nullptr);
 }
 
+void
+pace_ice_checks (GstElement *webrtcbin)
+{
+  if (Ref<GObject> agent = nice_agent_of (webrtcbin))
+    g_object_set (agent.get (), "stun-pacing-timer", kIcePacingMs, nullptr);
+}
+
 bool
 add_turn_server_to_streams (GstElement *webrtcbin, const std::string &uri, std::string &error)
 {

@@ -2,6 +2,8 @@
 //
 // What webrtcbin's API cannot do yet, done on its libnice agent.
 //
+// Its pacing and UPnP: webrtcbin has no setting for either.
+//
 // A TURN server known only after the offer was created (a WHIP/WHEP endpoint
 // announces its servers in the Link headers of its answer) must reach the
 // ICE streams webrtcbin made with the offer. In GStreamer 1.22,
@@ -15,6 +17,16 @@
 #include <string>
 
 namespace rtcstream {
+
+// The interval between two ICE connectivity checks (Ta). libnice's default,
+// 20 ms, made ICE take ~65 ms on loopback (a check, its answer, the
+// nomination: each waits for the next tick); RFC 8445 allows 5 ms.
+constexpr guint kIcePacingMs = 5;
+
+// Paces webrtcbin's libnice agent's connectivity checks at kIcePacingMs.
+// Call it on a new webrtcbin, before anything is negotiated. Does nothing
+// when the agent is not libnice's.
+void pace_ice_checks (GstElement *webrtcbin);
 
 // Gives the TURN server (a turn(s):// URI as turn-servers takes it) to every
 // ICE stream of webrtcbin's agent; call it before set-local-description

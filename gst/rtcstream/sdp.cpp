@@ -220,22 +220,23 @@ extmap_id (const char *value, const char *uri)
   return std::strncmp (end, uri, n) == 0 && (end[n] == '\0' || end[n] == ' ') ? id : 0;
 }
 
-}  // namespace
-
+// The id of uri in one media's a=extmap lines, or 0.
 guint
-sdp_extmap_id (const GstSDPMessage *sdp, const char *uri)
+media_extmap_id (const GstSDPMedia *m, const char *uri)
 {
-  if (!sdp)
-    return 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (sdp, i);
-    for (guint k = 0; k < gst_sdp_media_attributes_len (m); k++) {
-      const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, k);
-      if (g_strcmp0 (a->key, "extmap") == 0)
-        if (guint id = extmap_id (a->value, uri))
-          return id;
-    }
+  for (guint k = 0; k < gst_sdp_media_attributes_len (m); k++) {
+    const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, k);
+    if (g_strcmp0 (a->key, "extmap") == 0)
+      if (guint id = extmap_id (a->value, uri))
+        return id;
   }
+  return 0;
+}
+
+// The id of uri in the session-level a=extmap lines, or 0.
+guint
+session_extmap_id (const GstSDPMessage *sdp, const char *uri)
+{
   for (guint k = 0; k < gst_sdp_message_attributes_len (sdp); k++) {
     const GstSDPAttribute *a = gst_sdp_message_get_attribute (sdp, k);
     if (g_strcmp0 (a->key, "extmap") == 0)
@@ -243,6 +244,29 @@ sdp_extmap_id (const GstSDPMessage *sdp, const char *uri)
         return id;
   }
   return 0;
+}
+
+}  // namespace
+
+guint
+sdp_extmap_id (const GstSDPMessage *sdp, const char *uri)
+{
+  if (!sdp)
+    return 0;
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++)
+    if (guint id = media_extmap_id (gst_sdp_message_get_media (sdp, i), uri))
+      return id;
+  return session_extmap_id (sdp, uri);
+}
+
+guint
+sdp_media_extmap_id (const GstSDPMessage *sdp, guint idx, const char *uri)
+{
+  if (!sdp || idx >= gst_sdp_message_medias_len (sdp))
+    return 0;
+  if (guint id = media_extmap_id (gst_sdp_message_get_media (sdp, idx), uri))
+    return id;
+  return session_extmap_id (sdp, uri);
 }
 
 bool

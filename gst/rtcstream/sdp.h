@@ -48,6 +48,8 @@ std::string sdp_media_codec (const GstSDPMessage *sdp, guint idx, guint *pt);
 // The id an SDP gives the RTP header extension `uri` (a=extmap, in the first
 // media that has it, or at session level), or 0 when it has none.
 guint sdp_extmap_id (const GstSDPMessage *sdp, const char *uri);
+// The same for media idx alone (its a=extmap, else the session level's).
+guint sdp_media_extmap_id (const GstSDPMessage *sdp, guint idx, const char *uri);
 
 // Whether a media has an attribute with this key (a flag such as recvonly).
 bool sdp_media_has_attribute (const GstSDPMedia *m, const char *key);

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <thread>
 
 GST_DEBUG_CATEGORY_STATIC (rtcstream_session_debug);
 #define GST_CAT_DEFAULT rtcstream_session_debug
@@ -113,6 +115,20 @@ struct SignalCtx {
   RtcstreamSignaller *signaller;  // kept alive by the session
   std::string session_id;
 };
+
+// A new receiving jitterbuffer starts with its first few consecutive
+// packets at once instead of holding the first one for its whole latency
+// (faststart): the first frame is decoded that much sooner. Later packets
+// wait for gaps as always.
+constexpr guint kFastStartPackets = 3;
+
+// rtpbin's thread (new-jitterbuffer): a stream's jitterbuffer was made.
+void
+on_new_jitterbuffer (GstElement *, GstElement *jitterbuffer, guint, guint, gpointer)
+{
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer), "faststart-min-packets"))
+    g_object_set (jitterbuffer, "faststart-min-packets", kFastStartPackets, nullptr);
+}
 
 // rtpbin's thread: the peer sent RTCP (a sender or receiver report).
 void
@@ -271,6 +287,28 @@ WebrtcSession::~WebrtcSession ()
     GST_WARNING ("session %s destroyed without close()", id_.c_str ());
 }
 
+void
+WebrtcSession::prepare ()
+{
+  static std::once_flag once;
+  std::call_once (once, [] {
+    init_debug ();
+    // GStreamer's DTLS elements make one certificate per process (an RSA
+    // 2048 key: 75-500 ms of CPU here) when the first of them is created,
+    // which is in the first session's set-remote/local-description: on the
+    // path to its first frame. Made here instead, in the background, while
+    // the signalling is still finding a peer.
+    std::thread ([] {
+      const gint64 t0 = g_get_monotonic_time ();
+      if (GstElement *dec = gst_element_factory_make ("dtlsdec", nullptr)) {
+        gst_object_unref (gst_object_ref_sink (dec));
+        GST_DEBUG ("DTLS certificate ready in %.1f ms",
+            (g_get_monotonic_time () - t0) / 1000.0);
+      }
+    }).detach ();
+  });
+}
+
 std::string
 WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_state)
 {
@@ -283,6 +321,7 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   gst_util_set_object_arg (G_OBJECT (w), "bundle-policy", "max-bundle");
   g_object_set (w, "latency", latency_ms, nullptr);
   disable_upnp (w);  // nobody asked for router port mappings
+  pace_ice_checks (w);
 
   // Servers the signalling side hands out (rtcstream-signalling's welcome)
   // are known now and join the element's own (its stun-server wins);
@@ -329,8 +368,10 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   connect (w, "notify::ice-gathering-state", G_CALLBACK (on_gathering_state));
   // Every RTCP packet of the peer: its liveness (see watch_silence).
   g_autoptr (GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (w), "rtpbin");
-  if (rtpbin)
+  if (rtpbin) {
     connect (rtpbin, "on-ssrc-active", G_CALLBACK (on_ssrc_active));
+    g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), nullptr);
+  }
 
   if (relay_only_ && turn_names_.empty () && !servers_in_answer_) {
     // Told as the session's failure, as for a relay that gives nothing, so

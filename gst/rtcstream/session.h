@@ -66,6 +66,12 @@ public:
   const std::string &peer_id () const { return peer_id_; }
   GstElement *webrtcbin () const { return webrtcbin_.get (); }
 
+  // Any thread, once per process is enough (later calls do nothing): starts
+  // making in the background what a process's first session would otherwise
+  // make on its way to the first frame (the DTLS certificate). Elements call
+  // it when they start.
+  static void prepare ();
+
   // Creates the webrtcbin inside bin (not yet synced to its state).
   // Returns an error sentence, or empty.
   std::string create (const IceConfig &ice, guint latency_ms, StateChanged on_state);

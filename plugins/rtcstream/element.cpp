@@ -3,6 +3,8 @@
 
 #include <gst/webrtc/webrtc.h>
 
+#include "rtcstream/session.h"
+
 namespace rtcstream {
 
 namespace {
@@ -49,6 +51,8 @@ ElementCore::start (GstElement *element, Ref<RtcstreamSignaller> sig,
     std::function<void ()> on_start, std::function<void ()> refresh_stats,
     std::initializer_list<Handler> handlers)
 {
+  // The DTLS certificate is made while the signaller connects.
+  WebrtcSession::prepare ();
   Ref<GstElement> ref = Ref<GstElement>::take_ref (element);
   worker->run_sync ([this, ref, &sig, &on_start, &refresh_stats] {
     signaller = std::move (sig);

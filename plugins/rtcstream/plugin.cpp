@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <gst/gst.h>
 
+#include "rtcstream/playout-delay.h"
 #include "rtcstream/signallers/janus-signaller.h"
 #include "rtcstream/signallers/whip-signaller.h"
 #include "rtcstream/signallers/ws-signaller.h"
@@ -17,6 +18,9 @@ plugin_init (GstPlugin *plugin)
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER (rtcstreamsink, plugin);
   ok |= GST_ELEMENT_REGISTER (rtcstreamsrc, plugin);
+  // The playout-delay RTP header extension, found by URI by payloaders and
+  // depayloaders (rtcstreamsink's, and any webrtcbin's).
+  ok |= rtcstream_playout_delay_extension_register (plugin);
   return ok;
 }
 

@@ -46,6 +46,8 @@ enum {
   PROP_MIN_BITRATE,
   PROP_START_BITRATE,
   PROP_MAX_BITRATE,
+  PROP_PLAYOUT_DELAY_MIN,
+  PROP_PLAYOUT_DELAY_MAX,
 };
 
 // How long after the last input's EOS the sessions end: time for the EOS to
@@ -193,6 +195,8 @@ build_stats (RtcstreamSink *self)
         "rtt-ms", G_TYPE_DOUBLE, ss.rtt_ms,
         "local-candidate-type", G_TYPE_STRING, ss.local_candidate_type.c_str (),
         "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (), nullptr);
+    gst_structure_set (cs, "playout-delay", G_TYPE_STRING,
+        kv.second->playout_delay_sent.c_str (), nullptr);
     add_congestion_stats (cs, *kv.second);
     std::string field = "consumer-" + kv.first;
     gst_structure_set (s, field.c_str (), GST_TYPE_STRUCTURE, cs, nullptr);
@@ -513,6 +517,12 @@ rtcstream_sink_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_MAX_BITRATE:
       b.max_bps = g_value_get_uint (value);
       return;
+    case PROP_PLAYOUT_DELAY_MIN:
+      self->state->playout_delay.min_ms = g_value_get_int (value);
+      return;
+    case PROP_PLAYOUT_DELAY_MAX:
+      self->state->playout_delay.max_ms = g_value_get_int (value);
+      return;
     default:
       break;
   }
@@ -550,6 +560,12 @@ rtcstream_sink_get_property (GObject *object, guint prop_id, GValue *value, GPar
       return;
     case PROP_MAX_BITRATE:
       g_value_set_uint (value, b.max_bps);
+      return;
+    case PROP_PLAYOUT_DELAY_MIN:
+      g_value_set_int (value, self->state->playout_delay.min_ms);
+      return;
+    case PROP_PLAYOUT_DELAY_MAX:
+      g_value_set_int (value, self->state->playout_delay.max_ms);
       return;
     default:
       break;
@@ -606,8 +622,9 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "its path carries, estimated from its feedback), bitrate-target (bit/s its video "
           "encoder is set to for it; 0 when the encoder is shared, the input encoded or "
           "congestion-control off), bitrate-sent (bit/s over the last second), packet-loss "
-          "(recent fraction lost, 0..1), feedback (transport-cc, receiver-reports or none) "
-          "and congestion (normal, overuse: a queue builds, underuse: it drains)",
+          "(recent fraction lost, 0..1), feedback (transport-cc, receiver-reports or none), "
+          "congestion (normal, overuse: a queue builds, underuse: it drains) and "
+          "playout-delay (\"MIN,MAX\" ms asked of its video, empty when not negotiated)",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_NAVIGATION,
       g_param_spec_boolean ("navigation", "Navigation",
@@ -652,6 +669,24 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "The most a video encoder is set to, in bit/s; also the bitrate of encoders that "
           "do not adapt (shared by several consumers, or congestion-control off)",
           10000, G_MAXINT, 2000000,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                         GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_PLAYOUT_DELAY_MIN,
+      g_param_spec_int ("playout-delay-min", "Minimum playout delay",
+          "The least a viewer should delay rendering the video, in ms (10 ms steps), sent "
+          "in the playout-delay RTP header extension to viewers that negotiate it "
+          "(Chromium does). 0 with playout-delay-max 0: render each frame as soon as it "
+          "is decoded (interactive); more lets the viewer smooth playout. -1 (in either): "
+          "leave the extension out, the viewer chooses. Above playout-delay-max it is "
+          "taken as playout-delay-max. For viewers that join later",
+          -1, (gint) kPlayoutDelayMaxMs, 0,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                         GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_PLAYOUT_DELAY_MAX,
+      g_param_spec_int ("playout-delay-max", "Maximum playout delay",
+          "The most a viewer should delay rendering the video, in ms (10 ms steps); see "
+          "playout-delay-min. -1: leave the extension out",
+          -1, (gint) kPlayoutDelayMaxMs, 0,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                          GST_PARAM_MUTABLE_PLAYING)));
 

@@ -105,19 +105,26 @@ on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
         gst_caps_append (prefs, rtp_match_caps (*c));
   }
   {
-    guint twcc_id;
+    guint twcc_id, delay_id;
     {
       std::lock_guard<std::mutex> lk (self->state->lock);
       twcc_id = self->state->offer_twcc_id;
+      delay_id = self->state->offer_playout_delay_id;
     }
     // Accept the transport-wide congestion control feedback the producer
     // offers (with its id): webrtcbin answers only the header extensions that
     // the codec preferences name, and the producer adapts its bitrate to it.
-    if (twcc_id) {
-      std::string extmap = "extmap-" + std::to_string (twcc_id);
-      for (guint i = 0; i < gst_caps_get_size (prefs); i++)
-        gst_structure_set (gst_caps_get_structure (prefs, i), extmap.c_str (), G_TYPE_STRING,
-            kTwccExtensionUri, nullptr);
+    // And, on video, the playout delay it asks for (read by the depayloader:
+    // rtcstream/playout-delay.h).
+    const std::string twcc = "extmap-" + std::to_string (twcc_id);
+    const std::string delay = "extmap-" + std::to_string (delay_id);
+    for (guint i = 0; i < gst_caps_get_size (prefs); i++) {
+      GstStructure *st = gst_caps_get_structure (prefs, i);
+      if (twcc_id)
+        gst_structure_set (st, twcc.c_str (), G_TYPE_STRING, kTwccExtensionUri, nullptr);
+      if (delay_id && g_strcmp0 (gst_structure_get_string (st, "media"), "video") == 0)
+        gst_structure_set (st, delay.c_str (), G_TYPE_STRING, kPlayoutDelayExtensionUri,
+            nullptr);
     }
   }
   // do-nack: the jitterbuffer asks for lost packets again (RTX or plain
@@ -461,6 +468,7 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
       std::lock_guard<std::mutex> lk (st->lock);
       first = st->outputs.empty ();
       st->offer_twcc_id = sdp_extmap_id (holder->sdp, kTwccExtensionUri);
+      st->offer_playout_delay_id = sdp_extmap_id (holder->sdp, kPlayoutDelayExtensionUri);
     }
     // The pads first, before the answer: what downstream takes decides the
     // codecs each media is answered with. (A later offer renegotiates the

@@ -76,6 +76,44 @@ offered_mline (const GstWebRTCSessionDescription *offer, const InputStream &in,
   return -1;
 }
 
+// Asks for the playout-delay extension on a video input's codec
+// preferences, with the id id: the payloader then negotiates it with
+// webrtcbin and asks for an implementation (on_request_extension).
+void
+add_playout_delay_extmap (GstCaps *caps, guint id)
+{
+  const std::string field = "extmap-" + std::to_string (id);
+  for (guint k = 0; k < gst_caps_get_size (caps); k++)
+    gst_structure_set (gst_caps_get_structure (caps, k), field.c_str (), G_TYPE_STRING,
+        kPlayoutDelayExtensionUri, nullptr);
+}
+
+// What a video payloader's request-extension handler gives it.
+struct PlayoutDelayRequest {
+  guint id;  // the negotiated id, 0 when the answer left the extension out
+  guint min_ms, max_ms;
+};
+
+// The payloader's streaming thread, when its caps name the extension: our
+// extension with the element's values, when the answer has it; nothing
+// (not even the registry's default) when it does not.
+GstRTPHeaderExtension *
+on_request_extension (GstElement *payloader, guint ext_id, const char *uri, gpointer data)
+{
+  if (g_strcmp0 (uri, kPlayoutDelayExtensionUri) != 0)
+    return nullptr;  // the payloader's own choice (TWCC...)
+  const auto *req = static_cast<const PlayoutDelayRequest *> (data);
+  if (req->id == 0 || req->id != ext_id) {
+    g_signal_stop_emission_by_name (payloader, "request-extension");
+    return nullptr;
+  }
+  auto *ext = GST_RTP_HEADER_EXTENSION (g_object_new (RTCSTREAM_TYPE_PLAYOUT_DELAY_EXTENSION,
+      "min-delay", req->min_ms, "max-delay", req->max_ms, nullptr));
+  gst_object_ref_sink (ext);
+  gst_rtp_header_extension_set_id (ext, ext_id);
+  return ext;
+}
+
 }  // namespace
 
 // Worker thread.
@@ -101,6 +139,10 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
   }
 
   auto c = std::make_shared<Consumer> ();
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    c->playout_delay = st->playout_delay;
+  }
   c->session = std::make_shared<WebrtcSession> (session_id, peer_id, st->worker,
       st->signaller.get (), GST_BIN (self));
   Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
@@ -118,6 +160,8 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
   }
   const GstWebRTCSessionDescription *offer = request.offer.get ();
   std::vector<guint> taken;  // m-lines of the offer answered so far
+  // Offering: each input's codec we prefer, whose group starts early.
+  std::vector<std::pair<InputStream *, const Codec *>> preferred;
   std::string asked;         // the inputs' codecs, when the offer takes none
   for (auto &in : st->inputs) {
     GstCaps *caps;
@@ -148,6 +192,12 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
       taken.push_back (static_cast<guint> (mline));
       for (const CodecChoice &choice : matching)
         gst_caps_append (offer_caps, preference_caps (choice, true));
+      // A consumer that offers the playout-delay extension (Chromium does)
+      // gets it with its id.
+      const guint delay_id = sdp_media_extmap_id (offer->sdp, static_cast<guint> (mline),
+          kPlayoutDelayExtensionUri);
+      if (in->kind == MediaKind::Video && delay_id && c->playout_delay.enabled ())
+        add_playout_delay_extmap (offer_caps, delay_id);
       // Named after its m-line, so webrtcbin ties it to that m-line's
       // transceiver (an unnamed pad is numbered by request order, and a
       // rejected m-line before it got its pad: webrtcbin then aborted).
@@ -158,6 +208,8 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
     } else {
       for (const Codec *codec : codecs)
         gst_caps_append (offer_caps, rtp_caps (*codec, codec->default_pt, true));
+      if (in->kind == MediaKind::Video && c->playout_delay.enabled ())
+        add_playout_delay_extmap (offer_caps, kPlayoutDelayExtensionId);
       pad = gst_element_request_pad_simple (c->session->webrtcbin (), "sink_%u");
     }
     const guint ssrc = g_random_int ();
@@ -182,6 +234,8 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
     }
     c->pads.emplace_back (in.get (), pad);
     c->offered.push_back (codec_list_to_string (codecs));
+    if (!offer)
+      preferred.emplace_back (in.get (), codecs.front ());
   }
   if (error.empty () && offer && c->pads.empty ())
     error = "its offer asks for none of this stream's media (" + asked + ")";
@@ -228,6 +282,17 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
       if (!err.empty ())
         failed (err);
     });
+    // With the offer on its way, start the encoders of the codecs we prefer
+    // rather than when the answer comes: they are warm (their first keyframe
+    // made) by the time the connection is up. The consumer usually takes our
+    // first codec; a group it does not take goes when the answer is linked.
+    for (auto &[in, codec] : preferred) {
+      std::string ignored;
+      if (EncoderGroup *g = get_group (self, in, codec, ignored)) {
+        g->reserved++;
+        c->reserved.push_back (g);
+      }
+    }
   }
   c->announced = true;
   g_signal_emit (self, consumer_signals[SIGNAL_CONSUMER_ADDED], 0, peer_id.c_str (),
@@ -300,6 +365,22 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     b.payloader = make_payloader (*codec, pt, (base + "-pay").c_str ());
     if (b.payloader && i < c->ssrcs.size ())
       g_object_set (b.payloader, "ssrc", c->ssrcs[i], nullptr);
+    if (b.payloader && in->kind == MediaKind::Video) {
+      // The playout delay goes on the video when the answer has it.
+      const PlayoutDelaySettings &pd = c->playout_delay;
+      auto *req = new PlayoutDelayRequest {
+          pd.enabled () ? sdp_media_extmap_id (answer->sdp, mline, kPlayoutDelayExtensionUri)
+                        : 0,
+          static_cast<guint> (std::min (pd.min_ms, pd.max_ms)),
+          static_cast<guint> (pd.max_ms)};
+      g_signal_connect_data (b.payloader, "request-extension", G_CALLBACK (on_request_extension),
+          req, [] (gpointer data, GClosure *) { delete static_cast<PlayoutDelayRequest *> (data); },
+          (GConnectFlags) 0);
+      if (req->id) {
+        std::lock_guard<std::mutex> lk (st->lock);
+        c->playout_delay_sent = std::to_string (req->min_ms) + "," + std::to_string (req->max_ms);
+      }
+    }
     if (!b.payloader) {
       gst_object_unref (b.queue);
       error = std::string ("payloader ") + codec->payloader + " is missing";
@@ -328,6 +409,7 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     codecs_used += (codecs_used.empty () ? "" : ",") + std::string (codec->name);
   }
   gst_webrtc_session_description_free (answer);
+  unreserve_groups (self, *c);
   if (!error.empty ()) {
     warn_consumer (self, c->session->peer_id (), error);
     remove_consumer (self, session_id, true);
@@ -439,6 +521,7 @@ remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_s
   for (Branch &b : c->branches)
     release_group_if_unused (self, b.group);
   c->branches.clear ();
+  unreserve_groups (self, *c);
   GstElement *webrtc = c->session->webrtcbin ();
   std::string peer = c->session->peer_id ();
   if (webrtc)

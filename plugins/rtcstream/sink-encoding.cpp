@@ -348,7 +348,7 @@ void
 release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
 {
   State *st = self->state;
-  if (group->consumers > 0)
+  if (group->consumers > 0 || group->reserved > 0)
     return;
   GST_INFO_OBJECT (self, "no consumer uses %s for %s any more, removing it",
       group->codec->name, group->input->name.c_str ());
@@ -362,6 +362,18 @@ release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
   st->groups.erase (std::remove_if (st->groups.begin (), st->groups.end (),
       [group] (const std::unique_ptr<EncoderGroup> &g) { return g.get () == group; }),
       st->groups.end ());
+}
+
+// Worker thread.
+void
+unreserve_groups (RtcstreamSink *self, Consumer &c)
+{
+  std::vector<EncoderGroup *> groups = std::move (c.reserved);
+  c.reserved.clear ();
+  for (EncoderGroup *g : groups) {
+    g->reserved--;
+    release_group_if_unused (self, g);
+  }
 }
 
 }  // namespace rtcstream::sink

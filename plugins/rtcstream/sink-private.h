@@ -27,6 +27,7 @@
 #include "element.h"
 #include "rtcstream/bandwidth.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/playout-delay.h"
 #include "rtcstream/scaling.h"
 #include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
@@ -65,6 +66,9 @@ struct EncoderGroup {
   GstElement *tee = nullptr;
   GstPad *input_tee_pad = nullptr;   // request pad on input->tee
   int consumers = 0;
+  // Consumers still negotiating that started it early (Consumer::reserved):
+  // it stays while they may need it, without counting as their encoder yet.
+  int reserved = 0;
   std::atomic<gint64> last_keyframe_request{0};
   std::atomic<bool> trailing_request{false};  // a merged request is to be resent
   // Video: when the oldest keyframe request not yet answered by a keyframe
@@ -103,6 +107,15 @@ struct BitrateSettings {
   guint max_bps = 2000000;
 };
 
+// The playout-delay properties (guarded by the state lock): what video
+// consumers that negotiate the playout-delay RTP header extension are asked
+// for, in ms; -1 in either leaves the extension out.
+struct PlayoutDelaySettings {
+  gint min_ms = 0;
+  gint max_ms = 0;
+  bool enabled () const { return min_ms >= 0 && max_ms >= 0; }
+};
+
 // One consumer's congestion control (sink-congestion.cpp). Shared with the
 // probe that feeds it TWCC feedback on a streaming thread.
 struct Congestion {
@@ -139,6 +152,14 @@ struct Consumer {
   // SSRC per input, announced in the offer (a=ssrc) and used by the
   // payloader: an SFU such as Janus routes by the SSRCs of the offer.
   std::vector<guint> ssrcs;
+  // The groups of the codecs we offered first, started with the offer so
+  // that their encoders are warm when the answer comes (worker-only); given
+  // back once the answer is linked or the consumer goes.
+  std::vector<EncoderGroup *> reserved;
+  PlayoutDelaySettings playout_delay;  // the element's, when the consumer came
+  // The playout delay it was asked for ("MIN,MAX" in ms), empty when the
+  // extension was not negotiated (for stats).
+  std::string playout_delay_sent;
   bool linked = false;
   bool announced = false;  // consumer-added was emitted
   std::shared_ptr<Congestion> congestion;  // once linked
@@ -164,6 +185,7 @@ struct State : ElementCore {
   bool eos_posted = false;
   bool data_channel = false;  // guarded by lock
   BitrateSettings bitrates;   // guarded by lock
+  PlayoutDelaySettings playout_delay;  // guarded by lock
 };
 
 // --- sink-encoding.cpp -----------------------------------------------------------
@@ -184,6 +206,8 @@ EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *code
     std::string &error);
 // Removes group once no consumer uses it.
 void release_group_if_unused (RtcstreamSink *self, EncoderGroup *group);
+// Gives back a consumer's reserved groups, removing those nobody uses.
+void unreserve_groups (RtcstreamSink *self, Consumer &c);
 
 // --- sink-consumers.cpp ----------------------------------------------------------
 

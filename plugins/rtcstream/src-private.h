@@ -21,6 +21,7 @@
 
 #include "element.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/playout-delay.h"
 #include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
 #include "rtcstreamsrc.h"
@@ -80,6 +81,9 @@ struct State : ElementCore {
   // feedback (0: none), guarded by lock: written on the worker before the
   // offer is applied, read by on_new_transceiver on webrtcbin's thread.
   guint offer_twcc_id = 0;
+  // The same for the playout-delay extension (its video depayloaders read
+  // what the producer asks for).
+  guint offer_playout_delay_id = 0;
 };
 
 // A media to expose a pad for: its m-line and kind, and the codecs the

@@ -317,13 +317,21 @@ export function publishingPageSuite (name, extraNote = '') {
     }
     removeProfile(ctx);
   });
+  const withLogs = withDiagnostics(ctx, () => [['pipeline', ctx.consumer]], extraNote);
+  return { ctx, withLogs };
+}
+
+// withLogs (step) for a test file: runs a step and adds to its failure the
+// page console (ctx.logs), the server's output (ctx.server) and that of each
+// [title, child] that children () lists.
+export function withDiagnostics (ctx, children = () => [], extraNote = '') {
   const diagnostics = () => [
     `(full logs in ${OUT}${extraNote})`,
     '--- page console ---', ...ctx.logs.slice(-40),
     '--- server ---', ctx.server?.log ?? '',
-    '--- pipeline ---', ctx.consumer?.log ?? '',
+    ...children().flatMap(([title, child]) => [`--- ${title} ---`, child?.log ?? '']),
   ].join('\n');
-  const withLogs = async (step) => {
+  return async (step) => {
     try {
       return await step();
     } catch (err) {
@@ -331,5 +339,33 @@ export function publishingPageSuite (name, extraNote = '') {
       throw err;
     }
   };
-  return { ctx, withLogs };
+}
+
+// In the page: a plain WHEP player (its own RTCPeerConnection and fetch, as
+// WHEP players build them) with a recvonly transceiver per kind, in order,
+// POSTs its offer (once ICE gathering is complete) to url and applies a 201
+// answer. Its <video> and connection stay as window.whepVideo and
+// window.whepPc. Resolves to { status, offer, answer } (SDP texts).
+export function playWhep (page, url, kinds = ['video']) {
+  return page.evaluate(async ({ whep, media }) => {
+    const pc = new RTCPeerConnection();
+    for (const kind of media) pc.addTransceiver(kind, { direction: 'recvonly' });
+    const video = document.createElement('video');
+    video.muted = true;
+    video.autoplay = true;
+    document.body.append(video);
+    pc.ontrack = (e) => { if (e.track.kind === 'video') video.srcObject = new MediaStream([e.track]); };
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((done) => {
+      if (pc.iceGatheringState === 'complete') done();
+      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') done(); };
+    });
+    const reply = await fetch(whep, { method: 'POST', headers: { 'Content-Type': 'application/sdp' },
+      body: pc.localDescription.sdp });
+    const answer = await reply.text();
+    if (reply.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    window.whepVideo = video;
+    window.whepPc = pc;
+    return { status: reply.status, offer: pc.localDescription.sdp, answer };
+  }, { whep: url, media: kinds });
 }

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  missing, run, stop, waitFor, watchStream, publishingPageSuite,
+  missing, run, stop, waitFor, watchStream, publishingPageSuite, playWhep,
 } from './harness.mjs';
 
 const MEDIA_MS = 30000;     // for the pipeline to receive its buffers
@@ -67,29 +67,11 @@ test('Chromium plays a video-only stream over WHEP with an audio-first offer',
       try {
         const url = `http://127.0.0.1:${ctx.port}/whep/vonly`;
         // Until the producer is listed the server answers 404.
-        const status = await waitFor('an answer from the WHEP endpoint', () => ctx.page.evaluate(async (whep) => {
-          const pc = new RTCPeerConnection();
-          pc.addTransceiver('audio', { direction: 'recvonly' });
-          pc.addTransceiver('video', { direction: 'recvonly' });
-          const video = document.createElement('video');
-          video.muted = true;
-          video.autoplay = true;
-          document.body.append(video);
-          pc.ontrack = (e) => { if (e.track.kind === 'video') video.srcObject = new MediaStream([e.track]); };
-          await pc.setLocalDescription(await pc.createOffer());
-          await new Promise((r) => {
-            if (pc.iceGatheringState === 'complete') r();
-            pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
-          });
-          const reply = await fetch(whep, { method: 'POST', headers: { 'Content-Type': 'application/sdp' },
-            body: pc.localDescription.sdp });
-          const answer = await reply.text();
-          if (reply.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-          window.whepVideo = video;
-          window.whepPc = pc;
-          return { status: reply.status, audio: /m=audio [1-9]/.test(answer) ? 'kept' : 'rejected',
-            inactive: /m=audio[^]*?a=inactive[^]*?m=video/.test(answer), ok: reply.status !== 404 };
-        }, url));
+        const status = await waitFor('an answer from the WHEP endpoint', () =>
+          playWhep(ctx.page, url, ['audio', 'video']).then(({ status: code, answer }) => ({
+            status: code, audio: /m=audio [1-9]/.test(answer) ? 'kept' : 'rejected',
+            inactive: /m=audio[^]*?a=inactive[^]*?m=video/.test(answer), ok: code !== 404,
+          })));
         assert.equal(status.status, 201, JSON.stringify(status));
         await waitFor('decoded video frames in Chromium', () => ctx.page.evaluate(() => {
           const n = window.whepVideo.getVideoPlaybackQuality().totalVideoFrames;

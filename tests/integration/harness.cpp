@@ -618,7 +618,7 @@ stats_uint (GstElement *element, const char *field)
 }
 
 std::vector<std::string>
-consumer_codecs (GstElement *sink)
+consumer_stats_strings (GstElement *sink, const char *field)
 {
   std::vector<std::string> out;
   GstStructure *s = nullptr;
@@ -628,7 +628,7 @@ consumer_codecs (GstElement *sink)
   for (gint i = 0; i < gst_structure_n_fields (s); i++) {
     const GValue *v = gst_structure_get_value (s, gst_structure_nth_field_name (s, i));
     if (GST_VALUE_HOLDS_STRUCTURE (v)) {
-      const char *c = gst_structure_get_string (gst_value_get_structure (v), "codecs");
+      const char *c = gst_structure_get_string (gst_value_get_structure (v), field);
       out.emplace_back (c ? c : "");
     }
   }

@@ -167,6 +167,53 @@ TEST_F (Loopback, PreEncodedVideoOnAWideLinkIsNotSaidTooBig)
   EXPECT_GT (stats_uint (prod->element ("sink"), "consumers"), 0u);
 }
 
+// The sink offers the playout-delay extension on video; rtcstreamsrc's
+// webrtcbin keeps it in its answer, so the sink sends it with the values of
+// its properties (its stats say what it asks for); -1 leaves it out.
+TEST_F (Loopback, PlayoutDelayIsNegotiatedAndSent)
+{
+  auto prod = producer (kVideo + " ! " + sink ("playout-delay-min=30 playout-delay-max=200"));
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  EXPECT_EQ (rtcstream::test::consumer_stats_strings (prod->element ("sink"), "playout-delay"),
+      std::vector<std::string> {"30,200"});
+  prod.reset ();
+  cons.reset ();
+
+  link += "-off";
+  auto off = producer (kVideo + " ! " + sink ("playout-delay-max=-1"));
+  auto cons_off = consumer (src () + " ! fakesink name=v");
+  auto v_off = cons_off->count ("v");
+  ASSERT_TRUE (cons_off->wait_for ([&] { return v_off->frames >= 10; }, kTimeoutMs))
+      << cons_off->all_errors ();
+  EXPECT_EQ (rtcstream::test::consumer_stats_strings (off->element ("sink"), "playout-delay"),
+      std::vector<std::string> {""});
+}
+
+// The sink starts the encoder of the codec it prefers with its offer; a
+// consumer that takes another codec gets that one, and the early encoder
+// goes once the answer is linked.
+TEST_F (Loopback, EarlyEncoderOfAnotherCodecGoes)
+{
+  if (!rtcstream::test::have ("x264enc"))
+    GTEST_SKIP () << "x264enc missing";
+  auto prod = producer (kVideo + " ! " + sink ("video-codecs=VP8,H264"));
+  auto cons = consumer (src ("video-codecs=H264") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  GstElement *s = prod->element ("sink");
+  EXPECT_EQ (rtcstream::test::consumer_codecs (s), std::vector<std::string> {"H264"});
+  EXPECT_TRUE (prod->wait_for ([&] {
+    return stats_uint (s, "encoder-groups") == 1u && stats_uint (s, "encoders") == 1u;
+  }, kTimeoutMs)) << "groups " << stats_uint (s, "encoder-groups") << ", encoders "
+                  << stats_uint (s, "encoders") << ": the early VP8 encoder stayed";
+  cons->stop ();
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (s, "encoder-groups") == 0u; },
+      kTimeoutMs));
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
 TEST_F (Loopback, LeavingConsumerIsRemovedFromTheSinksStats)
 {
   auto prod = producer (kVideo + " ! " + sink ());
