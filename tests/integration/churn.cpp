@@ -181,10 +181,21 @@ private:
 
 }  // namespace
 
-int
-ChurnResult::windows_under_min () const
+double
+ChurnResult::fps_min_over (int span) const
 {
-  return (int) std::count_if (fps.begin (), fps.end (), [] (double f) { return f < kMinFps - 1; });
+  if (fps.empty ())
+    return 0;
+  size_t n = std::min<size_t> (span, fps.size ());
+  double sum = 0, lowest = 1e9;
+  for (size_t i = 0; i < fps.size (); i++) {
+    sum += fps[i];
+    if (i >= n)
+      sum -= fps[i - n];
+    if (i + 1 >= n)
+      lowest = std::min (lowest, sum / n);
+  }
+  return lowest;
 }
 
 std::string
@@ -254,8 +265,9 @@ ChurnResult::table () const
       cycles_done ? seconds / cycles_done : 0.0);
   t += buf;
   snprintf (buf, sizeof buf,
-      "Long-lived viewer: %zu one-second windows, fps min %.1f, median %.1f.\n", fps.size (),
-      fps_min (), fps_median ());
+      "Long-lived viewer: %zu one-second windows, fps min %.1f, median %.1f; lowest mean over "
+      "%d s %.1f.\n",
+      fps.size (), fps_min (), fps_median (), kSpan, fps_min_over (kSpan));
   t += buf;
   return t;
 }
