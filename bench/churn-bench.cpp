@@ -29,6 +29,7 @@ main (int argc, char **argv)
   ::testing::InitGoogleTest (&argc, argv);
   ChurnOptions options;
   options.cycles = 1000;
+  options.trim_after = true;
   for (int i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--cycles") && i + 1 < argc)
       options.cycles = atoi (argv[++i]);

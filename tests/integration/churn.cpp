@@ -255,6 +255,8 @@ ChurnResult::table () const
   snprintf (buf, sizeof buf, "after %d cycles and %.1f s of settling", cycles_done,
       settle_seconds);
   row (buf, after);
+  if (trimmed.rss_kb >= 0)
+    row ("after, then malloc_trim (0) in the producer (gdb)", trimmed);
   snprintf (buf, sizeof buf, "| after - before | %+.1f | %+ld | %+ld |\n",
       (after.rss_kb - before.rss_kb) / 1024.0, after.threads - before.threads,
       after.fds - before.fds);
@@ -353,6 +355,20 @@ run_churn (const ChurnOptions &options)
   result.after = sample_process (producer.pid ());
   sampler.stop ();
   result.fps = sampler.windows ();
+  if (options.trim_after && !producer.exited ()) {
+    std::string pid = std::to_string (producer.pid ());
+    const char *argv[] = {"gdb", "-batch", "-nx", "-p", pid.c_str (), "-ex",
+        "call (int) malloc_trim (0)", nullptr};
+    gint status = -1;
+    if (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+            (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                G_SPAWN_STDERR_TO_DEV_NULL),
+            nullptr, nullptr, nullptr, nullptr, &status, nullptr) &&
+        status == 0)
+      result.trimmed = sample_process (producer.pid ());
+    else
+      progress ("gdb could not call malloc_trim in the producer");
+  }
 
   if (producer.exited () && result.error.empty ())
     result.error = "the producer exited during the churn; its output:\n" + producer.output ();

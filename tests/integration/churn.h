@@ -39,6 +39,9 @@ struct ChurnOptions {
   int settle_ms = 15000;   // at most this long for threads and fds to return
   long thread_slack = 2;   // allowed growth of the producer's threads
   long fd_slack = 2;       // and of its fds
+  // After the last sample, have gdb call malloc_trim (0) in the producer and
+  // sample again: memory freed but kept by malloc goes, live memory stays.
+  bool trim_after = false;
   // Progress lines (e.g. "cycle 100/1000"), nullptr for none.
   std::function<void (const std::string &)> progress;
 };
@@ -53,6 +56,7 @@ struct ChurnResult {
   ProcessSample start;        // the producer with the long-lived viewer only
   ProcessSample before;       // after the warm-up
   ProcessSample after;        // after the churn and settling
+  ProcessSample trimmed;      // after, then malloc_trim (trim_after)
   std::vector<double> fps;    // the long-lived viewer's fps, one-second windows
   // The bound on the long-lived viewer: 30 fps are sent, and it must keep
   // kMinFps over every kSpan consecutive one-second windows (a sliding mean).
