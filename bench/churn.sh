@@ -9,18 +9,7 @@
 #   bench/churn.sh --cycles 100     # quicker
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" "$ROOT" >&2
-fi
-ninja -C "$BUILD" >&2
-
-# Only the freshly built plugin plus the system ones, in a registry of our own.
-export GST_PLUGIN_PATH=$BUILD/plugins
-export GST_REGISTRY=$BUILD/bench-registry.bin
-export GST_DEBUG=${GST_DEBUG:-1}
-export GST_DEBUG_NO_COLOR=1
-export RTCSTREAM_SIGNALLING=$BUILD/signalling/rtcstream-signalling
+# shellcheck source=bench/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 exec "$BUILD/bench/churn-bench" "$@"
