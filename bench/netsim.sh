@@ -10,19 +10,8 @@
 #   bench/netsim.sh stream --caps 500 --seconds 45
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" "$ROOT" >&2
-fi
-ninja -C "$BUILD" >&2
-
-# Only the freshly built plugin plus the system ones, in a registry of our own.
-export GST_PLUGIN_PATH=$BUILD/plugins
-export GST_REGISTRY=$BUILD/bench-registry.bin
-export GST_DEBUG=${GST_DEBUG:-1}
-export GST_DEBUG_NO_COLOR=1
-export RTCSTREAM_SIGNALLING=$BUILD/signalling/rtcstream-signalling
+# shellcheck source=bench/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export NETSIM_DELAY=$BUILD/tests/netsim/netsim-delay
 export NETSIM_GST=$BUILD/tests/netsim/netsim-gst
 

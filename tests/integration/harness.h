@@ -7,6 +7,7 @@
 
 #include <gst/gst.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <functional>
@@ -194,6 +195,10 @@ public:
   bool expect_exit (int timeout_ms);
   // Ctrl-C: SIGINT, then it must exit within kStopBoundMs (stop_child).
   bool interrupt_and_expect_exit ();
+  // SIGKILL, as a crash or the OOM killer would end it; reaps it.
+  bool kill () { return exited () || stop (SIGKILL); }
+  // Its process id while it runs (for reading /proc), 0 once reaped.
+  GPid pid () const { return reaped_ ? 0 : pid_; }
   // Everything it printed so far.
   std::string output () const;
   bool printed (const std::string &text) const

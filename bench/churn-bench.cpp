@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The long viewer churn (issue 12): the churn of tests/integration/churn.h,
+// by default 1000 cycles, printed as a markdown table. Run it with
+// bench/churn.sh, which sets up the environment.
+//
+//   churn-bench [--cycles N] [--settle SECONDS]
+//
+// Exits 1 when a churn viewer failed, the long-lived viewer fell under
+// 24 fps over three seconds (ChurnResult::fps_held), the producer's threads
+// or fds did not come back, or its RSS grew by 10 MB or more; the table is
+// printed all the same.
+#include "churn.h"
+
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+using namespace rtcstream::test;
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  // The harness reports hung children with gtest's ADD_FAILURE.
+  ::testing::InitGoogleTest (&argc, argv);
+  ChurnOptions options;
+  options.cycles = 1000;
+  options.trim_after = true;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp (argv[i], "--cycles") && i + 1 < argc)
+      options.cycles = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--settle") && i + 1 < argc)
+      options.settle_ms = atoi (argv[++i]) * 1000;
+    else {
+      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (options.cycles < 1) {
+    fprintf (stderr, "--cycles must be at least 1\n");
+    return 2;
+  }
+  options.progress = [] (const std::string &line) { fprintf (stderr, "%s\n", line.c_str ()); };
+  ChurnResult r = run_churn (options);
+  if (!r.started) {
+    fprintf (stderr, "churn did not start: %s\n", r.error.c_str ());
+    return 1;
+  }
+  printf ("%s", r.table ().c_str ());
+  std::vector<std::string> failed;
+  if (!r.error.empty ())
+    failed.push_back (r.error);
+  if (!r.fps_held ())
+    failed.push_back ("the long-lived viewer fell under 24 fps over 3 s; one-second windows: " +
+        r.fps_list ());
+  if (!r.threads_returned (options))
+    failed.push_back ("the producer's threads did not come back");
+  if (!r.fds_returned (options))
+    failed.push_back ("the producer's fds did not come back");
+  if (r.rss_growth_kb () >= 10 * 1024)
+    failed.push_back ("the producer's RSS grew by 10 MB or more");
+  if (::testing::UnitTest::GetInstance ()->ad_hoc_test_result ().Failed ())
+    failed.push_back ("a child process hung (see above)");
+  for (const std::string &f : failed)
+    printf ("\nFAILED: %s\n", f.c_str ());
+  if (failed.empty ())
+    printf ("\nPassed: every bound held.\n");
+  return failed.empty () ? 0 : 1;
+}
