@@ -217,6 +217,17 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
   }
 }
 
+// The bit rate of a byte counter read at last_us (0: never) and again at
+// now_us; keep when the two readings cannot say (the first one, or the
+// clock or the counter going back).
+guint
+counter_bps (guint64 bytes, gint64 now_us, guint64 last_bytes, gint64 last_us, guint keep)
+{
+  if (!last_us || now_us <= last_us || bytes < last_bytes)
+    return keep;
+  return (guint) ((bytes - last_bytes) * 8 * G_USEC_PER_SEC / (guint64) (now_us - last_us));
+}
+
 // Ticks in a row after which pre-encoded video that needs more than a
 // congested link's estimate is said not to fit it (and back).
 constexpr int kThinTicks = 3;
@@ -234,9 +245,8 @@ check_passthrough (RtcstreamSink *self, Consumer &c, guint64 bytes, gint64 tick_
   guint need = 0, room = 0;
   {
     std::lock_guard<std::mutex> lk (cc.lock);
-    if (cc.passthrough_tick_us && tick_us > cc.passthrough_tick_us && bytes >= cc.passthrough_bytes)
-      cc.passthrough_bps = (guint) ((bytes - cc.passthrough_bytes) * 8 * G_USEC_PER_SEC /
-          (guint64) (tick_us - cc.passthrough_tick_us));
+    cc.passthrough_bps = counter_bps (bytes, tick_us, cc.passthrough_bytes,
+        cc.passthrough_tick_us, cc.passthrough_bps);
     cc.passthrough_bytes = bytes;
     cc.passthrough_tick_us = tick_us;
     const BandwidthEstimator &e = cc.estimator;
@@ -396,9 +406,9 @@ update_congestion (RtcstreamSink *self)
       // from the session's bytes-sent (stats refreshed every second).
       if (cc->estimator.has_transport_feedback (now))
         cc->sent_bps = cc->estimator.sent_bps ();
-      else if (cc->last_tick_us && now > cc->last_tick_us && ss.bytes_sent >= cc->last_bytes_sent)
-        cc->sent_bps = (guint) ((ss.bytes_sent - cc->last_bytes_sent) * 8 * G_USEC_PER_SEC /
-            (guint64) (now - cc->last_tick_us));
+      else
+        cc->sent_bps = counter_bps (ss.bytes_sent, now, cc->last_bytes_sent, cc->last_tick_us,
+            cc->sent_bps);
       cc->last_bytes_sent = ss.bytes_sent;
       cc->last_tick_us = now;
       // A new receiver report: its loss (used while no TWCC comes) and round trip.
