@@ -37,9 +37,10 @@ constexpr double kMaxOverReceived = 1.5;      // never above this times what arr
 constexpr double kMaxOverReceivedNear = 1.1;  // ... once near the last congestion
 constexpr int64_t kReceivedWindowUs = 1000000;
 // Loss: a period is judged once it has this many packets and this length,
-// or once it is this long.
-constexpr unsigned kLossPeriodPackets = 20;
-constexpr int64_t kLossPeriodMinUs = 200000, kLossPeriodMaxUs = 1000000;
+// or once it is this long. Shorter periods judge random loss by its noise:
+// 10% of 20 packets is above 10% one period in three.
+constexpr unsigned kLossPeriodPackets = 50;
+constexpr int64_t kLossPeriodMinUs = 1000000, kLossPeriodMaxUs = 2000000;
 constexpr double kLossHigh = 0.10, kLossLow = 0.02;
 constexpr double kLossGrowth = 1.08;  // per second
 constexpr int64_t kLossDecreaseUs = 300000;
@@ -379,18 +380,23 @@ BandwidthEstimator::update_loss_rate (double loss, int64_t now_us)
 {
   loss_ = loss;
   double rate = loss_rate_;
+  // Cuts and growth start from the estimate, so that a loss always lowers
+  // the estimate from where it is; between the thresholds the loss-based rate
+  // holds where it stands, even above the delay-based one, which may then
+  // grow up to it: a link with steady random loss (Wi-Fi, LTE) keeps its
+  // rate instead of losing a little at every delay-based dip, for good.
   if (loss > kLossHigh) {
     // One cut per round trip (and 300 ms): the losses that follow a cut
     // were sent before it.
     double rtt_us = std::max (rtt_ms_, 0.0) * 1000;
     if (last_loss_decrease_us_ < 0 || now_us - last_loss_decrease_us_ >= kLossDecreaseUs + rtt_us) {
-      rate *= 1 - 0.5 * loss;
+      rate = std::min (rate, (double) delay_rate_) * (1 - 0.5 * loss);
       last_loss_decrease_us_ = now_us;
     }
   } else if (loss < kLossLow) {
     double dt_s = last_loss_update_us_ < 0 ? 1.0
         : std::min ((now_us - last_loss_update_us_) / 1e6, 1.0);
-    rate *= std::pow (kLossGrowth, dt_s);
+    rate = std::min (rate, (double) delay_rate_) * std::pow (kLossGrowth, dt_s);
   }
   last_loss_update_us_ = now_us;
   loss_rate_ = (uint32_t) std::clamp<double> (rate, limits_.min_bps, limits_.max_bps);
@@ -412,9 +418,6 @@ BandwidthEstimator::on_receiver_report (double fraction_lost, double rtt_ms, int
 void
 BandwidthEstimator::settle ()
 {
-  // The loss-based rate never stands above the delay-based one, so that a
-  // loss always lowers the estimate from where it is.
-  loss_rate_ = std::min (loss_rate_, delay_rate_);
   estimate_ = std::clamp (std::min (delay_rate_, loss_rate_), limits_.min_bps, limits_.max_bps);
 }
 

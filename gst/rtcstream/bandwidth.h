@@ -27,9 +27,11 @@
 //    times what arrived (1.1 times near the last congestion), so an encoder
 //    that sends less than its target does not let the estimate run away.
 //  - loss-based, from the same feedback or, without it, from RTCP receiver
-//    reports (fraction lost): above 10% loss the rate falls by half the loss
-//    (once per round trip), below 2% it grows by 8% a second, in between it
-//    holds.
+//    reports (fraction lost, judged over periods of 1-2 s): above 10% loss
+//    the rate falls from the estimate by half the loss (once per round
+//    trip), below 2% it grows by 8% a second from the estimate, in between
+//    it holds where it stands, so that steady random loss does not ratchet
+//    the estimate down at each delay-based dip.
 //
 // Not thread-safe: the owner serialises calls (the sink holds a lock).
 #pragma once

@@ -242,6 +242,20 @@ TEST (BandwidthEstimator, HighRandomLossLowersTheEstimateLowLossDoesNot)
   EXPECT_EQ (light.bwe.estimate_bps (), 4000000u);
 }
 
+// Steady random loss between the thresholds (5%, Wi-Fi-like) behind a
+// capped link: the delay-based rate dips at each congestion, and the
+// loss-based one must not follow it down and stay there.
+TEST (BandwidthEstimator, SteadyModerateLossDoesNotRatchetTheEstimateDown)
+{
+  Sim sim (limits (100000, 1000000, 4000000));
+  sim.link.capacity_bps = 1.5e6;
+  sim.link.loss = 0.05;
+  sim.run_until (60 * kS);
+  double mean = sim.mean_estimate (40 * kS, 60 * kS);
+  EXPECT_GT (mean, 0.8 * sim.link.capacity_bps);  // 0.72 before the loss-based rate held
+  EXPECT_LT (mean, 1.1 * sim.link.capacity_bps);
+}
+
 TEST (BandwidthEstimator, ReceiverReportsAloneAdapt)
 {
   BandwidthEstimator bwe (limits (100000, 1000000, 2000000));
