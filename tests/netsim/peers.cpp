@@ -46,6 +46,12 @@ SignallingServer::uri (const std::string &stream) const
   return "rtcstream://" + address_ + ":" + std::to_string (port_) + "/" + stream;
 }
 
+std::string
+SignallingServer::http () const
+{
+  return "http://" + address_ + ":" + std::to_string (port_);
+}
+
 GstProcess::GstProcess (Network &net, const Host &host, const std::string &description,
     const std::vector<std::string> &count)
 {

@@ -23,6 +23,8 @@ public:
   bool ok () const { return port_ != 0; }
   // rtcstream://ADDRESS:PORT/stream
   std::string uri (const std::string &stream) const;
+  // http://ADDRESS:PORT, where the web page and WHIP/WHEP are.
+  std::string http () const;
 
 private:
   std::unique_ptr<Process> process_;
