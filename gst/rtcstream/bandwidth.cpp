@@ -46,6 +46,9 @@ constexpr double kLossGrowth = 1.08;  // per second
 constexpr int64_t kLossDecreaseUs = 300000;
 // Without TWCC for this long, receiver reports drive the estimate.
 constexpr int64_t kFeedbackTimeoutUs = 3000000;
+// A REMB bounds the estimate for this long after it came (libwebrtc sends
+// one a second, Janus every few seconds, aiortc on changes).
+constexpr int64_t kRembTimeoutUs = 15000000;
 
 }  // namespace
 
@@ -93,7 +96,7 @@ BandwidthEstimator::on_transport_feedback (const std::vector<PacketFeedback> &pa
     int64_t now_us)
 {
   seen_feedback_ = true;
-  last_feedback_us_ = now_us;
+  last_feedback_us_ = latest_us_ = now_us;
   unsigned lost = 0, total = 0;
   int64_t newest_send = -1;
   for (const PacketFeedback &p : packets) {
@@ -405,8 +408,11 @@ BandwidthEstimator::update_loss_rate (double loss, int64_t now_us)
 void
 BandwidthEstimator::on_receiver_report (double fraction_lost, double rtt_ms, int64_t now_us)
 {
-  if (has_transport_feedback (now_us))
+  latest_us_ = now_us;
+  if (has_transport_feedback (now_us)) {
+    settle ();  // (a REMB may have expired)
     return;  // TWCC says more, and sooner
+  }
   if (rtt_ms >= 0)
     rtt_ms_ = rtt_ms;
   // No delay information: only loss limits the estimate.
@@ -415,10 +421,40 @@ BandwidthEstimator::on_receiver_report (double fraction_lost, double rtt_ms, int
   settle ();
 }
 
+// --- REMB ----------------------------------------------------------------------------
+
+bool
+parse_remb (const uint8_t *fci, size_t size, uint64_t *bps)
+{
+  if (!fci || size < 8 || fci[0] != 'R' || fci[1] != 'E' || fci[2] != 'M' || fci[3] != 'B')
+    return false;
+  size_t ssrcs = fci[4];
+  if (size < 8 + 4 * ssrcs)
+    return false;
+  unsigned exponent = fci[5] >> 2;
+  uint64_t mantissa = ((uint64_t) (fci[5] & 0x3) << 16) | ((uint64_t) fci[6] << 8) | fci[7];
+  // 2^18 << 63 does not fit: such a REMB means "no limit".
+  *bps = exponent > 45 ? UINT64_MAX : mantissa << exponent;
+  return true;
+}
+
+void
+BandwidthEstimator::on_remb (uint64_t bps, int64_t now_us)
+{
+  remb_bps_ = (uint32_t) std::clamp<uint64_t> (bps, 1, UINT32_MAX);
+  remb_at_us_ = latest_us_ = now_us;
+  settle ();
+}
+
 void
 BandwidthEstimator::settle ()
 {
-  estimate_ = std::clamp (std::min (delay_rate_, loss_rate_), limits_.min_bps, limits_.max_bps);
+  if (remb_bps_ && latest_us_ > remb_at_us_ + kRembTimeoutUs)
+    remb_bps_ = 0;  // the receiver stopped sending them
+  uint32_t rate = std::min (delay_rate_, loss_rate_);
+  if (remb_bps_)
+    rate = std::min (rate, remb_bps_);
+  estimate_ = std::clamp (rate, limits_.min_bps, limits_.max_bps);
 }
 
 }  // namespace rtcstream

@@ -32,6 +32,10 @@
 //    trip), below 2% it grows by 8% a second from the estimate, in between
 //    it holds where it stands, so that steady random loss does not ratchet
 //    the estimate down at each delay-based dip.
+//  - a bound from REMB (receiver estimated maximum bitrate, RTCP PSFB
+//    "REMB"), which receivers without TWCC send (aiortc, Janus towards a
+//    publisher, where its `bitrate` cap is set): the estimate never stands
+//    above the newest REMB of the last 15 s.
 //
 // Not thread-safe: the owner serialises calls (the sink holds a lock).
 #pragma once
@@ -50,6 +54,12 @@ struct PacketFeedback {
   int64_t recv_us = -1;  // when it arrived, receiver's clock; < 0: lost
   uint32_t size = 0;     // bytes
 };
+
+// Reads the FCI of an RTCP PSFB application-layer feedback (fmt 15) that
+// is a REMB: "REMB", the number of SSRCs, a 6-bit exponent and an 18-bit
+// mantissa (bitrate = mantissa << exponent), then the SSRCs. False when it
+// is not a REMB or is truncated.
+bool parse_remb (const uint8_t *fci, size_t size, uint64_t *bps);
 
 struct BandwidthLimits {
   uint32_t min_bps = 100000;
@@ -73,6 +83,8 @@ public:
   // and the round trip (ms, < 0 unknown). Used only while no TWCC feedback
   // comes (which gives both, sooner).
   void on_receiver_report (double fraction_lost, double rtt_ms, int64_t now_us);
+  // A REMB from the receiver: the most it says it can take (bit/s).
+  void on_remb (uint64_t bps, int64_t now_us);
 
   uint32_t estimate_bps () const { return estimate_; }
   uint32_t delay_based_bps () const { return delay_rate_; }
@@ -93,6 +105,8 @@ public:
   double threshold_ms () const { return threshold_ms_; }
   // Whether TWCC feedback came in the last 3 s before now_us.
   bool has_transport_feedback (int64_t now_us) const;
+  // The newest REMB's bitrate while it bounds the estimate, else 0.
+  uint32_t remb_bps () const { return remb_bps_; }
 
 private:
   enum class RateState { Hold, Increase, Decrease };
@@ -121,6 +135,9 @@ private:
 
   BandwidthLimits limits_;
   uint32_t estimate_ = 0, delay_rate_ = 0, loss_rate_ = 0;
+  uint32_t remb_bps_ = 0;  // 0: no REMB bounds the estimate
+  int64_t remb_at_us_ = -1;
+  int64_t latest_us_ = -1;  // the newest now_us given
 
   // Delay: packet groups and the trend of their delay variation.
   Group group_, prev_group_;

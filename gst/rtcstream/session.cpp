@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "session.h"
 
+#include "bandwidth.h"
+
 #include "rtcstream/signallers/base-signaller.h"
 
 #include <gst/sdp/sdp.h>
@@ -136,6 +138,47 @@ on_ssrc_active (GstElement *, guint, guint, gpointer data)
 {
   if (auto s = static_cast<SignalCtx *> (data)->session.lock ())
     s->heard_from_peer ();
+}
+
+// rtpsession's RTCP thread: a transport-layer or payload-specific feedback
+// packet of the peer. REMBs (PSFB, application layer) are kept for the
+// sink's congestion control.
+void
+on_feedback_rtcp (GObject *, guint type, guint fbtype, guint, guint, GstBuffer *fci,
+    gpointer data)
+{
+  constexpr guint kPsfb = 206, kAfb = 15;
+  if (type != kPsfb || fbtype != kAfb || !fci)
+    return;
+  GstMapInfo map;
+  if (!gst_buffer_map (fci, &map, GST_MAP_READ))
+    return;
+  guint64 bps = 0;
+  bool remb = parse_remb (map.data, map.size, &bps);
+  gst_buffer_unmap (fci, &map);
+  if (remb)
+    if (auto s = static_cast<std::weak_ptr<WebrtcSession> *> (data)->lock ())
+      s->remb_received (bps);
+}
+
+// rtpbin's thread: an SSRC is new in RTP session `id` (bundled: one
+// session). The first time, listens to that session's feedback.
+void
+on_new_ssrc (GstElement *rtpbin, guint id, guint, gpointer data)
+{
+  GObject *rtpsession = nullptr;
+  g_signal_emit_by_name (rtpbin, "get-internal-session", id, &rtpsession);
+  if (!rtpsession)
+    return;
+  if (!g_object_get_data (rtpsession, "rtcstream-feedback")) {
+    g_object_set_data (rtpsession, "rtcstream-feedback", GINT_TO_POINTER (1));
+    g_signal_connect_data (rtpsession, "on-feedback-rtcp", G_CALLBACK (on_feedback_rtcp),
+        new std::weak_ptr<WebrtcSession> (
+            *static_cast<std::weak_ptr<WebrtcSession> *> (data)),
+        [] (gpointer d, GClosure *) { delete static_cast<std::weak_ptr<WebrtcSession> *> (d); },
+        (GConnectFlags) 0);
+  }
+  g_object_unref (rtpsession);
 }
 
 void
@@ -370,6 +413,10 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   g_autoptr (GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (w), "rtpbin");
   if (rtpbin) {
     connect (rtpbin, "on-ssrc-active", G_CALLBACK (on_ssrc_active));
+    g_signal_connect_data (rtpbin, "on-new-ssrc", G_CALLBACK (on_new_ssrc),
+        new std::weak_ptr<WebrtcSession> (weak_from_this ()),
+        [] (gpointer d, GClosure *) { delete static_cast<std::weak_ptr<WebrtcSession> *> (d); },
+        (GConnectFlags) 0);
     g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), nullptr);
   }
 
@@ -685,6 +732,14 @@ WebrtcSession::failure () const
 {
   std::lock_guard<std::mutex> lk (stats_lock_);
   return failure_;
+}
+
+void
+WebrtcSession::remb_received (guint64 bps)
+{
+  std::lock_guard<std::mutex> lk (stats_lock_);
+  stats_.remb_bps = bps;
+  stats_.remb_count++;
 }
 
 SessionStats

@@ -47,6 +47,10 @@ struct SessionStats {
   // highest sequence numbers).
   double fraction_lost = -1.0;
   guint64 report_key = 0;
+  // Sender side: the peer's newest REMB (its own estimate of what it can
+  // receive, bit/s; 0 before any) and how many came.
+  guint64 remb_bps = 0;
+  guint64 remb_count = 0;
   // Types of the selected ICE candidate pair ("host", "srflx", "prflx",
   // "relay"); empty until a pair is selected.
   std::string local_candidate_type;
@@ -104,6 +108,8 @@ public:
 
   // Any thread: the peer was heard from (it sent RTCP).
   void heard_from_peer () { last_heard_us_ = g_get_monotonic_time (); }
+  // RTCP thread: the peer sent a REMB of bps.
+  void remb_received (guint64 bps);
 
   // Tears the webrtcbin down completely and removes it from the bin.
   void close ();

@@ -2,7 +2,8 @@
 //
 // rtcstreamsink's congestion control: per consumer, a BandwidthEstimator
 // (rtcstream/bandwidth.h) fed with that consumer's transport-wide congestion
-// control feedback (TWCC) or, without it, its RTCP receiver reports; and the
+// control feedback (TWCC) or, without it, its RTCP receiver reports, and
+// bounded by its REMBs (WebrtcSession collects them); and the
 // video encoder of a group that serves that consumer alone follows the
 // estimate, within min-bitrate and max-bitrate, its picture scaled down when
 // the bitrate is too low for the input's size (rtcstream/scaling.h). An
@@ -416,6 +417,11 @@ update_congestion (RtcstreamSink *self)
         cc->report_key = ss.report_key;
         cc->estimator.on_receiver_report (ss.fraction_lost, ss.rtt_ms, now);
       }
+      // A new REMB: the most the receiver says it can take bounds the estimate.
+      if (ss.remb_count != cc->remb_count) {
+        cc->remb_count = ss.remb_count;
+        cc->estimator.on_remb (ss.remb_bps, now);
+      }
       cc->posted_bps = cc->estimator.estimate_bps ();
       const BandwidthEstimator &e = cc->estimator;
       GST_DEBUG_OBJECT (self, "consumer %s: estimate %u (delay-based %u, received %u), sent %u "
@@ -431,7 +437,7 @@ update_congestion (RtcstreamSink *self)
 void
 add_congestion_stats (GstStructure *s, const Consumer &c)
 {
-  guint estimate = 0, target = 0, sent = 0, passthrough = 0;
+  guint estimate = 0, target = 0, sent = 0, passthrough = 0, remb = 0;
   bool too_thin = false;
   double loss = 0;
   const char *feedback = "none", *usage = "normal";
@@ -444,9 +450,12 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
     target = c.congestion->target_bps;
     sent = c.congestion->sent_bps;
     loss = e.loss ();
+    remb = e.remb_bps ();
     usage = usage_name (e.usage ());
     if (e.has_transport_feedback (now_us ()))
-      feedback = "transport-cc";
+      feedback = remb ? "transport-cc+remb" : "transport-cc";
+    else if (remb)
+      feedback = "remb";
     else if (c.congestion->report_key)
       feedback = "receiver-reports";
   }
@@ -454,6 +463,7 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
       "bitrate-target", G_TYPE_UINT, target,
       "bitrate-sent", G_TYPE_UINT, sent,
       "packet-loss", G_TYPE_DOUBLE, loss,
+      "remb", G_TYPE_UINT, remb,
       "feedback", G_TYPE_STRING, feedback,
       "congestion", G_TYPE_STRING, usage,
       "pre-encoded-bitrate", G_TYPE_UINT, passthrough,

@@ -127,6 +127,7 @@ struct Congestion {
   guint64 last_bytes_sent = 0;
   gint64 last_tick_us = 0;
   guint64 report_key = 0;      // the receiver report last given to the estimator
+  guint64 remb_count = 0;      // the REMBs given to it so far
   gint64 last_post_us = 0;     // when the probe last asked the worker to apply
   guint posted_bps = 0;        // the estimate it asked with
   // Pre-encoded (passed-through) video, which cannot follow the estimate:

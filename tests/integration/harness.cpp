@@ -628,8 +628,13 @@ consumer_stats_strings (GstElement *sink, const char *field)
   for (gint i = 0; i < gst_structure_n_fields (s); i++) {
     const GValue *v = gst_structure_get_value (s, gst_structure_nth_field_name (s, i));
     if (GST_VALUE_HOLDS_STRUCTURE (v)) {
-      const char *c = gst_structure_get_string (gst_value_get_structure (v), field);
-      out.emplace_back (c ? c : "");
+      const GValue *f = gst_structure_get_value (gst_value_get_structure (v), field);
+      if (f && G_VALUE_HOLDS_STRING (f)) {
+        out.emplace_back (g_value_get_string (f) ? g_value_get_string (f) : "");
+      } else {
+        g_autofree char *text = f ? gst_value_serialize (f) : nullptr;
+        out.emplace_back (text ? text : "");
+      }
     }
   }
   gst_structure_free (s);

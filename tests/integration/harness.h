@@ -219,8 +219,8 @@ private:
 
 // Reads an unsigned field of the GstStructure property `stats` of element.
 unsigned stats_uint (GstElement *element, const char *field);
-// A string field (e.g. "codecs") of every per-consumer stats structure of an
-// rtcstreamsink, empty where missing.
+// A field of every per-consumer stats structure of an rtcstreamsink: a
+// string ("codecs") as it is, a number as its text; empty where missing.
 std::vector<std::string> consumer_stats_strings (GstElement *sink, const char *field);
 // All "codecs" strings of per-consumer stats of an rtcstreamsink.
 inline std::vector<std::string> consumer_codecs (GstElement *sink)

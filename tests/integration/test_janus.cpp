@@ -20,6 +20,7 @@
 
 using rtcstream::test::die_with_parent;
 using rtcstream::test::have;
+using rtcstream::test::consumer_stats_strings;
 using rtcstream::test::kVideo;
 using rtcstream::test::free_port;
 using rtcstream::test::LaunchProcess;
@@ -117,6 +118,13 @@ public:
         "  bitrate = 2000000\n"
         "  fir_freq = 2\n"
         "  videocodec = \"vp8,h264\"\n"
+        "  audiocodec = \"opus\"\n"
+        "}\n"
+        "room-1235: {\n"
+        "  description = \"rtcstream test, 256 kbit/s\"\n"
+        "  publishers = 2\n"
+        "  bitrate = 256000\n"
+        "  videocodec = \"vp8\"\n"
         "  audiocodec = \"opus\"\n"
         "}\n");
     spawn ();
@@ -235,10 +243,10 @@ protected:
     ASSERT_TRUE (janus->ok ()) << "Janus did not start; see " << janus->log_path ();
   }
 
-  std::unique_ptr<Pipeline> publisher (const std::string &display)
+  std::unique_ptr<Pipeline> publisher (const std::string &display, const std::string &room = "1234")
   {
     return start_producer (kVideo + " ! rtcstreamsink name=sink uri=" +
-        janus->uri ("1234", display) + " audiotestsrc is-live=true ! sink.audio_0", kTimeoutMs);
+        janus->uri (room, display) + " audiotestsrc is-live=true ! sink.audio_0", kTimeoutMs);
   }
 
   std::unique_ptr<JanusProcess> janus;
@@ -274,6 +282,28 @@ TEST_F (Janus, SubscriberDecodesAndEndsWithPublisher)
       kTimeoutMs));
   EXPECT_TRUE (cons.got_eos ()) << cons.all_errors ();
   EXPECT_TRUE (cons.errors ().empty ()) << cons.all_errors ();
+}
+
+// Janus tells a publisher the room's `bitrate` cap with REMB (RTCP); the
+// sink's estimate for its one consumer (Janus) stays under it, and so does
+// the video encoder.
+TEST_F (Janus, TheRoomsBitrateCapReachesThePublishersEncoder)
+{
+  auto prod = publisher ("cam", "1235");
+  ASSERT_TRUE (prod->ok () && prod->errors ().empty ()) << prod->all_errors ();
+  GstElement *sink = prod->element ("sink");
+  auto first = [&] (const char *field) {
+    auto v = consumer_stats_strings (sink, field);
+    return v.empty () || v[0].empty () ? 0ul : std::stoul (v[0]);
+  };
+  EXPECT_TRUE (prod->wait_for ([&] { return first ("remb") > 0; }, kTimeoutMs))
+      << "no REMB from Janus; feedback " << consumer_stats_strings (sink, "feedback")[0];
+  EXPECT_EQ (first ("remb"), 256000u);
+  EXPECT_TRUE (prod->wait_for ([&] {
+    return first ("bitrate-target") > 0 && first ("bitrate-target") <= 256000;
+  }, 5000)) << "bitrate-target " << first ("bitrate-target");
+  EXPECT_LE (first ("bandwidth-estimate"), 256000u);
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
 // Janus relays the media (an SFU), so a Janus that goes away takes the

@@ -319,16 +319,20 @@ TEST_F (Netsim, AViewerBehind500kbitsKeepsPlaying)
   net->link (*producer, *viewer, {.rate_kbit = kCapKbit});
   SignallingServer server (*net, *producer);
   ASSERT_TRUE (server.ok ());
+  // With audio, which keeps flowing: the video's share leaves room for it.
   GstProcess sink (*net, *producer,
       "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1 ! "
-      "rtcstreamsink name=sink uri=" + server.uri ("cam"));
+      "rtcstreamsink name=sink uri=" + server.uri ("cam") +
+      " audiotestsrc is-live=true wave=ticks ! sink.audio_0");
   ASSERT_TRUE (sink.wait_registered (20000)) << sink.messages ();
-  GstProcess src (*net, *viewer, "rtcstreamsrc uri=" + server.uri ("cam") +
-      " ! fakesink name=out", {"out"});
+  GstProcess src (*net, *viewer, "rtcstreamsrc name=src uri=" + server.uri ("cam") +
+      " src.video_0 ! fakesink name=out src.audio_0 ! fakesink name=sound", {"out", "sound"});
   auto start = Clock::now ();
   auto at = [&] (int s) { std::this_thread::sleep_until (start + std::chrono::seconds (s)); };
   at (25);
   uint64_t before = src.frames ("out");
+  uint64_t sound_before = 0, sound_after = 0;
+  src.frames ("sound", &sound_before);
   std::vector<double> estimates;
   std::string stats;
   for (int s = 28; s <= 40; s += 3) {
@@ -337,12 +341,16 @@ TEST_F (Netsim, AViewerBehind500kbitsKeepsPlaying)
     estimates.push_back (stats_number (stats, "bandwidth-estimate"));
   }
   uint64_t after = src.frames ("out");
+  src.frames ("sound", &sound_after);
   double mean = 0;
   for (double e : estimates)
     mean += e / estimates.size ();
+  // Decoded audio: 48 kHz, 2 channels (rtcstreamsrc's Opus decoder), S16.
+  double sound_s = (sound_after - sound_before) / (48000.0 * 2 * 2);
   std::cout << "behind " << kCapKbit << " kbit/s: " << after - before << " frames in the last "
-            << "15 s, mean estimate " << mean << " bit/s" << std::endl;
+            << "15 s, mean estimate " << mean << " bit/s, " << sound_s << " s of sound" << std::endl;
   EXPECT_GE (after - before, 24u * 15) << src.messages () << sink.messages ();
+  EXPECT_GE (sound_s, 14.0) << src.caps ("sound") << src.messages ();
   EXPECT_LT (mean, kCapKbit * 1000.0);
   EXPECT_GT (mean, 0.0) << stats;
   EXPECT_NE (stats.find ("transport-cc"), std::string::npos) << stats;

@@ -309,3 +309,51 @@ TEST (BandwidthEstimator, LimitsBoundTheEstimate)
 }
 
 }  // namespace
+
+TEST (Remb, ReadsTheBitrateAndRefusesWhatIsNotOne)
+{
+  // 1 SSRC, exponent 1, mantissa 250000: 500 kbit/s.
+  const uint8_t remb[] = {'R', 'E', 'M', 'B', 1, (1 << 2) | (250000 >> 16), (250000 >> 8) & 0xff,
+      250000 & 0xff, 0x11, 0x22, 0x33, 0x44};
+  uint64_t bps = 0;
+  EXPECT_TRUE (rtcstream::parse_remb (remb, sizeof remb, &bps));
+  EXPECT_EQ (bps, 500000u);
+  EXPECT_FALSE (rtcstream::parse_remb (remb, sizeof remb - 1, &bps));  // an SSRC cut short
+  EXPECT_FALSE (rtcstream::parse_remb (remb, 7, &bps));
+  uint8_t other[sizeof remb];
+  std::copy (remb, remb + sizeof remb, other);
+  other[0] = 'X';
+  EXPECT_FALSE (rtcstream::parse_remb (other, sizeof other, &bps));
+  const uint8_t huge[] = {'R', 'E', 'M', 'B', 0, 0xff, 0xff, 0xff};  // 2^18-1 << 63
+  EXPECT_TRUE (rtcstream::parse_remb (huge, sizeof huge, &bps));
+  EXPECT_EQ (bps, UINT64_MAX);
+}
+
+// A receiver without TWCC that sends REMB (aiortc; Janus with a room
+// bitrate): the estimate stays under it, also with receiver reports alone,
+// and is free again once REMBs stop coming.
+TEST (BandwidthEstimator, RembBoundsTheEstimateWhileItComes)
+{
+  Sim sim (limits (100000, 1000000, 4000000));
+  sim.link.capacity_bps = 50e6;
+  sim.run_until (2 * kS);
+  sim.bwe.on_remb (600000, sim.now);
+  EXPECT_LE (sim.bwe.estimate_bps (), 600000u);
+  for (int i = 0; i < 10; i++) {
+    sim.run_until (sim.now + kS);
+    sim.bwe.on_remb (600000, sim.now);
+  }
+  EXPECT_LE (sim.bwe.estimate_bps (), 600000u);
+  EXPECT_GT (sim.bwe.estimate_bps (), 500000u);
+  EXPECT_EQ (sim.bwe.remb_bps (), 600000u);
+  sim.run_until (sim.now + 20 * kS);  // no REMB for 20 s (it counts 15)
+  EXPECT_EQ (sim.bwe.remb_bps (), 0u);
+  EXPECT_GT (sim.bwe.estimate_bps (), 600000u);
+
+  BandwidthEstimator rr (limits (100000, 1000000, 2000000));
+  int64_t t = 0;
+  rr.on_receiver_report (0, 40, t);
+  rr.on_remb (300000, t += kS);
+  rr.on_receiver_report (0, 40, t += kS);
+  EXPECT_EQ (rr.estimate_bps (), 300000u);
+}
