@@ -304,6 +304,7 @@ export const entries = [
   { lines: ['meson test -C build --print-errorlogs --suite netsim'], skip: 'the netsim suite, which meson test runs next to this one' },
   { lines: ['meson test -C build --print-errorlogs --suite fuzz'], skip: 'the fuzz suite, which meson test runs next to this one' },
   { lines: ['bench/churn.sh > churn.md', 'bench/churn.sh --cycles 100'], skip: 'the churn benchmark: minutes to an hour of both cores, run by hand; the integration-churn test runs the same code for 21 cycles' },
+  { lines: ['scripts/sanitize.sh', 'scripts/sanitize.sh --suite element'], skip: 'the sanitizer run: a second full build with ASan and UBSan and four suites 2-3 times slower, most of an hour of both cores, run by hand' },
   { lines: ['bench/fuzz.sh'], skip: 'the long fuzz run: 10 million inputs per target, most of an hour of a core' },
   {
     lines: ['bench/fuzz.sh --seconds 10 uris'],
