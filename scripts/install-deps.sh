@@ -10,6 +10,10 @@ PACKAGES=(
   libglib2.0-dev libsoup-3.0-dev nlohmann-json3-dev libgtest-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libnice-dev
+  # build: GObject-Introspection data of the library (Rtcstream-1.0), and the typelibs it
+  # includes; test: the Python example (examples/python) runs Debian's PyGObject
+  gobject-introspection libgirepository1.0-dev gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  gir1.2-gst-plugins-bad-1.0 python3-gi
   # run: webrtcbin, ICE, DTLS/SRTP, codecs, tools
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice

@@ -4,6 +4,7 @@
 #include <gst/video/navigation.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <utility>
 
@@ -32,6 +33,10 @@ struct HandlerCtx {
   std::weak_ptr<Worker> worker;
   std::string session;
   std::string label;
+  // Whether the channel's opening was announced: by on-open, or by track()
+  // for a channel already open; whichever comes first (they race when it
+  // opens while being tracked), once.
+  std::shared_ptr<std::atomic<bool>> announced;
 };
 
 void
@@ -93,8 +98,9 @@ DataChannels::track (const std::string &session, GstWebRTCDataChannel *ch)
   c->label = label ? label : "";
   g_free (label);
   c->channel = Ref<GstWebRTCDataChannel>::take_ref (ch);
+  auto announced = std::make_shared<std::atomic<bool>> (false);
   auto connect = [&] (const char *signal, GCallback cb) {
-    auto *ctx = new HandlerCtx{alive_, worker_, session, c->label};
+    auto *ctx = new HandlerCtx{alive_, worker_, session, c->label, announced};
     c->handlers.push_back (g_signal_connect_data (ch, signal, cb, ctx, free_ctx,
         (GConnectFlags) 0));
   };
@@ -110,7 +116,7 @@ DataChannels::track (const std::string &session, GstWebRTCDataChannel *ch)
     std::lock_guard<std::mutex> lk (lock_);
     channels_.emplace (session, std::move (c));
   }
-  if (open_now) {
+  if (open_now && !announced->exchange (true)) {
     // Announced by the remote side already open: on-open will not come.
     std::weak_ptr<DataChannels *> owner = alive_;
     worker_->post ([owner, session] {
@@ -227,7 +233,7 @@ void
 DataChannels::on_open (GstWebRTCDataChannel *, gpointer data)
 {
   auto *ctx = static_cast<HandlerCtx *> (data);
-  if (ctx->label != kDataChannelLabel)
+  if (ctx->label != kDataChannelLabel || ctx->announced->exchange (true))
     return;
   std::shared_ptr<Worker> worker = ctx->worker.lock ();
   if (!worker)

@@ -112,7 +112,14 @@ void rtcstream_signaller_add_ice (RtcstreamSignaller *self, const gchar *session
     guint mline, const gchar *candidate);
 void rtcstream_signaller_end_session (RtcstreamSignaller *self, const gchar *session_id);
 RtcstreamSignallerFeatures rtcstream_signaller_get_features (RtcstreamSignaller *self);
-/* NULL-terminated webrtcbin URIs, or NULL; free with g_strfreev. */
+/**
+ * rtcstream_signaller_get_ice_servers:
+ * @self: a signaller
+ *
+ * Returns: (transfer full) (nullable) (array zero-terminated=1): the STUN/TURN
+ *     servers the signalling side handed out, as webrtcbin URIs; free with
+ *     g_strfreev.
+ */
 gchar **rtcstream_signaller_get_ice_servers (RtcstreamSignaller *self);
 
 /* For implementations: emit the interface's signals. */

@@ -156,13 +156,19 @@ on_signaller_error (RtcstreamSignaller *, GError *err, gpointer user)
 }
 
 void
-on_registered (RtcstreamSignaller *, gpointer user)
+on_registered (RtcstreamSignaller *sig, gpointer user)
 {
   auto *self = self_from (user);
   std::string name;
   {
     std::lock_guard<std::mutex> lk (self->state->lock);
     name = self->state->settings.stream_name;
+  }
+  if (name.empty ()) {
+    // An application's signaller: the name is its "stream-name".
+    g_autofree gchar *own = nullptr;
+    g_object_get (sig, "stream-name", &own, nullptr);
+    name = own ? own : "";
   }
   GST_INFO_OBJECT (self, "stream '%s' is published", name.c_str ());
   gst_element_post_message (GST_ELEMENT (self),

@@ -447,6 +447,23 @@ export const entries = [
     },
   },
   {
+    // A Python application's own signaller (GObject-Introspection): it exits 0
+    // once its viewer decoded 90 frames and a message went each way.
+    lines: ['GI_TYPELIB_PATH=build/gst LD_LIBRARY_PATH=build/gst GST_PLUGIN_PATH=build/plugins /usr/bin/python3 examples/python/own-signaller.py --frames 90'],
+    skip: () => (existsSync(join(BUILD, 'gst', 'Rtcstream-1.0.typelib')) ? null : 'no typelib (g-ir-scanner missing: meson option introspection)'),
+    test: async (ctx, [line]) => {
+      const c = startLine('python-signaller', substitute(line));
+      assert.equal(await exitsWithin(c, 60000), 0, c.log);
+      assert.match(c.log, /stream 'cam' registered/, c.log);
+      assert.match(c.log, /decoded \d+ frames; messages: camera -> viewer 'hello from the camera', viewer -> camera 'hello from the viewer'/, c.log);
+      assert.match(c.log, /sink stats: consumers=1 encoders=1/, c.log);
+      // data-channel-opened comes once per side (it came twice when the
+      // channel opened while the element was adopting it).
+      assert.equal(c.log.match(/viewer: data channel to \S+ open/g)?.length, 1, c.log);
+      assert.equal(c.log.match(/camera: data channel to \S+ open/g)?.length, 1, c.log);
+    },
+  },
+  {
     lines: ['g++ -std=c++17 -Wall -Wextra examples/embed.cpp -o embed $(pkg-config --cflags --libs gstreamer-1.0)',
       'ninja -C build examples/rtcstream-embed',
       'GST_PLUGIN_PATH=build/plugins ./embed rtcstream://127.0.0.1:8443/app',
