@@ -14,6 +14,9 @@ PACKAGES=(
   # includes; test: the Python example (examples/python) runs Debian's PyGObject
   gobject-introspection libgirepository1.0-dev gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   gir1.2-gst-plugins-bad-1.0 python3-gi
+  # build: the screen-sharing example (examples/screen-share.cpp) injects X input with XTest;
+  # test: xdotool reads where the X pointer is (tests/browser/screen-share.test.mjs)
+  libx11-dev libxtst-dev xdotool
   # run: webrtcbin, ICE, DTLS/SRTP, codecs, tools
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice

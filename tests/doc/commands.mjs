@@ -447,6 +447,22 @@ export const entries = [
     },
   },
   {
+    // The shared desktop is the doc runner's Xvfb display; a gst-launch viewer
+    // renders it, and Ctrl-C ends the stream for the viewer too.
+    lines: ['GST_PLUGIN_PATH=build/plugins build/examples/rtcstream-screen-share rtcstream://127.0.0.1:8443/screen',
+      'AUDIO=0 examples/watch.sh 127.0.0.1:8443 screen'],
+    skip: () => needsDisplay() ?? (existsSync(join(BUILD, 'examples', 'rtcstream-screen-share')) ? null : 'not built (no libx11-dev/libxtst-dev)'),
+    test: async (ctx, [line, watch]) => {
+      const app = startLine('screen-share', substitute(line, { port: ctx.port }));
+      await waitOutput(app, /^registered$/m);
+      const w = startLine('watch-screen', substitute(watch, { port: ctx.port }));
+      await waitRendered(w, { video: 10 });
+      assert.match(app.log, /^control revoked$/m, app.log);
+      await interrupt(app);
+      assert.equal(await exitsWithin(w, STEP_MS, 'exit at the end of the stream'), 0, w.log);
+    },
+  },
+  {
     // A Python application's own signaller (GObject-Introspection): it exits 0
     // once its viewer decoded 90 frames and a message went each way.
     lines: ['GI_TYPELIB_PATH=build/gst LD_LIBRARY_PATH=build/gst GST_PLUGIN_PATH=build/plugins /usr/bin/python3 examples/python/own-signaller.py --frames 90'],
