@@ -92,7 +92,9 @@ make_ladder (const std::vector<LadderRung> &rungs, int width, int height, uint32
   return out;
 }
 
-RenditionChooser::RenditionChooser () : backoff_us_ (kBackoffUs) {}
+RenditionChooser::RenditionChooser (size_t current) : current_ (current), backoff_us_ (kBackoffUs)
+{
+}
 
 size_t
 RenditionChooser::update (const std::vector<uint32_t> &bps, uint32_t share_bps, bool congested,
@@ -106,8 +108,8 @@ RenditionChooser::update (const std::vector<uint32_t> &bps, uint32_t share_bps, 
     best++;
   if (!started_) {
     started_ = true;
-    current_ = best;
-    changed_us_ = last_down_us_ = now_us;  // below the top: as if it stepped down
+    current_ = capacity_share_bps ? best : std::min (current_, bps.size () - 1);
+    changed_us_ = last_down_us_ = now_us;  // as if it stepped down here
     return current_;
   }
   current_ = std::min (current_, bps.size () - 1);

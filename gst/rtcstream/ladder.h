@@ -45,8 +45,10 @@ std::vector<Rendition> make_ladder (const std::vector<LadderRung> &rungs, int wi
 // video share of the viewer's estimate, whether its link showed congestion
 // since the last update (queueing delay, loss, or the estimate falling), and
 // the video share of where the link was last congested (0: unknown).
-//   - The first update picks the biggest rendition that fits (the share is
-//     at least 80% of its bitrate), or the smallest.
+//   - A rendition fits when the share is at least 80% of its bitrate.
+//   - The first update keeps the rendition the viewer is on, unless its
+//     link was congested before (the estimate knows it): then it picks the
+//     biggest that fits, or the smallest.
 //   - Down: once the current rendition no longer fits and the link showed
 //     congestion in the last 3 updates. A lagging estimate on a quiet link
 //     does not move the viewer: the link carries what it gets.
@@ -59,7 +61,8 @@ std::vector<Rendition> make_ladder (const std::vector<LadderRung> &rungs, int wi
 //     times that), so the step up is itself the probe.
 class RenditionChooser {
 public:
-  RenditionChooser ();
+  // current: the rendition the viewer is on.
+  explicit RenditionChooser (size_t current = 0);
   // bps: the renditions' bitrates, biggest first.
   size_t update (const std::vector<uint32_t> &bps, uint32_t share_bps, bool congested,
       uint32_t capacity_share_bps, int64_t now_us);
