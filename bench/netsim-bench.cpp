@@ -21,6 +21,7 @@
 //                                   encoder for all (video-ladder=1), same run
 //     --viewers LIST   viewer counts (default 1,5,20)
 //     --seconds N      length of each run (default 40; CPU over the last 15 s)
+//     --repeat N       runs of each, interleaved, averaged (default 2)
 #include "netsim.h"
 #include "peers.h"
 
@@ -289,15 +290,40 @@ run_ladder (unsigned n, int seconds, bool ladder)
   return r;
 }
 
-void
-bench_ladder (const std::vector<unsigned> &counts, int seconds)
+// The mean of runs, field by field.
+LadderResult
+mean_of (const std::vector<LadderResult> &runs)
 {
-  printf ("| viewers (open / 800k / 300k) | encoding | producer CPU %% (last 15 s) | ratio | "
+  LadderResult m;
+  m.cpu_pct = m.encoders = m.fps_thin = 0;
+  for (const LadderResult &r : runs) {
+    m.cpu_pct += r.cpu_pct / runs.size ();
+    m.encoders += r.encoders / runs.size ();
+    m.fps += r.fps / runs.size ();
+    m.fps_thin += r.fps_thin / runs.size ();
+    for (int k = 0; k < 3; k++)
+      m.on[k] += r.on[k];
+  }
+  for (int k = 0; k < 3; k++)
+    m.on[k] = (int) std::lround ((double) m.on[k] / runs.size ());
+  return m;
+}
+
+void
+bench_ladder (const std::vector<unsigned> &counts, int seconds, int repeat)
+{
+  printf ("| viewers (open / 800k / 300k) | encoding | producer CPU %% (last 15 s, mean of %d) | ratio | "
           "encoders | viewers on full / half / quarter | fps per viewer | fps, 300k viewers |\n"
-          "|---|---|---|---|---|---|---|---|\n");
+          "|---|---|---|---|---|---|---|---|\n", repeat);
   for (unsigned n : counts) {
-    LadderResult single = run_ladder (n, seconds, false);
-    LadderResult ladder = run_ladder (n, seconds, true);
+    std::vector<LadderResult> singles, ladders;
+    for (int i = 0; i < repeat; i++) {
+      singles.push_back (run_ladder (n, seconds, false));
+      ladders.push_back (run_ladder (n, seconds, true));
+      fprintf (stderr, "%u viewers, run %d: producer CPU %.0f%% with one encoder, %.0f%% with "
+          "the ladder\n", n, i + 1, singles.back ().cpu_pct, ladders.back ().cpu_pct);
+    }
+    LadderResult single = mean_of (singles), ladder = mean_of (ladders);
     std::string split = std::to_string ((n + 2) / 3) + " / " + std::to_string ((n + 1) / 3) +
         " / " + std::to_string (n / 3);
     for (int i = 0; i < 2; i++) {
@@ -329,7 +355,7 @@ main (int argc, char **argv)
     }
     if (mode == "ladder") {
       std::vector<unsigned> counts = {1, 5, 20};
-      int seconds = 40;
+      int seconds = 40, repeat = 2;
       for (int i = 2; i + 1 < argc; i += 2) {
         std::string k = argv[i], v = argv[i + 1];
         if (k == "--viewers") {
@@ -340,12 +366,14 @@ main (int argc, char **argv)
             counts.push_back ((unsigned) std::stoul (item));
         } else if (k == "--seconds") {
           seconds = std::max (20, std::stoi (v));
+        } else if (k == "--repeat") {
+          repeat = std::max (1, std::stoi (v));
         } else {
           fprintf (stderr, "netsim-bench: unknown option %s\n", k.c_str ());
           return 2;
         }
       }
-      bench_ladder (counts, seconds);
+      bench_ladder (counts, seconds, repeat);
       return 0;
     }
     if (mode == "stream") {
@@ -390,6 +418,6 @@ main (int argc, char **argv)
   }
   fprintf (stderr, "usage: netsim-bench delay | stream [--caps LIST] [--seconds N] "
                    "[--size WxH] [--pattern static|moving] [--congestion-control off|on|both] [--loss PCT] "
-                   "[--delay MS] [--queue MS] | ladder [--viewers LIST] [--seconds N]\n");
+                   "[--delay MS] [--queue MS] | ladder [--viewers LIST] [--seconds N] [--repeat N]\n");
   return 2;
 }
