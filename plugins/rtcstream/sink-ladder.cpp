@@ -68,7 +68,8 @@ delete_switch_ref (gpointer data)
   delete static_cast<SwitchRef *> (data);
 }
 
-void finish_switch (RtcstreamSink *self, const std::string &session_id, RenditionSwitch *sw);
+void finish_switch (RtcstreamSink *self, const std::string &session_id,
+    const std::weak_ptr<RenditionSwitch> &sw);
 
 // The old rendition's streaming thread: nothing more from it once the
 // switch is done.
@@ -107,22 +108,26 @@ switch_at_keyframe (GstPad *, GstPadProbeInfo *info, gpointer data)
     GST_DEBUG_OBJECT (sw->owner, "session %s switched to rendition %zu of %s at a keyframe",
         sw->session_id.c_str (), sw->to->rendition, sw->input->name.c_str ());
   std::string session = sw->session_id;
-  RenditionSwitch *raw = sw.get ();
-  on_worker (sw->owner, [session, raw] (RtcstreamSink *self) {
-    finish_switch (self, session, raw);
+  std::weak_ptr<RenditionSwitch> weak = sw;
+  on_worker (sw->owner, [session, weak] (RtcstreamSink *self) {
+    finish_switch (self, session, weak);
   });
   return GST_PAD_PROBE_REMOVE;
 }
 
 // Worker thread: a done switch is adopted by its branch.
 void
-finish_switch (RtcstreamSink *self, const std::string &session_id, RenditionSwitch *sw)
+finish_switch (RtcstreamSink *self, const std::string &session_id,
+    const std::weak_ptr<RenditionSwitch> &weak)
 {
+  SwitchRef sw = weak.lock ();
+  if (!sw)
+    return;  // settled meanwhile (teardown)
   auto it = self->state->consumers.find (session_id);
   if (it == self->state->consumers.end ())
     return;  // removed meanwhile: its teardown settled the switch
   for (Branch &b : it->second->branches)
-    if (b.switching.get () == sw)
+    if (b.switching == sw)
       settle_switch (self, b);
 }
 
