@@ -220,4 +220,26 @@ TEST_F (LadderLoopback, AViewerSwitchedToASmallerRenditionGetsOneContinuousRtpSt
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
+// A malformed video-ladder is an error at start that names it, and a good
+// value set after it clears it.
+TEST_F (LadderLoopback, BadLadderIsAnErrorAtStart)
+{
+  for (const char *ladder : {"2,4", "1,4,2", "1:fast"}) {
+    auto prod = std::make_unique<Pipeline> (std::string ("videotestsrc is-live=true ! "
+        "rtcstreamsink uri=loopback://bad-ladder video-ladder=") + ladder);
+    ASSERT_TRUE (prod->ok ()) << prod->parse_error ();
+    prod->play ();
+    EXPECT_TRUE (prod->wait_for ([&] { return !prod->errors ().empty (); }, kTimeoutMs)) << ladder;
+    EXPECT_TRUE (prod->has_error_containing (std::string ("video-ladder \"") + ladder +
+        "\" is not a ladder")) << ladder << ": " << prod->all_errors ();
+  }
+  auto prod = start_producer ("videotestsrc is-live=true ! rtcstreamsink "
+      "name=sink uri=loopback://good-ladder video-ladder=2 video-ladder=1,3", kTimeoutMs);
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+  gchar *value = nullptr;
+  g_object_get (prod->element ("sink"), "video-ladder", &value, nullptr);
+  EXPECT_STREQ (value, "1,3");
+  g_free (value);
+}
+
 }  // namespace
