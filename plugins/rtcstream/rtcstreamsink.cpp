@@ -506,16 +506,22 @@ rtcstream_sink_set_property (GObject *object, guint prop_id, const GValue *value
     const char *spec = g_value_get_string (value);
     std::vector<LadderRung> rungs;
     std::string error;
-    if (!parse_ladder (spec ? spec : "", &rungs, &error)) {
-      // (Posted with no lock held.)
-      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-          ("video-ladder \"%s\" is not a ladder: %s. The ladder stays as it was.", spec,
-              error.c_str ()), (nullptr));
-      return;
+    bool ok = parse_ladder (spec ? spec : "", &rungs, &error);
+    if (!ok)
+      error = std::string ("video-ladder \"") + (spec ? spec : "") + "\" is not a ladder: " +
+          error;
+    {
+      std::lock_guard<std::mutex> lk (self->state->lock);
+      // Kept to fail with at start (a warning posted while gst-launch
+      // parses the line is never shown); a good ladder replaces a bad one.
+      self->state->settings.ladder_error = error;
+      if (ok) {
+        self->state->ladder_spec = spec ? spec : "";
+        self->state->ladder = rungs;
+      }
     }
-    std::lock_guard<std::mutex> lk (self->state->lock);
-    self->state->ladder_spec = spec ? spec : "";
-    self->state->ladder = rungs;
+    if (!ok)  // (posted with no lock held)
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
     return;
   }
   std::lock_guard<std::mutex> lk (self->state->lock);
@@ -648,8 +654,8 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "codec and rendition share one), and per consumer a consumer-SESSION structure with peer-id, "
           "state, codecs, bytes-sent, rtt-ms (-1 until known), bandwidth-estimate (bit/s "
           "its path carries, estimated from its feedback), bitrate-target (bit/s its video "
-          "encoder is set to for it; 0 when the encoder is shared, the input encoded or "
-          "congestion-control off), bitrate-sent (bit/s over the last second), packet-loss "
+          "encoder is set to for it; 0 when it gets a rendition that several consumers may "
+          "share, the input is encoded or congestion-control is off), bitrate-sent (bit/s over the last second), packet-loss "
           "(recent fraction lost, 0..1), feedback (transport-cc, receiver-reports or none), "
           "congestion (normal, overuse: a queue builds, underuse: it drains), "
           "playout-delay (\"MIN,MAX\" ms asked of its video, empty when not negotiated), "
