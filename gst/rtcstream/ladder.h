@@ -43,7 +43,7 @@ std::vector<Rendition> make_ladder (const std::vector<LadderRung> &rungs, int wi
 
 // One viewer's rendition (0: the biggest). Once a second it is given the
 // video share of the viewer's estimate, whether its link showed congestion
-// since the last update (queueing delay, loss, or the estimate falling), and
+// since the last update (queueing delay, loss, or a rate cut for them), and
 // the video share of where the link was last congested (0: unknown).
 //   - A rendition fits when the share is at least 80% of its bitrate.
 //   - The first update keeps the rendition the viewer is on, unless its

@@ -442,12 +442,14 @@ update_congestion (RtcstreamSink *self)
       cc->posted_bps = cc->estimator.estimate_bps ();
       const BandwidthEstimator &e = cc->estimator;
       // For the ladder: the video's share of the estimate and of where the
-      // link was last congested, and whether it showed congestion (a queue,
-      // loss, or the estimate falling) since the last tick.
+      // link was last congested, and whether it showed congestion since the
+      // last tick: a queue building now, loss, or the delay-based rate cut
+      // (it falls only on overuse; the estimate also falls when the viewer
+      // merely receives less, as its bound of 1.5 times that follows).
       guint estimate = e.estimate_bps ();
       congested = e.usage () == BandwidthEstimator::Usage::Over || e.loss () > 0.05 ||
-          (cc->tick_estimate && estimate < 0.97 * cc->tick_estimate);
-      cc->tick_estimate = estimate;
+          (cc->tick_delay_based && e.delay_based_bps () < 0.97 * cc->tick_delay_based);
+      cc->tick_delay_based = e.delay_based_bps ();
       share = video_share (estimate, cc->audio_bps, *kv.second);
       capacity_share = e.capacity_bps () ? video_share (e.capacity_bps (), cc->audio_bps,
           *kv.second) : 0;

@@ -144,7 +144,7 @@ struct Congestion {
   guint64 remb_count = 0;      // the REMBs given to it so far
   gint64 last_post_us = 0;     // when the probe last asked the worker to apply
   guint posted_bps = 0;        // the estimate it asked with
-  guint tick_estimate = 0;     // the estimate at the last tick (worker)
+  guint tick_delay_based = 0;  // the delay-based rate at the last tick (worker)
   // Pre-encoded (passed-through) video, which cannot follow the estimate:
   // what it sends (the groups' bytes at the last tick), how many ticks in a
   // row it needed more than the estimate leaves it and whether the link
