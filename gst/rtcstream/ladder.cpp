@@ -116,8 +116,11 @@ RenditionChooser::update (const std::vector<uint32_t> &bps, uint32_t share_bps, 
   since_congestion_ = congested ? 0 : since_congestion_ + 1;
   quiet_ = congested ? 0 : quiet_ + 1;
   if (best > current_ && since_congestion_ < kDownWindow) {
-    if (probing_ && now_us - changed_us_ < kProbeFailUs)
-      backoff_us_ = std::min (2 * backoff_us_, kMaxBackoffUs);
+    if (probing_ && now_us - changed_us_ < kProbeFailUs) {
+      if (probe_failed_)
+        backoff_us_ = std::min (2 * backoff_us_, kMaxBackoffUs);
+      probe_failed_ = true;
+    }
     probing_ = false;
     current_ = best;
     changed_us_ = last_down_us_ = now_us;
@@ -125,6 +128,7 @@ RenditionChooser::update (const std::vector<uint32_t> &bps, uint32_t share_bps, 
   }
   if (probing_ && now_us - changed_us_ >= kProbeFailUs) {
     probing_ = false;  // it held
+    probe_failed_ = false;
     backoff_us_ = kBackoffUs;
   }
   if (best < current_ && quiet_ >= kUpQuiet) {
@@ -134,8 +138,8 @@ RenditionChooser::update (const std::vector<uint32_t> &bps, uint32_t share_bps, 
     return current_;
   }
   if (current_ > 0 && !probing_ && quiet_ >= kProbeQuiet && now_us - changed_us_ >= kProbeHoldUs &&
-      (capacity_share_bps == 0 || fits (current_ - 1, capacity_share_bps) ||
-          now_us - last_down_us_ >= backoff_us_)) {
+      (now_us - last_down_us_ >= backoff_us_ ||
+          (!probe_failed_ && (capacity_share_bps == 0 || fits (current_ - 1, capacity_share_bps))))) {
     current_--;
     probing_ = true;
     changed_us_ = now_us;

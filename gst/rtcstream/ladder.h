@@ -54,9 +54,11 @@ std::vector<Rendition> make_ladder (const std::vector<LadderRung> &rungs, int wi
 //     does not move the viewer: the link carries what it gets.
 //   - Up: to a rendition that fits, after 3 quiet updates; or, as a probe,
 //     one step up after 5 quiet updates and 5 s on the current one, when
-//     the link's last congestion leaves room for it (or was never seen), or
-//     when the last step down is older than the back-off (60 s, doubled by
-//     each probe that fails within 10 s, at most 8 min). The estimate
+//     the link's last congestion leaves room for it (or is not known) and
+//     no probe failed since one held, or else when the last step down is
+//     older than the back-off (60 s; a probe that fails within 10 s makes
+//     the next ones wait for it, and each further one doubles it, at most
+//     8 min). The estimate
 //     cannot show room above what the viewer receives (it stays below 1.5
 //     times that), so the step up is itself the probe.
 class RenditionChooser {
@@ -72,7 +74,7 @@ public:
 private:
   bool started_ = false;
   size_t current_ = 0;
-  bool probing_ = false;
+  bool probing_ = false, probe_failed_ = false;
   int64_t changed_us_ = 0, last_down_us_ = 0;
   int64_t backoff_us_;
   unsigned quiet_ = 0, since_congestion_ = 1000;

@@ -140,6 +140,27 @@ TEST (RenditionChooser, ALaggingEstimateOnAQuietLinkDoesNotStepDown)
   EXPECT_EQ (c.update (kRungs, 450000, true, 500000, t += kS), 1u);
 }
 
+// The estimator may forget where the link congested (it resets that when
+// the viewer receives well above it): a probe that failed still makes the
+// next ones wait for the back-off.
+TEST (RenditionChooser, AFailedProbeWaitsForTheBackOffEvenWhenTheCapacityIsForgotten)
+{
+  RenditionChooser c (2);
+  int64_t t = 0;
+  c.update (kRungs, 150000, false, 0, t);
+  int probes = 0;
+  for (int i = 0; i < 600; i++) {
+    t += kS;
+    bool up = c.rendition () < 2;
+    // Behind 300 kbit/s: the half picture congests at once.
+    size_t r = c.update (kRungs, up ? 250000 : 150000, up, 0, t);
+    if (r < 2 && !up)
+      probes++;
+  }
+  EXPECT_LE (probes, 6);  // 5 s, then 60, 120, 240, 480 s apart
+  EXPECT_GE (probes, 2);
+}
+
 TEST (RenditionChooser, ALinkThatGrowsIsFoundByProbing)
 {
   Viewer v (300000);
