@@ -15,6 +15,13 @@
 //     --congestion-control off|on|both   rtcstreamsink's (default both, side by side)
 //     --loss PCT --delay MS   on the viewer's link as well (default none)
 //     --queue MS       the capped link's buffer (default netsim's, 300 ms)
+//   netsim-bench ladder [OPTIONS]   producer CPU with viewers spread over the
+//                                   default 3-rung ladder (an open link, 800
+//                                   and 300 kbit/s a viewer), against one
+//                                   encoder for all (video-ladder=1), same run
+//     --viewers LIST   viewer counts (default 1,5,20)
+//     --seconds N      length of each run (default 40; CPU over the last 15 s)
+//     --repeat N       runs of each, interleaved, averaged (default 2)
 #include "netsim.h"
 #include "peers.h"
 
@@ -199,6 +206,137 @@ bench_stream (const StreamOptions &o)
   }
 }
 
+// --- ladder ------------------------------------------------------------------------
+
+struct LadderResult {
+  double cpu_pct = NAN;   // producer, over the last 15 s
+  double encoders = NAN;  // the sink's stats at the end
+  int on[3] = {0, 0, 0};  // viewers per rendition at the end (full, half, quarter)
+  double fps = 0;         // received frames per second per viewer, last 15 s
+  double fps_thin = 0;    // the same for the 300 kbit/s viewers
+};
+
+// n viewers of one 1280x720 30 fps producer: viewer i on an open link, or
+// behind 800 kbit/s or 300 kbit/s (i % 3), each class in one host behind one
+// link whose cap is its viewers' sum. The viewers do not decode (their CPU
+// is not measured, and the machine is small): they count encoded frames.
+LadderResult
+run_ladder (unsigned n, int seconds, bool ladder)
+{
+  LadderResult r;
+  Network net;
+  Host &producer = net.add_host ("producer");
+  const unsigned per_viewer_kbit[3] = {0, 800, 300};
+  unsigned in_class[3] = {0, 0, 0};
+  for (unsigned i = 0; i < n; i++)
+    in_class[i % 3]++;
+  Host *hosts[3] = {nullptr, nullptr, nullptr};
+  for (int k = 0; k < 3; k++) {
+    if (!in_class[k])
+      continue;
+    hosts[k] = &net.add_host ("v" + std::to_string (k));
+    net.link (producer, *hosts[k], {.rate_kbit = per_viewer_kbit[k] * in_class[k]});
+  }
+  SignallingServer server (net, producer);
+  GstProcess sink (net, producer,
+      std::string ("videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1 ! "
+                   "rtcstreamsink name=sink video-ladder=") + (ladder ? "1,2,4" : "1") +
+          " uri=" + server.uri ("cam"));
+  if (!sink.wait_registered (20000)) {
+    fprintf (stderr, "producer did not register: %s\n", sink.messages ().c_str ());
+    return r;
+  }
+  std::vector<std::unique_ptr<GstProcess>> viewers;
+  std::vector<int> klass;
+  for (unsigned i = 0; i < n; i++) {
+    viewers.push_back (std::make_unique<GstProcess> (net, *hosts[i % 3],
+        "rtcstreamsrc uri=" + server.uri ("cam") + " ! video/x-vp8 ! fakesink name=enc",
+        std::vector<std::string> {"enc"}));
+    klass.push_back (i % 3);
+  }
+  auto start = std::chrono::steady_clock::now ();
+  auto at = [&] (int s) { std::this_thread::sleep_until (start + std::chrono::seconds (s)); };
+  at (seconds - 15);
+  pid_t pid = sink.process ().pid ();
+  double cpu_a = cpu_seconds (pid);
+  std::vector<uint64_t> frames_a;
+  for (auto &v : viewers)
+    frames_a.push_back (v->frames ("enc"));
+  at (seconds);
+  double cpu_b = cpu_seconds (pid);
+  r.cpu_pct = (cpu_b - cpu_a) / 15.0 * 100;
+  unsigned thin = 0;
+  for (size_t i = 0; i < viewers.size (); i++) {
+    double fps = (viewers[i]->frames ("enc") - frames_a[i]) / 15.0;
+    r.fps += fps / n;
+    if (klass[i] == 2) {
+      r.fps_thin += fps;
+      thin++;
+    }
+  }
+  r.fps_thin = thin ? r.fps_thin / thin : NAN;
+  std::string stats = sink.stats ("sink");
+  r.encoders = stats_number (stats, "encoders");
+  std::string plain;
+  for (char c : stats)
+    if (c != '\\')
+      plain += c;
+  const std::string key = "rendition=(int)";
+  for (size_t p = plain.find (key); p != std::string::npos; p = plain.find (key, p + 1)) {
+    int k = atoi (plain.c_str () + p + key.size ());
+    if (k >= 0 && k < 3)
+      r.on[k]++;
+  }
+  return r;
+}
+
+// The mean of runs, field by field.
+LadderResult
+mean_of (const std::vector<LadderResult> &runs)
+{
+  LadderResult m;
+  m.cpu_pct = m.encoders = m.fps_thin = 0;
+  for (const LadderResult &r : runs) {
+    m.cpu_pct += r.cpu_pct / runs.size ();
+    m.encoders += r.encoders / runs.size ();
+    m.fps += r.fps / runs.size ();
+    m.fps_thin += r.fps_thin / runs.size ();
+    for (int k = 0; k < 3; k++)
+      m.on[k] += r.on[k];
+  }
+  for (int k = 0; k < 3; k++)
+    m.on[k] = (int) std::lround ((double) m.on[k] / runs.size ());
+  return m;
+}
+
+void
+bench_ladder (const std::vector<unsigned> &counts, int seconds, int repeat)
+{
+  printf ("| viewers (open / 800k / 300k) | encoding | producer CPU %% (last 15 s, mean of %d) | ratio | "
+          "encoders | viewers on full / half / quarter | fps per viewer | fps, 300k viewers |\n"
+          "|---|---|---|---|---|---|---|---|\n", repeat);
+  for (unsigned n : counts) {
+    std::vector<LadderResult> singles, ladders;
+    for (int i = 0; i < repeat; i++) {
+      singles.push_back (run_ladder (n, seconds, false));
+      ladders.push_back (run_ladder (n, seconds, true));
+      fprintf (stderr, "%u viewers, run %d: producer CPU %.0f%% with one encoder, %.0f%% with "
+          "the ladder\n", n, i + 1, singles.back ().cpu_pct, ladders.back ().cpu_pct);
+    }
+    LadderResult single = mean_of (singles), ladder = mean_of (ladders);
+    std::string split = std::to_string ((n + 2) / 3) + " / " + std::to_string ((n + 1) / 3) +
+        " / " + std::to_string (n / 3);
+    for (int i = 0; i < 2; i++) {
+      const LadderResult &r = i ? ladder : single;
+      printf ("| %u (%s) | %s | %.0f | %.2f | %.0f | %d / %d / %d | %.1f | %s |\n", n,
+          split.c_str (), i ? "3-rung ladder" : "one encoder", r.cpu_pct,
+          r.cpu_pct / single.cpu_pct, r.encoders, r.on[0], r.on[1], r.on[2], r.fps,
+          std::isnan (r.fps_thin) ? "-" : std::to_string (r.fps_thin).substr (0, 4).c_str ());
+      fflush (stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int
@@ -213,6 +351,29 @@ main (int argc, char **argv)
   try {
     if (mode == "delay") {
       bench_delay ();
+      return 0;
+    }
+    if (mode == "ladder") {
+      std::vector<unsigned> counts = {1, 5, 20};
+      int seconds = 40, repeat = 2;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        std::string k = argv[i], v = argv[i + 1];
+        if (k == "--viewers") {
+          counts.clear ();
+          std::istringstream in (v);
+          std::string item;
+          while (std::getline (in, item, ','))
+            counts.push_back ((unsigned) std::stoul (item));
+        } else if (k == "--seconds") {
+          seconds = std::max (20, std::stoi (v));
+        } else if (k == "--repeat") {
+          repeat = std::max (1, std::stoi (v));
+        } else {
+          fprintf (stderr, "netsim-bench: unknown option %s\n", k.c_str ());
+          return 2;
+        }
+      }
+      bench_ladder (counts, seconds, repeat);
       return 0;
     }
     if (mode == "stream") {
@@ -257,6 +418,6 @@ main (int argc, char **argv)
   }
   fprintf (stderr, "usage: netsim-bench delay | stream [--caps LIST] [--seconds N] "
                    "[--size WxH] [--pattern static|moving] [--congestion-control off|on|both] [--loss PCT] "
-                   "[--delay MS] [--queue MS]\n");
+                   "[--delay MS] [--queue MS] | ladder [--viewers LIST] [--seconds N] [--repeat N]\n");
   return 2;
 }

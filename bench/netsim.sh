@@ -8,6 +8,8 @@
 #   bench/netsim.sh stream                      # caps none, 2M, 1M, 500k, 300k, congestion
 #                                               # control off and on; ~9 minutes
 #   bench/netsim.sh stream --caps 500 --seconds 45
+#   bench/netsim.sh ladder                      # producer CPU, 3-rung ladder against one
+#                                               # encoder, 1/5/20 viewers, twice; ~10 minutes
 set -euo pipefail
 
 # shellcheck source=bench/env.sh

@@ -336,7 +336,7 @@ make_signaller (const CommonSettings &s, RtcstreamRole role, std::string &error)
 {
   using SignallerRef = Ref<RtcstreamSignaller>;
   for (const std::string *e : {&s.uri_error, &s.codec_error[0], &s.codec_error[1],
-           &s.turn_error}) {
+           &s.turn_error, &s.ladder_error}) {
     if (!e->empty ()) {
       error = *e;
       return {};

@@ -58,6 +58,7 @@ struct CommonSettings {
   std::string uri_error;
   std::string codec_error[2];  // per MediaKind
   std::string turn_error;      // a malformed turn-servers entry
+  std::string ladder_error;    // rtcstreamsink's video-ladder
 };
 
 void install_common_properties (GObjectClass *klass, const char *role_word);

@@ -48,6 +48,7 @@ enum {
   PROP_MAX_BITRATE,
   PROP_PLAYOUT_DELAY_MIN,
   PROP_PLAYOUT_DELAY_MAX,
+  PROP_VIDEO_LADDER,
 };
 
 // How long after the last input's EOS the sessions end: time for the EOS to
@@ -204,6 +205,7 @@ build_stats (RtcstreamSink *self)
     gst_structure_set (cs, "playout-delay", G_TYPE_STRING,
         kv.second->playout_delay_sent.c_str (), nullptr);
     add_congestion_stats (cs, *kv.second);
+    add_rendition_stats (cs, *kv.second);
     std::string field = "consumer-" + kv.first;
     gst_structure_set (s, field.c_str (), GST_TYPE_STRUCTURE, cs, nullptr);
     gst_structure_free (cs);
@@ -500,6 +502,28 @@ rtcstream_sink_set_property (GObject *object, guint prop_id, const GValue *value
     GParamSpec *pspec)
 {
   auto *self = RTCSTREAM_SINK (object);
+  if (prop_id == PROP_VIDEO_LADDER) {
+    const char *spec = g_value_get_string (value);
+    std::vector<LadderRung> rungs;
+    std::string error;
+    bool ok = parse_ladder (spec ? spec : "", &rungs, &error);
+    if (!ok)
+      error = std::string ("video-ladder \"") + (spec ? spec : "") + "\" is not a ladder: " +
+          error;
+    {
+      std::lock_guard<std::mutex> lk (self->state->lock);
+      // Kept to fail with at start (a warning posted while gst-launch
+      // parses the line is never shown); a good ladder replaces a bad one.
+      self->state->settings.ladder_error = error;
+      if (ok) {
+        self->state->ladder_spec = spec ? spec : "";
+        self->state->ladder = rungs;
+      }
+    }
+    if (!ok)  // (posted with no lock held)
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", error.c_str ()), (nullptr));
+    return;
+  }
   std::lock_guard<std::mutex> lk (self->state->lock);
   if (prop_id == PROP_NAVIGATION) {
     self->state->navigation = g_value_get_boolean (value);
@@ -547,6 +571,10 @@ rtcstream_sink_get_property (GObject *object, guint prop_id, GValue *value, GPar
   std::lock_guard<std::mutex> lk (self->state->lock);
   if (prop_id == PROP_NAVIGATION) {
     g_value_set_boolean (value, self->state->navigation);
+    return;
+  }
+  if (prop_id == PROP_VIDEO_LADDER) {
+    g_value_set_string (value, self->state->ladder_spec.c_str ());
     return;
   }
   if (prop_id == PROP_DATA_CHANNEL) {
@@ -623,14 +651,17 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "consumers (uint), encoders (uint: encoders running; consumers agreeing on a "
-          "codec share one), and per consumer a consumer-SESSION structure with peer-id, "
+          "codec and rendition share one), and per consumer a consumer-SESSION structure with peer-id, "
           "state, codecs, bytes-sent, rtt-ms (-1 until known), bandwidth-estimate (bit/s "
           "its path carries, estimated from its feedback), bitrate-target (bit/s its video "
-          "encoder is set to for it; 0 when the encoder is shared, the input encoded or "
-          "congestion-control off), bitrate-sent (bit/s over the last second), packet-loss "
+          "encoder is set to for it; 0 when it gets a rendition that several consumers may "
+          "share, the input is encoded or congestion-control is off), bitrate-sent (bit/s over the last second), packet-loss "
           "(recent fraction lost, 0..1), feedback (transport-cc, receiver-reports or none), "
-          "congestion (normal, overuse: a queue builds, underuse: it drains) and "
-          "playout-delay (\"MIN,MAX\" ms asked of its video, empty when not negotiated)",
+          "congestion (normal, overuse: a queue builds, underuse: it drains), "
+          "playout-delay (\"MIN,MAX\" ms asked of its video, empty when not negotiated), "
+          "rendition (int: the rendition of video-ladder its video gets, 0 the full picture; "
+          "-1 when its video is not encoded here), rendition-width and rendition-height "
+          "(below the full picture) and rendition-switches (uint)",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_NAVIGATION,
       g_param_spec_boolean ("navigation", "Navigation",
@@ -653,8 +684,9 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "Estimate each consumer's bandwidth from its feedback (transport-wide congestion "
           "control where negotiated, else RTCP receiver reports) and set the video encoder "
           "that serves it alone to that estimate, between min-bitrate and max-bitrate. "
-          "Encoders shared by several consumers, and all of them when this is off, run at "
-          "max-bitrate",
+          "Raw video that several consumers watch is encoded in the renditions of "
+          "video-ladder, each consumer getting the one its estimate allows. When this is "
+          "off, every encoder runs at max-bitrate and every consumer gets the full picture",
           TRUE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_MIN_BITRATE,
@@ -673,10 +705,25 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
   g_object_class_install_property (gobject_class, PROP_MAX_BITRATE,
       g_param_spec_uint ("max-bitrate", "Maximum bitrate",
           "The most a video encoder is set to, in bit/s; also the bitrate of encoders that "
-          "do not adapt (shared by several consumers, or congestion-control off)",
+          "do not adapt (the full rendition when several consumers watch it, or "
+          "congestion-control off)",
           10000, G_MAXINT, 2000000,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                          GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_VIDEO_LADDER,
+      g_param_spec_string ("video-ladder", "Video ladder",
+          "The renditions raw video is encoded in when several consumers watch it, for "
+          "those whose links cannot take the full picture: DIVISOR[:BITRATE] entries, "
+          "comma-separated, the first \"1\" (the full picture), each next one the input's "
+          "width and height divided by a bigger DIVISOR (up to 16), encoded at BITRATE bit/s "
+          "(default: max-bitrate divided by the square of DIVISOR); all within min-bitrate "
+          "and max-bitrate, and none narrower than 160 pixels. Each rendition is encoded "
+          "only while a consumer gets it; consumers on one rendition share its encoder. "
+          "Empty: \"1,2,4\" (1280x720 with the default bitrates: 1280x720 at 2 Mbit/s, "
+          "640x360 at 500 kbit/s, 320x180 at 125 kbit/s). \"1\": no ladder, one encoder "
+          "per codec at max-bitrate for all. For renditions chosen from then on",
+          "", (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                              GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_PLAYOUT_DELAY_MIN,
       g_param_spec_int ("playout-delay-min", "Minimum playout delay",
           "The least a viewer should delay rendering the video, in ms (10 ms steps), sent "

@@ -6,10 +6,11 @@
 // bounded by its REMBs (WebrtcSession collects them); and the
 // video encoder of a group that serves that consumer alone follows the
 // estimate, within min-bitrate and max-bitrate, its picture scaled down when
-// the bitrate is too low for the input's size (rtcstream/scaling.h). An
-// encoder shared by several consumers runs at max-bitrate and full size:
-// lowering it for one would lower it for all (an encoding ladder, one
-// rendition per group of viewers, is the way out, and not built yet).
+// the bitrate is too low for the input's size (rtcstream/scaling.h). Raw
+// video that several consumers watch is encoded in a ladder of renditions
+// instead (sink-ladder.cpp): each consumer is moved to the one its estimate
+// allows; the full rendition runs at max-bitrate and the others at their
+// own bitrates, whatever any one consumer's link does.
 //
 // Threads and locks:
 //   - TWCC feedback comes as an upstream "RTPTWCCPackets" event that the
@@ -229,6 +230,16 @@ counter_bps (guint64 bytes, gint64 now_us, guint64 last_bytes, gint64 last_us, g
   return (guint) ((bytes - last_bytes) * 8 * G_USEC_PER_SEC / (guint64) (now_us - last_us));
 }
 
+// What each raw video branch of consumer c gets of a link of bps.
+guint
+video_share (guint bps, guint audio_bps, const Consumer &c)
+{
+  size_t n = std::count_if (c.branches.begin (), c.branches.end (), [] (const Branch &b) {
+    return b.group->codec->kind == MediaKind::Video && b.group->encodes;
+  });
+  return n ? (guint) (std::max (0.0, bps * kHeadroom - audio_bps) / n) : 0;
+}
+
 // Ticks in a row after which pre-encoded video that needs more than a
 // congested link's estimate is said not to fit it (and back).
 constexpr int kThinTicks = 3;
@@ -323,15 +334,19 @@ apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_u
       : std::max (0.0, estimate * kHeadroom - audio) / (double) video.size ();
   guint target = 0;
   for (EncoderGroup *g : video) {
-    bool adapt = b.congestion_control && g->consumers == 1;
+    // Alone on its input's video (no ladder): the encoder follows this
+    // consumer. A rendition other than the full one keeps its bitrate.
+    bool adapt = b.congestion_control && g->rendition == 0 && g->consumers == 1 &&
+        viewers_of (self, g->input, g->codec) == 1;
     // (A min-bitrate set above max-bitrate gives way to it.)
     guint want = adapt ? (guint) std::clamp<double> (share, std::min (b.min_bps, b.max_bps),
-        b.max_bps) : b.max_bps;
+        b.max_bps) : g->rendition ? g->size.bps : b.max_bps;
     guint have = encoder_bitrate (*g->codec, g->encoder);
     if (have == 0 || std::fabs ((double) have - want) > kEncoderChange * have) {
-      GST_DEBUG_OBJECT (self, "%s encoder of %s: %u -> %u bit/s (%s)", g->codec->name,
-          g->input->name.c_str (), have, want, adapt ? "follows its consumer's estimate"
-                                                     : "shared or not adapting: max-bitrate");
+      GST_DEBUG_OBJECT (self, "%s encoder of %s, rendition %zu: %u -> %u bit/s (%s)",
+          g->codec->name, g->input->name.c_str (), g->rendition, have, want,
+          adapt ? "follows its consumer's estimate"
+                : g->rendition ? "the rendition's bitrate" : "shared or not adapting: max-bitrate");
       set_encoder_bitrate (*g->codec, g->encoder, want);
     }
     if (adapt)
@@ -400,6 +415,8 @@ update_congestion (RtcstreamSink *self)
       continue;
     SessionStats ss = kv.second->session->stats ();
     gint64 now = now_us ();
+    bool congested = false;
+    guint share = 0, capacity_share = 0;
     {
       std::lock_guard<std::mutex> lk (cc->lock);
       cc->estimator.set_limits (estimator_limits (b, cc->audio_bps));
@@ -424,12 +441,26 @@ update_congestion (RtcstreamSink *self)
       }
       cc->posted_bps = cc->estimator.estimate_bps ();
       const BandwidthEstimator &e = cc->estimator;
+      // For the ladder: the video's share of the estimate and of where the
+      // link was last congested, and whether it showed congestion since the
+      // last tick: a queue building now, loss, or the delay-based rate cut
+      // (it falls only on overuse; the estimate also falls when the viewer
+      // merely receives less, as its bound of 1.5 times that follows).
+      guint estimate = e.estimate_bps ();
+      congested = e.usage () == BandwidthEstimator::Usage::Over || e.loss () > 0.05 ||
+          (cc->tick_delay_based && e.delay_based_bps () < 0.97 * cc->tick_delay_based);
+      cc->tick_delay_based = e.delay_based_bps ();
+      share = video_share (estimate, cc->audio_bps, *kv.second);
+      capacity_share = e.capacity_bps () ? video_share (e.capacity_bps (), cc->audio_bps,
+          *kv.second) : 0;
       GST_DEBUG_OBJECT (self, "consumer %s: estimate %u (delay-based %u, received %u), sent %u "
           "bit/s, loss %.3f, rtt %.0f ms, queue %.0f ms, trend %.1f / threshold %.1f ms: %s, capacity %u",
           kv.second->session->peer_id ().c_str (), e.estimate_bps (), e.delay_based_bps (),
           e.received_bps (), cc->sent_bps, e.loss (), e.rtt_ms (), e.queue_delay_ms (), e.trend_ms (),
           e.threshold_ms (), usage_name (e.usage ()), e.capacity_bps ());
     }
+    if (kv.second->linked)
+      update_renditions (self, kv.first, *kv.second, share, congested, capacity_share, now);
     apply_bitrate (self, kv.first, now);
   }
 }

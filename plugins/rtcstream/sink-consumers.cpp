@@ -397,7 +397,10 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
     ok = ok && gst_pad_link (b.group_tee_pad, qsink) == GST_PAD_LINK_OK;
     group->consumers++;
-    c->branches.push_back (b);
+    {
+      std::lock_guard<std::mutex> lk (st->lock);  // stats read the branches
+      c->branches.push_back (std::move (b));
+    }
     if (!ok) {
       gst_object_unref (qsink);
       error = "could not link " + in->name + " to the WebRTC session";
@@ -433,6 +436,7 @@ namespace {
 void
 unlink_branch (RtcstreamSink *self, Branch &b, bool keep_session)
 {
+  settle_switch (self, b);  // the branch is on one rendition, with one tee pad
   GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
   gst_pad_unlink (b.group_tee_pad, qsink);
   gst_object_unref (qsink);
@@ -485,6 +489,7 @@ drop_input_from_consumers (RtcstreamSink *self, InputStream *in)
       }
       unlink_branch (self, *it, true);
       left.push_back (it->group);
+      std::lock_guard<std::mutex> lk (st->lock);  // stats read the branches
       it = c->branches.erase (it);
     }
     for (EncoderGroup *g : left)

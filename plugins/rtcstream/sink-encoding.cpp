@@ -228,17 +228,21 @@ candidate_codecs (const CommonSettings &s, const InputStream &in, GstCaps *caps)
 
 // Worker thread. The group encoding input in codec, made on first use.
 EncoderGroup *
-get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string &error)
+get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string &error,
+    size_t rendition, const Rendition *size)
 {
   State *st = self->state;
   for (auto &g : st->groups)
-    if (g->input == in && g->codec == codec)
+    if (g->input == in && g->codec == codec && g->rendition == rendition)
       return g.get ();
 
   auto group = std::make_unique<EncoderGroup> ();
   group->owner = self;
   group->input = in;
   group->codec = codec;
+  group->rendition = size ? rendition : 0;
+  if (size)
+    group->size = *size;
   GstCaps *caps;
   {
     std::lock_guard<std::mutex> lk (st->lock);
@@ -248,6 +252,8 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
   if (caps)
     gst_caps_unref (caps);
   std::string base = in->name + "-" + codec->name;
+  if (group->rendition)
+    base += "-r" + std::to_string (group->rendition);
   std::vector<GstElement *> &els = group->elements;
   if (group->encodes) {
     // A leaky queue gives the encoder its own thread and drops frames
@@ -268,6 +274,9 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     }
     GstElement *filter = make_element ("capsfilter", base + "-rawcaps");
     GstCaps *raw = encoder_input_caps (*codec);
+    if (group->rendition)
+      gst_caps_set_simple (raw, "width", G_TYPE_INT, size->width, "height", G_TYPE_INT,
+          size->height, nullptr);
     g_object_set (filter, "caps", raw, nullptr);
     gst_caps_unref (raw);
     els.push_back (filter);
@@ -279,7 +288,9 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
         gst_object_unref (e);
       return nullptr;
     }
-    if (codec->kind == MediaKind::Video) {
+    if (group->rendition) {
+      set_encoder_bitrate (*codec, enc, size->bps);
+    } else if (codec->kind == MediaKind::Video) {
       std::lock_guard<std::mutex> lk (st->lock);
       set_encoder_bitrate (*codec, enc, initial_video_bitrate (st->bitrates));
     }
@@ -336,8 +347,12 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     remove_elements (GST_BIN (self), els);
     return nullptr;
   }
-  GST_INFO_OBJECT (self, "%s %s for %s", group->encodes ? "encoding" : "passing through",
-      codec->name, in->name.c_str ());
+  if (group->rendition)
+    GST_INFO_OBJECT (self, "encoding %s for %s, rendition %zu: %dx%d at %u bit/s", codec->name,
+        in->name.c_str (), group->rendition, size->width, size->height, size->bps);
+  else
+    GST_INFO_OBJECT (self, "%s %s for %s", group->encodes ? "encoding" : "passing through",
+        codec->name, in->name.c_str ());
   EncoderGroup *ret = group.get ();
   std::lock_guard<std::mutex> lk (st->lock);
   st->groups.push_back (std::move (group));
@@ -350,8 +365,8 @@ release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
   State *st = self->state;
   if (group->consumers > 0 || group->reserved > 0)
     return;
-  GST_INFO_OBJECT (self, "no consumer uses %s for %s any more, removing it",
-      group->codec->name, group->input->name.c_str ());
+  GST_INFO_OBJECT (self, "no consumer uses %s for %s (rendition %zu) any more, removing it",
+      group->codec->name, group->input->name.c_str (), group->rendition);
   GstPad *first_sink = gst_element_get_static_pad (group->elements.front (), "sink");
   gst_pad_unlink (group->input_tee_pad, first_sink);
   gst_object_unref (first_sink);
@@ -362,6 +377,12 @@ release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
   st->groups.erase (std::remove_if (st->groups.begin (), st->groups.end (),
       [group] (const std::unique_ptr<EncoderGroup> &g) { return g.get () == group; }),
       st->groups.end ());
+}
+
+void
+ask_group_keyframe (EncoderGroup *group)
+{
+  push_keyframe_request (group);
 }
 
 // Worker thread.

@@ -9,6 +9,8 @@
 //   sink-channels.cpp   data channels: navigation in, application messages
 //   sink-congestion.cpp each consumer's bandwidth estimate, and the encoder
 //                       bitrate that follows it
+//   sink-ladder.cpp     the encoding ladder: each viewer's rendition, and
+//                       switching a viewer's branch from one to another
 //
 // Threads: see rtcstreamsink.cpp. Unless a function says otherwise it runs
 // on the element's worker.
@@ -27,6 +29,7 @@
 #include "element.h"
 #include "rtcstream/bandwidth.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/ladder.h"
 #include "rtcstream/playout-delay.h"
 #include "rtcstream/scaling.h"
 #include "rtcstream/sdp.h"
@@ -60,6 +63,10 @@ struct InputStream {
 struct EncoderGroup {
   InputStream *input = nullptr;
   const Codec *codec = nullptr;
+  // Its rendition of the input's ladder (sink-ladder.cpp): 0 the full
+  // picture; above, a picture of the rendition's size at its bitrate.
+  size_t rendition = 0;
+  Rendition size;  // rendition > 0: what it encodes
   bool encodes = false;              // false: passes encoded input through
   std::vector<GstElement *> elements; // in link order, last is the tee
   GstElement *encoder = nullptr;     // one of elements, when it encodes
@@ -92,11 +99,18 @@ struct EncoderGroup {
   RtcstreamSink *owner = nullptr;
 };
 
+struct RenditionSwitch;
+
 struct Branch {
   EncoderGroup *group = nullptr;
   GstElement *queue = nullptr;
   GstElement *payloader = nullptr;
   GstPad *group_tee_pad = nullptr;
+  // Raw video shared with other viewers: the rendition its estimate allows
+  // (worker-only), and the switch to another one under way, if any.
+  std::unique_ptr<RenditionChooser> chooser;
+  std::shared_ptr<RenditionSwitch> switching;
+  guint switches = 0;  // renditions switched to (for stats)
 };
 
 // The bitrate properties (guarded by the state lock).
@@ -130,6 +144,7 @@ struct Congestion {
   guint64 remb_count = 0;      // the REMBs given to it so far
   gint64 last_post_us = 0;     // when the probe last asked the worker to apply
   guint posted_bps = 0;        // the estimate it asked with
+  guint tick_delay_based = 0;  // the delay-based rate at the last tick (worker)
   // Pre-encoded (passed-through) video, which cannot follow the estimate:
   // what it sends (the groups' bytes at the last tick), how many ticks in a
   // row it needed more than the estimate leaves it and whether the link
@@ -187,6 +202,9 @@ struct State : ElementCore {
   bool data_channel = false;  // guarded by lock
   BitrateSettings bitrates;   // guarded by lock
   PlayoutDelaySettings playout_delay;  // guarded by lock
+  // video-ladder (guarded by lock): its text, and its rungs.
+  std::string ladder_spec;
+  std::vector<LadderRung> ladder = {{1, 0}, {2, 0}, {4, 0}};
 };
 
 // --- sink-encoding.cpp -----------------------------------------------------------
@@ -204,7 +222,9 @@ std::vector<const Codec *> candidate_codecs (const CommonSettings &s, const Inpu
 // The group encoding input in codec, made on first use; null with error
 // filled when it cannot be made.
 EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *codec,
-    std::string &error);
+    std::string &error, size_t rendition = 0, const Rendition *size = nullptr);
+// Asks group's encoder for a keyframe (through the limiter).
+void ask_group_keyframe (EncoderGroup *group);
 // Removes group once no consumer uses it.
 void release_group_if_unused (RtcstreamSink *self, EncoderGroup *group);
 // Gives back a consumer's reserved groups, removing those nobody uses.
@@ -239,6 +259,26 @@ void update_congestion (RtcstreamSink *self);
 guint initial_video_bitrate (const BitrateSettings &b);
 // Fields of a consumer's stats (state lock held).
 void add_congestion_stats (GstStructure *s, const Consumer &c);
+
+// --- sink-ladder.cpp -------------------------------------------------------------
+
+// The renditions of a raw video input (state lock not held); empty when its
+// size is unknown.
+std::vector<Rendition> input_ladder (RtcstreamSink *self, InputStream *in);
+// How many linked consumers receive in's video in codec, over every rendition.
+int viewers_of (RtcstreamSink *self, InputStream *in, const Codec *codec);
+// Every second, before the bitrates: each raw video branch of a consumer
+// to the rendition its estimate allows (the full one while it is the only
+// viewer). share_bps and capacity_share_bps are a video branch's share of
+// the estimate and of where its link was last congested (0: unknown);
+// congested: the link showed congestion since the last tick.
+void update_renditions (RtcstreamSink *self, const std::string &session_id, Consumer &c,
+    guint share_bps, bool congested, guint capacity_share_bps, gint64 now);
+// Ends the branch's switch under way, if any: the branch keeps the new
+// rendition when its keyframe already went through, else the old one.
+void settle_switch (RtcstreamSink *self, Branch &b);
+// Fields of a consumer's stats (state lock held): its video's rendition.
+void add_rendition_stats (GstStructure *s, const Consumer &c);
 
 // --- sink-channels.cpp -----------------------------------------------------------
 

@@ -301,6 +301,7 @@ export const entries = [
   { lines: ['bench/server-attacks.py build/signalling/rtcstream-signalling ../main/build/signalling/rtcstream-signalling'], skip: 'the attack benchmark: 1 GiB bodies, 1400 connections, minutes per binary, run by hand and kept out of meson test' },
   { lines: ['bench/ttff.sh', 'RUNS=10 bench/ttff.sh HEAD~3'], skip: 'the time-to-first-frame benchmark: builds another revision and runs minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['bench/netsim.sh stream', 'bench/netsim.sh stream --caps 500 --congestion-control on', 'bench/netsim.sh stream --pattern moving'], skip: 'the benchmark on simulated links: minutes of both cores, run by hand and kept out of meson test' },
+  { lines: ['bench/netsim.sh ladder'], skip: 'the encoding ladder benchmark: 6 runs of 40 s with up to 20 viewers in namespaces, minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['meson test -C build --print-errorlogs --suite netsim'], skip: 'the netsim suite, which meson test runs next to this one' },
   { lines: ['meson test -C build --print-errorlogs --suite fuzz'], skip: 'the fuzz suite, which meson test runs next to this one' },
   { lines: ['bench/churn.sh > churn.md', 'bench/churn.sh --cycles 100'], skip: 'the churn benchmark: minutes to an hour of both cores, run by hand; the integration-churn test runs the same code for 21 cycles' },

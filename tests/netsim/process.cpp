@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 
@@ -293,6 +294,34 @@ run_command (const std::vector<std::string> &argv, const std::string &netns_path
   if (output)
     *output = text;
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+double
+cpu_seconds (pid_t pid)
+{
+  gchar *text = nullptr;
+  std::string path = "/proc/" + std::to_string (pid) + "/stat";
+  if (!g_file_get_contents (path.c_str (), &text, nullptr, nullptr))
+    return NAN;
+  std::string all (text);
+  g_free (text);
+  // After "pid (comm) ": state is field 3; utime and stime are 14 and 15.
+  size_t at = all.rfind (')');
+  if (at == std::string::npos)
+    return NAN;
+  std::vector<std::string> fields;
+  std::string field;
+  for (size_t i = at + 2; i <= all.size (); i++) {
+    if (i == all.size () || all[i] == ' ') {
+      fields.push_back (field);
+      field.clear ();
+    } else {
+      field += all[i];
+    }
+  }
+  if (fields.size () < 13)
+    return NAN;
+  return (std::stod (fields[11]) + std::stod (fields[12])) / (double) sysconf (_SC_CLK_TCK);
 }
 
 }  // namespace netsim

@@ -92,4 +92,8 @@ private:
 int run_command (const std::vector<std::string> &argv, const std::string &netns_path = "",
     std::string *output = nullptr, const std::string &input = "");
 
+// CPU time (user + system, every thread) that process pid used so far, in
+// seconds, from /proc; NAN when it cannot be read.
+double cpu_seconds (pid_t pid);
+
 }  // namespace netsim
