@@ -18,7 +18,8 @@
 // late when one of its packets is later than the playout delay, so the
 // need is the largest delay of the last 2 s (every packet counts), plus a
 // margin of 20% and 2 ms. While retransmissions are needed (a packet lost
-// or recovered by one in the last 10 s), the need also leaves room for one:
+// for good or recovered by one in the last 10 s: the caller counts them),
+// the need also leaves room for one:
 // the largest delay plus the round trip (measured on retransmissions; 40 ms
 // until one was) plus 10 ms for the gap to be noticed and asked about.
 //

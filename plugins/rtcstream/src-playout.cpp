@@ -184,7 +184,12 @@ Playout::tick ()
     // Counters of jitterbuffers that went (an SSRC that timed out) drop out
     // of the sums: only growth counts as a retransmission needed.
     packets_late = std::max (packets_late, late);
-    target.retransmissions (g_get_monotonic_time () * 1000, lost + recovered, (gint64) rtt);
+    // A packet given up on that arrived after all (late) was delayed, not
+    // lost: jitter that the target had not caught up with yet, which asks
+    // for a longer delay, not for room for retransmissions.
+    const guint64 lost_for_good = lost > late ? lost - late : 0;
+    target.retransmissions (g_get_monotonic_time () * 1000, lost_for_good + recovered,
+        (gint64) rtt);
   }
   apply ();
 }
