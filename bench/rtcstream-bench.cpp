@@ -464,6 +464,11 @@ struct G2g {
     GstStructure *st = nullptr;
     g_object_get (src, "stats", &st, nullptr);
     guint t = 0;
+    if (st && g_getenv ("G2G_DEBUG")) {
+      gchar *text = gst_structure_to_string (st);
+      note ("%s", text);
+      g_free (text);
+    }
     if (st && gst_structure_get_uint (st, "latency", &t)) {
       std::lock_guard<std::mutex> lk (lock);
       targets.push_back (t);
