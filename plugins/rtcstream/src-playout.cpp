@@ -165,7 +165,7 @@ Playout::tick ()
       if (auto *jb = static_cast<GstElement *> (g_weak_ref_get (ref.get ())))
         jbs.push_back (jb);
   }
-  guint64 lost = 0, recovered = 0, late = 0, rtt = 0;
+  guint64 lost = 0, recovered = 0, late = 0, duplicates = 0, rtt = 0;
   for (GstElement *jb : jbs) {
     GstStructure *s = nullptr;
     g_object_get (jb, "stats", &s, nullptr);
@@ -174,6 +174,7 @@ Playout::tick ()
       if (gst_structure_get_uint64 (s, "num-lost", &v)) lost += v;
       if (gst_structure_get_uint64 (s, "num-late", &v)) late += v;
       if (gst_structure_get_uint64 (s, "rtx-success-count", &v)) recovered += v;
+      if (gst_structure_get_uint64 (s, "num-duplicates", &v)) duplicates += v;
       if (gst_structure_get_uint64 (s, "rtx-rtt", &v)) rtt = std::max (rtt, v);
       gst_structure_free (s);
     }
@@ -186,9 +187,12 @@ Playout::tick ()
     packets_late = std::max (packets_late, late);
     // A packet given up on that arrived after all (late) was delayed, not
     // lost: jitter that the target had not caught up with yet, which asks
-    // for a longer delay, not for room for retransmissions.
+    // for a longer delay, not for room for retransmissions. Likewise a
+    // retransmission whose original came too (a duplicate: the original was
+    // only overtaken, or late) recovered nothing.
     const guint64 lost_for_good = lost > late ? lost - late : 0;
-    target.retransmissions (g_get_monotonic_time () * 1000, lost_for_good + recovered,
+    const guint64 recovered_for_good = recovered > duplicates ? recovered - duplicates : 0;
+    target.retransmissions (g_get_monotonic_time () * 1000, lost_for_good + recovered_for_good,
         (gint64) rtt);
   }
   apply ();
