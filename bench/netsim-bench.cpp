@@ -22,6 +22,19 @@
 //     --viewers LIST   viewer counts (default 1,5,20)
 //     --seconds N      length of each run (default 40; CPU over the last 15 s)
 //     --repeat N       runs of each, interleaved, averaged (default 2)
+//   netsim-bench g2g [OPTIONS]      glass to glass, 1280x720 30 fps VP8,
+//                                   rtcstreamsrc (adaptive) against bare
+//                                   webrtcbin pairs at latency 200, 50, 0, on a
+//                                   clean link and under jitter (one-way delay
+//                                   J +- J ms, FIFO): capture to render p50/p90,
+//                                   pictures rendered and dropped late
+//     --jitter LIST    J in ms (default 0,10,30)
+//     --receivers LIST adaptive, rtcstream-N (latency=N), bare-N (default
+//                      adaptive,bare-200,bare-50,bare-0)
+//     --seconds N      measured per run, after 6 s of warm-up (default 20)
+//     --reorder on     jitter that reorders packets (default off: FIFO)
+//                      (G2G_DEBUG=1 in the environment: the consumer logs its src's
+//                      stats and the pictures whose stamp does not read)
 #include "netsim.h"
 #include "peers.h"
 
@@ -31,6 +44,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -337,6 +351,117 @@ bench_ladder (const std::vector<unsigned> &counts, int seconds, int repeat)
   }
 }
 
+// --- g2g ---------------------------------------------------------------------------
+
+struct G2gOptions {
+  std::vector<unsigned> jitter = {0, 10, 30};
+  std::vector<std::string> receivers = {"adaptive", "bare-200", "bare-50", "bare-0"};
+  int seconds = 20;
+  bool reorder = false;
+};
+
+struct G2gResult {
+  bool ok = false;
+  double rendered = 0, expected = 0, dropped = 0, p50 = NAN, p90 = NAN, p99 = NAN, max = NAN;
+  double target = -1, unreadable = 0;
+  std::string why;
+};
+
+// The roles are rtcstream-bench's ($RTCSTREAM_BENCH), started inside the hosts.
+G2gResult
+run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
+{
+  G2gResult r;
+  const char *bench = getenv ("RTCSTREAM_BENCH");
+  if (!bench) {
+    r.why = "RTCSTREAM_BENCH is not set";
+    return r;
+  }
+  Network net;
+  Host &producer = net.add_host ("producer");
+  Host &viewer = net.add_host ("viewer");
+  net.link (producer, viewer, {.delay_ms = jitter, .jitter_ms = jitter, .reorder = o.reorder});
+  const bool bare = receiver.rfind ("bare-", 0) == 0;
+  std::unique_ptr<SignallingServer> server;
+  std::unique_ptr<Process> prod, cons;
+  std::atomic<bool> relaying{true};
+  std::thread relay;
+  if (bare) {
+    prod = net.spawn (producer, {bench, "g2g-bl-producer"});
+    cons = net.spawn (viewer, {bench, "g2g-bl-consumer", receiver.substr (5)});
+    // The SDP and ICE of the pair, relayed as rtcstream-bench's orchestrator does.
+    relay = std::thread ([&] {
+      auto sig = [] (const std::string &l) { return l.rfind ("SIG ", 0) == 0; };
+      while (relaying) {
+        if (auto l = prod->wait_line (sig, 20))
+          cons->send (*l);
+        if (auto l = cons->wait_line (sig, 20))
+          prod->send (*l);
+      }
+    });
+  } else {
+    server = std::make_unique<SignallingServer> (net, producer);
+    const std::string latency = receiver == "adaptive" ? "-1" : receiver.substr (10);
+    prod = net.spawn (producer, {bench, "g2g-producer", server->uri ("cam")});
+    if (!prod->wait_prefix ("READY", 20000)) {
+      r.why = "the producer did not register";
+      return r;
+    }
+    cons = net.spawn (viewer, {bench, "g2g-consumer", server->uri ("cam"), latency});
+  }
+  std::this_thread::sleep_for (std::chrono::seconds (6));
+  cons->send ("reset");
+  std::this_thread::sleep_for (std::chrono::seconds (o.seconds));
+  cons->send ("g2g");
+  auto line = cons->wait_prefix ("G2G ", 5000);
+  relaying = false;
+  if (relay.joinable ())
+    relay.join ();
+  if (!line) {
+    r.why = "no answer from the consumer";
+    return r;
+  }
+  std::istringstream in (line->substr (4));
+  in >> r.rendered >> r.expected >> r.dropped >> r.p50 >> r.p90 >> r.p99 >> r.max >> r.target >>
+      r.unreadable;
+  r.ok = r.rendered > 0;
+  if (!r.ok)
+    r.why = "nothing rendered";
+  if (r.unreadable > 0)
+    fprintf (stderr, "%s, jitter %u: %.0f pictures without a readable stamp\n", receiver.c_str (),
+        jitter, r.unreadable);
+  cons->stop ();
+  prod->stop ();
+  return r;
+}
+
+void
+bench_g2g (const G2gOptions &o)
+{
+  printf ("| link (one-way) | receiver | p50 ms | p90 ms | p99 ms | rendered / made | dropped "
+          "late by the sink | playout delay (mean) |\n|---|---|---|---|---|---|---|---|\n");
+  for (unsigned j : o.jitter) {
+    for (const std::string &rcv : o.receivers) {
+      G2gResult r = run_g2g (o, j, rcv);
+      std::string link = j ? std::to_string (j) + " ± " + std::to_string (j) + " ms" +
+              (o.reorder ? ", reordering" : "") : "clean";
+      std::string label = rcv == "adaptive" ? "rtcstreamsrc (adaptive)"
+          : rcv.rfind ("bare-", 0) == 0 ? "bare webrtcbin latency=" + rcv.substr (5)
+          : "rtcstreamsrc latency=" + rcv.substr (10);
+      if (!r.ok) {
+        printf ("| %s | %s | failed: %s | | | | | |\n", link.c_str (), label.c_str (),
+            r.why.c_str ());
+      } else {
+        printf ("| %s | %s | %.1f | %.1f | %.1f | %.0f / %.0f | %.0f | %s |\n", link.c_str (),
+            label.c_str (), r.p50, r.p90, r.p99, r.rendered, r.expected, r.dropped,
+            r.target >= 0 ? (std::to_string ((int) std::lround (r.target)) + " ms").c_str ()
+                          : "-");
+      }
+      fflush (stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int
@@ -374,6 +499,32 @@ main (int argc, char **argv)
         }
       }
       bench_ladder (counts, seconds, repeat);
+      return 0;
+    }
+    if (mode == "g2g") {
+      G2gOptions o;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        std::string k = argv[i], v = argv[i + 1];
+        std::vector<std::string> items;
+        std::istringstream in (v);
+        for (std::string item; std::getline (in, item, ',');)
+          items.push_back (item);
+        if (k == "--jitter") {
+          o.jitter.clear ();
+          for (auto &it : items)
+            o.jitter.push_back ((unsigned) std::stoul (it));
+        } else if (k == "--receivers") {
+          o.receivers = items;
+        } else if (k == "--seconds") {
+          o.seconds = std::max (5, std::stoi (v));
+        } else if (k == "--reorder") {
+          o.reorder = v == "on";
+        } else {
+          fprintf (stderr, "netsim-bench: unknown option %s\n", k.c_str ());
+          return 2;
+        }
+      }
+      bench_g2g (o);
       return 0;
     }
     if (mode == "stream") {
@@ -416,7 +567,8 @@ main (int argc, char **argv)
     fprintf (stderr, "%s\n", e.what ());
     return 1;
   }
-  fprintf (stderr, "usage: netsim-bench delay | stream [--caps LIST] [--seconds N] "
+  fprintf (stderr, "usage: netsim-bench delay | g2g [--jitter LIST] [--receivers LIST] "
+                   "[--seconds N] [--reorder on] | stream [--caps LIST] [--seconds N] "
                    "[--size WxH] [--pattern static|moving] [--congestion-control off|on|both] [--loss PCT] "
                    "[--delay MS] [--queue MS] | ladder [--viewers LIST] [--seconds N] [--repeat N]\n");
   return 2;

@@ -10,11 +10,15 @@
 #   bench/netsim.sh stream --caps 500 --seconds 45
 #   bench/netsim.sh ladder                      # producer CPU, 3-rung ladder against one
 #                                               # encoder, 1/5/20 viewers, twice; ~10 minutes
+#   bench/netsim.sh g2g                         # glass to glass, adaptive playout against
+#                                               # bare webrtcbin 200/50/0, clean and 10/30 ms
+#                                               # jitter; ~8 minutes
 set -euo pipefail
 
 # shellcheck source=bench/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export NETSIM_DELAY=$BUILD/tests/netsim/netsim-delay
 export NETSIM_GST=$BUILD/tests/netsim/netsim-gst
+export RTCSTREAM_BENCH=$BUILD/bench/rtcstream-bench
 
 exec "$BUILD/bench/netsim-bench" "$@"

@@ -5,6 +5,10 @@
 //
 //  1. Time to first decoded frame of a new consumer, interleaved runs.
 //  2. Producer CPU and RSS with 1, 5, 20 consumers receiving encoded VP8.
+//  3. Glass-to-glass roles for bench/netsim.sh g2g (netsim-bench runs them
+//     inside the simulator's hosts): the producer stamps the monotonic clock
+//     into each picture before encoding, the consumer reads it back from the
+//     decoded picture when its sink renders it.
 //
 // One binary, several roles. `run` is the orchestrator: it starts the
 // signalling server and the other roles as child processes (so that each
@@ -15,6 +19,11 @@
 //   consumers URI N     N x rtcstreamsrc ! video/x-vp8 ! fakesink; FIRST/ALL; "count" -> COUNT
 //   bl-producer N       videotestsrc ! vp8enc ! tee ! N x (rtpvp8pay ! webrtcbin)
 //   bl-consumers N      N x webrtcbin -> rtpvp8depay ! fakesink
+//   g2g-producer URI    as producer, the clock stamped into each picture
+//   g2g-consumer URI L  rtcstreamsrc latency=L ! fakesink sync=true: "reset",
+//                       "g2g" -> G2G (see G2g::report)
+//   g2g-bl-producer     as bl-producer 1, stamped
+//   g2g-bl-consumer L   as bl-consumers 1, webrtcbin latency=L, decoded, G2G
 //
 // The two bl- roles exchange SDP and ICE as "SIG ..." lines that the
 // orchestrator relays from one child's stdout to the other's stdin.
@@ -23,6 +32,7 @@
 
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
 #include <fcntl.h>
@@ -286,6 +296,269 @@ struct FrameCounters {
   }
 };
 
+// --- glass to glass: the capture time in the picture --------------------------------
+
+// The monotonic clock (ms, 32 bits) in the top of the luma plane: bit i is
+// a block in column i of row 0 (white 1, black 0), and again inverted in
+// row 1, which tells a picture that carries a stamp. Blocks are 1/40 of the
+// width, 32 pixels at 1280 (at 16, the blocks of the low bits, which change
+// every frame, came out grey from a VP8 encoder at 2 Mbit/s); a picture
+// scaled down by the sender's congestion control still reads.
+constexpr int kStampBits = 32;
+
+guint8 *
+stamp_pixel (GstVideoFrame *f, int row, int bit, int *ok)
+{
+  const int w = GST_VIDEO_FRAME_WIDTH (f), h = GST_VIDEO_FRAME_HEIGHT (f);
+  const int x = (2 * bit + 1) * w / 80, y = (2 * row + 1) * w / 80;
+  *ok = x < w && y < h;
+  return (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (f, 0) + y * GST_VIDEO_FRAME_PLANE_STRIDE (f, 0) + x;
+}
+
+void
+write_stamp (GstVideoFrame *f, guint64 us)
+{
+  const int w = GST_VIDEO_FRAME_WIDTH (f), h = GST_VIDEO_FRAME_HEIGHT (f);
+  const int bs = std::max (1, w / 40);
+  guint8 *y0 = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (f, 0);
+  const int stride = GST_VIDEO_FRAME_PLANE_STRIDE (f, 0);
+  for (int row = 0; row < 2; row++)
+    for (int bit = 0; bit < kStampBits; bit++) {
+      const bool one = ((us >> bit) & 1) != (row == 1);
+      for (int y = row * bs; y < std::min (h, (row + 1) * bs); y++)
+        memset (y0 + y * stride + bit * bs, one ? 235 : 16, std::min (bs, w - bit * bs));
+    }
+}
+
+bool
+read_stamp (GstVideoFrame *f, guint64 *us)
+{
+  guint64 v = 0;
+  for (int bit = 0; bit < kStampBits; bit++) {
+    int ok0, ok1;
+    const bool a = *stamp_pixel (f, 0, bit, &ok0) > 128, b = *stamp_pixel (f, 1, bit, &ok1) > 128;
+    if (!ok0 || !ok1 || a == b)
+      return false;
+    v |= (guint64) a << bit;
+  }
+  *us = v;
+  return true;
+}
+
+// Producer: stamps each picture that leaves `identity name=stamp` (in a YUV
+// format: what the encoders take, I420, is negotiated).
+void
+attach_stamper (GstElement *pipeline)
+{
+  GstElement *id = gst_bin_get_by_name (GST_BIN (pipeline), "stamp");
+  GstPad *pad = gst_element_get_static_pad (id, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, [] (GstPad *pad, GstPadProbeInfo *info,
+      gpointer) -> GstPadProbeReturn {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    GstVideoInfo vi;
+    bool have = caps && gst_video_info_from_caps (&vi, caps);
+    if (caps)
+      gst_caps_unref (caps);
+    if (!have || !GST_VIDEO_INFO_IS_YUV (&vi))  // the stamp goes in the luma plane
+      return GST_PAD_PROBE_OK;
+    GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+    GstVideoFrame f;
+    if (gst_video_frame_map (&f, &vi, buf, GST_MAP_WRITE)) {
+      write_stamp (&f, (guint64) now_us () / 1000);
+      gst_video_frame_unmap (&f);
+    }
+    return GST_PAD_PROBE_OK;
+  }, nullptr, nullptr);
+  gst_object_unref (pad);
+  gst_object_unref (id);
+}
+
+// Consumer: reads the stamp of each picture its sink renders (fakesink
+// sync=true, qos, 20 ms max-lateness as a video sink has: a later picture
+// is dropped, not rendered), from its handoff, after the clock wait.
+struct G2g {
+  std::mutex lock;
+  std::vector<double> ms;       // capture to render, per picture rendered
+  guint64 first = 0, last = 0;  // stamps (µs) since the reset
+  guint64 unreadable = 0;
+  GstElement *sink = nullptr;
+  guint64 dropped0 = 0;
+  GstElement *src = nullptr;    // rtcstreamsrc, for its playout delay
+  std::vector<double> targets;
+
+  static void on_handoff (GstElement *, GstBuffer *buf, GstPad *pad, gpointer data)
+  {
+    auto *g = static_cast<G2g *> (data);
+    const gint64 now = now_us ();
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    GstVideoInfo vi;
+    bool have = caps && gst_video_info_from_caps (&vi, caps);
+    if (caps)
+      gst_caps_unref (caps);
+    GstVideoFrame f;
+    guint64 us = 0;
+    bool ok = have && gst_video_frame_map (&f, &vi, buf, GST_MAP_READ);
+    if (ok) {
+      // ms in the picture, µs here; the stamp was truncated: +0.5 ms.
+      ok = read_stamp (&f, &us);
+      us = us * 1000 + 500;
+      ok = ok && us <= (guint64) now + 500 && (guint64) now - us < 10 * G_USEC_PER_SEC;
+      if (!ok && g_getenv ("G2G_DEBUG")) {
+        std::string bits;
+        for (int row = 0; row < 2; row++, bits += " ")
+          for (int bit = 0; bit < kStampBits; bit++) {
+            int okp;
+            bits += std::to_string (*stamp_pixel (&f, row, bit, &okp) / 26);
+          }
+        note ("unreadable %dx%d %s us %llu now %lld", GST_VIDEO_FRAME_WIDTH (&f),
+            GST_VIDEO_FRAME_HEIGHT (&f), bits.c_str (), (unsigned long long) us, (long long) now);
+      }
+      gst_video_frame_unmap (&f);
+    }
+    std::lock_guard<std::mutex> lk (g->lock);
+    if (!ok) {
+      g->unreadable++;
+      return;
+    }
+    g->ms.push_back ((now - (gint64) us) / 1000.0);
+    if (!g->first)
+      g->first = us;
+    g->last = std::max (g->last, us);
+  }
+
+  void attach (GstElement *fakesink)
+  {
+    sink = fakesink;
+    g_object_set (sink, "sync", TRUE, "qos", TRUE, "max-lateness", (gint64) 20 * GST_MSECOND,
+        "signal-handoffs", TRUE, "enable-last-sample", FALSE, nullptr);
+    g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), this);
+  }
+
+  guint64 dropped ()
+  {
+    GstStructure *st = nullptr;
+    g_object_get (sink, "stats", &st, nullptr);
+    guint64 d = 0;
+    if (st) {
+      gst_structure_get_uint64 (st, "dropped", &d);
+      gst_structure_free (st);
+    }
+    return d;
+  }
+
+  void reset ()
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    ms.clear ();
+    targets.clear ();
+    first = last = unreadable = 0;
+    dropped0 = sink ? dropped () : 0;
+  }
+
+  // Main loop, every 500 ms: the src's playout delay.
+  void sample_target ()
+  {
+    if (!src)
+      return;
+    GstStructure *st = nullptr;
+    g_object_get (src, "stats", &st, nullptr);
+    guint t = 0;
+    if (st && g_getenv ("G2G_DEBUG")) {
+      gchar *text = gst_structure_to_string (st);
+      note ("%s", text);
+      g_free (text);
+    }
+    if (st && gst_structure_get_uint (st, "latency", &t)) {
+      std::lock_guard<std::mutex> lk (lock);
+      targets.push_back (t);
+    }
+    if (st)
+      gst_structure_free (st);
+  }
+
+  // G2G RENDERED EXPECTED DROPPED P50 P90 P99 MAX TARGET UNREADABLE:
+  // pictures rendered since the reset, those the producer made meanwhile
+  // (30 fps between the first and last stamp seen), those the sink dropped
+  // late, capture to render in ms, the src's mean playout delay (-1: not
+  // rtcstreamsrc), pictures rendered whose stamp did not read.
+  std::string report ()
+  {
+    const guint64 d = sink ? dropped () : 0;
+    std::lock_guard<std::mutex> lk (lock);
+    std::vector<double> v = ms;
+    std::sort (v.begin (), v.end ());
+    auto pct = [&] (double p) {
+      return v.empty () ? -1.0 : v[std::min (v.size () - 1, (size_t) (p / 100.0 * v.size ()))];
+    };
+    const double expected = last > first ? (last - first) / (1e6 / 30.0) + 1 : 0;
+    double target = -1;
+    if (!targets.empty ()) {
+      target = 0;
+      for (double t : targets)
+        target += t / targets.size ();
+    }
+    char line[256];
+    snprintf (line, sizeof line, "G2G %zu %.0f %llu %.1f %.1f %.1f %.1f %.1f %llu", v.size (),
+        expected, (unsigned long long) (d - dropped0), pct (50), pct (90), pct (99),
+        v.empty () ? -1.0 : v.back (), target, (unsigned long long) unreadable);
+    return line;
+  }
+};
+
+// The commands of a g2g consumer role.
+void
+g2g_commands (RoleLoop &rl, G2g &g)
+{
+  rl.on_line = [&g] (const std::string &line) {
+    if (line == "reset")
+      g.reset ();
+    else if (line == "g2g")
+      say (g.report ());
+  };
+  g_timeout_add (500, [] (gpointer data) -> gboolean {
+    static_cast<G2g *> (data)->sample_target ();
+    return G_SOURCE_CONTINUE;
+  }, &g);
+}
+
+int
+role_g2g_producer (const std::string &uri)
+{
+  GstElement *pipeline = parse (std::string (kSource) +
+      " ! identity name=stamp ! rtcstreamsink uri=" + uri);
+  if (!pipeline)
+    return 1;
+  attach_stamper (pipeline);
+  RoleLoop rl;
+  rl.on_element = [] (GstMessage *msg) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (s && gst_structure_has_name (s, "rtcstream-registered"))
+      say ("READY");
+  };
+  return run_role (pipeline, rl);
+}
+
+int
+role_g2g_consumer (const std::string &uri, int latency)
+{
+  GstElement *pipeline = parse ("rtcstreamsrc name=src latency=" + std::to_string (latency) +
+      " uri=" + uri + " ! video/x-raw,format=I420 ! fakesink name=out");
+  if (!pipeline)
+    return 1;
+  G2g g;
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "out");
+  g.attach (sink);
+  g.src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  RoleLoop rl;
+  g2g_commands (rl, g);
+  say ("READY");
+  int rc = run_role (pipeline, rl);
+  gst_object_unref (sink);
+  gst_object_unref (g.src);
+  return rc;
+}
+
 // --- role: producer (rtcstreamsink) --------------------------------------------------
 
 int
@@ -423,17 +696,21 @@ make_depay ()
 }
 
 // Links a webrtcbin src pad to depay [! vp8dec] ! fakesink, probing the sink.
+// With g2g: decoded, rendered by a syncing sink whose pictures g2g reads.
 void
-link_receiver (GstElement *bin, GstPad *pad, bool decode, FrameCounters *fc, size_t index)
+link_receiver (GstElement *bin, GstPad *pad, bool decode, FrameCounters *fc, size_t index,
+    G2g *g2g = nullptr)
 {
   if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
     return;
   std::vector<GstElement *> chain;
   chain.push_back (make_depay ());
-  if (decode)
+  if (decode || g2g)
     chain.push_back (gst_element_factory_make ("vp8dec", nullptr));
   GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
   g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+  if (g2g)
+    g2g->attach (sink);
   chain.push_back (sink);
   fc->attach (sink, index);
   for (GstElement *e : chain)
@@ -516,14 +793,18 @@ handle_bare_sig (std::vector<BarePeer> &peers, const std::string &line,
 }
 
 int
-role_bl_producer (size_t n)
+role_bl_producer (size_t n, bool stamp = false)
 {
-  std::string desc = std::string (kSource) + " ! " + kVp8Enc + " ! tee name=t allow-not-linked=true ";
+  std::string desc = std::string (kSource) +
+      (stamp ? " ! identity name=stamp" : "") + " ! " + kVp8Enc +
+      " ! tee name=t allow-not-linked=true ";
   for (size_t i = 0; i < n; i++)
     desc += "t. ! " + bare_sender_branch ("w" + std::to_string (i));
   GstElement *pipeline = parse (desc);
   if (!pipeline)
     return 1;
+  if (stamp)
+    attach_stamper (pipeline);
   std::vector<BarePeer> peers (n);
   for (size_t i = 0; i < n; i++) {
     peers[i].index = i;
@@ -556,13 +837,14 @@ struct BareReceiver {
   FrameCounters *fc;
   GstElement *pipeline;
   size_t index;
+  G2g *g2g;
 };
 
 void
 on_bare_recv_pad (GstElement *, GstPad *pad, gpointer data)
 {
   auto *r = static_cast<BareReceiver *> (data);
-  link_receiver (r->pipeline, pad, false, r->fc, r->index);
+  link_receiver (r->pipeline, pad, false, r->fc, r->index, r->g2g);
 }
 
 void
@@ -584,8 +866,10 @@ bare_answer (BarePeer &peer, const std::string &sdp)
   gst_webrtc_session_description_free (offer);
 }
 
+// g2g: one consumer, decoded, its pictures read by g2g (commands reset,
+// g2g), with the jitterbuffer latency given.
 int
-role_bl_consumers (size_t n)
+role_bl_consumers (size_t n, guint latency = 50, G2g *g2g = nullptr)
 {
   GstElement *pipeline = gst_pipeline_new (nullptr);
   FrameCounters fc (n);
@@ -596,18 +880,25 @@ role_bl_consumers (size_t n)
     peers[i].webrtc = gst_element_factory_make ("webrtcbin", ("r" + std::to_string (i)).c_str ());
     if (!peers[i].webrtc)
       return 1;
-    // Same jitterbuffer latency as rtcstreamsrc's default.
+    // 50 ms: rtcstreamsrc's fixed default before it became adaptive.
     gst_util_set_object_arg (G_OBJECT (peers[i].webrtc), "bundle-policy", "max-bundle");
-    g_object_set (peers[i].webrtc, "latency", 50u, nullptr);
+    g_object_set (peers[i].webrtc, "latency", latency, nullptr);
     gst_bin_add (GST_BIN (pipeline), GST_ELEMENT (gst_object_ref (peers[i].webrtc)));
-    recv[i] = BareReceiver{&fc, pipeline, i};
+    recv[i] = BareReceiver{&fc, pipeline, i, g2g};
     g_signal_connect (peers[i].webrtc, "on-ice-candidate", G_CALLBACK (on_bare_ice), &peers[i]);
     g_signal_connect (peers[i].webrtc, "pad-added", G_CALLBACK (on_bare_recv_pad), &recv[i]);
   }
   RoleLoop rl;
-  rl.on_line = [&peers, &fc] (const std::string &line) {
+  if (g2g)
+    g2g_commands (rl, *g2g);
+  auto g2g_line = rl.on_line;
+  rl.on_line = [&peers, &fc, g2g_line] (const std::string &line) {
     if (line == "count") {
       say ("COUNT " + std::to_string (fc.total ()));
+      return;
+    }
+    if (g2g_line && line.rfind ("SIG ", 0) != 0) {
+      g2g_line (line);
       return;
     }
     handle_bare_sig (peers, line, bare_answer, [] (BarePeer &, const std::string &) {});
@@ -1720,7 +2011,8 @@ usage ()
       "       rtcstream-bench ttff --variant LABEL=BUILD_DIR [--variant ...]\n"
       "                            [--runs N] [--log-dir DIR]\n"
       "       (roles started by them: producer URI | consumers URI N | bl-producer N | "
-      "bl-consumers N | ttff-consumer)\n");
+      "bl-consumers N | ttff-consumer | g2g-producer URI | g2g-consumer URI LATENCY | "
+      "g2g-bl-producer | g2g-bl-consumer LATENCY)\n");
   return 2;
 }
 
@@ -1744,6 +2036,16 @@ main (int argc, char **argv)
     return role_bl_consumers (std::stoul (argv[2]));
   if (cmd == "ttff-consumer" && argc == 2)
     return role_ttff_consumer ();
+  if (cmd == "g2g-producer" && argc == 3)
+    return role_g2g_producer (argv[2]);
+  if (cmd == "g2g-consumer" && argc == 4)
+    return role_g2g_consumer (argv[2], std::stoi (argv[3]));
+  if (cmd == "g2g-bl-producer" && argc == 2)
+    return role_bl_producer (1, true);
+  if (cmd == "g2g-bl-consumer" && argc == 3) {
+    G2g g;
+    return role_bl_consumers (1, (guint) std::stoul (argv[2]), &g);
+  }
   if (cmd != "run" && cmd != "ttff")
     return usage ();
 

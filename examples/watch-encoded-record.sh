@@ -28,7 +28,7 @@
 #                     (set it when the producer sends no audio, or the muxer waits
 #                     for audio that never comes)
 #   RTCSTREAM_SCHEME  rtcstreams for a TLS (wss://) server (default rtcstream)
-#   LATENCY           jitterbuffer in ms (default 50; more over the internet: fewer
+#   LATENCY           fixed playout delay in ms (default 50; more over the internet: fewer
 #                     holes in the recording, at no cost since nobody watches live)
 #   GST_PLUGIN_PATH   where the plugin is (default: build/plugins of this checkout)
 set -eu

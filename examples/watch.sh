@@ -19,7 +19,8 @@
 #
 # Environment:
 #   RTCSTREAM_SCHEME  rtcstreams for a TLS (wss://) server (default rtcstream)
-#   LATENCY           jitterbuffer in ms (default 50, for a LAN; ~200 over the internet)
+#   LATENCY           playout delay in ms (default -1: adaptive, as low as the network allows;
+#                     N: fixed at N ms)
 #   AUDIO=0           video only, for a producer without audio
 #   VIDEO_SINK        default autovideosink (e.g. fakesink on a machine with no display)
 #   AUDIO_SINK        default autoaudiosink (e.g. fakesink)
@@ -29,7 +30,7 @@ set -eu
 ADDR=${1:-127.0.0.1:8443}
 STREAM=${2:-test}
 SCHEME=${RTCSTREAM_SCHEME:-rtcstream}
-LATENCY=${LATENCY:-50}
+LATENCY=${LATENCY:--1}
 VIDEO_SINK=${VIDEO_SINK:-autovideosink}
 AUDIO_SINK=${AUDIO_SINK:-autoaudiosink}
 AUDIO=${AUDIO:-1}

@@ -42,6 +42,8 @@ namespace {
 
 enum {
   PROP_LATENCY = PROP_COMMON_LAST,
+  PROP_MIN_LATENCY,
+  PROP_MAX_LATENCY,
   PROP_PRODUCER_TIMEOUT,
   PROP_STATS,
   PROP_NAVIGATION,
@@ -49,17 +51,10 @@ enum {
 
 guint src_signals[N_MESSAGE_SIGNALS];
 
-// 50 ms of jitterbuffer: plenty on a LAN (RTT ~1 ms leaves time for a few
-// retransmissions), lowest latency. Raise it over the internet: the buffer
-// must exceed the RTT for NACK retransmissions to arrive in time.
-constexpr guint kDefaultLatencyMs = 50;
+// Adaptive by default (src-playout.cpp), between 0 and 1 s.
+constexpr guint kDefaultMinLatencyMs = 0;
+constexpr guint kDefaultMaxLatencyMs = 1000;
 constexpr gint kDefaultProducerTimeoutMs = 30000;
-// Below this jitterbuffer size NACK is off. A retransmission could not
-// arrive in time anyway, and with NACK the jitterbuffer waits for each
-// packet only until its expected time plus latency: with latency=0 every
-// packet a fraction of a millisecond late was declared lost, and the
-// depayloader then dropped video until the next keyframe (20 frames in 8 s).
-constexpr guint kNackMinLatencyMs = 10;
 
 }  // namespace
 
@@ -78,11 +73,16 @@ static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio_%u"
 
 namespace {
 
+// Whether NACK is negotiated: a fixed latency with room for a
+// retransmission, or an adaptive one that may reach it (it is then on only
+// while the target leaves room: Playout::apply).
 bool
 use_nack (State *st)
 {
   std::lock_guard<std::mutex> lk (st->lock);
-  return st->latency_ms >= kNackMinLatencyMs;
+  if (st->latency_ms == kAdaptiveLatency)
+    return st->max_latency_ms >= kNackMinLatencyMs;
+  return (guint) st->latency_ms >= kNackMinLatencyMs;
 }
 
 // webrtcbin's thread, while it applies the producer's offer: the media of
@@ -300,11 +300,15 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
     if (!set_phase (self, Phase::Joined, ("session " + s + " started").c_str ()))
       return;  // one session per start: a second one is ignored
     CommonSettings settings;
-    guint latency;
+    bool adaptive;
+    guint latency, min_latency, max_latency;
     {
       std::lock_guard<std::mutex> lk (st->lock);
       settings = st->settings;
-      latency = st->latency_ms;
+      adaptive = st->latency_ms == kAdaptiveLatency;
+      latency = adaptive ? st->min_latency_ms : (guint) st->latency_ms;
+      min_latency = st->min_latency_ms;
+      max_latency = std::max (st->min_latency_ms, st->max_latency_ms);
     }
     st->session = std::make_shared<WebrtcSession> (s, p, st->worker, st->signaller.get (),
         GST_BIN (self));
@@ -328,6 +332,13 @@ on_session_started (RtcstreamSignaller *, const gchar *sid, const gchar *peer, g
       return;
     }
     GstElement *w = st->session->webrtcbin ();
+    st->playout = Playout::attach (w, adaptive, latency, min_latency, max_latency,
+        use_nack (st), [self] {
+          on_worker (self, [] (RtcstreamSrc *self) {
+            if (self->state->playout)
+              self->state->playout->apply ();
+          });
+        });
     g_signal_connect (w, "pad-added", G_CALLBACK (on_webrtc_pad), self);
     g_signal_connect (w, "on-new-transceiver", G_CALLBACK (on_new_transceiver), self);
     // webrtcbin's own rtpbin (the signalling server's WHIP/WHEP sessions
@@ -558,6 +569,8 @@ start (RtcstreamSrc *self)
   auto refresh_stats = [st] {
     if (st->session)
       st->session->refresh_stats ();
+    if (st->playout)
+      st->playout->tick ();
   };
   st->start (GST_ELEMENT (self), std::move (sig), on_start, refresh_stats, {
     {"session-started", G_CALLBACK (on_session_started)},
@@ -582,6 +595,7 @@ stop (RtcstreamSrc *self)
       st->session->close ();
       st->session.reset ();
     }
+    st->playout.reset ();
   });
   remove_outputs (self);
 }
@@ -620,13 +634,26 @@ build_stats (RtcstreamSrc *self)
   SessionStats ss;
   std::string peer;
   std::shared_ptr<WebrtcSession> session;
-  st->worker->run_sync ([st, &session] { session = st->session; });
+  std::shared_ptr<Playout> playout;
+  st->worker->run_sync ([st, &session, &playout] {
+    session = st->session;
+    playout = st->playout;
+  });
   if (session) {
     ss = session->stats ();
     peer = session->peer_id ();
   }
   std::lock_guard<std::mutex> lk (st->lock);
+  PlayoutStats ps{st->latency_ms == kAdaptiveLatency ? st->min_latency_ms
+                                                     : (guint) st->latency_ms,
+      st->latency_ms == kAdaptiveLatency, 0, 0};
+  if (playout)
+    ps = playout->stats ();
   return gst_structure_new ("application/x-rtcstreamsrc-stats",
+      "latency", G_TYPE_UINT, ps.latency_ms,
+      "latency-adaptive", G_TYPE_BOOLEAN, ps.adaptive,
+      "network-delay", G_TYPE_UINT, ps.delay_ms,
+      "packets-late", G_TYPE_UINT64, ps.packets_late,
       "producer-id", G_TYPE_STRING, peer.c_str (),
       "state", G_TYPE_STRING, ss.state.c_str (),
       "streams", G_TYPE_UINT, (guint) st->outputs.size (),
@@ -723,7 +750,13 @@ rtcstream_src_set_property (GObject *object, guint prop_id, const GValue *value,
       self->state->navigation = g_value_get_boolean (value);
       break;
     case PROP_LATENCY:
-      self->state->latency_ms = g_value_get_uint (value);
+      self->state->latency_ms = g_value_get_int (value);
+      break;
+    case PROP_MIN_LATENCY:
+      self->state->min_latency_ms = g_value_get_uint (value);
+      break;
+    case PROP_MAX_LATENCY:
+      self->state->max_latency_ms = g_value_get_uint (value);
       break;
     case PROP_PRODUCER_TIMEOUT:
       self->state->producer_timeout_ms = g_value_get_int (value);
@@ -749,7 +782,13 @@ rtcstream_src_get_property (GObject *object, guint prop_id, GValue *value, GPara
       g_value_set_boolean (value, self->state->navigation);
       break;
     case PROP_LATENCY:
-      g_value_set_uint (value, self->state->latency_ms);
+      g_value_set_int (value, self->state->latency_ms);
+      break;
+    case PROP_MIN_LATENCY:
+      g_value_set_uint (value, self->state->min_latency_ms);
+      break;
+    case PROP_MAX_LATENCY:
+      g_value_set_uint (value, self->state->max_latency_ms);
       break;
     case PROP_PRODUCER_TIMEOUT:
       g_value_set_int (value, self->state->producer_timeout_ms);
@@ -763,7 +802,9 @@ static void
 rtcstream_src_init (RtcstreamSrc *self)
 {
   self->state = new State ();
-  self->state->latency_ms = kDefaultLatencyMs;
+  self->state->latency_ms = kAdaptiveLatency;
+  self->state->min_latency_ms = kDefaultMinLatencyMs;
+  self->state->max_latency_ms = kDefaultMaxLatencyMs;
   self->state->producer_timeout_ms = kDefaultProducerTimeoutMs;
   self->state->init ("rtcstreamsrc", channel_handlers (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
@@ -801,11 +842,25 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
   const auto flags = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_MUTABLE_READY);
   g_object_class_install_property (gobject_class, PROP_LATENCY,
-      g_param_spec_uint ("latency", "Latency",
-          "Jitterbuffer size in ms. The default (50) suits a LAN: lowest delay, room for "
-          "a few retransmissions. Over the internet raise it above the round-trip time "
-          "(e.g. 200) so lost packets can be resent before their playout time",
-          0, 10000, kDefaultLatencyMs, flags));
+      g_param_spec_int ("latency", "Latency",
+          "Playout delay (jitterbuffer latency) in ms. -1 (the default): adaptive, following "
+          "the delay variation (jitter, reordering) measured on every packet, and the round "
+          "trip while retransmissions are needed, within min-latency and max-latency: a few "
+          "ms on a clean LAN, more on a jittery link. N >= 0: fixed at N ms (0: no "
+          "jitterbuffer delay, no retransmissions; over the internet, above the round trip "
+          "so that lost packets can be resent in time). The stats show the current value. "
+          "The application must redistribute the latency when the pipeline posts a LATENCY "
+          "message (gst_bin_recalculate_latency; gst-launch-1.0 does)",
+          kAdaptiveLatency, 10000, kAdaptiveLatency, flags));
+  g_object_class_install_property (gobject_class, PROP_MIN_LATENCY,
+      g_param_spec_uint ("min-latency", "Minimum latency",
+          "With latency=-1 (adaptive): the least playout delay in ms, whatever is measured",
+          0, 10000, kDefaultMinLatencyMs, flags));
+  g_object_class_install_property (gobject_class, PROP_MAX_LATENCY,
+      g_param_spec_uint ("max-latency", "Maximum latency",
+          "With latency=-1 (adaptive): the most playout delay in ms; packets later than that "
+          "are dropped as late. Below 10, no retransmissions are asked for",
+          0, 10000, kDefaultMaxLatencyMs, flags));
   g_object_class_install_property (gobject_class, PROP_PRODUCER_TIMEOUT,
       g_param_spec_int ("producer-timeout", "Producer timeout",
           "How long (ms) to wait for the stream to be published before failing with "
@@ -813,7 +868,10 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
           -1, G_MAXINT, kDefaultProducerTimeoutMs, flags));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "producer-id, state, streams, bytes-received, packets-lost",
+          "producer-id, state, streams, bytes-received, packets-lost, local-candidate-type, "
+          "remote-candidate-type; latency (the playout delay now, ms), latency-adaptive, "
+          "network-delay (the largest packet delay of the last 2 s, ms: what jitter and "
+          "reordering ask for), packets-late (dropped by the jitterbuffers as too late)",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_NAVIGATION,
       g_param_spec_boolean ("navigation", "Navigation",

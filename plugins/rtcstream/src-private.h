@@ -15,13 +15,16 @@
 #include <gst/webrtc/webrtc.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "element.h"
 #include "rtcstream/codecs.h"
 #include "rtcstream/playout-delay.h"
+#include "rtcstream/playout-target.h"
 #include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
 #include "rtcstreamsrc.h"
@@ -69,10 +72,67 @@ enum class Phase {
 };
 const char *phase_name (Phase phase);
 
+// Below this jitterbuffer latency NACK is off. A retransmission could not
+// arrive in time anyway, and with NACK the jitterbuffer waits for each
+// packet only until its expected time plus latency: with latency=0 every
+// packet a fraction of a millisecond late was declared lost, and the
+// depayloader then dropped video until the next keyframe (20 frames in 8 s).
+constexpr guint kNackMinLatencyMs = 10;
+
+// What `stats` tells of the playout delay.
+struct PlayoutStats {
+  guint latency_ms;   // the jitterbuffers' latency now
+  bool adaptive;
+  guint delay_ms;     // the largest packet delay of the last 2 s
+  guint64 packets_late;  // packets the jitterbuffers dropped as too late
+};
+
+// The playout delay of one session (src-playout.cpp): its jitterbuffers,
+// what their packets measure, and the latency applied to them. Shared by
+// the element (worker) and the probes on the jitterbuffers (streaming
+// threads); lock guards what it says.
+struct Playout {
+  Playout (bool adaptive, guint latency_ms, guint min_ms, guint max_ms, bool nack_allowed);
+  ~Playout ();
+  // Worker: a Playout for the webrtcbin (not yet playing), its latency set
+  // (the fixed one, or min_ms to begin with); on_rise is called, from a
+  // streaming thread, when the target must rise now (it should post apply
+  // to the worker).
+  static std::shared_ptr<Playout> attach (GstElement *webrtcbin, bool adaptive,
+      guint latency_ms, guint min_ms, guint max_ms, bool nack_allowed,
+      std::function<void ()> on_rise);
+  // Worker, every second: reads the jitterbuffers' counters, then applies.
+  void tick ();
+  // Worker: sets the target as the session's latency when it changed.
+  void apply ();
+  PlayoutStats stats ();
+
+  const bool adaptive;
+  const bool nack_allowed;  // NACK was negotiated
+  std::function<void ()> on_rise;
+  std::atomic<bool> rise_pending{false};
+  GWeakRef webrtcbin;
+
+  std::mutex lock;
+  PlayoutTarget target;                              // guarded by lock
+  std::vector<std::unique_ptr<GWeakRef>> jitterbuffers;  // guarded by lock
+  guint applied_ms;                                  // guarded by lock
+  bool nack;                                         // guarded by lock
+  guint64 packets_late = 0;                          // guarded by lock
+};
+
+// The latency property's value that means adaptive.
+constexpr gint kAdaptiveLatency = -1;
+
 // lock (ElementCore) also guards the properties below and outputs.
 struct State : ElementCore {
-  guint latency_ms = 0;
+  gint latency_ms = kAdaptiveLatency;
+  guint min_latency_ms = 0;
+  guint max_latency_ms = 0;
   gint producer_timeout_ms = 0;
+
+  // The session's playout delay (worker thread; made with the session).
+  std::shared_ptr<Playout> playout;
 
   std::shared_ptr<WebrtcSession> session;  // worker thread
   std::vector<Output> outputs;             // guarded by lock

@@ -38,6 +38,22 @@
 // data }) when published with { dataChannel: true }; publisher.send (data)
 // then reaches every consumer (rtcstreamsrc's text-message signal).
 
+const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
+
+/**
+ * Whether the video of pc's negotiated session carries the playout-delay
+ * header extension: both descriptions name it in a video section;
+ * undefined before both are set.
+ */
+export function playoutDelayNegotiated (pc) {
+  const local = pc.currentLocalDescription?.sdp;
+  const remote = pc.currentRemoteDescription?.sdp;
+  if (!local || !remote) return undefined;
+  const inVideo = (sdp) => sdp.split(/\r?\nm=/).some((m) =>
+    /^(m=)?video /.test(m) && m.includes(PLAYOUT_DELAY_URI));
+  return inVideo(local) && inVideo(remote);
+}
+
 /** The websocket URL of the server that served this page. */
 export function defaultUrl () {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -227,6 +243,14 @@ export class Viewer extends EventTarget {
   /** The RTCStatsReport of the session (codec, frames, bytes, round trips...). */
   getStats () {
     return this.pc.getStats();
+  }
+
+  /**
+   * Whether the producer sends the playout-delay RTP header extension on the
+   * video (both descriptions name it); undefined before negotiation.
+   */
+  playoutDelayExtension () {
+    return playoutDelayNegotiated(this.pc);
   }
 
   /** Ends the session (tells the producer unless it ended it). */

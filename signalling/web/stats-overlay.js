@@ -2,11 +2,22 @@
 //
 // stats-overlay.js: live WebRTC stats drawn over a playing <video>, with no
 // dependency. Once a second it reads getStats () of the session and shows the
-// video codec, resolution, frame rate, bitrate and round-trip time, the
-// numbers each with a sparkline of their last 30 values.
+// video codec, resolution, frame rate, bitrate, round-trip time, and the
+// latency: the playout delay (how long the browser's jitter buffer held each
+// frame of the last second: jitterBufferDelay / jitterBufferEmittedCount),
+// whether the producer sends the playout-delay RTP header extension (its
+// value is not visible to a page: rtcstreamsink's default, 0,0, asks for no
+// smoothing), and, where the sender's and this machine's clocks agree (one
+// host, or both on NTP), the delay from the sender to the screen: now less
+// the capture time, in the sender's clock, of what plays now
+// (estimatedPlayoutTimestamp, which Chromium derives from the sender's RTCP
+// reports; a GStreamer sender dates them when it sends, so this leaves out
+// its capture and encoding). The numbers each have a sparkline of their
+// last 30 values.
 //
 //   import { StatsOverlay } from '/stats-overlay.js';
-//   const overlay = new StatsOverlay(tile, () => viewer.getStats());
+//   const overlay = new StatsOverlay(tile, () => viewer.getStats(),
+//     { playoutDelayExtension: () => viewer.playoutDelayExtension() });
 //   overlay.visible = false;   // hides it and stops polling
 //   overlay.stop();            // for good
 
@@ -20,14 +31,20 @@ const ROWS = [
   ['fps', 'fps', (v) => v.toFixed(0), 'fps'],
   ['bitrate', 'kbit/s', (v) => v.toFixed(0), 'bitrate'],
   ['rtt', 'rtt ms', (v) => v.toFixed(1), 'rtt'],
+  ['playout', 'jb ms', (v) => v.toFixed(1), 'playout'],
+  ['extension', 'pd ext', (v) => (v ? 'sent' : 'no'), null],
+  ['e2e', 'e2e ms', (v) => v.toFixed(0), 'e2e'],
 ];
 
+// NTP time (ms since 1900) less Unix time (ms since 1970).
+const NTP_UNIX_MS = 2208988800000;
+
 /**
- * Reduces a getStats () report to { codec, resolution, height, fps, bitrate, rtt }
- * (undefined where unknown). `prev` is the previous sample: the rates are
- * deltas against it.
+ * Reduces a getStats () report to { codec, resolution, height, fps, bitrate, rtt,
+ * playout, e2e } (undefined where unknown). `prev` is the previous sample: the
+ * rates and the playout delay are deltas against it. `wallNow` is Date.now ().
  */
-export function sample (report, prev, now = performance.now()) {
+export function sample (report, prev, now = performance.now(), wallNow = Date.now()) {
   const out = { time: now };
   let video = null;
   let transport = null;
@@ -49,6 +66,21 @@ export function sample (report, prev, now = performance.now()) {
     else if (dt > 0 && prev.frames !== undefined) out.fps = (out.frames - prev.frames) / dt;
     if (dt > 0 && prev.bytes !== undefined && out.bytes !== undefined) {
       out.bitrate = Math.max(0, (out.bytes - prev.bytes) * 8 / 1000 / dt);
+    }
+    // The playout delay: the jitter buffer's time per frame (seconds, summed
+    // over the frames it emitted), over the last sample, or since the start.
+    out.jbDelay = video.jitterBufferDelay;
+    out.jbEmitted = video.jitterBufferEmittedCount;
+    if (typeof out.jbDelay === 'number' && out.jbEmitted > 0) {
+      const d = out.jbDelay - (prev?.jbDelay ?? 0);
+      const n = out.jbEmitted - (prev?.jbEmitted ?? 0);
+      if (n > 0) out.playout = d / n * 1000;
+    }
+    // Sender to screen, when the clocks agree: a value outside 0-10 s says
+    // they do not.
+    if (typeof video.estimatedPlayoutTimestamp === 'number' && video.estimatedPlayoutTimestamp > 0) {
+      const e2e = wallNow + NTP_UNIX_MS - video.estimatedPlayoutTimestamp;
+      if (e2e >= 0 && e2e < 10000) out.e2e = e2e;
     }
   }
   let pair = transport ? report.get(transport.selectedCandidatePairId) : null;
@@ -85,8 +117,9 @@ function sparkline (canvas, values) {
 
 /** The overlay: a .stats element appended to `parent` (which should be positioned). */
 export class StatsOverlay {
-  constructor (parent, getStats, { intervalMs = 1000 } = {}) {
+  constructor (parent, getStats, { intervalMs = 1000, playoutDelayExtension = null } = {}) {
     this.getStats = getStats;
+    this.playoutDelayExtension = playoutDelayExtension;
     this.intervalMs = intervalMs;
     this.history = {};
     this.cells = {};
@@ -139,6 +172,7 @@ export class StatsOverlay {
       const report = await this.getStats();
       if (gen !== this.gen || this.stopped) return;
       this.prev = sample(report, this.prev);
+      if (this.playoutDelayExtension) this.prev.extension = this.playoutDelayExtension();
       this.show(this.prev);
     } catch { /* a closed connection: stop () ends the loop */ }
     if (gen === this.gen && !this.stopped) {

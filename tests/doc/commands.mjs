@@ -302,6 +302,7 @@ export const entries = [
   { lines: ['bench/ttff.sh', 'RUNS=10 bench/ttff.sh HEAD~3'], skip: 'the time-to-first-frame benchmark: builds another revision and runs minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['bench/netsim.sh stream', 'bench/netsim.sh stream --caps 500 --congestion-control on', 'bench/netsim.sh stream --pattern moving'], skip: 'the benchmark on simulated links: minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['bench/netsim.sh ladder'], skip: 'the encoding ladder benchmark: 6 runs of 40 s with up to 20 viewers in namespaces, minutes of both cores, run by hand and kept out of meson test' },
+  { lines: ['bench/netsim.sh g2g --receivers adaptive,rtcstream-50,bare-200,bare-50,bare-0', 'bench/netsim.sh g2g --jitter 10,30 --reorder on --receivers adaptive,bare-200,bare-50,bare-0'], skip: 'the glass-to-glass benchmark on simulated links: 15 runs of 30 s of both cores, run by hand and kept out of meson test' },
   { lines: ['meson test -C build --print-errorlogs --suite netsim'], skip: 'the netsim suite, which meson test runs next to this one' },
   { lines: ['meson test -C build --print-errorlogs --suite fuzz'], skip: 'the fuzz suite, which meson test runs next to this one' },
   { lines: ['bench/churn.sh > churn.md', 'bench/churn.sh --cycles 100'], skip: 'the churn benchmark: minutes to an hour of both cores, run by hand; the integration-churn test runs the same code for 21 cycles' },

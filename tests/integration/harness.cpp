@@ -303,6 +303,11 @@ Pipeline::handle (GstMessage *msg)
     case GST_MESSAGE_EOS:
       eos_ = true;
       break;
+    case GST_MESSAGE_LATENCY:
+      // As gst-launch-1.0 and every player do: rtcstreamsrc's playout delay
+      // moves the pipeline's latency.
+      gst_bin_recalculate_latency (GST_BIN (pipeline_));
+      break;
     case GST_MESSAGE_STATE_CHANGED:
       if (GST_MESSAGE_SRC (msg) == GST_OBJECT (pipeline_)) {
         GstState newstate;

@@ -8,6 +8,7 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -189,6 +190,45 @@ TEST_F (Loopback, PlayoutDelayIsNegotiatedAndSent)
       << cons_off->all_errors ();
   EXPECT_EQ (rtcstream::test::consumer_stats_strings (off->element ("sink"), "playout-delay"),
       std::vector<std::string> {""});
+}
+
+// The adaptive playout delay (the default, latency=-1) on a clean
+// loopback: the target in the stats stays within a frame of nothing (below
+// 20 ms: here a few ms), and every frame plays, to a sink that syncs. Half
+// the samples at least, over 4 s: a busy machine may delay a packet now
+// and then, which raises the target for a moment, as it should.
+TEST_F (Loopback, AdaptivePlayoutDelayStaysLowOnACleanLink)
+{
+  auto prod = producer (kVideo + " ! " + sink ());
+  auto cons = consumer (src () + " ! fakesink name=v sync=true");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 30; }, kTimeoutMs))
+      << cons->all_errors ();
+  GstElement *e = cons->element ("src");
+  GstStructure *s = nullptr;
+  g_object_get (e, "stats", &s, nullptr);
+  ASSERT_TRUE (s);
+  gboolean adaptive = FALSE;
+  EXPECT_TRUE (gst_structure_get_boolean (s, "latency-adaptive", &adaptive) && adaptive)
+      << gst_structure_to_string (s);
+  gst_structure_free (s);
+
+  const guint64 frames_before = v->frames;
+  std::vector<unsigned> targets;
+  for (int i = 0; i < 16; i++) {
+    cons->wait_for ([] { return false; }, 250);
+    targets.push_back (stats_uint (e, "latency"));
+  }
+  const guint64 frames = v->frames - frames_before;
+  std::vector<unsigned> sorted = targets;
+  std::sort (sorted.begin (), sorted.end ());
+  std::string all;
+  for (unsigned t : targets)
+    all += std::to_string (t) + " ";
+  EXPECT_LT (sorted[sorted.size () / 2], 20u) << "targets (ms): " << all;
+  // 30 fps for 4 s, less what the waits between samples may take.
+  EXPECT_GE (frames, 96u) << frames << " frames; targets (ms): " << all;
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
 }
 
 // The sink starts the encoder of the codec it prefers with its offer; a

@@ -190,6 +190,11 @@ on_bus (GstBus *, GstMessage *msg, gpointer data)
       say ("eos");
       g_main_loop_quit (app.loop);
       break;
+    case GST_MESSAGE_LATENCY:
+      // As gst-launch-1.0 does: rtcstreamsrc's playout delay moves the
+      // pipeline's latency.
+      gst_bin_recalculate_latency (GST_BIN (app.pipeline));
+      break;
     case GST_MESSAGE_STATE_CHANGED:
       if (GST_MESSAGE_SRC (msg) == GST_OBJECT (app.pipeline)) {
         GstState now;

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -305,6 +306,66 @@ TEST_F (Netsim, RtcstreamPlaysAcrossAnOpenLink)
   // And the media crossed the simulated link, not some other path.
   std::string stats = sink.stats ("rtcstreamsink0");
   EXPECT_NE (stats.find ("consumers=(uint)1"), std::string::npos) << stats;
+}
+
+// The adaptive playout delay (issue 11 item 1), rtcstreamsrc's default:
+// with 30 +- 30 ms of delay on the way to the viewer (spread over 60 ms;
+// FIFO, as a queue in a router) it rises above the jitter, its measured
+// delay too, and frames keep playing; once the jitter stops it falls back
+// below it. (That it stays within a few ms on a clean link is
+// element-loopback's AdaptivePlayoutDelayStaysLowOnACleanLink: here, on a
+// machine busy with other work, a starved sender makes its own jitter.)
+// Bounded waits; what is asserted is where the target goes.
+TEST_F (Netsim, AdaptivePlayoutDelayFollowsTheJitter)
+{
+  constexpr unsigned kJitterMs = 30;
+  Link &link = net->link (*producer, *viewer);
+  SignallingServer server (*net, *producer);
+  ASSERT_TRUE (server.ok ());
+  GstProcess sink (*net, *producer,
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! "
+      "rtcstreamsink uri=" + server.uri ("cam") + " audiotestsrc is-live=true ! "
+      "rtcstreamsink0.audio_0");
+  ASSERT_TRUE (sink.wait_registered (20000)) << sink.messages ();
+  GstProcess src (*net, *viewer, "rtcstreamsrc name=src uri=" + server.uri ("cam") +
+      " src. ! video/x-raw ! fakesink name=out sync=true src. ! audio/x-raw ! fakesink sync=true",
+      {"out"});
+  auto target = [&] { return stats_number (src.stats ("src"), "latency"); };
+  // Polls every 250 ms, for at most `seconds`, until done (target) is true.
+  std::vector<double> seen;
+  auto until = [&] (int seconds, const std::function<bool (double)> &done) {
+    for (int i = 0; i < seconds * 4; i++) {
+      std::this_thread::sleep_for (std::chrono::milliseconds (250));
+      seen.push_back (target ());
+      if (done (seen.back ()))
+        return true;
+    }
+    return false;
+  };
+  auto history = [&] {
+    std::string h;
+    for (double t : seen)
+      h += std::to_string ((int) t) + " ";
+    return "targets (ms, every 250 ms): " + h + "\n" + src.messages () + sink.messages ();
+  };
+  for (int i = 0; i < 40 && src.frames ("out") < 30; i++)
+    std::this_thread::sleep_for (std::chrono::milliseconds (250));
+  ASSERT_GE (src.frames ("out"), 30u) << src.messages () << sink.messages ();
+  until (2, [] (double) { return false; });  // the clean link, for the record
+
+  // Jitter: above it, soon; what it measured too; and the video keeps playing.
+  net->set_direction (link, *producer, {.delay_ms = kJitterMs, .jitter_ms = kJitterMs});
+  EXPECT_TRUE (until (10, [] (double t) { return t > kJitterMs; })) << history ();
+  const uint64_t before = src.frames ("out");
+  until (3, [] (double) { return false; });
+  EXPECT_GT (target (), (double) kJitterMs) << history ();
+  EXPECT_GT (stats_number (src.stats ("src"), "network-delay"), (double) kJitterMs) << history ();
+  EXPECT_GE (src.frames ("out") - before, 45u) << history ();  // of 90
+
+  // Jitter gone: back below it.
+  net->set_direction (link, *producer, {});
+  EXPECT_TRUE (until (20, [] (double t) { return t < kJitterMs; })) << history ();
+  std::cout << history () << std::endl;
 }
 
 // Congestion control (issue 10): a 1280x720 30 fps stream behind a 500

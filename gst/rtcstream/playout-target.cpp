@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "rtcstream/playout-target.h"
+
+#include <algorithm>
+
+namespace rtcstream {
+
+namespace {
+
+constexpr int64_t kDelayBucket = 100 * PlayoutTarget::kMs;
+constexpr int64_t kFloorBucket = 1000 * PlayoutTarget::kMs;
+
+// 1.25 x: the headroom the target keeps over the need.
+int64_t
+with_headroom (int64_t need)
+{
+  return need + need / 4;
+}
+
+}  // namespace
+
+PlayoutTarget::PlayoutTarget (unsigned min_ms, unsigned max_ms)
+    : min_ms_ (min_ms), max_ms_ (std::max (min_ms, max_ms)), target_ms_ (min_ms)
+{
+}
+
+unsigned
+PlayoutTarget::clamp (int64_t ns) const
+{
+  int64_t ms = (ns + kMs - 1) / kMs;  // rounded up: never less than the need
+  return (unsigned) std::clamp<int64_t> (ms, min_ms_, max_ms_);
+}
+
+void
+PlayoutTarget::forget (int64_t now)
+{
+  while (!delays_.empty () && delays_.front ().first + kDelayBucket <= now - kWindow)
+    delays_.pop_front ();
+}
+
+bool
+PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint32_t rtp_ts, uint32_t clock_rate)
+{
+  if (clock_rate == 0)
+    return false;
+  Stream &s = streams_[ssrc];
+  if (s.clock_rate != clock_rate) {  // new, or its codec changed clock: start again
+    s = Stream ();
+    s.clock_rate = clock_rate;
+    s.last_ts = rtp_ts;
+    s.since = now;
+  }
+  // Unwrapped: a packet before the last one (reordered) goes back.
+  s.ext_ts += (int32_t) (rtp_ts - s.last_ts);
+  s.last_ts = rtp_ts;
+  if (now - s.since < kWarmup)
+    return false;
+  const int64_t transit = now - (int64_t) ((__int128) s.ext_ts * 1000000000 / clock_rate);
+
+  // The stream's floor: the least transit of its last 10 s.
+  const int64_t bucket = now - now % kFloorBucket;
+  if (s.floors.empty () || s.floors.back ().first != bucket)
+    s.floors.emplace_back (bucket, transit);
+  else
+    s.floors.back ().second = std::min (s.floors.back ().second, transit);
+  while (s.floors.front ().first + kFloorBucket <= now - kFloorWindow)
+    s.floors.pop_front ();
+  int64_t floor = transit;
+  for (const auto &f : s.floors)
+    floor = std::min (floor, f.second);
+  const int64_t delay = transit - floor;
+
+  const int64_t dbucket = now - now % kDelayBucket;
+  if (delays_.empty () || delays_.back ().first != dbucket)
+    delays_.emplace_back (dbucket, delay);
+  else
+    delays_.back ().second = std::max (delays_.back ().second, delay);
+  forget (now);
+
+  const int64_t n = need (now);
+  if (clamp (n) <= target_ms_)
+    return false;
+  const unsigned before = target_ms_;
+  target_ms_ = clamp (with_headroom (n));
+  below_since_ = -1;
+  return target_ms_ != before;
+}
+
+void
+PlayoutTarget::retransmissions (int64_t now, uint64_t lost_or_recovered, int64_t rtt)
+{
+  if (counted_ && lost_or_recovered > lost_or_recovered_)
+    last_retransmission_ = now;
+  counted_ = true;
+  lost_or_recovered_ = lost_or_recovered;
+  if (rtt > 0)
+    rtt_ = rtt;
+}
+
+bool
+PlayoutTarget::retransmitting (int64_t now) const
+{
+  return last_retransmission_ >= 0 && now - last_retransmission_ < kRetransmissionMemory;
+}
+
+unsigned
+PlayoutTarget::delay_ms (int64_t now)
+{
+  forget (now);
+  int64_t d = 0;
+  for (const auto &b : delays_)
+    d = std::max (d, b.second);
+  return (unsigned) (d / kMs);
+}
+
+int64_t
+PlayoutTarget::need (int64_t now)
+{
+  int64_t d = 0;
+  for (const auto &b : delays_)
+    d = std::max (d, b.second);
+  int64_t n = d + d / 5 + 2 * kMs;
+  if (retransmitting (now))
+    n = std::max (n, d + (rtt_ > 0 ? rtt_ : kDefaultRtt) + 10 * kMs);
+  return n;
+}
+
+unsigned
+PlayoutTarget::update (int64_t now)
+{
+  forget (now);
+  const int64_t n = need (now);
+  const unsigned wanted = clamp (with_headroom (n));
+  if (clamp (n) > target_ms_) {  // a rise not seen by packet () (retransmissions)
+    target_ms_ = wanted;
+    below_since_ = -1;
+  } else if ((int64_t) clamp (n) * 4 < (int64_t) target_ms_ * 3 && wanted < target_ms_) {
+    if (below_since_ < 0)
+      below_since_ = now;
+    else if (now - below_since_ >= kFallHold) {
+      target_ms_ = wanted;
+      below_since_ = -1;
+    }
+  } else {
+    below_since_ = -1;
+  }
+  return target_ms_;
+}
+
+}  // namespace rtcstream

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// PlayoutTarget (gst/rtcstream/playout-target.cpp), the adaptive playout
+// delay of rtcstreamsrc, fed simulated streams: 30 fps video in 3 packets
+// per frame at 90 kHz and 50 packets/s of audio at 48 kHz, through a link
+// with a fixed delay, jitter (uniform, FIFO as netsim's delay line, or
+// reordering) and clock drift.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <random>
+
+#include "rtcstream/playout-target.h"
+
+using rtcstream::PlayoutTarget;
+
+namespace {
+
+constexpr int64_t kMs = PlayoutTarget::kMs;
+
+struct Link {
+  int64_t delay = 10 * kMs;
+  int64_t jitter = 0;       // uniform in +-jitter
+  bool reorder = false;
+  double drift_ppm = 0;     // the sender's clock runs slow by this much
+};
+
+// Sends from `from` to `to` (sender time, ns) through link into target;
+// returns the highest target seen.
+class Sim {
+public:
+  explicit Sim (PlayoutTarget &t) : t_ (t) {}
+
+  unsigned
+  run (int64_t from, int64_t to, const Link &link, int64_t ticks_every = 1000 * kMs)
+  {
+    unsigned highest = 0;
+    int64_t next_tick = from;
+    for (int64_t now = from; now < to; now += kMs) {
+      // The sender: a video frame every 33.3 ms (3 packets), audio every 20 ms.
+      for (; next_video_ <= now; next_video_ += 1000 * kMs / 30)
+        for (int i = 0; i < 3; i++)
+          send (1, now, next_video_, 90000, link);
+      for (; next_audio_ <= now; next_audio_ += 20 * kMs)
+        send (2, now, next_audio_, 48000, link);
+      // The receiver.
+      while (!queue_.empty () && queue_.front ().arrival <= now) {
+        const Packet p = queue_.front ();
+        queue_.pop_front ();
+        t_.packet (p.ssrc, p.arrival, p.ts, p.rate);
+      }
+      if (now >= next_tick) {
+        t_.update (now);
+        next_tick = now + ticks_every;
+      }
+      highest = std::max (highest, t_.target_ms ());
+    }
+    return highest;
+  }
+
+private:
+  struct Packet {
+    int64_t arrival;
+    uint32_t ssrc, ts, rate;
+  };
+
+  void
+  send (uint32_t ssrc, int64_t now, int64_t capture, uint32_t rate, const Link &link)
+  {
+    // The sender's clock, drifting, and a timestamp that wraps early on.
+    const double sender_ns = capture * (1.0 - link.drift_ppm / 1e6);
+    const uint32_t ts = (uint32_t) (0xfff00000u + (uint64_t) (sender_ns * rate / 1e9));
+    int64_t arrival = now + link.delay;
+    if (link.jitter)
+      arrival += std::uniform_int_distribution<int64_t> (-link.jitter, link.jitter) (rng_);
+    if (!link.reorder)
+      arrival = std::max (arrival, last_arrival_);
+    last_arrival_ = arrival;
+    Packet p{arrival, ssrc, ts, rate};
+    auto at = std::upper_bound (queue_.begin (), queue_.end (), p,
+        [] (const Packet &a, const Packet &b) { return a.arrival < b.arrival; });
+    queue_.insert (at, p);
+  }
+
+  PlayoutTarget &t_;
+  std::deque<Packet> queue_;
+  int64_t last_arrival_ = 0;
+  int64_t next_video_ = 0, next_audio_ = 0;
+  std::mt19937 rng_{42};
+};
+
+}  // namespace
+
+// A clean link: the target stays within a few ms of nothing.
+TEST (PlayoutTarget, CleanLinkStaysLow)
+{
+  PlayoutTarget t (0, 1000);
+  Sim sim (t);
+  sim.run (0, 10000 * kMs, {});
+  EXPECT_LE (t.target_ms (), 4u);
+  EXPECT_LE (t.delay_ms (10000 * kMs), 1u);
+}
+
+// A stream's first second does not count: its first frames left sooner
+// after their capture than the later ones (a sender still starting).
+TEST (PlayoutTarget, FirstSecondIgnored)
+{
+  PlayoutTarget t (0, 1000);
+  for (int64_t ms = 0; ms < 4000; ms += 33) {
+    const int64_t transit = (ms < 100 ? 10 : 40) * kMs;  // the first 3 frames 30 ms sooner
+    t.packet (1, ms * kMs + transit, (uint32_t) (ms * 90), 90000);
+    t.update (ms * kMs + transit);
+  }
+  EXPECT_LE (t.target_ms (), 4u);
+}
+
+// Under jitter the target rises above the spread of the delays (2 x the
+// jitter, uniform in +-jitter) at once, and falls back within a few seconds
+// after the jitter stops.
+TEST (PlayoutTarget, FollowsJitterUpAndDown)
+{
+  PlayoutTarget t (0, 1000);
+  Sim sim (t);
+  sim.run (0, 3000 * kMs, {});
+  const unsigned clean = t.target_ms ();
+  EXPECT_LE (clean, 4u);
+
+  // 30 ms of jitter: up within the first half second.
+  sim.run (3000 * kMs, 3500 * kMs, {.jitter = 30 * kMs});
+  EXPECT_GT (t.target_ms (), 30u);
+  sim.run (3500 * kMs, 13000 * kMs, {.jitter = 30 * kMs});
+  const unsigned jittery = t.target_ms ();
+  EXPECT_GT (jittery, 60u);   // the largest delay is close to 2 x 30 ms
+  EXPECT_LT (jittery, 120u);  // and not much more
+  EXPECT_GE (t.delay_ms (13000 * kMs), 50u);
+
+  // Jitter gone: back down once the window forgot it, and the floor the
+  // early packets of the jitter made (5 s).
+  sim.run (13000 * kMs, 23000 * kMs, {});
+  EXPECT_LE (t.target_ms (), 4u);
+}
+
+// A packet overtaken by others counts by how late it is.
+TEST (PlayoutTarget, Reordering)
+{
+  PlayoutTarget t (0, 1000);
+  Sim sim (t);
+  sim.run (0, 5000 * kMs, {.jitter = 10 * kMs, .reorder = true});
+  EXPECT_GT (t.target_ms (), 20u);
+  EXPECT_LT (t.target_ms (), 60u);
+}
+
+// Bounds: never below min, never above max.
+TEST (PlayoutTarget, Bounds)
+{
+  PlayoutTarget low (15, 1000);
+  Sim a (low);
+  a.run (0, 5000 * kMs, {});
+  EXPECT_EQ (low.target_ms (), 15u);
+
+  PlayoutTarget high (0, 40);
+  Sim b (high);
+  EXPECT_EQ (b.run (0, 5000 * kMs, {.jitter = 50 * kMs}), 40u);
+  EXPECT_EQ (high.target_ms (), 40u);
+}
+
+// Clocks that drift apart (the sender's 200 ppm slow: 2 ms in 10 s) do
+// not read as jitter.
+TEST (PlayoutTarget, ClockDrift)
+{
+  PlayoutTarget t (0, 1000);
+  Sim sim (t);
+  unsigned highest = sim.run (0, 60000 * kMs, {.drift_ppm = 200});
+  EXPECT_LE (highest, 8u);
+  EXPECT_LE (t.target_ms (), 6u);
+}
+
+// While packets are lost (or recovered by retransmission) the target
+// leaves room for a round trip; 10 s after the last one it no longer does.
+TEST (PlayoutTarget, RoomForRetransmissions)
+{
+  PlayoutTarget t (0, 1000);
+  Sim sim (t);
+  sim.run (0, 3000 * kMs, {});
+  t.retransmissions (3000 * kMs, 0, 0);
+  EXPECT_FALSE (t.retransmitting (3000 * kMs));
+  sim.run (3000 * kMs, 3500 * kMs, {});
+  t.retransmissions (3500 * kMs, 2, 0);  // lost, no round trip measured yet
+  EXPECT_TRUE (t.retransmitting (3500 * kMs));
+  EXPECT_GE (t.update (3500 * kMs), 50u);  // the default 40 ms round trip + 10
+  sim.run (3500 * kMs, 4000 * kMs, {});
+  t.retransmissions (4000 * kMs, 3, 25 * kMs);  // now measured: 25 ms
+  sim.run (4000 * kMs, 6000 * kMs, {});
+  EXPECT_GE (t.target_ms (), 35u);
+  EXPECT_LE (t.target_ms (), 50u);
+  sim.run (6000 * kMs, 16000 * kMs, {});
+  EXPECT_FALSE (t.retransmitting (16000 * kMs));
+  EXPECT_LE (t.target_ms (), 4u);
+}
