@@ -43,6 +43,7 @@ PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint32_t rtp_ts, uint32_t clo
 {
   if (clock_rate == 0)
     return false;
+  packets_++;
   Stream &s = streams_[ssrc];
   if (s.clock_rate != clock_rate) {  // new, or its codec changed clock: start again
     s = Stream ();
@@ -93,6 +94,16 @@ PlayoutTarget::retransmissions (int64_t now, uint64_t lost_or_recovered, int64_t
     last_retransmission_ = now;
   counted_ = true;
   lost_or_recovered_ = lost_or_recovered;
+  counts_.emplace_back (now, lost_or_recovered, packets_);
+  while (std::get<0> (counts_.front ()) < now - kRetransmissionMemory)
+    counts_.pop_front ();
+  const auto &[since, lor_then, packets_then] = counts_.front ();
+  (void) since;
+  const uint64_t packets = packets_ - packets_then;
+  const uint64_t needed = lost_or_recovered >= lor_then ? lost_or_recovered - lor_then : 0;
+  // Room for one attempt; two from 2% of the packets on, three from 8%.
+  attempts_ = packets > 0 && needed * 100 >= 8 * packets ? 3
+      : packets > 0 && needed * 100 >= 2 * packets ? 2 : 1;
   if (rtt > 0)
     rtt_ = rtt;
 }
@@ -120,8 +131,10 @@ PlayoutTarget::need (int64_t now)
   for (const auto &b : delays_)
     d = std::max (d, b.second);
   int64_t n = d + d / 5 + 2 * kMs;
-  if (retransmitting (now))
-    n = std::max (n, d + (rtt_ > 0 ? rtt_ : kDefaultRtt) + 10 * kMs);
+  if (retransmitting (now)) {
+    const int64_t attempt = (rtt_ > 0 ? rtt_ : kDefaultRtt) + 10 * kMs;
+    n = std::max (n, d + attempts_ * attempt);
+  }
   return n;
 }
 
