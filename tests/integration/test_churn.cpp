@@ -28,7 +28,14 @@ TEST_F (ChurnTest, ViewersJoinAndLeaveWithoutCostToTheProducerOrOtherViewers)
   EXPECT_EQ (r.killed, 7);
   EXPECT_TRUE (r.threads_returned (options)) << r.table ();
   EXPECT_TRUE (r.fds_returned (options)) << r.table ();
+#ifndef __SANITIZE_ADDRESS__
   EXPECT_LT (r.rss_growth_kb (), 10 * 1024) << r.table ();
+#else
+  // Under AddressSanitizer (scripts/sanitize.sh) freed memory waits in its
+  // quarantine (256 MB) before it is reused: the producer's RSS grows with
+  // every cycle whatever happens. Threads and fds still count.
+  g_print ("RSS growth not checked under AddressSanitizer\n");
+#endif
   ASSERT_FALSE (r.fps.empty ());
   EXPECT_TRUE (r.fps_held ()) << "under " << r.kMinFps << " fps over " << r.kSpan
                               << " s; one-second windows: " << r.fps_list ();
