@@ -444,22 +444,25 @@ TEST_F (Netsim, ACapThatFallsAndRisesAgainIsFollowed)
     src.frames ("enc", &after);
     return kbit_per_s (after - before, to - from);
   };
-  double open_kbit = received_kbit (8, 14);
+  double open_kbit = received_kbit (6, 10);
   net->set_direction (link, *producer, {.rate_kbit = 500});
-  at (25);
+  at (20);
   uint64_t frames_before = src.frames ("out");
-  double low_kbit = received_kbit (25, 35);
+  double low_kbit = received_kbit (20, 30);
   uint64_t low_frames = src.frames ("out") - frames_before;
   net->set_direction (link, *producer, {.rate_kbit = 4000});
-  // Then 3 s windows until the bitrate is back above 1.5 Mbit/s, for 45 s at
-  // most (growing by 8% a second, the estimate needs ~15 s from 500 kbit/s
-  // to 1.5 Mbit/s once it is clear of where the link was congested; ~25 s
-  // were measured in all).
+  // Then 3 s windows until the bitrate is back above 1.5 Mbit/s, for 60 s at
+  // most. Growing by 8% a second, the estimate needs ~15 s from 500 kbit/s
+  // to 1.5 Mbit/s; but it stays within 1.5 times what arrives, and the
+  // encoder of a shrunken picture sends less than it is allowed (the noisy
+  // picture needs little at 320x180), so the picture must grow back step by
+  // step (at most every 10 s) for the bitrate to follow: 25-45 s measured,
+  // more on a busy machine.
   double back_kbit = 0;
   int back_after = -1;
-  for (int s = 35; s < 80 && back_kbit <= 1500; s += 3) {
+  for (int s = 30; s < 90 && back_kbit <= 1500; s += 3) {
     back_kbit = received_kbit (s, s + 3);
-    back_after = s + 3 - 35;
+    back_after = s + 3 - 30;
   }
   std::cout << "4 Mbit/s: " << open_kbit << " kbit/s received; 500 kbit/s: " << low_kbit
             << " kbit/s, " << low_frames << " frames in 10 s; 4 Mbit/s again: " << back_kbit
