@@ -241,22 +241,22 @@ Access::may_watch_any (std::int64_t now_s) const
 std::string
 Access::explain (Verdict verdict, Action action, std::string_view name)
 {
-  const std::string what = action == Action::List ? std::string ("list the streams")
-      : std::string (action_name (action)) + " the stream " + quoted_name (name);
+  const std::string what = action == Action::List ? std::string ("listing the streams")
+      : std::string (action == Action::Publish ? "publishing" : "watching") + " the stream " +
+        quoted_name (name);
+  const std::string scope = action == Action::List ? std::string ("list")
+      : std::string (action_name (action)) + ":" + log_safe (name, 128);
   switch (verdict) {
     case Verdict::Allowed:
       return {};
     case Verdict::NoToken:
-      return "This server needs a token to " + what + ": send one (\"Authorization: "
+      return "This server needs a token for " + what + ": send one (\"Authorization: "
           "Bearer TOKEN\", or ?token=TOKEN on the websocket URL).";
     case Verdict::Expired:
-      return "The token has expired: get a new one to " + what + ".";
+      return "The token has expired: get a new one for " + what + ".";
     case Verdict::WrongScope:
-      return "The token does not allow to " + what + ": it needs the scope " +
-          (action == Action::List ? std::string ("list")
-                                  : std::string (action_name (action)) + ":" +
-                                    log_safe (name, 128)) +
-          " (or a pattern matching it).";
+      return "The token does not allow " + what + ": that needs the scope " + scope +
+          (action == Action::List ? "" : " (or a pattern matching it)") + ".";
   }
   return {};
 }

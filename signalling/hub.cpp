@@ -399,8 +399,13 @@ void
 Hub::on_list (const std::string &from, Out &out) const
 {
   const PeerState &peer = peers_.at (from);
-  if (peer.access.check (Action::List, {}, now_s ()) != Access::Verdict::Allowed &&
-      !peer.access.may_watch_any (now_s ()) && !allowed (from, peer, Action::List, {}, out))
+  const Access::Verdict verdict = peer.access.check (Action::List, {}, now_s ());
+  if (verdict == Access::Verdict::WrongScope && !peer.access.may_watch_any (now_s ())) {
+    error (out, from, ErrorCode::Forbidden, "The token allows neither listing the streams "
+        "nor watching any: that needs the scope list, or watch:NAME.");
+    return;
+  }
+  if (verdict != Access::Verdict::WrongScope && !allowed (from, peer, Action::List, {}, out))
     return;
   send (out, from, p::ListReply { peers_with (Role::Producer, &peer.access) });
 }

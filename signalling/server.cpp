@@ -316,17 +316,20 @@ Server::stop ()
 std::string
 Server::auth_summary () const
 {
-  const char *what[] = { "publish", "watch", "list" };
-  std::string closed, open;
-  for (Action a : { Action::Publish, Action::Watch, Action::List }) {
-    std::string &to = auth_->required (a) ? closed : open;
-    to += (to.empty () ? "" : ", ") + std::string (what[static_cast<int> (a)]);
-  }
+  std::vector<std::string> closed, open;
+  for (Action a : { Action::Publish, Action::Watch, Action::List })
+    (auth_->required (a) ? closed : open).push_back (action_name (a));
+  auto words = [] (const std::vector<std::string> &w) {
+    std::string out;
+    for (std::size_t i = 0; i < w.size (); i++)
+      out += (i == 0 ? "" : i + 1 == w.size () ? " and " : ", ") + w[i];
+    return out;
+  };
   if (closed.empty ())
     return "no token configured (--token, --token-secret-file): anyone who reaches this "
         "server may publish, watch and list streams";
-  return "a token is needed to " + closed + (open.empty () ? std::string ()
-      : "; anyone who reaches this server may " + open);
+  return "a token is needed to " + words (closed) + (open.empty () ? std::string ()
+      : "; anyone who reaches this server may " + words (open));
 }
 
 std::optional<EarlyReply>
