@@ -134,18 +134,23 @@ void
 start_waiting_for_producer (RtcstreamWsSignaller *self)
 {
   State *st = self->state;
-  const gint timeout = rtcstream::signaller_settings (&self->parent).producer_timeout_ms;
+  const rtcstream::SignallerSettings settings = rtcstream::signaller_settings (&self->parent);
+  const gint timeout = settings.producer_timeout_ms;
   std::string name = rtcstream::signaller_stream_name (&self->parent);
+  // A server with tokens lists only the streams a token may watch.
+  const std::string scope_hint = settings.auth_token.empty () ? std::string ()
+      : " (or auth-token does not allow watching it: the server lists to a token only the "
+        "streams it may watch)";
   if (timeout == 0) {
     emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
         "No stream named '" + name + "' is published on " + setting_uri (self) +
-        ": check the name, or start the producer first (producer-timeout is 0)");
+        ": check the name, or start the producer first (producer-timeout is 0)" + scope_hint);
     return;
   }
   GST_INFO_OBJECT (self, "stream '%s' not published yet, waiting", name.c_str ());
   if (timeout > 0 && !st->wait_timer) {
     st->wait_timer = rtcstream::post_delayed (self, timeout,
-        [name, timeout] (RtcstreamWsSignaller *self) {
+        [name, timeout, scope_hint] (RtcstreamWsSignaller *self) {
           State *st = self->state;
           st->wait_timer = 0;
           if (st->session_requested || st->phase == Phase::Stopped ||
@@ -154,7 +159,8 @@ start_waiting_for_producer (RtcstreamWsSignaller *self)
           emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
               "No stream named '" + name + "' appeared on " + setting_uri (self) +
               " within " + std::to_string (timeout) +
-              " ms: check the name, start the producer, or raise producer-timeout");
+              " ms: check the name, start the producer, or raise producer-timeout" +
+              scope_hint);
         });
   }
 }
