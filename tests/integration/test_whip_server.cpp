@@ -254,7 +254,7 @@ TEST_F (WhipServer, BadRequestsAreRefusedAndWhepPlaysAPipelineStream)
   EXPECT_EQ (r.status, 401u) << r.body;
   EXPECT_NE (r.www_authenticate.find ("Bearer"), std::string::npos);
   r = http ("POST", whip, sdp, static_offer ("sendonly"), "play-secret");
-  EXPECT_EQ (r.status, 401u) << "the WHEP token must not open WHIP: " << r.body;
+  EXPECT_EQ (r.status, 403u) << "the WHEP token must not open WHIP: " << r.body;
   r = http ("POST", whep, sdp, static_offer ("recvonly"), "wrong");
   EXPECT_EQ (r.status, 401u) << r.body;
 
