@@ -252,6 +252,10 @@ Hub::on_set_peer_status (const std::string &from, PeerState &peer,
   if (peer.has (Role::Consumer) && !consuming)
     end_sessions_as (from, Role::Consumer, out);
 
+  // Listeners that may see the stream hear of the change, also of one that
+  // stops producing (by the name they knew).
+  const std::string seen_as = producing ? name : peer.stream_name;
+  const bool was_or_is_producer = producing || peer.has (Role::Producer);
   if (peer.stream_name != name) {
     if (!peer.stream_name.empty ())
       stream_names_.erase (peer.stream_name);
@@ -263,7 +267,7 @@ Hub::on_set_peer_status (const std::string &from, PeerState &peer,
   peer.roles = msg.roles;
   peer.meta = msg.meta;
   peer.announced = true;
-  notify_listeners (from, peer.roles, peer.meta, peer.stream_name, out);
+  notify_listeners (from, peer.roles, peer.meta, was_or_is_producer, seen_as, out);
 }
 
 bool
@@ -496,14 +500,12 @@ Hub::peers_with (Role role, const Access *viewer) const
 
 void
 Hub::notify_listeners (const std::string &peer_id, const std::vector<Role> &roles,
-    const nlohmann::json &meta, const std::string &stream_name, Out &out) const
+    const nlohmann::json &meta, bool producer, const std::string &stream_name, Out &out) const
 {
   const std::string text = p::serialize (p::ServerMessage (p::PeerStatusChanged {
       peer_id, roles, meta }));
   const std::int64_t now = now_s ();
-  // A peer that is no producer (or left) is seen with the list scope only.
-  const bool producer = std::find (roles.begin (), roles.end (), Role::Producer) != roles.end ()
-      || (roles.empty () && !stream_name.empty ());
+  // A peer that is not, and was not, a producer is seen with the list scope only.
   for (const auto &[id, peer] : peers_) {
     if (!peer.has (Role::Listener))
       continue;
@@ -590,7 +592,7 @@ Hub::remove_peer (const std::string &peer_id, bool lost, std::int64_t now_us)
     stream_names_.erase (gone.stream_name);
   // Listeners only ever heard of peers that announced a status.
   if (gone.announced)
-    notify_listeners (peer_id, {}, gone.meta, gone.stream_name, out);
+    notify_listeners (peer_id, {}, gone.meta, gone.has (Role::Producer), gone.stream_name, out);
   return out;
 }
 

@@ -145,10 +145,12 @@ private:
   void end_session (const std::string &session_id, const std::string &by, Out &out);
   // Ends the sessions where `peer_id` plays `role` (producer or consumer).
   void end_sessions_as (const std::string &peer_id, protocol::Role role, Out &out);
-  // Tells the listeners that may see it (Access::may_see its stream name,
-  // or it is themselves) that a peer's status changed.
+  // Tells the listeners that may see it that a peer's status changed: itself,
+  // those with the list scope, and, when it is or was a `producer`, those
+  // that may watch `stream_name` (Access::may_see).
   void notify_listeners (const std::string &peer_id, const std::vector<protocol::Role> &roles,
-      const nlohmann::json &meta, const std::string &stream_name, Out &out) const;
+      const nlohmann::json &meta, bool producer, const std::string &stream_name,
+      Out &out) const;
   // Whether `peer` may `action` (on the stream `name`); else tells it why
   // ("unauthorized" without a valid token, "forbidden" for a wrong scope).
   bool allowed (const std::string &from, const PeerState &peer, Action action,

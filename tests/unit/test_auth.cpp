@@ -303,6 +303,15 @@ TEST_F (HubAccess, PublishWatchAndListNeedTheirScopes)
     lister_told |= m["to"] == lister;
   EXPECT_TRUE (lister_told);
 
+  // A producer that stops producing is seen going by those that saw it.
+  const std::string cam2 = join ("publish:cam*");
+  publish (cam2, "cam2");
+  auto stopped = send (cam2, { { "type", "setPeerStatus" }, { "roles", { "listener" } } });
+  bool viewer_told = false;
+  for (const json &m : stopped)
+    viewer_told |= m["to"] == viewer && m["type"] == "peerStatusChanged";
+  EXPECT_TRUE (viewer_told) << "a viewer of cam* hears that cam2 stopped";
+
   // Watching: the right stream only.
   auto started = send (viewer, { { "type", "startSession" }, { "peerId", prod } });
   ASSERT_EQ (started.size (), 2u);
