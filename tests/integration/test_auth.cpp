@@ -70,11 +70,13 @@ protected:
     return token;
   }
 
-  std::unique_ptr<Pipeline> watcher (const std::string &token)
+  // A viewer of cam; one the server does not show cam to gives up after
+  // `wait_ms` (producer-timeout).
+  std::unique_ptr<Pipeline> watcher (const std::string &token, int wait_ms = 5000)
   {
     return rtcstream::test::start_consumer ("rtcstreamsrc name=src uri=" +
         server->uri ("cam") + (token.empty () ? "" : " auth-token=" + token) +
-        " producer-timeout=5000 src. ! queue ! fakesink name=v");
+        " producer-timeout=" + std::to_string (wait_ms) + " src. ! queue ! fakesink name=v");
   }
 
   std::unique_ptr<ServerProcess> server;
@@ -108,7 +110,7 @@ TEST_F (AuthStreaming, ElementsStreamWithTheirTokensAndOthersAreRefused)
   // Refused viewers: no token, a token for another stream. Each fails with
   // an error naming auth-token, and the running viewer goes on.
   for (const std::string &token : { std::string (), mint ("watch:other publish:cam") }) {
-    auto refused = watcher (token);
+    auto refused = watcher (token, 1500);
     EXPECT_TRUE (refused->wait_for ([&] { return !refused->errors ().empty (); }, kTimeoutMs));
     EXPECT_TRUE (refused->has_error_containing ("auth-token")) << refused->all_errors ();
     EXPECT_EQ (refused->element ("v") ? refused->count ("v")->frames.load () : 0, 0);
