@@ -15,6 +15,13 @@ namespace {
 
 // Characters that do not show as themselves: C0/C1 controls and Unicode
 // "format" characters (bidi overrides and isolates, zero-width joiners).
+// Wall-clock seconds, for token expiry.
+std::int64_t
+now_s ()
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
 bool
 hidden (gunichar c)
 {
@@ -145,7 +152,7 @@ Hub::error (Out &out, const std::string &to, ErrorCode code, std::string details
 }
 
 Hub::Admission
-Hub::add_peer ()
+Hub::add_peer (Access access)
 {
   Admission result;
   if (peers_.size () >= limits_.max_peers) {
@@ -156,7 +163,9 @@ Hub::add_peer ()
     return result;
   }
   result.peer_id = new_id ();
-  peers_.emplace (result.peer_id, PeerState {});
+  PeerState state;
+  state.access = std::move (access);
+  peers_.emplace (result.peer_id, std::move (state));
   p::Welcome welcome { result.peer_id, {} };
   if (ice_servers_for_)
     welcome.ice_servers = ice_servers_for_ (result.peer_id);
@@ -224,6 +233,8 @@ Hub::on_set_peer_status (const std::string &from, PeerState &peer,
   // Our extension: a producer's meta.name is its stream name, unique among
   // producers, so a consumer can find a stream by name.
   const std::string name = producing ? p::stream_name_from_meta (msg.meta) : std::string ();
+  if (producing && !allowed (from, peer, Action::Publish, name, out))
+    return;
   if (!name.empty ()) {
     auto taken = stream_names_.find (name);
     if (taken != stream_names_.end () && taken->second != from) {
@@ -241,6 +252,10 @@ Hub::on_set_peer_status (const std::string &from, PeerState &peer,
   if (peer.has (Role::Consumer) && !consuming)
     end_sessions_as (from, Role::Consumer, out);
 
+  // Listeners that may see the stream hear of the change, also of one that
+  // stops producing (by the name they knew).
+  const std::string seen_as = producing ? name : peer.stream_name;
+  const bool was_or_is_producer = producing || peer.has (Role::Producer);
   if (peer.stream_name != name) {
     if (!peer.stream_name.empty ())
       stream_names_.erase (peer.stream_name);
@@ -252,7 +267,19 @@ Hub::on_set_peer_status (const std::string &from, PeerState &peer,
   peer.roles = msg.roles;
   peer.meta = msg.meta;
   peer.announced = true;
-  notify_listeners (from, peer.roles, peer.meta, out);
+  notify_listeners (from, peer.roles, peer.meta, was_or_is_producer, seen_as, out);
+}
+
+bool
+Hub::allowed (const std::string &from, const PeerState &peer, Action action,
+    const std::string &name, Out &out) const
+{
+  const Access::Verdict verdict = peer.access.check (action, name, now_s ());
+  if (verdict == Access::Verdict::Allowed)
+    return true;
+  error (out, from, verdict == Access::Verdict::WrongScope ? ErrorCode::Forbidden
+      : ErrorCode::Unauthorized, Access::explain (verdict, action, name));
+  return false;
 }
 
 void
@@ -289,6 +316,19 @@ Hub::on_start_session (const std::string &from, PeerState &peer,
   } else {
     error (out, from, ErrorCode::NotProducer, "Peer " + in_quotes (msg.peer_id) +
         " is not a producer; start sessions with a peer listed by \"list\".");
+    return;
+  }
+
+  // The consumer must be allowed to watch the producer's stream.
+  const PeerState &producer_state = producer == from ? peer : target->second;
+  const PeerState &consumer_state = consumer == from ? peer : target->second;
+  const std::string &stream = producer_state.stream_name;
+  const Access::Verdict verdict = consumer_state.access.check (Action::Watch, stream, now_s ());
+  if (verdict != Access::Verdict::Allowed) {
+    error (out, from, verdict == Access::Verdict::WrongScope ? ErrorCode::Forbidden
+        : ErrorCode::Unauthorized, consumer == from ? Access::explain (verdict, Action::Watch,
+            stream) : "Consumer " + in_quotes (consumer) + " may not watch this stream (" +
+            Access::explain (verdict, Action::Watch, stream) + ")");
     return;
   }
 
@@ -358,15 +398,27 @@ Hub::on_peer (const std::string &from, const p::Peer &msg, Out &out)
     send (out, session.other (from), msg);
 }
 
+// Without the list scope, a token that may watch some streams gets those.
 void
 Hub::on_list (const std::string &from, Out &out) const
 {
-  send (out, from, p::ListReply { peers_with (Role::Producer) });
+  const PeerState &peer = peers_.at (from);
+  const Access::Verdict verdict = peer.access.check (Action::List, {}, now_s ());
+  if (verdict == Access::Verdict::WrongScope && !peer.access.may_watch_any (now_s ())) {
+    error (out, from, ErrorCode::Forbidden, "The token allows neither listing the streams "
+        "nor watching any: that needs the scope list, or watch:NAME.");
+    return;
+  }
+  if (verdict != Access::Verdict::WrongScope && !allowed (from, peer, Action::List, {}, out))
+    return;
+  send (out, from, p::ListReply { peers_with (Role::Producer, &peer.access) });
 }
 
 void
 Hub::on_list_consumers (const std::string &from, Out &out) const
 {
+  if (!allowed (from, peers_.at (from), Action::List, {}, out))
+    return;
   send (out, from, p::ListConsumersReply { peers_with (Role::Consumer) });
 }
 
@@ -404,6 +456,13 @@ Hub::on_resume_session (const std::string &from, PeerState &peer, const p::Resum
         "producer; register with \"setPeerStatus\" first.");
     return;
   }
+  // A producer was allowed to publish when it registered; a consumer must be
+  // allowed to watch (the session's stream is not known before its producer
+  // is back).
+  if (!as_producer && !peer.access.may_watch_any (now_s ())) {
+    allowed (from, peer, Action::Watch, "*", out);
+    return;
+  }
   auto it = sessions_.find (msg.session_id);
   if (it != sessions_.end ()) {
     const Session &s = it->second;
@@ -428,11 +487,12 @@ Hub::on_resume_session (const std::string &from, PeerState &peer, const p::Resum
 }
 
 std::vector<p::PeerInfo>
-Hub::peers_with (Role role) const
+Hub::peers_with (Role role, const Access *viewer) const
 {
+  const std::int64_t now = now_s ();
   std::vector<p::PeerInfo> list;
   for (const auto &[id, peer] : peers_) {
-    if (peer.has (role))
+    if (peer.has (role) && (!viewer || viewer->may_see (peer.stream_name, now)))
       list.push_back (p::PeerInfo { id, peer.meta });
   }
   return list;
@@ -440,12 +500,18 @@ Hub::peers_with (Role role) const
 
 void
 Hub::notify_listeners (const std::string &peer_id, const std::vector<Role> &roles,
-    const nlohmann::json &meta, Out &out) const
+    const nlohmann::json &meta, bool producer, const std::string &stream_name, Out &out) const
 {
   const std::string text = p::serialize (p::ServerMessage (p::PeerStatusChanged {
       peer_id, roles, meta }));
+  const std::int64_t now = now_s ();
+  // A peer that is not, and was not, a producer is seen with the list scope only.
   for (const auto &[id, peer] : peers_) {
-    if (peer.has (Role::Listener))
+    if (!peer.has (Role::Listener))
+      continue;
+    const bool visible = id == peer_id || (producer ? peer.access.may_see (stream_name, now)
+        : peer.access.check (Action::List, {}, now) == Access::Verdict::Allowed);
+    if (visible)
       out.push_back (Outgoing { id, text });
   }
 }
@@ -526,7 +592,7 @@ Hub::remove_peer (const std::string &peer_id, bool lost, std::int64_t now_us)
     stream_names_.erase (gone.stream_name);
   // Listeners only ever heard of peers that announced a status.
   if (gone.announced)
-    notify_listeners (peer_id, {}, gone.meta, out);
+    notify_listeners (peer_id, {}, gone.meta, gone.has (Role::Producer), gone.stream_name, out);
   return out;
 }
 

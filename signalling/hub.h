@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth.h"
 #include "rtcstream/protocol.h"
 
 namespace rtcstream::signalling {
@@ -54,13 +55,16 @@ public:
   // The result of a new connection. When accepted, peer_id is the id the
   // server assigned and reply the "welcome"; when refused (max_peers
   // reached), peer_id is empty and reply is a "limit-reached" error to send
-  // before closing the connection.
+  // before closing the connection. `access` is what the connection's token
+  // allows (auth.h; the default: everything, no token needed): every
+  // publish, watch and list of the peer is checked against it, and the
+  // listings and status changes it gets show only the producers it may see.
   struct Admission {
     std::string peer_id;
     std::string reply;
     bool accepted () const { return !peer_id.empty (); }
   };
-  Admission add_peer ();
+  Admission add_peer (Access access = Access ());
 
   // One text frame from a connection. An invalid or refused message gets an
   // error reply to its sender only and changes nothing.
@@ -103,6 +107,7 @@ private:
     bool received_message = false;  // setProtocolVersion must come first
     std::string stream_name;        // registered name while producing
     std::set<std::string> sessions;
+    Access access;                  // what its token allows
     bool has (protocol::Role role) const;
   };
   // A side is empty while a session resumed by one side (resumeSession)
@@ -140,9 +145,19 @@ private:
   void end_session (const std::string &session_id, const std::string &by, Out &out);
   // Ends the sessions where `peer_id` plays `role` (producer or consumer).
   void end_sessions_as (const std::string &peer_id, protocol::Role role, Out &out);
+  // Tells the listeners that may see it that a peer's status changed: itself,
+  // those with the list scope, and, when it is or was a `producer`, those
+  // that may watch `stream_name` (Access::may_see).
   void notify_listeners (const std::string &peer_id, const std::vector<protocol::Role> &roles,
-      const nlohmann::json &meta, Out &out) const;
-  std::vector<protocol::PeerInfo> peers_with (protocol::Role role) const;
+      const nlohmann::json &meta, bool producer, const std::string &stream_name,
+      Out &out) const;
+  // Whether `peer` may `action` (on the stream `name`); else tells it why
+  // ("unauthorized" without a valid token, "forbidden" for a wrong scope).
+  bool allowed (const std::string &from, const PeerState &peer, Action action,
+      const std::string &name, Out &out) const;
+  // The peers with `role`; only those `viewer` may see when given.
+  std::vector<protocol::PeerInfo> peers_with (protocol::Role role,
+      const Access *viewer = nullptr) const;
 
   static void send (Out &out, const std::string &to, const protocol::ServerMessage &msg);
   static void error (Out &out, const std::string &to, protocol::ErrorCode code,

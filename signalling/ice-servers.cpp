@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "auth.h"
 #include "rtcstream/signallers/ice-server.h"
 
 namespace rtcstream::signalling {
@@ -69,17 +70,10 @@ check_ice_server_options (const IceServerOptions &o)
 std::string
 turn_rest_password (const std::string &secret, const std::string &username)
 {
-  GHmac *hmac = g_hmac_new (G_CHECKSUM_SHA1, reinterpret_cast<const guchar *> (secret.data ()),
-      secret.size ());
-  g_hmac_update (hmac, reinterpret_cast<const guchar *> (username.data ()), username.size ());
-  guint8 digest[20];
-  gsize len = sizeof digest;
-  g_hmac_get_digest (hmac, digest, &len);
-  g_hmac_unref (hmac);
-  gchar *b64 = g_base64_encode (digest, len);
-  std::string out = b64;
-  g_free (b64);
-  return out;
+  const std::string digest = hmac_digest (G_CHECKSUM_SHA1, secret, username);
+  g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> (digest.data ()),
+      digest.size ());
+  return b64;
 }
 
 std::vector<protocol::IceServer>

@@ -10,7 +10,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include "auth.h"
 #include "server.h"
 
 namespace {
@@ -48,6 +52,38 @@ seconds (const char *option, gint64 value, unsigned &out, GError **error)
   return true;
 }
 
+// Whether `host` (an --host value) is a loopback address.
+bool
+loopback (const std::string &host)
+{
+  if (host == "localhost")
+    return true;
+  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (host.c_str ());
+  return address && g_inet_address_get_is_loopback (address);
+}
+
+// --mint-token: prints a JWT and returns the exit status.
+int
+mint_token (const char *scopes_text, const std::string &secret, gint64 ttl)
+{
+  using namespace rtcstream::signalling;
+  std::string problem;
+  std::optional<std::vector<Scope>> scopes = parse_scopes (scopes_text, &problem);
+  if (secret.empty ())
+    problem = "--mint-token needs --token-secret-file";
+  else if (scopes && scopes->empty ())
+    problem = "--mint-token needs at least one scope (publish:NAME, watch:NAME, list)";
+  else if (ttl < 1 || ttl > 10LL * 365 * 86400)
+    problem = "--ttl must be between 1 second and 10 years (got " + std::to_string (ttl) + ")";
+  if (!problem.empty () || !scopes) {
+    g_printerr ("rtcstream-signalling: %s\n", problem.c_str ());
+    return 2;
+  }
+  const std::int64_t now = g_get_real_time () / G_USEC_PER_SEC;
+  std::printf ("%s\n", mint_jwt (*scopes, secret, now, now + ttl).c_str ());
+  return EXIT_SUCCESS;
+}
+
 }  // namespace
 
 int
@@ -66,6 +102,10 @@ main (int argc, char **argv)
   g_autofree char *token = nullptr;
   g_autofree char *whip_token = nullptr;
   g_autofree char *whep_token = nullptr;
+  g_autofree char *secret_file = nullptr;
+  g_autofree char *mint = nullptr;
+  gint64 ttl = 3600;
+  g_auto (GStrv) origins = nullptr;
   gboolean no_whip = FALSE;
   g_auto (GStrv) ice_urls = nullptr;
   g_autofree char *turn_user = nullptr;
@@ -128,11 +168,26 @@ main (int argc, char **argv)
     { "no-whip", 0, 0, G_OPTION_ARG_NONE, &no_whip,
       "Turn off the WHIP (/whip/NAME, publish) and WHEP (/whep/NAME, watch) endpoints", nullptr },
     { "token", 0, 0, G_OPTION_ARG_STRING, &token,
-      "Require \"Authorization: Bearer TOKEN\" on WHIP and WHEP requests", "TOKEN" },
+      "A token that allows everything: publishing, watching and listing need it, "
+      "on the websocket and on WHIP/WHEP (\"Authorization: Bearer TOKEN\")", "TOKEN" },
     { "whip-token", 0, 0, G_OPTION_ARG_STRING, &whip_token,
-      "Bearer token for WHIP only (overrides --token)", "TOKEN" },
+      "The token for publishing (websocket producers and WHIP; overrides --token)", "TOKEN" },
     { "whep-token", 0, 0, G_OPTION_ARG_STRING, &whep_token,
-      "Bearer token for WHEP only (overrides --token)", "TOKEN" },
+      "The token for watching (websocket consumers and WHEP; overrides --token)", "TOKEN" },
+    { "token-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file,
+      "Take signed, expiring tokens (JWT HS256) signed with the secret in FILE (at least "
+      "32 bytes), whose scopes say what each may do; publishing, watching and listing "
+      "need a token", "FILE" },
+    { "mint-token", 0, 0, G_OPTION_ARG_STRING, &mint,
+      "Print a token signed with --token-secret-file allowing SCOPES (space-separated: "
+      "publish:NAME, watch:NAME, list; NAME may use *), valid for --ttl, and exit",
+      "SCOPES" },
+    { "ttl", 0, 0, G_OPTION_ARG_INT64, &ttl,
+      "Seconds a --mint-token token stays valid (default 3600)", "SECONDS" },
+    { "allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &origins,
+      "A web origin (https://app.example.net) whose pages may use the websocket and "
+      "WHIP/WHEP from a browser; repeat for more, \"*\" for any (default: pages of this "
+      "server and of loopback addresses)", "ORIGIN" },
     { "max-sdp-size", 0, 0, G_OPTION_ARG_INT64, &max_sdp,
       "Largest WHIP/WHEP request body (SDP offer or ICE fragment) accepted, in bytes "
       "(default 65536); larger ones get 413", "BYTES" },
@@ -231,6 +286,18 @@ main (int argc, char **argv)
         "unexpected argument \"%s\"", argv[1]);
     ok = false;
   }
+  std::string jwt_secret;
+  if (ok && secret_file) {
+    std::optional<std::string> secret = rtcstream::signalling::read_secret_file (secret_file,
+        &error);
+    ok = secret.has_value ();
+    if (ok)
+      jwt_secret = std::move (*secret);
+    else
+      g_prefix_error (&error, "--token-secret-file: ");
+  }
+  if (ok && mint)
+    return mint_token (mint, jwt_secret, ttl);
   if (!ok) {
     g_printerr ("rtcstream-signalling: %s\nRun \"rtcstream-signalling --help\" to see the "
         "options.\n", error->message);
@@ -246,12 +313,12 @@ main (int argc, char **argv)
   if (web_root)
     options.web_root = web_root;
   options.whip.enabled = !no_whip;
-  if (token)
-    options.whip.whip_token = options.whip.whep_token = token;
-  if (whip_token)
-    options.whip.whip_token = whip_token;
-  if (whep_token)
-    options.whip.whep_token = whep_token;
+  options.auth.token = token ? token : "";
+  options.auth.whip_token = whip_token ? whip_token : "";
+  options.auth.whep_token = whep_token ? whep_token : "";
+  options.auth.jwt_secret = jwt_secret;
+  for (char **o = origins; o && *o; o++)
+    options.origins.allowed.emplace_back (*o);
   options.port = port;
   options.ping_interval_s = static_cast<unsigned> (ping_interval);
   options.resume_grace_s = static_cast<unsigned> (resume_grace);
@@ -271,6 +338,11 @@ main (int argc, char **argv)
     if (server.start (url, &error)) {
       std::printf ("rtcstream-signalling listening on %s\n", url.c_str ());
       std::fflush (stdout);
+      g_printerr ("rtcstream-signalling: %s\n", server.auth_summary ().c_str ());
+      if (!server.auth_enabled () && !loopback (options.host))
+        g_printerr ("rtcstream-signalling: WARNING: listening on %s, beyond this machine, "
+            "without any token: anyone who reaches it may publish and watch. Give --token "
+            "or --token-secret-file (docs/auth.md).\n", options.host.c_str ());
       g_main_loop_run (loop);
       g_printerr ("rtcstream-signalling: shutting down\n");
       server.stop ();

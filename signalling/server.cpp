@@ -153,11 +153,34 @@ is_websocket_upgrade (SoupServerMessage *msg)
   return soup_message_headers_header_contains (headers, "Upgrade", "websocket");
 }
 
+// The token a websocket upgrade presents: "Authorization: Bearer TOKEN", or
+// (for browsers, which cannot set headers on a websocket) ?token=TOKEN.
+std::optional<std::string>
+websocket_token (SoupServerMessage *msg)
+{
+  if (std::optional<std::string> bearer = bearer_token (soup_message_headers_get_one (
+          soup_server_message_get_request_headers (msg), "Authorization")))
+    return bearer;
+  const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
+  if (!query)
+    return std::nullopt;
+  g_autoptr (GHashTable) params = g_uri_parse_params (query, -1, "&",
+      G_URI_PARAMS_WWW_FORM, nullptr);
+  const char *token = params ? static_cast<const char *> (g_hash_table_lookup (params, "token"))
+      : nullptr;
+  if (!token)
+    return std::nullopt;
+  return std::string (token);
+}
+
 }  // namespace
 
 Server::Server (ServerOptions options)
-    : options_ (std::move (options)), hub_ (options_.limits)
+    : options_ (std::move (options)), hub_ (options_.limits),
+      auth_ (std::make_shared<const Authorizer> (options_.auth))
 {
+  options_.whip.auth = auth_;
+  options_.whip.origins = options_.origins;
   if (!options_.ice.empty ()) {
     auto servers_for = [ice = options_.ice] (const std::string &label) {
       return ice_servers_for (ice, label, g_get_real_time () / G_USEC_PER_SEC);
@@ -290,9 +313,38 @@ Server::stop ()
   listener_.reset ();
 }
 
+std::string
+Server::auth_summary () const
+{
+  std::vector<std::string> closed, open;
+  for (Action a : { Action::Publish, Action::Watch, Action::List })
+    (auth_->required (a) ? closed : open).push_back (action_name (a));
+  auto words = [] (const std::vector<std::string> &w) {
+    std::string out;
+    for (std::size_t i = 0; i < w.size (); i++)
+      out += (i == 0 ? "" : i + 1 == w.size () ? " and " : ", ") + w[i];
+    return out;
+  };
+  if (closed.empty ())
+    return "no token configured (--token, --token-secret-file): anyone who reaches this "
+        "server may publish, watch and list streams";
+  return "a token is needed to " + words (closed) + (open.empty () ? std::string ()
+      : "; anyone who reaches this server may " + words (open));
+}
+
 std::optional<EarlyReply>
 Server::check_headers (SoupServerMessage *msg)
 {
+  if (is_websocket_upgrade (msg)) {
+    SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+    const char *origin = soup_message_headers_get_one (h, "Origin");
+    if (!options_.origins.allows (origin, soup_message_headers_get_one (h, "Host"))) {
+      g_printerr ("refused a websocket from %s: origin %s not allowed\n",
+          remote_of (msg).c_str (), log_safe (origin).c_str ());
+      return EarlyReply{ SOUP_STATUS_FORBIDDEN, "Pages from " + log_safe (origin) +
+          " may not use this server; start it with --allowed-origin for that origin.", {} };
+    }
+  }
   if (whip_) {
     if (std::optional<EarlyReply> reply = whip_->check_headers (msg))
       return reply;
@@ -365,17 +417,24 @@ Server::accept (SoupServerMessage *msg, SoupWebsocketConnection *ws)
 {
   const std::string remote = remote_of (msg);
   GSocket *socket = listener_ ? listener_->upgraded (msg) : nullptr;
-  Hub::Admission admission = hub_.add_peer ();
+  // A token that is wrong, expired or badly signed ends the connection; no
+  // token at all leaves the peer what needs none (auth.h).
+  Authorizer::Result who = auth_->authenticate (websocket_token (msg),
+      g_get_real_time () / G_USEC_PER_SEC);
+  if (!who.ok) {
+    g_printerr ("refused a connection from %s: %s\n", remote.c_str (), who.problem.c_str ());
+    refuse (ws, protocol::serialize (protocol::ServerMessage (protocol::Error {
+        who.problem + " Connect with a valid token (\"Authorization: Bearer TOKEN\", or "
+        "?token=TOKEN on the websocket URL).", protocol::ErrorCode::Unauthorized })),
+        SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "unauthorized");
+    return;
+  }
+  const bool has_token = who.access.has_token;
+  Hub::Admission admission = hub_.add_peer (std::move (who.access));
   if (!admission.accepted ()) {
     g_printerr ("refused a connection from %s: peer limit (%zu) reached\n", remote.c_str (),
         hub_.limits ().max_peers);
-    // Keep the websocket until the close handshake is done: libsoup drops
-    // its reference when this callback returns.
-    g_signal_connect (g_object_ref (ws), "closed", G_CALLBACK (+[] (
-        SoupWebsocketConnection *closed, gpointer) { unref_later (closed); }), nullptr);
-    soup_websocket_connection_send_text (ws, admission.reply.c_str ());
-    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-        "too many peers");
+    refuse (ws, admission.reply, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many peers");
     return;
   }
 
@@ -395,9 +454,20 @@ Server::accept (SoupServerMessage *msg, SoupWebsocketConnection *ws)
   g_signal_connect (ws, "error", G_CALLBACK (on_error), conn.get ());
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn.get ());
 
-  g_printerr ("peer %s joined from %s\n", conn->peer_id.c_str (), remote.c_str ());
+  g_printerr ("peer %s joined from %s%s%s\n", conn->peer_id.c_str (), remote.c_str (),
+      has_token ? " with a token" : "", who.who.empty () ? "" : (" of " + who.who).c_str ());
   soup_websocket_connection_send_text (ws, admission.reply.c_str ());
   connections_.emplace (admission.peer_id, std::move (conn));
+}
+
+void
+Server::refuse (SoupWebsocketConnection *ws, const std::string &reply, gushort code,
+    const char *reason)
+{
+  g_signal_connect (g_object_ref (ws), "closed", G_CALLBACK (+[] (
+      SoupWebsocketConnection *closed, gpointer) { unref_later (closed); }), nullptr);
+  soup_websocket_connection_send_text (ws, reply.c_str ());
+  soup_websocket_connection_close (ws, code, reason);
 }
 
 void

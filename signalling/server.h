@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "auth.h"
 #include "hub.h"
 #include "ice-servers.h"
 #include "listener.h"
@@ -36,6 +37,8 @@ struct ServerOptions {
   WhipOptions whip;                // the /whip/ and /whep/ endpoints (whip.h)
   IceServerOptions ice;            // STUN/TURN servers for peers (ice-servers.h)
   ListenerOptions listener;        // backlog, connection caps, deadlines (listener.h)
+  AuthOptions auth;                // tokens and the JWT secret (auth.h)
+  OriginPolicy origins;            // pages that may use the server from a browser
 };
 
 class Server {
@@ -52,6 +55,10 @@ public:
   // Closes every connection (close code "going away"), waiting at most
   // about a second for the close handshakes, and stops listening.
   void stop ();
+
+  // What needs a token, as a sentence for the start-up log.
+  std::string auth_summary () const;
+  bool auth_enabled () const { return auth_->enabled (); }
 
 private:
   struct Connection {
@@ -80,6 +87,11 @@ private:
   static gboolean on_resume_expiry (gpointer user_data);
 
   void accept (SoupServerMessage *msg, SoupWebsocketConnection *ws);
+  // Sends `reply` and closes `ws` with `code`, keeping the websocket until
+  // the close handshake is done (libsoup drops its reference when the
+  // websocket callback returns).
+  static void refuse (SoupWebsocketConnection *ws, const std::string &reply, gushort code,
+      const char *reason);
   void deliver (const std::vector<Outgoing> &out);
   // Removes a connection from the hub and the map, telling the others;
   // closes its websocket if still open. lost: it went without a goodbye (no
@@ -94,6 +106,7 @@ private:
   guint liveness_source_ = 0;
   guint resume_source_ = 0;
   std::unique_ptr<WhipEndpoints> whip_;
+  std::shared_ptr<const Authorizer> auth_;
 };
 
 }  // namespace rtcstream::signalling

@@ -259,6 +259,8 @@ start (const WhipSessionPtr &res, std::string &error)
   g_object_set (hub_side, "uri", (res->local_uri + escaped (res->name)).c_str (), nullptr);
   if (!res->tls_ca_file.empty ())
     g_object_set (hub_side, "tls-ca-file", res->tls_ca_file.c_str (), nullptr);
+  if (!res->auth_token.empty ())
+    g_object_set (hub_side, "auth-token", res->auth_token.c_str (), nullptr);
   if (res->whep) {
     gst_element_set_locked_state (sink, TRUE);  // until its inputs exist
     // What the player takes, in its order, is what the producer may send.

@@ -74,6 +74,7 @@ struct WhipSession {
   Offer offer;                   // read-only once the session exists
   std::string local_uri;         // rtcstream://HOST:PORT/ of this server
   std::string tls_ca_file;
+  std::string auth_token;        // the server's own token, for the hub-side element
   // STUN/TURN servers (--ice-server): announced to the client in Link
   // headers and used by our own session too, so that a client that allows
   // only relayed paths finds one on both sides.

@@ -65,18 +65,25 @@ valid_id (const std::string &id)
   return true;
 }
 
-// The CORS headers of every reply under /whip/ and /whep/.
+// The CORS headers of every reply under /whip/ and /whep/ but the origin,
+// which is the request's (when allowed) with "Vary: Origin".
 const std::vector<std::pair<std::string, std::string>> &
 cors_headers ()
 {
   static const std::vector<std::pair<std::string, std::string>> h = {
-    { "Access-Control-Allow-Origin", "*" },
     { "Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS" },
     { "Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match" },
     { "Access-Control-Expose-Headers", "Location, Accept-Patch, Accept-Post, ETag" },
     { "Access-Control-Max-Age", "86400" },
+    { "Vary", "Origin" },
   };
   return h;
+}
+
+const char *
+origin_of (SoupServerMessage *msg)
+{
+  return soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
 }
 
 void
@@ -85,17 +92,20 @@ add_cors (SoupServerMessage *msg)
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
   for (const auto &[name, value] : cors_headers ())
     soup_message_headers_replace (h, name.c_str (), value.c_str ());
+  const char *origin = origin_of (msg);
+  soup_message_headers_replace (h, "Access-Control-Allow-Origin", origin ? origin : "*");
 }
 
-bool
-same_secret (const std::string &a, const std::string &b)
+// The stream name of a /whip/NAME[/ID] path, decoded once; empty when there
+// is none (the handler answers those).
+std::string
+name_in_path (const char *path)
 {
-  if (a.size () != b.size ())
-    return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size (); i++)
-    diff |= static_cast<unsigned char> (a[i] ^ b[i]);
-  return diff == 0;
+  g_auto (GStrv) split = g_strsplit (path + 1, "/", 4);
+  if (!split[0] || !split[1])
+    return {};
+  g_autofree char *decoded = g_uri_unescape_string (split[1], nullptr);
+  return decoded ? decoded : "";
 }
 
 bool
@@ -171,7 +181,9 @@ public:
     // Other methods get 405 from the handler, OPTIONS needs no token.
     const bool needs_token = method == SOUP_METHOD_POST || method == SOUP_METHOD_DELETE ||
         std::strcmp (method, "PATCH") == 0;
-    std::optional<EarlyReply> reply = needs_token ? auth_problem (msg, whep) : std::nullopt;
+    std::optional<EarlyReply> reply = origin_problem (msg);
+    if (!reply && needs_token)
+      reply = auth_problem (msg, whep, name_in_path (path));
     SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
     const SoupEncoding encoding = soup_message_headers_get_encoding (h);
     if (reply) {
@@ -184,9 +196,13 @@ public:
       reply = EarlyReply{ SOUP_STATUS_LENGTH_REQUIRED, "Send the body with a Content-Length.",
         {} };
     }
-    if (reply)
+    if (reply) {
       reply->headers.insert (reply->headers.end (), cors_headers ().begin (),
           cors_headers ().end ());
+      const char *origin = origin_of (msg);
+      if (options_.origins.allows (origin, host_of (msg)))
+        reply->headers.emplace_back ("Access-Control-Allow-Origin", origin ? origin : "*");
+    }
     return reply;
   }
 
@@ -198,6 +214,10 @@ public:
 
   void handle (SoupServerMessage *msg, const char *path)
   {
+    if (std::optional<EarlyReply> refused = origin_problem (msg)) {
+      reply (msg, refused->status, refused->text);
+      return;
+    }
     add_cors (msg);
     SoupMessageHeaders *out = soup_server_message_get_response_headers (msg);
     // /whip/NAME or /whip/NAME/ID
@@ -247,7 +267,7 @@ public:
       reply (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, std::string ("Use ") + allow + " here.");
       return;
     }
-    if (!authorized (msg, whep))
+    if (!authorized (msg, whep, stream))
       return;
 
     if (session.empty ()) {
@@ -271,25 +291,62 @@ public:
     patch (msg, res);
   }
 
-  // A 401 when the endpoint needs a token and the request lacks it.
-  std::optional<EarlyReply> auth_problem (SoupServerMessage *msg, bool whep)
+  static const char *host_of (SoupServerMessage *msg)
   {
-    const std::string &token = whep ? options_.whep_token : options_.whip_token;
-    if (token.empty ())
+    return soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
+  }
+
+  // A 403 for a page whose origin may not use the endpoints (--allowed-origin).
+  std::optional<EarlyReply> origin_problem (SoupServerMessage *msg)
+  {
+    const char *origin = origin_of (msg);
+    if (options_.origins.allows (origin, host_of (msg)))
+      return std::nullopt;
+    return EarlyReply{ SOUP_STATUS_FORBIDDEN, "Pages from " + log_safe (origin) + " may not "
+        "use this server; start it with --allowed-origin for that origin.", {} };
+  }
+
+  // A 401 when the endpoint needs a token and the request has none or an
+  // invalid one, a 403 when its token does not allow this (publish NAME on
+  // /whip/, watch NAME on /whep/).
+  std::optional<EarlyReply> auth_problem (SoupServerMessage *msg, bool whep,
+      const std::string &name)
+  {
+    if (!options_.auth)
+      return std::nullopt;
+    const Action action = whep ? Action::Watch : Action::Publish;
+    if (!options_.auth->required (action))
       return std::nullopt;
     const char *given = soup_message_headers_get_one (
         soup_server_message_get_request_headers (msg), "Authorization");
-    if (given && g_ascii_strncasecmp (given, "Bearer ", 7) == 0 &&
-        same_secret (given + 7, token))
-      return std::nullopt;
-    return EarlyReply{ SOUP_STATUS_UNAUTHORIZED, given ? "The bearer token is wrong."
-        : "This endpoint needs an \"Authorization: Bearer TOKEN\" header.",
-      { { "WWW-Authenticate", "Bearer realm=\"rtcstream\"" } } };
+    const std::int64_t now = g_get_real_time () / G_USEC_PER_SEC;
+    const std::optional<std::string> token = bearer_token (given);
+    Authorizer::Result who = options_.auth->authenticate (token, now);
+    std::string problem = who.problem;
+    Access::Verdict verdict = Access::Verdict::Allowed;
+    if (who.ok) {
+      verdict = who.access.check (action, name, now);
+      if (verdict == Access::Verdict::Allowed)
+        return std::nullopt;
+      problem = verdict == Access::Verdict::NoToken ? std::string ("This endpoint needs an "
+          "\"Authorization: Bearer TOKEN\" header.") : Access::explain (verdict, action, name);
+    }
+    const bool forbidden = verdict == Access::Verdict::WrongScope;
+    g_printerr ("%s %s of \"%s\" refused (%d): %s\n", whep ? "WHEP" : "WHIP",
+        soup_server_message_get_method (msg), log_safe (name).c_str (),
+        forbidden ? SOUP_STATUS_FORBIDDEN : SOUP_STATUS_UNAUTHORIZED, problem.c_str ());
+    std::string challenge = "Bearer realm=\"rtcstream\"";
+    if (forbidden)
+      challenge += ", error=\"insufficient_scope\"";
+    else if (token)
+      challenge += ", error=\"invalid_token\"";
+    return EarlyReply{ forbidden ? SOUP_STATUS_FORBIDDEN : SOUP_STATUS_UNAUTHORIZED, problem,
+      { { "WWW-Authenticate", challenge } } };
   }
 
-  bool authorized (SoupServerMessage *msg, bool whep)
+  bool authorized (SoupServerMessage *msg, bool whep, const std::string &name)
   {
-    std::optional<EarlyReply> problem = auth_problem (msg, whep);
+    std::optional<EarlyReply> problem = auth_problem (msg, whep, name);
     if (!problem)
       return true;
     for (const auto &[name, value] : problem->headers)
@@ -385,6 +442,8 @@ public:
     res->owner = this;
     res->local_uri = local_uri_;
     res->tls_ca_file = ca_file_;
+    if (options_.auth)
+      res->auth_token = options_.auth->internal_token ();
     res->id = uuid;
     res->id.erase (std::remove (res->id.begin (), res->id.end (), '-'), res->id.end ());
     res->name = name;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "auth.h"
 #include "listener.h"
 #include "rtcstream/protocol.h"
 
@@ -28,8 +29,11 @@ namespace rtcstream::signalling {
 
 struct WhipOptions {
   bool enabled = true;
-  std::string whip_token;           // non-empty: POST/PATCH/DELETE need "Bearer TOKEN"
-  std::string whep_token;
+  // Who may publish (POST, PATCH, DELETE on /whip/NAME...) and watch (on
+  // /whep/NAME...): "Authorization: Bearer TOKEN" checked by this (auth.h);
+  // unset: nobody needs a token.
+  std::shared_ptr<const Authorizer> auth;
+  OriginPolicy origins;             // browsers' Origin (CORS)
   std::size_t max_sdp_bytes = 64 * 1024;  // larger offers and sdpfrags get 413
   unsigned answer_timeout_s = 15;   // longest wait for the media side to answer
   std::size_t max_sessions = 100;   // WHIP and WHEP sessions at once; more get 503
@@ -56,8 +60,9 @@ public:
   // `tls_ca_file` is given to the in-process elements with rtcstreams://.
   void attach (SoupServer *soup, const std::string &local_uri, const std::string &tls_ca_file);
   // A refusal from the request line and headers alone, before the body is
-  // read: a wrong or missing token (401), a body too large (413) or of
-  // unknown length (411) on /whip/ and /whep/. Nothing for other paths.
+  // read: a page of a foreign origin (403), a wrong or missing token (401),
+  // a token without the scope (403), a body too large (413) or of unknown
+  // length (411) on /whip/ and /whep/. Nothing for other paths.
   std::optional<EarlyReply> check_headers (SoupServerMessage *msg);
   // Ends every session and waits for their pipelines to stop.
   void stop ();

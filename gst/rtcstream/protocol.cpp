@@ -25,47 +25,6 @@ using ojson = nlohmann::ordered_json;
 // comparison) on a short stack whatever a peer sends.
 constexpr std::size_t kMaxJsonDepth = 32;
 
-// Depth of [ and { nesting, ignoring brackets inside strings. Stops counting
-// once over `limit`.
-std::size_t
-nesting_depth (std::string_view text, std::size_t limit)
-{
-  std::size_t depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '[':
-      case '{':
-        if (++depth > max_depth) {
-          max_depth = depth;
-          if (max_depth > limit)
-            return max_depth;
-        }
-        break;
-      case ']':
-      case '}':
-        if (depth > 0)
-          --depth;
-        break;
-      default:
-        break;
-    }
-  }
-  return max_depth;
-}
-
 template <typename J>
 std::string
 dump (const J &value)
@@ -512,6 +471,46 @@ Overloaded (Ts...) -> Overloaded<Ts...>;
 
 }  // namespace
 
+std::size_t
+nesting_depth (std::string_view text, std::size_t limit)
+{
+  std::size_t depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) {
+          max_depth = depth;
+          if (max_depth > limit)
+            return max_depth;
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0)
+          --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return max_depth;
+}
+
+
 const char *
 role_name (Role role)
 {
@@ -550,6 +549,10 @@ error_code_name (ErrorCode code)
       return "limit-reached";
     case ErrorCode::NotAllowed:
       return "not-allowed";
+    case ErrorCode::Unauthorized:
+      return "unauthorized";
+    case ErrorCode::Forbidden:
+      return "forbidden";
   }
   return "error";
 }
@@ -560,7 +563,8 @@ error_code_from_name (std::string_view name)
   static constexpr ErrorCode all[] = { ErrorCode::Generic, ErrorCode::InvalidMessage,
     ErrorCode::UnknownType, ErrorCode::TooLarge, ErrorCode::UnknownPeer,
     ErrorCode::UnknownSession, ErrorCode::NameTaken, ErrorCode::NotProducer,
-    ErrorCode::LimitReached, ErrorCode::NotAllowed };
+    ErrorCode::LimitReached, ErrorCode::NotAllowed, ErrorCode::Unauthorized,
+    ErrorCode::Forbidden };
   for (ErrorCode code : all) {
     if (name == error_code_name (code))
       return code;

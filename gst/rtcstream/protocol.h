@@ -22,6 +22,11 @@
 
 namespace rtcstream::protocol {
 
+// Depth of [ and { nesting of a JSON text, ignoring brackets inside strings;
+// stops counting once over `limit`. Checked before parsing what a peer sends,
+// to keep nlohmann::json's recursive parts on a short stack.
+std::size_t nesting_depth (std::string_view text, std::size_t limit);
+
 enum class Role { Producer, Consumer, Listener };
 
 const char *role_name (Role role);
@@ -104,6 +109,8 @@ enum class ErrorCode {
   NotProducer,      // "not-producer": target of startSession is no producer
   LimitReached,     // "limit-reached": peers or sessions limit
   NotAllowed,       // "not-allowed": e.g. an offer from the consumer side
+  Unauthorized,     // "unauthorized": a token is needed, or the one given is invalid
+  Forbidden,        // "forbidden": the token does not allow this (its scopes)
 };
 const char *error_code_name (ErrorCode code);
 std::optional<ErrorCode> error_code_from_name (std::string_view name);

@@ -135,8 +135,11 @@ install_common_properties (GObjectClass *klass, const char *role_word)
           kDefaultVideoCodecs, flags));
   g_object_class_install_property (klass, PROP_AUTH_TOKEN,
       g_param_spec_string ("auth-token", "Auth token",
-          "For whip+http(s):// and whep+http(s):// URIs (or a signaller with an auth-token "
-          "property): bearer token sent as 'Authorization: Bearer TOKEN'",
+          "Token sent as 'Authorization: Bearer TOKEN': to rtcstream-signalling "
+          "(rtcstream(s):// URIs) on the websocket upgrade, to WHIP/WHEP endpoints "
+          "(whip+/whep+http(s):// URIs) with every request, or to a signaller with an "
+          "auth-token property. A missing, wrong or expired one, or one without the scope "
+          "(publish or watch the stream), fails with an error naming auth-token",
           nullptr, flags));
   g_object_class_install_property (klass, PROP_TLS_CA_FILE,
       g_param_spec_string ("tls-ca-file", "TLS CA file",
@@ -399,6 +402,7 @@ make_signaller (const CommonSettings &s, RtcstreamRole role, std::string &error)
   auto sig = SignallerRef::adopt (
       RTCSTREAM_SIGNALLER (rtcstream_ws_signaller_new (s.ws_url.c_str ())));
   g_object_set (sig.get (), "role", role, "stream-name", s.stream_name.c_str (),
+      "auth-token", s.auth_token.empty () ? nullptr : s.auth_token.c_str (),
       "tls-ca-file", s.tls_ca_file.empty () ? nullptr : s.tls_ca_file.c_str (), nullptr);
   return sig;
 }

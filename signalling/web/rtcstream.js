@@ -32,6 +32,11 @@
 //   publisher.addEventListener('viewers', (e) => console.log(e.detail, 'viewers'));
 //   publisher.stop();
 //
+// On a server that needs tokens (docs/auth.md), give one:
+//   new RtcStreamClient(defaultUrl(), { token }) sends it as ?token= on the
+// websocket URL (browsers cannot set headers there). A refused token or scope
+// comes as an error event with code 'unauthorized' or 'forbidden'.
+//
 // publish () rejects with an Error whose `code` is 'name-taken' when another
 // producer already uses the name. Events of a Publisher: viewers (detail: the
 // number of open sessions), ended (detail: why), message (detail: { consumerId,
@@ -417,9 +422,11 @@ export class Publisher extends EventTarget {
 
 /** A connection to the server, as a listener and a consumer (and a producer once publishing). */
 export class RtcStreamClient extends EventTarget {
-  constructor (url = defaultUrl(), { rtcConfig = {} } = {}) {
+  constructor (url = defaultUrl(), { rtcConfig = {}, token = null } = {}) {
     super();
     this.url = url;
+    this.token = token;              // sent as ?token= (docs/auth.md)
+    this.lastError = null;           // the last error from the server { code, details }
     this.rtcConfig = rtcConfig;
     this.ws = null;
     this.peerId = null;
@@ -434,7 +441,9 @@ export class RtcStreamClient extends EventTarget {
   /** Opens the websocket; resolves on the server's welcome. */
   connect () {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url);
+      const target = new URL(this.url);
+      if (this.token) target.searchParams.set('token', this.token);
+      const ws = new WebSocket(target.href);
       this.ws = ws;
       ws.addEventListener('message', (e) => {
         let msg;
@@ -454,7 +463,9 @@ export class RtcStreamClient extends EventTarget {
       });
       ws.addEventListener('error', () => reject(new Error(`cannot connect to ${this.url}`)));
       ws.addEventListener('close', () => {
-        reject(new Error(`${this.url} closed the connection`));
+        // A refused token closes the connection right after saying why.
+        const refused = this.lastError?.code === 'unauthorized' ? `: ${this.lastError.details}` : '';
+        reject(new Error(`${this.url} closed the connection${refused}`));
         for (const v of [...this.sessions.values(), ...this.starting]) {
           v.stop(false, 'the server closed the connection');
         }
@@ -542,6 +553,7 @@ export class RtcStreamClient extends EventTarget {
   }
 
   fail (details, code = 'error') {
+    this.lastError = { code, details };
     this.dispatchEvent(new CustomEvent('error', { detail: { code, details } }));
   }
 
@@ -617,7 +629,8 @@ export class RtcStreamClient extends EventTarget {
       }
       case 'error':
         // A refused setPeerStatus fails the publish () waiting for it.
-        if (this.registering && ['name-taken', 'invalid-message', 'not-allowed'].includes(msg.code)) {
+        if (this.registering && ['name-taken', 'invalid-message', 'not-allowed', 'unauthorized',
+          'forbidden'].includes(msg.code)) {
           const err = new Error(msg.code === 'name-taken'
             ? `the stream name "${this.registering.publisher.name}" is taken: ${msg.details}`
             : msg.details);
@@ -626,8 +639,8 @@ export class RtcStreamClient extends EventTarget {
         }
         // A refused startSession is answered with an error instead of
         // sessionStarted: give up the oldest start still waiting.
-        if (['unknown-peer', 'not-producer', 'limit-reached', 'not-allowed'].includes(msg.code)
-            && this.starting.length) {
+        if (['unknown-peer', 'not-producer', 'limit-reached', 'not-allowed', 'unauthorized',
+          'forbidden'].includes(msg.code) && this.starting.length) {
           this.starting[0].stop(false, msg.details);
         }
         this.fail(msg.details, msg.code || 'error');

@@ -19,6 +19,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import {
   ROOT, BUILD, TMP, MEDIA_MS, STEP_MS, substitute, startLine, waitRendered, waitOutput, interrupt, records,
   stop, exitsWithin, waitFor, startSignalling, startServerLine, checkServerServes, watched, discover,
@@ -333,12 +334,60 @@ export const entries = [
     },
   },
 
+  // ---- docs/auth.md ------------------------------------------------------------------
+  {
+    lines: ['head -c 32 /dev/urandom | base64 > secret.key',
+      'build/signalling/rtcstream-signalling --port 8443 --token-secret-file secret.key &',
+      "PUB=$(build/signalling/rtcstream-signalling --mint-token 'publish:cam*' --token-secret-file secret.key --ttl 3600)",
+      "VIEW=$(build/signalling/rtcstream-signalling --mint-token 'watch:cam list' --token-secret-file secret.key --ttl 3600)",
+      'gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=rtcstream://127.0.0.1:8443/cam auth-token=$PUB &',
+      'gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/cam auth-token=$VIEW ! videoconvert ! autovideosink'],
+    name: '(the lines run in one directory; $PUB and $VIEW as the block sets them)',
+    skip: needsDisplay,
+    test: async (ctx, [secret, server, pub, view, producer, consumer]) => {
+      const dir = join(TMP, 'auth-quick-start');
+      mkdirSync(dir, { recursive: true });
+      const inDir = (line, show = '') => {
+        const r = spawnSync('/bin/bash', ['-c', `${substitute(line)}${show}`], { cwd: dir, encoding: 'utf8' });
+        assert.equal(r.status, 0, `${line}: ${r.stderr}`);
+        return r.stdout.trim();
+      };
+      inDir(secret);
+      const s = await startServerLine('server-auth', server, { cwd: dir });
+      const tokens = { PUB: inDir(pub, '; printf %s "$PUB"'), VIEW: inDir(view, '; printf %s "$VIEW"') };
+      for (const t of Object.values(tokens)) assert.match(t, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT');
+      const extra = Object.entries(tokens).map(([k, v]) => [`$${k}`, v]);
+      // Nothing but the token's stream: no token, no publishing.
+      const tokenless = await fetch(`http://127.0.0.1:${s.port}/whip/cam`, {
+        method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0\r\n' });
+      assert.equal(tokenless.status, 401);
+      const p = startLine('producer-auth', substitute(producer.replace(/\s*&\s*$/, ''), { port: s.port, extra }));
+      await consumes(ctx, consumer, { port: s.port, extra });
+      await interrupt(p);
+      await interrupt(s);
+    },
+  },
+  {
+    lines: ["build/signalling/rtcstream-signalling --mint-token 'publish:studio watch:* list' --token-secret-file secret.key --ttl 600"],
+    test: async (ctx, [line]) => {
+      const dir = join(TMP, 'auth-mint');
+      mkdirSync(dir, { recursive: true });
+      const keyed = spawnSync('/bin/bash', ['-c', 'head -c 32 /dev/urandom | base64 > secret.key'], { cwd: dir });
+      assert.equal(keyed.status, 0);
+      const r = spawnSync('/bin/bash', ['-c', substitute(line)], { cwd: dir, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const claims = JSON.parse(Buffer.from(r.stdout.trim().split('.')[1], 'base64url').toString());
+      assert.equal(claims.scope, 'publish:studio watch:* list');
+      assert.equal(claims.exp - claims.iat, 600);
+    },
+  },
+
   // ---- docs/whip-whep-server.md ------------------------------------------------------
   {
     lines: ['build/signalling/rtcstream-signalling --port 8443 --token s3cret',
       'OBS: Settings > Stream > Service "WHIP", server http://HOST:8443/whip/studio, token s3cret',
       'a browser: http://HOST:8443/whip.html?name=studio&token=s3cret',
-      'gst-launch-1.0 rtcstreamsrc uri=rtcstream://HOST:8443/studio ! videoconvert ! autovideosink',
+      'gst-launch-1.0 rtcstreamsrc uri=rtcstream://HOST:8443/studio auth-token=s3cret ! videoconvert ! autovideosink',
       'any WHEP player: POST its offer to http://HOST:8443/whep/studio'],
     name: '(OBS is not here: the browser publishes, aiortc plays over WHEP)',
     skip: () => needsDisplay() ?? browserMissing,

@@ -103,7 +103,7 @@ export function substitute (text, { port, extra = [] } = {}) {
   for (const [from, to] of extra) s = s.split(from).join(to);
   if (port) s = s.replace(/(127\.0\.0\.1|HOST):8443\b/g, `127.0.0.1:${port}`);
   s = s.replace(/\$PWD\/build\//g, `${BUILD}/`);
-  s = s.replace(/(^|[\s=])build(?=\/|\s|$)/g, `$1${BUILD}`);
+  s = s.replace(/(^|[\s=(])build(?=\/|\s|$)/g, `$1${BUILD}`);  // also in $(build/...)
   s = s.replace(/(^|[\s=])((?:examples|scripts|tests|bench)\/)/g, `$1${ROOT}/$2`);
   return s;
 }

@@ -218,11 +218,13 @@ protected:
     base = "http://127.0.0.1:" + std::to_string (server->port ());
   }
 
-  std::unique_ptr<Pipeline> publisher (const std::string &stream)
+  // `token`: its auth-token (a server with --whip-token needs it to publish).
+  std::unique_ptr<Pipeline> publisher (const std::string &stream, const std::string &token = "")
   {
     return start_producer (
         "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! "
-        "rtcstreamsink uri=" + server->uri (stream), kTimeoutMs);
+        "rtcstreamsink uri=" + server->uri (stream) +
+        (token.empty () ? "" : " auth-token=" + token), kTimeoutMs);
   }
 
   std::unique_ptr<ServerProcess> server;
@@ -236,7 +238,7 @@ TEST_F (WhipServer, BadRequestsAreRefusedAndWhepPlaysAPipelineStream)
 {
   start_server ({ "--whip-token", "pub-secret", "--whep-token", "play-secret",
       "--max-sdp-size", "8192" });
-  auto prod = publisher ("cam");
+  auto prod = publisher ("cam", "pub-secret");
   ASSERT_TRUE (prod->ok () && prod->errors ().empty ());
   const std::string whip = base + "/whip/new";
   const std::string whep = base + "/whep/cam";
@@ -252,7 +254,7 @@ TEST_F (WhipServer, BadRequestsAreRefusedAndWhepPlaysAPipelineStream)
   EXPECT_EQ (r.status, 401u) << r.body;
   EXPECT_NE (r.www_authenticate.find ("Bearer"), std::string::npos);
   r = http ("POST", whip, sdp, static_offer ("sendonly"), "play-secret");
-  EXPECT_EQ (r.status, 401u) << "the WHEP token must not open WHIP: " << r.body;
+  EXPECT_EQ (r.status, 403u) << "the WHEP token must not open WHIP: " << r.body;
   r = http ("POST", whep, sdp, static_offer ("recvonly"), "wrong");
   EXPECT_EQ (r.status, 401u) << r.body;
 

@@ -66,7 +66,8 @@ public:
     }
   }
 
-  bool connect (const std::string &url)
+  // Connects; `bearer`, when given, goes in an Authorization header.
+  bool connect (const std::string &url, const std::string &bearer = "")
   {
     struct State {
       Client *self;
@@ -75,6 +76,9 @@ public:
     SoupMessage *msg = soup_message_new ("GET", url.c_str ());
     if (!msg)
       return false;
+    if (!bearer.empty ())
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+          ("Bearer " + bearer).c_str ());
     soup_session_websocket_connect_async (session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT,
         nullptr, [] (GObject *source, GAsyncResult *res, gpointer data) {
       auto *st = static_cast<State *> (data);
@@ -98,9 +102,9 @@ public:
   }
 
   // Connects and reads the welcome.
-  bool join (const std::string &url)
+  bool join (const std::string &url, const std::string &bearer = "")
   {
-    if (!connect (url))
+    if (!connect (url, bearer))
       return false;
     auto welcome = next ();
     if (!welcome || welcome->value ("type", "") != "welcome")
@@ -268,11 +272,11 @@ protected:
   }
 
   // A client that connected and got its welcome.
-  Client &join (const std::string &url = "")
+  Client &join (const std::string &url = "", const std::string &bearer = "")
   {
     clients_.push_back (std::make_unique<Client> (ctx_, session_));
     Client &c = *clients_.back ();
-    EXPECT_TRUE (c.join (url.empty () ? url_ : url)) << c.connect_error_;
+    EXPECT_TRUE (c.join (url.empty () ? url_ : url, bearer)) << c.connect_error_;
     return c;
   }
 
@@ -432,7 +436,7 @@ protected:
       return false;
     // Alive and answering: a fresh client gets a welcome and a list.
     Client probe (ctx_, session_);
-    if (!probe.join (url_))
+    if (!probe.join (url_, probe_token_))
       return false;
     probe.send ({ { "type", "list" } });
     auto reply = probe.next ();
@@ -475,6 +479,7 @@ protected:
   int port_ = 0;
   std::string url_;
   std::string log_path_;  // set before start () to collect stderr there
+  std::string probe_token_;  // a token allowing list, on a server that needs one
   std::vector<std::unique_ptr<Client>> clients_;
 };
 

@@ -339,7 +339,8 @@ rtcstream_base_signaller_class_init (RtcstreamBaseSignallerClass *klass)
   g_object_class_install_property (gobject_class, PROP_AUTH_TOKEN,
       g_param_spec_string ("auth-token", "Auth token",
           "Bearer token sent as 'Authorization: Bearer TOKEN' where the transport has "
-          "one (WHIP/WHEP); unset sends none",
+          "one (the websocket upgrade to rtcstream-signalling, WHIP/WHEP requests); "
+          "unset sends none",
           nullptr, rw));
   g_object_class_install_property (gobject_class, PROP_PRODUCER_TIMEOUT,
       g_param_spec_int ("producer-timeout", "Producer timeout",

@@ -88,6 +88,8 @@ as_iface (RtcstreamWsSignaller *self)
 
 void connect_to_server (RtcstreamWsSignaller *self);
 void schedule_reconnect (RtcstreamWsSignaller *self);
+void give_up (RtcstreamWsSignaller *self, const std::string &message,
+    RtcstreamSignallerError code = RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED);
 
 // Must be called on the worker thread.
 void
@@ -132,18 +134,23 @@ void
 start_waiting_for_producer (RtcstreamWsSignaller *self)
 {
   State *st = self->state;
-  const gint timeout = rtcstream::signaller_settings (&self->parent).producer_timeout_ms;
+  const rtcstream::SignallerSettings settings = rtcstream::signaller_settings (&self->parent);
+  const gint timeout = settings.producer_timeout_ms;
   std::string name = rtcstream::signaller_stream_name (&self->parent);
+  // A server with tokens lists only the streams a token may watch.
+  const std::string scope_hint = settings.auth_token.empty () ? std::string ()
+      : " (or auth-token does not allow watching it: the server lists to a token only the "
+        "streams it may watch)";
   if (timeout == 0) {
     emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
         "No stream named '" + name + "' is published on " + setting_uri (self) +
-        ": check the name, or start the producer first (producer-timeout is 0)");
+        ": check the name, or start the producer first (producer-timeout is 0)" + scope_hint);
     return;
   }
   GST_INFO_OBJECT (self, "stream '%s' not published yet, waiting", name.c_str ());
   if (timeout > 0 && !st->wait_timer) {
     st->wait_timer = rtcstream::post_delayed (self, timeout,
-        [name, timeout] (RtcstreamWsSignaller *self) {
+        [name, timeout, scope_hint] (RtcstreamWsSignaller *self) {
           State *st = self->state;
           st->wait_timer = 0;
           if (st->session_requested || st->phase == Phase::Stopped ||
@@ -152,7 +159,8 @@ start_waiting_for_producer (RtcstreamWsSignaller *self)
           emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_NOT_FOUND,
               "No stream named '" + name + "' appeared on " + setting_uri (self) +
               " within " + std::to_string (timeout) +
-              " ms: check the name, start the producer, or raise producer-timeout");
+              " ms: check the name, start the producer, or raise producer-timeout" +
+              scope_hint);
         });
   }
 }
@@ -341,6 +349,19 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
         emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_REFUSED,
             "The signalling server refused a request: " + m->details);
         break;
+      case proto::ErrorCode::Unauthorized:
+      case proto::ErrorCode::Forbidden: {
+        // A token missing, invalid, expired or without the scope: retrying
+        // cannot help (the server closes after an invalid one).
+        const bool tokenless =
+            rtcstream::signaller_settings (&self->parent).auth_token.empty ();
+        give_up (self, "The signalling server " + setting_uri (self) + " refused to let this "
+            "element " + (producer ? "publish '" : "watch '") + name + "': " + m->details +
+            (tokenless ? " Set auth-token to a token this server takes."
+                       : " Check auth-token (its scopes, its expiry)."),
+            RTCSTREAM_SIGNALLER_ERROR_REFUSED);
+        break;
+      }
       default:
         // Errors about one message (e.g. ICE for a session that just ended)
         // are not fatal for the element.
@@ -382,7 +403,7 @@ on_ws_message (SoupWebsocketConnection *, gint type, GBytes *message, gpointer u
 // Worker: the connection is lost for good (or reconnect-timeout is 0): the
 // error, then the end of every session.
 void
-give_up (RtcstreamWsSignaller *self, const std::string &message)
+give_up (RtcstreamWsSignaller *self, const std::string &message, RtcstreamSignallerError code)
 {
   State *st = self->state;
   st->phase = Phase::GaveUp;
@@ -391,7 +412,7 @@ give_up (RtcstreamWsSignaller *self, const std::string &message)
   rtcstream::cancel_timer (&self->parent, st->give_up_timer);
   std::set<std::string> ended;
   ended.swap (st->sessions);
-  emit_error (&self->parent, RTCSTREAM_SIGNALLER_ERROR_DISCONNECTED, message);
+  emit_error (&self->parent, code, message);
   for (const std::string &sid : ended)
     rtcstream_signaller_emit_session_ended (as_iface (self), sid.c_str ());
 }
@@ -501,6 +522,11 @@ connect_to_server (RtcstreamWsSignaller *self)
         "Invalid signalling server address '" + uri + "'");
     return;
   }
+  // The token, on the upgrade request (docs/protocol.md, "Tokens").
+  const std::string token = rtcstream::signaller_settings (&self->parent).auth_token;
+  if (!token.empty ())
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+        ("Bearer " + token).c_str ());
   GST_INFO_OBJECT (self, "connecting to %s", uri.c_str ());
   soup_session_websocket_connect_async (st->session.get (), msg, nullptr, nullptr,
       G_PRIORITY_DEFAULT, st->cancellable, on_ws_connected, g_object_ref (self));
