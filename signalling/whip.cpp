@@ -10,6 +10,7 @@
 #include <gst/gst.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <utility>
@@ -143,11 +144,12 @@ public:
     context_ = g_main_context_get_thread_default ();
     if (!context_)
       context_ = g_main_context_default ();
-    reaper_ = g_thread_pool_new ([] (gpointer data, gpointer) {
+    reaper_ = g_thread_pool_new ([] (gpointer data, gpointer user) {
       auto *pipeline = static_cast<GstElement *> (data);
       gst_element_set_state (pipeline, GST_STATE_NULL);
       gst_object_unref (pipeline);
-    }, nullptr, 2, FALSE, nullptr);
+      static_cast<std::atomic<int> *> (user)->fetch_sub (1);
+    }, &reaping_, 2, FALSE, nullptr);
     // With the slash, so that /whip.html stays a page of the web client.
     for (const char *prefix : { "/whip/", "/whep/" }) {
       soup_server_add_handler (soup, prefix, on_request, this, nullptr);
@@ -162,7 +164,19 @@ public:
     for (const ResourcePtr &res : all)
       ended (res, SOUP_STATUS_SERVICE_UNAVAILABLE, "The server is shutting down.");
     if (reaper_) {
-      g_thread_pool_free (reaper_, FALSE, TRUE);  // waits for every pipeline to stop
+      // Waits for every pipeline to stop, for a while: a pipeline whose
+      // teardown hangs (seen, rarely, inside webrtcbin's state change) must
+      // not keep the server from exiting.
+      const gint64 deadline = g_get_monotonic_time () + kReapTimeoutUs;
+      while (reaping_ > 0 && g_get_monotonic_time () < deadline)
+        g_usleep (10000);
+      if (reaping_ > 0) {
+        g_printerr ("rtcstream-signalling: %d WHIP/WHEP pipeline(s) did not stop within %d s; "
+                    "exiting without them\n", reaping_.load (), (int) (kReapTimeoutUs / 1000000));
+        g_thread_pool_free (reaper_, TRUE, FALSE);
+      } else {
+        g_thread_pool_free (reaper_, FALSE, TRUE);
+      }
       reaper_ = nullptr;
     }
   }
@@ -558,8 +572,10 @@ public:
       g_source_remove (res->connect_timer);
     res->connect_timer = 0;
     if (GstElement *pipeline = whip_session_release (*res)) {
-      if (reaper_)
+      if (reaper_) {
+        reaping_++;
         g_thread_pool_push (reaper_, pipeline, nullptr);
+      }
       else {
         gst_element_set_state (pipeline, GST_STATE_NULL);
         gst_object_unref (pipeline);
@@ -575,6 +591,8 @@ private:
   GMainContext *context_ = nullptr;
   std::map<std::string, ResourcePtr> resources_;  // by id
   GThreadPool *reaper_ = nullptr;
+  std::atomic<int> reaping_{0};  // pipelines pushed to the reaper, not stopped yet
+  static constexpr gint64 kReapTimeoutUs = 5000000;
 };
 
 }  // namespace
