@@ -211,7 +211,9 @@ export function startServer (logName, extraArgs = []) {
   mkdirSync(OUT, { recursive: true });
   const server = run(logName, SERVER, ['--port', '0', ...extraArgs]);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no port from the server: ${server.log}`)), 5000);
+    // Its start is not what the tests measure: the first GStreamer start of a
+    // run may rebuild the registry, which on a busy machine took over 5 s.
+    const timer = setTimeout(() => reject(new Error(`no port from the server: ${server.log}`)), STEP_MS);
     server.stdout.on('data', () => {
       const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(server.log);
       if (m) { clearTimeout(timer); resolve({ server, port: Number(m[1]) }); }
