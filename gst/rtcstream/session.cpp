@@ -330,6 +330,22 @@ WebrtcSession::~WebrtcSession ()
     GST_WARNING ("session %s destroyed without close()", id_.c_str ());
 }
 
+namespace {
+// The background preparation (see prepare ()); never destroyed, so that a
+// process that exits without finish_preparing () does not terminate on a
+// joinable std::thread.
+std::mutex preparing_lock;
+std::thread *preparing = nullptr;
+}  // namespace
+
+void
+WebrtcSession::finish_preparing ()
+{
+  std::lock_guard<std::mutex> lk (preparing_lock);
+  if (preparing && preparing->joinable ())
+    preparing->join ();
+}
+
 void
 WebrtcSession::prepare ()
 {
@@ -341,14 +357,18 @@ WebrtcSession::prepare ()
     // which is in the first session's set-remote/local-description: on the
     // path to its first frame. Made here instead, in the background, while
     // the signalling is still finding a peer.
-    std::thread ([] {
+    // Joined, not detached: a process that exits while OpenSSL makes the
+    // key crashes in OpenSSL's exit handlers (a gst-launch viewer that
+    // fails at once did, 8 runs in 15).
+    std::lock_guard<std::mutex> lk (preparing_lock);
+    preparing = new std::thread ([] {
       const gint64 t0 = g_get_monotonic_time ();
       if (GstElement *dec = gst_element_factory_make ("dtlsdec", nullptr)) {
         gst_object_unref (gst_object_ref_sink (dec));
         GST_DEBUG ("DTLS certificate ready in %.1f ms",
             (g_get_monotonic_time () - t0) / 1000.0);
       }
-    }).detach ();
+    });
   });
 }
 

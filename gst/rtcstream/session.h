@@ -75,6 +75,9 @@ public:
   // make on its way to the first frame (the DTLS certificate). Elements call
   // it when they start.
   static void prepare ();
+  // Waits for that background work (at most the certificate's 75-500 ms).
+  // Elements call it when they stop: a process must not exit under it.
+  static void finish_preparing ();
 
   // Creates the webrtcbin inside bin (not yet synced to its state).
   // Returns an error sentence, or empty.

@@ -95,6 +95,7 @@ ElementCore::stop (std::function<void ()> on_stop)
     started = false;
     signaller.reset ();
   });
+  WebrtcSession::finish_preparing ();
 }
 
 void
