@@ -29,8 +29,10 @@
 //                                   J +- J ms, FIFO): capture to render p50/p90,
 //                                   pictures rendered and dropped late
 //     --jitter LIST    J in ms (default 0,10,30)
-//     --receivers LIST adaptive, rtcstream-N (latency=N), bare-N (default
-//                      adaptive,bare-200,bare-50,bare-0)
+//     --receivers LIST adaptive, rtcstream-N (latency=N), bare-N, chromium
+//                      (the server's page in headless Chromium: capture to
+//                      expected display time; default
+//                      adaptive,bare-200,bare-50,bare-0,chromium)
 //     --seconds N      measured per run, after 6 s of warm-up (default 20)
 //     --reorder on     jitter that reorders packets (default off: FIFO)
 //                      (G2G_DEBUG=1 in the environment: the consumer logs its src's
@@ -355,7 +357,7 @@ bench_ladder (const std::vector<unsigned> &counts, int seconds, int repeat)
 
 struct G2gOptions {
   std::vector<unsigned> jitter = {0, 10, 30};
-  std::vector<std::string> receivers = {"adaptive", "bare-200", "bare-50", "bare-0"};
+  std::vector<std::string> receivers = {"adaptive", "bare-200", "bare-50", "bare-0", "chromium"};
   int seconds = 20;
   bool reorder = false;
 };
@@ -364,6 +366,9 @@ struct G2gResult {
   bool ok = false;
   double rendered = 0, expected = 0, dropped = 0, p50 = NAN, p90 = NAN, p99 = NAN, max = NAN;
   double target = -1, unreadable = 0;
+  // Inside the producer, medians from the stamp (ms): out of the encoder's
+  // queue, out of the encoder, out of the payloader (-1: not known).
+  double stage_n = 0, stage_queue = -1, stage_encode = -1, stage_pay = -1;
   std::string why;
 };
 
@@ -401,19 +406,47 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
     });
   } else {
     server = std::make_unique<SignallingServer> (net, producer);
-    const std::string latency = receiver == "adaptive" ? "-1" : receiver.substr (10);
     prod = net.spawn (producer, {bench, "g2g-producer", server->uri ("cam")});
     if (!prod->wait_prefix ("READY", 20000)) {
       r.why = "the producer did not register";
       return r;
     }
-    cons = net.spawn (viewer, {bench, "g2g-consumer", server->uri ("cam"), latency});
+    if (receiver == "chromium") {
+      // The server's page in headless Chromium, which reads the stamps
+      // (tests/netsim/chromium-viewer.mjs --g2g).
+      const char *node = getenv ("NETSIM_NODE"), *script = getenv ("NETSIM_CHROMIUM_VIEWER");
+      if (!node || !*node || !script) {
+        r.why = "NETSIM_NODE / NETSIM_CHROMIUM_VIEWER are not set (node missing?)";
+        return r;
+      }
+      cons = net.spawn (viewer, {"env", "RTCSTREAM_TEST_WATCHDOG_MS=600000", node, script,
+          server->http (), "cam", "--g2g"});
+      auto first = cons->wait_line ([] (const std::string &l) {
+        return l.rfind ("stats ", 0) == 0 || l.rfind ("skip ", 0) == 0 ||
+            l.rfind ("error ", 0) == 0;
+      }, 60000);
+      if (!first || first->rfind ("stats ", 0) != 0) {
+        r.why = first ? *first : "no word from Chromium in 60 s";
+        return r;
+      }
+    } else {
+      const std::string latency = receiver == "adaptive" ? "-1" : receiver.substr (10);
+      cons = net.spawn (viewer, {bench, "g2g-consumer", server->uri ("cam"), latency});
+    }
   }
   std::this_thread::sleep_for (std::chrono::seconds (6));
   cons->send ("reset");
   std::this_thread::sleep_for (std::chrono::seconds (o.seconds));
   cons->send ("g2g");
   auto line = cons->wait_prefix ("G2G ", 5000);
+  if (!bare) {
+    // Where the producer's share went (rtcstream-bench's Stages).
+    prod->send ("stages");
+    if (auto st = prod->wait_prefix ("STAGES ", 5000)) {
+      std::istringstream sin (st->substr (7));
+      sin >> r.stage_n >> r.stage_queue >> r.stage_encode >> r.stage_pay;
+    }
+  }
   relaying = false;
   if (relay.joinable ())
     relay.join ();
@@ -427,9 +460,13 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
   r.ok = r.rendered > 0;
   if (!r.ok)
     r.why = "nothing rendered";
-  if (r.unreadable > 0)
+  if (r.unreadable > 0) {
     fprintf (stderr, "%s, jitter %u: %.0f pictures without a readable stamp\n", receiver.c_str (),
         jitter, r.unreadable);
+    for (const std::string &l : cons->lines ())
+      if (l.rfind ("unreadable: ", 0) == 0)
+        fprintf (stderr, "  %s\n", l.c_str ());
+  }
   cons->stop ();
   prod->stop ();
   return r;
@@ -439,23 +476,29 @@ void
 bench_g2g (const G2gOptions &o)
 {
   printf ("| link (one-way) | receiver | p50 ms | p90 ms | p99 ms | rendered / made | dropped "
-          "late by the sink | playout delay (mean) |\n|---|---|---|---|---|---|---|---|\n");
+          "late by the sink | playout delay (mean) | in the producer: queue / encoder / "
+          "payloader out (median ms) |\n|---|---|---|---|---|---|---|---|---|\n");
   for (unsigned j : o.jitter) {
     for (const std::string &rcv : o.receivers) {
       G2gResult r = run_g2g (o, j, rcv);
       std::string link = j ? std::to_string (j) + " ± " + std::to_string (j) + " ms" +
               (o.reorder ? ", reordering" : "") : "clean";
       std::string label = rcv == "adaptive" ? "rtcstreamsrc (adaptive)"
+          : rcv == "chromium" ? "Chromium (server's page, playout-delay 0)"
           : rcv.rfind ("bare-", 0) == 0 ? "bare webrtcbin latency=" + rcv.substr (5)
           : "rtcstreamsrc latency=" + rcv.substr (10);
       if (!r.ok) {
-        printf ("| %s | %s | failed: %s | | | | | |\n", link.c_str (), label.c_str (),
+        printf ("| %s | %s | failed: %s | | | | | | |\n", link.c_str (), label.c_str (),
             r.why.c_str ());
       } else {
-        printf ("| %s | %s | %.1f | %.1f | %.1f | %.0f / %.0f | %.0f | %s |\n", link.c_str (),
+        char stages[96] = "-";
+        if (r.stage_n > 0)
+          snprintf (stages, sizeof stages, "%.1f / %.1f / %.1f", r.stage_queue, r.stage_encode,
+              r.stage_pay);
+        printf ("| %s | %s | %.1f | %.1f | %.1f | %.0f / %.0f | %.0f | %s | %s |\n", link.c_str (),
             label.c_str (), r.p50, r.p90, r.p99, r.rendered, r.expected, r.dropped,
             r.target >= 0 ? (std::to_string ((int) std::lround (r.target)) + " ms").c_str ()
-                          : "-");
+                          : "-", stages);
       }
       fflush (stdout);
     }

@@ -11,8 +11,9 @@
 #   bench/netsim.sh ladder                      # producer CPU, 3-rung ladder against one
 #                                               # encoder, 1/5/20 viewers, twice; ~10 minutes
 #   bench/netsim.sh g2g                         # glass to glass, adaptive playout against
-#                                               # bare webrtcbin 200/50/0, clean and 10/30 ms
-#                                               # jitter; ~8 minutes
+#                                               # bare webrtcbin 200/50/0 and Chromium, clean
+#                                               # and 10/30 ms jitter; ~10 minutes
+#   bench/netsim.sh g2g --jitter 0 --receivers adaptive,bare-0,chromium
 set -euo pipefail
 
 # shellcheck source=bench/env.sh
@@ -20,5 +21,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export NETSIM_DELAY=$BUILD/tests/netsim/netsim-delay
 export NETSIM_GST=$BUILD/tests/netsim/netsim-gst
 export RTCSTREAM_BENCH=$BUILD/bench/rtcstream-bench
+# The Chromium receiver of g2g: the netsim tests' viewer script.
+NETSIM_NODE=$(command -v node || true)
+export NETSIM_NODE
+export NETSIM_CHROMIUM_VIEWER=$ROOT/tests/netsim/chromium-viewer.mjs
 
 exec "$BUILD/bench/netsim-bench" "$@"

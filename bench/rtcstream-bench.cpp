@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -54,6 +55,7 @@
 #include <fstream>
 #include <iostream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -298,13 +300,21 @@ struct FrameCounters {
 
 // --- glass to glass: the capture time in the picture --------------------------------
 
-// The monotonic clock (ms, 32 bits) in the top of the luma plane: bit i is
+// The wall clock (ms, its low 32 bits) in the top of the luma plane: bit i is
 // a block in column i of row 0 (white 1, black 0), and again inverted in
 // row 1, which tells a picture that carries a stamp. Blocks are 1/40 of the
 // width, 32 pixels at 1280 (at 16, the blocks of the low bits, which change
 // every frame, came out grey from a VP8 encoder at 2 Mbit/s); a picture
 // scaled down by the sender's congestion control still reads.
 constexpr int kStampBits = 32;
+
+// The clock of the stamps: the wall clock, which a browser on the same
+// machine reads too (tests/netsim/chromium-viewer.mjs --g2g).
+gint64
+stamp_now_us ()
+{
+  return g_get_real_time ();
+}
 
 guint8 *
 stamp_pixel (GstVideoFrame *f, int row, int bit, int *ok)
@@ -365,7 +375,7 @@ attach_stamper (GstElement *pipeline)
     GST_PAD_PROBE_INFO_DATA (info) = buf;
     GstVideoFrame f;
     if (gst_video_frame_map (&f, &vi, buf, GST_MAP_WRITE)) {
-      write_stamp (&f, (guint64) now_us () / 1000);
+      write_stamp (&f, (guint64) stamp_now_us () / 1000 & 0xffffffffu);
       gst_video_frame_unmap (&f);
     }
     return GST_PAD_PROBE_OK;
@@ -390,7 +400,7 @@ struct G2g {
   static void on_handoff (GstElement *, GstBuffer *buf, GstPad *pad, gpointer data)
   {
     auto *g = static_cast<G2g *> (data);
-    const gint64 now = now_us ();
+    const gint64 now = stamp_now_us ();
     GstCaps *caps = gst_pad_get_current_caps (pad);
     GstVideoInfo vi;
     bool have = caps && gst_video_info_from_caps (&vi, caps);
@@ -400,9 +410,10 @@ struct G2g {
     guint64 us = 0;
     bool ok = have && gst_video_frame_map (&f, &vi, buf, GST_MAP_READ);
     if (ok) {
-      // ms in the picture, µs here; the stamp was truncated: +0.5 ms.
+      // ms modulo 2^32 in the picture, µs here; the stamp was truncated: +0.5 ms.
       ok = read_stamp (&f, &us);
-      us = us * 1000 + 500;
+      const guint32 ago_ms = (guint32) ((guint64) now / 1000 - us);
+      us = ((guint64) now / 1000 - ago_ms) * 1000 + 500;
       ok = ok && us <= (guint64) now + 500 && (guint64) now - us < 10 * G_USEC_PER_SEC;
       if (!ok && g_getenv ("G2G_DEBUG")) {
         std::string bits;
@@ -522,6 +533,106 @@ g2g_commands (RoleLoop &rl, G2g &g)
   }, &g);
 }
 
+// Producer: where a picture's time goes inside rtcstreamsink. The moment
+// each picture (by PTS) is stamped, then first leaves the encoder's queue,
+// the encoder, the first consumer's queue and its payloader; "stages" answers
+//   STAGES N QUEUE ENCODE BRANCH PAY
+// the medians in ms from the stamp over the N pictures seen since the last
+// "stages" (each stage counted from the stamp, not from the stage before).
+struct Stages {
+  static constexpr int kCount = 4;   // queue, encoder, consumer's queue, payloader out
+  std::mutex lock;
+  std::map<GstClockTime, gint64> stamped;        // PTS -> µs (stamp clock)
+  std::map<GstClockTime, std::array<gint64, kCount>> seen;
+  std::vector<double> ms[kCount];
+
+  void stamp (GstClockTime pts)
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    stamped[pts] = stamp_now_us ();
+    while (stamped.size () > 120)
+      stamped.erase (stamped.begin ());
+  }
+
+  void passed (int stage, GstClockTime pts)
+  {
+    const gint64 now = stamp_now_us ();
+    std::lock_guard<std::mutex> lk (lock);
+    auto it = stamped.find (pts);
+    if (it == stamped.end ())
+      return;
+    auto &s = seen[pts];
+    if (s[stage])
+      return;
+    s[stage] = now;
+    ms[stage].push_back ((now - it->second) / 1000.0);
+    while (seen.size () > 120)
+      seen.erase (seen.begin ());
+  }
+
+  std::string report ()
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    std::string out = "STAGES " + std::to_string (ms[kCount - 1].size ());
+    for (auto &v : ms) {
+      std::sort (v.begin (), v.end ());
+      char buf[32];
+      snprintf (buf, sizeof buf, " %.1f", v.empty () ? -1.0 : v[v.size () / 2]);
+      out += buf;
+      v.clear ();
+    }
+    return out;
+  }
+
+  static GstPadProbeReturn on_buffer (GstPad *, GstPadProbeInfo *info, gpointer data)
+  {
+    auto *at = static_cast<std::pair<Stages *, int> *> (data);
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    if (GST_BUFFER_PTS_IS_VALID (buf))
+      at->first->passed (at->second, GST_BUFFER_PTS (buf));
+    return GST_PAD_PROBE_OK;
+  }
+
+  void watch (GstElement *e, int stage)
+  {
+    GstPad *pad = gst_element_get_static_pad (e, "src");
+    if (!pad)
+      return;
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer,
+        new std::pair<Stages *, int> (this, stage),
+        [] (gpointer d) { delete static_cast<std::pair<Stages *, int> *> (d); });
+    gst_object_unref (pad);
+  }
+
+  // deep-element-added: rtcstreamsink's video queue, encoder and payloaders.
+  static void on_element (GstBin *, GstBin *, GstElement *e, gpointer data)
+  {
+    auto *self = static_cast<Stages *> (data);
+    const std::string name = GST_OBJECT_NAME (e);
+    GstElementFactory *f = gst_element_get_factory (e);
+    const char *klass = f ? gst_element_factory_get_metadata (f, GST_ELEMENT_METADATA_KLASS) : "";
+    auto ends = [&] (const char *tail) {
+      const size_t n = strlen (tail);
+      return name.size () > n && name.compare (name.size () - n, n, tail) == 0;
+    };
+    if (klass && strstr (klass, "Payloader")) {
+      const char *fname = GST_OBJECT_NAME (f);
+      if (!strstr (fname, "opus") && !strstr (fname, "pcm"))
+        self->watch (e, 3);
+      return;
+    }
+    if (name.find ("video") == std::string::npos && !(klass && strstr (klass, "Video")))
+      return;
+    const bool group = name.find ("-VP8-") != std::string::npos ||
+        name.find ("-VP9-") != std::string::npos || name.find ("-H264-") != std::string::npos ||
+        name.find ("-AV1-") != std::string::npos;
+    if (ends ("-queue"))
+      self->watch (e, group ? 0 : 2);
+    else if (ends ("-encoder"))
+      self->watch (e, 1);
+  }
+};
+
 int
 role_g2g_producer (const std::string &uri)
 {
@@ -530,11 +641,28 @@ role_g2g_producer (const std::string &uri)
   if (!pipeline)
     return 1;
   attach_stamper (pipeline);
+  Stages stages;
+  GstElement *id = gst_bin_get_by_name (GST_BIN (pipeline), "stamp");
+  GstPad *pad = gst_element_get_static_pad (id, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, [] (GstPad *, GstPadProbeInfo *info,
+      gpointer data) -> GstPadProbeReturn {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    if (GST_BUFFER_PTS_IS_VALID (buf))
+      static_cast<Stages *> (data)->stamp (GST_BUFFER_PTS (buf));
+    return GST_PAD_PROBE_OK;
+  }, &stages, nullptr);
+  gst_object_unref (pad);
+  gst_object_unref (id);
+  g_signal_connect (pipeline, "deep-element-added", G_CALLBACK (Stages::on_element), &stages);
   RoleLoop rl;
   rl.on_element = [] (GstMessage *msg) {
     const GstStructure *s = gst_message_get_structure (msg);
     if (s && gst_structure_has_name (s, "rtcstream-registered"))
       say ("READY");
+  };
+  rl.on_line = [&stages] (const std::string &line) {
+    if (line == "stages")
+      say (stages.report ());
   };
   return run_role (pipeline, rl);
 }

@@ -517,7 +517,7 @@ bearer_token (const char *authorization)
 }
 
 std::optional<std::string>
-read_secret_file (const std::string &path, GError **error)
+read_secret_file (const std::string &path, GError **error, std::size_t min_bytes)
 {
   g_autofree char *contents = nullptr;
   gsize size = 0;
@@ -528,10 +528,10 @@ read_secret_file (const std::string &path, GError **error)
     secret.pop_back ();
   if (!secret.empty () && secret.back () == '\r')
     secret.pop_back ();
-  if (secret.size () < kMinSecretBytes) {
+  if (secret.size () < min_bytes) {
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "the secret in \"%s\" is %zu bytes; "
         "give at least %zu (e.g. head -c 32 /dev/urandom | base64 > %s)", path.c_str (),
-        secret.size (), kMinSecretBytes, path.c_str ());
+        secret.size (), min_bytes, path.c_str ());
     return std::nullopt;
   }
   return secret;

@@ -175,8 +175,10 @@ struct OriginPolicy {
 // the header has that form.
 std::optional<std::string> bearer_token (const char *authorization);
 
-// Reads an HS256 secret from a file: its contents without a final newline,
-// at least kMinSecretBytes long.
-std::optional<std::string> read_secret_file (const std::string &path, GError **error);
+// Reads a secret from a file: its contents without a final newline, at
+// least min_bytes long (an HS256 secret: kMinSecretBytes; a fixed token,
+// kept out of the process list: 1).
+std::optional<std::string> read_secret_file (const std::string &path, GError **error,
+    std::size_t min_bytes = kMinSecretBytes);
 
 }  // namespace rtcstream::signalling

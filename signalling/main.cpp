@@ -102,6 +102,9 @@ main (int argc, char **argv)
   g_autofree char *token = nullptr;
   g_autofree char *whip_token = nullptr;
   g_autofree char *whep_token = nullptr;
+  g_autofree char *token_file = nullptr;
+  g_autofree char *whip_token_file = nullptr;
+  g_autofree char *whep_token_file = nullptr;
   g_autofree char *secret_file = nullptr;
   g_autofree char *mint = nullptr;
   gint64 ttl = 3600;
@@ -174,6 +177,13 @@ main (int argc, char **argv)
       "The token for publishing (websocket producers and WHIP; overrides --token)", "TOKEN" },
     { "whep-token", 0, 0, G_OPTION_ARG_STRING, &whep_token,
       "The token for watching (websocket consumers and WHEP; overrides --token)", "TOKEN" },
+    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+      "--token, read from FILE (its first line), so that it does not show in the "
+      "process list", "FILE" },
+    { "whip-token-file", 0, 0, G_OPTION_ARG_FILENAME, &whip_token_file,
+      "--whip-token, read from FILE", "FILE" },
+    { "whep-token-file", 0, 0, G_OPTION_ARG_FILENAME, &whep_token_file,
+      "--whep-token, read from FILE", "FILE" },
     { "token-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file,
       "Take signed, expiring tokens (JWT HS256) signed with the secret in FILE (at least "
       "32 bytes), whose scopes say what each may do; publishing, watching and listing "
@@ -295,6 +305,36 @@ main (int argc, char **argv)
       jwt_secret = std::move (*secret);
     else
       g_prefix_error (&error, "--token-secret-file: ");
+  }
+  // --token-file and the like: the token from a file instead of the command line.
+  struct TokenFile {
+    const char *option;
+    const char *path;
+    char **value;
+  } token_files[] = {{"--token-file", token_file, &token},
+      {"--whip-token-file", whip_token_file, &whip_token},
+      {"--whep-token-file", whep_token_file, &whep_token}};
+  for (TokenFile &f : token_files) {
+    if (!ok || !f.path)
+      continue;
+    if (*f.value) {
+      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "give %s or the token itself, not both", f.option);
+      ok = false;
+      break;
+    }
+    std::optional<std::string> t = rtcstream::signalling::read_secret_file (f.path, &error, 1);
+    if (t && t->find_first_of ("\r\n") != std::string::npos) {
+      g_set_error (&error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+          "\"%s\" holds more than one line: put the token alone in it", f.path);
+      t.reset ();
+    }
+    if (!t) {
+      g_prefix_error (&error, "%s: ", f.option);
+      ok = false;
+      break;
+    }
+    *f.value = g_strdup (t->c_str ());
   }
   if (ok && mint)
     return mint_token (mint, jwt_secret, ttl);

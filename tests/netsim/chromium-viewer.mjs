@@ -4,19 +4,30 @@
 // says what it decodes, for netsim tests that run it inside a viewer's
 // namespace (the browser's own network stack behind the simulated link):
 //
-//   node chromium-viewer.mjs http://10.77.0.1:PORT NAME
+//   node chromium-viewer.mjs http://10.77.0.1:PORT NAME [--g2g]
 //
 // stdout, one line a second once the page has a peer connection:
 //   stats frames=N width=W height=H bytes=B state=S
 // (framesDecoded, frame size and bytesReceived of the inbound video, the
 // connection state), and "error TEXT" if the page cannot be opened. It runs
-// until stdin closes or it gets SIGTERM. Uses the browser tests' harness
+// until stdin closes or it gets SIGTERM.
+//
+// With --g2g (bench/netsim.sh g2g) it also reads the capture time that
+// rtcstream-bench's g2g producer stamps into each picture (wall clock, ms,
+// 32 bits in blocks at the top of the picture) from every frame the page
+// presents (requestVideoFrameCallback, the frame drawn into a canvas), and
+// answers the lines "reset" (start counting) and "g2g" with
+//   G2G RENDERED EXPECTED DROPPED P50 P90 P99 MAX TARGET UNREADABLE
+// as rtcstream-bench's g2g consumers do: capture to the frame's expected
+// display time in ms, DROPPED Chromium's framesDropped, TARGET its mean
+// jitter buffer delay (ms) over the window. Uses the browser tests' harness
 // (tests/browser: playwright-core, Debian's chromium); "skip REASON" when
 // they are missing.
 import { createInterface } from 'node:readline';
 import { missing, launchBrowser, closeBrowser, removeProfile } from '../browser/harness.mjs';
 
-const [base, name] = process.argv.slice(2);
+const [base, name, mode] = process.argv.slice(2);
+const g2g = mode === '--g2g';
 const ctx = { logs: [] };
 let done = false;
 
@@ -29,7 +40,8 @@ async function finish (code) {
 }
 
 process.on('SIGTERM', () => finish(0));
-createInterface({ input: process.stdin }).on('close', () => finish(0));
+const input = createInterface({ input: process.stdin });
+input.on('close', () => finish(0));
 
 // The harness needs RTCSTREAM_SIGNALLING only for the server it starts; this
 // script starts none.
@@ -45,6 +57,17 @@ try {
 } catch (e) {
   console.log(`error ${String(e.message).split('\n')[0]}`);
   await finish(1);
+}
+
+if (g2g) {
+  input.on('line', (line) => {
+    const cmd = line.trim();
+    if (cmd !== 'reset' && cmd !== 'g2g') return;
+    ctx.page.evaluate(g2gCommand, cmd).then((answer) => {
+      if (answer) console.log(answer);
+    }, (e) => console.log(`error ${String(e.message).split('\n')[0]}`));
+  });
+  await ctx.page.evaluate(g2gInstall, name);
 }
 
 while (!done) {
@@ -65,4 +88,83 @@ while (!done) {
   if (s)
     console.log(`stats frames=${s.frames} width=${s.width} height=${s.height} bytes=${s.bytes} state=${s.state}`);
   await new Promise((r) => setTimeout(r, 1000));
+}
+
+// In the page: reads the stamp of each presented frame of the stream's video.
+// Mirrors bench/rtcstream-bench.cpp's write_stamp: 32 bits, bit i a block of
+// width/40 pixels in column i, row 0 white for 1, row 1 the inverse; sampled
+// at the blocks' centres.
+function g2gInstall (stream) {
+  const g = window.__g2g = { ms: [], first: 0, last: 0, unreadable: 0, counting: false };
+  const canvas = document.createElement('canvas');
+  const cx = canvas.getContext('2d', { willReadFrequently: true });
+  const attach = () => {
+    const video = window.rtcstream?.viewers?.get(stream)?.video;
+    if (!video) { setTimeout(attach, 50); return; }
+    const onFrame = (now, meta) => {
+      video.requestVideoFrameCallback(onFrame);
+      if (!g.counting) return;
+      const w = meta.width, bs = Math.max(1, Math.floor(w / 40));
+      if (canvas.width !== w) { canvas.width = w; canvas.height = 2 * bs; }
+      cx.drawImage(video, 0, 0, w, 2 * bs, 0, 0, w, 2 * bs);
+      const px = cx.getImageData(0, 0, w, 2 * bs).data;
+      let v = 0, ok = true, bad = '';
+      for (let bit = 0; bit < 32 && ok; bit++) {
+        const x = Math.floor((2 * bit + 1) * w / 80);
+        // The stamp is in the luma only (the colour of the picture stays): luma.
+        const luma = (y) => { const i = (y * w + x) * 4; return 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2]; };
+        const pa = luma(Math.floor(w / 80)), pb = luma(Math.floor(3 * w / 80));
+        const a = pa > 128, b = pb > 128;
+        ok = a !== b;
+        if (!ok) bad = `bit ${bit} ${pa}/${pb}`;
+        if (a) v += 2 ** bit;
+      }
+      // The stamp is the wall clock in ms modulo 2^32; the frame is shown at
+      // expectedDisplayTime, on performance.now()'s time line, which may be
+      // offset from the wall clock: Date.now () is the wall clock (ms).
+      const shown = Date.now() + (meta.expectedDisplayTime - performance.now());
+      const M = 2 ** 32;
+      let late = (((shown - v - 0.5) % M) + M) % M;  // truncated ms: + 0.5
+      if (late > M / 2) late -= M;
+      if (!ok || late < -1 || late > 10000) {
+        g.unreadable++;
+        g.why = `${ok ? 'late ' + late : 'bits ' + bad} w=${w} h=${meta.height} v=${v} px0=${px[0]},${px[1]},${px[2]}`;
+        return;
+      }
+      const stamp = shown - late;
+      g.ms.push(late);
+      if (!g.first) g.first = stamp;
+      g.last = Math.max(g.last, stamp);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  };
+  attach();
+}
+
+async function g2gCommand (cmd) {
+  const g = window.__g2g;
+  const viewer = window.rtcstream?.viewers?.get(new URLSearchParams(location.search).get('stream'));
+  const inbound = async () => {
+    let r = {};
+    if (viewer) (await viewer.pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') r = s;
+    });
+    return r;
+  };
+  const s = await inbound();
+  if (cmd === 'reset') {
+    Object.assign(g, { ms: [], first: 0, last: 0, unreadable: 0, counting: true });
+    g.base = { dropped: s.framesDropped ?? 0, delay: s.jitterBufferDelay ?? 0,
+      emitted: s.jitterBufferEmittedCount ?? 0 };
+    return null;
+  }
+  const v = [...g.ms].sort((a, b) => a - b);
+  const pct = (p) => v.length ? v[Math.min(v.length - 1, Math.floor(p / 100 * v.length))] : -1;
+  const expected = g.last > g.first ? (g.last - g.first) / (1000 / 30) + 1 : 0;
+  const emitted = (s.jitterBufferEmittedCount ?? 0) - (g.base?.emitted ?? 0);
+  const target = emitted > 0 ? ((s.jitterBufferDelay ?? 0) - g.base.delay) / emitted * 1000 : -1;
+  const f = (x) => x.toFixed(1);
+  return `G2G ${v.length} ${Math.round(expected)} ${(s.framesDropped ?? 0) - (g.base?.dropped ?? 0)} ` +
+    `${f(pct(50))} ${f(pct(90))} ${f(pct(99))} ${f(v.length ? v[v.length - 1] : -1)} ` +
+    `${f(target)} ${g.unreadable}` + (g.why ? `\nunreadable: ${g.why}` : '');
 }

@@ -305,6 +305,41 @@ TEST_F (ServerAuth, FixedTokens)
   expect_log_without ({ "pub-s3cret" });
 }
 
+// --token-file: the same fixed token, read from a file so that it is not in
+// the process list; the token itself and the file together are refused.
+TEST_F (ServerAuth, TokenFromAFile)
+{
+  const std::string file = dir_ + "/token";
+  ASSERT_TRUE (g_file_set_contents (file.c_str (), "file-s3cret\n", -1, nullptr));
+  probe_token_ = "file-s3cret";
+  ASSERT_NO_FATAL_FAILURE (start ({ "--token-file", file }));
+  Client &none = join ();
+  none.send ({ { "type", "list" } });
+  none.expect_error ("unauthorized");
+  Client &with = join ("", "file-s3cret");
+  with.send ({ { "type", "list" } });
+  EXPECT_TRUE (with.expect ("list").contains ("producers"));
+  expect_refused_at_connect ("file-s3cre", "a wrong token");
+  EXPECT_EQ (request (port_, "POST", "/whip/x", static_offer ("sendonly"),
+      bearer ("file-s3cre")).status, 401);
+  g_autofree char *cmdline = nullptr;
+  gsize size = 0;
+  ASSERT_TRUE (g_file_get_contents (("/proc/" + std::to_string (pid ()) + "/cmdline").c_str (),
+      &cmdline, &size, nullptr));
+  EXPECT_EQ (std::string (cmdline, size).find ("file-s3cret"), std::string::npos);
+  expect_log_without ({ "file-s3cret" });
+
+  EXPECT_EQ (exit_status ({ "--token-file", file, "--token", "x" }), 2);
+  EXPECT_EQ (exit_status ({ "--whep-token-file", dir_ + "/missing" }), 2);
+  const std::string empty = dir_ + "/empty", two = dir_ + "/two";
+  ASSERT_TRUE (g_file_set_contents (empty.c_str (), "\n", -1, nullptr));
+  ASSERT_TRUE (g_file_set_contents (two.c_str (), "a\nb\n", -1, nullptr));
+  EXPECT_EQ (exit_status ({ "--whip-token-file", empty }), 2);
+  EXPECT_EQ (exit_status ({ "--whip-token-file", two }), 2);
+  for (const std::string &f : { file, empty, two })
+    g_remove (f.c_str ());
+}
+
 TEST_F (ServerAuth, Origins)
 {
   ASSERT_NO_FATAL_FAILURE (start_with_tokens ({ "--allowed-origin", "https://app.example.net" }));
