@@ -36,7 +36,8 @@
 //     --seconds N      measured per run, after 6 s of warm-up (default 20)
 //     --reorder on     jitter that reorders packets (default off: FIFO)
 //                      (G2G_DEBUG=1 in the environment: the consumer logs its src's
-//                      stats and the pictures whose stamp does not read)
+//                      stats and the pictures whose stamp does not read; G2G_SYNC=0:
+//                      pipeline consumers render on arrival, not on the clock)
 #include "netsim.h"
 #include "peers.h"
 

@@ -441,7 +441,10 @@ struct G2g {
   void attach (GstElement *fakesink)
   {
     sink = fakesink;
-    g_object_set (sink, "sync", TRUE, "qos", TRUE, "max-lateness", (gint64) 20 * GST_MSECOND,
+    // G2G_SYNC=0: render on arrival (what the picture costs without the
+    // sink's clock wait), for finding where the time goes.
+    const bool sync = g_strcmp0 (g_getenv ("G2G_SYNC"), "0") != 0;
+    g_object_set (sink, "sync", sync, "qos", TRUE, "max-lateness", (gint64) 20 * GST_MSECOND,
         "signal-handoffs", TRUE, "enable-last-sample", FALSE, nullptr);
     g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), this);
   }
