@@ -15,7 +15,16 @@
 //   streamadded / streamremoved   a stream { id, name, meta }
 //   streams                       the whole list (an array of streams) after any change
 //   error                         { code, details } from the server, or { details } locally
-//   close                         the websocket closed
+//   disconnected                  the websocket to the server was lost; running sessions
+//                                 go on (their media is peer to peer) while the client
+//                                 reconnects (detail: ms it will keep trying)
+//   reconnected                   connected again: a publisher is registered again and
+//                                 running sessions are claimed (resumeSession)
+//   close                         the websocket closed for good (stop (), a refused
+//                                 token, or no server within the reconnect time): every
+//                                 session has ended
+// new RtcStreamClient(url, { reconnect: MS }) sets how long it tries to reconnect
+// (default 30000; 0: never, every session ends with the connection).
 // Events of a Viewer: connectionstatechange (detail: viewer.pc.connectionState),
 // ended (detail: why, a short sentence), channelopen (the producer's "data"
 // channel is open: viewer.send (text or ArrayBuffer) works), message (detail: a
@@ -422,10 +431,14 @@ export class Publisher extends EventTarget {
 
 /** A connection to the server, as a listener and a consumer (and a producer once publishing). */
 export class RtcStreamClient extends EventTarget {
-  constructor (url = defaultUrl(), { rtcConfig = {}, token = null } = {}) {
+  constructor (url = defaultUrl(), { rtcConfig = {}, token = null, reconnect = 30000 } = {}) {
     super();
     this.url = url;
     this.token = token;              // sent as ?token= (docs/auth.md)
+    this.reconnectMs = reconnect;    // how long to try again after a lost connection
+    this.stopped = false;            // stop () called: no reconnection
+    this.reconnecting = null;        // { until, delay, timer } while reconnecting
+    this.reclaiming = null;          // until when our name is asked for again after one
     this.lastError = null;           // the last error from the server { code, details }
     this.rtcConfig = rtcConfig;
     this.ws = null;
@@ -440,15 +453,24 @@ export class RtcStreamClient extends EventTarget {
 
   /** Opens the websocket; resolves on the server's welcome. */
   connect () {
+    this.stopped = false;
+    return this.open();
+  }
+
+  // One websocket: resolves on its welcome, rejects if it closes before.
+  open () {
     return new Promise((resolve, reject) => {
       const target = new URL(this.url);
       if (this.token) target.searchParams.set('token', this.token);
       const ws = new WebSocket(target.href);
       this.ws = ws;
+      let welcomed = false;
       ws.addEventListener('message', (e) => {
+        if (this.ws !== ws) return;
         let msg;
         try { msg = JSON.parse(e.data); } catch { return; }
         if (msg.type === 'welcome') {
+          welcomed = true;
           this.peerId = msg.peerId;
           // The server's STUN/TURN servers (its --ice-server, with TURN
           // credentials of this connection's own), unless the page chose some.
@@ -463,17 +485,65 @@ export class RtcStreamClient extends EventTarget {
       });
       ws.addEventListener('error', () => reject(new Error(`cannot connect to ${this.url}`)));
       ws.addEventListener('close', () => {
+        if (this.ws !== ws) return;
         // A refused token closes the connection right after saying why.
         const refused = this.lastError?.code === 'unauthorized' ? `: ${this.lastError.details}` : '';
         reject(new Error(`${this.url} closed the connection${refused}`));
-        for (const v of [...this.sessions.values(), ...this.starting]) {
-          v.stop(false, 'the server closed the connection');
-        }
-        this.registered(new Error(`${this.url} closed the connection`));
-        if (this.publisher) this.publisher.stop('the server closed the connection');
-        this.dispatchEvent(new CustomEvent('close'));
+        // Lost after a welcome, or a try to reconnect that failed: (try) again.
+        if (!refused && !this.stopped && this.reconnectMs > 0 && (welcomed || this.reconnecting)) this.lost();
+        else this.closed();
       });
     });
+  }
+
+  // The connection was lost: sessions go on peer to peer while we try again,
+  // every 250 ms doubling to 1 s (with jitter), for reconnectMs.
+  lost () {
+    if (!this.reconnecting) {
+      this.reconnecting = { until: Date.now() + this.reconnectMs, delay: 250 };
+      // Sessions not started yet cannot go on: their producer never heard of them.
+      for (const v of [...this.starting]) v.stop(false, 'the server closed the connection');
+      this.registered(new Error(`${this.url} closed the connection`));
+      this.dispatchEvent(new CustomEvent('disconnected', { detail: this.reconnectMs }));
+    }
+    const r = this.reconnecting;
+    if (Date.now() >= r.until) {
+      this.reconnecting = null;
+      this.closed();
+      return;
+    }
+    const wait = r.delay * (0.75 + Math.random() / 2);
+    r.delay = Math.min(1000, r.delay * 2);
+    r.timer = setTimeout(() => {
+      if (this.stopped) return;
+      this.open().then(() => this.resume(), () => {});  // a failed try closes: lost () again
+    }, wait);
+  }
+
+  // Connected again after lost (): register the stream again and claim the
+  // sessions that went on (docs/protocol.md, "Reconnecting").
+  resume () {
+    this.reconnecting = null;
+    const publisher = this.publisher;
+    if (publisher) {
+      this.reclaiming = Date.now() + this.reconnectMs;  // name-taken: ask again until then
+      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name: publisher.name } });
+      for (const s of publisher.sessions) this.send({ type: 'resumeSession', sessionId: s.sessionId, as: 'producer' });
+    }
+    for (const v of this.sessions.values()) {
+      if (v instanceof Viewer) this.send({ type: 'resumeSession', sessionId: v.sessionId, as: 'consumer' });
+    }
+    this.dispatchEvent(new CustomEvent('reconnected'));
+  }
+
+  // The connection is gone for good: every session ends.
+  closed () {
+    for (const v of [...this.sessions.values(), ...this.starting]) {
+      v.stop(false, 'the server closed the connection');
+    }
+    this.registered(new Error(`${this.url} closed the connection`));
+    if (this.publisher) this.publisher.stop('the server closed the connection');
+    this.dispatchEvent(new CustomEvent('close'));
   }
 
   send (msg) {
@@ -537,6 +607,11 @@ export class RtcStreamClient extends EventTarget {
 
   /** Ends every session and closes the websocket. */
   stop () {
+    this.stopped = true;
+    if (this.reconnecting) {
+      clearTimeout(this.reconnecting.timer);
+      this.reconnecting = null;
+    }
     if (this.publisher) this.publisher.stop();
     for (const v of [...this.sessions.values(), ...this.starting]) v.stop();
     if (this.ws) this.ws.close(1000);
@@ -601,6 +676,7 @@ export class RtcStreamClient extends EventTarget {
             && this.registering && msg.meta?.name === this.registering.publisher.name) {
           this.registered(null);
         }
+        if (msg.peerId === this.peerId && (msg.roles || []).includes('producer')) this.reclaiming = null;
         break;
       case 'startSession':  // a consumer wants our stream
         if (this.publisher) this.publisher.startSession(msg);
@@ -628,6 +704,22 @@ export class RtcStreamClient extends EventTarget {
         break;
       }
       case 'error':
+        // After a reconnection the server may still hold our name for the lost
+        // connection (until it notices, three ping intervals): ask again each
+        // second while the reconnect time lasts.
+        if (msg.code === 'name-taken' && this.reclaiming && this.publisher) {
+          const publisher = this.publisher;
+          if (Date.now() < this.reclaiming) {
+            setTimeout(() => {
+              if (this.publisher === publisher && this.reclaiming) {
+                this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name: publisher.name } });
+              }
+            }, 1000);
+            break;
+          }
+          this.reclaiming = null;
+          publisher.stop(`the stream name "${publisher.name}" stayed taken after the reconnection`);
+        }
         // A refused setPeerStatus fails the publish () waiting for it.
         if (this.registering && ['name-taken', 'invalid-message', 'not-allowed', 'unauthorized',
           'forbidden'].includes(msg.code)) {
