@@ -4,7 +4,11 @@
 // by default 1000 cycles, printed as a markdown table. Run it with
 // bench/churn.sh, which sets up the environment.
 //
-//   churn-bench [--cycles N] [--settle SECONDS]
+//   churn-bench [--cycles N] [--settle SECONDS] [--no-vanished]
+//
+// Kinds of churn viewer take turns: clean, interrupted, killed and vanished
+// (SIGSTOPped for 25 s, as if its network went, then SIGKILLed; see
+// churn.h); --no-vanished leaves the last kind out.
 //
 // Exits 1 when a churn viewer failed, the long-lived viewer fell under
 // 24 fps over three seconds (ChurnResult::fps_held), the producer's threads
@@ -30,13 +34,16 @@ main (int argc, char **argv)
   ChurnOptions options;
   options.cycles = 1000;
   options.trim_after = true;
+  options.vanished = true;
   for (int i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--cycles") && i + 1 < argc)
       options.cycles = atoi (argv[++i]);
     else if (!strcmp (argv[i], "--settle") && i + 1 < argc)
       options.settle_ms = atoi (argv[++i]) * 1000;
+    else if (!strcmp (argv[i], "--no-vanished"))
+      options.vanished = false;
     else {
-      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS]\n", argv[0]);
+      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--no-vanished]\n", argv[0]);
       return 2;
     }
   }

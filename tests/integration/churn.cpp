@@ -2,12 +2,14 @@
 #include "churn.h"
 
 #include <dirent.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -93,7 +95,7 @@ private:
   std::thread thread_;
 };
 
-enum class Kind { clean, interrupted, killed };
+enum class Kind { clean, interrupted, killed, vanished };
 
 const char *
 kind_name (Kind k)
@@ -105,6 +107,8 @@ kind_name (Kind k)
       return "interrupted (gst-launch-1.0, SIGINT)";
     case Kind::killed:
       return "killed (gst-launch-1.0, SIGKILL)";
+    case Kind::vanished:
+      return "vanished (gst-launch-1.0, SIGSTOP, SIGKILL later)";
   }
   return "";
 }
@@ -139,18 +143,43 @@ public:
       viewer.stop ();
       return true;
     }
-    LaunchProcess viewer ("gst-launch-1.0 -v rtcstreamsrc uri=" + uri_ +
-        " ! fakesink silent=false");
+    reap_vanished (false);
+    auto launched = std::make_unique<LaunchProcess> ("gst-launch-1.0 -v rtcstreamsrc uri=" +
+        uri_ + " ! fakesink silent=false");
+    LaunchProcess &viewer = *launched;
     if (!wait ([&] { return viewer.printed (kChildGotVideo) || viewer.exited (); }) ||
         viewer.exited ())
       return fail (what + " got no video within " + seconds (options_.join_timeout_ms) +
           (viewer.exited () ? " and exited" : "") + "; its output:\n" + tail (viewer.output ()));
     if (viewer.printed ("ERROR"))
       return fail (what + " printed an error:\n" + tail (viewer.output ()));
+    if (kind == Kind::vanished) {
+      if (::kill (viewer.pid (), SIGSTOP) != 0)
+        return fail (what + ": SIGSTOP failed");
+      vanished_.push_back ({g_get_monotonic_time (), std::move (launched)});
+      return true;
+    }
     bool stopped = kind == Kind::interrupted ? viewer.interrupt_and_expect_exit () : viewer.kill ();
     if (!stopped)
       return fail (what + " did not exit");
     return true;
+  }
+
+  // SIGKILLs the vanished viewers held long enough (all: waiting until
+  // they are). Pumps the buses meanwhile.
+  void reap_vanished (bool all)
+  {
+    while (!vanished_.empty ()) {
+      const gint64 due = vanished_.front ().first + options_.vanished_hold_ms * 1000;
+      const gint64 now = g_get_monotonic_time ();
+      if (now < due) {
+        if (!all)
+          return;
+        wait ([] { return false; }, static_cast<int> ((due - now) / 1000) + 1);
+      }
+      vanished_.front ().second->kill ();
+      vanished_.pop_front ();
+    }
   }
 
   // Pumps the default main context (the server's log drain) and the
@@ -177,6 +206,8 @@ private:
   ChurnResult &result_;
   std::string uri_;
   Pipeline &bus_;
+  // Vanished viewers (SIGSTOPped) and since when, oldest first.
+  std::deque<std::pair<gint64, std::unique_ptr<LaunchProcess>>> vanished_;
 };
 
 }  // namespace
@@ -262,8 +293,8 @@ ChurnResult::table () const
       after.fds - before.fds);
   t += buf;
   snprintf (buf, sizeof buf,
-      "\n%d cycles (%d clean, %d interrupted, %d killed) in %.0f s: %.2f s per cycle.\n",
-      cycles_done, clean, interrupted, killed, seconds,
+      "\n%d cycles (%d clean, %d interrupted, %d killed, %d vanished) in %.0f s: %.2f s per "
+      "cycle.\n", cycles_done, clean, interrupted, killed, vanished, seconds,
       cycles_done ? seconds / cycles_done : 0.0);
   t += buf;
   snprintf (buf, sizeof buf,
@@ -321,14 +352,15 @@ run_churn (const ChurnOptions &options)
   result.before = sample_process (producer.pid ());
 
   gint64 t0 = g_get_monotonic_time ();
+  const int kind_count = options.vanished ? 4 : 3;
   for (int i = 0; ok && i < options.cycles; i++) {
-    Kind kind = kinds[i % 3];
+    Kind kind = i % kind_count == 3 ? Kind::vanished : kinds[i % kind_count];
     ok = churn.cycle (kind, i + 1);
     if (!ok)
       break;
     result.cycles_done++;
     (kind == Kind::clean ? result.clean : kind == Kind::interrupted ? result.interrupted
-                                                                    : result.killed)++;
+        : kind == Kind::killed ? result.killed : result.vanished)++;
     if ((i + 1) % std::clamp (options.cycles / 10, 1, 50) == 0 || i + 1 == options.cycles) {
       ProcessSample s = sample_process (producer.pid ());
       char line[160];
@@ -339,6 +371,8 @@ run_churn (const ChurnOptions &options)
     }
   }
   result.seconds = (g_get_monotonic_time () - t0) / 1e6;
+  // The last vanished viewers are held as long as the others were.
+  churn.reap_vanished (true);
 
   // Settling: the producer tears a consumer down on its own threads; give
   // it until its threads and fds are back, at most settle_ms.

@@ -11,7 +11,12 @@
 // and leave one after another, their kind taking turns:
 //   - clean: an rtcstreamsrc pipeline of this process, set to NULL;
 //   - interrupted: a gst-launch-1.0 viewer stopped with SIGINT (Ctrl-C);
-//   - killed: a gst-launch-1.0 viewer SIGKILLed, as a crash would end it.
+//   - killed: a gst-launch-1.0 viewer SIGKILLed, as a crash would end it;
+//   - vanished (ChurnOptions::vanished): a gst-launch-1.0 viewer SIGSTOPped,
+//     as if its network went: it sends nothing more (no RTCP, no bye, no
+//     websocket close) and is SIGKILLed only after vanished_hold_ms, once
+//     the producer must have dropped it on its own (20 s without RTCP);
+//     the next cycles go on meanwhile.
 // Each must have received video before it leaves. The producer's RSS,
 // threads and open fds are read after a warm-up (one viewer of each kind)
 // and at the end, once its threads and fds have settled.
@@ -39,6 +44,8 @@ struct ChurnOptions {
   int settle_ms = 15000;   // at most this long for threads and fds to return
   long thread_slack = 2;   // allowed growth of the producer's threads
   long fd_slack = 2;       // and of its fds
+  bool vanished = false;   // a fourth kind of churn viewer, above
+  int vanished_hold_ms = 25000;
   // After the last sample, have gdb call malloc_trim (0) in the producer and
   // sample again: memory freed but kept by malloc goes, live memory stays.
   bool trim_after = false;
@@ -50,7 +57,7 @@ struct ChurnResult {
   bool started = false;       // server, producer and long-lived viewer all ran
   std::string error;          // why not, or the first churn viewer that failed
   int cycles_done = 0;
-  int clean = 0, interrupted = 0, killed = 0;  // cycles done by kind
+  int clean = 0, interrupted = 0, killed = 0, vanished = 0;  // cycles done by kind
   double seconds = 0;         // the churn itself, warm-up and settling excluded
   double settle_seconds = 0;  // how long threads and fds took to return
   ProcessSample start;        // the producer with the long-lived viewer only
