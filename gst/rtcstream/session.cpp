@@ -776,6 +776,57 @@ WebrtcSession::set_codecs (const std::string &codecs)
   stats_.codecs = codecs;
 }
 
+namespace {
+
+// After webrtcbin went to NULL: an element inside it that still runs is set
+// to NULL too. webrtcbin keeps its SCTP transport's sctpenc out of state
+// changes (locked) until DTLS is up, then lets it follow again from its own
+// thread; when that crosses our stop, the sctpenc's task runs on inside a
+// stopped webrtcbin, and whoever drops the last reference to webrtcbin
+// waits for ever to join it (in the churn benchmark: gst-launch-1.0's main
+// loop, freeing a bus message, after ~500-700 viewers; its bus then
+// stopped and every later session leaked).
+void
+stop_stragglers (GstElement *webrtcbin)
+{
+  std::vector<GstElement *> running;
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (webrtcbin));
+  GValue item = G_VALUE_INIT;
+  for (bool done = false; !done;) {
+    switch (gst_iterator_next (it, &item)) {
+      case GST_ITERATOR_OK: {
+        auto *e = GST_ELEMENT (g_value_get_object (&item));
+        GST_OBJECT_LOCK (e);
+        const bool runs = GST_STATE (e) != GST_STATE_NULL ||
+            GST_STATE_PENDING (e) != GST_STATE_VOID_PENDING;
+        GST_OBJECT_UNLOCK (e);
+        if (runs)
+          running.push_back (GST_ELEMENT (gst_object_ref (e)));
+        g_value_reset (&item);
+        break;
+      }
+      case GST_ITERATOR_RESYNC:
+        for (GstElement *e : running)
+          gst_object_unref (e);
+        running.clear ();
+        gst_iterator_resync (it);
+        break;
+      default:
+        done = true;
+        break;
+    }
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  for (GstElement *e : running) {
+    GST_INFO_OBJECT (e, "still running in a stopped webrtcbin: stopping it");
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_object_unref (e);
+  }
+}
+
+}  // namespace
+
 void
 WebrtcSession::close ()
 {
@@ -799,6 +850,7 @@ WebrtcSession::close ()
       (gpointer) on_gathering_state, nullptr);
   gst_element_set_locked_state (w, TRUE);
   gst_element_set_state (w, GST_STATE_NULL);
+  stop_stragglers (w);
   gst_bin_remove (bin_.get (), w);
   webrtcbin_.reset ();
   GST_INFO ("session %s closed", id_.c_str ());
