@@ -577,6 +577,7 @@ export class RtcStreamClient extends EventTarget {
    * Publisher once the server registered it. Connect first. Rejects with an
    * Error (err.code 'name-taken') if another producer uses the name.
    * options.dataChannel: open a "data" channel to each consumer.
+   * options.meta: more fields for the stream's meta (name is always `name`).
    */
   publish (name, mediaStream, options = {}) {
     if (typeof name !== 'string' || !name) return Promise.reject(new Error('a stream name is required'));
@@ -588,7 +589,9 @@ export class RtcStreamClient extends EventTarget {
     }
     return new Promise((resolve, reject) => {
       this.registering = { publisher: new Publisher(this, name, mediaStream, options), resolve, reject };
-      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name } });
+      // options.meta: more meta fields, such as { room } (docs/protocol.md, Rooms).
+      const meta = { ...(options.meta || {}), name };
+      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta });
     });
   }
 
@@ -738,6 +741,8 @@ export class RtcStreamClient extends EventTarget {
         this.fail(msg.details, msg.code || 'error');
         break;
       default:
+        // Messages of extensions (rooms: room.js) are for whoever listens.
+        this.dispatchEvent(new CustomEvent('servermessage', { detail: msg }));
         break;
     }
   }

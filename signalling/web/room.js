@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// A participant of a room in the browser (docs/protocol.md, Rooms): publishes
+// a MediaStream as ROOM:PARTICIPANT with meta.room, and watches every other
+// participant the server reports (roomJoined, participantJoined), until it
+// leaves (participantLeft). Built on RtcStreamClient: one websocket, one
+// RTCPeerConnection per other participant and direction (a mesh).
+//
+//   import { Room } from './room.js';
+//   const room = new Room('meet', 'alice', cameraStream);
+//   room.addEventListener('participantjoined', (e) => grid.append(e.detail.video));
+//   room.addEventListener('participantleft', (e) => e.detail.video.remove());
+//   await room.join();
+import { RtcStreamClient, defaultUrl } from './rtcstream.js';
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const RETRY_MS = 1000;
+const MAX_ATTEMPTS = 3;
+
+export class Room extends EventTarget {
+  /**
+   * room, participant: names of 1 to 64 ASCII letters, digits, '-', '_', '.'.
+   * options: url (the server's websocket), token (docs/auth.md), rtcConfig.
+   */
+  constructor (room, participant, mediaStream, { url = defaultUrl(), token = null, rtcConfig = {} } = {}) {
+    super();
+    if (!NAME.test(room)) throw new Error(`invalid room name "${room}": use 1 to 64 letters, digits, - _ .`);
+    if (!NAME.test(participant)) throw new Error(`invalid participant name "${participant}": use 1 to 64 letters, digits, - _ .`);
+    this.room = room;
+    this.participant = participant;
+    this.mediaStream = mediaStream;
+    this.client = new RtcStreamClient(url, { token, rtcConfig });
+    this.publisher = null;
+    this.others = new Map();  // peer id -> { participant, video, viewer, attempts }
+    this.left = false;
+    this.client.addEventListener('servermessage', (e) => this.receive(e.detail));
+  }
+
+  /** The names of the other participants now. */
+  get participants () { return [...this.others.values()].map((o) => o.participant); }
+
+  /** Connects and publishes; resolves once in the room. Rejects (err.code) if refused. */
+  async join () {
+    await this.client.connect();
+    this.publisher = await this.client.publish(`${this.room}:${this.participant}`, this.mediaStream,
+      { meta: { room: this.room } });
+    this.client.addEventListener('close', () => this.leave('the server closed the connection'));
+    return this;
+  }
+
+  receive (msg) {
+    if (this.left || msg.room !== this.room) return;
+    if (msg.type === 'roomJoined') {
+      for (const p of msg.participants || []) this.add(p.id, p.meta);
+    } else if (msg.type === 'participantJoined') {
+      this.add(msg.peerId, msg.meta);
+    } else if (msg.type === 'participantLeft') {
+      this.remove(msg.peerId);
+    }
+  }
+
+  add (id, meta) {
+    const stream = meta?.name || '';
+    if (this.others.has(id) || !stream.startsWith(`${this.room}:`)) return;
+    const participant = stream.slice(this.room.length + 1);
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    const other = { participant, video, viewer: null, attempts: 0 };
+    this.others.set(id, other);
+    this.dispatchEvent(new CustomEvent('participantjoined', { detail: { participant, video } }));
+    this.watch(id, other);
+  }
+
+  // Watches a participant; a session that fails or ends while it is still
+  // in the room is tried again, a few times.
+  async watch (id, other) {
+    other.attempts++;
+    try {
+      other.viewer = await this.client.watch(id, other.video);
+      other.viewer.addEventListener('ended', (e) => {
+        if (this.others.get(id) !== other || this.left) return;
+        console.info(`rtcstream room: ${other.participant}: ${e.detail}`);
+        if (other.attempts < MAX_ATTEMPTS) setTimeout(() => this.others.get(id) === other && this.watch(id, other), RETRY_MS);
+      });
+    } catch (err) {
+      console.warn(`rtcstream room: cannot watch ${other.participant}: ${err.message}`);
+      if (other.attempts < MAX_ATTEMPTS) setTimeout(() => this.others.get(id) === other && this.watch(id, other), RETRY_MS);
+    }
+  }
+
+  remove (id) {
+    const other = this.others.get(id);
+    if (!other) return;
+    this.others.delete(id);
+    if (other.viewer) other.viewer.stop();
+    this.dispatchEvent(new CustomEvent('participantleft', { detail: { participant: other.participant, video: other.video } }));
+  }
+
+  /** Leaves the room: every session ends, the websocket closes. */
+  leave (why = 'left') {
+    if (this.left) return;
+    this.left = true;
+    for (const id of [...this.others.keys()]) this.remove(id);
+    this.client.stop();
+    this.dispatchEvent(new CustomEvent('left', { detail: why }));
+  }
+}
