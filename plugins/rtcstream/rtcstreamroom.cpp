@@ -147,6 +147,24 @@ post (RtcstreamRoom *self, std::function<void ()> fn, guint delay_ms = 0)
     self->state->worker->post (std::move (fn));
 }
 
+// Our pads of participants: what goes to one that is not linked (gst-launch
+// links the pads that come while it parses, an application may link some
+// only) is dropped, as rtcstreamsrc drops what goes to its own unlinked
+// pads, instead of stopping that participant's stream with not-linked.
+GstFlowReturn
+chain_unless_unlinked (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  GstFlowReturn ret = gst_proxy_pad_chain_default (pad, parent, buffer);
+  return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
+}
+
+GstFlowReturn
+chain_list_unless_unlinked (GstPad *pad, GstObject *parent, GstBufferList *list)
+{
+  GstFlowReturn ret = gst_proxy_pad_chain_list_default (pad, parent, list);
+  return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
+}
+
 // A pad of a participant's rtcstreamsrc (its thread): ours, named after the
 // participant.
 void
@@ -170,6 +188,10 @@ on_src_pad_added (GstElement *src, GstPad *pad, gpointer user)
   GstPadTemplate *templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
       video ? "video_%s" : "audio_%s");
   GstPad *ghost = gst_ghost_pad_new_from_template (name.c_str (), pad, templ);
+  GstPad *internal = GST_PAD (gst_proxy_pad_get_internal (GST_PROXY_PAD (ghost)));
+  gst_pad_set_chain_function (internal, chain_unless_unlinked);
+  gst_pad_set_chain_list_function (internal, chain_list_unless_unlinked);
+  gst_object_unref (internal);
   {
     std::lock_guard<std::mutex> lk (self->state->lock);
     for (auto &[stream, r] : self->state->remotes)
