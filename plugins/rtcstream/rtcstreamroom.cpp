@@ -95,6 +95,7 @@ struct State {
   std::set<std::string> members;           // the others' streams, as the signaller says
   std::map<std::string, Remote> remotes;   // stream -> its rtcstreamsrc
   std::map<std::string, int> attempts;     // stream -> rtcstreamsrcs made for it
+  std::set<GstElement *> retiring;         // rtcstreamsrcs stopping, still children
   guint counter = 0;
 };
 
@@ -218,6 +219,7 @@ remove_remote (RtcstreamRoom *self, const std::string &stream, bool again)
       return;
     r = std::move (it->second);
     self->state->remotes.erase (it);
+    self->state->retiring.insert (r.src);
   }
   gst_element_set_state (r.src, GST_STATE_NULL);
   {
@@ -228,6 +230,10 @@ remove_remote (RtcstreamRoom *self, const std::string &stream, bool again)
     }
   }
   gst_bin_remove (GST_BIN (self), r.src);
+  {
+    std::lock_guard<std::mutex> lk (self->state->lock);
+    self->state->retiring.erase (r.src);
+  }
   GST_INFO_OBJECT (self, "participant %s: gone", r.participant.c_str ());
   post_participant_message (self, "rtcstream-participant-left", r.participant);
   bool member;
@@ -546,23 +552,27 @@ rtcstream_room_handle_message (GstBin *bin, GstMessage *msg)
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
     GstObject *child = child_of (self, GST_MESSAGE_SRC (msg));
     std::string stream;
+    bool retiring;
     {
       std::lock_guard<std::mutex> lk (self->state->lock);
       for (const auto &[s, r] : self->state->remotes)
         if (child && GST_OBJECT (r.src) == child)
           stream = s;
+      retiring = child && self->state->retiring.count (GST_ELEMENT (child));
     }
-    if (!stream.empty ()) {
+    if (!stream.empty () || retiring) {
       GError *err = nullptr;
       gchar *debug = nullptr;
       gst_message_parse_error (msg, &err, &debug);
-      GST_INFO_OBJECT (self, "participant stream %s failed: %s", stream.c_str (), err->message);
+      GST_INFO_OBJECT (self, "participant stream %s failed: %s",
+          stream.empty () ? GST_OBJECT_NAME (child) : stream.c_str (), err->message);
       GstMessage *warning = gst_message_new_warning (GST_MESSAGE_SRC (msg), err, debug);
       g_clear_error (&err);
       g_free (debug);
       gst_message_unref (msg);
       msg = warning;
-      post (self, [self, stream] { remove_remote (self, stream, true); });
+      if (!stream.empty ())
+        post (self, [self, stream] { remove_remote (self, stream, true); });
     }
   }
   GST_BIN_CLASS (rtcstream_room_parent_class)->handle_message (bin, msg);
