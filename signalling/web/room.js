@@ -9,7 +9,8 @@
 //   import { Room } from './room.js';
 //   const room = new Room('meet', 'alice', cameraStream);
 //   room.addEventListener('participantjoined', (e) => grid.append(e.detail.video));
-//   room.addEventListener('participantleft', (e) => e.detail.video.remove());
+//   room.addEventListener('participantvideo', (e) => grid.append(e.detail.video));  // a 2nd video
+//   room.addEventListener('participantleft', (e) => e.detail.videos.forEach((v) => v.remove()));
 //   await room.join();
 import { RtcStreamClient, defaultUrl } from './rtcstream.js';
 
@@ -66,7 +67,7 @@ export class Room extends EventTarget {
     const video = document.createElement('video');
     video.autoplay = true;
     video.playsInline = true;
-    const other = { participant, video, viewer: null, attempts: 0 };
+    const other = { participant, video, videos: [video], viewer: null, attempts: 0 };
     this.others.set(id, other);
     this.dispatchEvent(new CustomEvent('participantjoined', { detail: { participant, video } }));
     this.watch(id, other);
@@ -78,6 +79,19 @@ export class Room extends EventTarget {
     other.attempts++;
     try {
       other.viewer = await this.client.watch(id, other.video);
+      // A participant that sends more than one video (a screen and a camera):
+      // its first plays in `video`, each other one in a video of its own.
+      let videoTracks = 0;
+      other.viewer.pc.addEventListener('track', (e) => {
+        if (e.track.kind !== 'video' || videoTracks++ === 0) return;
+        const more = document.createElement('video');
+        more.autoplay = true;
+        more.muted = true;
+        more.playsInline = true;
+        more.srcObject = new MediaStream([e.track]);
+        other.videos.push(more);
+        this.dispatchEvent(new CustomEvent('participantvideo', { detail: { participant: other.participant, video: more } }));
+      });
       other.viewer.addEventListener('ended', (e) => {
         if (this.others.get(id) !== other || this.left) return;
         console.info(`rtcstream room: ${other.participant}: ${e.detail}`);
@@ -94,7 +108,8 @@ export class Room extends EventTarget {
     if (!other) return;
     this.others.delete(id);
     if (other.viewer) other.viewer.stop();
-    this.dispatchEvent(new CustomEvent('participantleft', { detail: { participant: other.participant, video: other.video } }));
+    for (const v of other.videos.slice(1)) v.srcObject = null;
+    this.dispatchEvent(new CustomEvent('participantleft', { detail: { participant: other.participant, video: other.video, videos: other.videos } }));
   }
 
   /** Leaves the room: every session ends, the websocket closes. */
