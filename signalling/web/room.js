@@ -52,6 +52,9 @@ export class Room extends EventTarget {
   receive (msg) {
     if (this.left || msg.room !== this.room) return;
     if (msg.type === 'roomJoined') {
+      // Again after a reconnection: those who left meanwhile go.
+      const now = new Set((msg.participants || []).map((p) => p.id));
+      for (const id of [...this.others.keys()]) if (!now.has(id)) this.remove(id);
       for (const p of msg.participants || []) this.add(p.id, p.meta);
     } else if (msg.type === 'participantJoined') {
       this.add(msg.peerId, msg.meta);

@@ -389,6 +389,9 @@ export class Publisher extends EventTarget {
 
   get viewers () { return this.sessions.size; }
 
+  /** Its meta as registered: options.meta (such as { room }, docs/protocol.md, Rooms) and the name. */
+  get meta () { return { ...(this.options.meta || {}), name: this.name }; }
+
   /** Sends a string or ArrayBuffer to every consumer whose "data" channel is open; returns how many. */
   send (data) {
     let n = 0;
@@ -527,7 +530,7 @@ export class RtcStreamClient extends EventTarget {
     const publisher = this.publisher;
     if (publisher) {
       this.reclaiming = Date.now() + this.reconnectMs;  // name-taken: ask again until then
-      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name: publisher.name } });
+      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: publisher.meta });
       for (const s of publisher.sessions) this.send({ type: 'resumeSession', sessionId: s.sessionId, as: 'producer' });
     }
     for (const v of this.sessions.values()) {
@@ -589,9 +592,7 @@ export class RtcStreamClient extends EventTarget {
     }
     return new Promise((resolve, reject) => {
       this.registering = { publisher: new Publisher(this, name, mediaStream, options), resolve, reject };
-      // options.meta: more meta fields, such as { room } (docs/protocol.md, Rooms).
-      const meta = { ...(options.meta || {}), name };
-      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta });
+      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: this.registering.publisher.meta });
     });
   }
 
@@ -715,7 +716,7 @@ export class RtcStreamClient extends EventTarget {
           if (Date.now() < this.reclaiming) {
             setTimeout(() => {
               if (this.publisher === publisher && this.reclaiming) {
-                this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name: publisher.name } });
+                this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: publisher.meta });
               }
             }, 1000);
             break;
