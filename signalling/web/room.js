@@ -17,6 +17,7 @@ import { RtcStreamClient, defaultUrl } from './rtcstream.js';
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const RETRY_MS = 1000;
 const MAX_ATTEMPTS = 3;
+const REJOIN_GRACE_MS = 10000;
 
 export class Room extends EventTarget {
   /**
@@ -52,15 +53,35 @@ export class Room extends EventTarget {
   receive (msg) {
     if (this.left || msg.room !== this.room) return;
     if (msg.type === 'roomJoined') {
-      // Again after a reconnection: those who left meanwhile go.
-      const now = new Set((msg.participants || []).map((p) => p.id));
-      for (const id of [...this.others.keys()]) if (!now.has(id)) this.remove(id);
+      // Again after a reconnection: one back under a new peer id (the server
+      // restarted) is the same participant, whose session resumes; one not
+      // back yet may be reconnecting too, and has REJOIN_GRACE_MS to come back.
+      const now = new Map((msg.participants || []).map((p) => [p.meta?.name, p.id]));
+      for (const [id, other] of [...this.others]) {
+        const newId = now.get(`${this.room}:${other.participant}`);
+        if (newId === undefined) this.keepAwhile(other);
+        else if (newId !== id) this.rekey(other, newId);
+      }
       for (const p of msg.participants || []) this.add(p.id, p.meta);
     } else if (msg.type === 'participantJoined') {
-      this.add(msg.peerId, msg.meta);
+      const back = [...this.others.values()].find((o) => o.awaited && msg.meta?.name === `${this.room}:${o.participant}`);
+      if (back) this.rekey(back, msg.peerId);
+      else this.add(msg.peerId, msg.meta);
     } else if (msg.type === 'participantLeft') {
       this.remove(msg.peerId);
     }
+  }
+
+  keepAwhile (other) {
+    other.awaited = setTimeout(() => { if (other.awaited) this.remove(other.id); }, REJOIN_GRACE_MS);
+  }
+
+  rekey (other, id) {
+    clearTimeout(other.awaited);
+    other.awaited = null;
+    this.others.delete(other.id);
+    other.id = id;
+    this.others.set(id, other);
   }
 
   add (id, meta) {
@@ -70,18 +91,19 @@ export class Room extends EventTarget {
     const video = document.createElement('video');
     video.autoplay = true;
     video.playsInline = true;
-    const other = { participant, video, videos: [video], viewer: null, attempts: 0 };
+    const other = { id, participant, video, videos: [video], viewer: null, attempts: 0, awaited: null };
     this.others.set(id, other);
     this.dispatchEvent(new CustomEvent('participantjoined', { detail: { participant, video } }));
-    this.watch(id, other);
+    this.watch(other);
   }
 
   // Watches a participant; a session that fails or ends while it is still
   // in the room is tried again, a few times.
-  async watch (id, other) {
+  async watch (other) {
     other.attempts++;
+    const current = () => this.others.get(other.id) === other && !this.left;
     try {
-      other.viewer = await this.client.watch(id, other.video);
+      other.viewer = await this.client.watch(other.id, other.video);
       // A participant that sends more than one video (a screen and a camera):
       // its first plays in `video`, each other one in a video of its own.
       let videoTracks = 0;
@@ -96,19 +118,20 @@ export class Room extends EventTarget {
         this.dispatchEvent(new CustomEvent('participantvideo', { detail: { participant: other.participant, video: more } }));
       });
       other.viewer.addEventListener('ended', (e) => {
-        if (this.others.get(id) !== other || this.left) return;
+        if (!current()) return;
         console.info(`rtcstream room: ${other.participant}: ${e.detail}`);
-        if (other.attempts < MAX_ATTEMPTS) setTimeout(() => this.others.get(id) === other && this.watch(id, other), RETRY_MS);
+        if (other.attempts < MAX_ATTEMPTS) setTimeout(() => current() && this.watch(other), RETRY_MS);
       });
     } catch (err) {
       console.warn(`rtcstream room: cannot watch ${other.participant}: ${err.message}`);
-      if (other.attempts < MAX_ATTEMPTS) setTimeout(() => this.others.get(id) === other && this.watch(id, other), RETRY_MS);
+      if (other.attempts < MAX_ATTEMPTS) setTimeout(() => current() && this.watch(other), RETRY_MS);
     }
   }
 
   remove (id) {
     const other = this.others.get(id);
     if (!other) return;
+    clearTimeout(other.awaited);
     this.others.delete(id);
     if (other.viewer) other.viewer.stop();
     for (const v of other.videos.slice(1)) v.srcObject = null;

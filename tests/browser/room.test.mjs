@@ -6,7 +6,8 @@
 // three others and counts their frames, the page shows three tiles with
 // moving video. Then one pipeline leaves, and the others' pads and the page's
 // tile for it go; another comes, and everyone gets it; the page leaves, and
-// its pads go from the pipelines. Screenshots: out/room.png, out/room-after.png.
+// its pads go from the pipelines. Then the server is SIGKILLed and restarted:
+// the room goes on, nobody's pads go. Screenshots: out/room.png, out/room-after.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -31,10 +32,11 @@ function participant (name) {
     let e;
     try { e = JSON.parse(line); } catch { return; }
     if (e.event === 'pad-added') pads.set(e.pad, 0);
-    else if (e.event === 'pad-removed') pads.delete(e.pad);
+    else if (e.event === 'pad-removed') { pads.delete(e.pad); child.removed.push(e.pad); }
     else if (e.event === 'buffers' && pads.has(e.pad)) pads.set(e.pad, e.count);
   });
   child.pads = pads;
+  child.removed = [];
   ctx.pipelines.set(name, child);
   return child;
 }
@@ -101,6 +103,7 @@ after(async () => {
   if (missing) return;
   await closeBrowser(ctx, 'room-page-console');
   for (const c of ctx.pipelines.values()) await stop(c, 'SIGINT').catch(() => {});
+  ctx.pipelines.clear();
   if (ctx.server) {
     await stop(ctx.server);
     assert.equal(ctx.server.exitCode, 0, `the server exits cleanly on SIGTERM: ${ctx.server.log}`);
@@ -150,4 +153,23 @@ test('three pipelines and a page in a room receive each other, and come and go',
     await Promise.all([receives('alice', ['bob', 'erin'], 10), receives('erin', ['alice', 'bob'], 10)]);
     assert.ok(!ctx.pipelines.get('alice').pads.has('audio_dora_0'), 'the page\'s audio pad went too');
     assert.equal((await tiles()).length, 0);
+  }));
+
+// The server restarts (SIGKILL, then again on its port): the pipelines'
+// signallers reconnect and join the room again, their sessions go on peer to
+// peer and are claimed again, and nobody's pads go meanwhile; a newcomer then
+// finds everyone, and everyone gets it.
+test('the room goes on through a restart of the server', { skip: missing ?? false, timeout: 60000 }, () =>
+  withLogs(async () => {
+    const removed = () => [...ctx.pipelines.values()].map((c) => c.removed.length);
+    const before = removed();
+    ctx.server.kill('SIGKILL');
+    await ctx.server.exited;
+    ({ server: ctx.server } = await startServer('room-server-2', ['--port', String(ctx.port)]));
+    participant('fay');
+    await Promise.all([
+      receives('fay', ['alice', 'bob', 'erin']), receives('alice', ['bob', 'erin', 'fay']),
+      receives('bob', ['alice', 'erin', 'fay']), receives('erin', ['alice', 'bob', 'fay']),
+    ]);
+    assert.deepEqual(removed().slice(0, before.length), before, 'no pad went through the restart');
   }));

@@ -50,6 +50,11 @@ enum class Phase { Idle, Connecting, Welcomed, Registered, GaveUp, Stopped };
 // server has not noticed yet that it is gone) asks again this often.
 constexpr guint kNameRetryMs = 1000;
 
+// Rooms: after we joined a room again (a reconnection, the server restarted),
+// a participant that is not back yet is given this long to come back (it is
+// reconnecting too) before it is said to have left.
+constexpr guint kRejoinGraceMs = 10000;
+
 struct State {
   // Settings: guarded by lock, copied out before use.
   std::mutex lock;
@@ -59,6 +64,8 @@ struct State {
 
   // Worker-thread-only state.
   std::map<std::string, std::string> participants;  // the others in the room: id -> stream
+  std::set<std::string> awaited;    // streams not back yet after our rejoin
+  guint awaited_timer = 0;
   Ref<SoupSession> session;
   Ref<SoupWebsocketConnection> ws;
   GCancellable *cancellable = nullptr;
@@ -357,21 +364,58 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
       rtcstream_signaller_emit_session_ended (as_iface (self), m->session_id.c_str ());
     }
   } else if (auto *m = std::get_if<proto::RoomJoined> (&msg)) {
-    // The others in the room; after a reconnection, those who left meanwhile go.
-    std::set<std::string> now;
+    // The others in the room. Again after a reconnection: one that is back
+    // under a new peer id (the server restarted) is the same participant,
+    // whose session resumes: nobody is told; one not back yet may be
+    // reconnecting too: it has kRejoinGraceMs to come back.
+    std::map<std::string, std::string> now;  // stream -> id
     for (const proto::PeerInfo &p : m->participants)
-      now.insert (p.id);
-    std::vector<std::string> gone;
-    for (const auto &[id, stream] : st->participants)
-      if (!now.count (id))
-        gone.push_back (id);
-    for (const std::string &id : gone)
-      participant_left (self, id);
+      now[proto::stream_name_from_meta (p.meta)] = p.id;
+    std::map<std::string, std::string> kept;
+    for (const auto &[id, stream] : st->participants) {
+      auto it = now.find (stream);
+      if (it != now.end ()) {
+        kept[it->second] = stream;
+      } else {
+        kept[id] = stream;
+        st->awaited.insert (stream);
+      }
+    }
+    st->participants.swap (kept);
+    if (!st->awaited.empty () && !st->awaited_timer) {
+      GST_INFO_OBJECT (self, "%zu participant(s) not back in the room yet: waiting %u ms",
+          st->awaited.size (), kRejoinGraceMs);
+      st->awaited_timer = rtcstream::post_delayed (self, kRejoinGraceMs,
+          [] (RtcstreamWsSignaller *self) {
+            State *st = self->state;
+            st->awaited_timer = 0;
+            std::vector<std::string> gone;
+            for (const auto &[id, stream] : st->participants)
+              if (st->awaited.count (stream))
+                gone.push_back (id);
+            st->awaited.clear ();
+            for (const std::string &id : gone)
+              participant_left (self, id);
+          });
+    }
     GST_INFO_OBJECT (self, "in room '%s' with %zu other participant(s)", m->room.c_str (),
         m->participants.size ());
     for (const proto::PeerInfo &p : m->participants)
       participant_joined (self, p.id, p.meta);
   } else if (auto *m = std::get_if<proto::ParticipantJoined> (&msg)) {
+    const std::string stream = proto::stream_name_from_meta (m->meta);
+    if (st->awaited.erase (stream)) {
+      // Back after the reconnection: the same participant, under a new id.
+      for (auto it = st->participants.begin (); it != st->participants.end (); ++it) {
+        if (it->second == stream) {
+          st->participants.erase (it);
+          break;
+        }
+      }
+      st->participants[m->peer_id] = stream;
+      GST_INFO_OBJECT (self, "participant %s is back in the room", stream.c_str ());
+      return;
+    }
     participant_joined (self, m->peer_id, m->meta);
   } else if (auto *m = std::get_if<proto::ParticipantLeft> (&msg)) {
     participant_left (self, m->peer_id);
@@ -654,6 +698,8 @@ ws_stop (RtcstreamBaseSignaller *base_self)
   }
   st->sessions.clear ();
   st->participants.clear ();
+  st->awaited.clear ();
+  rtcstream::cancel_timer (base_self, st->awaited_timer);
   st->session.reset ();
 }
 
