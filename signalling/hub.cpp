@@ -330,7 +330,7 @@ Hub::join_room (const std::string &peer_id, const PeerState &peer, Out &out)
 }
 
 void
-Hub::leave_room (const std::string &peer_id, PeerState &peer, Out &out)
+Hub::leave_room (const std::string &peer_id, PeerState &peer, Out &out, bool lost)
 {
   if (peer.room.empty ())
     return;
@@ -340,7 +340,7 @@ Hub::leave_room (const std::string &peer_id, PeerState &peer, Out &out)
     const std::int64_t now = now_s ();
     for (const std::string &id : it->second) {
       if (peers_.at (id).access.may_see (peer.stream_name, now))
-        send (out, id, p::ParticipantLeft { peer.room, peer_id, peer.meta });
+        send (out, id, p::ParticipantLeft { peer.room, peer_id, peer.meta, lost });
     }
     if (it->second.empty ())
       rooms_.erase (it);
@@ -664,7 +664,9 @@ Hub::remove_peer (const std::string &peer_id, bool lost, std::int64_t now_us)
     end_session (sid, peer_id, out);
   }
 
-  leave_room (peer_id, it->second, out);
+  // A lost producer whose sessions wait for it may come back (under a new
+  // id): the others are told so, and may wait for it too.
+  leave_room (peer_id, it->second, out, lost && resume_grace_us_ > 0 && it->second.has (Role::Producer));
   const PeerState gone = std::move (it->second);
   peers_.erase (it);
   if (!gone.stream_name.empty ())

@@ -161,7 +161,8 @@ private:
   bool valid_room (const std::string &from, const std::string &room, const std::string &name,
       Out &out) const;
   void join_room (const std::string &peer_id, const PeerState &peer, Out &out);
-  void leave_room (const std::string &peer_id, PeerState &peer, Out &out);
+  // `lost`: its connection was lost and its sessions wait for it (resume grace).
+  void leave_room (const std::string &peer_id, PeerState &peer, Out &out, bool lost = false);
   // Whether `peer` may `action` (on the stream `name`); else tells it why
   // ("unauthorized" without a valid token, "forbidden" for a wrong scope).
   bool allowed (const std::string &from, const PeerState &peer, Action action,

@@ -703,7 +703,9 @@ parse_server_message (std::string_view text, const Limits &limits)
     json meta = f.meta ("meta");
     if (type == "participantJoined")
       return done<ServerMessage> (f, ParticipantJoined{room, peer_id, meta});
-    return done<ServerMessage> (f, ParticipantLeft{room, peer_id, meta});
+    // "lost": optional, true or absent.
+    const bool lost = obj.contains ("lost") && obj["lost"].is_boolean () && obj["lost"].get<bool> ();
+    return done<ServerMessage> (f, ParticipantLeft{room, peer_id, meta, lost});
   }
   if (type == "error") {
     Error m;
@@ -807,8 +809,11 @@ serialize (const ServerMessage &msg)
         { "peerId", m.peer_id }, { "meta", meta_or_null (m.meta) } };
     },
     [] (const ParticipantLeft &m) {
-      return ojson { { "type", "participantLeft" }, { "room", m.room },
+      ojson j = { { "type", "participantLeft" }, { "room", m.room },
         { "peerId", m.peer_id }, { "meta", meta_or_null (m.meta) } };
+      if (m.lost)
+        j["lost"] = true;
+      return j;
     },
   }, msg);
   return dump (out);

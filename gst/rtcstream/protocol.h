@@ -113,6 +113,7 @@ struct ParticipantLeft {                // "participantLeft"
   std::string room;
   std::string peer_id;
   nlohmann::json meta;                  // its last meta
+  bool lost = false;                    // its connection was lost: it may come back
 };
 // Error codes are our extension ("code" field); "details" is the shared part.
 enum class ErrorCode {

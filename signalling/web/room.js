@@ -68,11 +68,15 @@ export class Room extends EventTarget {
       if (back) this.rekey(back, msg.peerId);
       else this.add(msg.peerId, msg.meta);
     } else if (msg.type === 'participantLeft') {
-      this.remove(msg.peerId);
+      // A lost connection (lost: true) may come back: it has a while to.
+      const other = this.others.get(msg.peerId);
+      if (msg.lost && other) this.keepAwhile(other);
+      else this.remove(msg.peerId);
     }
   }
 
   keepAwhile (other) {
+    clearTimeout(other.awaited);
     other.awaited = setTimeout(() => { if (other.awaited) this.remove(other.id); }, REJOIN_GRACE_MS);
   }
 

@@ -720,6 +720,25 @@ TEST_F (HubRoomTest, ParticipantsLearnWhoIsInTheRoomAndWhoComesAndGoes)
   EXPECT_EQ (hub.room_size ("meet"), 0u);
 }
 
+// A participant whose connection was lost, and whose sessions wait for it
+// (resume grace), may come back: the others are told it was lost.
+TEST_F (HubRoomTest, LostParticipantIsSaidLost)
+{
+  hub.set_resume_grace_us (5000000);
+  const std::string a = join (), b = join (), c = join ();
+  enter (a, "meet", "alice");
+  enter (b, "meet", "bob");
+  enter (c, "meet", "carol");
+  EXPECT_TRUE (to_peer<p::ParticipantLeft> (hub.remove_peer (b, true, 1), a).lost);
+  EXPECT_FALSE (to_peer<p::ParticipantLeft> (hub.remove_peer (c, false, 1), a).lost)
+      << "a closed connection is gone";
+  hub.set_resume_grace_us (0);
+  const std::string d = join ();
+  enter (d, "meet", "dave");
+  EXPECT_FALSE (to_peer<p::ParticipantLeft> (hub.remove_peer (d, true, 1), a).lost)
+      << "without a grace, nothing waits for it";
+}
+
 TEST_F (HubRoomTest, BadRoomsAreRefusedAndChangeNothing)
 {
   const std::string a = join ();

@@ -305,6 +305,11 @@ TEST (ProtocolRoundTrip, RoomMessages)
   auto out = server_round_trip (p::ParticipantLeft { "meet", "b", meta },
       { { "type", "participantLeft" }, { "room", "meet" }, { "peerId", "b" }, { "meta", meta } });
   EXPECT_EQ (out.meta, meta);
+  EXPECT_FALSE (out.lost);
+  auto lost = server_round_trip (p::ParticipantLeft { "meet", "b", meta, true },
+      { { "type", "participantLeft" }, { "room", "meet" }, { "peerId", "b" }, { "meta", meta },
+        { "lost", true } });
+  EXPECT_TRUE (lost.lost);
   EXPECT_EQ (p::room_from_meta (meta), "meet");
   EXPECT_EQ (p::room_from_meta (json { { "room", 3 } }), "");
   EXPECT_EQ (p::room_stream_name ("meet", "bob"), "meet:bob");

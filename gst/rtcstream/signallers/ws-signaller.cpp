@@ -245,6 +245,31 @@ participant_left (RtcstreamWsSignaller *self, const std::string &id)
   g_signal_emit (self, signals[SIGNAL_PARTICIPANT_LEFT], 0, id.c_str (), stream.c_str ());
 }
 
+// The participants in `awaited` (lost, or not back after our own
+// reconnection) have kRejoinGraceMs to come back under a new peer id; those
+// that do not have left.
+void
+wait_for_participants (RtcstreamWsSignaller *self)
+{
+  State *st = self->state;
+  if (st->awaited.empty () || st->awaited_timer)
+    return;
+  GST_INFO_OBJECT (self, "%zu participant(s) not back in the room yet: waiting %u ms",
+      st->awaited.size (), kRejoinGraceMs);
+  st->awaited_timer = rtcstream::post_delayed (self, kRejoinGraceMs,
+      [] (RtcstreamWsSignaller *self) {
+        State *st = self->state;
+        st->awaited_timer = 0;
+        std::vector<std::string> gone;
+        for (const auto &[id, stream] : st->participants)
+          if (st->awaited.count (stream))
+            gone.push_back (id);
+        st->awaited.clear ();
+        for (const std::string &id : gone)
+          participant_left (self, id);
+      });
+}
+
 GstWebRTCSessionDescription *
 make_description (const proto::Sdp &sdp)
 {
@@ -378,26 +403,11 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
         kept[it->second] = stream;
       } else {
         kept[id] = stream;
-        st->awaited.insert (stream);
+        st->awaited.insert (stream);  // not back yet
       }
     }
     st->participants.swap (kept);
-    if (!st->awaited.empty () && !st->awaited_timer) {
-      GST_INFO_OBJECT (self, "%zu participant(s) not back in the room yet: waiting %u ms",
-          st->awaited.size (), kRejoinGraceMs);
-      st->awaited_timer = rtcstream::post_delayed (self, kRejoinGraceMs,
-          [] (RtcstreamWsSignaller *self) {
-            State *st = self->state;
-            st->awaited_timer = 0;
-            std::vector<std::string> gone;
-            for (const auto &[id, stream] : st->participants)
-              if (st->awaited.count (stream))
-                gone.push_back (id);
-            st->awaited.clear ();
-            for (const std::string &id : gone)
-              participant_left (self, id);
-          });
-    }
+    wait_for_participants (self);
     GST_INFO_OBJECT (self, "in room '%s' with %zu other participant(s)", m->room.c_str (),
         m->participants.size ());
     for (const proto::PeerInfo &p : m->participants)
@@ -418,6 +428,13 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
     }
     participant_joined (self, m->peer_id, m->meta);
   } else if (auto *m = std::get_if<proto::ParticipantLeft> (&msg)) {
+    auto it = st->participants.find (m->peer_id);
+    if (m->lost && it != st->participants.end ()) {
+      // Its connection was lost: it may come back (its sessions wait for it).
+      st->awaited.insert (it->second);
+      wait_for_participants (self);
+      return;
+    }
     participant_left (self, m->peer_id);
   } else if (auto *m = std::get_if<proto::Error> (&msg)) {
     switch (m->code) {
