@@ -93,6 +93,13 @@ on_pad_added (GstElement *room, GstPad *pad, gpointer user)
     b.sink = gst_element_factory_make ("fakesink", nullptr);
     g_object_set (b.sink, "sync", FALSE, nullptr);
   }
+  // A sink added to a playing pipeline must not preroll (async): the
+  // pipeline would go back to PAUSED until it has, and every other branch
+  // would wait for this participant's first frame.
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (b.sink), "async"))
+    g_object_set (b.sink, "async", FALSE, nullptr);
+  else
+    g_object_set (b.sink, "async-handling", TRUE, nullptr);
   b.count = std::make_shared<std::atomic<guint64>> (0);
   GstPad *sinkpad = gst_element_get_static_pad (b.queue, "sink");
   gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, b.count.get (), nullptr);
