@@ -244,8 +244,18 @@ Hub::on_set_peer_status (const std::string &from, PeerState &peer,
     }
   }
 
+  // Our extension: a producer's meta.room puts it in that room.
+  const std::string room = producing ? p::room_from_meta (msg.meta) : std::string ();
+  if (producing && msg.meta.is_object () && msg.meta.contains ("room") &&
+      !valid_room (from, room, name, out))
+    return;
+
   if (peer.announced && peer.roles == msg.roles && peer.meta == msg.meta)
     return;  // nothing changed: nobody to tell
+
+  const bool room_changed = peer.room != room || (!room.empty () && peer.stream_name != name);
+  if (room_changed)
+    leave_room (from, peer, out);
 
   if (peer.has (Role::Producer) && !producing)
     end_sessions_as (from, Role::Producer, out);
@@ -268,6 +278,74 @@ Hub::on_set_peer_status (const std::string &from, PeerState &peer,
   peer.meta = msg.meta;
   peer.announced = true;
   notify_listeners (from, peer.roles, peer.meta, was_or_is_producer, seen_as, out);
+  if (room_changed && !room.empty ()) {
+    peer.room = room;
+    join_room (from, peer, out);
+  }
+}
+
+bool
+Hub::valid_room (const std::string &from, const std::string &room, const std::string &name,
+    Out &out) const
+{
+  std::string problem = p::room_name_problem (room, "room");
+  if (problem.empty ()) {
+    const std::string prefix = room + ":";
+    if (name.compare (0, prefix.size (), prefix) != 0)
+      problem = "A participant of room " + in_quotes (room) + " must publish under the "
+          "stream name ROOM:PARTICIPANT (meta.name " + in_quotes (prefix + "PARTICIPANT") +
+          "), not " + in_quotes (name) + ".";
+    else
+      problem = p::room_name_problem (std::string_view (name).substr (prefix.size ()),
+          "participant");
+  }
+  if (problem.empty ())
+    return true;
+  error (out, from, ErrorCode::InvalidMessage, "meta.room: " + problem);
+  return false;
+}
+
+std::size_t
+Hub::room_size (const std::string &room) const
+{
+  auto it = rooms_.find (room);
+  return it == rooms_.end () ? 0 : it->second.size ();
+}
+
+void
+Hub::join_room (const std::string &peer_id, const PeerState &peer, Out &out)
+{
+  std::set<std::string> &members = rooms_[peer.room];
+  const std::int64_t now = now_s ();
+  p::RoomJoined joined { peer.room, {} };
+  for (const std::string &id : members) {
+    const PeerState &other = peers_.at (id);
+    if (peer.access.may_see (other.stream_name, now))
+      joined.participants.push_back (p::PeerInfo { id, other.meta });
+    if (other.access.may_see (peer.stream_name, now))
+      send (out, id, p::ParticipantJoined { peer.room, peer_id, peer.meta });
+  }
+  members.insert (peer_id);
+  send (out, peer_id, joined);
+}
+
+void
+Hub::leave_room (const std::string &peer_id, PeerState &peer, Out &out, bool lost)
+{
+  if (peer.room.empty ())
+    return;
+  auto it = rooms_.find (peer.room);
+  if (it != rooms_.end ()) {
+    it->second.erase (peer_id);
+    const std::int64_t now = now_s ();
+    for (const std::string &id : it->second) {
+      if (peers_.at (id).access.may_see (peer.stream_name, now))
+        send (out, id, p::ParticipantLeft { peer.room, peer_id, peer.meta, lost });
+    }
+    if (it->second.empty ())
+      rooms_.erase (it);
+  }
+  peer.room.clear ();
 }
 
 bool
@@ -586,6 +664,9 @@ Hub::remove_peer (const std::string &peer_id, bool lost, std::int64_t now_us)
     end_session (sid, peer_id, out);
   }
 
+  // A lost producer whose sessions wait for it may come back (under a new
+  // id): the others are told so, and may wait for it too.
+  leave_room (peer_id, it->second, out, lost && resume_grace_us_ > 0 && it->second.has (Role::Producer));
   const PeerState gone = std::move (it->second);
   peers_.erase (it);
   if (!gone.stream_name.empty ())

@@ -98,6 +98,8 @@ public:
   std::size_t session_count (const std::string &peer_id) const;
   // Whether a producer has registered this stream name.
   bool has_stream (const std::string &name) const { return stream_names_.count (name) != 0; }
+  // The participants of a room (0 when it does not exist: a room lasts while it has any).
+  std::size_t room_size (const std::string &room) const;
 
 private:
   struct PeerState {
@@ -106,6 +108,7 @@ private:
     bool announced = false;         // a setPeerStatus was accepted
     bool received_message = false;  // setProtocolVersion must come first
     std::string stream_name;        // registered name while producing
+    std::string room;               // the room it takes part in (meta.room), if any
     std::set<std::string> sessions;
     Access access;                  // what its token allows
     bool has (protocol::Role role) const;
@@ -151,6 +154,15 @@ private:
   void notify_listeners (const std::string &peer_id, const std::vector<protocol::Role> &roles,
       const nlohmann::json &meta, bool producer, const std::string &stream_name,
       Out &out) const;
+  // Our extension, rooms: the checks of a producer's meta.room and its name
+  // (false: `from` was told why); a participant joining (roomJoined to it,
+  // participantJoined to the others) and leaving (participantLeft). Each
+  // participant hears of those whose stream it may watch.
+  bool valid_room (const std::string &from, const std::string &room, const std::string &name,
+      Out &out) const;
+  void join_room (const std::string &peer_id, const PeerState &peer, Out &out);
+  // `lost`: its connection was lost and its sessions wait for it (resume grace).
+  void leave_room (const std::string &peer_id, PeerState &peer, Out &out, bool lost = false);
   // Whether `peer` may `action` (on the stream `name`); else tells it why
   // ("unauthorized" without a valid token, "forbidden" for a wrong scope).
   bool allowed (const std::string &from, const PeerState &peer, Action action,
@@ -170,6 +182,7 @@ private:
   std::map<std::string, PeerState> peers_;
   std::map<std::string, Session> sessions_;
   std::map<std::string, std::string> stream_names_;  // name -> producer id
+  std::map<std::string, std::set<std::string>> rooms_;  // room -> participant ids
   std::mt19937_64 rng_;
   std::int64_t resume_grace_us_ = 0;
 };

@@ -691,6 +691,22 @@ parse_server_message (std::string_view text, const Limits &limits)
     m.consumers = f.peers ("consumers");
     return done<ServerMessage> (f, std::move (m));
   }
+  if (type == "roomJoined") {
+    RoomJoined m;
+    m.room = f.string ("room");
+    m.participants = f.peers ("participants");
+    return done<ServerMessage> (f, std::move (m));
+  }
+  if (type == "participantJoined" || type == "participantLeft") {
+    std::string room = f.string ("room");
+    std::string peer_id = f.id ("peerId");
+    json meta = f.meta ("meta");
+    if (type == "participantJoined")
+      return done<ServerMessage> (f, ParticipantJoined{room, peer_id, meta});
+    // "lost": optional, true or absent.
+    const bool lost = obj.contains ("lost") && obj["lost"].is_boolean () && obj["lost"].get<bool> ();
+    return done<ServerMessage> (f, ParticipantLeft{room, peer_id, meta, lost});
+  }
   if (type == "error") {
     Error m;
     m.details = f.string ("details");
@@ -706,7 +722,8 @@ parse_server_message (std::string_view text, const Limits &limits)
   }
   return failure<ServerMessage> (unknown_type (type, "\"welcome\", \"peerStatusChanged\", "
       "\"startSession\", \"sessionStarted\", \"endSession\", \"peer\", \"list\", "
-      "\"listConsumers\" and \"error\""));
+      "\"listConsumers\", \"error\", \"roomJoined\", \"participantJoined\" and "
+      "\"participantLeft\""));
 }
 
 std::string
@@ -783,6 +800,21 @@ serialize (const ServerMessage &msg)
       return ojson { { "type", "error" }, { "details", m.details },
         { "code", error_code_name (m.code) } };
     },
+    [] (const RoomJoined &m) {
+      return ojson { { "type", "roomJoined" }, { "room", m.room },
+        { "participants", peers_json (m.participants) } };
+    },
+    [] (const ParticipantJoined &m) {
+      return ojson { { "type", "participantJoined" }, { "room", m.room },
+        { "peerId", m.peer_id }, { "meta", meta_or_null (m.meta) } };
+    },
+    [] (const ParticipantLeft &m) {
+      ojson j = { { "type", "participantLeft" }, { "room", m.room },
+        { "peerId", m.peer_id }, { "meta", meta_or_null (m.meta) } };
+      if (m.lost)
+        j["lost"] = true;
+      return j;
+    },
   }, msg);
   return dump (out);
 }
@@ -796,6 +828,38 @@ stream_name_from_meta (const nlohmann::json &meta)
   if (it == meta.end () || !it->is_string ())
     return {};
   return it->get<std::string> ();
+}
+
+std::string
+room_from_meta (const nlohmann::json &meta)
+{
+  if (!meta.is_object ())
+    return {};
+  auto it = meta.find ("room");
+  if (it == meta.end () || !it->is_string ())
+    return {};
+  return it->get<std::string> ();
+}
+
+std::string
+room_stream_name (std::string_view room, std::string_view participant)
+{
+  return std::string (room) + ":" + std::string (participant);
+}
+
+std::string
+room_name_problem (std::string_view name, const char *what)
+{
+  if (name.empty () || name.size () > 64)
+    return std::string ("A ") + what + " name must be 1 to 64 characters long.";
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        c == '-' || c == '_' || c == '.';
+    if (!ok)
+      return std::string ("A ") + what + " name may only contain ASCII letters, digits, '-', "
+          "'_' and '.'; \"" + std::string (name) + "\" does not.";
+  }
+  return {};
 }
 
 }  // namespace rtcstream::protocol

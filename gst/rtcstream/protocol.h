@@ -97,6 +97,24 @@ struct ListReply {                      // "list" with "producers"
 struct ListConsumersReply {             // "listConsumers" with "consumers"
   std::vector<PeerInfo> consumers;
 };
+// Our extension: rooms (docs/protocol.md, Rooms). To a producer whose
+// setPeerStatus put it in a room (meta.room): the room and the other
+// participants in it; then one message per participant joining or leaving.
+struct RoomJoined {                     // "roomJoined"
+  std::string room;
+  std::vector<PeerInfo> participants;   // the others, not the receiver
+};
+struct ParticipantJoined {              // "participantJoined"
+  std::string room;
+  std::string peer_id;
+  nlohmann::json meta;
+};
+struct ParticipantLeft {                // "participantLeft"
+  std::string room;
+  std::string peer_id;
+  nlohmann::json meta;                  // its last meta
+  bool lost = false;                    // its connection was lost: it may come back
+};
 // Error codes are our extension ("code" field); "details" is the shared part.
 enum class ErrorCode {
   Generic,          // "error"
@@ -141,7 +159,8 @@ using ClientMessage = std::variant<SetPeerStatus, StartSessionRequest, EndSessio
     Peer, ListRequest, ListConsumersRequest, SetProtocolVersion, ResumeSession>;
 // What a client receives.
 using ServerMessage = std::variant<Welcome, PeerStatusChanged, StartSession,
-    SessionStarted, EndSession, Peer, ListReply, ListConsumersReply, Error>;
+    SessionStarted, EndSession, Peer, ListReply, ListConsumersReply, Error, RoomJoined,
+    ParticipantJoined, ParticipantLeft>;
 
 template <typename T>
 struct ParseResult {
@@ -163,5 +182,18 @@ std::string serialize (const ServerMessage &msg);
 // Our extension: the stream name a producer registers under, carried in
 // meta as {"name": "..."}. Empty when absent or not a string.
 std::string stream_name_from_meta (const nlohmann::json &meta);
+
+// Our extension: the room a producer takes part in, meta {"room": "..."}.
+// Empty when absent or not a string.
+std::string room_from_meta (const nlohmann::json &meta);
+
+// The stream name of participant `participant` of room `room`:
+// "ROOM:PARTICIPANT" (docs/protocol.md, Rooms).
+std::string room_stream_name (std::string_view room, std::string_view participant);
+
+// Whether `name` may name a room or a participant in one: 1 to 64 bytes of
+// ASCII letters, digits, '-', '_' and '.'. Empty when it may; else what is
+// wrong, as a sentence about `what` ("room", "participant").
+std::string room_name_problem (std::string_view name, const char *what);
 
 }  // namespace rtcstream::protocol

@@ -5,6 +5,7 @@
 #include "rtcstream/signallers/janus-signaller.h"
 #include "rtcstream/signallers/whip-signaller.h"
 #include "rtcstream/signallers/ws-signaller.h"
+#include "rtcstreamroom.h"
 #include "rtcstreamsink.h"
 #include "rtcstreamsrc.h"
 
@@ -18,6 +19,7 @@ plugin_init (GstPlugin *plugin)
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER (rtcstreamsink, plugin);
   ok |= GST_ELEMENT_REGISTER (rtcstreamsrc, plugin);
+  ok |= GST_ELEMENT_REGISTER (rtcstreamroom, plugin);
   // The playout-delay RTP header extension, found by URI by payloaders and
   // depayloaders (rtcstreamsink's, and any webrtcbin's).
   ok |= rtcstream_playout_delay_extension_register (plugin);
@@ -26,5 +28,6 @@ plugin_init (GstPlugin *plugin)
 
 #define PACKAGE "rtcstream"
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, rtcstream,
-    "WebRTC as pipeline elements: publish with rtcstreamsink, receive with rtcstreamsrc",
+    "WebRTC as pipeline elements: publish with rtcstreamsink, receive with rtcstreamsrc, "
+    "take part in a room with rtcstreamroom",
     plugin_init, "0.1.0", "LGPL", "rtcstream", "https://rtcstream.invalid/")

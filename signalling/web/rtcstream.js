@@ -389,6 +389,9 @@ export class Publisher extends EventTarget {
 
   get viewers () { return this.sessions.size; }
 
+  /** Its meta as registered: options.meta (such as { room }, docs/protocol.md, Rooms) and the name. */
+  get meta () { return { ...(this.options.meta || {}), name: this.name }; }
+
   /** Sends a string or ArrayBuffer to every consumer whose "data" channel is open; returns how many. */
   send (data) {
     let n = 0;
@@ -527,7 +530,7 @@ export class RtcStreamClient extends EventTarget {
     const publisher = this.publisher;
     if (publisher) {
       this.reclaiming = Date.now() + this.reconnectMs;  // name-taken: ask again until then
-      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name: publisher.name } });
+      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: publisher.meta });
       for (const s of publisher.sessions) this.send({ type: 'resumeSession', sessionId: s.sessionId, as: 'producer' });
     }
     for (const v of this.sessions.values()) {
@@ -577,6 +580,7 @@ export class RtcStreamClient extends EventTarget {
    * Publisher once the server registered it. Connect first. Rejects with an
    * Error (err.code 'name-taken') if another producer uses the name.
    * options.dataChannel: open a "data" channel to each consumer.
+   * options.meta: more fields for the stream's meta (name is always `name`).
    */
   publish (name, mediaStream, options = {}) {
     if (typeof name !== 'string' || !name) return Promise.reject(new Error('a stream name is required'));
@@ -588,7 +592,7 @@ export class RtcStreamClient extends EventTarget {
     }
     return new Promise((resolve, reject) => {
       this.registering = { publisher: new Publisher(this, name, mediaStream, options), resolve, reject };
-      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name } });
+      this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: this.registering.publisher.meta });
     });
   }
 
@@ -712,7 +716,7 @@ export class RtcStreamClient extends EventTarget {
           if (Date.now() < this.reclaiming) {
             setTimeout(() => {
               if (this.publisher === publisher && this.reclaiming) {
-                this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: { name: publisher.name } });
+                this.send({ type: 'setPeerStatus', roles: ['producer', 'listener'], meta: publisher.meta });
               }
             }, 1000);
             break;
@@ -738,6 +742,8 @@ export class RtcStreamClient extends EventTarget {
         this.fail(msg.details, msg.code || 'error');
         break;
       default:
+        // Messages of extensions (rooms: room.js) are for whoever listens.
+        this.dispatchEvent(new CustomEvent('servermessage', { detail: msg }));
         break;
     }
   }

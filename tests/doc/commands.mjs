@@ -160,6 +160,50 @@ export const entries = [
     },
   },
   {
+    // Two gst-launch participants of a room: each shows the other (its first pad).
+    // Their own server: the example lines below use room "meet" on the shared one.
+    lines: ['gst-launch-1.0 rtcstreamroom uri=rtcstream://127.0.0.1:8443/meet participant=alice name=r videotestsrc is-live=true ! r. r. ! queue ! videoconvert ! autovideosink',
+      'gst-launch-1.0 rtcstreamroom uri=rtcstream://127.0.0.1:8443/meet participant=bob name=r videotestsrc is-live=true pattern=ball ! r. r. ! queue ! videoconvert ! autovideosink'],
+    skip: needsDisplay,
+    test: async (ctx, [alice, bob]) => {
+      const server = await startSignalling('server-room');
+      const a = startLine('room-alice', substitute(alice, { port: server.port }));
+      const b = startLine('room-bob', substitute(bob, { port: server.port }));
+      await Promise.all([waitRendered(a, { video: 30 }), waitRendered(b, { video: 30 })]);
+      await interrupt(a);
+      await interrupt(b);
+      await stop(server);
+    },
+  },
+  {
+    // examples/room.cpp: two participants get each other's pad, and the page
+    // joins as a third: both get its pad, it shows both.
+    lines: ['GST_PLUGIN_PATH=build/plugins build/examples/rtcstream-room rtcstream://127.0.0.1:8443/meet alice',
+      'GST_PLUGIN_PATH=build/plugins build/examples/rtcstream-room rtcstream://127.0.0.1:8443/meet bob',
+      'and open http://127.0.0.1:8443/room.html?room=meet in a browser to join too.'],
+    test: async (ctx, [alice, bob]) => {
+      const a = startLine('room-app-alice', substitute(alice, { port: ctx.port }));
+      const b = startLine('room-app-bob', substitute(bob, { port: ctx.port }));
+      await waitOutput(a, /"event":"buffers","pad":"video_bob_0","count":[1-9]/, MEDIA_MS);
+      await waitOutput(b, /"event":"buffers","pad":"video_alice_0","count":[1-9]/, MEDIA_MS);
+      const page = await newPage();
+      if (page) {
+        await page.goto(`http://127.0.0.1:${ctx.port}/room.html?room=meet`);
+        await page.click('#join');
+        await waitFor('the page to show alice and bob', () => page.evaluate(() => {
+          const v = [...document.querySelectorAll('#tiles figure:not(.self) video')];
+          return { frames: v.map((x) => x.getVideoPlaybackQuality().totalVideoFrames), ok: v.length === 2 && v.every((x) => x.getVideoPlaybackQuality().totalVideoFrames > 10) };
+        }), MEDIA_MS);
+        await waitOutput(a, /"event":"buffers","pad":"video_guest-[0-9a-f]+_0","count":[1-9]/, MEDIA_MS);
+        await page.click('#leave');
+        await waitOutput(a, /"event":"pad-removed","pad":"video_guest-[0-9a-f]+_0"/);
+        await page.close();
+      }
+      await interrupt(a);
+      await interrupt(b);
+    },
+  },
+  {
     lines: ['gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=whip+http://127.0.0.1:8443/whip/cam',
       'gst-launch-1.0 rtcstreamsrc uri=whep+http://127.0.0.1:8443/whep/cam ! videoconvert ! autovideosink'],
     skip: needsDisplay,
@@ -298,6 +342,7 @@ export const entries = [
     .map((l) => ({ lines: [l], skip: 'a pattern: `...` stands for any pipeline' })),
 
   // ---- docs/performance.md, docs/protocol.md ------------------------------------
+  { lines: ['bench/room.sh', 'PARTICIPANTS=2,4,6 WINDOW=15 SIZE=320x240 FPS=15 bench/room.sh'], skip: 'the room benchmark: 2, 4 and 6 participants for about 3 minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['bench/run.sh > results.md', 'RUNS=5 REPS=1 WINDOW=5 CONSUMERS=1,5 bench/run.sh'], skip: 'the benchmark: minutes of both cores, run by hand and kept out of meson test' },
   { lines: ['bench/server-attacks.py build/signalling/rtcstream-signalling ../main/build/signalling/rtcstream-signalling'], skip: 'the attack benchmark: 1 GiB bodies, 1400 connections, minutes per binary, run by hand and kept out of meson test' },
   { lines: ['bench/ttff.sh', 'RUNS=10 bench/ttff.sh HEAD~3'], skip: 'the time-to-first-frame benchmark: builds another revision and runs minutes of both cores, run by hand and kept out of meson test' },

@@ -225,3 +225,39 @@ TEST_F (Launch, LatencyZeroPlaysAtTheFullFrameRate)
 }
 
 }  // namespace
+
+// rtcstreamroom's bad settings fail at once with a sentence naming them, and
+// a participant name already in the room is refused; the room goes on.
+TEST_F (Launch, RoomRefusesBadSettingsAndTakenNames)
+{
+  const std::string room = "gst-launch-1.0 rtcstreamroom uri=rtcstream://127.0.0.1:8443/";
+  const std::string input = " videotestsrc is-live=true ! rtcstreamroom0.";
+  const struct {
+    std::string args;
+    const char *says;
+  } bad[] = {
+    { "me%20et participant=a", "The room in uri" },
+    { "meet participant=a:b", "participant 'a:b' is not valid" },
+  };
+  for (const auto &b : bad) {
+    LaunchProcess p (typed (room + b.args + input));
+    ASSERT_TRUE (p.expect_exit (kEndMs));
+    EXPECT_NE (p.exit_code (), 0) << p.output ();  // gst-launch: 255, failing to start
+    EXPECT_TRUE (p.printed (b.says)) << p.output ();
+  }
+  LaunchProcess whip (typed ("gst-launch-1.0 rtcstreamroom uri=whip+http://127.0.0.1:8443/whip/x" +
+      input));
+  ASSERT_TRUE (whip.expect_exit (kEndMs));
+  EXPECT_TRUE (whip.printed ("rtcstreamroom needs an rtcstream://HOST:PORT/ROOM")) << whip.output ();
+
+  LaunchProcess first (typed (room + "meet participant=zed" + input));
+  LaunchProcess watcher (typed ("gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/meet:zed "
+      "! videoconvert ! fakesink num-buffers=30"));
+  expect_ends (watcher);  // a room participant is a stream like any other
+  LaunchProcess second (typed (room + "meet participant=zed" + input));
+  ASSERT_TRUE (second.expect_exit (kEndMs));
+  EXPECT_EQ (second.exit_code (), 1) << second.output ();
+  EXPECT_TRUE (second.printed ("Stream name 'meet:zed' is already published")) << second.output ();
+  EXPECT_FALSE (first.exited ()) << first.output ();
+  EXPECT_TRUE (first.interrupt_and_expect_exit ());
+}

@@ -326,4 +326,43 @@ TEST_F (HubAccess, PublishWatchAndListNeedTheirScopes)
       "forbidden") << "resuming as a consumer needs a watch scope";
 }
 
+// Rooms: joining is publishing ROOM:PARTICIPANT; a participant hears of the
+// others whose streams it may watch.
+TEST_F (HubAccess, RoomsFollowPublishAndWatchScopes)
+{
+  const auto enter = [&] (const std::string &id, const std::string &who) {
+    return send (id, { { "type", "setPeerStatus" }, { "roles", { "producer" } },
+        { "meta", { { "name", "meet:" + who }, { "room", "meet" } } } });
+  };
+  EXPECT_EQ (code (enter (join ("publish:other:* watch:*"), "x")), "forbidden");
+  EXPECT_EQ (hub.room_size ("meet"), 0u);
+  const std::string alice = join ("publish:meet:* watch:meet:*");
+  enter (alice, "alice");
+  // A participant that may watch only alice: sees alice; alice sees it.
+  const std::string bob = join ("publish:meet:bob watch:meet:alice");
+  auto out = enter (bob, "bob");
+  ASSERT_EQ (out.size (), 2u);
+  for (const json &m : out) {
+    if (m["to"] == bob) {
+      EXPECT_EQ (m["type"], "roomJoined");
+      EXPECT_EQ (m["participants"].size (), 1u);
+    } else {
+      EXPECT_EQ (m["to"], alice);
+      EXPECT_EQ (m["type"], "participantJoined");
+    }
+  }
+  // carol, whom bob may not watch: bob is not told she came, nor does carol see bob.
+  const std::string carol = join ("publish:meet:carol watch:meet:alice");
+  out = enter (carol, "carol");
+  for (const json &m : out) {
+    EXPECT_NE (m["to"], bob);
+    if (m["to"] == carol) {
+      ASSERT_EQ (m["participants"].size (), 1u);
+      EXPECT_EQ (m["participants"][0]["meta"]["name"], "meet:alice");
+    }
+  }
+  // bob cannot start a session with carol (the usual watch check).
+  EXPECT_EQ (code (send (bob, { { "type", "startSession" }, { "peerId", carol } })), "forbidden");
+}
+
 }  // namespace

@@ -662,6 +662,115 @@ TEST_F (HubLimitsTest, MaxMessageSize)
   EXPECT_TRUE (hub.has_peer (a));
 }
 
+// Rooms (our extension): producers with meta.room learn of each other.
+class HubRoomTest : public HubTest {
+protected:
+  std::vector<Outgoing> enter (const std::string &id, const std::string &room,
+      const std::string &participant)
+  {
+    return send (id, { { "type", "setPeerStatus" }, { "roles", { "producer" } },
+        { "meta", { { "name", room + ":" + participant }, { "room", room } } } });
+  }
+};
+
+TEST_F (HubRoomTest, ParticipantsLearnWhoIsInTheRoomAndWhoComesAndGoes)
+{
+  const std::string a = join (), b = join (), c = join ();
+  p::RoomJoined first = only<p::RoomJoined> (enter (a, "meet", "alice"), a);
+  EXPECT_EQ (first.room, "meet");
+  EXPECT_TRUE (first.participants.empty ());
+
+  auto out = enter (b, "meet", "bob");
+  ASSERT_EQ (out.size (), 2u) << dump (out);
+  p::RoomJoined second = to_peer<p::RoomJoined> (out, b);
+  ASSERT_EQ (second.participants.size (), 1u);
+  EXPECT_EQ (second.participants[0].id, a);
+  EXPECT_EQ (second.participants[0].meta["name"], "meet:alice");
+  p::ParticipantJoined told = to_peer<p::ParticipantJoined> (out, a);
+  EXPECT_EQ (told.peer_id, b);
+  EXPECT_EQ (told.meta["name"], "meet:bob");
+
+  out = enter (c, "meet", "carol");
+  EXPECT_EQ (to_peer<p::RoomJoined> (out, c).participants.size (), 2u);
+  to_peer<p::ParticipantJoined> (out, a);
+  to_peer<p::ParticipantJoined> (out, b);
+  EXPECT_EQ (hub.room_size ("meet"), 3u);
+
+  // Another room is another world.
+  const std::string d = join ();
+  EXPECT_TRUE (only<p::RoomJoined> (enter (d, "other", "dave"), d).participants.empty ());
+
+  // Leaving: by disconnecting, or by no longer producing.
+  out = hub.remove_peer (b);
+  EXPECT_EQ (to_peer<p::ParticipantLeft> (out, a).peer_id, b);
+  EXPECT_EQ (to_peer<p::ParticipantLeft> (out, c).meta["name"], "meet:bob");
+  for (const Outgoing &o : out)
+    EXPECT_NE (o.peer_id, d) << dump (out);
+  out = send (c, { { "type", "setPeerStatus" }, { "roles", { "listener" } } });
+  EXPECT_EQ (to_peer<p::ParticipantLeft> (out, a).peer_id, c);
+  EXPECT_EQ (hub.room_size ("meet"), 1u);
+
+  // The room goes on: somebody new joins and finds alice.
+  const std::string e = join ();
+  out = enter (e, "meet", "bob");
+  ASSERT_EQ (to_peer<p::RoomJoined> (out, e).participants.size (), 1u);
+  EXPECT_EQ (to_peer<p::RoomJoined> (out, e).participants[0].id, a);
+  hub.remove_peer (a);
+  hub.remove_peer (e);
+  EXPECT_EQ (hub.room_size ("meet"), 0u);
+}
+
+// A participant whose connection was lost, and whose sessions wait for it
+// (resume grace), may come back: the others are told it was lost.
+TEST_F (HubRoomTest, LostParticipantIsSaidLost)
+{
+  hub.set_resume_grace_us (5000000);
+  const std::string a = join (), b = join (), c = join ();
+  enter (a, "meet", "alice");
+  enter (b, "meet", "bob");
+  enter (c, "meet", "carol");
+  EXPECT_TRUE (to_peer<p::ParticipantLeft> (hub.remove_peer (b, true, 1), a).lost);
+  EXPECT_FALSE (to_peer<p::ParticipantLeft> (hub.remove_peer (c, false, 1), a).lost)
+      << "a closed connection is gone";
+  hub.set_resume_grace_us (0);
+  const std::string d = join ();
+  enter (d, "meet", "dave");
+  EXPECT_FALSE (to_peer<p::ParticipantLeft> (hub.remove_peer (d, true, 1), a).lost)
+      << "without a grace, nothing waits for it";
+}
+
+TEST_F (HubRoomTest, BadRoomsAreRefusedAndChangeNothing)
+{
+  const std::string a = join ();
+  const auto bad = [&] (const json &meta) {
+    auto out = send (a, { { "type", "setPeerStatus" }, { "roles", { "producer" } },
+        { "meta", meta } });
+    EXPECT_EQ (error_code (out, a), ErrorCode::InvalidMessage) << meta.dump ();
+  };
+  bad ({ { "name", "meet:alice" }, { "room", "" } });
+  bad ({ { "name", "meet:alice" }, { "room", 7 } });
+  bad ({ { "name", "a b:alice" }, { "room", "a b" } });
+  bad ({ { "name", "alice" }, { "room", "meet" } });
+  bad ({ { "name", "other:alice" }, { "room", "meet" } });
+  bad ({ { "name", "meet:" }, { "room", "meet" } });
+  bad ({ { "name", "meet:al:ice" }, { "room", "meet" } });
+  bad ({ { "room", "meet" } });
+  EXPECT_FALSE (hub.has_stream ("meet:alice"));
+  EXPECT_EQ (hub.room_size ("meet"), 0u);
+
+  // The same name twice: the second is refused before it enters.
+  enter (a, "meet", "alice");
+  const std::string b = join ();
+  EXPECT_EQ (error_code (enter (b, "meet", "alice"), b), ErrorCode::NameTaken);
+  EXPECT_EQ (hub.room_size ("meet"), 1u);
+  // meta.room on a peer that does not produce is no room membership.
+  auto out = send (b, { { "type", "setPeerStatus" }, { "roles", { "listener" } },
+      { "meta", { { "room", "meet" } } } });
+  for (const Outgoing &o : out)
+    EXPECT_EQ (o.peer_id, b) << dump (out);
+  EXPECT_EQ (hub.room_size ("meet"), 1u);
+}
+
 // What the server's logs and WHIP/WHEP paths make of names from the network.
 TEST (HubText, LogSafeShowsHiddenCharacters)
 {

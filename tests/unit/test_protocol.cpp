@@ -290,6 +290,34 @@ TEST (ProtocolRoundTrip, ListReplies)
   EXPECT_TRUE (no_meta.producers[0].meta.is_null ());
 }
 
+TEST (ProtocolRoundTrip, RoomMessages)
+{
+  json meta = { { "name", "meet:bob" }, { "room", "meet" } };
+  auto joined = server_round_trip (p::RoomJoined { "meet", { { "a", meta } } },
+      { { "type", "roomJoined" }, { "room", "meet" },
+        { "participants", { { { "id", "a" }, { "meta", meta } } } } });
+  EXPECT_EQ (joined.room, "meet");
+  ASSERT_EQ (joined.participants.size (), 1u);
+  EXPECT_EQ (joined.participants[0].meta, meta);
+  auto in = server_round_trip (p::ParticipantJoined { "meet", "b", meta },
+      { { "type", "participantJoined" }, { "room", "meet" }, { "peerId", "b" }, { "meta", meta } });
+  EXPECT_EQ (in.peer_id, "b");
+  auto out = server_round_trip (p::ParticipantLeft { "meet", "b", meta },
+      { { "type", "participantLeft" }, { "room", "meet" }, { "peerId", "b" }, { "meta", meta } });
+  EXPECT_EQ (out.meta, meta);
+  EXPECT_FALSE (out.lost);
+  auto lost = server_round_trip (p::ParticipantLeft { "meet", "b", meta, true },
+      { { "type", "participantLeft" }, { "room", "meet" }, { "peerId", "b" }, { "meta", meta },
+        { "lost", true } });
+  EXPECT_TRUE (lost.lost);
+  EXPECT_EQ (p::room_from_meta (meta), "meet");
+  EXPECT_EQ (p::room_from_meta (json { { "room", 3 } }), "");
+  EXPECT_EQ (p::room_stream_name ("meet", "bob"), "meet:bob");
+  EXPECT_EQ (p::room_name_problem ("a-b_c.9", "room"), "");
+  for (const std::string bad : { "", "a:b", "a b", "caf\xC3\xA9", std::string (65, 'r').c_str () })
+    EXPECT_NE (p::room_name_problem (bad, "room"), "") << bad;
+}
+
 TEST (ProtocolRoundTrip, ErrorWithEveryCode)
 {
   for (ErrorCode code : { ErrorCode::Generic, ErrorCode::InvalidMessage,

@@ -3,6 +3,7 @@
 
 #include <libsoup/soup.h>
 
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -28,7 +29,15 @@ enum {
   PROP_0,
   PROP_URI,
   PROP_PEER_ID,
+  PROP_ROOM,
 };
+
+enum {
+  SIGNAL_PARTICIPANT_JOINED,
+  SIGNAL_PARTICIPANT_LEFT,
+  N_SIGNALS,
+};
+guint signals[N_SIGNALS];
 
 constexpr std::size_t kMaxServerMessage = 8 * 1024 * 1024;
 
@@ -41,13 +50,22 @@ enum class Phase { Idle, Connecting, Welcomed, Registered, GaveUp, Stopped };
 // server has not noticed yet that it is gone) asks again this often.
 constexpr guint kNameRetryMs = 1000;
 
+// Rooms: after we joined a room again (a reconnection, the server restarted),
+// a participant that is not back yet is given this long to come back (it is
+// reconnecting too) before it is said to have left.
+constexpr guint kRejoinGraceMs = 10000;
+
 struct State {
   // Settings: guarded by lock, copied out before use.
   std::mutex lock;
   std::string uri = "ws://127.0.0.1:8443/ws";
   std::string peer_id;
+  std::string room;  // producer: the room it takes part in (docs/protocol.md, Rooms)
 
   // Worker-thread-only state.
+  std::map<std::string, std::string> participants;  // the others in the room: id -> stream
+  std::set<std::string> awaited;    // streams not back yet after our rejoin
+  guint awaited_timer = 0;
   Ref<SoupSession> session;
   Ref<SoupWebsocketConnection> ws;
   GCancellable *cancellable = nullptr;
@@ -174,6 +192,13 @@ register_producer (RtcstreamWsSignaller *self)
   nlohmann::json meta = nullptr;
   if (!name.empty ())
     meta = nlohmann::json{{"name", name}};
+  std::string room;
+  {
+    std::lock_guard<std::mutex> lk (self->state->lock);
+    room = self->state->room;
+  }
+  if (!room.empty ())
+    meta["room"] = room;
   send_message (self, proto::SetPeerStatus{
       {proto::Role::Producer, proto::Role::Listener}, meta, std::nullopt});
 }
@@ -195,6 +220,54 @@ back_in_touch (RtcstreamWsSignaller *self)
   GST_INFO_OBJECT (self, "back in touch with %s %" G_GINT64_FORMAT " ms after losing it; "
       "%zu session(s) went on meanwhile", setting_uri (self).c_str (),
       (g_get_monotonic_time () - st->lost_at_us) / 1000, st->sessions.size ());
+}
+
+// Rooms: a participant came or went.
+void
+participant_joined (RtcstreamWsSignaller *self, const std::string &id, const nlohmann::json &meta)
+{
+  const std::string stream = proto::stream_name_from_meta (meta);
+  if (stream.empty () || !self->state->participants.emplace (id, stream).second)
+    return;
+  GST_INFO_OBJECT (self, "participant %s (%s) is in the room", stream.c_str (), id.c_str ());
+  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_JOINED], 0, id.c_str (), stream.c_str ());
+}
+
+void
+participant_left (RtcstreamWsSignaller *self, const std::string &id)
+{
+  auto it = self->state->participants.find (id);
+  if (it == self->state->participants.end ())
+    return;
+  const std::string stream = it->second;
+  self->state->participants.erase (it);
+  GST_INFO_OBJECT (self, "participant %s (%s) left the room", stream.c_str (), id.c_str ());
+  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_LEFT], 0, id.c_str (), stream.c_str ());
+}
+
+// The participants in `awaited` (lost, or not back after our own
+// reconnection) have kRejoinGraceMs to come back under a new peer id; those
+// that do not have left.
+void
+wait_for_participants (RtcstreamWsSignaller *self)
+{
+  State *st = self->state;
+  if (st->awaited.empty () || st->awaited_timer)
+    return;
+  GST_INFO_OBJECT (self, "%zu participant(s) not back in the room yet: waiting %u ms",
+      st->awaited.size (), kRejoinGraceMs);
+  st->awaited_timer = rtcstream::post_delayed (self, kRejoinGraceMs,
+      [] (RtcstreamWsSignaller *self) {
+        State *st = self->state;
+        st->awaited_timer = 0;
+        std::vector<std::string> gone;
+        for (const auto &[id, stream] : st->participants)
+          if (st->awaited.count (stream))
+            gone.push_back (id);
+        st->awaited.clear ();
+        for (const std::string &id : gone)
+          participant_left (self, id);
+      });
 }
 
 GstWebRTCSessionDescription *
@@ -315,6 +388,54 @@ handle_server_message (RtcstreamWsSignaller *self, const proto::ServerMessage &m
       GST_INFO_OBJECT (self, "session %s ended by the other side", m->session_id.c_str ());
       rtcstream_signaller_emit_session_ended (as_iface (self), m->session_id.c_str ());
     }
+  } else if (auto *m = std::get_if<proto::RoomJoined> (&msg)) {
+    // The others in the room. Again after a reconnection: one that is back
+    // under a new peer id (the server restarted) is the same participant,
+    // whose session resumes: nobody is told; one not back yet may be
+    // reconnecting too: it has kRejoinGraceMs to come back.
+    std::map<std::string, std::string> now;  // stream -> id
+    for (const proto::PeerInfo &p : m->participants)
+      now[proto::stream_name_from_meta (p.meta)] = p.id;
+    std::map<std::string, std::string> kept;
+    for (const auto &[id, stream] : st->participants) {
+      auto it = now.find (stream);
+      if (it != now.end ()) {
+        kept[it->second] = stream;
+      } else {
+        kept[id] = stream;
+        st->awaited.insert (stream);  // not back yet
+      }
+    }
+    st->participants.swap (kept);
+    wait_for_participants (self);
+    GST_INFO_OBJECT (self, "in room '%s' with %zu other participant(s)", m->room.c_str (),
+        m->participants.size ());
+    for (const proto::PeerInfo &p : m->participants)
+      participant_joined (self, p.id, p.meta);
+  } else if (auto *m = std::get_if<proto::ParticipantJoined> (&msg)) {
+    const std::string stream = proto::stream_name_from_meta (m->meta);
+    if (st->awaited.erase (stream)) {
+      // Back after the reconnection: the same participant, under a new id.
+      for (auto it = st->participants.begin (); it != st->participants.end (); ++it) {
+        if (it->second == stream) {
+          st->participants.erase (it);
+          break;
+        }
+      }
+      st->participants[m->peer_id] = stream;
+      GST_INFO_OBJECT (self, "participant %s is back in the room", stream.c_str ());
+      return;
+    }
+    participant_joined (self, m->peer_id, m->meta);
+  } else if (auto *m = std::get_if<proto::ParticipantLeft> (&msg)) {
+    auto it = st->participants.find (m->peer_id);
+    if (m->lost && it != st->participants.end ()) {
+      // Its connection was lost: it may come back (its sessions wait for it).
+      st->awaited.insert (it->second);
+      wait_for_participants (self);
+      return;
+    }
+    participant_left (self, m->peer_id);
   } else if (auto *m = std::get_if<proto::Error> (&msg)) {
     switch (m->code) {
       case proto::ErrorCode::NameTaken:
@@ -593,6 +714,9 @@ ws_stop (RtcstreamBaseSignaller *base_self)
     st->ws.reset ();
   }
   st->sessions.clear ();
+  st->participants.clear ();
+  st->awaited.clear ();
+  rtcstream::cancel_timer (base_self, st->awaited_timer);
   st->session.reset ();
 }
 
@@ -642,6 +766,9 @@ rtcstream_ws_signaller_set_property (GObject *object, guint prop_id, const GValu
     case PROP_URI:
       st->uri = g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
+    case PROP_ROOM:
+      st->room = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -660,6 +787,9 @@ rtcstream_ws_signaller_get_property (GObject *object, guint prop_id, GValue *val
       break;
     case PROP_PEER_ID:
       g_value_set_string (value, st->peer_id.empty () ? nullptr : st->peer_id.c_str ());
+      break;
+    case PROP_ROOM:
+      g_value_set_string (value, st->room.empty () ? nullptr : st->room.c_str ());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -694,6 +824,34 @@ rtcstream_ws_signaller_class_init (RtcstreamWsSignallerClass *klass)
       g_param_spec_string ("peer-id", "Peer id",
           "The id the server assigned to this connection (null before welcome)",
           nullptr, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_ROOM,
+      g_param_spec_string ("room", "Room",
+          "Producer: the room to take part in (docs/protocol.md, Rooms; the stream name must "
+          "then be ROOM:PARTICIPANT). The signaller emits participant-joined and "
+          "participant-left for the others in it. Null: no room",
+          nullptr, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+
+  /**
+   * RtcstreamWsSignaller::participant-joined:
+   * @peer_id: the participant's peer id
+   * @stream_name: its stream (ROOM:PARTICIPANT)
+   *
+   * Another participant is in the room (at joining, for each one already
+   * there; then for each newcomer). Emitted on the signaller's thread.
+   */
+  signals[SIGNAL_PARTICIPANT_JOINED] = g_signal_new ("participant-joined",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * RtcstreamWsSignaller::participant-left:
+   * @peer_id: the participant's peer id
+   * @stream_name: its stream (ROOM:PARTICIPANT)
+   *
+   * A participant left the room. Emitted on the signaller's thread.
+   */
+  signals[SIGNAL_PARTICIPANT_LEFT] = g_signal_new ("participant-left",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 RtcstreamWsSignaller *
