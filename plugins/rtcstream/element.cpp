@@ -19,6 +19,8 @@ void
 on_remote_data_channel (GstElement *, GstWebRTCDataChannel *ch, gpointer data)
 {
   auto *c = static_cast<ChannelCtx *> (data);
+  if (c->core->claim_channel && c->core->claim_channel (ch))
+    return;
   c->core->channels->adopt (c->session, ch);
 }
 

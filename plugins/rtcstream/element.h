@@ -36,6 +36,9 @@ struct ElementCore {
 
   std::shared_ptr<Worker> worker;
   std::unique_ptr<DataChannels> channels;
+  // Set at init by an element that takes some remote channels itself
+  // (rtcstreamsrc's data streams); webrtcbin's thread; true: taken.
+  std::function<bool (GstWebRTCDataChannel *)> claim_channel;
   // The signaller in use, from start to stop: set and dropped on the worker
   // (start and stop wait for it), read there in between; the application
   // thread reads it only in start, after setting it, and in stop, before

@@ -49,6 +49,10 @@ enum {
   PROP_PLAYOUT_DELAY_MIN,
   PROP_PLAYOUT_DELAY_MAX,
   PROP_VIDEO_LADDER,
+  PROP_DATA_ORDERED,
+  PROP_DATA_MAX_RETRANSMITS,
+  PROP_DATA_MAX_PACKET_LIFETIME,
+  PROP_DATA_STALL_TIMEOUT,
 };
 
 // How long after the last input's EOS the sessions end: time for the EOS to
@@ -71,6 +75,8 @@ static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE ("video_%u"
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio_%u",
     GST_PAD_SINK, GST_PAD_REQUEST,
     GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
+static GstStaticPadTemplate data_template = GST_STATIC_PAD_TEMPLATE ("data_%u",
+    GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
 
 namespace {
 
@@ -238,43 +244,56 @@ on_input_event (GstPad *pad, GstPadProbeInfo *info, gpointer user)
     if (first)
       on_worker (self, [] (RtcstreamSink *self) { process_pending (self); });
   } else if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
-    bool all = true;
     {
       std::lock_guard<std::mutex> lk (st->lock);
-      for (auto &in : st->inputs) {
+      for (auto &in : st->inputs)
         if (in->ghost == pad)
           in->eos = true;
-        all &= in->eos;
-      }
     }
-    if (all) {
-      // Every input ended. The EOS goes on through the branches into each
-      // consumer's webrtcbin, which sends an RTCP BYE (all a WHEP player
-      // hears of the end); a moment later the sessions end (consumers get
-      // EOS), then EOS.
-      Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
-      st->worker->post_delayed (kByeGraceMs, [ref] {
-        RtcstreamSink *self = ref.get ();
-        State *st = self->state;
-        if (!st->started)
-          return;
-        std::vector<std::string> ids;
-        for (auto &kv : st->consumers)
-          ids.push_back (kv.first);
-        for (auto &id : ids)
-          remove_consumer (self, id, true);
-        if (!st->eos_posted) {
-          st->eos_posted = true;
-          GST_INFO_OBJECT (self, "all inputs ended, posting EOS");
-          gst_element_post_message (GST_ELEMENT (self), gst_message_new_eos (GST_OBJECT (self)));
-        }
-      });
-    }
+    input_ended (self);
   }
   return GST_PAD_PROBE_OK;
 }
 
 }  // namespace
+
+void
+rtcstream::sink::input_ended (RtcstreamSink *self)
+{
+  State *st = self->state;
+  bool all = true;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    for (auto &in : st->inputs)
+      all &= in->eos;
+    for (auto &in : st->data_inputs)
+      all &= in->eos;
+  }
+  if (!all)
+    return;
+  // Every input ended. The EOS goes on through the branches into each
+  // consumer's webrtcbin, which sends an RTCP BYE (all a WHEP player
+  // hears of the end); a moment later the sessions end (consumers get
+  // EOS), then EOS. (Data pads end once their consumers acknowledged
+  // everything.)
+  Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
+  st->worker->post_delayed (kByeGraceMs, [ref] {
+    RtcstreamSink *self = ref.get ();
+    State *st = self->state;
+    if (!st->started)
+      return;
+    std::vector<std::string> ids;
+    for (auto &kv : st->consumers)
+      ids.push_back (kv.first);
+    for (auto &id : ids)
+      remove_consumer (self, id, true);
+    if (!st->eos_posted) {
+      st->eos_posted = true;
+      GST_INFO_OBJECT (self, "all inputs ended, posting EOS");
+      gst_element_post_message (GST_ELEMENT (self), gst_message_new_eos (GST_OBJECT (self)));
+    }
+  });
+}
 
 static GstPad *
 rtcstream_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
@@ -283,6 +302,7 @@ rtcstream_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   auto *self = RTCSTREAM_SINK (element);
   State *st = self->state;
   bool video = g_str_has_prefix (GST_PAD_TEMPLATE_NAME_TEMPLATE (templ), "video");
+  bool data = g_str_has_prefix (GST_PAD_TEMPLATE_NAME_TEMPLATE (templ), "data");
   std::string pad_name;
   {
     std::lock_guard<std::mutex> lk (st->lock);
@@ -291,6 +311,11 @@ rtcstream_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
           (nullptr));
       return nullptr;
     }
+  }
+  if (data)
+    return request_data_pad (self, templ, name);
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
     guint &counter = video ? st->video_pads : st->audio_pads;
     if (name && *name) {
       pad_name = name;
@@ -353,6 +378,8 @@ rtcstream_sink_release_pad (GstElement *element, GstPad *pad)
 {
   auto *self = RTCSTREAM_SINK (element);
   State *st = self->state;
+  if (release_data_pad (self, pad))
+    return;
   // Consumers' branches and encoder groups point at the input and are the
   // worker's: while started, the worker takes the input out of them first,
   // and only then is it removed (also on the worker, so that its walks of
@@ -406,8 +433,9 @@ start (RtcstreamSink *self)
   Ref<RtcstreamSignaller> sig;
   {
     std::lock_guard<std::mutex> lk (st->lock);
-    if (st->inputs.empty ())
-      error = "No input: link something to a video_%u or audio_%u pad of rtcstreamsink";
+    if (st->inputs.empty () && st->data_inputs.empty ())
+      error = "No input: link something to a video_%u, audio_%u or data_%u pad of "
+              "rtcstreamsink";
     else
       sig = signaller_for_start (st->settings, RTCSTREAM_ROLE_PRODUCER, error);
   }
@@ -456,6 +484,10 @@ rtcstream_sink_change_state (GstElement *element, GstStateChange transition)
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     if (!start (self))
       return GST_STATE_CHANGE_FAILURE;
+    set_data_flushing (self, false);
+  } else if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    // Before the pads deactivate: a data pad waiting for room returns.
+    set_data_flushing (self, true);
   }
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (rtcstream_sink_parent_class)->change_state (element, transition);
@@ -533,6 +565,23 @@ rtcstream_sink_set_property (GObject *object, guint prop_id, const GValue *value
     self->state->data_channel = g_value_get_boolean (value);
     return;
   }
+  DataSettings &d = self->state->data;
+  switch (prop_id) {
+    case PROP_DATA_ORDERED:
+      d.ordered = g_value_get_boolean (value);
+      return;
+    case PROP_DATA_MAX_RETRANSMITS:
+      d.max_retransmits = g_value_get_int (value);
+      return;
+    case PROP_DATA_MAX_PACKET_LIFETIME:
+      d.max_packet_lifetime = g_value_get_int (value);
+      return;
+    case PROP_DATA_STALL_TIMEOUT:
+      d.stall_timeout_ms = g_value_get_uint (value);
+      return;
+    default:
+      break;
+  }
   BitrateSettings &b = self->state->bitrates;
   switch (prop_id) {
     case PROP_CONGESTION_CONTROL:
@@ -581,6 +630,23 @@ rtcstream_sink_get_property (GObject *object, guint prop_id, GValue *value, GPar
     g_value_set_boolean (value, self->state->data_channel);
     return;
   }
+  const DataSettings &d = self->state->data;
+  switch (prop_id) {
+    case PROP_DATA_ORDERED:
+      g_value_set_boolean (value, d.ordered);
+      return;
+    case PROP_DATA_MAX_RETRANSMITS:
+      g_value_set_int (value, d.max_retransmits);
+      return;
+    case PROP_DATA_MAX_PACKET_LIFETIME:
+      g_value_set_int (value, d.max_packet_lifetime);
+      return;
+    case PROP_DATA_STALL_TIMEOUT:
+      g_value_set_uint (value, d.stall_timeout_ms);
+      return;
+    default:
+      break;
+  }
   const BitrateSettings &b = self->state->bitrates;
   switch (prop_id) {
     case PROP_CONGESTION_CONTROL:
@@ -614,6 +680,10 @@ rtcstream_sink_init (RtcstreamSink *self)
   self->state = new State ();
   self->state->init ("rtcstreamsink", channel_handlers (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
+  // A sink whatever its children: with data pads only, the last consumer's
+  // webrtcbin leaving would clear the flag (GstBin keeps it from its sink
+  // children), and the pipeline would wait for EOS from a non-sink forever.
+  gst_bin_set_suppressed_flags (GST_BIN (self), GST_ELEMENT_FLAG_SINK);
 }
 
 static void
@@ -678,6 +748,33 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "binary-message. Channels a consumer opens itself are always accepted",
           FALSE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                 GST_PARAM_MUTABLE_READY)));
+  const auto data_flags = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property (gobject_class, PROP_DATA_ORDERED,
+      g_param_spec_boolean ("data-ordered", "Data ordered",
+          "Data pads (data_%u): deliver buffers in order. Off: each buffer as soon as it "
+          "is whole, in any order",
+          TRUE, data_flags));
+  g_object_class_install_property (gobject_class, PROP_DATA_MAX_RETRANSMITS,
+      g_param_spec_int ("data-max-retransmits", "Data max retransmits",
+          "Data pads: -1 (the default) delivers every buffer (reliable: a pad waits while a "
+          "consumer has a window of 8 MiB unacknowledged, see data-stall-timeout). N >= 0: "
+          "partially reliable, each message is retransmitted at most N times and a pad "
+          "never waits: a consumer whose channel already holds 64 KiB misses the buffer "
+          "(telemetry that must be fresh rather than complete). Wins over "
+          "data-max-packet-lifetime",
+          -1, 65535, -1, data_flags));
+  g_object_class_install_property (gobject_class, PROP_DATA_MAX_PACKET_LIFETIME,
+      g_param_spec_int ("data-max-packet-lifetime", "Data max packet lifetime",
+          "Data pads: -1 (the default): reliable. N >= 0: partially reliable, a message "
+          "not delivered within N ms is given up (see data-max-retransmits)",
+          -1, 65535, -1, data_flags));
+  g_object_class_install_property (gobject_class, PROP_DATA_STALL_TIMEOUT,
+      g_param_spec_uint ("data-stall-timeout", "Data stall timeout",
+          "Reliable data pads wait for the slowest consumer; one that takes nothing for "
+          "this many ms is removed (bus warning) so that the others go on. At EOS, how "
+          "long to wait for the last acknowledgement. 0: wait forever",
+          0, G_MAXINT, 10000, data_flags));
 
   g_object_class_install_property (gobject_class, PROP_CONGESTION_CONTROL,
       g_param_spec_boolean ("congestion-control", "Congestion control",
@@ -784,6 +881,7 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
+  gst_element_class_add_static_pad_template (element_class, &data_template);
   gst_element_class_set_static_metadata (element_class, "rtcstream WebRTC sink",
       "Sink/Network/WebRTC",
       "Publishes audio and video over WebRTC to every consumer that asks, "

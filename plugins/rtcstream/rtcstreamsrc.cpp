@@ -70,6 +70,8 @@ static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE ("video_%u"
     GST_STATIC_CAPS ("video/x-raw; video/x-vp8; video/x-vp9; video/x-h264"));
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio_%u",
     GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
+static GstStaticPadTemplate data_template = GST_STATIC_PAD_TEMPLATE ("data_%u",
+    GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS_ANY);
 
 namespace {
 
@@ -191,14 +193,15 @@ end_stream (RtcstreamSrc *self, const char *why, bool ours)
   if (!set_phase (self, Phase::Ended, why))
     return;
   st->channels->clear ();
+  close_data_channels (self);
   if (st->session)
     st->session->close ();
   bool pads;
   {
     std::lock_guard<std::mutex> lk (st->lock);
-    pads = !st->outputs.empty ();
+    pads = !st->outputs.empty () || !st->data_outputs.empty ();
   }
-  if (!ours && !any_media (self)) {
+  if (!ours && !any_media (self) && !any_data (self)) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ,
         ("The producer ended the session before sending any media (%s)", why), (nullptr));
     return;
@@ -211,6 +214,7 @@ end_stream (RtcstreamSrc *self, const char *why, bool ours)
   }
   GST_INFO_OBJECT (self, "stream ended (%s): EOS on every pad", why);
   finish_outputs (self);
+  finish_data_outputs (self);
 }
 
 // Worker: leaves the session on our side (EOS sent to the element, or every
@@ -598,6 +602,7 @@ stop (RtcstreamSrc *self)
     st->playout.reset ();
   });
   remove_outputs (self);
+  remove_data_outputs (self);
 }
 
 std::string
@@ -643,13 +648,15 @@ build_stats (RtcstreamSrc *self)
     ss = session->stats ();
     peer = session->peer_id ();
   }
+  GstStructure *data = gst_structure_new_empty ("data");
+  add_data_stats (self, data);
   std::lock_guard<std::mutex> lk (st->lock);
   PlayoutStats ps{st->latency_ms == kAdaptiveLatency ? st->min_latency_ms
                                                      : (guint) st->latency_ms,
       st->latency_ms == kAdaptiveLatency, 0, 0};
   if (playout)
     ps = playout->stats ();
-  return gst_structure_new ("application/x-rtcstreamsrc-stats",
+  GstStructure *s = gst_structure_new ("application/x-rtcstreamsrc-stats",
       "latency", G_TYPE_UINT, ps.latency_ms,
       "latency-adaptive", G_TYPE_BOOLEAN, ps.adaptive,
       "network-delay", G_TYPE_UINT, ps.delay_ms,
@@ -661,6 +668,12 @@ build_stats (RtcstreamSrc *self)
       "packets-lost", G_TYPE_UINT64, ss.packets_lost,
       "local-candidate-type", G_TYPE_STRING, ss.local_candidate_type.c_str (),
       "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (), nullptr);
+  gst_structure_foreach (data, [] (GQuark field, const GValue *v, gpointer s) -> gboolean {
+    gst_structure_id_set_value (static_cast<GstStructure *> (s), field, v);
+    return TRUE;
+  }, s);
+  gst_structure_free (data);
+  return s;
 }
 
 }  // namespace
@@ -807,6 +820,9 @@ rtcstream_src_init (RtcstreamSrc *self)
   self->state->max_latency_ms = kDefaultMaxLatencyMs;
   self->state->producer_timeout_ms = kDefaultProducerTimeoutMs;
   self->state->init ("rtcstreamsrc", channel_handlers (self));
+  self->state->claim_channel = [self] (GstWebRTCDataChannel *ch) {
+    return claim_data_channel (self, ch);
+  };
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
   // A source to the pipeline, whatever webrtcbin holds: its nicesinks never
   // get EOS, and a bin flagged SINK (GstBin sets the flag when a sink child
@@ -906,6 +922,7 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
+  gst_element_class_add_static_pad_template (element_class, &data_template);
   gst_element_class_set_static_metadata (element_class, "rtcstream WebRTC source",
       "Source/Network/WebRTC",
       "Receives a stream published over WebRTC, decoded or encoded as downstream wants",

@@ -78,11 +78,12 @@ open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *w
     bool create)
 {
   State *st = self->state;
-  bool navigation, data;
+  bool navigation, data, data_pads;
   {
     std::lock_guard<std::mutex> lk (st->lock);
     navigation = st->navigation;
     data = st->data_channel;
+    data_pads = !st->data_inputs.empty ();
   }
   // A signaller whose endpoint takes audio and video only (WHIP) says so:
   // a data channel in the offer would make it refuse the whole session.
@@ -90,7 +91,11 @@ open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *w
       st->signaller.get ()) & RTCSTREAM_SIGNALLER_FEATURE_MEDIA_ONLY);
   if (!create) {
     navigation = data = false;
-  } else if (media_only && (navigation || data)) {
+  } else if (media_only && data_pads) {
+    warn_consumer (self, peer_of (self, session_id), "the signaller's endpoint takes audio "
+        "and video only: the data pads are not sent to it");
+  }
+  if (create && media_only && (navigation || data)) {
     GST_INFO_OBJECT (self, "the signaller's endpoint takes no data channels: not offering any");
     navigation = data = false;
   }
@@ -98,6 +103,8 @@ open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *w
     st->channels->create (session_id, webrtc, kInputChannelLabel);
   if (data)
     st->channels->create (session_id, webrtc, kDataChannelLabel);
+  if (create && !media_only && data_pads)
+    open_data_channels (self, session_id, webrtc);
   st->adopt_remote_channels (session_id, webrtc);
 }
 

@@ -131,8 +131,9 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
     settings = st->settings;
     for (auto &in : st->inputs)
       caps_missing |= in->caps == nullptr && !in->eos;
+    caps_missing |= st->inputs.empty () && st->data_inputs.empty ();
   }
-  if (st->inputs.empty () || caps_missing) {
+  if (caps_missing) {
     GST_INFO_OBJECT (self, "session %s waits until every input has caps", session_id.c_str ());
     st->pending.push_back (request);
     return;
@@ -532,6 +533,7 @@ remove_consumer (RtcstreamSink *self, const std::string &session_id, bool tell_s
   if (webrtc)
     gst_object_ref (webrtc);
   st->channels->remove_session (session_id);
+  remove_data_links (self, session_id);
   c->session->close ();
   if (tell_signaller && st->signaller)
     rtcstream_signaller_end_session (st->signaller.get (), session_id.c_str ());

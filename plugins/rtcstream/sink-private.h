@@ -20,6 +20,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@
 #include "element.h"
 #include "rtcstream/bandwidth.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/datastream.h"
 #include "rtcstream/ladder.h"
 #include "rtcstream/playout-delay.h"
 #include "rtcstream/scaling.h"
@@ -58,6 +60,37 @@ struct InputStream {
   GstElement *fakesink = nullptr;
   GstCaps *caps = nullptr;  // last caps seen, guarded by the state lock
   bool eos = false;
+};
+
+// rtcstreamsink's data pads (sink-data.cpp).
+struct DataSettings {
+  bool ordered = true;
+  gint max_retransmits = -1;      // -1: unlimited (reliable)
+  gint max_packet_lifetime = -1;  // ms, -1: unlimited (reliable)
+  guint stall_timeout_ms = 10000;
+};
+
+// Wakes the data pads' streaming threads waiting for room (links' signal
+// handlers, flushes, stop). Its lock guards what DataInput says it does.
+struct DataGate {
+  std::mutex lock;
+  std::condition_variable cv;
+};
+
+// One data_%u pad.
+struct DataInput {
+  ~DataInput ();
+  std::string name;
+  GstPad *pad = nullptr;  // owned by the element
+  bool eos = false;       // guarded by the state lock
+  // Guarded by the gate's lock:
+  std::vector<std::shared_ptr<datastream::Link>> links;  // one per consumer
+  bool flushing = true;   // stopped or flushing: the streaming thread does not wait
+  bool fresh = false;     // partially reliable (from the settings at start)
+  guint stall_timeout_ms = 0;
+  std::string caps;       // serialized, empty: none
+  guint caps_generation = 1;
+  guint32 seq = 0;
 };
 
 struct EncoderGroup {
@@ -197,7 +230,10 @@ struct State : ElementCore {
   std::map<std::string, std::shared_ptr<Consumer>> consumers;
   std::vector<std::unique_ptr<EncoderGroup>> groups;
   std::vector<SessionRequest> pending;  // sessions waiting for caps
-  guint video_pads = 0, audio_pads = 0;
+  guint video_pads = 0, audio_pads = 0, data_pads = 0;
+  std::vector<std::unique_ptr<DataInput>> data_inputs;  // guarded by lock
+  std::shared_ptr<DataGate> data_gate = std::make_shared<DataGate> ();
+  DataSettings data;  // guarded by lock
   bool eos_posted = false;
   bool data_channel = false;  // guarded by lock
   BitrateSettings bitrates;   // guarded by lock
@@ -279,6 +315,26 @@ void update_renditions (RtcstreamSink *self, const std::string &session_id, Cons
 void settle_switch (RtcstreamSink *self, Branch &b);
 // Fields of a consumer's stats (state lock held): its video's rendition.
 void add_rendition_stats (GstStructure *s, const Consumer &c);
+
+// --- sink-data.cpp ---------------------------------------------------------------
+
+// Application thread: a data_%u pad (null when the name is taken).
+GstPad *request_data_pad (RtcstreamSink *self, GstPadTemplate *templ, const gchar *name);
+// Application thread: false when pad is not a data pad.
+bool release_data_pad (RtcstreamSink *self, GstPad *pad);
+// A channel per data pad on a new consumer's webrtcbin (before the offer).
+void open_data_channels (RtcstreamSink *self, const std::string &session_id,
+    GstElement *webrtc);
+// The consumer's links go (before its webrtcbin).
+void remove_data_links (RtcstreamSink *self, const std::string &session_id);
+// Application thread: stop (true) or start (false) the data pads' flow.
+void set_data_flushing (RtcstreamSink *self, bool flushing);
+
+// --- rtcstreamsink.cpp -----------------------------------------------------------
+
+// Any thread: an input (media or data) has ended; once all have, the
+// sessions end and the element posts EOS.
+void input_ended (RtcstreamSink *self);
 
 // --- sink-channels.cpp -----------------------------------------------------------
 

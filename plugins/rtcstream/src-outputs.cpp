@@ -517,6 +517,8 @@ bool
 linked_outputs_done (RtcstreamSrc *self)
 {
   bool any = false;
+  if (!data_outputs_done (self, any))
+    return false;
   for (const Output &o : copy_outputs (self->state)) {
     if (!gst_pad_is_linked (o.ghost))
       continue;

@@ -23,6 +23,7 @@
 
 #include "element.h"
 #include "rtcstream/codecs.h"
+#include "rtcstream/datastream.h"
 #include "rtcstream/playout-delay.h"
 #include "rtcstream/playout-target.h"
 #include "rtcstream/sdp.h"
@@ -52,6 +53,25 @@ struct Output {
   guint ssrc = 0;                     // the producer's SSRC for it (0: not known)
   std::vector<GstElement *> chain;    // depayloader first; empty until then
   std::shared_ptr<OutputFlow> flow;
+};
+
+// One data_%u pad (src-data.cpp): a data stream of the producer's.
+struct DataOutput {
+  ~DataOutput ();
+  std::string name;
+  guint index = 0;
+  bool fresh = false;                       // partially reliable
+  GstWebRTCDataChannel *channel = nullptr;  // owned
+  GstElement *appsrc = nullptr;             // owned; a child of the element
+  GstPad *ghost = nullptr;                  // owned by the element
+  std::vector<gulong> handlers;             // on channel
+  datastream::Reassembler reassembler;      // the channel's thread
+  guint64 consumed = 0, acked = 0;          // the appsrc's thread
+  std::atomic<guint64> received{0};
+  std::atomic<bool> got_data{false};
+  std::atomic<bool> eos{false};     // EOS given to the appsrc
+  std::atomic<bool> ended{false};   // EOS went downstream
+  std::atomic<bool> warned{false};  // a bad message was reported
 };
 
 // Where the element's one session is in its negotiation (worker thread).
@@ -136,6 +156,8 @@ struct State : ElementCore {
 
   std::shared_ptr<WebrtcSession> session;  // worker thread
   std::vector<Output> outputs;             // guarded by lock
+  std::vector<std::shared_ptr<DataOutput>> data_outputs;  // guarded by lock
+  guint data_pads = 0;                     // guarded by lock
   Phase phase = Phase::Ended;              // worker thread
   // The id the producer's offer gives transport-wide congestion control
   // feedback (0: none), guarded by lock: written on the worker before the
@@ -181,6 +203,25 @@ bool any_media (RtcstreamSrc *self);
 bool linked_outputs_done (RtcstreamSrc *self);
 // Application thread, at stop: removes the pads and their chains.
 void remove_outputs (RtcstreamSrc *self);
+
+// --- src-data.cpp ---------------------------------------------------------------
+
+// webrtcbin's thread (on-data-channel): a channel of the producer's that
+// carries a data stream gets a pad; false for other channels.
+bool claim_data_channel (RtcstreamSrc *self, GstWebRTCDataChannel *channel);
+// Worker, before the session closes: nothing more is pushed.
+void close_data_channels (RtcstreamSrc *self);
+// Worker: EOS on every data pad that has not had it (after what is queued).
+void finish_data_outputs (RtcstreamSrc *self);
+// Whether some data pad carried a buffer.
+bool any_data (RtcstreamSrc *self);
+// Whether every linked data pad sent EOS downstream; any is set when one is
+// linked.
+bool data_outputs_done (RtcstreamSrc *self, bool &any);
+// Application thread, at stop.
+void remove_data_outputs (RtcstreamSrc *self);
+// stats fields: data-streams, data-bytes-received, data-buffers-incomplete.
+void add_data_stats (RtcstreamSrc *self, GstStructure *s);
 
 // Any thread (rtcstreamsrc.cpp): downstream of a pad is done; the element
 // leaves the session once every linked pad is.
