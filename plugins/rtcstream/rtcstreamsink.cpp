@@ -75,8 +75,13 @@ static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE ("video_%u"
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio_%u",
     GST_PAD_SINK, GST_PAD_REQUEST,
     GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
+// Data pads take any caps (their query says so). The template names one
+// type only, and comes first: gst_element_link (gst-launch-1.0's "!") picks
+// the first template whose caps meet the upstream's, so an upstream without
+// caps (filesrc, fdsrc) gets a data pad, and audio and video still get
+// theirs. Data with caps of its own links by name (s.data_0).
 static GstStaticPadTemplate data_template = GST_STATIC_PAD_TEMPLATE ("data_%u",
-    GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+    GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS ("application/octet-stream"));
 
 namespace {
 
@@ -879,9 +884,9 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
       G_CALLBACK (send_binary_action), nullptr, nullptr, nullptr,
       G_TYPE_UINT, 2, G_TYPE_STRING, G_TYPE_BYTES);
 
+  gst_element_class_add_static_pad_template (element_class, &data_template);
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
-  gst_element_class_add_static_pad_template (element_class, &data_template);
   gst_element_class_set_static_metadata (element_class, "rtcstream WebRTC sink",
       "Sink/Network/WebRTC",
       "Publishes audio and video over WebRTC to every consumer that asks, "

@@ -277,6 +277,31 @@ data_event (GstPad *pad, GstObject *parent, GstEvent *event)
   return ret;
 }
 
+// Any caps (the template names one type only: see rtcstreamsink.cpp).
+gboolean
+data_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps *filter = nullptr;
+      gst_query_parse_caps (query, &filter);
+      GstCaps *any = gst_caps_new_any ();
+      if (filter) {
+        gst_query_set_caps_result (query, filter);
+      } else {
+        gst_query_set_caps_result (query, any);
+      }
+      gst_caps_unref (any);
+      return TRUE;
+    }
+    case GST_QUERY_ACCEPT_CAPS:
+      gst_query_set_accept_caps_result (query, TRUE);
+      return TRUE;
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
 }  // namespace
 
 DataInput::~DataInput () = default;
@@ -308,7 +333,7 @@ request_data_pad (RtcstreamSink *self, GstPadTemplate *templ, const gchar *name)
   gst_pad_set_element_private (in->pad, in.get ());
   gst_pad_set_chain_function (in->pad, data_chain);
   gst_pad_set_event_function (in->pad, data_event);
-  GST_PAD_SET_ACCEPT_TEMPLATE (in->pad);
+  gst_pad_set_query_function (in->pad, data_query);
   GstPad *pad = in->pad;
   {
     std::lock_guard<std::mutex> lk (st->lock);

@@ -11,6 +11,8 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <glib/gstdio.h>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -222,6 +224,63 @@ TEST_F (Launch, LatencyZeroPlaysAtTheFullFrameRate)
   EXPECT_GE (span (), 3 * GST_SECOND) << "frames " << v->frames << "\n" << cons.all_errors ();
   EXPECT_GE (v->frames, 0.8 * sent) << v->frames << " frames of " << sent;
   EXPECT_TRUE (cons.errors ().empty ()) << cons.all_errors ();
+}
+
+namespace {
+
+// A file of size bytes that compresses to nothing useful (a xorshift
+// stream), and the sha256 of a file.
+void
+write_pseudo_random_file (const std::string &path, gsize size)
+{
+  std::vector<guint64> data (size / 8);
+  guint64 x = 0x9e3779b97f4a7c15ull;
+  for (auto &w : data) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    w = x;
+  }
+  ASSERT_TRUE (g_file_set_contents (path.c_str (), reinterpret_cast<const char *> (data.data ()),
+      data.size () * 8, nullptr));
+}
+
+std::string
+sha256_of (const std::string &path)
+{
+  gchar *contents = nullptr;
+  gsize length = 0;
+  if (!g_file_get_contents (path.c_str (), &contents, &length, nullptr))
+    return "(unreadable)";
+  gchar *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+      reinterpret_cast<const guchar *> (contents), length);
+  std::string out = sum;
+  g_free (sum);
+  g_free (contents);
+  return out;
+}
+
+}  // namespace
+
+// A data stream: a 50 MiB file copied exactly from one gst-launch-1.0 to
+// another through the server, each line ending by itself (the producer once
+// the viewer has acknowledged everything, the viewer at the stream's EOS).
+TEST_F (Launch, FileCopiedExactlyBetweenTwoLaunchLines)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("rtcstream-data-XXXXXX", nullptr);
+  ASSERT_TRUE (dir);
+  const std::string big = std::string (dir) + "/big.iso", copy = std::string (dir) + "/copy.iso";
+  write_pseudo_random_file (big, 50 * 1024 * 1024);
+  LaunchProcess producer (typed ("gst-launch-1.0 filesrc location=" + big +
+      " ! rtcstreamsink uri=rtcstream://127.0.0.1:8443/file"));
+  LaunchProcess viewer (typed ("gst-launch-1.0 rtcstreamsrc "
+      "uri=rtcstream://127.0.0.1:8443/file ! filesink location=" + copy));
+  expect_ends (viewer);
+  expect_ends (producer);
+  EXPECT_EQ (sha256_of (copy), sha256_of (big));
+  g_remove (big.c_str ());
+  g_remove (copy.c_str ());
+  g_rmdir (dir);
 }
 
 }  // namespace
