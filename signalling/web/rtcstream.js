@@ -59,6 +59,10 @@ const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-
  * header extension: both descriptions name it in a video section;
  * undefined before both are set.
  */
+import { PROTOCOL as DATA_STREAM_PROTOCOL, DataStreamReceiver, DataStreamSender } from './datastream.js';
+
+export { DataStreamReceiver, DataStreamSender };
+
 export function playoutDelayNegotiated (pc) {
   const local = pc.currentLocalDescription?.sdp;
   const remote = pc.currentRemoteDescription?.sdp;
@@ -208,7 +212,11 @@ export class Viewer extends EventTarget {
     this.navigation = null;  // listeners on the video while an "input" channel is open
     this.pc.addEventListener('datachannel', (e) => {
       const ch = e.channel;
-      if (ch.label === 'data') {
+      if (ch.protocol === DATA_STREAM_PROTOCOL) {
+        // A data stream (the producer's data_%u pad): event "datastream".
+        const receiver = new DataStreamReceiver(ch);
+        this.dispatchEvent(new CustomEvent('datastream', { detail: receiver }));
+      } else if (ch.label === 'data') {
         this.channel = ch;
         ch.binaryType = 'arraybuffer';
         const opened = () => this.dispatchEvent(new CustomEvent('channelopen'));
@@ -309,6 +317,9 @@ export class PublishSession {
       this.channel.addEventListener('message', (m) => publisher.dispatchEvent(
         new CustomEvent('message', { detail: { consumerId: consumerId, data: m.data } })));
     }
+    for (const stream of publisher.dataStreams.values()) {
+      stream.addChannel(pc.createDataChannel(stream.name, stream.options));
+    }
     pc.addEventListener('icecandidate', (e) => {
       const c = e.candidate;  // null or empty: end of candidates, never sent
       if (!c || !c.candidate || c.sdpMLineIndex === null || this.ended) return;
@@ -385,7 +396,16 @@ export class Publisher extends EventTarget {
     this.options = options;
     this.sessions = new Set();
     this.ended = false;
+    // options.dataStreams: [{ name, caps, ordered, maxRetransmits, maxPacketLifeTime }],
+    // each sent to every consumer (dataStream (name).write ()).
+    this.dataStreams = new Map();
+    for (const d of options.dataStreams || []) {
+      this.dataStreams.set(d.name, new DataStreamSender(d.name, d));
+    }
   }
+
+  /** The DataStreamSender of a stream named in options.dataStreams. */
+  dataStream (name) { return this.dataStreams.get(name); }
 
   get viewers () { return this.sessions.size; }
 
@@ -581,6 +601,9 @@ export class RtcStreamClient extends EventTarget {
    * Error (err.code 'name-taken') if another producer uses the name.
    * options.dataChannel: open a "data" channel to each consumer.
    * options.meta: more fields for the stream's meta (name is always `name`).
+   * options.dataStreams: data streams to send, [{ name: 'data_0', caps: 'application/x-foo',
+   * ordered, maxRetransmits, maxPacketLifeTime }] (docs/elements.md "Data streams");
+   * mediaStream may have no tracks (a data-only stream).
    */
   publish (name, mediaStream, options = {}) {
     if (typeof name !== 'string' || !name) return Promise.reject(new Error('a stream name is required'));
