@@ -21,6 +21,7 @@
 // used on the streaming thread; data_gate's lock guards the lists.
 #include "sink-private.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -67,8 +68,10 @@ drop_slow_consumer (RtcstreamSink *self, const std::string &session, guint timeo
 
 enum class Wait { Ready, Flushing };
 
-// Streaming thread, gate lock held: waits until the buffer may go out, and
-// fills targets with the links it goes to.
+// Streaming thread, gate lock held (released while the channels are asked
+// for their state: no lock of ours is held while calling into webrtcbin):
+// waits until the buffer may go out, and fills targets with the links it
+// goes to.
 Wait
 wait_for_room (RtcstreamSink *self, DataInput *in, std::unique_lock<std::mutex> &lk,
     std::vector<std::shared_ptr<Link>> &targets)
@@ -79,15 +82,15 @@ wait_for_room (RtcstreamSink *self, DataInput *in, std::unique_lock<std::mutex> 
   for (;;) {
     if (in->flushing)
       return Wait::Flushing;
+    std::vector<std::shared_ptr<Link>> links = in->links;
     targets.clear ();
+    std::vector<std::shared_ptr<Link>> stalled;
     bool any_open = false, waiting = false;
+    lk.unlock ();
     const gint64 now = g_get_monotonic_time ();
-    for (auto it = in->links.begin (); it != in->links.end ();) {
-      const std::shared_ptr<Link> &l = *it;
-      if (!l->open ()) {
-        ++it;
+    for (const std::shared_ptr<Link> &l : links) {
+      if (!l->open ())
         continue;
-      }
       any_open = true;
       const guint64 buffered = l->buffered ();
       bool room = l->fresh () ? buffered <= kFreshQueue
@@ -99,17 +102,21 @@ wait_for_room (RtcstreamSink *self, DataInput *in, std::unique_lock<std::mutex> 
       } else if (!l->fresh ()) {
         if (!l->blocked_since)
           l->blocked_since = now;
-        if (stall_us > 0 && now - l->blocked_since > stall_us) {
-          GST_WARNING_OBJECT (self, "%s: session %s took nothing for %u ms: dropping it",
-              in->name.c_str (), l->session ().c_str (), in->stall_timeout_ms);
-          drop_slow_consumer (self, l->session (), in->stall_timeout_ms);
-          it = in->links.erase (it);
-          continue;
-        }
-        waiting = true;
+        if (stall_us > 0 && now - l->blocked_since > stall_us)
+          stalled.push_back (l);
+        else
+          waiting = true;
       }
-      ++it;
     }
+    lk.lock ();
+    for (auto &l : stalled) {
+      GST_WARNING_OBJECT (self, "%s: session %s took nothing for %u ms: dropping it",
+          in->name.c_str (), l->session ().c_str (), in->stall_timeout_ms);
+      drop_slow_consumer (self, l->session (), in->stall_timeout_ms);
+      in->links.erase (std::remove (in->links.begin (), in->links.end (), l), in->links.end ());
+    }
+    if (in->flushing)
+      return Wait::Flushing;
     if (!waiting && (any_open || fresh))
       return Wait::Ready;
     gate.cv.wait_for (lk, std::chrono::milliseconds (50));
@@ -174,12 +181,11 @@ data_eos (RtcstreamSink *self, DataInput *in)
     std::unique_lock<std::mutex> lk (self->state->data_gate->lock);
     if (wait_for_room (self, in, lk, targets) == Wait::Flushing)
       return false;
-    // Everyone that has a channel open, room or not.
-    targets.clear ();
-    for (auto &l : in->links)
-      if (l->open ())
-        targets.push_back (l);
+    targets = in->links;
   }
+  // Everyone that has a channel open, room or not.
+  targets.erase (std::remove_if (targets.begin (), targets.end (),
+      [] (const std::shared_ptr<Link> &l) { return !l->open (); }), targets.end ());
   g_autoptr (GBytes) eos = datastream::eos_message ();
   for (auto &l : targets) {
     if (l->caps_generation == 0) {

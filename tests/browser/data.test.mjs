@@ -63,7 +63,7 @@ test('a page publishes 50 MiB that rtcstreamsrc ! filesink writes exactly', { sk
     await ctx.page.evaluate(() => window.publisher.stop());
   }));
 
-test('a page receives a pipeline\'s data stream with its caps and timestamps', { skip: missing ?? false, timeout: 60000 }, () =>
+test('a page receives a pipeline\'s data stream of raw frames with their caps and timestamps', { skip: missing ?? false, timeout: 60000 }, () =>
   withLogs(async () => {
     // Raw video frames as data (not encoded): 100 of 160x160 I420, 10 ms apart.
     ctx.producer = run('data-producer', 'gst-launch-1.0', ['rtcstreamsink', 'name=s',

@@ -18,7 +18,8 @@
 //        others (a promise: every entry but the fixtures' is done) }.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import {
   ROOT, BUILD, TMP, MEDIA_MS, STEP_MS, substitute, startLine, waitRendered, waitOutput, interrupt, records,
@@ -292,6 +293,22 @@ export const entries = [
 
   // ---- docs/elements.md, docs/whip-whep.md ----------------------------------------
   {
+    // Data streams: a file copied exactly by two lines that end by themselves.
+    lines: ['gst-launch-1.0 filesrc location=big.iso ! rtcstreamsink uri=rtcstream://127.0.0.1:8443/file',
+      'gst-launch-1.0 rtcstreamsrc uri=rtcstream://127.0.0.1:8443/file ! filesink location=copy.iso'],
+    test: async (ctx, [producer, viewer]) => {
+      const dir = join(TMP, 'data-file');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'big.iso'), randomBytes(20 * 1024 * 1024));
+      const p = startLine('data-file-producer', substitute(producer, { port: ctx.port }), { cwd: dir });
+      const v = startLine('data-file-viewer', substitute(viewer, { port: ctx.port }), { cwd: dir });
+      assert.equal(await exitsWithin(v, 60000), 0, v.log);
+      assert.equal(await exitsWithin(p, 30000), 0, p.log);
+      const sha = (f) => createHash('sha256').update(readFileSync(join(dir, f))).digest('hex');
+      assert.equal(sha('copy.iso'), sha('big.iso'), 'the copy differs');
+    },
+  },
+  {
     lines: ['export GST_PLUGIN_PATH=$PWD/build/plugins'],
     test: async () => {
       // In a shell without GST_PLUGIN_PATH the plugin is not found; after the
@@ -351,6 +368,7 @@ export const entries = [
   { lines: ['bench/netsim.sh g2g --receivers adaptive,rtcstream-50,bare-200,bare-50,bare-0', 'bench/netsim.sh g2g --jitter 10,30 --reorder on --receivers adaptive,bare-200,bare-50,bare-0', 'bench/netsim.sh g2g --jitter 0 --receivers adaptive,bare-0,chromium --seconds 10'], skip: 'the glass-to-glass benchmark on simulated links: 15 runs of 30 s of both cores, run by hand and kept out of meson test' },
   { lines: ['meson test -C build --print-errorlogs --suite netsim'], skip: 'the netsim suite, which meson test runs next to this one' },
   { lines: ['meson test -C build --print-errorlogs --suite fuzz'], skip: 'the fuzz suite, which meson test runs next to this one' },
+  { lines: ['bench/data-copy.sh', 'SIZE_MB=50 RUNS=5 bench/data-copy.sh'], skip: 'the file transfer benchmark: 200 MiB copies three times each way, a minute of both cores, run by hand; the file copy itself is tested (integration-launch, and docs/elements.md\'s lines here)' },
   { lines: ['bench/churn.sh > churn.md', 'bench/churn.sh --cycles 100'], skip: 'the churn benchmark: minutes to an hour of both cores, run by hand; the integration-churn test runs the same code for 21 cycles' },
   { lines: ['scripts/sanitize.sh', 'scripts/sanitize.sh --suite element'], skip: 'the sanitizer run: a second full build with ASan and UBSan and four suites 2-3 times slower, most of an hour of both cores, run by hand' },
   { lines: ['bench/fuzz.sh'], skip: 'the long fuzz run: 10 million inputs per target, most of an hour of a core' },
