@@ -270,6 +270,42 @@ TEST_F (DataLoopback, ReliableStreamWaitsForAStalledReceiverAndLosesNothing)
   EXPECT_EQ (bytes, 1024u * 65536u);
 }
 
+// Two viewers of a reliable stream, one whose downstream stalls: the other
+// is held up for data-stall-timeout only; then the stalled one is removed
+// (a warning names it) and the other gets every buffer.
+TEST_F (DataLoopback, StalledViewerIsRemovedAfterTheStallTimeoutAndTheOtherGoesOn)
+{
+  auto prod = start_producer ("appsrc name=in format=time block=true max-bytes=1000000 ! "
+      "sink.data_0 rtcstreamsink name=sink data-stall-timeout=1500 uri=" + link, kTimeoutMs);
+  auto fast = start_consumer ("rtcstreamsrc uri=" + link + " ! fakesink name=d");
+  auto slow = start_consumer ("rtcstreamsrc uri=" + link + " ! fakesink name=d");
+  auto f = fast->count ("d");
+  GstPad *pad = gst_element_get_static_pad (slow->element ("d"), "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
+      [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr,
+      nullptr);
+  gst_object_unref (pad);
+  ASSERT_TRUE (prod->wait_for ([&] {
+    return rtcstream::test::stats_uint (prod->element ("sink"), "consumers") == 2;
+  }, kTimeoutMs));
+  GstElement *in = prod->element ("in");
+  std::thread sender ([&] {
+    for (guint32 n = 0; n < 512; n++) {
+      GstBuffer *b = gst_buffer_new_allocate (nullptr, 65536, nullptr);
+      gst_buffer_fill (b, 0, &n, sizeof n);
+      push (in, b);
+    }
+  });
+  EXPECT_TRUE (prod->wait_for ([&] {
+    return prod->has_warning_containing ("data-stall-timeout");
+  }, kTimeoutMs)) << prod->all_errors ();
+  EXPECT_TRUE (fast->wait_for ([&] { return f->frames >= 512; }, kTimeoutMs))
+      << f->frames << " of 512\n" << fast->all_errors ();
+  sender.join ();
+  EXPECT_EQ (rtcstream::test::stats_uint (prod->element ("sink"), "consumers"), 1u);
+  slow->stop ();
+}
+
 TEST_F (DataLoopback, CapsThatCannotTravelAreAClearError)
 {
   // A caps field holding an object pointer cannot be serialized.
