@@ -227,9 +227,10 @@ struct LinkCtx {
 }  // namespace
 
 std::shared_ptr<Link>
-Link::make (std::string session, GstWebRTCDataChannel *channel, std::function<void ()> wake)
+Link::make (std::string session, GstWebRTCDataChannel *channel, GstElement *webrtcbin,
+    std::function<void ()> wake)
 {
-  std::shared_ptr<Link> l (new Link (std::move (session), channel, std::move (wake)));
+  std::shared_ptr<Link> l (new Link (std::move (session), channel, webrtcbin, std::move (wake)));
   auto connect = [&] (const char *signal, GCallback cb) {
     l->handlers_.push_back (g_signal_connect_data (channel, signal, cb, new LinkCtx{l},
         [] (gpointer d, GClosure *) { delete static_cast<LinkCtx *> (d); },
@@ -243,11 +244,13 @@ Link::make (std::string session, GstWebRTCDataChannel *channel, std::function<vo
   return l;
 }
 
-Link::Link (std::string session, GstWebRTCDataChannel *channel, std::function<void ()> wake)
+Link::Link (std::string session, GstWebRTCDataChannel *channel, GstElement *webrtcbin,
+    std::function<void ()> wake)
     : session_ (std::move (session)),
       channel_ (static_cast<GstWebRTCDataChannel *> (gst_object_ref (channel))),
       wake_ (std::move (wake))
 {
+  g_weak_ref_init (&webrtcbin_, webrtcbin);
   gint retransmits = -1, lifetime = -1;
   g_object_get (channel, "max-retransmits", &retransmits, "max-packet-lifetime", &lifetime,
       nullptr);
@@ -260,6 +263,29 @@ Link::~Link ()
   for (gulong id : handlers_)
     g_signal_handler_disconnect (channel_, id);
   gst_object_unref (channel_);
+  g_weak_ref_clear (&webrtcbin_);
+}
+
+gsize
+Link::max_message ()
+{
+  if (max_message_)
+    return max_message_;
+  guint64 negotiated = 0;
+  if (GstElement *w = static_cast<GstElement *> (g_weak_ref_get (&webrtcbin_))) {
+    GObject *transport = nullptr;
+    g_object_get (w, "sctp-transport", &transport, nullptr);
+    if (transport) {
+      g_object_get (transport, "max-message-size", &negotiated, nullptr);
+      g_object_unref (transport);
+    }
+    gst_object_unref (w);
+  }
+  // Not negotiated yet (0): the default, without keeping it.
+  if (negotiated == 0)
+    return kMaxMessage;
+  max_message_ = MAX (kBufferHeader + 1, MIN (kMaxMessage, negotiated));
+  return max_message_;
 }
 
 bool

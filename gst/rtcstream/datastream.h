@@ -110,7 +110,7 @@ namespace rtcstream::datastream {
 class Link : public std::enable_shared_from_this<Link> {
 public:
   static std::shared_ptr<Link> make (std::string session, GstWebRTCDataChannel *channel,
-      std::function<void ()> wake);
+      GstElement *webrtcbin, std::function<void ()> wake);
   ~Link ();
   Link (const Link &) = delete;
   Link &operator= (const Link &) = delete;
@@ -124,6 +124,10 @@ public:
   guint64 buffered () const;
   // Sends a message; false when the channel refused it.
   bool send (GBytes *message);
+  // The largest message the peer takes: kMaxMessage, or less when the
+  // negotiated max-message-size (webrtcbin's sctp-transport) is smaller.
+  // Once open; streaming thread.
+  gsize max_message ();
 
   std::atomic<guint64> sent{0};    // buffer bytes sent (streaming thread)
   std::atomic<guint64> acked{0};   // buffer bytes the receiver consumed
@@ -132,7 +136,8 @@ public:
   bool eos_sent = false;           // (streaming thread)
 
 private:
-  Link (std::string session, GstWebRTCDataChannel *channel, std::function<void ()> wake);
+  Link (std::string session, GstWebRTCDataChannel *channel, GstElement *webrtcbin,
+      std::function<void ()> wake);
   static void on_event (GstWebRTCDataChannel *, gpointer data);
   static void on_data (GstWebRTCDataChannel *, GBytes *bytes, gpointer data);
   static void on_closed (GstWebRTCDataChannel *, gpointer data);
@@ -140,6 +145,8 @@ private:
   std::string session_;
   GstWebRTCDataChannel *channel_;
   std::function<void ()> wake_;
+  GWeakRef webrtcbin_;
+  gsize max_message_ = 0;  // 0: not read yet
   bool fresh_ = false;
   std::atomic<bool> closed_{false};
   std::vector<gulong> handlers_;

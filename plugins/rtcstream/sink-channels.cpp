@@ -91,6 +91,9 @@ open_channels (RtcstreamSink *self, const std::string &session_id, GstElement *w
       st->signaller.get ()) & RTCSTREAM_SIGNALLER_FEATURE_MEDIA_ONLY);
   if (!create) {
     navigation = data = false;
+    if (data_pads)
+      warn_consumer (self, peer_of (self, session_id), "its offer has no data channel "
+          "section (m=application): the data pads are not sent to it");
   } else if (media_only && data_pads) {
     warn_consumer (self, peer_of (self, session_id), "the signaller's endpoint takes audio "
         "and video only: the data pads are not sent to it");

@@ -325,6 +325,7 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     remove_consumer (self, session_id, true);
     return;
   }
+  check_data_answer (self, session_id, answer);
   std::string codecs_used;
   std::string error;
   for (size_t i = 0; i < c->pads.size () && error.empty (); i++) {

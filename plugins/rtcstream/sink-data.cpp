@@ -145,7 +145,10 @@ data_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     GST_LOG_OBJECT (self, "%s: no consumer has room, buffer %u dropped", in->name.c_str (), seq);
     return GST_FLOW_OK;
   }
-  std::vector<GBytes *> messages = datastream::buffer_messages (buffer, seq);
+  gsize max_message = datastream::kMaxMessage;
+  for (auto &l : targets)
+    max_message = MIN (max_message, l->max_message ());
+  std::vector<GBytes *> messages = datastream::buffer_messages (buffer, seq, max_message);
   const gsize size = gst_buffer_get_size (buffer);
   for (auto &l : targets) {
     if (l->caps_generation != generation) {
@@ -402,7 +405,7 @@ open_data_channels (RtcstreamSink *self, const std::string &session_id, GstEleme
     }
     // On webrtcbin's threads, which may hold the channel's lock: no lock
     // taken here (a wake-up lost to the race costs a waiter its 50 ms).
-    auto link = Link::make (session_id, ch, [gate] {
+    auto link = Link::make (session_id, ch, webrtc, [gate] {
       if (auto g = gate.lock ())
         g->cv.notify_all ();
     });
@@ -412,6 +415,26 @@ open_data_channels (RtcstreamSink *self, const std::string &session_id, GstEleme
     std::lock_guard<std::mutex> lk (st->data_gate->lock);
     in->links.push_back (std::move (link));
   }
+}
+
+void
+check_data_answer (RtcstreamSink *self, const std::string &session_id,
+    const GstWebRTCSessionDescription *answer)
+{
+  {
+    std::lock_guard<std::mutex> lk (self->state->lock);
+    if (self->state->data_inputs.empty ())
+      return;
+  }
+  for (guint m = 0; m < gst_sdp_message_medias_len (answer->sdp); m++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (answer->sdp, m);
+    if (g_strcmp0 (gst_sdp_media_get_media (media), "application") == 0 &&
+        gst_sdp_media_get_port (media) != 0)
+      return;
+  }
+  warn_consumer (self, peer_of (self, session_id), "it takes no data channels (its answer "
+      "has no m=application, or rejects it): the data pads are not sent to it");
+  remove_data_links (self, session_id);
 }
 
 void

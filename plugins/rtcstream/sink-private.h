@@ -325,6 +325,10 @@ bool release_data_pad (RtcstreamSink *self, GstPad *pad);
 // A channel per data pad on a new consumer's webrtcbin (before the offer).
 void open_data_channels (RtcstreamSink *self, const std::string &session_id,
     GstElement *webrtc);
+// The answer is applied: a consumer that declined data channels (no or a
+// rejected m=application) is told about on the bus and loses its links.
+void check_data_answer (RtcstreamSink *self, const std::string &session_id,
+    const GstWebRTCSessionDescription *answer);
 // The consumer's links go (before its webrtcbin).
 void remove_data_links (RtcstreamSink *self, const std::string &session_id);
 // Application thread: stop (true) or start (false) the data pads' flow.

@@ -47,6 +47,9 @@ send_ack (DataOutput &o, guint64 consumed)
 }
 
 // The appsrc's streaming thread: what goes downstream is acknowledged.
+// A pad left unlinked drops its buffers here (acknowledged all the same, so
+// that the producer is not held up), as the media pads do: an appsrc
+// pushing into nothing would stop with an error.
 GstPadProbeReturn
 on_pushed (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
@@ -58,6 +61,8 @@ on_pushed (GstPad *, GstPadProbeInfo *info, gpointer data)
     o->consumed += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
     if (o->consumed - o->acked >= datastream::kDefaultWindow / 4)
       send_ack (*o, o->consumed);
+    if (!gst_pad_is_linked (o->ghost))
+      return GST_PAD_PROBE_DROP;
   } else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM &&
              GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
     send_ack (*o, o->consumed);

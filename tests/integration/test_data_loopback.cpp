@@ -306,6 +306,34 @@ TEST_F (DataLoopback, StalledViewerIsRemovedAfterTheStallTimeoutAndTheOtherGoesO
   slow->stop ();
 }
 
+// A stream with video and data, watched by a pipeline that links only the
+// video (gst-launch's "rtcstreamsrc ! videoconvert ! ..."): the data pad
+// drops what it gets, the video plays, and the producer's data pad is not
+// held up.
+TEST_F (DataLoopback, DataPadLeftUnlinkedDisturbsNothing)
+{
+  auto prod = start_producer (rtcstream::test::kVideo + " ! sink.video_0 "
+      "appsrc name=in format=time block=true max-bytes=1000000 ! sink.data_0 "
+      "rtcstreamsink name=sink data-stall-timeout=0 uri=" + link, kTimeoutMs);
+  auto cons = start_consumer ("rtcstreamsrc name=src uri=" + link + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  std::atomic<guint32> pushed{0};
+  GstElement *in = prod->element ("in");
+  std::thread sender ([&] {
+    for (guint32 n = 0; n < 400; n++) {  // 25 MiB: more than the window
+      push (in, gst_buffer_new_allocate (nullptr, 65536, nullptr));
+      pushed = n + 1;
+    }
+  });
+  EXPECT_TRUE (cons->wait_for ([&] { return pushed == 400u && v->frames >= 30; }, kTimeoutMs))
+      << pushed << " pushed, " << v->frames << " frames\n" << cons->all_errors ()
+      << prod->all_errors ();
+  sender.join ();
+  EXPECT_NE (v->caps_string ().find ("video/x-raw"), std::string::npos) << v->caps_string ();
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
 TEST_F (DataLoopback, CapsThatCannotTravelAreAClearError)
 {
   // A caps field holding an object pointer cannot be serialized.
