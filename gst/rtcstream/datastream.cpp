@@ -180,7 +180,7 @@ Reassembler::feed (const guint8 *data, gsize size)
     // Keep the newest few: on an ordered reliable channel the previous one
     // is complete; on an unreliable one a buffer still waiting for a
     // fragment four buffers later lost it.
-    while (partials_.size () >= 4) {
+    while (partials_.size () >= max_partials_) {
       gst_buffer_unref (partials_.front ().buffer);
       partials_.pop_front ();
       incomplete_++;
@@ -293,7 +293,7 @@ Link::open () const
 {
   GstWebRTCDataChannelState state;
   g_object_get (channel_, "ready-state", &state, nullptr);
-  return state == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN && !closed_;
+  return state == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN && listening_ && !closed_;
 }
 
 guint64
@@ -339,6 +339,7 @@ Link::on_data (GstWebRTCDataChannel *, GBytes *bytes, gpointer data)
   if (!l || size != 9 || p[0] != kAck)
     return;
   guint64 consumed = get_u64 (p + 1);
+  l->listening_ = true;
   // Acknowledgements only grow (an old one may arrive late on an unordered
   // channel).
   guint64 prev = l->acked.load ();

@@ -8,10 +8,10 @@
 //
 //   'C' caps: the UTF-8 caps string that follows (empty: no caps), sent
 //       before the first buffer and whenever the caps change
-//   'B' a fragment of a buffer: a 52-byte header (big-endian: seq u32,
-//       offset u64, total size u64, PTS, DTS, duration u64 with
-//       G_MAXUINT64 for none, buffer flags u32) and up to 64 KiB - 52 bytes
-//       of the buffer's data; a buffer is one or more fragments
+//   'B' a fragment of a buffer: a 52-byte header (the type byte included;
+//       big-endian: seq u32, offset u64, total size u64, PTS, DTS, duration
+//       u64 with G_MAXUINT64 for none, buffer flags u32) and up to 64 KiB -
+//       52 bytes of the buffer's data; a buffer is one or more fragments
 //   'E' the end of the stream (EOS)
 //   'A' (receiver to sender) bytes of buffers consumed so far, u64: the
 //       sender keeps at most a window of unacknowledged bytes in flight
@@ -83,6 +83,9 @@ public:
   Reassembler &operator= (const Reassembler &) = delete;
 
   Event feed (const guint8 *data, gsize size);
+  // A reliable channel loses no fragment: keep every buffer in reassembly
+  // (an unordered one may interleave several), instead of the newest few.
+  void keep_all () { max_partials_ = G_MAXSIZE; }
   // Buffers given up on (a fragment lost on an unreliable channel).
   guint64 incomplete () const { return incomplete_.load (); }
 
@@ -96,6 +99,7 @@ private:
   // Buffers in reassembly: only one on an ordered reliable channel; on an
   // unreliable one, the newest few (older ones lost a fragment).
   std::deque<Partial> partials_;
+  gsize max_partials_ = 4;
   std::atomic<guint64> incomplete_{0};  // read from any thread
 };
 
@@ -117,6 +121,8 @@ public:
 
   const std::string &session () const { return session_; }
   GstWebRTCDataChannel *channel () const { return channel_; }
+  // The channel is open and the receiver listens (its first
+  // acknowledgement came: what is sent before it may be lost).
   bool open () const;
   bool closed () const { return closed_; }
   // Partially reliable (max-retransmits or max-packet-lifetime set).
@@ -149,6 +155,7 @@ private:
   gsize max_message_ = 0;  // 0: not read yet
   bool fresh_ = false;
   std::atomic<bool> closed_{false};
+  std::atomic<bool> listening_{false};
   std::vector<gulong> handlers_;
 };
 

@@ -291,6 +291,19 @@ WebrtcSession::watch_silence ()
   if (silence_watched_)
     return;
   silence_watched_ = true;
+  // A session of data streams only has no RTP, so no RTCP: it would be
+  // "silent" from the start. SCTP's own heartbeats watch its peer instead
+  // (its channels close when the association dies).
+  GArray *transceivers = nullptr;
+  if (webrtcbin_)
+    g_signal_emit_by_name (webrtcbin_.get (), "get-transceivers", &transceivers);
+  const bool media = transceivers && transceivers->len > 0;
+  if (transceivers)
+    g_array_unref (transceivers);
+  if (!media) {
+    GST_INFO ("session %s: no audio or video: not watched for silence", id_.c_str ());
+    return;
+  }
   heard_from_peer ();
   std::weak_ptr<WebrtcSession> weak = weak_from_this ();
   struct Check {
@@ -848,12 +861,35 @@ WebrtcSession::close ()
       (gpointer) on_gathering_done, nullptr);
   g_signal_handlers_disconnect_matched (w, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
       (gpointer) on_gathering_state, nullptr);
+  stop_data_sends (w);
   gst_element_set_locked_state (w, TRUE);
   gst_element_set_state (w, GST_STATE_NULL);
   stop_stragglers (w);
   gst_bin_remove (bin_.get (), w);
   webrtcbin_.reset ();
   GST_INFO ("session %s closed", id_.c_str ());
+}
+
+void
+stop_data_sends (GstElement *webrtcbin)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (webrtcbin));
+  GValue item = G_VALUE_INIT;
+  std::vector<GstPad *> pads;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    auto *e = GST_ELEMENT (g_value_get_object (&item));
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && g_strcmp0 (GST_OBJECT_NAME (f), "sctpenc") == 0)
+      if (GstPad *src = gst_element_get_static_pad (e, "src"))
+        pads.push_back (src);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  for (GstPad *src : pads) {
+    gst_pad_send_event (src, gst_event_new_flush_start ());
+    gst_object_unref (src);
+  }
 }
 
 std::string

@@ -161,6 +161,14 @@ private:
   std::string failure_;  // guarded by stats_lock_
 };
 
+// Any thread but a streaming thread of webrtcbin: makes the data channels'
+// sends inside webrtcbin return (FLUSH_START into its sctpenc). In
+// GStreamer 1.22 sctpenc's chain waits while the SCTP send buffer is full
+// (a peer that reads nothing, or is gone), and its PAUSED to READY does not
+// wake it before deactivating its pads: the state change would wait forever.
+// Called before webrtcbin leaves PAUSED.
+void stop_data_sends (GstElement *webrtcbin);
+
 // The id of the session whose webrtcbin (a direct child of bin) posted msg,
 // from inside or itself; empty when msg comes from elsewhere. Elements use it
 // to turn one peer's errors (an SCTP association the peer aborted, a transport

@@ -217,6 +217,7 @@ build_stats (RtcstreamSink *self)
         kv.second->playout_delay_sent.c_str (), nullptr);
     add_congestion_stats (cs, *kv.second);
     add_rendition_stats (cs, *kv.second);
+    add_data_stats (self, cs, kv.first);
     std::string field = "consumer-" + kv.first;
     gst_structure_set (s, field.c_str (), GST_TYPE_STRUCTURE, cs, nullptr);
     gst_structure_free (cs);
@@ -736,7 +737,8 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "playout-delay (\"MIN,MAX\" ms asked of its video, empty when not negotiated), "
           "rendition (int: the rendition of video-ladder its video gets, 0 the full picture; "
           "-1 when its video is not encoded here), rendition-width and rendition-height "
-          "(below the full picture) and rendition-switches (uint)",
+          "(below the full picture) and rendition-switches (uint), data-streams-open (uint: "
+          "data pads whose channel to it is open) and data-bytes-sent (uint64)",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_NAVIGATION,
       g_param_spec_boolean ("navigation", "Navigation",

@@ -370,6 +370,13 @@ release_data_pad (RtcstreamSink *self, GstPad *pad)
   }
   if (!in)
     return false;
+  {
+    // A streaming thread waiting for room returns (deactivating the pad
+    // waits for it).
+    std::lock_guard<std::mutex> lk (st->data_gate->lock);
+    in->flushing = true;
+    st->data_gate->cv.notify_all ();
+  }
   gst_element_remove_pad (GST_ELEMENT (self), pad);
   return true;
 }
@@ -458,9 +465,42 @@ remove_data_links (RtcstreamSink *self, const std::string &session_id)
 }
 
 void
+add_data_stats (RtcstreamSink *self, GstStructure *s, const std::string &session_id)
+{
+  std::vector<std::shared_ptr<Link>> links;
+  {
+    std::lock_guard<std::mutex> glk (self->state->data_gate->lock);
+    for (auto &in : self->state->data_inputs)
+      for (auto &l : in->links)
+        if (l->session () == session_id)
+          links.push_back (l);
+  }
+  guint open = 0;
+  guint64 sent = 0;
+  for (auto &l : links) {
+    open += l->open () ? 1 : 0;
+    sent += l->sent;
+  }
+  gst_structure_set (s, "data-streams-open", G_TYPE_UINT, open, "data-bytes-sent",
+      G_TYPE_UINT64, sent, nullptr);
+}
+
+void
 set_data_flushing (RtcstreamSink *self, bool flushing)
 {
   State *st = self->state;
+  std::vector<Ref<GstElement>> webrtcbins;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    if (flushing && !st->data_inputs.empty ())
+      for (auto &kv : st->consumers)
+        if (GstElement *w = kv.second->session->webrtcbin ())
+          webrtcbins.push_back (Ref<GstElement>::take_ref (w));
+  }
+  // The consumers' webrtcbins leave PAUSED next, with the bin: their sends
+  // of data must not be waiting then (see stop_data_sends).
+  for (auto &w : webrtcbins)
+    stop_data_sends (w.get ());
   std::lock_guard<std::mutex> lk (st->lock);
   std::lock_guard<std::mutex> glk (st->data_gate->lock);
   for (auto &in : st->data_inputs) {

@@ -331,6 +331,10 @@ void check_data_answer (RtcstreamSink *self, const std::string &session_id,
     const GstWebRTCSessionDescription *answer);
 // The consumer's links go (before its webrtcbin).
 void remove_data_links (RtcstreamSink *self, const std::string &session_id);
+// Fields of a consumer's stats (state lock held): data-streams-open, the
+// data pads whose channel to it is open and listened to, and
+// data-bytes-sent.
+void add_data_stats (RtcstreamSink *self, GstStructure *s, const std::string &session_id);
 // Application thread: stop (true) or start (false) the data pads' flow.
 void set_data_flushing (RtcstreamSink *self, bool flushing);
 

@@ -20,6 +20,9 @@
 
 #include <gst/app/gstappsrc.h>
 
+#include <chrono>
+#include <mutex>
+
 #include "rtcstream/datastream.h"
 
 namespace rtcstream::src {
@@ -57,6 +60,11 @@ on_pushed (GstPad *, GstPadProbeInfo *info, gpointer data)
   auto o = ctx->output.lock ();
   if (!o)
     return GST_PAD_PROBE_OK;
+  {
+    // Our own streaming thread, a moment at most: the pad is being added.
+    std::unique_lock<std::mutex> lk (o->exposed_lock);
+    o->exposed_cond.wait_for (lk, std::chrono::seconds (2), [&] { return o->exposed; });
+  }
   if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
     o->consumed += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
     if (o->consumed - o->acked >= datastream::kDefaultWindow / 4)
@@ -147,6 +155,14 @@ copy_data_outputs (State *st)
 
 }  // namespace
 
+void
+DataOutput::expose ()
+{
+  std::lock_guard<std::mutex> lk (exposed_lock);
+  exposed = true;
+  exposed_cond.notify_all ();
+}
+
 DataOutput::~DataOutput ()
 {
   if (channel)
@@ -210,6 +226,10 @@ claim_data_channel (RtcstreamSrc *self, GstWebRTCDataChannel *channel)
   GST_INFO_OBJECT (self, "data stream \"%s\" (%s): pad %s", label ? label : "",
       o->fresh ? "partially reliable" : "reliable", o->name.c_str ());
   gst_element_add_pad (GST_ELEMENT (self), o->ghost);
+  o->expose ();
+  // We listen: the producer sends nothing before this (what came before
+  // our handlers were connected would be lost).
+  send_ack (*o, 0);
   return true;
 }
 
@@ -260,6 +280,7 @@ remove_data_outputs (RtcstreamSrc *self)
     self->state->data_pads = 0;
   }
   for (auto &o : outputs) {
+    o->expose ();  // nothing waits for it any more
     disconnect (*o);
     gst_element_remove_pad (GST_ELEMENT (self), o->ghost);
     gst_element_set_state (o->appsrc, GST_STATE_NULL);

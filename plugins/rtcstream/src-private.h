@@ -15,6 +15,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -68,10 +69,17 @@ struct DataOutput {
   datastream::Reassembler reassembler;      // the channel's thread
   guint64 consumed = 0, acked = 0;          // the appsrc's thread
   std::atomic<guint64> received{0};
-  std::atomic<bool> got_data{false};
+  std::atomic<bool> got_data{false};   // a buffer or the end arrived
   std::atomic<bool> eos{false};     // EOS given to the appsrc
   std::atomic<bool> ended{false};   // EOS went downstream
   std::atomic<bool> warned{false};  // a bad message was reported
+  // The pad was added (and so linked, by whoever links in pad-added): until
+  // then the appsrc's thread waits before its first push, which would
+  // otherwise find the pad unlinked and be dropped.
+  std::mutex exposed_lock;
+  std::condition_variable exposed_cond;
+  bool exposed = false;  // guarded by exposed_lock
+  void expose ();
 };
 
 // Where the element's one session is in its negotiation (worker thread).
@@ -213,7 +221,7 @@ bool claim_data_channel (RtcstreamSrc *self, GstWebRTCDataChannel *channel);
 void close_data_channels (RtcstreamSrc *self);
 // Worker: EOS on every data pad that has not had it (after what is queued).
 void finish_data_outputs (RtcstreamSrc *self);
-// Whether some data pad carried a buffer.
+// Whether some data pad carried a buffer or its end (EOS).
 bool any_data (RtcstreamSrc *self);
 // Whether every linked data pad sent EOS downstream; any is set when one is
 // linked.

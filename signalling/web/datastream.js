@@ -39,6 +39,7 @@ class Link {
     this.sent = 0;
     this.acked = 0;
     this.capsSent = false;
+    this.listening = false;
     this.fresh = channel.maxRetransmits !== null || channel.maxPacketLifeTime !== null;
     channel.binaryType = 'arraybuffer';
     channel.bufferedAmountLowThreshold = BUFFERED_LOW;
@@ -50,11 +51,13 @@ class Link {
       const v = new DataView(m.data);
       if (v.getUint8(0) !== T.ack) return;
       this.acked = Math.max(this.acked, Number(v.getBigUint64(1)));
+      this.listening = true;
       wake();
     });
   }
 
-  get open () { return this.channel.readyState === 'open'; }
+  // Open, and the receiver listens (its first acknowledgement came).
+  get open () { return this.channel.readyState === 'open' && this.listening; }
 
   get room () {
     if (this.fresh) return this.channel.bufferedAmount <= 64 * 1024;
@@ -186,8 +189,12 @@ export class DataStreamReceiver extends EventTarget {
     this.consumed = 0;
     this.acked = 0;
     this.caps = '';
+    this.fresh = channel.maxRetransmits !== null || channel.maxPacketLifeTime !== null;
     channel.binaryType = 'arraybuffer';
     channel.addEventListener('message', (m) => this.receive(m.data));
+    // We listen: the sender sends nothing before this.
+    if (channel.readyState === 'open') this.ack();
+    else channel.addEventListener('open', () => this.ack(), { once: true });
   }
 
   ack () {
@@ -217,8 +224,8 @@ export class DataStreamReceiver extends EventTarget {
         p = { data: new Uint8Array(total), received: 0, pts: timeIn(v.getBigUint64(24)),
           dts: timeIn(v.getBigUint64(32)), duration: timeIn(v.getBigUint64(40)), flags: v.getUint32(48) };
         this.partials.set(seq, p);
-        // Keep the newest few (an unreliable channel loses fragments).
-        if (this.partials.size > 4) this.partials.delete(this.partials.keys().next().value);
+        // Keep the newest few when the channel may lose fragments.
+        if (this.fresh && this.partials.size > 4) this.partials.delete(this.partials.keys().next().value);
       }
       p.data.set(new Uint8Array(data, HEADER), offset);
       p.received += data.byteLength - HEADER;

@@ -279,14 +279,24 @@ TEST_F (DataLoopback, StalledViewerIsRemovedAfterTheStallTimeoutAndTheOtherGoesO
       "sink.data_0 rtcstreamsink name=sink data-stall-timeout=1500 uri=" + link, kTimeoutMs);
   auto fast = start_consumer ("rtcstreamsrc uri=" + link + " ! fakesink name=d");
   auto slow = start_consumer ("rtcstreamsrc uri=" + link + " ! fakesink name=d");
-  auto f = fast->count ("d");
+  std::atomic<guint32> first{G_MAXUINT32}, last{0};
+  auto f = fast->count ("d", [&] (GstBuffer *b, GstCaps *) {
+    guint32 n = 0;
+    gst_buffer_extract (b, 0, &n, sizeof n);
+    if (first == G_MAXUINT32)
+      first = n;
+    last = n;
+  });
   GstPad *pad = gst_element_get_static_pad (slow->element ("d"), "sink");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
       [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr,
       nullptr);
   gst_object_unref (pad);
+  // Both listen on their data channel (one that opens later would get the
+  // stream from where it is then).
   ASSERT_TRUE (prod->wait_for ([&] {
-    return rtcstream::test::stats_uint (prod->element ("sink"), "consumers") == 2;
+    return rtcstream::test::consumer_stats_strings (prod->element ("sink"),
+        "data-streams-open") == std::vector<std::string> {"1", "1"};
   }, kTimeoutMs));
   GstElement *in = prod->element ("in");
   std::thread sender ([&] {
@@ -300,7 +310,7 @@ TEST_F (DataLoopback, StalledViewerIsRemovedAfterTheStallTimeoutAndTheOtherGoesO
     return prod->has_warning_containing ("data-stall-timeout");
   }, kTimeoutMs)) << prod->all_errors ();
   EXPECT_TRUE (fast->wait_for ([&] { return f->frames >= 512; }, kTimeoutMs))
-      << f->frames << " of 512\n" << fast->all_errors ();
+      << f->frames << " of 512, " << first << " to " << last << "\n" << fast->all_errors ();
   sender.join ();
   EXPECT_EQ (rtcstream::test::stats_uint (prod->element ("sink"), "consumers"), 1u);
   slow->stop ();
@@ -331,6 +341,46 @@ TEST_F (DataLoopback, DataPadLeftUnlinkedDisturbsNothing)
   sender.join ();
   EXPECT_NE (v->caps_string ().find ("video/x-raw"), std::string::npos) << v->caps_string ();
   EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
+// An empty stream (an empty file) still arrives: caps, then EOS; both ends
+// finish, with no error.
+TEST_F (DataLoopback, EmptyStreamEndsBothSides)
+{
+  auto prod = start_producer ("appsrc name=in format=time caps=application/x-empty ! "
+      "sink.data_0 rtcstreamsink name=sink uri=" + link, kTimeoutMs);
+  GstFlowReturn ret;
+  g_signal_emit_by_name (prod->element ("in"), "end-of-stream", &ret);
+  auto cons = start_consumer ("rtcstreamsrc name=src uri=" + link + " ! fakesink name=d");
+  auto d = cons->count ("d");
+  EXPECT_TRUE (cons->wait_for ([&] { return cons->got_eos (); }, kTimeoutMs))
+      << cons->all_errors () << prod->all_errors ();
+  EXPECT_TRUE (prod->wait_for ([&] { return prod->got_eos (); }, kTimeoutMs));
+  EXPECT_EQ (d->frames, 0);
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
+// A reliable data pad waiting for its first consumer (its streaming thread
+// blocked) lets the pipeline stop: the wait ends on PAUSED to READY.
+TEST_F (DataLoopback, DataPadWaitingForAConsumerDoesNotHoldUpStop)
+{
+  auto prod = start_producer ("appsrc name=in format=time ! sink.data_0 "
+      "rtcstreamsink name=sink uri=" + link, kTimeoutMs);
+  for (int i = 0; i < 3; i++)
+    push (prod->element ("in"), gst_buffer_new_allocate (nullptr, 1000, nullptr));
+  prod->pump (300);  // the first buffer is waiting in the data pad
+  GstElement *in = prod->element ("in");
+  guint64 queued = 0;
+  g_object_get (in, "current-level-bytes", &queued, nullptr);
+  EXPECT_EQ (queued, 2000u) << "the data pad did not wait for a consumer";
+  auto start = std::chrono::steady_clock::now ();
+  prod->stop ();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds> (
+      std::chrono::steady_clock::now () - start).count ();
+  // A bound on a hang (as LaunchProcess bounds a stop), not a speed claim.
+  EXPECT_LT (ms, 10000) << "stopping hung for " << ms << " ms";
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
