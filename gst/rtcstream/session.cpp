@@ -791,6 +791,35 @@ WebrtcSession::set_codecs (const std::string &codecs)
 
 namespace {
 
+// Every element inside bin, at any depth (refs the caller drops).
+std::vector<GstElement *>
+elements_inside (GstBin *bin)
+{
+  std::vector<GstElement *> out;
+  GstIterator *it = gst_bin_iterate_recurse (bin);
+  GValue item = G_VALUE_INIT;
+  for (bool done = false; !done;) {
+    switch (gst_iterator_next (it, &item)) {
+      case GST_ITERATOR_OK:
+        out.push_back (GST_ELEMENT (g_value_dup_object (&item)));
+        g_value_reset (&item);
+        break;
+      case GST_ITERATOR_RESYNC:
+        for (GstElement *e : out)
+          gst_object_unref (e);
+        out.clear ();
+        gst_iterator_resync (it);
+        break;
+      default:
+        done = true;
+        break;
+    }
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return out;
+}
+
 // After webrtcbin went to NULL: an element inside it that still runs is set
 // to NULL too. webrtcbin keeps its SCTP transport's sctpenc out of state
 // changes (locked) until DTLS is up, then lets it follow again from its own
@@ -802,38 +831,15 @@ namespace {
 void
 stop_stragglers (GstElement *webrtcbin)
 {
-  std::vector<GstElement *> running;
-  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (webrtcbin));
-  GValue item = G_VALUE_INIT;
-  for (bool done = false; !done;) {
-    switch (gst_iterator_next (it, &item)) {
-      case GST_ITERATOR_OK: {
-        auto *e = GST_ELEMENT (g_value_get_object (&item));
-        GST_OBJECT_LOCK (e);
-        const bool runs = GST_STATE (e) != GST_STATE_NULL ||
-            GST_STATE_PENDING (e) != GST_STATE_VOID_PENDING;
-        GST_OBJECT_UNLOCK (e);
-        if (runs)
-          running.push_back (GST_ELEMENT (gst_object_ref (e)));
-        g_value_reset (&item);
-        break;
-      }
-      case GST_ITERATOR_RESYNC:
-        for (GstElement *e : running)
-          gst_object_unref (e);
-        running.clear ();
-        gst_iterator_resync (it);
-        break;
-      default:
-        done = true;
-        break;
+  for (GstElement *e : elements_inside (GST_BIN (webrtcbin))) {
+    GST_OBJECT_LOCK (e);
+    const bool runs = GST_STATE (e) != GST_STATE_NULL ||
+        GST_STATE_PENDING (e) != GST_STATE_VOID_PENDING;
+    GST_OBJECT_UNLOCK (e);
+    if (runs) {
+      GST_INFO_OBJECT (e, "still running in a stopped webrtcbin: stopping it");
+      gst_element_set_state (e, GST_STATE_NULL);
     }
-  }
-  g_value_unset (&item);
-  gst_iterator_free (it);
-  for (GstElement *e : running) {
-    GST_INFO_OBJECT (e, "still running in a stopped webrtcbin: stopping it");
-    gst_element_set_state (e, GST_STATE_NULL);
     gst_object_unref (e);
   }
 }
@@ -873,22 +879,15 @@ WebrtcSession::close ()
 void
 stop_data_sends (GstElement *webrtcbin)
 {
-  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (webrtcbin));
-  GValue item = G_VALUE_INIT;
-  std::vector<GstPad *> pads;
-  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    auto *e = GST_ELEMENT (g_value_get_object (&item));
+  for (GstElement *e : elements_inside (GST_BIN (webrtcbin))) {
     GstElementFactory *f = gst_element_get_factory (e);
-    if (f && g_strcmp0 (GST_OBJECT_NAME (f), "sctpenc") == 0)
-      if (GstPad *src = gst_element_get_static_pad (e, "src"))
-        pads.push_back (src);
-    g_value_reset (&item);
-  }
-  g_value_unset (&item);
-  gst_iterator_free (it);
-  for (GstPad *src : pads) {
-    gst_pad_send_event (src, gst_event_new_flush_start ());
-    gst_object_unref (src);
+    if (f && g_strcmp0 (GST_OBJECT_NAME (f), "sctpenc") == 0) {
+      if (GstPad *src = gst_element_get_static_pad (e, "src")) {
+        gst_pad_send_event (src, gst_event_new_flush_start ());
+        gst_object_unref (src);
+      }
+    }
+    gst_object_unref (e);
   }
 }
 
