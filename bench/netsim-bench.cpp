@@ -294,16 +294,9 @@ run_ladder (unsigned n, int seconds, bool ladder)
   r.fps_thin = thin ? r.fps_thin / thin : NAN;
   std::string stats = sink.stats ("sink");
   r.encoders = stats_number (stats, "encoders");
-  std::string plain;
-  for (char c : stats)
-    if (c != '\\')
-      plain += c;
-  const std::string key = "rendition=(int)";
-  for (size_t p = plain.find (key); p != std::string::npos; p = plain.find (key, p + 1)) {
-    int k = atoi (plain.c_str () + p + key.size ());
+  for (int k : int_fields (stats, "rendition"))
     if (k >= 0 && k < 3)
       r.on[k]++;
-  }
   return r;
 }
 

@@ -16,7 +16,9 @@ constexpr double kOvershoot = 1.3;
 constexpr double kMinFrameShare = 0.85;
 constexpr unsigned kOvershootUpdates = 2;
 constexpr double kUpMargin = 1.25;
-constexpr int64_t kDownIntervalUs = 2000000, kUpIntervalUs = 10000000;
+constexpr int64_t kDownIntervalUs = 2000000;
+constexpr int64_t kUpIntervalUs = 3000000, kMaxUpIntervalUs = 48000000;
+constexpr int64_t kProbeUs = 10000000;  // a step down this soon after a step up: it failed
 constexpr double kNeedFading = 0.998;  // per update: halves in ~6 min
 
 int
@@ -27,7 +29,8 @@ even (double v)
 
 }  // namespace
 
-EncoderScaler::EncoderScaler (int width, int height, double fps) : fps_ (fps > 0 ? fps : 30)
+EncoderScaler::EncoderScaler (int width, int height, double fps)
+    : fps_ (fps > 0 ? fps : 30), up_interval_us_ (kUpIntervalUs)
 {
   for (double f : kFactors) {
     int w = f == 1.0 ? width : even (width * f);
@@ -60,20 +63,29 @@ EncoderScaler::update (uint32_t target_bps, uint32_t output_bps, double frame_sh
     need_bps_[step_] = std::max (need_bps_[step_], (double) output_bps);
   if (dropping)
     need_bps_[step_] = std::max (need_bps_[step_], target_bps / std::max (frame_share, 0.2));
+  // A step up that held for kProbeUs: the next one may come soon.
+  if (last_up_us_ >= 0 && now_us - last_up_us_ >= kProbeUs) {
+    last_up_us_ = -1;
+    up_interval_us_ = kUpIntervalUs;
+  }
   bool may_change_down = last_change_us_ < 0 || now_us - last_change_us_ >= kDownIntervalUs;
-  bool may_change_up = last_change_us_ < 0 || now_us - last_change_us_ >= kUpIntervalUs;
+  bool may_change_up = last_change_us_ < 0 || now_us - last_change_us_ >= up_interval_us_;
 
   if (step_ + 1 < steps_.size () && may_change_down &&
       (target_bps < floor_bps (step_) || over_count_ >= kOvershootUpdates)) {
     step_++;
     over_count_ = 0;
     last_change_us_ = now_us;
+    if (last_up_us_ >= 0) {  // the step up failed: wait longer before the next
+      up_interval_us_ = std::min (2 * up_interval_us_, kMaxUpIntervalUs);
+      last_up_us_ = -1;
+    }
     return true;
   }
   if (step_ > 0 && may_change_up && over_count_ == 0 &&
       target_bps >= kUpMargin * std::max<double> (floor_bps (step_ - 1), need_bps_[step_ - 1])) {
     step_--;
-    last_change_us_ = now_us;
+    last_change_us_ = last_up_us_ = now_us;
     return true;
   }
   return false;

@@ -15,12 +15,16 @@
 //   - for 2 seconds in a row the encoder dropped frames (put out less than
 //     85% of them) or put out more than 1.3 times its bitrate: the content
 //     needs more at that size than it is given;
-// and steps up again, at most every 10 s, once the bitrate is 1.25 times
-// what the bigger size needs: its floor, or what the encoder showed it
-// needed there (the most it put out when it overshot, or its bitrate over
-// the share of frames it kept when it dropped some), a memory that fades by
-// half in about 6 minutes, as content changes. Downward steps wait at least
-// 2 s apart: each size change costs a keyframe.
+// and steps up again once the bitrate is 1.25 times what the bigger size
+// needs: its floor, or what the encoder showed it needed there (the most it
+// put out when it overshot, or its bitrate over the share of frames it kept
+// when it dropped some), a memory that fades by half in about 6 minutes, as
+// content changes. Steps up wait 3 s apart while they hold: a sender whose
+// picture shrank sends less than its link allows, and its estimate grows
+// only with what it sends (see bandwidth.h), so a link that got faster is
+// found one step at a time. A step up that fails (a step down follows
+// within 10 s) doubles that wait, up to 48 s, until a step up holds again.
+// Downward steps wait at least 2 s apart: each size change costs a keyframe.
 //
 // Not thread-safe: the owner serialises calls (the sink's worker).
 #pragma once
@@ -58,6 +62,8 @@ private:
   size_t step_ = 0;
   unsigned over_count_ = 0;  // consecutive updates with the encoder short of bits
   int64_t last_change_us_ = -1;
+  int64_t last_up_us_ = -1;  // the last step up, while it may still fail
+  int64_t up_interval_us_;   // the least time between a change and a step up
 };
 
 }  // namespace rtcstream

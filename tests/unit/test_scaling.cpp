@@ -79,10 +79,37 @@ TEST (EncoderScaler, StepsUpOnlyOnceTheBitrateCoversWhatTheBiggerSizeNeeded)
   EXPECT_EQ (enc.run (s, 550000, 30, t), 3u);
   // 700 k: one step up, and no further (854x480 needs ~890 k).
   EXPECT_EQ (enc.run (s, 700000, 30, t), 2u);
-  // Plenty: back to the full size, one step per 10 s at most.
-  EXPECT_EQ (enc.run (s, 4000000, 5, t), 1u);
-  EXPECT_EQ (enc.run (s, 4000000, 5, t), 1u);
-  EXPECT_EQ (enc.run (s, 4000000, 6, t), 0u);
+  // Plenty: back to the full size, one step per 3 s at most while they hold.
+  EXPECT_EQ (enc.run (s, 4000000, 1, t), 1u);
+  EXPECT_EQ (enc.run (s, 4000000, 2, t), 1u);
+  EXPECT_EQ (enc.run (s, 4000000, 1, t), 0u);
+}
+
+TEST (EncoderScaler, AStepUpThatFailsDoublesTheWaitBeforeTheNext)
+{
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  auto tick = [&] (uint32_t target, double share) { return s.update (target, 0, share, t += kS); };
+  ASSERT_TRUE (tick (300000, 1));  // 854x480
+  tick (300000, 1);
+  ASSERT_TRUE (tick (300000, 1));  // 640x360
+  ASSERT_EQ (s.step (), 2u);
+  // The link got faster: up after 3 s, but the bigger picture drops frames
+  // (the content needs more than the floor said): down again.
+  int n = 0;
+  while (s.step () == 2 && n++ < 10)
+    tick (700000, 1);
+  ASSERT_EQ (s.step (), 1u);
+  tick (700000, 0.5);
+  tick (700000, 0.5);
+  ASSERT_EQ (s.step (), 2u);
+  // 640x360 keeps every frame: the next try waits 6 s, not 3.
+  int waited = 0;
+  while (s.step () == 2 && waited < 20) {
+    tick (2000000, 1);
+    waited++;
+  }
+  EXPECT_EQ (waited, 6);
 }
 
 TEST (EncoderScaler, AnEncoderOverItsBitrateStepsDownToo)
