@@ -34,13 +34,35 @@ struct Encoder {
 TEST (EncoderScaler, StepsFromTheInputsSizeDownToAQuarter)
 {
   EncoderScaler s (1280, 720, 30);
-  ASSERT_EQ (s.steps (), 5u);
+  ASSERT_EQ (s.steps (), 6u);  // 5 sizes, then the smallest at half the frame rate
   EXPECT_EQ (s.size ().width, 1280);
   EXPECT_EQ (s.size ().height, 720);
+  EXPECT_EQ (s.divisor (), 1);
   EXPECT_EQ (s.floor_bps (0), 829440u);  // 0.03 bit per pixel and frame
-  // No step under 160 pixels wide: 400, 266 and 200.
+  // At least 5000 bits a frame: 150 kbit/s at 30 fps, 75 at 15.
+  EXPECT_EQ (s.floor_bps (4), 150000u);
+  EXPECT_EQ (s.floor_bps (5), 75000u);
+  // No step under 160 pixels wide: 400, 266 and 200; then 200 at 15 fps.
   EncoderScaler small (400, 224, 30);
-  EXPECT_EQ (small.steps (), 3u);
+  EXPECT_EQ (small.steps (), 4u);
+  // An unknown frame rate is not stepped.
+  EXPECT_EQ (EncoderScaler (400, 224, 0).steps (), 3u);
+}
+
+TEST (EncoderScaler, ABitrateTooLowForTheSmallestSizeHalvesTheFrameRateAndBack)
+{
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  for (int i = 0; i < 12; i++, t += kS)
+    s.update (110000, 0, 1, t);  // under every size's floor at 30 fps, every 2 s
+  EXPECT_EQ (s.size ().width, 320);
+  EXPECT_EQ (s.divisor (), 2);
+  EXPECT_DOUBLE_EQ (s.fps (), 15);
+  // The link gets better: 30 fps again (1.25 times 150 kbit/s), the size
+  // next.
+  s.update (200000, 0, 1, t += 3 * kS);
+  EXPECT_EQ (s.divisor (), 1);
+  EXPECT_EQ (s.size ().width, 320);
 }
 
 TEST (EncoderScaler, ABitrateUnderTheFloorStepsDownEveryTwoSeconds)
