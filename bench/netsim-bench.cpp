@@ -87,6 +87,36 @@ percentile (std::vector<double> v, double p)
   return v[std::min (v.size () - 1, rank ? rank - 1 : 0)];
 }
 
+// Relays the SDP and ICE ("SIG ..." lines) of a bare webrtcbin pair
+// (rtcstream-bench's bl- roles) between its two processes, as
+// rtcstream-bench's orchestrator does, until stopped.
+class SigRelay {
+public:
+  SigRelay (Process &a, Process &b)
+      : thread_ ([this, &a, &b] {
+          auto sig = [] (const std::string &l) { return l.rfind ("SIG ", 0) == 0; };
+          while (on_) {
+            if (auto l = a.wait_line (sig, 20))
+              b.send (*l);
+            if (auto l = b.wait_line (sig, 20))
+              a.send (*l);
+          }
+        })
+  {
+  }
+  ~SigRelay () { stop (); }
+  void stop ()
+  {
+    on_ = false;
+    if (thread_.joinable ())
+      thread_.join ();
+  }
+
+private:
+  std::atomic<bool> on_ {true};
+  std::thread thread_;
+};
+
 // --- delay -------------------------------------------------------------------------
 
 void
@@ -282,21 +312,12 @@ run_compare (const CompareCase &c, bool bare, int seconds)
   std::unique_ptr<SignallingServer> server;
   std::unique_ptr<GstProcess> sink, src;
   std::unique_ptr<Process> prod, cons;
-  std::atomic<bool> relaying {true};
-  std::thread relay;
+  std::unique_ptr<SigRelay> relay;
   std::function<uint64_t ()> frames;
   if (bare) {
     prod = net.spawn (producer, {bench, "g2g-bl-producer"});
     cons = net.spawn (viewer, {bench, "g2g-bl-consumer", "200"});
-    relay = std::thread ([&] {
-      auto sig = [] (const std::string &l) { return l.rfind ("SIG ", 0) == 0; };
-      while (relaying) {
-        if (auto l = prod->wait_line (sig, 20))
-          cons->send (*l);
-        if (auto l = cons->wait_line (sig, 20))
-          prod->send (*l);
-      }
-    });
+    relay = std::make_unique<SigRelay> (*prod, *cons);
     frames = [&] () -> uint64_t {
       if (!cons->send ("count"))
         return 0;
@@ -360,9 +381,8 @@ run_compare (const CompareCase &c, bool bare, int seconds)
           std::to_string ((int) fps) + " fps";
   }
   r.ok = true;
-  relaying = false;
-  if (relay.joinable ())
-    relay.join ();
+  if (relay)
+    relay->stop ();
   return r;
 }
 
@@ -567,21 +587,11 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
   const bool bare = receiver.rfind ("bare-", 0) == 0;
   std::unique_ptr<SignallingServer> server;
   std::unique_ptr<Process> prod, cons;
-  std::atomic<bool> relaying{true};
-  std::thread relay;
+  std::unique_ptr<SigRelay> relay;
   if (bare) {
     prod = net.spawn (producer, {bench, "g2g-bl-producer"});
     cons = net.spawn (viewer, {bench, "g2g-bl-consumer", receiver.substr (5)});
-    // The SDP and ICE of the pair, relayed as rtcstream-bench's orchestrator does.
-    relay = std::thread ([&] {
-      auto sig = [] (const std::string &l) { return l.rfind ("SIG ", 0) == 0; };
-      while (relaying) {
-        if (auto l = prod->wait_line (sig, 20))
-          cons->send (*l);
-        if (auto l = cons->wait_line (sig, 20))
-          prod->send (*l);
-      }
-    });
+    relay = std::make_unique<SigRelay> (*prod, *cons);
   } else {
     server = std::make_unique<SignallingServer> (net, producer);
     prod = net.spawn (producer, {bench, "g2g-producer", server->uri ("cam")});
@@ -625,9 +635,8 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
       sin >> r.stage_n >> r.stage_queue >> r.stage_encode >> r.stage_pay;
     }
   }
-  relaying = false;
-  if (relay.joinable ())
-    relay.join ();
+  if (relay)
+    relay->stop ();
   if (!line) {
     r.why = "no answer from the consumer";
     return r;

@@ -236,11 +236,18 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
     set_encoder_frame_dropping (*g->codec, g->encoder, true);
     return;  // measured from now on
   }
+  // The second after a change mixes both settings (and the new size's
+  // first keyframe): it says nothing of either.
+  if (g->scaler_settling) {
+    g->scaler_settling = false;
+    return;
+  }
   if (g->scaler->update (target_bps, output, std::min (share, 1.0), now)) {
     GST_DEBUG_OBJECT (self, "%s encoder of %s: bitrate %u, put out %u bit/s and %.0f%% of "
         "the frames: step %zu", g->codec->name, g->input->name.c_str (), target_bps, output,
         share * 100, g->scaler->step ());
     set_size (self, g);
+    g->scaler_settling = true;
   }
 }
 
