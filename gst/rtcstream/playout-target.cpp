@@ -111,7 +111,8 @@ PlayoutTarget::retransmissions (int64_t now, uint64_t lost_or_recovered, int64_t
   // an attempt fails with 1 - (1 - p)^2), for no more than 1 packet in 5000
   // to be lost for good: one attempt up to ~1% of the packets, two to ~3%,
   // three to ~7%, four to ~11%, at most five.
-  const double p = packets > 0 ? std::min (1.0, (double) needed / packets) : 0;
+  // (One packet is no rate: a single loss leaves room for one attempt.)
+  const double p = packets > 0 && needed >= 2 ? std::min (1.0, (double) needed / packets) : 0;
   const double fail = 1 - (1 - p) * (1 - p);
   attempts_ = 1;
   for (double lost = p * fail; attempts_ < kMaxAttempts && lost > kLostForGood; lost *= fail)
