@@ -845,7 +845,7 @@ TEST_F (Streams, AChromiumViewerBehind500kbitsKeepsPlaying)
   // 500 kbit/s rtcstreamsrc viewer asserts the estimate below the cap):
   // the estimate counts IP packets with an assumed header size, the cap
   // Ethernet frames, and with loss cuts no longer below what arrives it
-  // sits at 93-101% of the cap behind Chromium.
+  // sat at 56-101% of the cap behind Chromium in 7 runs.
   EXPECT_LT (r.num ("estimate"), 1.05 * k500Kbit * 1000.0) << r.str ("stats");
   EXPECT_NE (r.str ("stats").find ("transport-cc"), std::string::npos) << r.str ("stats");
 }
