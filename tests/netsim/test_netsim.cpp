@@ -614,13 +614,11 @@ TEST_F (Streams, RandomLossWith40msRoundTripLosesAlmostNoFrame)
     std::cout << loss << "% loss, 40 ms round trip: " << 100 * r.num (loss)
               << "% of the camera's frames decoded: " << r.str (loss) << std::endl;
   EXPECT_GE (r.num ("5"), 0.97) << r.str ("5") << "\n" << r.log;
-  // Not yet the 97% at 10%: at 10% random loss the measured loss
-  // stands above the loss controller's 10% threshold every other period
-  // and GCC's rule cuts the estimate (and the picture) each time. Holding
-  // the estimate for loss without congestion reached 97%, but let
-  // retransmissions fill a 500 kbit/s link to Chromium (docs/elements.md).
-  // Asserted here: no collapse.
-  EXPECT_GE (r.num ("10"), 0.80) << r.str ("10") << "\n" << r.log;
+  // (At 10% the measured loss stands above 10% every other period: GCC's
+  // rule cut the estimate each time, the picture stepped down with a
+  // keyframe each time, and 86-98% were decoded. Random loss builds no
+  // queue, and the estimator now holds for it: bandwidth.h.)
+  EXPECT_GE (r.num ("10"), 0.97) << r.str ("10") << "\n" << r.log;
 }
 
 // A link too thin even for the smallest picture at the full frame rate
