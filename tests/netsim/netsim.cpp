@@ -387,7 +387,6 @@ Network::apply (Link &l, bool a_to_b)
 void
 Network::set_link (Link &link, const LinkConfig &config)
 {
-  std::lock_guard<std::mutex> lk (changes_);
   link.ab_ = link.ba_ = config;
   apply (link, true);
   apply (link, false);
@@ -396,7 +395,6 @@ Network::set_link (Link &link, const LinkConfig &config)
 void
 Network::set_direction (Link &link, const Host &from, const LinkConfig &config)
 {
-  std::lock_guard<std::mutex> lk (changes_);
   bool a_to_b = &from == link.a_;
   if (!a_to_b && &from != link.b_)
     throw Error ("netsim: " + from.name () + " is not an end of that link");
@@ -428,7 +426,6 @@ Network::wait_operational (Link &l)
 void
 Network::down (Link &link)
 {
-  std::lock_guard<std::mutex> lk (changes_);
   for (const char *end : {"la", "lb"})
     must ({"ip", "-n", link.netns_, "link", "set", end, "down"});
   link.up_ = false;
@@ -437,7 +434,6 @@ Network::down (Link &link)
 void
 Network::up (Link &link)
 {
-  std::lock_guard<std::mutex> lk (changes_);
   for (const char *end : {"la", "lb"})
     must ({"ip", "-n", link.netns_, "link", "set", end, "up"});
   wait_operational (link);
@@ -452,7 +448,6 @@ Network::up (Link &link)
 std::string
 Network::change_address (Host &end, Link &link)
 {
-  std::lock_guard<std::mutex> lk (changes_);
   bool is_a = &end == link.a_;
   if (!is_a && &end != link.b_)
     throw Error ("netsim: " + end.name () + " is not an end of that link");
