@@ -891,6 +891,24 @@ stop_data_sends (GstElement *webrtcbin)
   }
 }
 
+void
+stop_receiving (GstBin *bin)
+{
+  for (GstElement *e : elements_inside (bin)) {
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && g_strcmp0 (GST_OBJECT_NAME (f), "nicesrc") == 0) {
+      if (GstPad *src = gst_element_get_static_pad (e, "src")) {
+        gst_pad_add_probe (src, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
+            GST_PAD_PROBE_TYPE_BUFFER_LIST), [] (GstPad *, GstPadProbeInfo *, gpointer) {
+          return GST_PAD_PROBE_DROP;
+        }, nullptr, nullptr);
+        gst_object_unref (src);
+      }
+    }
+    gst_object_unref (e);
+  }
+}
+
 std::string
 session_of_message (GstBin *bin, GstMessage *msg)
 {

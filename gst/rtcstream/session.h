@@ -169,6 +169,15 @@ private:
 // Called before webrtcbin leaves PAUSED.
 void stop_data_sends (GstElement *webrtcbin);
 
+// Any thread: from now on the network's packets are dropped as they come
+// out of every nicesrc inside bin (the element, with all its sessions).
+// Called before the element leaves PAUSED: in GStreamer 1.22 a packet that
+// makes rtpbin ask webrtcbin for a payload type while webrtcbin changes
+// state waits for webrtcbin's lock, which the state change, waiting for
+// that streaming thread, never releases (a viewer stopped with Ctrl-C hung
+// so, rarely: the doc suite's H264 watcher).
+void stop_receiving (GstBin *bin);
+
 // The id of the session whose webrtcbin (a direct child of bin) posted msg,
 // from inside or itself; empty when msg comes from elsewhere. Elements use it
 // to turn one peer's errors (an SCTP association the peer aborted, a transport
