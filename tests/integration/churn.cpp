@@ -129,6 +129,7 @@ public:
   {
     std::string what = std::string ("churn viewer ") + std::to_string (index) + ", " +
         kind_name (kind);
+    reap_vanished (false);
     if (kind == Kind::clean) {
       Pipeline viewer ("rtcstreamsrc uri=" + uri_ + " ! fakesink name=v");
       if (!viewer.ok ())
@@ -143,7 +144,6 @@ public:
       viewer.stop ();
       return true;
     }
-    reap_vanished (false);
     auto launched = std::make_unique<LaunchProcess> ("gst-launch-1.0 -v rtcstreamsrc uri=" +
         uri_ + " ! fakesink silent=false");
     LaunchProcess &viewer = *launched;
