@@ -244,6 +244,8 @@ on_input_event (GstPad *pad, GstPadProbeInfo *info, gpointer user)
         if (in->ghost == pad) {
           first = in->caps == nullptr;
           gst_caps_replace (&in->caps, caps);
+          in->recent->set_encoded (in->kind == MediaKind::Video &&
+              codec_for_encoded_caps (caps) != nullptr);
         }
       }
     }
@@ -368,6 +370,14 @@ rtcstream_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   in->ghost = gst_ghost_pad_new_from_template (pad_name.c_str (), tee_sink, templ);
   gst_object_unref (tee_sink);
   gst_pad_add_probe (in->ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_input_event, self, nullptr);
+  if (video)
+    gst_pad_add_probe (in->ghost, GST_PAD_PROBE_TYPE_BUFFER,
+        [] (GstPad *, GstPadProbeInfo *info, gpointer recent) -> GstPadProbeReturn {
+          (*static_cast<std::shared_ptr<RecentFrames> *> (recent))->add (
+              GST_PAD_PROBE_INFO_BUFFER (info));
+          return GST_PAD_PROBE_OK;
+        }, new std::shared_ptr<RecentFrames> (in->recent),
+        [] (gpointer recent) { delete static_cast<std::shared_ptr<RecentFrames> *> (recent); });
   gst_pad_set_active (in->ghost, TRUE);
   GstPad *ghost = in->ghost;
   {

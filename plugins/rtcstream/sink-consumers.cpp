@@ -14,6 +14,10 @@ namespace rtcstream::sink {
 
 namespace {
 
+// How long after its DTLS is up a consumer of passed-through video gets the
+// frames since the last keyframe.
+constexpr guint kReplayAfterConnectedMs = 20;
+
 // Worker thread (the session bounces webrtcbin's state changes there).
 void
 on_consumer_state (RtcstreamSink *self, const std::string &session_id,
@@ -31,6 +35,19 @@ on_consumer_state (RtcstreamSink *self, const std::string &session_id,
       request_keyframe (qsink);
       gst_object_unref (qsink);
     }
+    // Passed-through video goes on with the frames since the last keyframe,
+    // a little later: the consumer's end of DTLS finishes after ours, and
+    // what comes before it has its SRTP keys is lost.
+    Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
+    st->worker->post_delayed (kReplayAfterConnectedMs, [ref, session_id] {
+      State *st = ref->state;
+      auto it = st->consumers.find (session_id);
+      if (!st->started || it == st->consumers.end ())
+        return;
+      for (Branch &b : it->second->branches)
+        if (b.group->recent)
+          replay_recent_frames (b.group_tee_pad, b.group->recent);
+    });
   } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
     std::string why = c->session->failure ();
     warn_consumer (self, c->session->peer_id (), why.empty ()

@@ -54,12 +54,130 @@ measure_encoded (GstPad *, GstPadProbeInfo *info, gpointer data)
   gsize size = gst_buffer_get_size (buf);
   group->encoded_bytes += size;
   group->encoded_frames++;
+  if (group->recent)
+    group->recent->add (buf);
   if (!GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
     group->keyframe_bits.store ((guint) std::min<gsize> (size * 8, G_MAXUINT));
     group->keyframe_wanted_since.store (0);
   }
   return GST_PAD_PROBE_OK;
 }
+
+}  // namespace
+
+// --- the frames since the last keyframe ------------------------------------------
+
+void
+RecentFrames::set_encoded (bool encoded)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  encoded_ = encoded;
+  if (!encoded)
+    clear ();
+}
+
+void
+RecentFrames::clear ()
+{
+  for (GstBuffer *b : frames_)
+    gst_buffer_unref (b);
+  frames_.clear ();
+  bytes_ = 0;
+}
+
+void
+RecentFrames::add (GstBuffer *buf)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  if (!encoded_)
+    return;
+  const bool key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (key)
+    clear ();
+  else if (frames_.empty ())
+    return;
+  const gsize size = gst_buffer_get_size (buf);
+  if (!GST_BUFFER_PTS_IS_VALID (buf) || frames_.size () >= kMaxFrames ||
+      bytes_ + size > kMaxBytes) {
+    clear ();  // too long since the keyframe to be worth replaying
+    return;
+  }
+  frames_.push_back (gst_buffer_ref (buf));
+  bytes_ += size;
+}
+
+std::vector<GstBuffer *>
+RecentFrames::replay_before (GstClockTime live_pts)
+{
+  std::vector<GstBuffer *> out;
+  std::lock_guard<std::mutex> lk (lock_);
+  // 100 us: 9 ticks of the 90 kHz RTP clock, and 150 frames within 15 ms.
+  const GstClockTime step = 100 * GST_USECOND;
+  if (!GST_CLOCK_TIME_IS_VALID (live_pts))
+    return out;
+  // The live frame itself went through the input first: it is not replayed.
+  size_t n = 0;
+  while (n < frames_.size () && GST_BUFFER_PTS (frames_[n]) < live_pts)
+    n++;
+  if (n == 0 || live_pts < (n + 1) * step)
+    return out;
+  for (size_t i = 0; i < n; i++)
+    if (GST_BUFFER_DTS_IS_VALID (frames_[i]) &&
+        GST_BUFFER_DTS (frames_[i]) != GST_BUFFER_PTS (frames_[i]))
+      return out;  // reordered frames: retiming them would break their order
+  // Retimed to follow each other closely: at their own pace the viewer's
+  // jitterbuffer would play them out, and keep the delay, over as long as
+  // they took to come.
+  GstClockTime pts = live_pts - n * step;
+  for (size_t i = 0; i < n; i++) {
+    GstBuffer *b = frames_[i];
+    GstBuffer *copy = gst_buffer_copy (b);
+    GST_BUFFER_PTS (copy) = pts;
+    GST_BUFFER_DTS (copy) = GST_BUFFER_DTS_IS_VALID (b) ? pts : GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DURATION (copy) = step;
+    out.push_back (copy);
+    pts += step;
+  }
+  return out;
+}
+
+namespace {
+
+// Streaming thread: see replay_recent_frames.
+GstPadProbeReturn
+replay_before_first (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto &recent = *static_cast<std::shared_ptr<RecentFrames> *> (data);
+  GstBuffer *live = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (!GST_BUFFER_FLAG_IS_SET (live, GST_BUFFER_FLAG_DELTA_UNIT))
+    return GST_PAD_PROBE_REMOVE;
+  std::vector<GstBuffer *> frames = recent->replay_before (GST_BUFFER_PTS (live));
+  GstPad *peer = gst_pad_get_peer (pad);
+  if (peer && !frames.empty ())
+    GST_DEBUG_OBJECT (pad, "starting with the %zu frames since the last keyframe",
+        frames.size ());
+  for (GstBuffer *b : frames) {
+    if (peer)
+      gst_pad_chain (peer, b);
+    else
+      gst_buffer_unref (b);
+  }
+  if (peer)
+    gst_object_unref (peer);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+}  // namespace
+
+void
+replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &recent)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, replay_before_first,
+      new std::shared_ptr<RecentFrames> (recent),
+      [] (gpointer data) { delete static_cast<std::shared_ptr<RecentFrames> *> (data); });
+}
+
+namespace {
 
 // --- keyframe requests ---------------------------------------------------------
 
@@ -249,6 +367,10 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     caps = in->caps ? gst_caps_ref (in->caps) : nullptr;
   }
   group->encodes = codec_for_encoded_caps (caps) == nullptr;
+  if (!group->encodes && codec->kind == MediaKind::Video) {
+    group->recent = std::make_shared<RecentFrames> ();
+    group->recent->set_encoded (true);
+  }
   if (caps)
     gst_caps_unref (caps);
   std::string base = in->name + "-" + codec->name;
@@ -347,6 +469,8 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     remove_elements (GST_BIN (self), els);
     return nullptr;
   }
+  if (group->recent)
+    replay_recent_frames (group->input_tee_pad, in->recent);
   if (group->rendition)
     GST_INFO_OBJECT (self, "encoding %s for %s, rendition %zu: %dx%d at %u bit/s", codec->name,
         in->name.c_str (), group->rendition, size->width, size->height, size->bps);

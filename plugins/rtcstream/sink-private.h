@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,9 +52,37 @@ enum ConsumerSignal {
 extern guint consumer_signals[N_CONSUMER_SIGNALS];
 extern guint message_signals[N_MESSAGE_SIGNALS];
 
+// Encoded video input, or a group passing it through: its frames since the
+// last keyframe (at most kMaxFrames and kMaxBytes; beyond that, none until
+// the next keyframe). A group made for the input mid-stream, and a consumer
+// joining the group, start with them: a picture at once rather than after a
+// keyframe request went round the upstream producer's limiter (a relay, the
+// server's WHEP players), or the next keyframe of an upstream that ignores
+// requests (a camera's H.264).
+class RecentFrames {
+public:
+  ~RecentFrames () { clear (); }
+  void set_encoded (bool encoded);
+  void add (GstBuffer *buf);  // streaming thread
+  // The frames, retimed 100 us apart to end just before the live frame
+  // live_pts, as new buffers (the caller owns them); none when there is
+  // nothing to replay or the frames are reordered (B-frames).
+  std::vector<GstBuffer *> replay_before (GstClockTime live_pts);
+
+private:
+  static constexpr size_t kMaxFrames = 150;
+  static constexpr gsize kMaxBytes = 4 * 1024 * 1024;
+  void clear ();
+  std::mutex lock_;
+  bool encoded_ = false;
+  std::vector<GstBuffer *> frames_;  // refs; the first is a keyframe
+  gsize bytes_ = 0;
+};
+
 struct InputStream {
   std::string name;         // video_0, audio_0
   MediaKind kind;
+  std::shared_ptr<RecentFrames> recent = std::make_shared<RecentFrames> ();
   GstPad *ghost = nullptr;  // owned by the element
   GstElement *tee = nullptr;
   GstElement *prefer = nullptr;    // capsfilter before fakesink
@@ -129,6 +158,9 @@ struct EncoderGroup {
   // The estimate of the consumer of a group that adapts to it alone (0:
   // none), which keyframes may not crowd out (sink-encoding.cpp).
   std::atomic<guint> keyframe_budget_bps{0};
+  // Encoded video passed through: its frames since the last keyframe, with
+  // which a consumer's branch starts (replay_recent_frames).
+  std::shared_ptr<RecentFrames> recent;
   RtcstreamSink *owner = nullptr;
 };
 
@@ -257,6 +289,9 @@ std::vector<const Codec *> candidate_codecs (const CommonSettings &s, const Inpu
     GstCaps *caps);
 // The group encoding input in codec, made on first use; null with error
 // filled when it cannot be made.
+// Any thread: the first frame through pad (to a new group or branch of
+// encoded video), if it is not a keyframe, comes after recent's frames.
+void replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &recent);
 EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *codec,
     std::string &error, size_t rendition = 0, const Rendition *size = nullptr);
 // Asks group's encoder for a keyframe (through the limiter).

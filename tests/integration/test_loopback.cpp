@@ -6,6 +6,7 @@
 // signalling is in memory, so each test takes a second or two. The same
 // behaviours through the real server are in test_streaming.cpp.
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -166,6 +167,39 @@ TEST_F (Loopback, PreEncodedVideoOnAWideLinkIsNotSaidTooBig)
       << v->frames << cons->all_errors () << prod->all_errors ();
   EXPECT_FALSE (prod->has_warning_containing ("cannot re-encode")) << prod->all_errors ();
   EXPECT_GT (stats_uint (prod->element ("sink"), "consumers"), 0u);
+}
+
+// Pre-encoded video whose upstream ignores keyframe requests (a camera's
+// stream; a relay whose producer holds requests back): a viewer that joins
+// mid-stream starts with the frames since the last keyframe rather than
+// waiting for the next one, which here never comes (the encoder makes one
+// at its start only). The first viewer's group and the second viewer's
+// branch of it both start so.
+TEST_F (Loopback, ViewersOfPassedThroughVideoStartMidStream)
+{
+  auto prod = producer (kVideo + " ! vp8enc name=enc deadline=1 keyframe-max-dist=100000 ! " +
+      sink ());
+  GstPad *enc_src = gst_element_get_static_pad (prod->element ("enc"), "src");
+  gst_pad_add_probe (enc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+      [] (GstPad *, GstPadProbeInfo *info, gpointer) -> GstPadProbeReturn {
+        return gst_video_event_is_force_key_unit (GST_PAD_PROBE_INFO_EVENT (info))
+            ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+      }, nullptr, nullptr);
+  gst_object_unref (enc_src);
+  auto encoded = prod->count ("enc");
+  ASSERT_TRUE (prod->wait_for ([&] { return encoded->frames >= 15; }, kTimeoutMs))
+      << prod->all_errors ();
+
+  auto one = consumer (src () + " ! fakesink name=v");
+  auto v1 = one->count ("v");
+  EXPECT_TRUE (one->wait_for ([&] { return v1->frames >= 10; }, kTimeoutMs))
+      << v1->frames << one->all_errors () << prod->all_errors ();
+  auto two = consumer (src () + " ! fakesink name=v");
+  auto v2 = two->count ("v");
+  EXPECT_TRUE (two->wait_for ([&] { return v2->frames >= 10; }, kTimeoutMs))
+      << v2->frames << two->all_errors () << prod->all_errors ();
+  EXPECT_EQ (stats_uint (prod->element ("sink"), "consumers"), 2u);
+  EXPECT_EQ (v2->caps_string ().rfind ("video/x-raw", 0), 0u) << v2->caps_string ();
 }
 
 // The sink offers the playout-delay extension on video; rtcstreamsrc's
