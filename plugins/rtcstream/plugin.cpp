@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <gst/gst.h>
 
+#include "rtcstream/abs-capture-time.h"
 #include "rtcstream/playout-delay.h"
 #include "rtcstream/signallers/janus-signaller.h"
 #include "rtcstream/signallers/whip-signaller.h"
@@ -23,6 +24,8 @@ plugin_init (GstPlugin *plugin)
   // The playout-delay RTP header extension, found by URI by payloaders and
   // depayloaders (rtcstreamsink's, and any webrtcbin's).
   ok |= rtcstream_playout_delay_extension_register (plugin);
+  // The abs-capture-time one: when each frame was captured.
+  ok |= rtcstream_abs_capture_time_extension_register (plugin);
   return ok;
 }
 

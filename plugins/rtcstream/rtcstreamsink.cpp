@@ -263,6 +263,48 @@ on_input_event (GstPad *pad, GstPadProbeInfo *info, gpointer user)
   return GST_PAD_PROBE_OK;
 }
 
+// Streaming thread: a video input's frame. It gets its capture time, unless
+// it came with one (a relay's): when it was captured, on the wall clock,
+// from its running time and the pipeline's clock, which the abs-capture-time
+// RTP header extension sends with it. Then it is kept for replays.
+GstPadProbeReturn
+on_video_input (GstPad *pad, GstPadProbeInfo *info, gpointer recent)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (!GST_CLOCK_TIME_IS_VALID (buffer_capture_time (buf))) {
+    GstClockTime captured = ntp_now ();
+    GstElement *element = GST_ELEMENT (gst_pad_get_parent (pad));
+    GstEvent *seg_ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+    if (element && seg_ev && GST_BUFFER_PTS_IS_VALID (buf)) {
+      const GstSegment *seg;
+      gst_event_parse_segment (seg_ev, &seg);
+      GstClockTime running = gst_segment_to_running_time (seg, GST_FORMAT_TIME,
+          GST_BUFFER_PTS (buf));
+      GstClock *clock = gst_element_get_clock (element);
+      if (clock && GST_CLOCK_TIME_IS_VALID (running)) {
+        const GstClockTime at = gst_element_get_base_time (element) + running;
+        const GstClockTime now = gst_clock_get_time (clock);
+        // How long ago it was captured (a live source's PTS is its capture).
+        if (now >= at)
+          captured -= std::min (now - at, captured);
+        else
+          captured += at - now;
+      }
+      if (clock)
+        gst_object_unref (clock);
+    }
+    if (seg_ev)
+      gst_event_unref (seg_ev);
+    if (element)
+      gst_object_unref (element);
+    buf = gst_buffer_make_writable (buf);
+    set_buffer_capture_time (buf, captured);
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+  }
+  (*static_cast<std::shared_ptr<RecentFrames> *> (recent))->add (buf);
+  return GST_PAD_PROBE_OK;
+}
+
 }  // namespace
 
 void
@@ -371,12 +413,8 @@ rtcstream_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   gst_object_unref (tee_sink);
   gst_pad_add_probe (in->ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_input_event, self, nullptr);
   if (video)
-    gst_pad_add_probe (in->ghost, GST_PAD_PROBE_TYPE_BUFFER,
-        [] (GstPad *, GstPadProbeInfo *info, gpointer recent) -> GstPadProbeReturn {
-          (*static_cast<std::shared_ptr<RecentFrames> *> (recent))->add (
-              GST_PAD_PROBE_INFO_BUFFER (info));
-          return GST_PAD_PROBE_OK;
-        }, new std::shared_ptr<RecentFrames> (in->recent),
+    gst_pad_add_probe (in->ghost, GST_PAD_PROBE_TYPE_BUFFER, on_video_input,
+        new std::shared_ptr<RecentFrames> (in->recent),
         [] (gpointer recent) { delete static_cast<std::shared_ptr<RecentFrames> *> (recent); });
   gst_pad_set_active (in->ghost, TRUE);
   GstPad *ghost = in->ghost;

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "rtcstream/abs-capture-time.h"
 #include "rtcstream/datachannel.h"
 #include "rtcstream/signallers/base-signaller.h"
 #include "rtcstream/worker.h"
@@ -107,25 +108,32 @@ on_new_transceiver (GstElement *, GstWebRTCRTPTransceiver *trans, gpointer user)
         gst_caps_append (prefs, rtp_match_caps (*c));
   }
   {
-    guint twcc_id, delay_id;
+    guint twcc_id, delay_id, capture_id;
     {
       std::lock_guard<std::mutex> lk (self->state->lock);
       twcc_id = self->state->offer_twcc_id;
       delay_id = self->state->offer_playout_delay_id;
+      capture_id = self->state->offer_capture_time_id;
     }
     // Accept the transport-wide congestion control feedback the producer
     // offers (with its id): webrtcbin answers only the header extensions that
     // the codec preferences name, and the producer adapts its bitrate to it.
     // And, on video, the playout delay it asks for (read by the depayloader:
-    // rtcstream/playout-delay.h).
+    // rtcstream/playout-delay.h), and each frame's capture time
+    // (rtcstream/abs-capture-time.h: the depayloader puts it on the frame).
     const std::string twcc = "extmap-" + std::to_string (twcc_id);
     const std::string delay = "extmap-" + std::to_string (delay_id);
+    const std::string capture = "extmap-" + std::to_string (capture_id);
     for (guint i = 0; i < gst_caps_get_size (prefs); i++) {
       GstStructure *st = gst_caps_get_structure (prefs, i);
       if (twcc_id)
         gst_structure_set (st, twcc.c_str (), G_TYPE_STRING, kTwccExtensionUri, nullptr);
-      if (delay_id && g_strcmp0 (gst_structure_get_string (st, "media"), "video") == 0)
+      const bool video = g_strcmp0 (gst_structure_get_string (st, "media"), "video") == 0;
+      if (delay_id && video)
         gst_structure_set (st, delay.c_str (), G_TYPE_STRING, kPlayoutDelayExtensionUri,
+            nullptr);
+      if (capture_id && video)
+        gst_structure_set (st, capture.c_str (), G_TYPE_STRING, kAbsCaptureTimeExtensionUri,
             nullptr);
     }
   }
@@ -484,6 +492,7 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
       first = st->outputs.empty ();
       st->offer_twcc_id = sdp_extmap_id (holder->sdp, kTwccExtensionUri);
       st->offer_playout_delay_id = sdp_extmap_id (holder->sdp, kPlayoutDelayExtensionUri);
+      st->offer_capture_time_id = sdp_extmap_id (holder->sdp, kAbsCaptureTimeExtensionUri);
     }
     // The pads first, before the answer: what downstream takes decides the
     // codecs each media is answered with. (A later offer renegotiates the
@@ -656,7 +665,14 @@ build_stats (RtcstreamSrc *self)
       st->latency_ms == kAdaptiveLatency, 0, 0};
   if (playout)
     ps = playout->stats ();
+  gint capture_age_ms = -1;
+  for (const Output &o : st->outputs) {
+    const gint64 us = o.kind == MediaKind::Video ? o.flow->capture_age_us.load () : -1;
+    if (us >= 0)
+      capture_age_ms = (gint) (us / 1000);
+  }
   GstStructure *s = gst_structure_new ("application/x-rtcstreamsrc-stats",
+      "capture-age", G_TYPE_INT, capture_age_ms,
       "latency", G_TYPE_UINT, ps.latency_ms,
       "latency-adaptive", G_TYPE_BOOLEAN, ps.adaptive,
       "network-delay", G_TYPE_UINT, ps.delay_ms,
@@ -889,7 +905,11 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
           "producer-id, state, streams, bytes-received, packets-lost, local-candidate-type, "
           "remote-candidate-type; latency (the playout delay now, ms), latency-adaptive, "
           "network-delay (the largest packet delay of the last 2 s, ms: what jitter and "
-          "reordering ask for), packets-late (dropped by the jitterbuffers as too late)",
+          "reordering ask for), packets-late (dropped by the jitterbuffers as too late), "
+          "capture-age (ms from the last video frame's capture at the producer, which it "
+          "sends in the abs-capture-time RTP header extension, to its leaving the element, "
+          "by this host's wall clock: on one host, or with both clocks on NTP, the "
+          "glass-to-glass latency less the sink's part; -1: not sent)",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_NAVIGATION,
       g_param_spec_boolean ("navigation", "Navigation",

@@ -93,39 +93,50 @@ offered_mline (const GstWebRTCSessionDescription *offer, const InputStream &in,
   return -1;
 }
 
-// Asks for the playout-delay extension on a video input's codec
-// preferences, with the id id: the payloader then negotiates it with
-// webrtcbin and asks for an implementation (on_request_extension).
+// Asks for an RTP header extension of ours (playout-delay, abs-capture-
+// time) on a video input's codec preferences, with the id id: the payloader
+// then negotiates it with webrtcbin and asks for an implementation
+// (on_request_extension).
 void
-add_playout_delay_extmap (GstCaps *caps, guint id)
+add_extmap (GstCaps *caps, guint id, const char *uri)
 {
   const std::string field = "extmap-" + std::to_string (id);
   for (guint k = 0; k < gst_caps_get_size (caps); k++)
-    gst_structure_set (gst_caps_get_structure (caps, k), field.c_str (), G_TYPE_STRING,
-        kPlayoutDelayExtensionUri, nullptr);
+    gst_structure_set (gst_caps_get_structure (caps, k), field.c_str (), G_TYPE_STRING, uri,
+        nullptr);
 }
 
 // What a video payloader's request-extension handler gives it.
-struct PlayoutDelayRequest {
-  guint id;  // the negotiated id, 0 when the answer left the extension out
+struct ExtensionRequest {
+  // The negotiated ids, 0 when the answer left the extension out.
+  guint playout_delay_id;
   guint min_ms, max_ms;
+  guint capture_time_id;
 };
 
-// The payloader's streaming thread, when its caps name the extension: our
-// extension with the element's values, when the answer has it; nothing
-// (not even the registry's default) when it does not.
+// The payloader's streaming thread, when its caps name an extension of
+// ours: ours (playout delay with the element's values), when the answer has
+// it; nothing (not even the registry's default) when it does not.
 GstRTPHeaderExtension *
 on_request_extension (GstElement *payloader, guint ext_id, const char *uri, gpointer data)
 {
-  if (g_strcmp0 (uri, kPlayoutDelayExtensionUri) != 0)
+  const auto *req = static_cast<const ExtensionRequest *> (data);
+  GstRTPHeaderExtension *ext = nullptr;
+  if (g_strcmp0 (uri, kPlayoutDelayExtensionUri) == 0) {
+    if (req->playout_delay_id && req->playout_delay_id == ext_id)
+      ext = GST_RTP_HEADER_EXTENSION (g_object_new (RTCSTREAM_TYPE_PLAYOUT_DELAY_EXTENSION,
+          "min-delay", req->min_ms, "max-delay", req->max_ms, nullptr));
+  } else if (g_strcmp0 (uri, kAbsCaptureTimeExtensionUri) == 0) {
+    if (req->capture_time_id && req->capture_time_id == ext_id)
+      ext = GST_RTP_HEADER_EXTENSION (
+          g_object_new (RTCSTREAM_TYPE_ABS_CAPTURE_TIME_EXTENSION, nullptr));
+  } else {
     return nullptr;  // the payloader's own choice (TWCC...)
-  const auto *req = static_cast<const PlayoutDelayRequest *> (data);
-  if (req->id == 0 || req->id != ext_id) {
+  }
+  if (!ext) {
     g_signal_stop_emission_by_name (payloader, "request-extension");
     return nullptr;
   }
-  auto *ext = GST_RTP_HEADER_EXTENSION (g_object_new (RTCSTREAM_TYPE_PLAYOUT_DELAY_EXTENSION,
-      "min-delay", req->min_ms, "max-delay", req->max_ms, nullptr));
   gst_object_ref_sink (ext);
   gst_rtp_header_extension_set_id (ext, ext_id);
   return ext;
@@ -210,12 +221,16 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
       taken.push_back (static_cast<guint> (mline));
       for (const CodecChoice &choice : matching)
         gst_caps_append (offer_caps, preference_caps (choice, true));
-      // A consumer that offers the playout-delay extension (Chromium does)
-      // gets it with its id.
+      // A consumer that offers the playout-delay or abs-capture-time
+      // extension (Chromium does) gets it with its id.
       const guint delay_id = sdp_media_extmap_id (offer->sdp, static_cast<guint> (mline),
           kPlayoutDelayExtensionUri);
       if (in->kind == MediaKind::Video && delay_id && c->playout_delay.enabled ())
-        add_playout_delay_extmap (offer_caps, delay_id);
+        add_extmap (offer_caps, delay_id, kPlayoutDelayExtensionUri);
+      const guint capture_id = sdp_media_extmap_id (offer->sdp, static_cast<guint> (mline),
+          kAbsCaptureTimeExtensionUri);
+      if (in->kind == MediaKind::Video && capture_id)
+        add_extmap (offer_caps, capture_id, kAbsCaptureTimeExtensionUri);
       // Named after its m-line, so webrtcbin ties it to that m-line's
       // transceiver (an unnamed pad is numbered by request order, and a
       // rejected m-line before it got its pad: webrtcbin then aborted).
@@ -227,7 +242,9 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
       for (const Codec *codec : codecs)
         gst_caps_append (offer_caps, rtp_caps (*codec, codec->default_pt, true));
       if (in->kind == MediaKind::Video && c->playout_delay.enabled ())
-        add_playout_delay_extmap (offer_caps, kPlayoutDelayExtensionId);
+        add_extmap (offer_caps, kPlayoutDelayExtensionId, kPlayoutDelayExtensionUri);
+      if (in->kind == MediaKind::Video)
+        add_extmap (offer_caps, kAbsCaptureTimeExtensionId, kAbsCaptureTimeExtensionUri);
       pad = gst_element_request_pad_simple (c->session->webrtcbin (), "sink_%u");
     }
     const guint ssrc = g_random_int ();
@@ -385,17 +402,19 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     if (b.payloader && i < c->ssrcs.size ())
       g_object_set (b.payloader, "ssrc", c->ssrcs[i], nullptr);
     if (b.payloader && in->kind == MediaKind::Video) {
-      // The playout delay goes on the video when the answer has it.
+      // The playout delay and the capture time go on the video when the
+      // answer has them.
       const PlayoutDelaySettings &pd = c->playout_delay;
-      auto *req = new PlayoutDelayRequest {
+      auto *req = new ExtensionRequest {
           pd.enabled () ? sdp_media_extmap_id (answer->sdp, mline, kPlayoutDelayExtensionUri)
                         : 0,
           static_cast<guint> (std::min (pd.min_ms, pd.max_ms)),
-          static_cast<guint> (pd.max_ms)};
+          static_cast<guint> (pd.max_ms),
+          sdp_media_extmap_id (answer->sdp, mline, kAbsCaptureTimeExtensionUri)};
       g_signal_connect_data (b.payloader, "request-extension", G_CALLBACK (on_request_extension),
-          req, [] (gpointer data, GClosure *) { delete static_cast<PlayoutDelayRequest *> (data); },
+          req, [] (gpointer data, GClosure *) { delete static_cast<ExtensionRequest *> (data); },
           (GConnectFlags) 0);
-      if (req->id) {
+      if (req->playout_delay_id) {
         std::lock_guard<std::mutex> lk (st->lock);
         c->playout_delay_sent = std::to_string (req->min_ms) + "," + std::to_string (req->max_ms);
       }
@@ -413,6 +432,8 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     gst_element_sync_state_with_parent (b.payloader);
     gst_element_sync_state_with_parent (b.queue);
     b.group_tee_pad = gst_element_request_pad_simple (group->tee, "src_%u");
+    if (group->recent)
+      replay_on_keyframe_requests (b.group_tee_pad, group->recent);
     GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
     ok = ok && gst_pad_link (b.group_tee_pad, qsink) == GST_PAD_LINK_OK;
     group->consumers++;

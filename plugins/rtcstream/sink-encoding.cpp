@@ -143,12 +143,23 @@ RecentFrames::replay_before (GstClockTime live_pts)
 
 namespace {
 
+// Set on a pad while a replay waits for its next frame (object lock).
+GQuark
+replay_pending_quark ()
+{
+  static GQuark q = g_quark_from_static_string ("rtcstream-replay-pending");
+  return q;
+}
+
 // Streaming thread: see replay_recent_frames.
 GstPadProbeReturn
 replay_before_first (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   auto &recent = *static_cast<std::shared_ptr<RecentFrames> *> (data);
   GstBuffer *live = GST_PAD_PROBE_INFO_BUFFER (info);
+  GST_OBJECT_LOCK (pad);
+  g_object_set_qdata (G_OBJECT (pad), replay_pending_quark (), nullptr);
+  GST_OBJECT_UNLOCK (pad);
   if (!GST_BUFFER_FLAG_IS_SET (live, GST_BUFFER_FLAG_DELTA_UNIT))
     return GST_PAD_PROBE_REMOVE;
   std::vector<GstBuffer *> frames = recent->replay_before (GST_BUFFER_PTS (live));
@@ -172,8 +183,27 @@ replay_before_first (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 void
 replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &recent)
 {
+  GST_OBJECT_LOCK (pad);
+  const bool pending = g_object_get_qdata (G_OBJECT (pad), replay_pending_quark ()) != nullptr;
+  if (!pending)
+    g_object_set_qdata (G_OBJECT (pad), replay_pending_quark (), GINT_TO_POINTER (1));
+  GST_OBJECT_UNLOCK (pad);
+  if (pending)
+    return;  // one replay before the next frame is enough
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, replay_before_first,
       new std::shared_ptr<RecentFrames> (recent),
+      [] (gpointer data) { delete static_cast<std::shared_ptr<RecentFrames> *> (data); });
+}
+
+void
+replay_on_keyframe_requests (GstPad *pad, const std::shared_ptr<RecentFrames> &recent)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+      [] (GstPad *p, GstPadProbeInfo *info, gpointer data) -> GstPadProbeReturn {
+        if (gst_video_event_is_force_key_unit (GST_PAD_PROBE_INFO_EVENT (info)))
+          replay_recent_frames (p, *static_cast<std::shared_ptr<RecentFrames> *> (data));
+        return GST_PAD_PROBE_OK;  // and upstream, where the next keyframe comes from
+      }, new std::shared_ptr<RecentFrames> (recent),
       [] (gpointer data) { delete static_cast<std::shared_ptr<RecentFrames> *> (data); });
 }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "element.h"
+#include "rtcstream/abs-capture-time.h"
 #include "rtcstream/bandwidth.h"
 #include "rtcstream/codecs.h"
 #include "rtcstream/datastream.h"
@@ -292,6 +293,10 @@ std::vector<const Codec *> candidate_codecs (const CommonSettings &s, const Inpu
 // Any thread: the first frame through pad (to a new group or branch of
 // encoded video), if it is not a keyframe, comes after recent's frames.
 void replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &recent);
+// Any thread: replay_recent_frames on pad whenever a keyframe request (a
+// consumer's PLI) goes up through it: a consumer that lost the first
+// replay, or a keyframe later, gets one without waiting for upstream.
+void replay_on_keyframe_requests (GstPad *pad, const std::shared_ptr<RecentFrames> &recent);
 EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *codec,
     std::string &error, size_t rendition = 0, const Rendition *size = nullptr);
 // Asks group's encoder for a keyframe (through the limiter).

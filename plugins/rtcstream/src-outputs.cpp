@@ -18,6 +18,9 @@
 
 #include <algorithm>
 #include <mutex>
+#include <type_traits>
+
+#include "rtcstream/abs-capture-time.h"
 
 namespace rtcstream::src {
 
@@ -95,6 +98,12 @@ output_chain (GstPad *internal, GstObject *ghost, Data *data)
   if (drops (GST_PAD (ghost))) {
     gst_mini_object_unref (GST_MINI_OBJECT_CAST (data));
     return GST_FLOW_OK;
+  }
+  if constexpr (std::is_same_v<Data, GstBuffer>) {
+    const GstClockTime captured = buffer_capture_time (data);
+    if (GST_CLOCK_TIME_IS_VALID (captured))
+      flow_of (GST_PAD (ghost))->capture_age_us.store (
+          GST_CLOCK_DIFF (captured, ntp_now ()) / GST_USECOND);
   }
   return after_push (GST_PAD (ghost), Forward (internal, ghost, data));
 }

@@ -41,6 +41,10 @@ struct OutputFlow {
   // Downstream returned EOS (a sink's num-buffers, a muxer that has enough),
   // or the pad got EOS without ever carrying media: nothing more goes out.
   std::atomic<bool> done{false};
+  // Video: how long before it went out the last frame was captured at the
+  // producer (its abs-capture-time, on this host's wall clock), in us; -1
+  // when no frame carried a capture time.
+  std::atomic<gint64> capture_age_us{-1};
 };
 
 // One pad of the element: one audio or video media of the session.
@@ -174,6 +178,7 @@ struct State : ElementCore {
   // The same for the playout-delay extension (its video depayloaders read
   // what the producer asks for).
   guint offer_playout_delay_id = 0;
+  guint offer_capture_time_id = 0;  // abs-capture-time (rtcstream/abs-capture-time.h)
 };
 
 // A media to expose a pad for: its m-line and kind, and the codecs the

@@ -275,6 +275,17 @@ export class Viewer extends EventTarget {
     return playoutDelayNegotiated(this.pc);
   }
 
+  /**
+   * The video receiver's synchronization sources: with the abs-capture-time
+   * RTP header extension (rtcstreamsink sends it), each has the capture time
+   * of the last frame received (captureTimestamp, the producer's NTP clock)
+   * and when it came (timestamp).
+   */
+  captureSources () {
+    const receiver = this.pc.getReceivers().find((r) => r.track?.kind === 'video');
+    return receiver ? receiver.getSynchronizationSources() : [];
+  }
+
   /** Ends the session (tells the producer unless it ended it). */
   stop (tellServer = true, why = 'stopped') {
     if (this.ended) return;

@@ -12,12 +12,17 @@
 // the capture time, in the sender's clock, of what plays now
 // (estimatedPlayoutTimestamp, which Chromium derives from the sender's RTCP
 // reports; a GStreamer sender dates them when it sends, so this leaves out
-// its capture and encoding). The numbers each have a sparkline of their
-// last 30 values.
+// its capture and encoding), and glass to glass where the sender sends each
+// frame's capture time (the abs-capture-time RTP header extension, which
+// rtcstreamsink sends): from the capture of the last frame received to its
+// reception (getSynchronizationSources: captureTimestamp, timestamp), plus
+// the playout delay; decoding and display are not in it. The numbers each
+// have a sparkline of their last 30 values.
 //
 //   import { StatsOverlay } from '/stats-overlay.js';
 //   const overlay = new StatsOverlay(tile, () => viewer.getStats(),
-//     { playoutDelayExtension: () => viewer.playoutDelayExtension() });
+//     { playoutDelayExtension: () => viewer.playoutDelayExtension(),
+//       captureSources: () => viewer.captureSources() });
 //   overlay.visible = false;   // hides it and stops polling
 //   overlay.stop();            // for good
 
@@ -34,6 +39,7 @@ const ROWS = [
   ['playout', 'jb ms', (v) => v.toFixed(1), 'playout'],
   ['extension', 'pd ext', (v) => (v ? 'sent' : 'no'), null],
   ['e2e', 'e2e ms', (v) => v.toFixed(0), 'e2e'],
+  ['g2g', 'g2g ms', (v) => v.toFixed(0), 'g2g'],
 ];
 
 // NTP time (ms since 1900) less Unix time (ms since 1970).
@@ -115,11 +121,27 @@ function sparkline (canvas, values) {
   g.stroke();
 }
 
+/**
+ * Glass to glass (ms) from the video receiver's synchronization sources and
+ * the playout delay: capture to reception, by the sender's and this
+ * machine's clocks (undefined when they disagree by seconds, or nothing
+ * carries a capture time), plus the jitter buffer's time.
+ */
+export function glassToGlass (sources, playout) {
+  const s = sources?.find((x) => x.captureTimestamp > 0 && x.timestamp > 0);
+  if (!s) return undefined;
+  const received = s.timestamp + NTP_UNIX_MS - s.captureTimestamp;
+  if (!(received >= 0 && received < 10000)) return undefined;
+  return received + (playout ?? 0);
+}
+
 /** The overlay: a .stats element appended to `parent` (which should be positioned). */
 export class StatsOverlay {
-  constructor (parent, getStats, { intervalMs = 1000, playoutDelayExtension = null } = {}) {
+  constructor (parent, getStats,
+    { intervalMs = 1000, playoutDelayExtension = null, captureSources = null } = {}) {
     this.getStats = getStats;
     this.playoutDelayExtension = playoutDelayExtension;
+    this.captureSources = captureSources;
     this.intervalMs = intervalMs;
     this.history = {};
     this.cells = {};
@@ -173,6 +195,9 @@ export class StatsOverlay {
       if (gen !== this.gen || this.stopped) return;
       this.prev = sample(report, this.prev);
       if (this.playoutDelayExtension) this.prev.extension = this.playoutDelayExtension();
+      if (this.captureSources) {
+        this.prev.g2g = glassToGlass(this.captureSources(), this.prev.playout);
+      }
       this.show(this.prev);
     } catch { /* a closed connection: stop () ends the loop */ }
     if (gen === this.gen && !this.stopped) {

@@ -80,8 +80,8 @@ async function playsWell (name, mimeType) {
 // What the stats overlay of the tile `name` shows, once it shows `codec`,
 // 320x240, a bitrate above 0, and the latency: Chromium's playout delay (its
 // jitter buffer's time per frame), that the producer sends the playout-delay
-// extension (rtcstreamsink does by default), and the sender-to-screen delay
-// (producer and browser share this host's clock).
+// extension (rtcstreamsink does by default), the sender-to-screen delay
+// and glass to glass (producer and browser share this host's clock).
 async function overlayShows (name, codec) {
   try {
     const o = await waitFor(`${name}: the stats overlay to show ${codec}, 320x240, a bitrate and the latency`, () =>
@@ -94,19 +94,22 @@ async function overlayShows (name, codec) {
           playout: cell('playout'),
           extension: cell('extension'),
           e2e: cell('e2e'),
+          g2g: cell('g2g'),
           sparklines: e.querySelectorAll('canvas').length,
         };
       }).then((o) => ({
         ...o, ok: o.visible && o.text.includes(codec) && o.text.includes('320x240') && o.bitrate > 0
-          && o.playout !== '–' && o.extension !== '–' && o.e2e !== '–',
+          && o.playout !== '–' && o.extension !== '–' && o.e2e !== '–' && o.g2g !== '–',
       }), () => null));
     assert.ok(o.sparklines >= 5, 'the numbers have sparklines');
     assert.equal(o.extension, 'sent', 'the producer sends the playout-delay extension');
     // Playout and sender-to-screen delay in ms: numbers, and sane on one host.
     assert.ok(Number(o.playout) >= 0 && Number(o.playout) < 500, `playout delay ${o.playout}`);
     assert.ok(Number(o.e2e) >= 0 && Number(o.e2e) < 1000, `sender to screen ${o.e2e}`);
+    // Glass to glass from the capture times the producer sends.
+    assert.ok(Number(o.g2g) > 0 && Number(o.g2g) < 1000, `glass to glass ${o.g2g}`);
     console.log(`${name}: overlay: playout ${o.playout} ms, extension ${o.extension}, `
-      + `sender to screen ${o.e2e} ms`);
+      + `sender to screen ${o.e2e} ms, glass to glass ${o.g2g} ms`);
     return o;
   } catch (err) {
     err.message += `\n${diagnostics()}`;
