@@ -32,12 +32,15 @@
 //     --receivers LIST adaptive, rtcstream-N (latency=N), bare-N, chromium
 //                      (the server's page in headless Chromium: capture to
 //                      expected display time; default
-//                      adaptive,bare-200,bare-50,bare-0,chromium)
+//                      adaptive,bare-200,bare-50,bare-0,chromium); adaptive@DIR,
+//                      rtcstream-N@DIR: that consumer loads the plugin of the
+//                      build dir DIR (DIR/plugins), e.g. one from before a change
 //     --seconds N      measured per run, after 6 s of warm-up (default 20)
 //     --reorder on     jitter that reorders packets (default off: FIFO)
 //                      (G2G_DEBUG=1 in the environment: the consumer logs its src's
 //                      stats and the pictures whose stamp does not read; G2G_SYNC=0:
-//                      pipeline consumers render on arrival, not on the clock)
+//                      pipeline consumers render on arrival, not on the clock;
+//                      G2G_DEADLINE=MS: their sink's processing-deadline, default 20)
 #include "netsim.h"
 #include "peers.h"
 
@@ -367,6 +370,7 @@ struct G2gResult {
   bool ok = false;
   double rendered = 0, expected = 0, dropped = 0, p50 = NAN, p90 = NAN, p99 = NAN, max = NAN;
   double target = -1, unreadable = 0;
+  double arrival = -1, wait = NAN;  // medians: capture to the sink's pad, its clock wait
   // Inside the producer, medians from the stamp (ms): out of the encoder's
   // queue, out of the encoder, out of the payloader (-1: not known).
   double stage_n = 0, stage_queue = -1, stage_encode = -1, stage_pay = -1;
@@ -431,8 +435,19 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
         return r;
       }
     } else {
-      const std::string latency = receiver == "adaptive" ? "-1" : receiver.substr (10);
-      cons = net.spawn (viewer, {bench, "g2g-consumer", server->uri ("cam"), latency});
+      // NAME@DIR: the consumer loads the plugin of another build dir (its
+      // plugins/), e.g. a copy of the one before a change.
+      const size_t at = receiver.find ('@');
+      const std::string name = receiver.substr (0, at);
+      const std::string latency = name == "adaptive" ? "-1" : name.substr (10);
+      if (at == std::string::npos) {
+        cons = net.spawn (viewer, {bench, "g2g-consumer", server->uri ("cam"), latency});
+      } else {
+        const std::string dir = receiver.substr (at + 1);
+        cons = net.spawn (viewer, {"env", "GST_PLUGIN_PATH=" + dir + "/plugins",
+            "GST_REGISTRY=" + dir + "/g2g-registry.bin", bench, "g2g-consumer",
+            server->uri ("cam"), latency});
+      }
     }
   }
   std::this_thread::sleep_for (std::chrono::seconds (6));
@@ -457,7 +472,7 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
   }
   std::istringstream in (line->substr (4));
   in >> r.rendered >> r.expected >> r.dropped >> r.p50 >> r.p90 >> r.p99 >> r.max >> r.target >>
-      r.unreadable;
+      r.unreadable >> r.arrival >> r.wait;
   r.ok = r.rendered > 0;
   if (!r.ok)
     r.why = "nothing rendered";
@@ -484,10 +499,13 @@ bench_g2g (const G2gOptions &o)
       G2gResult r = run_g2g (o, j, rcv);
       std::string link = j ? std::to_string (j) + " ± " + std::to_string (j) + " ms" +
               (o.reorder ? ", reordering" : "") : "clean";
-      std::string label = rcv == "adaptive" ? "rtcstreamsrc (adaptive)"
+      const size_t at = rcv.find ('@');
+      const std::string name = rcv.substr (0, at);
+      const std::string from = at == std::string::npos ? "" : ", " + rcv.substr (at + 1);
+      std::string label = name == "adaptive" ? "rtcstreamsrc (adaptive" + from + ")"
           : rcv == "chromium" ? "Chromium (server's page, playout-delay 0)"
           : rcv.rfind ("bare-", 0) == 0 ? "bare webrtcbin latency=" + rcv.substr (5)
-          : "rtcstreamsrc latency=" + rcv.substr (10);
+          : "rtcstreamsrc latency=" + name.substr (10) + from;
       if (!r.ok) {
         printf ("| %s | %s | failed: %s | | | | | | |\n", link.c_str (), label.c_str (),
             r.why.c_str ());
@@ -496,8 +514,12 @@ bench_g2g (const G2gOptions &o)
         if (r.stage_n > 0)
           snprintf (stages, sizeof stages, "%.1f / %.1f / %.1f", r.stage_queue, r.stage_encode,
               r.stage_pay);
-        printf ("| %s | %s | %.1f | %.1f | %.1f | %.0f / %.0f | %.0f | %s | %s |\n", link.c_str (),
-            label.c_str (), r.p50, r.p90, r.p99, r.rendered, r.expected, r.dropped,
+        // G2G_DEBUG: where the consumer's time went, on stderr.
+        if (r.arrival >= 0 && getenv ("G2G_DEBUG"))
+          fprintf (stderr, "%s: capture to the sink's pad %.1f ms, then its clock wait %.1f ms "
+              "(medians)\n", label.c_str (), r.arrival, r.wait);
+        printf ("| %s | %s | %.1f | %.1f | %.1f | %.0f / %.0f | %.0f | %s | %s |\n",
+            link.c_str (), label.c_str (), r.p50, r.p90, r.p99, r.rendered, r.expected, r.dropped,
             r.target >= 0 ? (std::to_string ((int) std::lround (r.target)) + " ms").c_str ()
                           : "-", stages);
       }

@@ -30,6 +30,7 @@
 //
 // This is a benchmark, not a test: it is not registered with `meson test`.
 
+#include <gst/base/base.h>
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
@@ -390,6 +391,10 @@ attach_stamper (GstElement *pipeline)
 struct G2g {
   std::mutex lock;
   std::vector<double> ms;       // capture to render, per picture rendered
+  // G2G_DEBUG: at the sink's pad, before its clock wait: capture to there,
+  // the wait ahead, arrival less the picture's timestamp; the sink's latency
+  std::vector<double> arrival, waits, behind;
+  double latency_ms = 0;
   guint64 first = 0, last = 0;  // stamps (µs) since the reset
   guint64 unreadable = 0;
   GstElement *sink = nullptr;
@@ -397,10 +402,10 @@ struct G2g {
   GstElement *src = nullptr;    // rtcstreamsrc, for its playout delay
   std::vector<double> targets;
 
-  static void on_handoff (GstElement *, GstBuffer *buf, GstPad *pad, gpointer data)
+  // The capture time (µs, wall clock) stamped in buf, read at now; false:
+  // no readable stamp.
+  static bool stamp_of (GstBuffer *buf, GstPad *pad, gint64 now, guint64 *out)
   {
-    auto *g = static_cast<G2g *> (data);
-    const gint64 now = stamp_now_us ();
     GstCaps *caps = gst_pad_get_current_caps (pad);
     GstVideoInfo vi;
     bool have = caps && gst_video_info_from_caps (&vi, caps);
@@ -409,24 +414,34 @@ struct G2g {
     GstVideoFrame f;
     guint64 us = 0;
     bool ok = have && gst_video_frame_map (&f, &vi, buf, GST_MAP_READ);
-    if (ok) {
-      // ms modulo 2^32 in the picture, µs here; the stamp was truncated: +0.5 ms.
-      ok = read_stamp (&f, &us);
-      const guint32 ago_ms = (guint32) ((guint64) now / 1000 - us);
-      us = ((guint64) now / 1000 - ago_ms) * 1000 + 500;
-      ok = ok && us <= (guint64) now + 500 && (guint64) now - us < 10 * G_USEC_PER_SEC;
-      if (!ok && g_getenv ("G2G_DEBUG")) {
-        std::string bits;
-        for (int row = 0; row < 2; row++, bits += " ")
-          for (int bit = 0; bit < kStampBits; bit++) {
-            int okp;
-            bits += std::to_string (*stamp_pixel (&f, row, bit, &okp) / 26);
-          }
-        note ("unreadable %dx%d %s us %llu now %lld", GST_VIDEO_FRAME_WIDTH (&f),
-            GST_VIDEO_FRAME_HEIGHT (&f), bits.c_str (), (unsigned long long) us, (long long) now);
-      }
-      gst_video_frame_unmap (&f);
+    if (!ok)
+      return false;
+    // ms modulo 2^32 in the picture, µs here; the stamp was truncated: +0.5 ms.
+    ok = read_stamp (&f, &us);
+    const guint32 ago_ms = (guint32) ((guint64) now / 1000 - us);
+    us = ((guint64) now / 1000 - ago_ms) * 1000 + 500;
+    ok = ok && us <= (guint64) now + 500 && (guint64) now - us < 10 * G_USEC_PER_SEC;
+    if (!ok && g_getenv ("G2G_DEBUG")) {
+      std::string bits;
+      for (int row = 0; row < 2; row++, bits += " ")
+        for (int bit = 0; bit < kStampBits; bit++) {
+          int okp;
+          bits += std::to_string (*stamp_pixel (&f, row, bit, &okp) / 26);
+        }
+      note ("unreadable %dx%d %s us %llu now %lld", GST_VIDEO_FRAME_WIDTH (&f),
+          GST_VIDEO_FRAME_HEIGHT (&f), bits.c_str (), (unsigned long long) us, (long long) now);
     }
+    gst_video_frame_unmap (&f);
+    *out = us;
+    return ok;
+  }
+
+  static void on_handoff (GstElement *, GstBuffer *buf, GstPad *pad, gpointer data)
+  {
+    auto *g = static_cast<G2g *> (data);
+    const gint64 now = stamp_now_us ();
+    guint64 us = 0;
+    const bool ok = stamp_of (buf, pad, now, &us);
     std::lock_guard<std::mutex> lk (g->lock);
     if (!ok) {
       g->unreadable++;
@@ -438,6 +453,49 @@ struct G2g {
     g->last = std::max (g->last, us);
   }
 
+  // G2G_DEBUG: the sink's pad, before its clock wait: the picture on arrival
+  // (decoded), and how long the sink will hold it (its timestamp + the
+  // pipeline's latency, less now), for finding where the time goes. (With
+  // sync, a picture reaches the sink only after the one before it rendered:
+  // one streaming thread from the jitterbuffer on.)
+  static GstPadProbeReturn on_arrival (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+  {
+    auto *g = static_cast<G2g *> (data);
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    const gint64 now = stamp_now_us ();
+    guint64 us = 0;
+    if (!buf || !stamp_of (buf, pad, now, &us))
+      return GST_PAD_PROBE_OK;
+    double wait = NAN;
+    if (GST_BUFFER_PTS_IS_VALID (buf)) {
+      GstSegment seg;
+      if (GstEvent *ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0)) {
+        const GstSegment *s;
+        gst_event_parse_segment (ev, &s);
+        seg = *s;
+        gst_event_unref (ev);
+        const GstClockTime rt = gst_segment_to_running_time (&seg, GST_FORMAT_TIME,
+            GST_BUFFER_PTS (buf));
+        GstClock *clock = gst_element_get_clock (g->sink);
+        if (clock && GST_CLOCK_TIME_IS_VALID (rt)) {
+          const GstClockTime latency = gst_base_sink_get_latency (GST_BASE_SINK (g->sink));
+          const GstClockTime at = rt + gst_element_get_base_time (g->sink) + latency;
+          wait = ((gint64) at - (gint64) gst_clock_get_time (clock)) / 1e6;
+          std::lock_guard<std::mutex> lk (g->lock);
+          g->behind.push_back (latency / 1e6 - wait);
+          g->latency_ms = latency / 1e6;
+        }
+        if (clock)
+          gst_object_unref (clock);
+      }
+    }
+    std::lock_guard<std::mutex> lk (g->lock);
+    g->arrival.push_back ((now - (gint64) us) / 1000.0);
+    if (!std::isnan (wait))
+      g->waits.push_back (wait);
+    return GST_PAD_PROBE_OK;
+  }
+
   void attach (GstElement *fakesink)
   {
     sink = fakesink;
@@ -446,7 +504,16 @@ struct G2g {
     const bool sync = g_strcmp0 (g_getenv ("G2G_SYNC"), "0") != 0;
     g_object_set (sink, "sync", sync, "qos", TRUE, "max-lateness", (gint64) 20 * GST_MSECOND,
         "signal-handoffs", TRUE, "enable-last-sample", FALSE, nullptr);
+    // G2G_DEADLINE=MS: the sink's processing-deadline (default 20 ms, which
+    // a live pipeline's sink adds to its latency, for decoding and the like).
+    if (const char *d = g_getenv ("G2G_DEADLINE"))
+      g_object_set (sink, "processing-deadline", (guint64) (atof (d) * GST_MSECOND), nullptr);
     g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), this);
+    if (g_getenv ("G2G_DEBUG")) {
+      GstPad *pad = gst_element_get_static_pad (sink, "sink");
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_arrival, this, nullptr);
+      gst_object_unref (pad);
+    }
   }
 
   guint64 dropped ()
@@ -465,6 +532,9 @@ struct G2g {
   {
     std::lock_guard<std::mutex> lk (lock);
     ms.clear ();
+    arrival.clear ();
+    waits.clear ();
+    behind.clear ();
     targets.clear ();
     first = last = unreadable = 0;
     dropped0 = sink ? dropped () : 0;
@@ -491,11 +561,13 @@ struct G2g {
       gst_structure_free (st);
   }
 
-  // G2G RENDERED EXPECTED DROPPED P50 P90 P99 MAX TARGET UNREADABLE:
+  // G2G RENDERED EXPECTED DROPPED P50 P90 P99 MAX TARGET UNREADABLE ARRIVAL WAIT:
   // pictures rendered since the reset, those the producer made meanwhile
   // (30 fps between the first and last stamp seen), those the sink dropped
   // late, capture to render in ms, the src's mean playout delay (-1: not
-  // rtcstreamsrc), pictures rendered whose stamp did not read.
+  // rtcstreamsrc), pictures rendered whose stamp did not read; G2G_DEBUG:
+  // medians (ms) of capture to the sink's pad (decoded, before the clock
+  // wait) and of the clock wait ahead of a picture there (-1 and nan without).
   std::string report ()
   {
     const guint64 d = sink ? dropped () : 0;
@@ -512,10 +584,25 @@ struct G2g {
       for (double t : targets)
         target += t / targets.size ();
     }
-    char line[256];
-    snprintf (line, sizeof line, "G2G %zu %.0f %llu %.1f %.1f %.1f %.1f %.1f %llu", v.size (),
-        expected, (unsigned long long) (d - dropped0), pct (50), pct (90), pct (99),
-        v.empty () ? -1.0 : v.back (), target, (unsigned long long) unreadable);
+    auto median = [] (std::vector<double> x) {
+      if (x.empty ())
+        return -1.0;
+      std::sort (x.begin (), x.end ());
+      return x[x.size () / 2];
+    };
+    if (!behind.empty ()) {
+      std::vector<double> b = behind;
+      std::sort (b.begin (), b.end ());
+      note ("behind its timestamp on arrival: p10 %.1f p50 %.1f p90 %.1f max %.1f ms; "
+          "latency %.1f ms", b[b.size () / 10], b[b.size () / 2], b[b.size () * 9 / 10],
+          b.back (), latency_ms);
+    }
+    char line[320];
+    snprintf (line, sizeof line,
+        "G2G %zu %.0f %llu %.1f %.1f %.1f %.1f %.1f %llu %.1f %.1f", v.size (), expected,
+        (unsigned long long) (d - dropped0), pct (50), pct (90), pct (99),
+        v.empty () ? -1.0 : v.back (), target, (unsigned long long) unreadable,
+        median (arrival), median (waits));
     return line;
   }
 };
