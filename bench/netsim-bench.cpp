@@ -371,6 +371,7 @@ struct G2gResult {
   double rendered = 0, expected = 0, dropped = 0, p50 = NAN, p90 = NAN, p99 = NAN, max = NAN;
   double target = -1, unreadable = 0;
   double arrival = -1, wait = NAN;  // medians: capture to the sink's pad, its clock wait
+  std::string chromium;             // Chromium's getStats per frame (ms)
   // Inside the producer, medians from the stamp (ms): out of the encoder's
   // queue, out of the encoder, out of the payloader (-1: not known).
   double stage_n = 0, stage_queue = -1, stage_encode = -1, stage_pay = -1;
@@ -455,6 +456,11 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
   std::this_thread::sleep_for (std::chrono::seconds (o.seconds));
   cons->send ("g2g");
   auto line = cons->wait_prefix ("G2G ", 5000);
+  if (line && receiver == "chromium") {
+    // Chromium's own figures per frame (tests/netsim/chromium-viewer.mjs).
+    if (auto c = cons->wait_prefix ("CHROMIUM ", 2000))
+      r.chromium = c->substr (9);
+  }
   if (!bare) {
     // Where the producer's share went (rtcstream-bench's Stages).
     prod->send ("stages");
@@ -514,7 +520,11 @@ bench_g2g (const G2gOptions &o)
         if (r.stage_n > 0)
           snprintf (stages, sizeof stages, "%.1f / %.1f / %.1f", r.stage_queue, r.stage_encode,
               r.stage_pay);
-        // G2G_DEBUG: where the consumer's time went, on stderr.
+        // Where Chromium's time went (its getStats), and with G2G_DEBUG where a
+        // pipeline consumer's went, on stderr.
+        if (!r.chromium.empty ())
+          fprintf (stderr, "%s, %s: per frame (ms): %s\n", link.c_str (), label.c_str (),
+              r.chromium.c_str ());
         if (r.arrival >= 0 && getenv ("G2G_DEBUG"))
           fprintf (stderr, "%s: capture to the sink's pad %.1f ms, then its clock wait %.1f ms "
               "(medians)\n", label.c_str (), r.arrival, r.wait);

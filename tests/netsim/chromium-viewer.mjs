@@ -20,7 +20,12 @@
 //   G2G RENDERED EXPECTED DROPPED P50 P90 P99 MAX TARGET UNREADABLE
 // as rtcstream-bench's g2g consumers do: capture to the frame's expected
 // display time in ms, DROPPED Chromium's framesDropped, TARGET its mean
-// jitter buffer delay (ms) over the window. Uses the browser tests' harness
+// jitter buffer delay (ms) over the window; then
+//   CHROMIUM processing P decode D assembly A
+// Chromium's own means per frame over the window (ms, getStats): from a
+// frame's first packet to its decoding done (totalProcessingDelay), its
+// decoding (totalDecodeTime), its first packet to its last
+// (totalAssemblyTime). Uses the browser tests' harness
 // (tests/browser: playwright-core, Debian's chromium); "skip REASON" when
 // they are missing.
 import { createInterface } from 'node:readline';
@@ -156,6 +161,9 @@ async function g2gCommand (cmd) {
     Object.assign(g, { ms: [], first: 0, last: 0, unreadable: 0, counting: true });
     g.base = { dropped: s.framesDropped ?? 0, delay: s.jitterBufferDelay ?? 0,
       emitted: s.jitterBufferEmittedCount ?? 0 };
+    for (const k of ['framesDecoded', 'totalDecodeTime', 'totalProcessingDelay',
+      'totalAssemblyTime', 'framesAssembledFromMultiplePackets'])
+      g.base[k] = s[k] ?? 0;
     return null;
   }
   const v = [...g.ms].sort((a, b) => a - b);
@@ -164,7 +172,15 @@ async function g2gCommand (cmd) {
   const emitted = (s.jitterBufferEmittedCount ?? 0) - (g.base?.emitted ?? 0);
   const target = emitted > 0 ? ((s.jitterBufferDelay ?? 0) - g.base.delay) / emitted * 1000 : -1;
   const f = (x) => x.toFixed(1);
+  // Where Chromium's time went, ms per frame over the window (its getStats).
+  const perFrame = (total, count) => {
+    const n = (s[count] ?? 0) - (g.base?.[count] ?? 0);
+    return n > 0 ? ((s[total] ?? 0) - (g.base?.[total] ?? 0)) / n * 1000 : -1;
+  };
   return `G2G ${v.length} ${Math.round(expected)} ${(s.framesDropped ?? 0) - (g.base?.dropped ?? 0)} ` +
     `${f(pct(50))} ${f(pct(90))} ${f(pct(99))} ${f(v.length ? v[v.length - 1] : -1)} ` +
-    `${f(target)} ${g.unreadable}` + (g.why ? `\nunreadable: ${g.why}` : '');
+    `${f(target)} ${g.unreadable}` + (g.why ? `\nunreadable: ${g.why}` : '') +
+    `\nCHROMIUM processing ${f(perFrame('totalProcessingDelay', 'framesDecoded'))} ` +
+    `decode ${f(perFrame('totalDecodeTime', 'framesDecoded'))} ` +
+    `assembly ${f(perFrame('totalAssemblyTime', 'framesAssembledFromMultiplePackets'))}`;
 }
