@@ -466,33 +466,32 @@ struct G2g {
     guint64 us = 0;
     if (!buf || !stamp_of (buf, pad, now, &us))
       return GST_PAD_PROBE_OK;
-    double wait = NAN;
-    if (GST_BUFFER_PTS_IS_VALID (buf)) {
-      GstSegment seg;
-      if (GstEvent *ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0)) {
-        const GstSegment *s;
-        gst_event_parse_segment (ev, &s);
-        seg = *s;
-        gst_event_unref (ev);
-        const GstClockTime rt = gst_segment_to_running_time (&seg, GST_FORMAT_TIME,
-            GST_BUFFER_PTS (buf));
-        GstClock *clock = gst_element_get_clock (g->sink);
-        if (clock && GST_CLOCK_TIME_IS_VALID (rt)) {
-          const GstClockTime latency = gst_base_sink_get_latency (GST_BASE_SINK (g->sink));
-          const GstClockTime at = rt + gst_element_get_base_time (g->sink) + latency;
-          wait = ((gint64) at - (gint64) gst_clock_get_time (clock)) / 1e6;
-          std::lock_guard<std::mutex> lk (g->lock);
-          g->behind.push_back (latency / 1e6 - wait);
-          g->latency_ms = latency / 1e6;
-        }
-        if (clock)
-          gst_object_unref (clock);
+    double wait = NAN, latency_ms = 0;
+    GstEvent *ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+    GstClock *clock = gst_element_get_clock (g->sink);
+    if (ev && clock && GST_BUFFER_PTS_IS_VALID (buf)) {
+      const GstSegment *seg;
+      gst_event_parse_segment (ev, &seg);
+      const GstClockTime rt = gst_segment_to_running_time (seg, GST_FORMAT_TIME,
+          GST_BUFFER_PTS (buf));
+      const GstClockTime latency = gst_base_sink_get_latency (GST_BASE_SINK (g->sink));
+      if (GST_CLOCK_TIME_IS_VALID (rt)) {
+        const GstClockTime at = rt + gst_element_get_base_time (g->sink) + latency;
+        wait = ((gint64) at - (gint64) gst_clock_get_time (clock)) / 1e6;
+        latency_ms = latency / 1e6;
       }
     }
+    if (ev)
+      gst_event_unref (ev);
+    if (clock)
+      gst_object_unref (clock);
     std::lock_guard<std::mutex> lk (g->lock);
     g->arrival.push_back ((now - (gint64) us) / 1000.0);
-    if (!std::isnan (wait))
+    if (!std::isnan (wait)) {
       g->waits.push_back (wait);
+      g->behind.push_back (latency_ms - wait);
+      g->latency_ms = latency_ms;
+    }
     return GST_PAD_PROBE_OK;
   }
 
