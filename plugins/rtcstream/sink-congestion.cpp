@@ -146,20 +146,30 @@ estimator_limits (const BitrateSettings &b, guint audio_bps)
   return l;
 }
 
-// Worker thread: the picture size of a video encoding group, or the input's
-// own when size is null.
+// Worker thread: the picture size and frame rate of a video encoding group
+// at its scaler's step, or the input's own when there is no scaler.
 void
-set_size (RtcstreamSink *self, EncoderGroup *g, const EncoderScaler::Size *size)
+set_size (RtcstreamSink *self, EncoderGroup *g)
 {
+  const EncoderScaler *sc = g->scaler.get ();
+  const bool input = !sc || sc->step () == 0;
+  const int divisor = sc ? sc->divisor () : 1;
   GstCaps *caps = encoder_input_caps (*g->codec);
-  if (size)
-    gst_caps_set_simple (caps, "width", G_TYPE_INT, size->width, "height", G_TYPE_INT,
-        size->height, nullptr);
-  GST_INFO_OBJECT (self, "%s encoder of %s now takes %s", g->codec->name,
-      g->input->name.c_str (), size ? (std::to_string (size->width) + "x" +
-          std::to_string (size->height)).c_str () : "the input's size");
+  if (!input && sc->size ().width > 0)
+    gst_caps_set_simple (caps, "width", G_TYPE_INT, sc->size ().width, "height", G_TYPE_INT,
+        sc->size ().height, nullptr);
+  if (sc)
+    GST_INFO_OBJECT (self, "%s encoder of %s now takes %dx%d, %.3g fps", g->codec->name,
+        g->input->name.c_str (), sc->size ().width, sc->size ().height, sc->fps ());
+  else
+    GST_INFO_OBJECT (self, "%s encoder of %s now takes the input as it is", g->codec->name,
+        g->input->name.c_str ());
   g_object_set (g->raw_filter, "caps", caps, nullptr);
   gst_caps_unref (caps);
+  g->frame_divisor.store (divisor);
+  g->picture_width.store (sc ? sc->size ().width : 0);
+  g->picture_height.store (sc ? sc->size ().height : 0);
+  g->picture_fps.store (sc ? sc->fps () : 0);
 }
 
 // Worker thread, once a second for each video encoding group: the picture
@@ -168,13 +178,23 @@ void
 update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps, gint64 now)
 {
   guint64 bytes = g->encoded_bytes.load (), frames = g->encoded_frames.load ();
+  // Nothing encoded since the last tick: the encoder does not run yet (its
+  // consumer still connecting) or its input stalled. That says nothing of
+  // the picture size: no "dropped every frame", which stepped a viewer
+  // whose browser took 20 s to connect down to the smallest picture.
+  if (adapt && g->scaler && g->scaler_tick_us && frames == g->scaler_frames) {
+    g->scaler_tick_us = now;
+    return;
+  }
   guint output = 0;
   double share = 1;
   if (g->scaler_tick_us && now > g->scaler_tick_us) {
     double seconds = (now - g->scaler_tick_us) / (double) G_USEC_PER_SEC;
     output = (guint) ((bytes - g->scaler_bytes) * 8 / seconds);
+    // (of the frames the encoder is given: 1 in the scaler's divisor)
     if (g->input_fps > 0)
-      share = (frames - g->scaler_frames) / (g->input_fps * seconds);
+      share = (frames - g->scaler_frames) * (g->scaler ? g->scaler->divisor () : 1) /
+          (g->input_fps * seconds);
   }
   g->scaler_bytes = bytes;
   g->scaler_frames = frames;
@@ -182,11 +202,15 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
   if (!adapt || !g->raw_filter) {
     // Shared (or not adapting): the input's size and every frame, for everybody.
     if (g->scaler) {
-      if (g->scaler->step () != 0)
-        set_size (self, g, nullptr);
+      bool scaled = g->scaler->step () != 0;
+      g->scaler.reset ();
+      if (scaled)
+        set_size (self, g);
       set_encoder_frame_dropping (*g->codec, g->encoder, false);
     }
-    g->scaler.reset ();
+    g->picture_width.store (0);
+    g->picture_height.store (0);
+    g->picture_fps.store (0);
     return;
   }
   if (!g->scaler) {
@@ -203,19 +227,27 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
     if (width <= 0 || height <= 0)
       return;  // no size to scale from
     g->input_fps = fps_n > 0 && fps_d > 0 ? (double) fps_n / fps_d : 0;
-    g->scaler = std::make_unique<EncoderScaler> (width, height,
-        g->input_fps > 0 ? g->input_fps : 30.0);
+    g->scaler = std::make_unique<EncoderScaler> (width, height, g->input_fps);
+    g->picture_width.store (width);
+    g->picture_height.store (height);
+    g->picture_fps.store (g->scaler->fps ());
     // Kept to its bitrate, the encoder drops frames when the content needs
     // more: the scaler's cue to shrink the picture.
     set_encoder_frame_dropping (*g->codec, g->encoder, true);
     return;  // measured from now on
   }
+  // The second after a change mixes both settings (and the new size's
+  // first keyframe): it says nothing of either.
+  if (g->scaler_settling) {
+    g->scaler_settling = false;
+    return;
+  }
   if (g->scaler->update (target_bps, output, std::min (share, 1.0), now)) {
-    EncoderScaler::Size size = g->scaler->size ();
     GST_DEBUG_OBJECT (self, "%s encoder of %s: bitrate %u, put out %u bit/s and %.0f%% of "
         "the frames: step %zu", g->codec->name, g->input->name.c_str (), target_bps, output,
         share * 100, g->scaler->step ());
-    set_size (self, g, g->scaler->step () ? &size : nullptr);
+    set_size (self, g);
+    g->scaler_settling = true;
   }
 }
 
