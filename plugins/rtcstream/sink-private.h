@@ -35,6 +35,7 @@
 #include "rtcstream/datastream.h"
 #include "rtcstream/ladder.h"
 #include "rtcstream/playout-delay.h"
+#include "rtcstream/retransmission.h"
 #include "rtcstream/scaling.h"
 #include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
@@ -208,6 +209,15 @@ struct PlayoutDelaySettings {
 // One consumer's congestion control (sink-congestion.cpp). Shared with the
 // probe that feeds it TWCC feedback on a streaming thread.
 struct Congestion {
+  // Which of the consumer's retransmission requests are answered: probes
+  // on its webrtcbin's rtprtxsend (streaming threads and the RTCP thread)
+  // use it under its own lock, which they hold alone (others take it last:
+  // after Congestion::lock when they hold both).
+  struct Retransmissions {
+    std::mutex lock;
+    RetransmissionBudget budget;
+  } rtx;
+  bool rtx_watched = false;  // probes on rtprtxsend in place (worker-only)
   std::mutex lock;  // guards everything below
   BandwidthEstimator estimator;
   guint audio_bps = 0;         // what its audio encoders send, left out of the video's share
