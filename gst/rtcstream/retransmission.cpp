@@ -16,7 +16,7 @@ verdict_name (RetransmissionBudget::Verdict v)
     case RetransmissionBudget::Verdict::TooOld:
       return "too old";
     case RetransmissionBudget::Verdict::TooSoon:
-      return "resent less than a round trip ago";
+      return "resent less than half a round trip ago";
     default:
       return "over budget";
   }

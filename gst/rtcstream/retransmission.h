@@ -12,8 +12,11 @@
 // put out 7.7 Mbit/s of retransmissions and 93% was lost. As in libwebrtc
 // (its packet history and retransmission rate limiter), a request is
 // answered only when
-//  - the packet went out (first sent or last resent) at least a round trip
-//    ago (*kResendRtt*): an earlier copy may still be on its way;
+//  - it was not resent within the last half round trip (the round trip
+//    as measured from TWCC feedback, which includes the receiver's wait
+//    before it reports: ~50 ms on a 40 ms path, longer than rtpjitterbuffer
+//    waits before it asks again; libwebrtc, whose round trip comes from
+//    RTCP, waits a whole one): an earlier copy may still be on its way;
 //  - it is not older than max(1 s, 3 round trips): the receiver cannot use
 //    it any more, or will ask again if it can;
 //  - and the retransmissions of the last second, with it, stay within a
@@ -40,7 +43,7 @@ public:
   // Retransmissions may use this share of the estimate (over any second).
   static constexpr double kShare = 0.25;
   // A packet is resent at most once per this share of the round trip.
-  static constexpr double kResendRtt = 1.0;
+  static constexpr double kResendRtt = 0.5;
   // Requests for packets older than this (or 3 round trips) are dropped.
   static constexpr int64_t kMaxAgeUs = 1000000;
   // Until a round trip is known.

@@ -594,7 +594,10 @@ bool random_loss = add_check ("RandomLossWith40msRoundTripLosesAlmostNoFrame", 1
       r.s[key] = std::to_string (decoded) + " frames decoded in " + std::to_string (to - from) +
           " s, sent " + std::to_string (stats_number (stats, "bitrate-sent")) + " bit/s, estimate " +
           std::to_string (stats_number (stats, "bandwidth-estimate")) + " bit/s, loss " +
-          std::to_string (stats_number (stats, "packet-loss")) + "; receiver: " + src.stats ("src");
+          std::to_string (stats_number (stats, "packet-loss")) + ", retransmissions " +
+          std::to_string (stats_number (stats, "retransmissions-sent")) + " sent, " +
+          std::to_string (stats_number (stats, "retransmissions-dropped")) + " dropped; receiver: " +
+          src.stats ("src");
     };
     // The first seconds go to ICE and DTLS, whose lost packets are resent
     // after timeouts of their own; the window starts when the stream runs.
