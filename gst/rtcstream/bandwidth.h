@@ -24,8 +24,10 @@
 //    and the delay says whether the path took it), then by about half a
 //    packet per twice the round trip (plus 100 ms each), until what arrives exceeds where the link was
 //    congested (it got faster: 8% a second again). It never goes above 1.5
-//    times what arrived (1.1 times near the last congestion), so an encoder
-//    that sends less than its target does not let the estimate run away.
+//    times what arrived (1.25 times near the last congestion: the sink's
+//    encoder uses ~85% of the estimate, and a bound below 1/0.85 held it
+//    where it stood), so an encoder that sends less than its target does
+//    not let the estimate run away.
 //  - loss-based, from the same feedback or, without it, from RTCP receiver
 //    reports (fraction lost, judged over periods of 1-2 s): above 10% loss
 //    the rate falls from the estimate by half the loss (once per round
