@@ -19,11 +19,13 @@
 //    RTCP, waits a whole one): an earlier copy may still be on its way;
 //  - it is not older than max(1 s, 3 round trips): the receiver cannot use
 //    it any more, or will ask again if it can;
-//  - and the retransmissions of the last second, with it, stay within a
-//    share of the viewer's bandwidth estimate (kShare): they travel the
-//    same link as the media, whose encoder is given the estimate minus what
-//    retransmissions use (sink-congestion.cpp), so that the two together
-//    fit it.
+//  - and the retransmissions of the last second, with it, stay within half
+//    of the viewer's bandwidth estimate (kShare; 10% random loss each way
+//    took up to 24% in a second, its losses come in bursts): they travel
+//    the same link as the media, whose encoder is given the estimate minus
+//    what retransmissions use (sink-congestion.cpp), so that the two
+//    together fit it. (libwebrtc lets them use up to the whole estimate,
+//    behind a pacer that rtcstreamsink does not have.)
 // The rest are dropped (the receiver asks again, or gives the frame up and
 // asks for a keyframe). One budget per viewer: one viewer's losses never
 // cost another's stream anything.
@@ -41,7 +43,7 @@ namespace rtcstream {
 class RetransmissionBudget {
 public:
   // Retransmissions may use this share of the estimate (over any second).
-  static constexpr double kShare = 0.25;
+  static constexpr double kShare = 0.5;
   // A packet is resent at most once per this share of the round trip.
   static constexpr double kResendRtt = 0.5;
   // Requests for packets older than this (or 3 round trips) are dropped.

@@ -69,7 +69,7 @@ TEST (RetransmissionBudget, APacketTooOldToBeUsedIsNotResent)
 
 // The collapse this prevents: a 500 kbit/s link, full, the receiver asking
 // for each of 200 lost packets (of the last 400 ms) every 20 ms, 10 times. What is resent stays
-// within a quarter of the estimate over every second, and no packet goes
+// within its share of the estimate over every second, and no packet goes
 // out twice within half a round trip.
 TEST (RetransmissionBudget, AStormOfRequestsStaysWithinItsShareOfTheEstimate)
 {
@@ -100,7 +100,8 @@ TEST (RetransmissionBudget, AStormOfRequestsStaysWithinItsShareOfTheEstimate)
 TEST (RetransmissionBudget, TheBudgetFollowsTheEstimate)
 {
   RetransmissionBudget b;
-  b.set_link (100000, 40);  // 25 kbit/s of retransmissions: 2 packets
+  const uint32_t thin = (uint32_t) (25000 / RetransmissionBudget::kShare);
+  b.set_link (thin, 40);  // 25 kbit/s of retransmissions: 2 packets
   for (uint16_t seq = 0; seq < 10; seq++)
     b.on_sent (kSsrc, seq, kBytes, 0);
   EXPECT_EQ (b.on_request (kSsrc, 0, 10 * kMs), Verdict::Send);
@@ -109,7 +110,7 @@ TEST (RetransmissionBudget, TheBudgetFollowsTheEstimate)
   b.set_link (1000000, 40);
   EXPECT_EQ (b.on_request (kSsrc, 2, 20 * kMs), Verdict::Send);
   // A second later the first ones no longer count.
-  b.set_link (100000, 40);
+  b.set_link (thin, 40);
   EXPECT_EQ (b.on_request (kSsrc, 3, 20 * kMs), Verdict::OverBudget);
   b.on_sent (kSsrc, 3, kBytes, 1000 * kMs);  // (sent again: not too old)
   EXPECT_EQ (b.on_request (kSsrc, 3, 1015 * kMs), Verdict::Send);
