@@ -41,6 +41,21 @@
 //                      stats and the pictures whose stamp does not read; G2G_SYNC=0:
 //                      pipeline consumers render on arrival, not on the clock;
 //                      G2G_DEADLINE=MS: their sink's processing-deadline, default 20)
+//   netsim-bench compare [OPTIONS]  rtcstream (rtcstreamsink -> rtcstreamsrc,
+//                                   congestion control on) against a bare
+//                                   webrtcbin pair (vp8enc at a fixed 2 Mbit/s,
+//                                   webrtcbin latency 200: no congestion
+//                                   control), one after the other on the same
+//                                   link, 1280x720 30 fps: frames decoded per
+//                                   second and received bitrate (IP, at the
+//                                   viewer's interface) over the last 15 s, and
+//                                   after a cap drop the time until the viewer
+//                                   decodes 24+ fps again (3 s in a row)
+//     --cases LIST     cap:KBIT, loss:PCT (with 20 ms each way: 40 ms of round
+//                      trip), drop:FROM-TO (kbit/s; the drop after 20 s)
+//                      (default cap:4000,cap:1000,cap:500,cap:300,loss:5,loss:10,
+//                      drop:4000-500)
+//     --seconds N      each run, after the drop for drop: cases (default 40)
 #include "netsim.h"
 #include "peers.h"
 
@@ -55,6 +70,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -73,6 +89,36 @@ percentile (std::vector<double> v, double p)
   size_t rank = (size_t) std::ceil (p / 100.0 * v.size ());
   return v[std::min (v.size () - 1, rank ? rank - 1 : 0)];
 }
+
+// Relays the SDP and ICE ("SIG ..." lines) of a bare webrtcbin pair
+// (rtcstream-bench's bl- roles) between its two processes, as
+// rtcstream-bench's orchestrator does, until stopped.
+class SigRelay {
+public:
+  SigRelay (Process &a, Process &b)
+      : thread_ ([this, &a, &b] {
+          auto sig = [] (const std::string &l) { return l.rfind ("SIG ", 0) == 0; };
+          while (on_) {
+            if (auto l = a.wait_line (sig, 20))
+              b.send (*l);
+            if (auto l = b.wait_line (sig, 20))
+              a.send (*l);
+          }
+        })
+  {
+  }
+  ~SigRelay () { stop (); }
+  void stop ()
+  {
+    on_ = false;
+    if (thread_.joinable ())
+      thread_.join ();
+  }
+
+private:
+  std::atomic<bool> on_ {true};
+  std::thread thread_;
+};
 
 // --- delay -------------------------------------------------------------------------
 
@@ -226,6 +272,164 @@ bench_stream (const StreamOptions &o)
   }
 }
 
+// --- compare -----------------------------------------------------------------------
+
+struct CompareCase {
+  std::string label;
+  LinkConfig link;
+  unsigned drop_to = 0;  // kbit/s after 20 s; 0: no drop
+};
+
+struct CompareResult {
+  bool ok = false;
+  std::string why;
+  double fps = NAN, kbit = NAN;
+  double adapt_s = NAN;  // drop cases: seconds until 24+ fps again; inf: not within the run
+  std::string picture = "-";
+};
+
+// Bytes the interface dev of host received so far (/proc/net/dev read
+// inside the host's namespace), 0 if unknown.
+uint64_t
+rx_bytes (Network &net, const Host &host, const std::string &dev)
+{
+  std::string out;
+  net.run (host, {"cat", "/proc/net/dev"}, &out);
+  size_t at = out.find (dev + ":");
+  return at == std::string::npos ? 0 : strtoull (out.c_str () + at + dev.size () + 1, nullptr, 10);
+}
+
+CompareResult
+run_compare (const CompareCase &c, bool bare, int seconds)
+{
+  CompareResult r;
+  const char *bench = getenv ("RTCSTREAM_BENCH");
+  if (bare && !bench) {
+    r.why = "RTCSTREAM_BENCH is not set";
+    return r;
+  }
+  Network net;
+  Host &producer = net.add_host ("producer");
+  Host &viewer = net.add_host ("viewer");
+  Link &link = net.link (producer, viewer, c.link);
+  std::unique_ptr<SignallingServer> server;
+  std::unique_ptr<GstProcess> sink, src;
+  std::unique_ptr<Process> prod, cons;
+  std::unique_ptr<SigRelay> relay;
+  std::function<uint64_t ()> frames;
+  if (bare) {
+    prod = net.spawn (producer, {bench, "g2g-bl-producer"});
+    cons = net.spawn (viewer, {bench, "g2g-bl-consumer", "200"});
+    relay = std::make_unique<SigRelay> (*prod, *cons);
+    frames = [&] () -> uint64_t {
+      if (!cons->send ("count"))
+        return 0;
+      auto l = cons->wait_prefix ("COUNT ", 5000);
+      return l ? strtoull (l->c_str () + 6, nullptr, 10) : 0;
+    };
+  } else {
+    server = std::make_unique<SignallingServer> (net, producer);
+    sink = std::make_unique<GstProcess> (net, producer,
+        "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1 ! "
+        "rtcstreamsink name=sink uri=" + server->uri ("cam"));
+    if (!sink->wait_registered (20000)) {
+      r.why = "the producer did not register: " + sink->messages ();
+      return r;
+    }
+    src = std::make_unique<GstProcess> (net, viewer, "rtcstreamsrc uri=" + server->uri ("cam") +
+        " ! fakesink name=out", std::vector<std::string> {"out"});
+    frames = [&] { return src->frames ("out"); };
+  }
+  auto start = std::chrono::steady_clock::now ();
+  auto at = [&] (int s) { std::this_thread::sleep_until (start + std::chrono::seconds (s)); };
+  int end = seconds;
+  uint64_t f0 = 0, b0 = 0;
+  if (c.drop_to) {
+    // Every second from the drop on: 3 s in a row at 24+ fps is adapted.
+    end = 20 + seconds;
+    at (20);
+    LinkConfig low = c.link;
+    low.rate_kbit = c.drop_to;
+    net.set_direction (link, producer, low);
+    uint64_t prev = frames ();
+    int good = 0;
+    r.adapt_s = INFINITY;
+    for (int s = 21; s < end; s++) {
+      at (s);
+      uint64_t now = frames ();
+      good = now - prev >= 24 ? good + 1 : 0;
+      prev = now;
+      if (good == 3 && std::isinf (r.adapt_s))
+        r.adapt_s = s - 3 - 20;
+      if (s == end - 15) {
+        f0 = now;
+        b0 = rx_bytes (net, viewer, link.interface ());
+      }
+    }
+  } else {
+    at (end - 15);
+    f0 = frames ();
+    b0 = rx_bytes (net, viewer, link.interface ());
+  }
+  at (end);
+  uint64_t f1 = frames (), b1 = rx_bytes (net, viewer, link.interface ());
+  r.fps = (f1 - f0) / 15.0;
+  r.kbit = (b1 - b0) * 8 / 15.0 / 1000;
+  if (sink) {
+    std::string stats = sink->stats ("sink");
+    double w = stats_number (stats, "picture-width"), h = stats_number (stats, "picture-height");
+    double fps = stats_number (stats, "picture-framerate");
+    if (!std::isnan (w))
+      r.picture = std::to_string ((int) w) + "x" + std::to_string ((int) h) + " " +
+          std::to_string ((int) fps) + " fps";
+  }
+  r.ok = true;
+  if (relay)
+    relay->stop ();
+  return r;
+}
+
+void
+bench_compare (const std::vector<std::string> &cases, int seconds)
+{
+  printf ("| link | sender | fps decoded (last 15 s) | received kbit/s (last 15 s) | time to 24+ "
+          "fps after the drop | picture at the end |\n|---|---|---|---|---|---|\n");
+  for (const std::string &spec : cases) {
+    CompareCase c;
+    std::string kind = spec.substr (0, spec.find (':')), v = spec.substr (spec.find (':') + 1);
+    if (kind == "cap") {
+      c.link.rate_kbit = (unsigned) std::stoul (v);
+      c.label = v + " kbit/s";
+    } else if (kind == "loss") {
+      c.link.loss_pct = std::stod (v);
+      c.link.delay_ms = 20;
+      c.label = v + "% loss each way, 40 ms RTT";
+    } else if (kind == "drop") {
+      c.link.rate_kbit = (unsigned) std::stoul (v.substr (0, v.find ('-')));
+      c.drop_to = (unsigned) std::stoul (v.substr (v.find ('-') + 1));
+      c.label = std::to_string (c.link.rate_kbit) + " -> " + std::to_string (c.drop_to) +
+          " kbit/s";
+    } else {
+      fprintf (stderr, "netsim-bench: unknown case %s\n", spec.c_str ());
+      continue;
+    }
+    for (bool bare : {false, true}) {
+      CompareResult r = run_compare (c, bare, seconds);
+      const char *who = bare ? "bare webrtcbin pair" : "rtcstream";
+      if (!r.ok) {
+        printf ("| %s | %s | failed: %s | | | |\n", c.label.c_str (), who, r.why.c_str ());
+      } else {
+        std::string adapt = !c.drop_to ? "-" : std::isinf (r.adapt_s)
+            ? "not within " + std::to_string (seconds) + " s"
+            : std::to_string ((int) r.adapt_s) + " s";
+        printf ("| %s | %s | %.1f | %.0f | %s | %s |\n", c.label.c_str (), who, r.fps, r.kbit,
+            adapt.c_str (), bare ? "1280x720 30 fps" : r.picture.c_str ());
+      }
+      fflush (stdout);
+    }
+  }
+}
+
 // --- ladder ------------------------------------------------------------------------
 
 struct LadderResult {
@@ -297,16 +501,9 @@ run_ladder (unsigned n, int seconds, bool ladder)
   r.fps_thin = thin ? r.fps_thin / thin : NAN;
   std::string stats = sink.stats ("sink");
   r.encoders = stats_number (stats, "encoders");
-  std::string plain;
-  for (char c : stats)
-    if (c != '\\')
-      plain += c;
-  const std::string key = "rendition=(int)";
-  for (size_t p = plain.find (key); p != std::string::npos; p = plain.find (key, p + 1)) {
-    int k = atoi (plain.c_str () + p + key.size ());
+  for (int k : int_fields (stats, "rendition"))
     if (k >= 0 && k < 3)
       r.on[k]++;
-  }
   return r;
 }
 
@@ -395,21 +592,11 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
   const bool bare = receiver.rfind ("bare-", 0) == 0;
   std::unique_ptr<SignallingServer> server;
   std::unique_ptr<Process> prod, cons;
-  std::atomic<bool> relaying{true};
-  std::thread relay;
+  std::unique_ptr<SigRelay> relay;
   if (bare) {
     prod = net.spawn (producer, {bench, "g2g-bl-producer"});
     cons = net.spawn (viewer, {bench, "g2g-bl-consumer", receiver.substr (5)});
-    // The SDP and ICE of the pair, relayed as rtcstream-bench's orchestrator does.
-    relay = std::thread ([&] {
-      auto sig = [] (const std::string &l) { return l.rfind ("SIG ", 0) == 0; };
-      while (relaying) {
-        if (auto l = prod->wait_line (sig, 20))
-          cons->send (*l);
-        if (auto l = cons->wait_line (sig, 20))
-          prod->send (*l);
-      }
-    });
+    relay = std::make_unique<SigRelay> (*prod, *cons);
   } else {
     server = std::make_unique<SignallingServer> (net, producer);
     prod = net.spawn (producer, {bench, "g2g-producer", server->uri ("cam")});
@@ -469,9 +656,8 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
       sin >> r.stage_n >> r.stage_queue >> r.stage_encode >> r.stage_pay;
     }
   }
-  relaying = false;
-  if (relay.joinable ())
-    relay.join ();
+  if (relay)
+    relay->stop ();
   if (!line) {
     r.why = "no answer from the consumer";
     return r;
@@ -603,6 +789,27 @@ main (int argc, char **argv)
       bench_g2g (o);
       return 0;
     }
+    if (mode == "compare") {
+      std::vector<std::string> cases = {"cap:4000", "cap:1000", "cap:500", "cap:300", "loss:5",
+          "loss:10", "drop:4000-500"};
+      int seconds = 40;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        std::string k = argv[i], v = argv[i + 1];
+        if (k == "--cases") {
+          cases.clear ();
+          std::istringstream in (v);
+          for (std::string item; std::getline (in, item, ',');)
+            cases.push_back (item);
+        } else if (k == "--seconds") {
+          seconds = std::max (20, std::stoi (v));
+        } else {
+          fprintf (stderr, "netsim-bench: unknown option %s\n", k.c_str ());
+          return 2;
+        }
+      }
+      bench_compare (cases, seconds);
+      return 0;
+    }
     if (mode == "stream") {
       StreamOptions o;
       for (int i = 2; i + 1 < argc; i += 2) {
@@ -646,6 +853,7 @@ main (int argc, char **argv)
   fprintf (stderr, "usage: netsim-bench delay | g2g [--jitter LIST] [--receivers LIST] "
                    "[--seconds N] [--reorder on] | stream [--caps LIST] [--seconds N] "
                    "[--size WxH] [--pattern static|moving] [--congestion-control off|on|both] [--loss PCT] "
-                   "[--delay MS] [--queue MS] | ladder [--viewers LIST] [--seconds N] [--repeat N]\n");
+                   "[--delay MS] [--queue MS] | ladder [--viewers LIST] [--seconds N] [--repeat N] "
+                   "| compare [--cases LIST] [--seconds N]\n");
   return 2;
 }

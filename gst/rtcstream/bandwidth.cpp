@@ -34,7 +34,7 @@ constexpr double kBeta = 0.85;                // cut to this share of what arriv
 constexpr double kMaxDrain = 0.35;            // ... less up to this for a standing queue
 constexpr double kMultiplicativeGrowth = 1.08;  // per second, far from congestion
 constexpr double kMaxOverReceived = 1.5;      // never above this times what arrived
-constexpr double kMaxOverReceivedNear = 1.1;  // ... once near the last congestion
+constexpr double kMaxOverReceivedNear = 1.25;  // ... once near the last congestion
 constexpr int64_t kReceivedWindowUs = 1000000;
 // Loss: a period is judged once it has this many packets and this length,
 // or once it is this long. Shorter periods judge random loss by its noise:
@@ -42,6 +42,19 @@ constexpr int64_t kReceivedWindowUs = 1000000;
 constexpr unsigned kLossPeriodPackets = 50;
 constexpr int64_t kLossPeriodMinUs = 1000000, kLossPeriodMaxUs = 2000000;
 constexpr double kLossHigh = 0.10, kLossLow = 0.02;
+// Above kLossHigh, loss lowers the rate only when it comes with congestion
+// (overuse, or a standing queue longer than this), or when it is above
+// kLossSevere: random loss (radio links, or netsim's) neither builds a
+// queue nor grows with the rate, and NACK and retransmissions repair it.
+constexpr double kLossQueueMs = 20;
+constexpr double kLossSevere = 0.20;
+// A loss cut never goes below this share of what arrived over the last
+// second (the acknowledged rate): the path carries that much, and the
+// losses that follow a congestion were mostly sent before the cut (a full
+// queue drains for a while), so cutting on them again and again starved the
+// stream far below the link (500 kbit/s: down to the minimum, 120 kbit/s)
+// and it took 8% a second to grow back.
+constexpr double kLossAckedFloor = 0.85;
 constexpr double kLossGrowth = 1.08;  // per second
 constexpr int64_t kLossDecreaseUs = 300000;
 // Without TWCC for this long, receiver reports drive the estimate.
@@ -125,7 +138,7 @@ BandwidthEstimator::on_transport_feedback (const std::vector<PacketFeedback> &pa
   int64_t period = now_us - period_start_us_;
   if (period_total_ > 0 && ((period_total_ >= kLossPeriodPackets && period >= kLossPeriodMinUs) ||
           period >= kLossPeriodMaxUs)) {
-    update_loss_rate ((double) period_lost_ / period_total_, now_us);
+    update_loss_rate ((double) period_lost_ / period_total_, true, now_us);
     period_lost_ = period_total_ = 0;
     period_start_us_ = now_us;
   }
@@ -338,10 +351,13 @@ BandwidthEstimator::update_delay_rate (int64_t now_us)
     } else {
       rate *= std::pow (kMultiplicativeGrowth, std::min (dt_ms / 1000, 1.0));
     }
-    // Never far above what arrives: 1.5 times while probing, 1.1 times once
-    // near where the link was congested, so that an encoder below its
+    // Never far above what arrives: 1.5 times while probing, 1.25 times
+    // once near where the link was congested, so that an encoder below its
     // target (VP8's rate control lags) cannot leave the estimate well above
-    // the link and then fill it all at once.
+    // the link and then fill it all at once. (Not less: rtcstreamsink's
+    // encoder gets 85% of the estimate less the audio, ~80-90% with
+    // headers; held within 1.1 times what arrived, an estimate cut deep
+    // at the start never grew back, ~250 kbit/s behind 500.)
     double over = capacity_avg_bps_ > 0 ? kMaxOverReceivedNear : kMaxOverReceived;
     if (received > 0)
       rate = std::min (rate, std::max<double> (delay_rate_, over * received + 10000));
@@ -379,7 +395,7 @@ BandwidthEstimator::update_delay_rate (int64_t now_us)
 // --- loss ----------------------------------------------------------------------------
 
 void
-BandwidthEstimator::update_loss_rate (double loss, int64_t now_us)
+BandwidthEstimator::update_loss_rate (double loss, bool delay_known, int64_t now_us)
 {
   loss_ = loss;
   double rate = loss_rate_;
@@ -388,12 +404,18 @@ BandwidthEstimator::update_loss_rate (double loss, int64_t now_us)
   // holds where it stands, even above the delay-based one, which may then
   // grow up to it: a link with steady random loss (Wi-Fi, LTE) keeps its
   // rate instead of losing a little at every delay-based dip, for good.
-  if (loss > kLossHigh) {
+  // Without delay information (receiver reports only), every loss above
+  // kLossHigh counts, as in GCC.
+  const bool congestive = !delay_known || usage_ == Usage::Over ||
+      queue_delay_ms_ > kLossQueueMs || loss > kLossSevere;
+  if (loss > kLossHigh && congestive) {
     // One cut per round trip (and 300 ms): the losses that follow a cut
     // were sent before it.
     double rtt_us = std::max (rtt_ms_, 0.0) * 1000;
     if (last_loss_decrease_us_ < 0 || now_us - last_loss_decrease_us_ >= kLossDecreaseUs + rtt_us) {
-      rate = std::min (rate, (double) delay_rate_) * (1 - 0.5 * loss);
+      double cut = std::min (rate, (double) delay_rate_) * (1 - 0.5 * loss);
+      double floor = std::min<double> (kLossAckedFloor * received_.bps, rate);
+      rate = std::max (cut, floor);
       last_loss_decrease_us_ = now_us;
     }
   } else if (loss < kLossLow) {
@@ -417,7 +439,7 @@ BandwidthEstimator::on_receiver_report (double fraction_lost, double rtt_ms, int
     rtt_ms_ = rtt_ms;
   // No delay information: only loss limits the estimate.
   delay_rate_ = limits_.max_bps;
-  update_loss_rate (std::clamp (fraction_lost, 0.0, 1.0), now_us);
+  update_loss_rate (std::clamp (fraction_lost, 0.0, 1.0), false, now_us);
   settle ();
 }
 

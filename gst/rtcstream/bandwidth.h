@@ -24,14 +24,24 @@
 //    and the delay says whether the path took it), then by about half a
 //    packet per twice the round trip (plus 100 ms each), until what arrives exceeds where the link was
 //    congested (it got faster: 8% a second again). It never goes above 1.5
-//    times what arrived (1.1 times near the last congestion), so an encoder
-//    that sends less than its target does not let the estimate run away.
+//    times what arrived (1.25 times near the last congestion: the sink's
+//    encoder uses ~85% of the estimate, and a bound below 1/0.85 held it
+//    where it stood), so an encoder that sends less than its target does
+//    not let the estimate run away.
 //  - loss-based, from the same feedback or, without it, from RTCP receiver
 //    reports (fraction lost, judged over periods of 1-2 s): above 10% loss
 //    the rate falls from the estimate by half the loss (once per round
 //    trip), below 2% it grows by 8% a second from the estimate, in between
 //    it holds where it stands, so that steady random loss does not ratchet
-//    the estimate down at each delay-based dip.
+//    the estimate down at each delay-based dip. With TWCC, loss above 10%
+//    lowers the rate only when it looks like congestion: overuse, a
+//    standing queue above 20 ms, or more than 20% lost. Random loss (a
+//    radio link) builds no queue; NACK and retransmissions repair it, and
+//    cutting for it (GCC's rule) starves a link with 10% random loss, whose
+//    measured loss stands above 10% every other period. A cut never goes
+//    below 85% of what arrived over the last second: after a cap drop the
+//    full queue keeps losing packets sent before the cut for a while, and
+//    cutting on each period of it starved the stream far below the link.
 //  - a bound from REMB (receiver estimated maximum bitrate, RTCP PSFB
 //    "REMB"), which receivers without TWCC send (aiortc, Janus towards a
 //    publisher, where its `bitrate` cap is set): the estimate never stands
@@ -130,7 +140,7 @@ private:
   void detect (double trend, double dt_ms, int64_t at_us);
   void update_delay_rate (int64_t now_us);
   double capacity_dev () const;
-  void update_loss_rate (double loss, int64_t now_us);
+  void update_loss_rate (double loss, bool delay_known, int64_t now_us);
   void settle ();
 
   BandwidthLimits limits_;

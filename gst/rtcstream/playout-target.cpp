@@ -7,6 +7,11 @@ namespace rtcstream {
 
 namespace {
 
+// Retransmission attempts: the share of packets that may be lost for good,
+// and the most attempts the target leaves room for.
+constexpr double kLostForGood = 2e-4;
+constexpr int kMaxAttempts = 5;
+
 constexpr int64_t kDelayBucket = 100 * PlayoutTarget::kMs;
 constexpr int64_t kFloorBucket = 1000 * PlayoutTarget::kMs;
 
@@ -101,9 +106,17 @@ PlayoutTarget::retransmissions (int64_t now, uint64_t lost_or_recovered, int64_t
   (void) since;
   const uint64_t packets = packets_ - packets_then;
   const uint64_t needed = lost_or_recovered >= lor_then ? lost_or_recovered - lor_then : 0;
-  // Room for one attempt; two from 2% of the packets on, three from 8%.
-  attempts_ = packets > 0 && needed * 100 >= 8 * packets ? 3
-      : packets > 0 && needed * 100 >= 2 * packets ? 2 : 1;
+  // Room for as many attempts as it takes, with the same loss p on the way
+  // back (the request, or the resent copy, is lost as often as anything:
+  // an attempt fails with 1 - (1 - p)^2), for no more than 1 packet in 5000
+  // to be lost for good: one attempt up to ~1% of the packets, two to ~3%,
+  // three to ~7%, four to ~11%, at most five.
+  // (One packet is no rate: a single loss leaves room for one attempt.)
+  const double p = packets > 0 && needed >= 2 ? std::min (1.0, (double) needed / packets) : 0;
+  const double fail = 1 - (1 - p) * (1 - p);
+  attempts_ = 1;
+  for (double lost = p * fail; attempts_ < kMaxAttempts && lost > kLostForGood; lost *= fail)
+    attempts_++;
   if (rtt > 0)
     rtt_ = rtt;
 }

@@ -22,11 +22,12 @@
 // the need also leaves room for one:
 // the largest delay plus the round trip (measured on retransmissions; 40 ms
 // until one was) plus 10 ms for the gap to be noticed and asked about; and
-// for a second attempt (twice that) while 2% or more of the packets of the
-// last 10 s needed one, a third from 8%: at 5-10% random loss each way a
-// retransmission or its request is itself lost often enough that one round
-// trip of room left 8-37% of the frames undecoded, and two 10-16% at 10%
-// (40 ms round trip, 30 fps).
+// for more attempts as more of the packets of the last 10 s needed one: as
+// many as it takes for no more than 1 packet in 5000 to be lost for good,
+// with requests and resent copies lost as often as the rest (2 from ~1%, 3
+// from ~3%, 4 from ~7%, 5 from ~11%): at 5-10% random loss each way one
+// round trip of room left 8-37% of the frames undecoded, two 10-16% at 10%,
+// three 2-15% at 10% (40 ms round trip, 30 fps).
 //
 // The target follows the need within [min, max]:
 //   - up at once, to 1.25 x the need (headroom, so that a growing jitter

@@ -789,9 +789,6 @@ WebrtcSession::set_codecs (const std::string &codecs)
   stats_.codecs = codecs;
 }
 
-namespace {
-
-// Every element inside bin, at any depth (refs the caller drops).
 std::vector<GstElement *>
 elements_inside (GstBin *bin)
 {
@@ -819,6 +816,8 @@ elements_inside (GstBin *bin)
   gst_iterator_free (it);
   return out;
 }
+
+namespace {
 
 // After webrtcbin went to NULL: an element inside it that still runs is set
 // to NULL too. webrtcbin keeps its SCTP transport's sctpenc out of state

@@ -161,6 +161,9 @@ private:
   std::string failure_;  // guarded by stats_lock_
 };
 
+// Every element inside bin, at any depth (refs the caller drops).
+std::vector<GstElement *> elements_inside (GstBin *bin);
+
 // Any thread but a streaming thread of webrtcbin: makes the data channels'
 // sends inside webrtcbin return (FLUSH_START into its sctpenc). In
 // GStreamer 1.22 sctpenc's chain waits while the SCTP send buffer is full

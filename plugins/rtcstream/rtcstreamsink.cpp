@@ -785,8 +785,11 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "playout-delay (\"MIN,MAX\" ms asked of its video, empty when not negotiated), "
           "rendition (int: the rendition of video-ladder its video gets, 0 the full picture; "
           "-1 when its video is not encoded here), rendition-width and rendition-height "
-          "(below the full picture) and rendition-switches (uint), data-streams-open (uint: "
-          "data pads whose channel to it is open) and data-bytes-sent (uint64)",
+          "(below the full picture), rendition-switches (uint), while its video encoder follows "
+          "its estimate alone picture-width, picture-height and picture-framerate (double): "
+          "the size and frame rate the encoder is given (smaller when the bitrate is too low), "
+          "data-streams-open (uint: data pads whose channel to it is open) and data-bytes-sent "
+          "(uint64)",
           GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_NAVIGATION,
       g_param_spec_boolean ("navigation", "Navigation",

@@ -19,11 +19,22 @@
 //     payloaders drops it there; the first payloader's probe first feeds it
 //     to the estimator (Congestion::lock) and, when the estimate moved by
 //     5%, posts apply_bitrate to the worker. Nothing there blocks.
+//   - Retransmissions: webrtcbin's rtprtxsend answers the consumer's NACKs.
+//     A probe on its sink pad (the payloaders' streaming threads) notes each
+//     media packet that goes out; one on its src pad (the RTCP thread) drops
+//     the retransmission requests that the consumer's RetransmissionBudget
+//     (rtcstream/retransmission.h) refuses, so that retransmissions stay
+//     within a share of the estimate. Both take Congestion::rtx.lock alone,
+//     for a few lookups.
 //   - Worker: update_congestion, every second, feeds receiver reports and
-//     the sent bitrate, and applies each consumer's estimate to its
-//     encoder (the encoder's property is set with no lock held).
-//   - stats, any thread: State::lock, then Congestion::lock.
+//     the sent bitrate, and applies each consumer's estimate, less what its
+//     retransmissions use, to its encoder (the encoder's property is set
+//     with no lock held).
+//   - stats, any thread: State::lock, then Congestion::lock, then
+//     Congestion::rtx.lock.
 #include "sink-private.h"
+
+#include <gst/rtp/rtp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -101,6 +112,130 @@ struct FeedbackWatch {
 
 void apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_us = 0);
 
+// Any thread, no lock held: the retransmission budget follows the estimate
+// and the round trip.
+void
+update_retransmission_budget (Congestion &cc)
+{
+  guint estimate;
+  double rtt;
+  {
+    std::lock_guard<std::mutex> lk (cc.lock);
+    estimate = cc.estimator.estimate_bps ();
+    rtt = cc.estimator.rtt_ms ();
+  }
+  std::lock_guard<std::mutex> lk (cc.rtx.lock);
+  cc.rtx.budget.set_link (estimate, rtt);
+}
+
+// What media may use of an estimate: less what retransmissions used over
+// the last second (Congestion::rtx.lock not held; Congestion::lock may be).
+guint
+media_bps (Congestion &cc, guint estimate)
+{
+  guint rtx;
+  {
+    std::lock_guard<std::mutex> lk (cc.rtx.lock);
+    rtx = cc.rtx.budget.bps (now_us ());
+  }
+  return estimate > rtx ? estimate - rtx : 0;
+}
+
+// What the probes on a consumer's rtprtxsend know.
+struct RtxWatch {
+  RtcstreamSink *owner;  // alive while its children's pads carry data
+  std::string session_id;
+  std::shared_ptr<Congestion> cc;
+};
+
+// The payloaders' streaming threads: media packets on their way into
+// rtprtxsend (which keeps them for retransmission).
+GstPadProbeReturn
+on_media_packets (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *w = static_cast<RtxWatch *> (data);
+  const gint64 now = now_us ();
+  auto note = [w, now] (GstBuffer *buf) {
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    if (!gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
+      return true;
+    const guint32 ssrc = gst_rtp_buffer_get_ssrc (&rtp);
+    const guint16 seq = gst_rtp_buffer_get_seq (&rtp);
+    gst_rtp_buffer_unmap (&rtp);
+    w->cc->rtx.budget.on_sent (ssrc, seq,
+        (guint32) gst_buffer_get_size (buf) + kPacketOverheadBytes, now);
+    return true;
+  };
+  std::lock_guard<std::mutex> lk (w->cc->rtx.lock);
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    note (GST_PAD_PROBE_INFO_BUFFER (info));
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info),
+        [] (GstBuffer **buf, guint, gpointer f) {
+          return (gboolean) (*static_cast<decltype (note) *> (f)) (*buf);
+        }, &note);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// webrtcbin's RTCP thread: a retransmission request on its way from the
+// RTP session to rtprtxsend; dropped unless the budget answers it.
+GstPadProbeReturn
+on_retransmission_request (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *w = static_cast<RtxWatch *> (data);
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  const GstStructure *s = gst_event_get_structure (ev);
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_CUSTOM_UPSTREAM || !s ||
+      !gst_structure_has_name (s, "GstRTPRetransmissionRequest"))
+    return GST_PAD_PROBE_OK;
+  guint seq = 0, ssrc = 0;
+  if (!gst_structure_get_uint (s, "seqnum", &seq) || !gst_structure_get_uint (s, "ssrc", &ssrc))
+    return GST_PAD_PROBE_OK;
+  RetransmissionBudget::Verdict v;
+  {
+    std::lock_guard<std::mutex> lk (w->cc->rtx.lock);
+    v = w->cc->rtx.budget.on_request (ssrc, (guint16) seq, now_us ());
+  }
+  GST_LOG_OBJECT (w->owner, "consumer session %s asks for packet %u of SSRC %08x: %s",
+      w->session_id.c_str (), seq, ssrc, verdict_name (v));
+  return v == RetransmissionBudget::Verdict::Send ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+// Worker thread: the probes on the rtprtxsend inside the consumer's
+// webrtcbin, once webrtcbin made it (when the media's RTP session starts).
+void
+watch_retransmissions (RtcstreamSink *self, const std::string &session_id, Consumer &c)
+{
+  Congestion &cc = *c.congestion;
+  if (cc.rtx_watched)
+    return;
+  for (GstElement *e : elements_inside (GST_BIN (c.session->webrtcbin ()))) {
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && g_strcmp0 (GST_OBJECT_NAME (f), "rtprtxsend") == 0) {
+      GstPad *sink = gst_element_get_static_pad (e, "sink");
+      GstPad *src = gst_element_get_static_pad (e, "src");
+      if (sink && src) {
+        gst_pad_add_probe (sink, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
+            GST_PAD_PROBE_TYPE_BUFFER_LIST), on_media_packets,
+            new RtxWatch {self, session_id, c.congestion},
+            [] (gpointer data) { delete static_cast<RtxWatch *> (data); });
+        gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_retransmission_request,
+            new RtxWatch {self, session_id, c.congestion},
+            [] (gpointer data) { delete static_cast<RtxWatch *> (data); });
+        cc.rtx_watched = true;
+        GST_DEBUG_OBJECT (self, "consumer session %s: its retransmissions are budgeted",
+            session_id.c_str ());
+      }
+      if (sink)
+        gst_object_unref (sink);
+      if (src)
+        gst_object_unref (src);
+    }
+    gst_object_unref (e);
+  }
+}
+
 // webrtcbin's RTCP thread.
 GstPadProbeReturn
 on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
@@ -125,6 +260,7 @@ on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
       post = true;
     }
   }
+  update_retransmission_budget (*w->cc);
   if (post) {
     GST_LOG_OBJECT (w->owner, "consumer session %s: estimate now %u bit/s",
         w->session_id.c_str (), estimate);
@@ -146,20 +282,30 @@ estimator_limits (const BitrateSettings &b, guint audio_bps)
   return l;
 }
 
-// Worker thread: the picture size of a video encoding group, or the input's
-// own when size is null.
+// Worker thread: the picture size and frame rate of a video encoding group
+// at its scaler's step, or the input's own when there is no scaler.
 void
-set_size (RtcstreamSink *self, EncoderGroup *g, const EncoderScaler::Size *size)
+set_size (RtcstreamSink *self, EncoderGroup *g)
 {
+  const EncoderScaler *sc = g->scaler.get ();
+  const bool input = !sc || sc->step () == 0;
+  const int divisor = sc ? sc->divisor () : 1;
   GstCaps *caps = encoder_input_caps (*g->codec);
-  if (size)
-    gst_caps_set_simple (caps, "width", G_TYPE_INT, size->width, "height", G_TYPE_INT,
-        size->height, nullptr);
-  GST_INFO_OBJECT (self, "%s encoder of %s now takes %s", g->codec->name,
-      g->input->name.c_str (), size ? (std::to_string (size->width) + "x" +
-          std::to_string (size->height)).c_str () : "the input's size");
+  if (!input && sc->size ().width > 0)
+    gst_caps_set_simple (caps, "width", G_TYPE_INT, sc->size ().width, "height", G_TYPE_INT,
+        sc->size ().height, nullptr);
+  if (sc)
+    GST_INFO_OBJECT (self, "%s encoder of %s now takes %dx%d, %.3g fps", g->codec->name,
+        g->input->name.c_str (), sc->size ().width, sc->size ().height, sc->fps ());
+  else
+    GST_INFO_OBJECT (self, "%s encoder of %s now takes the input as it is", g->codec->name,
+        g->input->name.c_str ());
   g_object_set (g->raw_filter, "caps", caps, nullptr);
   gst_caps_unref (caps);
+  g->frame_divisor.store (divisor);
+  g->picture_width.store (sc ? sc->size ().width : 0);
+  g->picture_height.store (sc ? sc->size ().height : 0);
+  g->picture_fps.store (sc ? sc->fps () : 0);
 }
 
 // Worker thread, once a second for each video encoding group: the picture
@@ -168,13 +314,23 @@ void
 update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps, gint64 now)
 {
   guint64 bytes = g->encoded_bytes.load (), frames = g->encoded_frames.load ();
+  // Nothing encoded since the last tick: the encoder does not run yet (its
+  // consumer still connecting) or its input stalled. That says nothing of
+  // the picture size: no "dropped every frame", which stepped a viewer
+  // whose browser took 20 s to connect down to the smallest picture.
+  if (adapt && g->scaler && g->scaler_tick_us && frames == g->scaler_frames) {
+    g->scaler_tick_us = now;
+    return;
+  }
   guint output = 0;
   double share = 1;
   if (g->scaler_tick_us && now > g->scaler_tick_us) {
     double seconds = (now - g->scaler_tick_us) / (double) G_USEC_PER_SEC;
     output = (guint) ((bytes - g->scaler_bytes) * 8 / seconds);
+    // (of the frames the encoder is given: 1 in the scaler's divisor)
     if (g->input_fps > 0)
-      share = (frames - g->scaler_frames) / (g->input_fps * seconds);
+      share = (frames - g->scaler_frames) * (g->scaler ? g->scaler->divisor () : 1) /
+          (g->input_fps * seconds);
   }
   g->scaler_bytes = bytes;
   g->scaler_frames = frames;
@@ -182,11 +338,15 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
   if (!adapt || !g->raw_filter) {
     // Shared (or not adapting): the input's size and every frame, for everybody.
     if (g->scaler) {
-      if (g->scaler->step () != 0)
-        set_size (self, g, nullptr);
+      bool scaled = g->scaler->step () != 0;
+      g->scaler.reset ();
+      if (scaled)
+        set_size (self, g);
       set_encoder_frame_dropping (*g->codec, g->encoder, false);
     }
-    g->scaler.reset ();
+    g->picture_width.store (0);
+    g->picture_height.store (0);
+    g->picture_fps.store (0);
     return;
   }
   if (!g->scaler) {
@@ -203,19 +363,27 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
     if (width <= 0 || height <= 0)
       return;  // no size to scale from
     g->input_fps = fps_n > 0 && fps_d > 0 ? (double) fps_n / fps_d : 0;
-    g->scaler = std::make_unique<EncoderScaler> (width, height,
-        g->input_fps > 0 ? g->input_fps : 30.0);
+    g->scaler = std::make_unique<EncoderScaler> (width, height, g->input_fps);
+    g->picture_width.store (width);
+    g->picture_height.store (height);
+    g->picture_fps.store (g->scaler->fps ());
     // Kept to its bitrate, the encoder drops frames when the content needs
     // more: the scaler's cue to shrink the picture.
     set_encoder_frame_dropping (*g->codec, g->encoder, true);
     return;  // measured from now on
   }
+  // The second after a change mixes both settings (and the new size's
+  // first keyframe): it says nothing of either.
+  if (g->scaler_settling) {
+    g->scaler_settling = false;
+    return;
+  }
   if (g->scaler->update (target_bps, output, std::min (share, 1.0), now)) {
-    EncoderScaler::Size size = g->scaler->size ();
     GST_DEBUG_OBJECT (self, "%s encoder of %s: bitrate %u, put out %u bit/s and %.0f%% of "
         "the frames: step %zu", g->codec->name, g->input->name.c_str (), target_bps, output,
         share * 100, g->scaler->step ());
-    set_size (self, g, g->scaler->step () ? &size : nullptr);
+    set_size (self, g);
+    g->scaler_settling = true;
   }
 }
 
@@ -263,7 +431,7 @@ check_passthrough (RtcstreamSink *self, Consumer &c, guint64 bytes, gint64 tick_
     cc.passthrough_tick_us = tick_us;
     const BandwidthEstimator &e = cc.estimator;
     need = cc.passthrough_bps;
-    room = (guint) std::max (0.0, e.estimate_bps () * kHeadroom - cc.audio_bps);
+    room = (guint) std::max (0.0, media_bps (cc, e.estimate_bps ()) * kHeadroom - cc.audio_bps);
     const bool thin = need > room;
     const bool congested = e.usage () == BandwidthEstimator::Usage::Over || e.loss () > 0.05;
     if (thin != cc.too_thin) {
@@ -330,8 +498,10 @@ apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_u
   }
   if (passthrough && tick_us)
     check_passthrough (self, c, passthrough_bytes, tick_us);
+  // (What retransmissions use of the link is not the encoder's.)
+  const guint media = media_bps (*c.congestion, estimate);
   double share = video.empty () ? 0
-      : std::max (0.0, estimate * kHeadroom - audio) / (double) video.size ();
+      : std::max (0.0, media * kHeadroom - audio) / (double) video.size ();
   guint target = 0;
   for (EncoderGroup *g : video) {
     // Alone on its input's video (no ladder): the encoder follows this
@@ -351,7 +521,7 @@ apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_u
     }
     if (adapt)
       target += want;
-    g->keyframe_budget_bps.store (adapt ? estimate : 0);
+    g->keyframe_budget_bps.store (adapt ? media : 0);
     if (tick_us)
       update_size (self, g, adapt, want, tick_us);
   }
@@ -396,6 +566,7 @@ watch_congestion (RtcstreamSink *self, const std::string &session_id, Consumer &
         [] (gpointer data) { delete static_cast<FeedbackWatch *> (data); });
     gst_object_unref (pad);
   }
+  watch_retransmissions (self, session_id, c);
   apply_bitrate (self, session_id);
 }
 
@@ -413,6 +584,7 @@ update_congestion (RtcstreamSink *self)
     std::shared_ptr<Congestion> cc = kv.second->congestion;
     if (!cc)
       continue;
+    watch_retransmissions (self, kv.first, *kv.second);
     SessionStats ss = kv.second->session->stats ();
     gint64 now = now_us ();
     bool congested = false;
@@ -450,7 +622,7 @@ update_congestion (RtcstreamSink *self)
       congested = e.usage () == BandwidthEstimator::Usage::Over || e.loss () > 0.05 ||
           (cc->tick_delay_based && e.delay_based_bps () < 0.97 * cc->tick_delay_based);
       cc->tick_delay_based = e.delay_based_bps ();
-      share = video_share (estimate, cc->audio_bps, *kv.second);
+      share = video_share (media_bps (*cc, estimate), cc->audio_bps, *kv.second);
       capacity_share = e.capacity_bps () ? video_share (e.capacity_bps (), cc->audio_bps,
           *kv.second) : 0;
       GST_DEBUG_OBJECT (self, "consumer %s: estimate %u (delay-based %u, received %u), sent %u "
@@ -458,6 +630,14 @@ update_congestion (RtcstreamSink *self)
           kv.second->session->peer_id ().c_str (), e.estimate_bps (), e.delay_based_bps (),
           e.received_bps (), cc->sent_bps, e.loss (), e.rtt_ms (), e.queue_delay_ms (), e.trend_ms (),
           e.threshold_ms (), usage_name (e.usage ()), e.capacity_bps ());
+    }
+    update_retransmission_budget (*cc);
+    {
+      std::lock_guard<std::mutex> lk (cc->rtx.lock);
+      RetransmissionBudget &rtx = cc->rtx.budget;
+      GST_DEBUG_OBJECT (self, "consumer %s: retransmissions %u bit/s, %" G_GUINT64_FORMAT
+          " sent, %" G_GUINT64_FORMAT " requests dropped", kv.second->session->peer_id ().c_str (),
+          rtx.bps (now), rtx.resent (), rtx.dropped ());
     }
     if (kv.second->linked)
       update_renditions (self, kv.first, *kv.second, share, congested, capacity_share, now);
@@ -468,7 +648,8 @@ update_congestion (RtcstreamSink *self)
 void
 add_congestion_stats (GstStructure *s, const Consumer &c)
 {
-  guint estimate = 0, target = 0, sent = 0, passthrough = 0, remb = 0;
+  guint estimate = 0, target = 0, sent = 0, passthrough = 0, remb = 0, rtx_bps = 0;
+  guint64 rtx_sent = 0, rtx_dropped = 0;
   bool too_thin = false;
   double loss = 0;
   const char *feedback = "none", *usage = "normal";
@@ -489,10 +670,18 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
       feedback = "remb";
     else if (c.congestion->report_key)
       feedback = "receiver-reports";
+    std::lock_guard<std::mutex> rlk (c.congestion->rtx.lock);
+    RetransmissionBudget &rtx = c.congestion->rtx.budget;
+    rtx_bps = rtx.bps (now_us ());
+    rtx_sent = rtx.resent ();
+    rtx_dropped = rtx.dropped ();
   }
   gst_structure_set (s, "bandwidth-estimate", G_TYPE_UINT, estimate,
       "bitrate-target", G_TYPE_UINT, target,
       "bitrate-sent", G_TYPE_UINT, sent,
+      "retransmission-bitrate", G_TYPE_UINT, rtx_bps,
+      "retransmissions-sent", G_TYPE_UINT64, rtx_sent,
+      "retransmissions-dropped", G_TYPE_UINT64, rtx_dropped,
       "packet-loss", G_TYPE_DOUBLE, loss,
       "remb", G_TYPE_UINT, remb,
       "feedback", G_TYPE_STRING, feedback,

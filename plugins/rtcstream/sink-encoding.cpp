@@ -209,6 +209,35 @@ replay_on_keyframe_requests (GstPad *pad, const std::shared_ptr<RecentFrames> &r
 
 namespace {
 
+// Streaming thread (the encoder's input): at the scaler's frame rate step,
+// lets 1 in frame_divisor frames through to the encoder, each lasting as
+// long as the frames it stands for (libvpx's rate control reads the frame
+// rate from the timestamps and durations: it spends the bits of the frames
+// left out on the ones kept).
+GstPadProbeReturn
+thin_frame_rate (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *group = static_cast<EncoderGroup *> (data);
+  const int divisor = group->frame_divisor.load ();
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  const GstClockTime pts = GST_BUFFER_PTS (buf), duration = GST_BUFFER_DURATION (buf);
+  if (divisor <= 1 || !GST_CLOCK_TIME_IS_VALID (pts) || !GST_CLOCK_TIME_IS_VALID (duration) ||
+      duration == 0) {
+    group->next_frame_pts = GST_CLOCK_TIME_NONE;
+    return GST_PAD_PROBE_OK;
+  }
+  GstClockTime &next = group->next_frame_pts;
+  // Half a frame early still counts: a live source's timestamps jitter.
+  if (GST_CLOCK_TIME_IS_VALID (next) && pts + duration / 2 < next && pts + 4 * duration > next)
+    return GST_PAD_PROBE_DROP;
+  const GstClockTime kept = divisor * duration;
+  next = GST_CLOCK_TIME_IS_VALID (next) && pts < next + duration ? next + kept : pts + kept;
+  buf = gst_buffer_make_writable (buf);
+  GST_BUFFER_DURATION (buf) = kept;
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
 // --- keyframe requests ---------------------------------------------------------
 
 // Whether group is still one of self's (a worker callback may outlive it).
@@ -447,6 +476,12 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
       set_encoder_bitrate (*codec, enc, initial_video_bitrate (st->bitrates));
     }
     group->encoder = enc;
+    if (codec->kind == MediaKind::Video) {
+      GstPad *enc_sink = gst_element_get_static_pad (enc, "sink");
+      gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_BUFFER, thin_frame_rate, group.get (),
+          nullptr);
+      gst_object_unref (enc_sink);
+    }
     els.push_back (enc);
   } else if (GstElement *parser = make_parser (*codec, (base + "-parse").c_str ())) {
     els.push_back (parser);

@@ -276,6 +276,12 @@ add_rendition_stats (GstStructure *s, const Consumer &c)
     if (b.group->rendition)
       gst_structure_set (s, "rendition-width", G_TYPE_INT, b.group->size.width,
           "rendition-height", G_TYPE_INT, b.group->size.height, nullptr);
+    // An encoder that follows this consumer alone: the size and frame rate
+    // its scaler gives it.
+    if (int w = b.group->picture_width.load ())
+      gst_structure_set (s, "picture-width", G_TYPE_INT, w, "picture-height", G_TYPE_INT,
+          b.group->picture_height.load (), "picture-framerate", G_TYPE_DOUBLE,
+          b.group->picture_fps.load (), nullptr);
     return;
   }
   gst_structure_set (s, "rendition", G_TYPE_INT, -1, "rendition-switches", G_TYPE_UINT, 0u,

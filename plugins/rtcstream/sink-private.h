@@ -35,6 +35,7 @@
 #include "rtcstream/datastream.h"
 #include "rtcstream/ladder.h"
 #include "rtcstream/playout-delay.h"
+#include "rtcstream/retransmission.h"
 #include "rtcstream/scaling.h"
 #include "rtcstream/sdp.h"
 #include "rtcstream/session.h"
@@ -154,8 +155,17 @@ struct EncoderGroup {
   GstElement *raw_filter = nullptr;
   std::unique_ptr<EncoderScaler> scaler;
   double input_fps = 0;
+  // The scaler's frame rate step: the encoder gets 1 in frame_divisor of
+  // its input's frames (thin_frame_rate, the encoder's streaming thread,
+  // which alone uses next_frame_pts); and what the encoder is given, for
+  // stats (0 while the scaler does not run).
+  std::atomic<int> frame_divisor{1};
+  GstClockTime next_frame_pts = GST_CLOCK_TIME_NONE;
+  std::atomic<int> picture_width{0}, picture_height{0};
+  std::atomic<double> picture_fps{0};
   guint64 scaler_bytes = 0, scaler_frames = 0;
   gint64 scaler_tick_us = 0;
+  bool scaler_settling = false;  // the scaler changed at the last tick
   // The estimate of the consumer of a group that adapts to it alone (0:
   // none), which keyframes may not crowd out (sink-encoding.cpp).
   std::atomic<guint> keyframe_budget_bps{0};
@@ -199,6 +209,15 @@ struct PlayoutDelaySettings {
 // One consumer's congestion control (sink-congestion.cpp). Shared with the
 // probe that feeds it TWCC feedback on a streaming thread.
 struct Congestion {
+  // Which of the consumer's retransmission requests are answered: probes
+  // on its webrtcbin's rtprtxsend (streaming threads and the RTCP thread)
+  // use it under its own lock, which they hold alone (others take it last:
+  // after Congestion::lock when they hold both).
+  struct Retransmissions {
+    std::mutex lock;
+    RetransmissionBudget budget;
+  } rtx;
+  bool rtx_watched = false;  // probes on rtprtxsend in place (worker-only)
   std::mutex lock;  // guards everything below
   BandwidthEstimator estimator;
   guint audio_bps = 0;         // what its audio encoders send, left out of the video's share

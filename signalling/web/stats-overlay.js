@@ -17,7 +17,10 @@
 // rtcstreamsink sends): from the capture of the last frame received to its
 // reception (getSynchronizationSources: captureTimestamp, timestamp), plus
 // the playout delay; decoding and display are not in it. The numbers each
-// have a sparkline of their last 30 values.
+// have a sparkline of their last 30 values (a value a second: the last
+// 30 s); the received bitrate's and the frame rate's are drawn from 0, so
+// that a drop reads as one, and each canvas's title says the range it shows
+// (data-plot names it, data-points counts the values drawn).
 //
 //   import { StatsOverlay } from '/stats-overlay.js';
 //   const overlay = new StatsOverlay(tile, () => viewer.getStats(),
@@ -28,18 +31,19 @@
 
 const HISTORY = 30;
 
-// The rows: key, label, how a value reads, and the number its sparkline
-// draws (none for the codec; the frame height for the resolution).
+// The rows: key, label, how a value reads, the number its sparkline draws
+// (none for the codec; the frame height for the resolution), and whether
+// the sparkline starts at 0 (else at the least value shown).
 const ROWS = [
-  ['codec', 'codec', String, null],
-  ['resolution', 'res', String, 'height'],
-  ['fps', 'fps', (v) => v.toFixed(0), 'fps'],
-  ['bitrate', 'kbit/s', (v) => v.toFixed(0), 'bitrate'],
-  ['rtt', 'rtt ms', (v) => v.toFixed(1), 'rtt'],
-  ['playout', 'jb ms', (v) => v.toFixed(1), 'playout'],
-  ['extension', 'pd ext', (v) => (v ? 'sent' : 'no'), null],
-  ['e2e', 'e2e ms', (v) => v.toFixed(0), 'e2e'],
-  ['g2g', 'g2g ms', (v) => v.toFixed(0), 'g2g'],
+  ['codec', 'codec', String, null, false],
+  ['resolution', 'res', String, 'height', false],
+  ['fps', 'fps', (v) => v.toFixed(0), 'fps', true],
+  ['bitrate', 'kbit/s', (v) => v.toFixed(0), 'bitrate', true],
+  ['rtt', 'rtt ms', (v) => v.toFixed(1), 'rtt', false],
+  ['playout', 'jb ms', (v) => v.toFixed(1), 'playout', false],
+  ['extension', 'pd ext', (v) => (v ? 'sent' : 'no'), null, false],
+  ['e2e', 'e2e ms', (v) => v.toFixed(0), 'e2e', false],
+  ['g2g', 'g2g ms', (v) => v.toFixed(0), 'g2g', false],
 ];
 
 // NTP time (ms since 1900) less Unix time (ms since 1970).
@@ -99,14 +103,17 @@ export function sample (report, prev, now = performance.now(), wallNow = Date.no
   return out;
 }
 
-function sparkline (canvas, values) {
+function sparkline (canvas, values, fromZero, unit) {
   const g = canvas.getContext('2d');
   const { width: w, height: h } = canvas;
   g.clearRect(0, 0, w, h);
   const nums = values.filter((v) => Number.isFinite(v));
+  canvas.dataset.points = String(nums.length < 2 ? 0 : nums.length);
   if (nums.length < 2) return;
-  const lo = Math.min(...nums);
-  const span = Math.max(...nums) - lo || 1;
+  const hi = Math.max(...nums);
+  const lo = fromZero ? Math.min(0, ...nums) : Math.min(...nums);
+  const span = hi - lo || 1;
+  canvas.title = `last ${values.length} s: ${+lo.toFixed(1)} to ${+hi.toFixed(1)} ${unit}`;
   g.strokeStyle = '#6f6';
   g.lineWidth = 1;
   g.beginPath();
@@ -151,7 +158,7 @@ export class StatsOverlay {
     this.stopped = false;
     this.el = document.createElement('div');
     this.el.className = 'stats';
-    for (const [key, label, format, series] of ROWS) {
+    for (const [key, label, format, series, fromZero] of ROWS) {
       const row = document.createElement('div');
       const k = document.createElement('span');
       k.textContent = `${label} `;
@@ -162,10 +169,12 @@ export class StatsOverlay {
       let c = null;
       if (series) {
         c = Object.assign(document.createElement('canvas'), { width: 80, height: 20 });
+        c.dataset.plot = key;
+        c.dataset.points = '0';
         row.append(c);
         this.history[key] = [];
       }
-      this.cells[key] = { v, c, format, series };
+      this.cells[key] = { v, c, format, series, fromZero, unit: label.replace(/^\S+ /, '') };
       this.el.append(row);
     }
     parent.append(this.el);
@@ -206,13 +215,13 @@ export class StatsOverlay {
   }
 
   show (s) {
-    for (const [key, { v, c, format, series }] of Object.entries(this.cells)) {
+    for (const [key, { v, c, format, series, fromZero, unit }] of Object.entries(this.cells)) {
       v.textContent = s[key] === undefined ? '–' : format(s[key]);
       if (!c) continue;
       const h = this.history[key];
       h.push(s[series]);
       if (h.length > HISTORY) h.shift();
-      sparkline(c, h);
+      sparkline(c, h, fromZero, unit);
     }
   }
 }

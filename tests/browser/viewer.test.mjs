@@ -96,12 +96,26 @@ async function overlayShows (name, codec) {
           e2e: cell('e2e'),
           g2g: cell('g2g'),
           sparklines: e.querySelectorAll('canvas').length,
+          // The received bitrate's plot: the values it drew, and its pixels
+          // that are not transparent.
+          plot: (() => {
+            const c = e.querySelector('canvas[data-plot="bitrate"]');
+            if (!c) return null;
+            const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let inked = 0;
+            for (let i = 3; i < px.length; i += 4) if (px[i] > 0) inked++;
+            return { points: Number(c.dataset.points), inked, title: c.title };
+          })(),
         };
       }).then((o) => ({
         ...o, ok: o.visible && o.text.includes(codec) && o.text.includes('320x240') && o.bitrate > 0
-          && o.playout !== '–' && o.extension !== '–' && o.e2e !== '–' && o.g2g !== '–',
+          && o.playout !== '–' && o.extension !== '–' && o.e2e !== '–' && o.g2g !== '–'
+          && o.plot?.points >= 2,
       }), () => null));
     assert.ok(o.sparklines >= 5, 'the numbers have sparklines');
+    // The received bitrate is plotted: a line drawn, over a range from 0.
+    assert.ok(o.plot.inked > 0, `the bitrate plot drew ${o.plot.inked} pixels`);
+    assert.match(o.plot.title, /^last \d+ s: 0 to \d/, 'the bitrate plot starts at 0');
     assert.equal(o.extension, 'sent', 'the producer sends the playout-delay extension');
     // Playout and sender-to-screen delay in ms: numbers, and sane on one host.
     assert.ok(Number(o.playout) >= 0 && Number(o.playout) < 500, `playout delay ${o.playout}`);
@@ -109,7 +123,8 @@ async function overlayShows (name, codec) {
     // Glass to glass from the capture times the producer sends.
     assert.ok(Number(o.g2g) > 0 && Number(o.g2g) < 1000, `glass to glass ${o.g2g}`);
     console.log(`${name}: overlay: playout ${o.playout} ms, extension ${o.extension}, `
-      + `sender to screen ${o.e2e} ms, glass to glass ${o.g2g} ms`);
+      + `sender to screen ${o.e2e} ms, glass to glass ${o.g2g} ms; bitrate plot: `
+      + `${o.plot.points} values, ${o.plot.title}`);
     return o;
   } catch (err) {
     err.message += `\n${diagnostics()}`;

@@ -387,6 +387,7 @@ Network::apply (Link &l, bool a_to_b)
 void
 Network::set_link (Link &link, const LinkConfig &config)
 {
+  std::lock_guard<std::mutex> lk (changes_);
   link.ab_ = link.ba_ = config;
   apply (link, true);
   apply (link, false);
@@ -395,6 +396,7 @@ Network::set_link (Link &link, const LinkConfig &config)
 void
 Network::set_direction (Link &link, const Host &from, const LinkConfig &config)
 {
+  std::lock_guard<std::mutex> lk (changes_);
   bool a_to_b = &from == link.a_;
   if (!a_to_b && &from != link.b_)
     throw Error ("netsim: " + from.name () + " is not an end of that link");
@@ -426,6 +428,7 @@ Network::wait_operational (Link &l)
 void
 Network::down (Link &link)
 {
+  std::lock_guard<std::mutex> lk (changes_);
   for (const char *end : {"la", "lb"})
     must ({"ip", "-n", link.netns_, "link", "set", end, "down"});
   link.up_ = false;
@@ -434,6 +437,7 @@ Network::down (Link &link)
 void
 Network::up (Link &link)
 {
+  std::lock_guard<std::mutex> lk (changes_);
   for (const char *end : {"la", "lb"})
     must ({"ip", "-n", link.netns_, "link", "set", end, "up"});
   wait_operational (link);
@@ -448,6 +452,7 @@ Network::up (Link &link)
 std::string
 Network::change_address (Host &end, Link &link)
 {
+  std::lock_guard<std::mutex> lk (changes_);
   bool is_a = &end == link.a_;
   if (!is_a && &end != link.b_)
     throw Error ("netsim: " + end.name () + " is not an end of that link");

@@ -28,15 +28,21 @@
 // test processes that no longer exist. Children die with the test
 // (Process: PR_SET_PDEATHSIG).
 //
-// Threads: a Network is used from one thread (the test's), which must also
-// outlive the processes it spawns (see process.h). within() runs code on a
-// short-lived thread inside a namespace; the calling thread never moves.
+// Threads: a Network is built (add_host, link) from one thread (the
+// test's), which must also outlive the processes it spawns (see process.h),
+// the links' delay lines among them. The run-time changes (set_link,
+// set_direction, down, up, change_address) take a lock: checks that run
+// concurrently on threads of their own may each change their own links.
+// spawn, run, socket and ping may be called from any thread. within() runs
+// code on a short-lived thread inside a namespace; the calling thread never
+// moves.
 #pragma once
 
 #include "process.h"
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,6 +159,7 @@ private:
       const std::string &input = "");
   bool join_netns (const std::string &netns_path);  // on the calling thread
 
+  std::mutex changes_;  // serialises the run-time changes
   std::string prefix_;
   std::vector<std::string> namespaces_;  // every one made, in order
   std::vector<std::unique_ptr<Host>> hosts_;

@@ -135,6 +135,29 @@ stats_number (const std::string &stats, const std::string &field)
 }
 
 std::string
+plain (const std::string &stats)
+{
+  std::string out;
+  for (char c : stats)
+    if (c != '\\')
+      out += c;
+  return out;
+}
+
+std::vector<int>
+int_fields (const std::string &stats, const std::string &field, const char *type)
+{
+  std::vector<int> out;
+  const std::string text = plain (stats), key = field + "=(" + type + ")";
+  for (size_t at = text.find (key); at != std::string::npos; at = text.find (key, at + 1)) {
+    if (at > 0 && text[at - 1] != ' ' && text[at - 1] != ',')
+      continue;  // the end of a longer name
+    out.push_back (std::stoi (text.substr (at + key.size ())));
+  }
+  return out;
+}
+
+std::string
 GstProcess::messages () const
 {
   std::string out;

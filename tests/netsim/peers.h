@@ -64,4 +64,12 @@ private:
 // ("bytes-sent\=\(guint64\)123"); NAN when there is none.
 double stats_number (const std::string &stats, const std::string &field);
 
+// A stats string without the escaping of nested structures.
+std::string plain (const std::string &stats);
+
+// Every value of an int (or other `type`) field in a stats string (nested
+// structures too), in order.
+std::vector<int> int_fields (const std::string &stats, const std::string &field,
+    const char *type = "int");
+
 }  // namespace netsim

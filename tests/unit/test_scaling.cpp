@@ -34,13 +34,35 @@ struct Encoder {
 TEST (EncoderScaler, StepsFromTheInputsSizeDownToAQuarter)
 {
   EncoderScaler s (1280, 720, 30);
-  ASSERT_EQ (s.steps (), 5u);
+  ASSERT_EQ (s.steps (), 6u);  // 5 sizes, then the smallest at half the frame rate
   EXPECT_EQ (s.size ().width, 1280);
   EXPECT_EQ (s.size ().height, 720);
+  EXPECT_EQ (s.divisor (), 1);
   EXPECT_EQ (s.floor_bps (0), 829440u);  // 0.03 bit per pixel and frame
-  // No step under 160 pixels wide: 400, 266 and 200.
+  // At least 5000 bits a frame: 150 kbit/s at 30 fps, 75 at 15.
+  EXPECT_EQ (s.floor_bps (4), 150000u);
+  EXPECT_EQ (s.floor_bps (5), 75000u);
+  // No step under 160 pixels wide: 400, 266 and 200; then 200 at 15 fps.
   EncoderScaler small (400, 224, 30);
-  EXPECT_EQ (small.steps (), 3u);
+  EXPECT_EQ (small.steps (), 4u);
+  // An unknown frame rate is not stepped.
+  EXPECT_EQ (EncoderScaler (400, 224, 0).steps (), 3u);
+}
+
+TEST (EncoderScaler, ABitrateTooLowForTheSmallestSizeHalvesTheFrameRateAndBack)
+{
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  for (int i = 0; i < 12; i++, t += kS)
+    s.update (110000, 0, 1, t);  // under every size's floor at 30 fps, every 2 s
+  EXPECT_EQ (s.size ().width, 320);
+  EXPECT_EQ (s.divisor (), 2);
+  EXPECT_DOUBLE_EQ (s.fps (), 15);
+  // The link gets better: 30 fps again (1.25 times 150 kbit/s), the size
+  // next.
+  s.update (200000, 0, 1, t += 3 * kS);
+  EXPECT_EQ (s.divisor (), 1);
+  EXPECT_EQ (s.size ().width, 320);
 }
 
 TEST (EncoderScaler, ABitrateUnderTheFloorStepsDownEveryTwoSeconds)
@@ -79,10 +101,37 @@ TEST (EncoderScaler, StepsUpOnlyOnceTheBitrateCoversWhatTheBiggerSizeNeeded)
   EXPECT_EQ (enc.run (s, 550000, 30, t), 3u);
   // 700 k: one step up, and no further (854x480 needs ~890 k).
   EXPECT_EQ (enc.run (s, 700000, 30, t), 2u);
-  // Plenty: back to the full size, one step per 10 s at most.
-  EXPECT_EQ (enc.run (s, 4000000, 5, t), 1u);
-  EXPECT_EQ (enc.run (s, 4000000, 5, t), 1u);
-  EXPECT_EQ (enc.run (s, 4000000, 6, t), 0u);
+  // Plenty: back to the full size, one step per 3 s at most while they hold.
+  EXPECT_EQ (enc.run (s, 4000000, 1, t), 1u);
+  EXPECT_EQ (enc.run (s, 4000000, 2, t), 1u);
+  EXPECT_EQ (enc.run (s, 4000000, 1, t), 0u);
+}
+
+TEST (EncoderScaler, AStepUpThatFailsDoublesTheWaitBeforeTheNext)
+{
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  auto tick = [&] (uint32_t target, double share) { return s.update (target, 0, share, t += kS); };
+  ASSERT_TRUE (tick (300000, 1));  // 854x480
+  tick (300000, 1);
+  ASSERT_TRUE (tick (300000, 1));  // 640x360
+  ASSERT_EQ (s.step (), 2u);
+  // The link got faster: up after 3 s, but the bigger picture drops frames
+  // (the content needs more than the floor said): down again.
+  int n = 0;
+  while (s.step () == 2 && n++ < 10)
+    tick (700000, 1);
+  ASSERT_EQ (s.step (), 1u);
+  tick (700000, 0.5);
+  tick (700000, 0.5);
+  ASSERT_EQ (s.step (), 2u);
+  // 640x360 keeps every frame: the next try waits 6 s, not 3.
+  int waited = 0;
+  while (s.step () == 2 && waited < 20) {
+    tick (2000000, 1);
+    waited++;
+  }
+  EXPECT_EQ (waited, 6);
 }
 
 TEST (EncoderScaler, AnEncoderOverItsBitrateStepsDownToo)
