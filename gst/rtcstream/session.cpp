@@ -7,10 +7,15 @@
 
 #include <gst/sdp/sdp.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "ice-agent.h"
 #include "turn.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -275,8 +280,10 @@ WebrtcSession::on_connection_state (GstElement *webrtc, GParamSpec *, gpointer d
       std::lock_guard<std::mutex> lk (s->stats_lock_);
       s->stats_.state = s->failed_ ? "failed" : state_name (state);
     }
-    if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) {
       s->watch_silence ();
+      s->bound_retransmission_history ();
+    }
     if (s->on_state_)
       s->on_state_ (state);
   });
@@ -633,7 +640,7 @@ WebrtcSession::on_stats (const GstStructure *reply)
         cand_types[id] = ctype;
     }
   }
-  std::lock_guard<std::mutex> lk (stats_lock_);
+  std::unique_lock<std::mutex> lk (stats_lock_);
   stats_.bytes_sent = sent;
   stats_.bytes_received = received;
   stats_.packets_lost = lost;
@@ -647,6 +654,9 @@ WebrtcSession::on_stats (const GstStructure *reply)
     stats_.local_candidate_type = cand_types[pair_local];
     stats_.remote_candidate_type = cand_types[pair_remote];
   }
+  lk.unlock ();
+  if (rtt >= 0)
+    bound_retransmission_history ();
 }
 
 // webrtcbin's thread.
@@ -843,7 +853,73 @@ stop_stragglers (GstElement *webrtcbin)
   }
 }
 
+// How long after a session closed the heap is trimmed (trim_after_close).
+constexpr guint kTrimDelayMs = 1000;
+// When the last session closed (monotonic microseconds), in the whole process.
+std::atomic<gint64> last_close_us{0};
+
+// Worker thread, a while after a session closed: once no other session
+// closed meanwhile, gives the heap's free pages back to the system. A closed
+// session frees a few MB (its webrtcbin, its threads' allocations, its
+// retransmission history) that glibc's malloc keeps otherwise, to the high
+// mark: a producer that served 15 viewers at once kept 50 MB more than
+// before them, with no object of theirs alive (docs/performance.md, viewer
+// churn). Only the last of a burst of closes trims: malloc_trim walks every
+// arena, a few milliseconds.
+void
+trim_after_close ()
+{
+#ifdef __GLIBC__
+  if (g_get_monotonic_time () - last_close_us.load () < kTrimDelayMs * 1000 * 9 / 10)
+    return;  // another session closed since: its own trim comes later
+  const gint64 t0 = g_get_monotonic_time ();
+  const int released = malloc_trim (0);
+  GST_DEBUG ("malloc_trim after closing sessions: %s memory released, %.1f ms",
+      released ? "some" : "no", (g_get_monotonic_time () - t0) / 1000.0);
+#endif
+}
+
 }  // namespace
+
+// Worker thread, once connected and whenever the round trip is measured
+// again. webrtcbin keeps the last 500 packets a session sent for
+// retransmission (its rtprtxsend's max-size-packets), whatever their age:
+// 5.5 s of a 320x240 stream, about 650 KB a session, most of it useless,
+// since a retransmission only helps while the receiver still waits for the
+// packet. Like libwebrtc's sender (its RtpPacketHistory), keep max(1 s,
+// 3 round trips), still at most 500 packets. On 1000 viewer join/leave
+// cycles with 15 sessions at once this took 25 MB off the producer's peak
+// (docs/performance.md, viewer churn).
+void
+WebrtcSession::bound_retransmission_history ()
+{
+  if (!webrtcbin_ || closed_)
+    return;
+  if (!rtx_history_found_) {
+    rtx_history_found_ = true;
+    for (GstElement *e : elements_inside (GST_BIN (webrtcbin_.get ()))) {
+      GstElementFactory *f = gst_element_get_factory (e);
+      if (f && g_strcmp0 (GST_OBJECT_NAME (f), "rtprtxsend") == 0 &&
+          g_object_class_find_property (G_OBJECT_GET_CLASS (e), "max-size-time"))
+        rtx_senders_.push_back (Ref<GstElement>::take_ref (e));
+      gst_object_unref (e);
+    }
+  }
+  double rtt_ms;
+  {
+    std::lock_guard<std::mutex> lk (stats_lock_);
+    rtt_ms = stats_.rtt_ms;
+  }
+  const guint ms = std::max<guint> (kMinRetransmissionHistoryMs,
+      rtt_ms > 0 ? static_cast<guint> (3 * rtt_ms) : 0);
+  if (ms == rtx_history_ms_)
+    return;
+  rtx_history_ms_ = ms;
+  for (const Ref<GstElement> &rtx : rtx_senders_) {
+    g_object_set (rtx.get (), "max-size-time", ms, nullptr);
+    GST_DEBUG_OBJECT (rtx.get (), "session %s: retransmission history %u ms", id_.c_str (), ms);
+  }
+}
 
 void
 WebrtcSession::close ()
@@ -855,6 +931,7 @@ WebrtcSession::close ()
     std::lock_guard<std::mutex> lk (stats_lock_);
     stats_.state = "closed";
   }
+  rtx_senders_.clear ();
   if (!webrtcbin_)
     return;
   GstElement *w = webrtcbin_.get ();
@@ -873,6 +950,8 @@ WebrtcSession::close ()
   gst_bin_remove (bin_.get (), w);
   webrtcbin_.reset ();
   GST_INFO ("session %s closed", id_.c_str ());
+  last_close_us = g_get_monotonic_time ();
+  worker_->post_delayed (kTrimDelayMs, trim_after_close);
 }
 
 void

@@ -132,6 +132,10 @@ private:
   void watch_silence ();
   static constexpr int kSilenceLimitS = 20;
   static constexpr guint kSilenceCheckMs = 2000;
+  // Once connected and with every new round trip: bounds what webrtcbin
+  // keeps for retransmissions to max(1 s, 3 round trips) (see session.cpp).
+  void bound_retransmission_history ();
+  static constexpr guint kMinRetransmissionHistoryMs = 1000;
 
   std::string id_;
   std::string peer_id_;
@@ -144,6 +148,9 @@ private:
   bool failed_ = false;                  // FAILED reported through on_state_
   bool silence_watched_ = false;         // watch_silence () started
   std::atomic<gint64> last_heard_us_{0}; // monotonic time of the peer's last RTCP
+  bool rtx_history_found_ = false;       // rtx_senders_ looked up
+  std::vector<Ref<GstElement>> rtx_senders_;  // webrtcbin's rtprtxsend(s)
+  guint rtx_history_ms_ = 0;             // their max-size-time, 0: not set yet
   bool relay_only_ = false;
   std::vector<std::string> turn_names_;  // turn-servers without their passwords
   std::string turn_problem_;             // no relay candidate gathered
