@@ -49,6 +49,12 @@ RetransmissionBudget::forget_before (int64_t now_us)
   }
 }
 
+int64_t
+retransmission_horizon_us (double rtt_ms)
+{
+  return std::max<int64_t> (1000000, rtt_ms > 0 ? static_cast<int64_t> (3000 * rtt_ms) : 0);
+}
+
 RetransmissionBudget::Verdict
 RetransmissionBudget::on_request (uint32_t ssrc, uint16_t seq, int64_t now_us)
 {
@@ -57,7 +63,7 @@ RetransmissionBudget::on_request (uint32_t ssrc, uint16_t seq, int64_t now_us)
   if (!s.used || s.ssrc != ssrc || s.seq != seq)
     return Verdict::Unknown;
   const double rtt_us = (rtt_ms_ > 0 ? rtt_ms_ : kDefaultRttMs) * 1000;
-  if (now_us - s.first_us > std::max<double> (kMaxAgeUs, 3 * rtt_us))
+  if (now_us - s.first_us > retransmission_horizon_us (rtt_us / 1000))
     return Verdict::TooOld;
   if (s.sent_us != s.first_us && now_us - s.sent_us < kResendRtt * rtt_us)
     return Verdict::TooSoon;

@@ -40,14 +40,18 @@
 
 namespace rtcstream {
 
+// How long a sent packet is worth resending: max(1 s, 3 round trips); the
+// receiver cannot use it later. One rule for what webrtcbin keeps
+// (WebrtcSession) and what a viewer may ask for (RetransmissionBudget).
+// rtt_ms < 0: not known yet (1 s).
+int64_t retransmission_horizon_us (double rtt_ms);
+
 class RetransmissionBudget {
 public:
   // Retransmissions may use this share of the estimate (over any second).
   static constexpr double kShare = 0.5;
   // A packet is resent at most once per this share of the round trip.
   static constexpr double kResendRtt = 0.5;
-  // Requests for packets older than this (or 3 round trips) are dropped.
-  static constexpr int64_t kMaxAgeUs = 1000000;
   // Until a round trip is known.
   static constexpr double kDefaultRttMs = 100;
   // Bytes an RTX packet adds to what it repairs (its original sequence number).

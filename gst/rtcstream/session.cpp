@@ -2,6 +2,7 @@
 #include "session.h"
 
 #include "bandwidth.h"
+#include "retransmission.h"
 
 #include "rtcstream/signallers/base-signaller.h"
 
@@ -959,8 +960,7 @@ WebrtcSession::bound_retransmission_history ()
     std::lock_guard<std::mutex> lk (stats_lock_);
     rtt_ms = stats_.rtt_ms;
   }
-  const guint ms = std::max<guint> (kMinRetransmissionHistoryMs,
-      rtt_ms > 0 ? static_cast<guint> (3 * rtt_ms) : 0);
+  const guint ms = static_cast<guint> (retransmission_horizon_us (rtt_ms) / 1000);
   if (ms == rtx_history_ms_)
     return;
   rtx_history_ms_ = ms;

@@ -135,7 +135,6 @@ private:
   // Once connected and with every new round trip: bounds what webrtcbin
   // keeps for retransmissions to max(1 s, 3 round trips) (see session.cpp).
   void bound_retransmission_history ();
-  static constexpr guint kMinRetransmissionHistoryMs = 1000;
 
   std::string id_;
   std::string peer_id_;
