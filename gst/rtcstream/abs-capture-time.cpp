@@ -41,9 +41,7 @@ write_abs_capture_time (guint8 *data, GstClockTime ntp_ns)
   const guint64 seconds = ntp_ns / GST_SECOND;
   // Rounded up, so that reading it back gives the same nanosecond.
   const guint64 fraction = (((ntp_ns % GST_SECOND) << 32) + GST_SECOND - 1) / GST_SECOND;
-  const guint64 v = (seconds << 32) | (fraction & 0xffffffffull);
-  for (int i = 0; i < 8; i++)
-    data[i] = static_cast<guint8> (v >> (56 - 8 * i));
+  GST_WRITE_UINT64_BE (data, (seconds << 32) | (fraction & 0xffffffffull));
 }
 
 bool
@@ -51,9 +49,7 @@ read_abs_capture_time (const guint8 *data, gsize size, GstClockTime *ntp_ns)
 {
   if (size < kAbsCaptureTimeSize)
     return false;
-  guint64 v = 0;
-  for (int i = 0; i < 8; i++)
-    v = (v << 8) | data[i];
+  const guint64 v = GST_READ_UINT64_BE (data);
   const guint64 seconds = v >> 32, fraction = v & 0xffffffffull;
   *ntp_ns = seconds * GST_SECOND + ((fraction * GST_SECOND) >> 32);
   return true;

@@ -7,38 +7,6 @@ namespace rtcstream::datastream {
 
 namespace {
 
-void
-put_u32 (guint8 *p, guint32 v)
-{
-  for (int i = 3; i >= 0; i--, v >>= 8)
-    p[i] = v & 0xff;
-}
-
-void
-put_u64 (guint8 *p, guint64 v)
-{
-  for (int i = 7; i >= 0; i--, v >>= 8)
-    p[i] = v & 0xff;
-}
-
-guint32
-get_u32 (const guint8 *p)
-{
-  guint32 v = 0;
-  for (int i = 0; i < 4; i++)
-    v = (v << 8) | p[i];
-  return v;
-}
-
-guint64
-get_u64 (const guint8 *p)
-{
-  guint64 v = 0;
-  for (int i = 0; i < 8; i++)
-    v = (v << 8) | p[i];
-  return v;
-}
-
 guint64
 time_out (GstClockTime t)
 {
@@ -72,7 +40,7 @@ ack_message (guint64 consumed)
 {
   guint8 data[9];
   data[0] = kAck;
-  put_u64 (data + 1, consumed);
+  GST_WRITE_UINT64_BE (data + 1, consumed);
   return g_bytes_new (data, sizeof data);
 }
 
@@ -84,18 +52,18 @@ buffer_messages (GstBuffer *buffer, guint32 seq, gsize max_message)
   const gsize chunk = MAX (max_message, kBufferHeader + 1) - kBufferHeader;
   guint8 header[kBufferHeader] = {0};
   header[0] = kBuffer;
-  put_u32 (header + 4, seq);
-  put_u64 (header + 16, total);
-  put_u64 (header + 24, time_out (GST_BUFFER_PTS (buffer)));
-  put_u64 (header + 32, time_out (GST_BUFFER_DTS (buffer)));
-  put_u64 (header + 40, time_out (GST_BUFFER_DURATION (buffer)));
-  put_u32 (header + 48, GST_BUFFER_FLAGS (buffer) & kFlagsCarried);
+  GST_WRITE_UINT32_BE (header + 4, seq);
+  GST_WRITE_UINT64_BE (header + 16, total);
+  GST_WRITE_UINT64_BE (header + 24, time_out (GST_BUFFER_PTS (buffer)));
+  GST_WRITE_UINT64_BE (header + 32, time_out (GST_BUFFER_DTS (buffer)));
+  GST_WRITE_UINT64_BE (header + 40, time_out (GST_BUFFER_DURATION (buffer)));
+  GST_WRITE_UINT32_BE (header + 48, GST_BUFFER_FLAGS (buffer) & kFlagsCarried);
   gsize offset = 0;
   do {
     gsize n = MIN (chunk, total - offset);
     auto *data = static_cast<guint8 *> (g_malloc (kBufferHeader + n));
     memcpy (data, header, kBufferHeader);
-    put_u64 (data + 8, offset);
+    GST_WRITE_UINT64_BE (data + 8, offset);
     gst_buffer_extract (buffer, offset, data + kBufferHeader, n);
     out.push_back (g_bytes_new_take (data, kBufferHeader + n));
     offset += n;
@@ -154,7 +122,7 @@ Reassembler::feed (const guint8 *data, gsize size)
       if (size != 9)
         return fail ("an acknowledgement of " + std::to_string (size) + " bytes");
       ev.kind = Event::Ack;
-      ev.ack = get_u64 (data + 1);
+      ev.ack = GST_READ_UINT64_BE (data + 1);
       return ev;
     case kBuffer:
       break;
@@ -163,8 +131,8 @@ Reassembler::feed (const guint8 *data, gsize size)
   }
   if (size < kBufferHeader)
     return fail ("a buffer fragment shorter than its header");
-  const guint32 seq = get_u32 (data + 4);
-  const guint64 offset = get_u64 (data + 8), total = get_u64 (data + 16);
+  const guint32 seq = GST_READ_UINT32_BE (data + 4);
+  const guint64 offset = GST_READ_UINT64_BE (data + 8), total = GST_READ_UINT64_BE (data + 16);
   const gsize n = size - kBufferHeader;
   if (total > kMaxBufferSize)
     return fail ("a buffer of " + std::to_string (total) + " bytes (at most " +
@@ -189,10 +157,10 @@ Reassembler::feed (const guint8 *data, gsize size)
     if (!buf)
       return fail ("no memory for a buffer of " + std::to_string (total) + " bytes");
     auto time_in = [] (guint64 v) { return v == G_MAXUINT64 ? GST_CLOCK_TIME_NONE : v; };
-    GST_BUFFER_PTS (buf) = time_in (get_u64 (data + 24));
-    GST_BUFFER_DTS (buf) = time_in (get_u64 (data + 32));
-    GST_BUFFER_DURATION (buf) = time_in (get_u64 (data + 40));
-    GST_BUFFER_FLAG_SET (buf, get_u32 (data + 48) & kFlagsCarried);
+    GST_BUFFER_PTS (buf) = time_in (GST_READ_UINT64_BE (data + 24));
+    GST_BUFFER_DTS (buf) = time_in (GST_READ_UINT64_BE (data + 32));
+    GST_BUFFER_DURATION (buf) = time_in (GST_READ_UINT64_BE (data + 40));
+    GST_BUFFER_FLAG_SET (buf, GST_READ_UINT32_BE (data + 48) & kFlagsCarried);
     partials_.push_back ({seq, total, 0, buf});
     p = &partials_.back ();
   } else if (p->total != total) {
@@ -338,7 +306,7 @@ Link::on_data (GstWebRTCDataChannel *, GBytes *bytes, gpointer data)
   auto *p = static_cast<const guint8 *> (g_bytes_get_data (bytes, &size));
   if (!l || size != 9 || p[0] != kAck)
     return;
-  guint64 consumed = get_u64 (p + 1);
+  guint64 consumed = GST_READ_UINT64_BE (p + 1);
   l->listening_ = true;
   // Acknowledgements only grow (an old one may arrive late on an unordered
   // channel).
