@@ -86,6 +86,25 @@ codec_by_name (std::string_view name)
   return nullptr;
 }
 
+namespace {
+constexpr const char *kCodecKnownEvent = "rtcstream-codec-known";
+}
+
+GstEvent *
+codec_known_event ()
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_OOB,
+      gst_structure_new_empty (kCodecKnownEvent));
+}
+
+bool
+is_codec_known_event (GstEvent *event)
+{
+  const GstStructure *s = gst_event_get_structure (event);
+  return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_DOWNSTREAM_OOB && s &&
+      gst_structure_has_name (s, kCodecKnownEvent);
+}
+
 const Codec *
 codec_for_encoded_caps (const GstCaps *caps)
 {

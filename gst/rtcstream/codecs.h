@@ -90,4 +90,13 @@ GstCaps *encoder_input_caps (const Codec &codec);
 // The raw caps family of a kind ("video/x-raw" / "audio/x-raw").
 const char *raw_caps_name (MediaKind kind);
 
+// Before its first buffer, an encoded pad of rtcstreamsrc already knows its
+// codec (the one its answer chose): it answers caps queries with the codec's
+// encoded caps, and sends this out-of-band event downstream once it knows
+// it, so that an element that waits for its input's codec (rtcstreamsink
+// relaying the stream, the server's WHEP sessions) can ask again at once
+// instead of waiting for the media's first packet.
+GstEvent *codec_known_event ();
+bool is_codec_known_event (GstEvent *event);
+
 }  // namespace rtcstream

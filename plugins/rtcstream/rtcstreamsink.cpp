@@ -233,6 +233,13 @@ on_input_event (GstPad *pad, GstPadProbeInfo *info, gpointer user)
   auto *self = self_from (user);
   State *st = self->state;
   GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  if (is_codec_known_event (ev)) {
+    // Upstream now answers caps queries with its codec: consumers waiting
+    // for this input's caps can start (sink-consumers.cpp).
+    GST_DEBUG_OBJECT (self, "%s: upstream knows its codec", GST_PAD_NAME (pad));
+    on_worker (self, [] (RtcstreamSink *self) { process_pending (self); });
+    return GST_PAD_PROBE_DROP;
+  }
   if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
     GstCaps *caps;
     gst_event_parse_caps (ev, &caps);

@@ -455,6 +455,7 @@ apply_answer (RtcstreamSrc *self, const std::string &sid,
       // Pads of media the endpoint does not send (a stream without audio)
       // end now, so that what is linked to them ends too.
       finish_unsent_outputs (ref.get (), answer.get ());
+      announce_output_codecs (ref.get (), answer.get ());
       leave_if_downstream_done (ref.get ());
       return;
     }
@@ -521,10 +522,15 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
         return;
       }
       ref->state->session->answer ([ref, fail] (const std::string &err) {
-        if (!err.empty ())
+        if (!err.empty ()) {
           fail (err);
-        else
-          set_phase (ref.get (), Phase::Streaming, "our answer");
+          return;
+        }
+        set_phase (ref.get (), Phase::Streaming, "our answer");
+        GstWebRTCSessionDescription *answer = ref->state->session->answer_description ();
+        announce_output_codecs (ref.get (), answer);
+        if (answer)
+          gst_webrtc_session_description_free (answer);
       });
     });
   });

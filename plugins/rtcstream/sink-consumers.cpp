@@ -142,6 +142,38 @@ on_request_extension (GstElement *payloader, guint ext_id, const char *uri, gpoi
   return ext;
 }
 
+// Worker thread (inputs are removed there too). An input without caps yet
+// whose upstream already names its one encoded codec (rtcstreamsrc before
+// its first packet: codecs.h, codec_known_event) takes those caps: its
+// consumers are answered at once, their media starting with the stream's
+// first packets, instead of after them. The stream's own caps replace them.
+void
+adopt_announced_caps (RtcstreamSink *self)
+{
+  State *st = self->state;
+  std::vector<InputStream *> waiting;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    for (auto &in : st->inputs)
+      if (!in->caps && !in->eos)
+        waiting.push_back (in.get ());
+  }
+  for (InputStream *in : waiting) {
+    GstCaps *caps = gst_pad_peer_query_caps (in->ghost, nullptr);
+    if (caps && gst_caps_is_fixed (caps) && codec_for_encoded_caps (caps)) {
+      std::lock_guard<std::mutex> lk (st->lock);
+      if (!in->caps) {
+        GST_INFO_OBJECT (self, "%s: upstream announces %" GST_PTR_FORMAT
+            " before its first buffer", in->name.c_str (), caps);
+        in->caps = gst_caps_ref (caps);
+        in->recent->set_encoded (in->kind == MediaKind::Video);
+      }
+    }
+    if (caps)
+      gst_caps_unref (caps);
+  }
+}
+
 }  // namespace
 
 // Worker thread.
@@ -152,6 +184,7 @@ start_consumer (RtcstreamSink *self, const SessionRequest &request)
   const std::string &session_id = request.id, &peer_id = request.peer;
   if (!st->started || st->consumers.count (session_id))
     return;
+  adopt_announced_caps (self);
   CommonSettings settings;
   bool caps_missing = false;
   {

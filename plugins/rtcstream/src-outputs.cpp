@@ -140,6 +140,35 @@ on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer user)
   return GST_PAD_PROBE_OK;
 }
 
+// Any thread: an encoded pad whose chain does not exist yet answers caps
+// queries with the codec it announced (an element that waits for its
+// input's codec need not wait for the first packet); otherwise, or once the
+// chain exists, the ghost pad's own answer.
+gboolean
+output_query (GstPad *ghost, GstObject *parent, GstQuery *query)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
+    const Codec *codec = flow_of (ghost)->announced.load ();
+    GstPad *target = gst_ghost_pad_get_target (GST_GHOST_PAD (ghost));
+    if (target)
+      gst_object_unref (target);
+    else if (codec) {
+      GstCaps *filter = nullptr;
+      gst_query_parse_caps (query, &filter);
+      GstCaps *caps = gst_caps_from_string (codec->encoded_caps);
+      if (filter) {
+        GstCaps *both = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = both;
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+  }
+  return gst_pad_query_default (ghost, parent, query);
+}
+
 // --- exposing the pads (worker) -------------------------------------------------
 
 // What the linked downstream of a pad takes.
@@ -248,6 +277,7 @@ expose_outputs (RtcstreamSrc *self, const std::vector<MediaSlot> &media)
     gst_pad_set_chain_list_function (internal,
         (output_chain<GstBufferList, gst_proxy_pad_chain_list_default>));
     gst_object_unref (internal);
+    gst_pad_set_query_function (out.ghost, output_query);
     if (video)
       gst_pad_add_probe (out.ghost, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, self,
           nullptr);
@@ -259,6 +289,8 @@ expose_outputs (RtcstreamSrc *self, const std::vector<MediaSlot> &media)
     Downstream d = ask_downstream (out.ghost, m.kind);
     out.encoded = d.encoded;
     out.codecs = output_codecs (allowed, d, m.offered);
+    if (out.encoded && out.codecs.size () == 1)
+      out.flow->announced = out.codecs.front ();  // the only one it can be answered with
     GST_INFO_OBJECT (self, "exposed %s (m-line %u), %s, downstream takes %s: %s", name.c_str (),
         m.mline, d.linked ? "linked" : "not linked", d.encoded ? "encoded" : "decoded",
         codec_list_to_string (out.codecs).c_str ());
@@ -503,6 +535,23 @@ finish_unsent_outputs (RtcstreamSrc *self, const GstWebRTCSessionDescription *an
               media_kind_name (o.kind), codec_list_to_string (o.codecs).c_str (), name),
           (nullptr));
     end_empty_output (o);
+  }
+}
+
+void
+announce_output_codecs (RtcstreamSrc *self, const GstWebRTCSessionDescription *answer)
+{
+  for (const Output &o : copy_outputs (self->state)) {
+    if (!o.encoded || !o.chain.empty () || !answer)
+      continue;
+    const Codec *codec = codec_by_name (sdp_media_codec (answer->sdp, o.mline, nullptr));
+    if (!codec || !contains (o.codecs, codec))
+      continue;
+    o.flow->announced = codec;
+    GST_DEBUG_OBJECT (o.ghost, "announces %s", codec->name);
+    // Out of band: it may wait at a blocking probe downstream (the server's
+    // WHEP routes hold their data until its rtcstreamsink runs).
+    gst_pad_push_event (o.ghost, codec_known_event ());
   }
 }
 

@@ -45,6 +45,10 @@ struct OutputFlow {
   // producer (its abs-capture-time, on this host's wall clock), in us; -1
   // when no frame carried a capture time.
   std::atomic<gint64> capture_age_us{-1};
+  // Encoded output: its codec once known (the answer chose it), before its
+  // chain exists; the pad answers caps queries with it (codecs.h,
+  // codec_known_event).
+  std::atomic<const Codec *> announced{nullptr};
 };
 
 // One pad of the element: one audio or video media of the session.
@@ -209,6 +213,9 @@ void on_webrtc_pad (GstElement *webrtc, GstPad *pad, gpointer user);
 void finish_outputs (RtcstreamSrc *self);
 // Worker: EOS on the pads of the media an answer to our offer does not send.
 void finish_unsent_outputs (RtcstreamSrc *self, const GstWebRTCSessionDescription *answer);
+// Worker, once the session's answer is applied (ours or the endpoint's):
+// each encoded pad without media yet announces the codec it chose.
+void announce_output_codecs (RtcstreamSrc *self, const GstWebRTCSessionDescription *answer);
 // Whether the producer sends the media of some pad with this SSRC.
 bool media_ssrc (RtcstreamSrc *self, guint ssrc);
 // Whether some pad carried media; whether every linked pad is done.

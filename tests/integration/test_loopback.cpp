@@ -204,6 +204,49 @@ TEST_F (Loopback, ViewersOfPassedThroughVideoStartMidStream)
   EXPECT_EQ (v2->caps_string ().rfind ("video/x-raw", 0), 0u) << v2->caps_string ();
 }
 
+// The session state a stats structure reports ("connected", ...).
+std::string
+session_state (GstElement *element)
+{
+  GstStructure *stats = nullptr;
+  g_object_get (element, "stats", &stats, nullptr);
+  std::string state = stats && gst_structure_get_string (stats, "state")
+      ? gst_structure_get_string (stats, "state") : "";
+  if (stats)
+    gst_structure_free (stats);
+  return state;
+}
+
+// A relay (rtcstreamsrc ! encoded caps ! rtcstreamsink, as the server's WHEP
+// sessions are) answers its own viewers once its source knows the codec,
+// before any media: here the producer's encoder gives its caps but not one
+// frame, and the relay's viewer still gets its session (before, it waited
+// for the relay's first packet, here for ever).
+TEST_F (Loopback, RelayAnswersItsViewersBeforeItsFirstPacket)
+{
+  Pipeline prod (kVideo + " ! vp8enc name=enc deadline=1 ! " + sink ());
+  ASSERT_TRUE (prod.ok ()) << prod.parse_error ();
+  GstPad *enc_src = gst_element_get_static_pad (prod.element ("enc"), "src");
+  gst_pad_add_probe (enc_src, GST_PAD_PROBE_TYPE_BUFFER,
+      [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_DROP; }, nullptr,
+      nullptr);
+  gst_object_unref (enc_src);
+  prod.play ();
+  ASSERT_TRUE (prod.wait_registered (kTimeoutMs)) << prod.all_errors ();
+
+  const std::string relay_link = link + "-relay";
+  auto relay = consumer (src () + " ! video/x-vp8 ! rtcstreamsink name=relay uri=" + relay_link);
+  auto viewer = consumer ("rtcstreamsrc name=viewer uri=" + relay_link + " ! fakesink name=v");
+  auto v = viewer->count ("v");
+  EXPECT_TRUE (viewer->wait_for ([&] {
+    relay->pump (0);
+    return session_state (viewer->element ("viewer")) == "connected";
+  }, kTimeoutMs)) << session_state (viewer->element ("viewer")) << viewer->all_errors ()
+                  << relay->all_errors ();
+  EXPECT_EQ (stats_uint (relay->element ("relay"), "consumers"), 1u);
+  EXPECT_EQ (v->frames, 0);  // no media anywhere: the answer did not wait for it
+}
+
 // The sink sends each frame's capture time (the abs-capture-time header
 // extension, from the frame's running time on the pipeline clock), and
 // rtcstreamsrc's frames carry it out (a timestamp/x-ntp reference
