@@ -46,15 +46,18 @@
 //                                   webrtcbin pair (vp8enc at a fixed 2 Mbit/s,
 //                                   webrtcbin latency 200: no congestion
 //                                   control), one after the other on the same
-//                                   link, 1280x720 30 fps: frames decoded per
-//                                   second and received bitrate (IP, at the
-//                                   viewer's interface) over the last 15 s, and
-//                                   after a cap drop the time until the viewer
-//                                   decodes 24+ fps again (3 s in a row)
-//     --cases LIST     cap:KBIT, loss:PCT (with 20 ms each way: 40 ms of round
-//                      trip), drop:FROM-TO (kbit/s; the drop after 20 s)
-//                      (default cap:4000,cap:1000,cap:500,cap:300,loss:5,loss:10,
-//                      drop:4000-500)
+//                                   link, 1280x720 30 fps, the g2g bench's
+//                                   stamped picture and receivers (rtcstreamsrc
+//                                   with its adaptive playout delay): frames
+//                                   rendered per second, glass to glass p50/p90
+//                                   and received bitrate (IP, at the viewer's
+//                                   interface) over the last 15 s, and after a
+//                                   cap drop the time until the viewer renders
+//                                   24+ fps again (3 s in a row)
+//     --cases LIST     cap:KBIT (cap:0: none), loss:PCT (with 20 ms each way:
+//                      40 ms of round trip), drop:FROM-TO (kbit/s; the drop after
+//                      20 s) (default cap:0,cap:2000,cap:1000,cap:500,cap:300,
+//                      loss:1,loss:5,loss:10,drop:4000-500)
 //     --seconds N      each run, after the drop for drop: cases (default 40)
 #include "netsim.h"
 #include "peers.h"
@@ -285,6 +288,8 @@ struct CompareResult {
   std::string why;
   double fps = NAN, kbit = NAN;
   double adapt_s = NAN;  // drop cases: seconds until 24+ fps again; inf: not within the run
+  double p50 = NAN, p90 = NAN;  // glass to glass (ms) over the last 15 s
+  double delay = -1;            // rtcstreamsrc's mean playout delay then (ms)
   std::string picture = "-";
 };
 
@@ -313,33 +318,29 @@ run_compare (const CompareCase &c, bool bare, int seconds)
   Host &viewer = net.add_host ("viewer");
   Link &link = net.link (producer, viewer, c.link);
   std::unique_ptr<SignallingServer> server;
-  std::unique_ptr<GstProcess> sink, src;
   std::unique_ptr<Process> prod, cons;
   std::unique_ptr<SigRelay> relay;
-  std::function<uint64_t ()> frames;
+  // Both are rtcstream-bench's stamping roles (the g2g bench's): the same
+  // picture, and the receiver renders on the clock and reads each stamp.
   if (bare) {
     prod = net.spawn (producer, {bench, "g2g-bl-producer"});
     cons = net.spawn (viewer, {bench, "g2g-bl-consumer", "200"});
     relay = std::make_unique<SigRelay> (*prod, *cons);
-    frames = [&] () -> uint64_t {
-      if (!cons->send ("count"))
-        return 0;
-      auto l = cons->wait_prefix ("COUNT ", 5000);
-      return l ? strtoull (l->c_str () + 6, nullptr, 10) : 0;
-    };
   } else {
     server = std::make_unique<SignallingServer> (net, producer);
-    sink = std::make_unique<GstProcess> (net, producer,
-        "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1 ! "
-        "rtcstreamsink name=sink uri=" + server->uri ("cam"));
-    if (!sink->wait_registered (20000)) {
-      r.why = "the producer did not register: " + sink->messages ();
+    prod = net.spawn (producer, {bench, "g2g-producer", server->uri ("cam")});
+    if (!prod->wait_prefix ("READY", 20000)) {
+      r.why = "the producer did not register";
       return r;
     }
-    src = std::make_unique<GstProcess> (net, viewer, "rtcstreamsrc uri=" + server->uri ("cam") +
-        " ! fakesink name=out", std::vector<std::string> {"out"});
-    frames = [&] { return src->frames ("out"); };
+    cons = net.spawn (viewer, {bench, "g2g-consumer", server->uri ("cam"), "-1"});
   }
+  std::function<uint64_t ()> frames = [&] () -> uint64_t {
+    if (!cons->send ("count"))
+      return 0;
+    auto l = cons->wait_prefix ("COUNT ", 5000);
+    return l ? strtoull (l->c_str () + 6, nullptr, 10) : 0;
+  };
   auto start = std::chrono::steady_clock::now ();
   auto at = [&] (int s) { std::this_thread::sleep_until (start + std::chrono::seconds (s)); };
   int end = seconds;
@@ -364,19 +365,30 @@ run_compare (const CompareCase &c, bool bare, int seconds)
       if (s == end - 15) {
         f0 = now;
         b0 = rx_bytes (net, viewer, link.interface ());
+        cons->send ("reset");
       }
     }
   } else {
     at (end - 15);
     f0 = frames ();
     b0 = rx_bytes (net, viewer, link.interface ());
+    cons->send ("reset");
   }
   at (end);
   uint64_t f1 = frames (), b1 = rx_bytes (net, viewer, link.interface ());
   r.fps = (f1 - f0) / 15.0;
   r.kbit = (b1 - b0) * 8 / 15.0 / 1000;
-  if (sink) {
-    std::string stats = sink->stats ("sink");
+  cons->send ("g2g");
+  if (auto line = cons->wait_prefix ("G2G ", 5000)) {
+    std::istringstream in (line->substr (4));
+    double rendered = 0, expected = 0, dropped = 0, p99 = 0, max = 0;
+    in >> rendered >> expected >> dropped >> r.p50 >> r.p90 >> p99 >> max >> r.delay;
+    if (rendered <= 0)
+      r.p50 = r.p90 = NAN;
+  }
+  if (!bare && prod->send ("sink-stats")) {
+    auto line = prod->wait_prefix ("SINKSTATS ", 5000);
+    std::string stats = line ? line->substr (10) : "";
     double w = stats_number (stats, "picture-width"), h = stats_number (stats, "picture-height");
     double fps = stats_number (stats, "picture-framerate");
     if (!std::isnan (w))
@@ -386,20 +398,23 @@ run_compare (const CompareCase &c, bool bare, int seconds)
   r.ok = true;
   if (relay)
     relay->stop ();
+  cons->stop ();
+  prod->stop ();
   return r;
 }
 
 void
 bench_compare (const std::vector<std::string> &cases, int seconds)
 {
-  printf ("| link | sender | fps decoded (last 15 s) | received kbit/s (last 15 s) | time to 24+ "
-          "fps after the drop | picture at the end |\n|---|---|---|---|---|---|\n");
+  printf ("| link | sender | fps rendered (last 15 s) | glass to glass p50 / p90 ms (playout delay) | received "
+          "kbit/s (last 15 s) | time to 24+ fps after the drop | picture at the end |\n"
+          "|---|---|---|---|---|---|---|\n");
   for (const std::string &spec : cases) {
     CompareCase c;
     std::string kind = spec.substr (0, spec.find (':')), v = spec.substr (spec.find (':') + 1);
     if (kind == "cap") {
       c.link.rate_kbit = (unsigned) std::stoul (v);
-      c.label = v + " kbit/s";
+      c.label = c.link.rate_kbit ? v + " kbit/s" : "no cap";
     } else if (kind == "loss") {
       c.link.loss_pct = std::stod (v);
       c.link.delay_ms = 20;
@@ -417,13 +432,17 @@ bench_compare (const std::vector<std::string> &cases, int seconds)
       CompareResult r = run_compare (c, bare, seconds);
       const char *who = bare ? "bare webrtcbin pair" : "rtcstream";
       if (!r.ok) {
-        printf ("| %s | %s | failed: %s | | | |\n", c.label.c_str (), who, r.why.c_str ());
+        printf ("| %s | %s | failed: %s | | | | |\n", c.label.c_str (), who, r.why.c_str ());
       } else {
         std::string adapt = !c.drop_to ? "-" : std::isinf (r.adapt_s)
             ? "not within " + std::to_string (seconds) + " s"
             : std::to_string ((int) r.adapt_s) + " s";
-        printf ("| %s | %s | %.1f | %.0f | %s | %s |\n", c.label.c_str (), who, r.fps, r.kbit,
-            adapt.c_str (), bare ? "1280x720 30 fps" : r.picture.c_str ());
+        char g2g[64] = "-";
+        if (!std::isnan (r.p50))
+          snprintf (g2g, sizeof g2g, r.delay >= 0 ? "%.0f / %.0f (delay %.0f)" : "%.0f / %.0f",
+              r.p50, r.p90, r.delay);
+        printf ("| %s | %s | %.1f | %s | %.0f | %s | %s |\n", c.label.c_str (), who, r.fps, g2g,
+            r.kbit, adapt.c_str (), bare ? "1280x720 30 fps" : r.picture.c_str ());
       }
       fflush (stdout);
     }
@@ -790,8 +809,8 @@ main (int argc, char **argv)
       return 0;
     }
     if (mode == "compare") {
-      std::vector<std::string> cases = {"cap:4000", "cap:1000", "cap:500", "cap:300", "loss:5",
-          "loss:10", "drop:4000-500"};
+      std::vector<std::string> cases = {"cap:0", "cap:2000", "cap:1000", "cap:500", "cap:300",
+          "loss:1", "loss:5", "loss:10", "drop:4000-500"};
       int seconds = 40;
       for (int i = 2; i + 1 < argc; i += 2) {
         std::string k = argv[i], v = argv[i + 1];

@@ -19,9 +19,10 @@
 //   consumers URI N     N x rtcstreamsrc ! video/x-vp8 ! fakesink; FIRST/ALL; "count" -> COUNT
 //   bl-producer N       videotestsrc ! vp8enc ! tee ! N x (rtpvp8pay ! webrtcbin)
 //   bl-consumers N      N x webrtcbin -> rtpvp8depay ! fakesink
-//   g2g-producer URI    as producer, the clock stamped into each picture
+//   g2g-producer URI    as producer, the clock stamped into each picture;
+//                       "stages" -> STAGES, "sink-stats" -> SINKSTATS
 //   g2g-consumer URI L  rtcstreamsrc latency=L ! fakesink sync=true: "reset",
-//                       "g2g" -> G2G (see G2g::report)
+//                       "g2g" -> G2G (see G2g::report), "count" -> COUNT
 //   g2g-bl-producer     as bl-producer 1, stamped
 //   g2g-bl-consumer L   as bl-consumers 1, webrtcbin latency=L, decoded, G2G
 //
@@ -397,6 +398,7 @@ struct G2g {
   double latency_ms = 0;
   guint64 first = 0, last = 0;  // stamps (µs) since the reset
   guint64 unreadable = 0;
+  guint64 total = 0;            // pictures rendered since the start, read or not
   GstElement *sink = nullptr;
   guint64 dropped0 = 0;
   GstElement *src = nullptr;    // rtcstreamsrc, for its playout delay
@@ -443,6 +445,7 @@ struct G2g {
     guint64 us = 0;
     const bool ok = stamp_of (buf, pad, now, &us);
     std::lock_guard<std::mutex> lk (g->lock);
+    g->total++;
     if (!ok) {
       g->unreadable++;
       return;
@@ -611,10 +614,14 @@ void
 g2g_commands (RoleLoop &rl, G2g &g)
 {
   rl.on_line = [&g] (const std::string &line) {
-    if (line == "reset")
+    if (line == "reset") {
       g.reset ();
-    else if (line == "g2g")
+    } else if (line == "g2g") {
       say (g.report ());
+    } else if (line == "count") {
+      std::lock_guard<std::mutex> lk (g.lock);
+      say ("COUNT " + std::to_string (g.total));
+    }
   };
   g_timeout_add (500, [] (gpointer data) -> gboolean {
     static_cast<G2g *> (data)->sample_target ();
@@ -726,7 +733,7 @@ int
 role_g2g_producer (const std::string &uri)
 {
   GstElement *pipeline = parse (std::string (kSource) +
-      " ! identity name=stamp ! rtcstreamsink uri=" + uri);
+      " ! identity name=stamp ! rtcstreamsink name=sink uri=" + uri);
   if (!pipeline)
     return 1;
   attach_stamper (pipeline);
@@ -749,11 +756,23 @@ role_g2g_producer (const std::string &uri)
     if (s && gst_structure_has_name (s, "rtcstream-registered"))
       say ("READY");
   };
-  rl.on_line = [&stages] (const std::string &line) {
-    if (line == "stages")
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  rl.on_line = [&stages, sink] (const std::string &line) {
+    if (line == "stages") {
       say (stages.report ());
+    } else if (line == "sink-stats") {
+      // SINKSTATS and the sink's stats structure as text.
+      GstStructure *s = nullptr;
+      g_object_get (sink, "stats", &s, nullptr);
+      g_autofree gchar *text = s ? gst_structure_to_string (s) : g_strdup ("");
+      if (s)
+        gst_structure_free (s);
+      say (std::string ("SINKSTATS ") + text);
+    }
   };
-  return run_role (pipeline, rl);
+  int rc = run_role (pipeline, rl);
+  gst_object_unref (sink);
+  return rc;
 }
 
 int
