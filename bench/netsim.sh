@@ -10,9 +10,10 @@
 #   bench/netsim.sh stream --caps 500 --seconds 45
 #   bench/netsim.sh ladder                      # producer CPU, 3-rung ladder against one
 #                                               # encoder, 1/5/20 viewers, twice; ~10 minutes
-#   bench/netsim.sh compare                     # rtcstream against a bare webrtcbin pair under
-#                                               # caps 4M/1M/500k/300k, 5%/10% loss with 40 ms
-#                                               # RTT, a 4M -> 500k drop; ~11 minutes
+#   bench/netsim.sh compare                     # rtcstream against a bare webrtcbin pair with
+#                                               # no cap and caps 2M/1M/500k/300k, 1/5/10% loss
+#                                               # with 40 ms RTT, a 4M -> 500k drop: fps, glass
+#                                               # to glass, bitrate; ~15 minutes
 #   bench/netsim.sh g2g                         # glass to glass, adaptive playout against
 #                                               # bare webrtcbin 200/50/0 and Chromium, clean
 #                                               # and 10/30 ms jitter; ~10 minutes
