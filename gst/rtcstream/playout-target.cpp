@@ -39,12 +39,41 @@ PlayoutTarget::clamp (int64_t ns) const
 void
 PlayoutTarget::forget (int64_t now)
 {
-  while (!delays_.empty () && delays_.front ().first + kDelayBucket <= now - kWindow)
-    delays_.pop_front ();
+  for (auto *buckets : {&delays_, &reordered_})
+    while (!buckets->empty () && buckets->front ().first + kDelayBucket <= now - kWindow)
+      buckets->pop_front ();
+  while (!in_order_.empty () && in_order_.front ().first <= now - kWindow)
+    in_order_.pop_front ();
+}
+
+int64_t
+PlayoutTarget::largest (const std::deque<std::pair<int64_t, int64_t>> &buckets)
+{
+  int64_t d = 0;
+  for (const auto &b : buckets)
+    d = std::max (d, b.second);
+  return d;
+}
+
+int64_t
+PlayoutTarget::in_order_percentile ()
+{
+  if (in_order_.empty ())
+    return 0;
+  scratch_.clear ();
+  for (const auto &p : in_order_)
+    scratch_.push_back (p.second);
+  // The delay that all but kLateInOrderPerMille / 1000 of them stay within
+  // (with fewer than 1000 / kLateInOrderPerMille, the largest).
+  const size_t skip = scratch_.size () * kLateInOrderPerMille / 1000;
+  auto at = scratch_.end () - 1 - skip;
+  std::nth_element (scratch_.begin (), at, scratch_.end ());
+  return *at;
 }
 
 bool
-PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint32_t rtp_ts, uint32_t clock_rate)
+PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint16_t seq, uint32_t rtp_ts,
+    uint32_t clock_rate)
 {
   if (clock_rate == 0)
     return false;
@@ -55,7 +84,12 @@ PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint32_t rtp_ts, uint32_t clo
     s.clock_rate = clock_rate;
     s.last_ts = rtp_ts;
     s.since = now;
+    s.highest_seq = (uint16_t) (seq - 1);
   }
+  // In order: after the highest so far. Overtaken (reordered): before it.
+  const bool in_order = (int16_t) (seq - s.highest_seq) > 0;
+  if (in_order)
+    s.highest_seq = seq;
   // Unwrapped: a packet before the last one (reordered) goes back.
   s.ext_ts += (int32_t) (rtp_ts - s.last_ts);
   s.last_ts = rtp_ts;
@@ -77,12 +111,26 @@ PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint32_t rtp_ts, uint32_t clo
   const int64_t delay = transit - floor;
 
   const int64_t dbucket = now - now % kDelayBucket;
-  if (delays_.empty () || delays_.back ().first != dbucket)
-    delays_.emplace_back (dbucket, delay);
-  else
-    delays_.back ().second = std::max (delays_.back ().second, delay);
+  for (auto *buckets : {&delays_, &reordered_}) {
+    if (buckets == &reordered_ && in_order)
+      break;
+    if (buckets->empty () || buckets->back ().first != dbucket)
+      buckets->emplace_back (dbucket, delay);
+    else
+      buckets->back ().second = std::max (buckets->back ().second, delay);
+  }
+  if (in_order)
+    in_order_.emplace_back (now, delay);
   forget (now);
 
+  // A packet whose delay the target covers does not raise the need (one
+  // that left the window may lower it: update ()), and most do not: the
+  // need is not worked out again for them.
+  const int64_t attempt = (rtt_ > 0 ? rtt_ : kDefaultRtt) + 10 * kMs;
+  const int64_t alone = retransmitting (now) ? std::max (delay + delay / 5 + 2 * kMs,
+      delay + attempts_ * attempt) : delay + delay / 5 + 2 * kMs;
+  if (clamp (alone) <= target_ms_)
+    return false;
   const int64_t n = need (now);
   if (clamp (n) <= target_ms_)
     return false;
@@ -127,24 +175,39 @@ PlayoutTarget::retransmitting (int64_t now) const
   return last_retransmission_ >= 0 && now - last_retransmission_ < kRetransmissionMemory;
 }
 
+bool
+PlayoutTarget::nack_safe (int64_t now)
+{
+  forget (now);
+  const int64_t d = largest (delays_);
+  return retransmitting (now) || clamp (d + d / 5 + 2 * kMs) <= target_ms_;
+}
+
 unsigned
 PlayoutTarget::delay_ms (int64_t now)
 {
   forget (now);
-  int64_t d = 0;
-  for (const auto &b : delays_)
-    d = std::max (d, b.second);
-  return (unsigned) (d / kMs);
+  return (unsigned) (largest (delays_) / kMs);
+}
+
+unsigned
+PlayoutTarget::in_order_delay_ms (int64_t now)
+{
+  forget (now);
+  return (unsigned) (in_order_percentile () / kMs);
 }
 
 int64_t
 PlayoutTarget::need (int64_t now)
 {
-  int64_t d = 0;
-  for (const auto &b : delays_)
-    d = std::max (d, b.second);
+  // With NACK on (retransmissions needed) every packet must be within the
+  // target; without, the reordered ones and most of the in-order ones (the
+  // header says why).
+  const bool nack = retransmitting (now);
+  const int64_t d = nack ? largest (delays_)
+                         : std::max (largest (reordered_), in_order_percentile ());
   int64_t n = d + d / 5 + 2 * kMs;
-  if (retransmitting (now)) {
+  if (nack) {
     const int64_t attempt = (rtt_ > 0 ? rtt_ : kDefaultRtt) + 10 * kMs;
     n = std::max (n, d + attempts_ * attempt);
   }

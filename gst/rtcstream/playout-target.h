@@ -14,12 +14,34 @@
 // one that got slower once 5 s have passed).
 // Its *delay* is how far above that floor it arrived: network jitter, a
 // packet that was overtaken (reordering), the time a big frame takes on
-// the link, the sender's encoder taking longer for one frame. A frame is
-// late when one of its packets is later than the playout delay, so the
-// need is the largest delay of the last 2 s (every packet counts), plus a
-// margin of 20% and 2 ms. While retransmissions are needed (a packet lost
-// for good or recovered by one in the last 10 s: the caller counts them),
-// the need also leaves room for one:
+// the link, the sender's encoder taking longer for one frame.
+//
+// What the need covers depends on what a late packet costs in GStreamer's
+// jitterbuffer (rtpjitterbuffer, 1.22):
+//   - a packet that arrives in order (after the one before it) is pushed
+//     as soon as it comes, whatever the latency: late, it is not lost. It
+//     re-bases the jitterbuffer's timestamps when it is later than the
+//     latency ("reset jitterbuffer"), so that the pictures after it are
+//     stamped later too for a few hundred ms, and it reaches the sink late,
+//     where the sink's processing-deadline (20 ms) and max-lateness (20 ms
+//     for video sinks) still render it. So the need covers most of these,
+//     not all: the 95th percentile of the in-order packets' delays of the
+//     last 2 s. A burst of load once a second (a starved encoder) delays a
+//     frame or two a second, ~1-3% of the packets, and no longer sets the
+//     delay of every picture;
+//   - a packet overtaken by later ones (reordering) fills a gap, and the
+//     jitterbuffer gives up on a gap at its expected time plus the
+//     latency: later, the packet is dropped and its frame lost (VP8 then
+//     waits for a keyframe). So the need covers the largest delay of the
+//     reordered packets of the last 2 s;
+//   - with NACK on, the jitterbuffer also expects each next packet at its
+//     time and gives it up at that time plus the latency, in order or not
+//     (rtx-next-seqnum): then every packet must be within the target. NACK
+//     is on only while retransmissions are needed (below), and then the
+//     need covers the largest delay of every packet of the last 2 s.
+// Each with a margin of 20% and 2 ms. While retransmissions are needed (a
+// packet lost for good or recovered by one in the last 10 s: the caller
+// counts them), the need also leaves room for one:
 // the largest delay plus the round trip (measured on retransmissions; 40 ms
 // until one was) plus 10 ms for the gap to be noticed and asked about; and
 // for more attempts as more of the packets of the last 10 s needed one: as
@@ -45,6 +67,7 @@
 #include <deque>
 #include <map>
 #include <tuple>
+#include <vector>
 
 namespace rtcstream {
 
@@ -57,13 +80,16 @@ public:
   static constexpr int64_t kDefaultRtt = 40 * kMs;      // until one was measured
   static constexpr int64_t kFallHold = 1000 * kMs;
   static constexpr int64_t kWarmup = 1000 * kMs;
+  // The share of in-order packets (per 1000) the need may leave later than
+  // the target, while no retransmissions are needed.
+  static constexpr int kLateInOrderPerMille = 50;
 
   PlayoutTarget (unsigned min_ms, unsigned max_ms);
 
   // A media packet of stream ssrc arrived at now (ns, any monotonic clock)
-  // with RTP timestamp rtp_ts at clock_rate Hz (> 0). True when the target
-  // rose: apply it now.
-  bool packet (uint32_t ssrc, int64_t now, uint32_t rtp_ts, uint32_t clock_rate);
+  // with sequence number seq and RTP timestamp rtp_ts at clock_rate Hz
+  // (> 0). True when the target rose: apply it now.
+  bool packet (uint32_t ssrc, int64_t now, uint16_t seq, uint32_t rtp_ts, uint32_t clock_rate);
   // The receiver's counters at now: packets lost for good plus those
   // recovered by a retransmission, summed over streams (cumulative), and
   // the round trip of retransmissions (ns, 0: none measured yet).
@@ -75,8 +101,15 @@ public:
   unsigned target_ms () const { return target_ms_; }
   // The largest delay of the window (ms): what the jitter asks for.
   unsigned delay_ms (int64_t now);
+  // The 95th percentile of the in-order packets' delays of the window (ms).
+  unsigned in_order_delay_ms (int64_t now);
   // Whether the target leaves room for retransmissions now.
   bool retransmitting (int64_t now) const;
+  // Whether the jitterbuffers may ask for retransmissions (NACK) without
+  // giving up on packets that are only late: while retransmissions are
+  // needed (the need then covers every packet), or while the target covers
+  // the largest delay of every packet of the window anyway.
+  bool nack_safe (int64_t now);
 
 private:
   struct Stream {
@@ -84,18 +117,27 @@ private:
     int64_t ext_ts = 0;  // unwrapped, from 0 at the first packet
     uint32_t clock_rate = 0;
     int64_t since = 0;   // its first packet
+    uint16_t highest_seq = 0;  // the highest sequence number so far
     // (start of a 1 s bucket, least transit in it), oldest first
     std::deque<std::pair<int64_t, int64_t>> floors;
   };
   // The need (ns) at now, margins included.
   int64_t need (int64_t now);
+  // The largest delay of buckets (ns).
+  static int64_t largest (const std::deque<std::pair<int64_t, int64_t>> &buckets);
+  // The 95th percentile of in_order_ (ns).
+  int64_t in_order_percentile ();
   void forget (int64_t now);
   unsigned clamp (int64_t ns) const;
 
   unsigned min_ms_, max_ms_, target_ms_;
   std::map<uint32_t, Stream> streams_;
-  // (start of a 100 ms bucket, largest delay in it), oldest first
-  std::deque<std::pair<int64_t, int64_t>> delays_;
+  // (start of a 100 ms bucket, largest delay in it), oldest first: of
+  // every packet, and of the reordered ones
+  std::deque<std::pair<int64_t, int64_t>> delays_, reordered_;
+  // (arrival, delay) of each in-order packet of the window, oldest first
+  std::deque<std::pair<int64_t, int64_t>> in_order_;
+  std::vector<int64_t> scratch_;  // in_order_percentile's
   uint64_t lost_or_recovered_ = 0;
   uint64_t packets_ = 0;  // media packets so far
   // (when, lost_or_recovered, packets) at each retransmissions () of the

@@ -70,12 +70,13 @@ measure (GstBuffer *buf, ProbeCtx *ctx, gint64 now)
   if (!gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
     return false;
   const guint32 ssrc = gst_rtp_buffer_get_ssrc (&rtp);
+  const guint16 seq = gst_rtp_buffer_get_seq (&rtp);
   const guint32 ts = gst_rtp_buffer_get_timestamp (&rtp);
   const guint8 pt = gst_rtp_buffer_get_payload_type (&rtp);
   gst_rtp_buffer_unmap (&rtp);
   const guint32 rate = clock_rate (ctx, pt);
   std::lock_guard<std::mutex> lk (ctx->playout->lock);
-  return ctx->playout->target.packet (ssrc, now, ts, rate);
+  return ctx->playout->target.packet (ssrc, now, seq, ts, rate);
 }
 
 GstPadProbeReturn
@@ -127,7 +128,8 @@ Playout::Playout (bool adaptive_, guint latency_ms, guint min_ms, guint max_ms,
       applied_ms (adaptive_ ? min_ms : latency_ms)
 {
   g_weak_ref_init (&webrtcbin, nullptr);
-  nack = nack_allowed && applied_ms >= kNackMinLatencyMs;
+  // Adaptive: NACK from when it is safe (apply).
+  nack = nack_allowed && !adaptive && applied_ms >= kNackMinLatencyMs;
 }
 
 Playout::~Playout ()
@@ -205,18 +207,23 @@ Playout::apply ()
   if (!adaptive)
     return;
   guint ms;
-  bool want_nack;
+  bool want_nack, latency_changed;
   std::vector<GstElement *> jbs;
   {
     std::lock_guard<std::mutex> lk (lock);
-    ms = target.update (g_get_monotonic_time () * 1000);
-    if (ms == applied_ms)
-      return;
-    applied_ms = ms;
+    const gint64 now = g_get_monotonic_time () * 1000;
+    ms = target.update (now);
     // NACK only where a retransmission has room to arrive (see
     // kNackMinLatencyMs): below that the jitterbuffer would give up on
-    // packets a fraction of a millisecond late.
-    want_nack = nack_allowed && ms >= kNackMinLatencyMs;
+    // packets a fraction of a millisecond late; and only where the target
+    // covers every packet (PlayoutTarget::nack_safe): with NACK the
+    // jitterbuffer gives up on a packet later than its expected time plus
+    // the latency even when it comes in order, and drops it when it comes.
+    want_nack = nack_allowed && ms >= kNackMinLatencyMs && target.nack_safe (now);
+    if (ms == applied_ms && want_nack == nack)
+      return;
+    latency_changed = ms != applied_ms;
+    applied_ms = ms;
     if (want_nack != nack) {
       nack = want_nack;
       for (auto &ref : jitterbuffers)
@@ -224,7 +231,8 @@ Playout::apply ()
           jbs.push_back (jb);
     }
   }
-  GstElement *w = static_cast<GstElement *> (g_weak_ref_get (&webrtcbin));
+  GstElement *w =
+      latency_changed ? static_cast<GstElement *> (g_weak_ref_get (&webrtcbin)) : nullptr;
   if (w) {
     GST_DEBUG_OBJECT (w, "playout delay %u ms", ms);
     g_object_set (w, "latency", ms, nullptr);  // rtpbin: every jitterbuffer

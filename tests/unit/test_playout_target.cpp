@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <random>
 
 #include "rtcstream/playout-target.h"
@@ -25,6 +26,11 @@ struct Link {
   int64_t jitter = 0;       // uniform in +-jitter
   bool reorder = false;
   double drift_ppm = 0;     // the sender's clock runs slow by this much
+  int video_packets = 3;    // a frame's
+  // A sender starved of CPU: the first video frame of every stall_every is
+  // sent stall later (in order, as everything on this link).
+  int64_t stall_every = 0;
+  int64_t stall = 0;
 };
 
 // Sends from `from` to `to` (sender time, ns) through link into target;
@@ -40,16 +46,19 @@ public:
     int64_t next_tick = from;
     for (int64_t now = from; now < to; now += kMs) {
       // The sender: a video frame every 33.3 ms (3 packets), audio every 20 ms.
-      for (; next_video_ <= now; next_video_ += 1000 * kMs / 30)
-        for (int i = 0; i < 3; i++)
-          send (1, now, next_video_, 90000, link);
+      for (; next_video_ <= now; next_video_ += 1000 * kMs / 30) {
+        const bool stalled =
+            link.stall_every && next_video_ % link.stall_every < 1000 * kMs / 30;
+        for (int i = 0; i < link.video_packets; i++)
+          send (1, now + (stalled ? link.stall : 0), next_video_, 90000, link);
+      }
       for (; next_audio_ <= now; next_audio_ += 20 * kMs)
         send (2, now, next_audio_, 48000, link);
       // The receiver.
       while (!queue_.empty () && queue_.front ().arrival <= now) {
         const Packet p = queue_.front ();
         queue_.pop_front ();
-        t_.packet (p.ssrc, p.arrival, p.ts, p.rate);
+        t_.packet (p.ssrc, p.arrival, p.seq, p.ts, p.rate);
       }
       if (now >= next_tick) {
         t_.update (now);
@@ -64,6 +73,7 @@ private:
   struct Packet {
     int64_t arrival;
     uint32_t ssrc, ts, rate;
+    uint16_t seq;
   };
 
   void
@@ -78,7 +88,7 @@ private:
     if (!link.reorder)
       arrival = std::max (arrival, last_arrival_);
     last_arrival_ = arrival;
-    Packet p{arrival, ssrc, ts, rate};
+    Packet p{arrival, ssrc, ts, rate, seq_[ssrc]++};
     auto at = std::upper_bound (queue_.begin (), queue_.end (), p,
         [] (const Packet &a, const Packet &b) { return a.arrival < b.arrival; });
     queue_.insert (at, p);
@@ -88,6 +98,7 @@ private:
   std::deque<Packet> queue_;
   int64_t last_arrival_ = 0;
   int64_t next_video_ = 0, next_audio_ = 0;
+  std::map<uint32_t, uint16_t> seq_;
   std::mt19937 rng_{42};
 };
 
@@ -110,7 +121,7 @@ TEST (PlayoutTarget, FirstSecondIgnored)
   PlayoutTarget t (0, 1000);
   for (int64_t ms = 0; ms < 4000; ms += 33) {
     const int64_t transit = (ms < 100 ? 10 : 40) * kMs;  // the first 3 frames 30 ms sooner
-    t.packet (1, ms * kMs + transit, (uint32_t) (ms * 90), 90000);
+    t.packet (1, ms * kMs + transit, (uint16_t) (ms / 33), (uint32_t) (ms * 90), 90000);
     t.update (ms * kMs + transit);
   }
   EXPECT_LE (t.target_ms (), 4u);
@@ -150,6 +161,47 @@ TEST (PlayoutTarget, Reordering)
   sim.run (0, 5000 * kMs, {.jitter = 10 * kMs, .reorder = true});
   EXPECT_GT (t.target_ms (), 20u);
   EXPECT_LT (t.target_ms (), 60u);
+}
+
+// A sender starved of CPU a moment every second (one 720p frame, 7
+// packets, 40 ms late, in order, and the packets queued behind it less):
+// the frame comes late
+// but is not lost (a jitterbuffer pushes a packet that comes in order at
+// once), so the target covers most packets, not these: it stays low, and
+// NACK is not safe (the jitterbuffer would give the late frame up). Once
+// retransmissions are needed, NACK is on and the target covers every
+// packet.
+TEST (PlayoutTarget, InOrderBurstsDoNotSetTheTarget)
+{
+  PlayoutTarget t (0, 1000);
+  Sim sim (t);
+  const Link starved{.video_packets = 7, .stall_every = 1000 * kMs, .stall = 40 * kMs};
+  const unsigned highest = sim.run (0, 10000 * kMs, starved, 250 * kMs);
+  EXPECT_GE (t.delay_ms (10000 * kMs), 38u);  // seen
+  // What the stall's followers kept (the next frame, the audio: 7 ms).
+  EXPECT_LE (t.in_order_delay_ms (10000 * kMs), 8u);
+  EXPECT_LT (t.target_ms (), 20u);  // the largest delay would make it 62
+  EXPECT_LT (highest, 20u);
+  EXPECT_FALSE (t.nack_safe (10000 * kMs));
+
+  t.retransmissions (10000 * kMs, 0, 0);
+  t.retransmissions (10250 * kMs, 2, 20 * kMs);
+  EXPECT_TRUE (t.retransmitting (10250 * kMs));
+  EXPECT_TRUE (t.nack_safe (10250 * kMs));
+  // 40 ms (+ 20% and 2 ms: 50) with headroom, and a round trip + 10 ms.
+  EXPECT_GE (t.update (10250 * kMs), 70u);
+}
+
+// On a clean link NACK is safe as soon as the target may carry it.
+TEST (PlayoutTarget, NackSafeOnACleanLink)
+{
+  PlayoutTarget t (0, 1000);
+  Sim sim (t);
+  sim.run (0, 5000 * kMs, {});
+  EXPECT_TRUE (t.nack_safe (5000 * kMs));
+  // Under FIFO jitter the target covers the largest delay too.
+  sim.run (5000 * kMs, 10000 * kMs, {.jitter = 30 * kMs});
+  EXPECT_TRUE (t.nack_safe (10000 * kMs));
 }
 
 // Bounds: never below min, never above max.
