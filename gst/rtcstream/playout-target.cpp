@@ -175,14 +175,6 @@ PlayoutTarget::retransmitting (int64_t now) const
   return last_retransmission_ >= 0 && now - last_retransmission_ < kRetransmissionMemory;
 }
 
-bool
-PlayoutTarget::nack_safe (int64_t now)
-{
-  forget (now);
-  const int64_t d = largest (delays_);
-  return retransmitting (now) || clamp (d + d / 5 + 2 * kMs) <= target_ms_;
-}
-
 unsigned
 PlayoutTarget::delay_ms (int64_t now)
 {

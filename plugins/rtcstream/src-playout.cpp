@@ -215,8 +215,8 @@ Playout::apply ()
     ms = target.update (now);
     // NACK only where a retransmission has room to arrive (see
     // kNackMinLatencyMs): below that the jitterbuffer would give up on
-    // packets a fraction of a millisecond late; and only where the target
-    // covers every packet (PlayoutTarget::nack_safe): with NACK the
+    // packets a fraction of a millisecond late; and only while
+    // retransmissions are needed (PlayoutTarget::nack_safe): with NACK the
     // jitterbuffer gives up on a packet later than its expected time plus
     // the latency even when it comes in order, and drops it when it comes.
     want_nack = nack_allowed && ms >= kNackMinLatencyMs && target.nack_safe (now);

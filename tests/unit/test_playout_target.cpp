@@ -192,16 +192,21 @@ TEST (PlayoutTarget, InOrderBurstsDoNotSetTheTarget)
   EXPECT_GE (t.update (10250 * kMs), 70u);
 }
 
-// On a clean link NACK is safe as soon as the target may carry it.
-TEST (PlayoutTarget, NackSafeOnACleanLink)
+// NACK is safe only while retransmissions are needed: not on a clean link,
+// nor under in-order jitter, whose late packets a jitterbuffer with NACK
+// would give up on.
+TEST (PlayoutTarget, NackOnlyWhileRetransmissionsAreNeeded)
 {
   PlayoutTarget t (0, 1000);
   Sim sim (t);
   sim.run (0, 5000 * kMs, {});
-  EXPECT_TRUE (t.nack_safe (5000 * kMs));
-  // Under FIFO jitter the target covers the largest delay too.
+  t.retransmissions (5000 * kMs, 0, 0);
+  EXPECT_FALSE (t.nack_safe (5000 * kMs));
   sim.run (5000 * kMs, 10000 * kMs, {.jitter = 30 * kMs});
-  EXPECT_TRUE (t.nack_safe (10000 * kMs));
+  t.retransmissions (10000 * kMs, 0, 0);
+  EXPECT_FALSE (t.nack_safe (10000 * kMs));
+  t.retransmissions (10100 * kMs, 2, 0);
+  EXPECT_TRUE (t.nack_safe (10100 * kMs));
 }
 
 // Bounds: never below min, never above max.
