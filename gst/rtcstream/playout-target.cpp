@@ -175,6 +175,16 @@ PlayoutTarget::retransmitting (int64_t now) const
   return last_retransmission_ >= 0 && now - last_retransmission_ < kRetransmissionMemory;
 }
 
+bool
+PlayoutTarget::nack_safe (int64_t now)
+{
+  if (retransmitting (now))
+    return true;
+  forget (now);
+  const int64_t d = largest (delays_);
+  return min_ms_ > 0 && clamp (d + d / 5 + 2 * kMs) <= target_ms_;
+}
+
 unsigned
 PlayoutTarget::delay_ms (int64_t now)
 {

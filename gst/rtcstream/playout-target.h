@@ -113,8 +113,10 @@ public:
   // (measured: at a 10 ms target on a loaded machine the first frame late
   // by more read as lost, and the room kept for retransmissions then held
   // the target at 71 ms for 10 s). A loss is seen without NACK too: the
-  // jitterbuffer counts a gap it gave up on.
-  bool nack_safe (int64_t now) const { return retransmitting (now); }
+  // jitterbuffer counts a gap it gave up on. Also while a floor was set
+  // (min > 0: the user asks for room, for a retransmission before the first
+  // loss) and the target covers every packet of the window.
+  bool nack_safe (int64_t now);
 
 private:
   struct Stream {

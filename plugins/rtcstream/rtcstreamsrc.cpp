@@ -682,6 +682,8 @@ build_stats (RtcstreamSrc *self)
       "latency", G_TYPE_UINT, ps.latency_ms,
       "latency-adaptive", G_TYPE_BOOLEAN, ps.adaptive,
       "network-delay", G_TYPE_UINT, ps.delay_ms,
+      "network-delay-p95", G_TYPE_UINT, ps.in_order_delay_ms,
+      "retransmissions-asked", G_TYPE_BOOLEAN, ps.nack,
       "packets-late", G_TYPE_UINT64, ps.packets_late,
       "producer-id", G_TYPE_STRING, peer.c_str (),
       "state", G_TYPE_STRING, ss.state.c_str (),
@@ -911,7 +913,9 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
           "producer-id, state, streams, bytes-received, packets-lost, local-candidate-type, "
           "remote-candidate-type; latency (the playout delay now, ms), latency-adaptive, "
           "network-delay (the largest packet delay of the last 2 s, ms: what jitter and "
-          "reordering ask for), packets-late (dropped by the jitterbuffers as too late), "
+          "reordering ask for), network-delay-p95 (the 95th percentile of the delays of the "
+          "packets that came in order, of the last 2 s, ms), retransmissions-asked (whether "
+          "the jitterbuffers ask for lost packets again now), packets-late (dropped by the jitterbuffers as too late), "
           "capture-age (ms from the last video frame's capture at the producer, which it "
           "sends in the abs-capture-time RTP header extension, to its leaving the element, "
           "by this host's wall clock: on one host, or with both clocks on NTP, the "

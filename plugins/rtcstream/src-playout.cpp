@@ -248,5 +248,7 @@ PlayoutStats
 Playout::stats ()
 {
   std::lock_guard<std::mutex> lk (lock);
-  return {applied_ms, adaptive, target.delay_ms (g_get_monotonic_time () * 1000), packets_late};
+  const gint64 now = g_get_monotonic_time () * 1000;
+  return {applied_ms, adaptive, target.delay_ms (now), target.in_order_delay_ms (now), nack,
+      packets_late};
 }

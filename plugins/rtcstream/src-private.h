@@ -120,6 +120,8 @@ struct PlayoutStats {
   guint latency_ms;   // the jitterbuffers' latency now
   bool adaptive;
   guint delay_ms;     // the largest packet delay of the last 2 s
+  guint in_order_delay_ms;  // the 95th percentile of the in-order packets'
+  bool nack;          // whether the jitterbuffers ask for retransmissions
   guint64 packets_late;  // packets the jitterbuffers dropped as too late
 };
 

@@ -194,7 +194,7 @@ TEST (PlayoutTarget, InOrderBurstsDoNotSetTheTarget)
 
 // NACK is safe only while retransmissions are needed: not on a clean link,
 // nor under in-order jitter, whose late packets a jitterbuffer with NACK
-// would give up on.
+// would give up on; or with a floor set that covers every packet.
 TEST (PlayoutTarget, NackOnlyWhileRetransmissionsAreNeeded)
 {
   PlayoutTarget t (0, 1000);
@@ -207,6 +207,12 @@ TEST (PlayoutTarget, NackOnlyWhileRetransmissionsAreNeeded)
   EXPECT_FALSE (t.nack_safe (10000 * kMs));
   t.retransmissions (10100 * kMs, 2, 0);
   EXPECT_TRUE (t.nack_safe (10100 * kMs));
+
+  // With a floor (min-latency) that covers every packet: from the start.
+  PlayoutTarget floor (80, 1000);
+  Sim s2 (floor);
+  s2.run (0, 5000 * kMs, {.jitter = 10 * kMs});
+  EXPECT_TRUE (floor.nack_safe (5000 * kMs));
 }
 
 // Bounds: never below min, never above max.
