@@ -199,14 +199,15 @@ TEST (PlayoutTarget, NackOnlyWhileRetransmissionsAreNeeded)
 {
   PlayoutTarget t (0, 1000);
   Sim sim (t);
-  sim.run (0, 5000 * kMs, {});
-  t.retransmissions (5000 * kMs, 0, 0);
-  EXPECT_FALSE (t.nack_safe (5000 * kMs));
-  sim.run (5000 * kMs, 10000 * kMs, {.jitter = 30 * kMs});
-  t.retransmissions (10000 * kMs, 0, 0);
-  EXPECT_FALSE (t.nack_safe (10000 * kMs));
-  t.retransmissions (10100 * kMs, 2, 0);
-  EXPECT_TRUE (t.nack_safe (10100 * kMs));
+  int64_t at = 0;
+  for (const Link &link : {Link{}, Link{.jitter = 30 * kMs}}) {
+    sim.run (at, at + 5000 * kMs, link);
+    at += 5000 * kMs;
+    t.retransmissions (at, 0, 0);
+    EXPECT_FALSE (t.nack_safe (at)) << link.jitter / kMs << " ms of jitter";
+  }
+  t.retransmissions (at + 100 * kMs, 2, 0);
+  EXPECT_TRUE (t.nack_safe (at + 100 * kMs));
 
   // With a floor (min-latency) that covers every packet: from the start.
   PlayoutTarget floor (80, 1000);
