@@ -110,9 +110,9 @@ public:
   // needed (the need then covers every packet). Not before: with NACK a
   // jitterbuffer gives up on a packet its latency after its expected
   // time, and the target may be below the delay of a few in-order packets
-  // (measured: at a 10 ms target on a loaded machine the first frame late
-  // by more read as lost, and the room kept for retransmissions then held
-  // the target at 71 ms for 10 s). A loss is seen without NACK too: the
+  // (measured: with NACK from a 10 ms target on a loaded machine, a packet
+  // counted lost or recovered on a link that lost none, and the room kept
+  // for retransmissions held the target at 71 ms, 6 ms of network delay). A loss is seen without NACK too: the
   // jitterbuffer counts a gap it gave up on. Also while a floor was set
   // (min > 0: the user asks for room, for a retransmission before the first
   // loss) and the target covers every packet of the window.
