@@ -14,6 +14,7 @@ constexpr int kMaxAttempts = 5;
 
 constexpr int64_t kDelayBucket = 100 * PlayoutTarget::kMs;
 constexpr int64_t kFloorBucket = 1000 * PlayoutTarget::kMs;
+constexpr int64_t kPercentileEvery = 5 * PlayoutTarget::kMs;
 
 // 1.25 x: the headroom the target keeps over the need.
 int64_t
@@ -56,8 +57,13 @@ PlayoutTarget::largest (const std::deque<std::pair<int64_t, int64_t>> &buckets)
 }
 
 int64_t
-PlayoutTarget::in_order_percentile ()
+PlayoutTarget::in_order_percentile (int64_t now, bool fresh)
 {
+  if (!fresh && percentile_at_ >= 0 && now >= percentile_at_ &&
+      now - percentile_at_ < kPercentileEvery)
+    return percentile_;
+  percentile_at_ = now;
+  percentile_ = 0;
   if (in_order_.empty ())
     return 0;
   scratch_.clear ();
@@ -68,7 +74,8 @@ PlayoutTarget::in_order_percentile ()
   const size_t skip = scratch_.size () * kLateInOrderPerMille / 1000;
   auto at = scratch_.end () - 1 - skip;
   std::nth_element (scratch_.begin (), at, scratch_.end ());
-  return *at;
+  percentile_ = *at;
+  return percentile_;
 }
 
 bool
@@ -196,7 +203,7 @@ unsigned
 PlayoutTarget::in_order_delay_ms (int64_t now)
 {
   forget (now);
-  return (unsigned) (in_order_percentile () / kMs);
+  return (unsigned) (in_order_percentile (now, true) / kMs);
 }
 
 int64_t
@@ -207,7 +214,7 @@ PlayoutTarget::need (int64_t now)
   // header says why).
   const bool nack = retransmitting (now);
   const int64_t d = nack ? largest (delays_)
-                         : std::max (largest (reordered_), in_order_percentile ());
+                         : std::max (largest (reordered_), in_order_percentile (now));
   int64_t n = d + d / 5 + 2 * kMs;
   if (nack) {
     const int64_t attempt = (rtt_ > 0 ? rtt_ : kDefaultRtt) + 10 * kMs;
