@@ -668,7 +668,7 @@ build_stats (RtcstreamSrc *self)
   std::lock_guard<std::mutex> lk (st->lock);
   PlayoutStats ps{st->latency_ms == kAdaptiveLatency ? st->min_latency_ms
                                                      : (guint) st->latency_ms,
-      st->latency_ms == kAdaptiveLatency, 0, 0};
+      st->latency_ms == kAdaptiveLatency, 0, 0, false, 0};
   if (playout)
     ps = playout->stats ();
   gint capture_age_ms = -1;

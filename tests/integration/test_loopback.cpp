@@ -339,8 +339,9 @@ TEST_F (Loopback, AdaptivePlayoutDelayStaysLowOnACleanLink)
   gboolean asked = TRUE;
   guint64 lost = 1;
   EXPECT_TRUE (gst_structure_get_boolean (s, "retransmissions-asked", &asked));
-  if (gst_structure_get_uint64 (s, "packets-lost", &lost) && lost == 0)
+  if (gst_structure_get_uint64 (s, "packets-lost", &lost) && lost == 0) {
     EXPECT_FALSE (asked) << gst_structure_to_string (s);
+  }
   gst_structure_free (s);
 
   const guint64 frames_before = v->frames;

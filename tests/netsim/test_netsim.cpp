@@ -732,11 +732,20 @@ bool adaptive_playout = add_check ("AdaptivePlayoutDelayFollowsTheJitter", 1, []
         {"out"});
     auto target = [&] { return stats_number (src.stats ("src"), "latency"); };
     // Polls every 250 ms, for at most `seconds`, until done (target) is true.
+    // The log keeps what set each target: target/largest delay/95th
+    // percentile of in-order delays, N while retransmissions are asked for.
     std::vector<double> seen;
+    std::string why;
     auto until = [&] (int seconds, const std::function<bool (double)> &done) {
       for (int i = 0; i < seconds * 4; i++) {
         std::this_thread::sleep_for (std::chrono::milliseconds (250));
-        seen.push_back (target ());
+        const std::string stats = src.stats ("src");
+        seen.push_back (stats_number (stats, "latency"));
+        why += std::to_string ((int) seen.back ()) + "/" +
+            std::to_string ((int) stats_number (stats, "network-delay")) + "/" +
+            std::to_string ((int) stats_number (stats, "network-delay-p95")) +
+            (stats.find ("retransmissions-asked=(boolean)true") != std::string::npos ? "N "
+                                                                                     : " ");
         if (done (seen.back ()))
           return true;
       }
@@ -758,10 +767,8 @@ bool adaptive_playout = add_check ("AdaptivePlayoutDelayFollowsTheJitter", 1, []
     // Jitter gone: back below it.
     env.net.set_direction (link, env.producer, {});
     r.n["fell"] = until (20, [] (double t) { return t < kJitterMs; });
-    std::string h;
-    for (double v : seen)
-      h += std::to_string ((int) v) + " ";
-    r.log = "targets (ms, every 250 ms): " + h + "\n" + src.messages () + sink.messages ();
+    r.log = "targets (ms, every 250 ms; target/largest delay/p95 in order, N: NACK): " + why +
+        "\n" + src.messages () + sink.messages ();
   };
 });
 
