@@ -4,7 +4,11 @@
 // by default 1000 cycles, printed as a markdown table. Run it with
 // bench/churn.sh, which sets up the environment.
 //
-//   churn-bench [--cycles N] [--settle SECONDS] [--memory-settle SECONDS] [--no-vanished]
+//   churn-bench [--cycles N] [--settle SECONDS] [--memory-settle SECONDS]
+//               [--malloc-info FILE] [--no-vanished]
+//
+// --malloc-info FILE: the producer's malloc_info after the final malloc_trim
+// (per arena: mapped, free and used bytes), for finding where RSS stays.
 //
 // Kinds of churn viewer take turns: clean, interrupted, killed and vanished
 // (SIGSTOPped for 25 s, as if its network went, then SIGKILLed; see
@@ -45,10 +49,12 @@ main (int argc, char **argv)
       options.settle_ms = atoi (argv[++i]) * 1000;
     else if (!strcmp (argv[i], "--memory-settle") && i + 1 < argc)
       options.memory_settle_ms = atoi (argv[++i]) * 1000;
+    else if (!strcmp (argv[i], "--malloc-info") && i + 1 < argc)
+      options.malloc_info_path = argv[++i];
     else if (!strcmp (argv[i], "--no-vanished"))
       options.vanished = false;
     else {
-      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--memory-settle SECONDS] [--no-vanished]\n", argv[0]);
+      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--memory-settle SECONDS] [--malloc-info FILE] [--no-vanished]\n", argv[0]);
       return 2;
     }
   }

@@ -404,10 +404,22 @@ run_churn (const ChurnOptions &options)
   result.fps = sampler.windows ();
   if (options.trim_after && !producer.exited ()) {
     std::string pid = std::to_string (producer.pid ());
-    const char *argv[] = {"gdb", "-batch", "-nx", "-p", pid.c_str (), "-ex",
-        "call (int) malloc_trim (0)", nullptr};
+    std::vector<std::string> args = {"gdb", "-batch", "-nx", "-p", pid, "-ex",
+        "call (int) malloc_trim (0)"};
+    if (!options.malloc_info_path.empty ()) {
+      for (const std::string &cmd : {"set $f = (void *) fopen (\"" + options.malloc_info_path +
+                                         "\", \"w\")",
+               std::string ("call (int) malloc_info (0, $f)"), std::string ("call (int) fclose ($f)")}) {
+        args.push_back ("-ex");
+        args.push_back (cmd);
+      }
+    }
+    std::vector<const char *> argv;
+    for (const std::string &a : args)
+      argv.push_back (a.c_str ());
+    argv.push_back (nullptr);
     gint status = -1;
-    if (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+    if (g_spawn_sync (nullptr, const_cast<char **> (argv.data ()), nullptr,
             (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
                 G_SPAWN_STDERR_TO_DEV_NULL),
             nullptr, nullptr, nullptr, nullptr, &status, nullptr) &&

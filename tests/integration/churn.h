@@ -54,6 +54,9 @@ struct ChurnOptions {
   // After the last sample, have gdb call malloc_trim (0) in the producer and
   // sample again: memory freed but kept by malloc goes, live memory stays.
   bool trim_after = false;
+  // With trim_after: where gdb writes the producer's malloc_info (0, f)
+  // after the trim (the arenas' mapped, free and used bytes), "" for none.
+  std::string malloc_info_path;
   // Progress lines (e.g. "cycle 100/1000"), nullptr for none.
   std::function<void (const std::string &)> progress;
 };
