@@ -967,7 +967,7 @@ sweep_slice_cache (gint64 closed_us)
   // Twice: GSlice reads the clock for its stamps only every eighth push, so
   // the first pushes of a thread may carry an old time and trim nothing.
   for (int pass = 0; pass < 2; pass++) {
-    GThread *t = g_thread_new ("rtcstream-slice", [] (gpointer) -> gpointer {
+    GThread *t = g_thread_try_new ("rtcstream-slice", [] (gpointer) -> gpointer {
       for (gsize size = kSliceStep; size <= kSliceMaxChunk; size += kSliceStep) {
         gpointer chunks[4];
         for (gpointer &c : chunks)
@@ -978,7 +978,9 @@ sweep_slice_cache (gint64 closed_us)
           g_slice_free1 (size, c);
       }
       return nullptr;
-    }, nullptr);
+    }, nullptr, nullptr);
+    if (!t)
+      return;  // out of threads: the next close sweeps
     g_thread_join (t);
   }
 #ifdef __GLIBC__
