@@ -4,7 +4,11 @@
 // by default 1000 cycles, printed as a markdown table. Run it with
 // bench/churn.sh, which sets up the environment.
 //
-//   churn-bench [--cycles N] [--settle SECONDS] [--no-vanished]
+//   churn-bench [--cycles N] [--settle SECONDS] [--memory-settle SECONDS]
+//               [--malloc-info FILE] [--no-vanished]
+//
+// --malloc-info FILE: the producer's malloc_info after the final malloc_trim
+// (per arena: mapped, free and used bytes), for finding where RSS stays.
 //
 // Kinds of churn viewer take turns: clean, interrupted, killed and vanished
 // (SIGSTOPped for 25 s, as if its network went, then SIGKILLed; see
@@ -12,8 +16,10 @@
 //
 // Exits 1 when a churn viewer failed, the long-lived viewer fell under
 // 24 fps over three seconds (ChurnResult::fps_held), the producer's threads
-// or fds did not come back, or its RSS grew by 10 MB or more; the table is
-// printed all the same.
+// or fds did not come back, or its RSS grew by 10 MB or more (sampled
+// --memory-settle seconds, 35 by default, after threads and fds came back:
+// rtcstream sweeps GLib's slice allocator 32 s after the last session
+// closed); the table is printed all the same.
 #include "churn.h"
 
 #include <gst/gst.h>
@@ -35,15 +41,20 @@ main (int argc, char **argv)
   options.cycles = 1000;
   options.trim_after = true;
   options.vanished = true;
+  options.memory_settle_ms = 35000;
   for (int i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--cycles") && i + 1 < argc)
       options.cycles = atoi (argv[++i]);
     else if (!strcmp (argv[i], "--settle") && i + 1 < argc)
       options.settle_ms = atoi (argv[++i]) * 1000;
+    else if (!strcmp (argv[i], "--memory-settle") && i + 1 < argc)
+      options.memory_settle_ms = atoi (argv[++i]) * 1000;
+    else if (!strcmp (argv[i], "--malloc-info") && i + 1 < argc)
+      options.malloc_info_path = argv[++i];
     else if (!strcmp (argv[i], "--no-vanished"))
       options.vanished = false;
     else {
-      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--no-vanished]\n", argv[0]);
+      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--memory-settle SECONDS] [--malloc-info FILE] [--no-vanished]\n", argv[0]);
       return 2;
     }
   }

@@ -908,8 +908,8 @@ constexpr guint kTrimDelayMs = 1000;
 // When the last session closed (monotonic microseconds), in the whole process.
 std::atomic<gint64> last_close_us{0};
 
-// Worker thread, a while after a session closed: once no other session
-// closed meanwhile, gives the heap's free pages back to the system. A closed
+// Worker thread, a while after a session closed at closed_us: once no other
+// session closed meanwhile, gives the heap's free pages back to the system. A closed
 // session frees a few MB (its webrtcbin, its threads' allocations, its
 // retransmission history) that glibc's malloc keeps otherwise, to the high
 // mark: a producer that served 15 viewers at once kept 50 MB more than
@@ -917,16 +917,77 @@ std::atomic<gint64> last_close_us{0};
 // churn). Only the last of a burst of closes trims: malloc_trim walks every
 // arena, a few milliseconds.
 void
-trim_after_close ()
+trim_after_close (gint64 closed_us)
 {
-#ifdef __GLIBC__
-  if (g_get_monotonic_time () - last_close_us.load () < kTrimDelayMs * 1000 * 9 / 10)
+  if (last_close_us.load () != closed_us)
     return;  // another session closed since: its own trim comes later
+#ifdef __GLIBC__
   const gint64 t0 = g_get_monotonic_time ();
   const int released = malloc_trim (0);
   GST_DEBUG ("malloc_trim after closing sessions: %s memory released, %.1f ms",
       released ? "some" : "no", (g_get_monotonic_time () - t0) / 1000.0);
 #endif
+}
+
+// How long after a session closed GLib's slice allocator is swept
+// (sweep_slice_cache): GLib's thread pool keeps a session's idle task
+// threads for 15 s before they exit, and GSlice frees a magazine its depot
+// got from an exiting thread only once it is 15 s old; 2 s to spare.
+constexpr guint kSliceSweepDelayMs = (15 + 15 + 2) * 1000;
+
+// GSlice's largest chunk (GLib 2.74, gslice.c: MAX_SLAB_CHUNK_SIZE of 8 KB
+// pages, less the slab's own header) and its granularity (two pointers).
+constexpr gsize kSliceMaxChunk = 1008;
+constexpr gsize kSliceStep = 2 * sizeof (gsize);
+
+// Worker thread, a while after a session closed at closed_us, when no other
+// session closed since (the last of a burst of closes), with
+// GLib before 2.76 (later releases have no slice allocator: g_slice is
+// malloc). GStreamer 1.22 allocates its buffers, memories, events and
+// structures with g_slice. Each thread caches chunks in magazines of its
+// own, and an exiting thread hands them to a global depot
+// (private_thread_memory_cleanup in GLib 2.74's gslice.c), whose magazines
+// go back to the slabs, and the slabs to malloc, only when a later magazine
+// of the same chunk size is pushed there and finds them 15 s old
+// (magazine_cache_trim). A closed session's ~10 threads push theirs; after a
+// burst of closes nothing may push again for good, and what they held stays
+// allocated: 8 MB in a producer after 30 viewers, 15 at once
+// (docs/performance.md, viewer churn). So a thread of ours frees four chunks
+// of every size and exits: its magazines are pushed, which frees every
+// magazine of the depot older than 15 s; then malloc_trim gives the freed
+// pages back.
+void
+sweep_slice_cache (gint64 closed_us)
+{
+  if (last_close_us.load () != closed_us)
+    return;  // another session closed since: its own sweep comes later
+  if (glib_check_version (2, 76, 0) == nullptr)
+    return;  // GLib 2.76 or later: g_slice is malloc
+  const gint64 t0 = g_get_monotonic_time ();
+  // Twice: GSlice reads the clock for its stamps only every eighth push, so
+  // the first pushes of a thread may carry an old time and trim nothing.
+  for (int pass = 0; pass < 2; pass++) {
+    GThread *t = g_thread_try_new ("rtcstream-slice", [] (gpointer) -> gpointer {
+      for (gsize size = kSliceStep; size <= kSliceMaxChunk; size += kSliceStep) {
+        gpointer chunks[4];
+        for (gpointer &c : chunks)
+          c = g_slice_alloc (size);
+        // Freed chunks fill the thread's second magazine: four or more are
+        // pushed to the depot when the thread exits (MIN_MAGAZINE_SIZE).
+        for (gpointer c : chunks)
+          g_slice_free1 (size, c);
+      }
+      return nullptr;
+    }, nullptr, nullptr);
+    if (!t)
+      return;  // out of threads: the next close sweeps
+    g_thread_join (t);
+  }
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
+  GST_DEBUG ("swept GLib's slice allocator after closing sessions: %.1f ms",
+      (g_get_monotonic_time () - t0) / 1000.0);
 }
 
 }  // namespace
@@ -999,8 +1060,10 @@ WebrtcSession::close ()
   gst_bin_remove (bin_.get (), w);
   webrtcbin_.reset ();
   GST_INFO ("session %s closed", id_.c_str ());
-  last_close_us = g_get_monotonic_time ();
-  worker_->post_delayed (kTrimDelayMs, trim_after_close);
+  const gint64 now = g_get_monotonic_time ();
+  last_close_us = now;
+  worker_->post_delayed (kTrimDelayMs, [now] { trim_after_close (now); });
+  worker_->post_delayed (kSliceSweepDelayMs, [now] { sweep_slice_cache (now); });
 }
 
 void

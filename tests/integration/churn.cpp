@@ -286,11 +286,16 @@ ChurnResult::table () const
   snprintf (buf, sizeof buf, "after %d cycles and %.1f s of settling", cycles_done,
       settle_seconds);
   row (buf, after);
+  if (later.rss_kb >= 0) {
+    snprintf (buf, sizeof buf, "after, %.0f s later", later_seconds);
+    row (buf, later);
+  }
   if (trimmed.rss_kb >= 0)
     row ("after, then malloc_trim (0) in the producer (gdb)", trimmed);
-  snprintf (buf, sizeof buf, "| after - before | %+.1f | %+ld | %+ld |\n",
-      (after.rss_kb - before.rss_kb) / 1024.0, after.threads - before.threads,
-      after.fds - before.fds);
+  const ProcessSample &last = later.rss_kb >= 0 ? later : after;
+  snprintf (buf, sizeof buf, "| %s - before | %+.1f | %+ld | %+ld |\n",
+      later.rss_kb >= 0 ? "later" : "after", (last.rss_kb - before.rss_kb) / 1024.0,
+      last.threads - before.threads, last.fds - before.fds);
   t += buf;
   snprintf (buf, sizeof buf,
       "\n%d cycles (%d clean, %d interrupted, %d killed, %d vanished) in %.0f s: %.2f s per "
@@ -387,14 +392,34 @@ run_churn (const ChurnOptions &options)
   // A little longer, for memory released after the last thread went.
   churn.wait ([] { return false; }, 1000);
   result.after = sample_process (producer.pid ());
+  if (options.memory_settle_ms > 0) {
+    progress ("after: producer " + std::to_string (result.after.rss_kb / 1024) +
+        " MiB; waiting " + std::to_string (options.memory_settle_ms / 1000) + " s more");
+    gint64 t2 = g_get_monotonic_time ();
+    churn.wait ([] { return false; }, options.memory_settle_ms);
+    result.later = sample_process (producer.pid ());
+    result.later_seconds = (g_get_monotonic_time () - t2) / 1e6;
+  }
   sampler.stop ();
   result.fps = sampler.windows ();
   if (options.trim_after && !producer.exited ()) {
     std::string pid = std::to_string (producer.pid ());
-    const char *argv[] = {"gdb", "-batch", "-nx", "-p", pid.c_str (), "-ex",
-        "call (int) malloc_trim (0)", nullptr};
+    std::vector<std::string> args = {"gdb", "-batch", "-nx", "-p", pid, "-ex",
+        "call (int) malloc_trim (0)"};
+    if (!options.malloc_info_path.empty ()) {
+      for (const std::string &cmd : {"set $f = (void *) fopen (\"" + options.malloc_info_path +
+                                         "\", \"w\")",
+               std::string ("call (int) malloc_info (0, $f)"), std::string ("call (int) fclose ($f)")}) {
+        args.push_back ("-ex");
+        args.push_back (cmd);
+      }
+    }
+    std::vector<const char *> argv;
+    for (const std::string &a : args)
+      argv.push_back (a.c_str ());
+    argv.push_back (nullptr);
     gint status = -1;
-    if (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+    if (g_spawn_sync (nullptr, const_cast<char **> (argv.data ()), nullptr,
             (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
                 G_SPAWN_STDERR_TO_DEV_NULL),
             nullptr, nullptr, nullptr, nullptr, &status, nullptr) &&

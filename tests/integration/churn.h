@@ -46,9 +46,17 @@ struct ChurnOptions {
   long fd_slack = 2;       // and of its fds
   bool vanished = false;   // a fourth kind of churn viewer, above
   int vanished_hold_ms = 25000;
+  // When above 0, the producer's memory is sampled again this long after
+  // the settling (ChurnResult::later), and the RSS bound applies to that
+  // sample: rtcstream sweeps GLib's slice allocator 32 s after the last
+  // session closed (sweep_slice_cache in gst/rtcstream/session.cpp).
+  int memory_settle_ms = 0;
   // After the last sample, have gdb call malloc_trim (0) in the producer and
   // sample again: memory freed but kept by malloc goes, live memory stays.
   bool trim_after = false;
+  // With trim_after: where gdb writes the producer's malloc_info (0, f)
+  // after the trim (the arenas' mapped, free and used bytes), "" for none.
+  std::string malloc_info_path;
   // Progress lines (e.g. "cycle 100/1000"), nullptr for none.
   std::function<void (const std::string &)> progress;
 };
@@ -63,6 +71,8 @@ struct ChurnResult {
   ProcessSample start;        // the producer with the long-lived viewer only
   ProcessSample before;       // after the warm-up
   ProcessSample after;        // after the churn and settling
+  ProcessSample later;        // memory_settle_ms after that (rss_kb -1 if not taken)
+  double later_seconds = 0;   // how long after `after`
   ProcessSample trimmed;      // after, then malloc_trim (trim_after)
   std::vector<double> fps;    // the long-lived viewer's fps, one-second windows
   // The bound on the long-lived viewer: 30 fps are sent, and it must keep
@@ -81,7 +91,10 @@ struct ChurnResult {
   // The verdicts (their reasons when false).
   bool threads_returned (const ChurnOptions &o) const;
   bool fds_returned (const ChurnOptions &o) const;
-  long rss_growth_kb () const { return after.rss_kb - before.rss_kb; }
+  long rss_growth_kb () const
+  {
+    return (later.rss_kb >= 0 ? later.rss_kb : after.rss_kb) - before.rss_kb;
+  }
   // A markdown table: RSS, threads and fds at start, before and after, and
   // the long-lived viewer's fps.
   std::string table () const;
