@@ -468,6 +468,25 @@ BandwidthEstimator::on_remb (uint64_t bps, int64_t now_us)
   settle ();
 }
 
+// --- probes ------------------------------------------------------------------------
+
+bool
+BandwidthEstimator::on_probe_result (uint32_t bps, int64_t now_us)
+{
+  latest_us_ = now_us;
+  const uint32_t before = estimate_;
+  if (usage_ != Usage::Over && loss_ <= kLossHigh && bps > estimate_) {
+    // Where the link was congested is not where it is now.
+    if (capacity_avg_bps_ > 0 && bps > capacity_avg_bps_ + 3 * capacity_dev ())
+      capacity_avg_bps_ = -1;
+    const uint32_t rate = std::clamp (bps, limits_.min_bps, limits_.max_bps);
+    delay_rate_ = std::max (delay_rate_, rate);
+    loss_rate_ = std::max (loss_rate_, rate);
+  }
+  settle ();
+  return estimate_ > before;
+}
+
 void
 BandwidthEstimator::settle ()
 {

@@ -42,6 +42,10 @@
 //    below 85% of what arrived over the last second: after a cap drop the
 //    full queue keeps losing packets sent before the cut for a while, and
 //    cutting on each period of it starved the stream far below the link.
+//  - upward probes (probe.h): a cluster that the link carried at a rate
+//    above the estimate lifts both rates to it, past the bound of 1.5
+//    times what arrived: a sender that sends less than the link carries
+//    finds a link that got faster.
 //  - a bound from REMB (receiver estimated maximum bitrate, RTCP PSFB
 //    "REMB"), which receivers without TWCC send (aiortc, Janus towards a
 //    publisher, where its `bitrate` cap is set): the estimate never stands
@@ -95,6 +99,13 @@ public:
   void on_receiver_report (double fraction_lost, double rtt_ms, int64_t now_us);
   // A REMB from the receiver: the most it says it can take (bit/s).
   void on_remb (uint64_t bps, int64_t now_us);
+  // A probe cluster (probe.h) arrived at bps, as fast as it was sent: the
+  // link carries at least that. Above the estimate, and unless the link
+  // shows congestion now (overuse, loss above 10%), both rates rise to it
+  // (as libwebrtc's probe results set its estimate), and where the link
+  // was last congested is forgotten when it is well below. True when the
+  // estimate rose.
+  bool on_probe_result (uint32_t bps, int64_t now_us);
 
   uint32_t estimate_bps () const { return estimate_; }
   uint32_t delay_based_bps () const { return delay_rate_; }
