@@ -35,6 +35,7 @@
 #include "rtcstream/datastream.h"
 #include "rtcstream/ladder.h"
 #include "rtcstream/playout-delay.h"
+#include "rtcstream/probe.h"
 #include "rtcstream/retransmission.h"
 #include "rtcstream/scaling.h"
 #include "rtcstream/sdp.h"
@@ -192,6 +193,7 @@ struct Branch {
 // The bitrate properties (guarded by the state lock).
 struct BitrateSettings {
   bool congestion_control = true;
+  bool probing = true;  // bandwidth-probing
   guint min_bps = 100000;
   guint start_bps = 1000000;
   guint max_bps = 2000000;
@@ -218,8 +220,22 @@ struct Congestion {
     RetransmissionBudget budget;
   } rtx;
   bool rtx_watched = false;  // probes on rtprtxsend in place (worker-only)
+  // Upward probing (rtcstream/probe.h), worker-only: the rtprtxsend src pad
+  // that probe clusters' retransmission requests are sent onto, and the
+  // cluster being sent (its requests paced on the worker).
+  Ref<GstPad> rtx_src;
+  struct ProbeSend {
+    unsigned id = 0;
+    std::vector<RetransmissionBudget::Packet> packets;  // copied in turn
+    uint32_t padding_bps = 0;
+    gint64 start_us = 0, last_us = 0;  // the first and the last request sent
+    guint64 max_bytes = 0, bytes = 0;
+    unsigned sent = 0;
+  };
+  std::unique_ptr<ProbeSend> probe_send;
   std::mutex lock;  // guards everything below
   BandwidthEstimator estimator;
+  BandwidthProbe probe;
   guint audio_bps = 0;         // what its audio encoders send, left out of the video's share
   guint target_bps = 0;        // its video encoder's bitrate, set by us (0: not adapting)
   guint sent_bps = 0;          // sent over the last second (bytes-sent)
