@@ -878,6 +878,17 @@ bench_probe (const std::vector<std::string> &cases, int repeat)
   }
 }
 
+// An option's comma-separated list.
+std::vector<std::string>
+comma_list (const std::string &v)
+{
+  std::vector<std::string> items;
+  std::istringstream in (v);
+  for (std::string item; std::getline (in, item, ',');)
+    items.push_back (item);
+  return items;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -919,10 +930,7 @@ main (int argc, char **argv)
       G2gOptions o;
       for (int i = 2; i + 1 < argc; i += 2) {
         std::string k = argv[i], v = argv[i + 1];
-        std::vector<std::string> items;
-        std::istringstream in (v);
-        for (std::string item; std::getline (in, item, ',');)
-          items.push_back (item);
+        std::vector<std::string> items = comma_list (v);
         if (k == "--jitter") {
           o.jitter.clear ();
           for (auto &it : items)
@@ -948,10 +956,7 @@ main (int argc, char **argv)
       for (int i = 2; i + 1 < argc; i += 2) {
         std::string k = argv[i], v = argv[i + 1];
         if (k == "--cases") {
-          cases.clear ();
-          std::istringstream in (v);
-          for (std::string item; std::getline (in, item, ',');)
-            cases.push_back (item);
+          cases = comma_list (v);
         } else if (k == "--seconds") {
           seconds = std::max (20, std::stoi (v));
         } else {
@@ -968,10 +973,7 @@ main (int argc, char **argv)
       for (int i = 2; i + 1 < argc; i += 2) {
         std::string k = argv[i], v = argv[i + 1];
         if (k == "--cases") {
-          cases.clear ();
-          std::istringstream in (v);
-          for (std::string item; std::getline (in, item, ',');)
-            cases.push_back (item);
+          cases = comma_list (v);
         } else if (k == "--repeat") {
           repeat = std::max (1, std::stoi (v));
         } else {
