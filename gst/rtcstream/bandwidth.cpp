@@ -361,6 +361,8 @@ BandwidthEstimator::update_delay_rate (int64_t now_us)
     double over = capacity_avg_bps_ > 0 ? kMaxOverReceivedNear : kMaxOverReceived;
     if (received > 0)
       rate = std::min (rate, std::max<double> (delay_rate_, over * received + 10000));
+  } else if (state_ == RateState::Decrease && now_us < probe_hold_until_us_) {
+    state_ = RateState::Hold;  // the probe's own queue (on_probe_sent)
   } else if (state_ == RateState::Decrease) {
     double since = last_decrease_us_ < 0 ? 1e9 : (now_us - last_decrease_us_) / 1000.0;
     if (since >= std::max (rtt_ms_, 100.0)) {
@@ -485,6 +487,13 @@ BandwidthEstimator::on_probe_result (uint32_t bps, int64_t now_us)
   }
   settle ();
   return estimate_ > before;
+}
+
+void
+BandwidthEstimator::on_probe_sent (int64_t end_us)
+{
+  const int64_t rtt_us = rtt_ms_ > 0 ? (int64_t) (rtt_ms_ * 1000) : 0;
+  probe_hold_until_us_ = end_us + std::max<int64_t> (1000000, 2 * rtt_us);
 }
 
 void

@@ -651,6 +651,8 @@ send_probe_packets (RtcstreamSink *self, const std::string &session_id,
   {
     std::lock_guard<std::mutex> lk (cc->lock);
     cc->probe.on_sent (ps->id, ps->start_us, ps->last_us, gone ? 0 : ps->sent, ps->bytes);
+    if (!gone && ps->sent)
+      cc->estimator.on_probe_sent (ps->last_us);
   }
   cc->probe_send.reset ();
 }
