@@ -58,6 +58,9 @@ constexpr guint kPassThroughAudioBps = 64000;
 constexpr double kApplyChange = 0.05;
 // An encoder's bitrate is changed only for a difference above this.
 constexpr double kEncoderChange = 0.02;
+// A bitrate that rose more than this within a second: its picture size is
+// not judged on that second.
+constexpr double kSteepRise = 1.5;
 // Upward probes: the field that marks a retransmission request as a probe's
 // padding; the packets it copies (the largest of those first sent this
 // recently: well within what rtprtxsend keeps, max(1 s, 3 round trips));
@@ -403,9 +406,20 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
     return;  // measured from now on
   }
   // The second after a change mixes both settings (and the new size's
-  // first keyframe): it says nothing of either.
+  // first keyframe): it says nothing of either. Nor does one in which the
+  // bitrate rose steeply (a probe found room: 256 kbit/s -> 1.5 Mbit/s in
+  // 2 s): VP8's rate control, following it, put out 37% of the frames
+  // that second, which read as "320x180 at 30 fps needs 4 Mbit/s" and kept
+  // the picture at 15 fps for minutes.
+  const guint last_target = g->scaler_target_bps;
+  g->scaler_target_bps = target_bps;
   if (g->scaler_settling) {
     g->scaler_settling = false;
+    return;
+  }
+  if (last_target && target_bps > kSteepRise * last_target) {
+    GST_DEBUG_OBJECT (self, "%s encoder of %s: bitrate %u -> %u bit/s since the last second: "
+        "not judged", g->codec->name, g->input->name.c_str (), last_target, target_bps);
     return;
   }
   if (g->scaler->update (target_bps, output, std::min (share, 1.0), now)) {

@@ -167,6 +167,7 @@ struct EncoderGroup {
   guint64 scaler_bytes = 0, scaler_frames = 0;
   gint64 scaler_tick_us = 0;
   bool scaler_settling = false;  // the scaler changed at the last tick
+  guint scaler_target_bps = 0;   // the encoder's bitrate at the last tick
   // The estimate of the consumer of a group that adapts to it alone (0:
   // none), which keyframes may not crowd out (sink-encoding.cpp).
   std::atomic<guint> keyframe_budget_bps{0};
