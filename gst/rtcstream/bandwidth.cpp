@@ -497,6 +497,17 @@ BandwidthEstimator::on_probe_sent (int64_t end_us)
 }
 
 void
+BandwidthEstimator::on_probe_full (uint32_t recv_bps, int64_t now_us)
+{
+  latest_us_ = now_us;
+  if (recv_bps < estimate_) {
+    probe_hold_until_us_ = -1;
+    delay_rate_ = std::clamp (std::min (delay_rate_, recv_bps), limits_.min_bps, limits_.max_bps);
+  }
+  settle ();
+}
+
+void
 BandwidthEstimator::settle ()
 {
   if (remb_bps_ && latest_us_ > remb_at_us_ + kRembTimeoutUs)

@@ -106,12 +106,17 @@ public:
   // was last congested is forgotten when it is well below. True when the
   // estimate rose.
   bool on_probe_result (uint32_t bps, int64_t now_us);
-  // A probe cluster went out until end_us. On a link that was full it
+  // A probe cluster went out until end_us. On a link that is full it
   // builds a queue of its own, which drains once it is over: overuse seen
   // until max(1 s, 2 round trips) after it holds the rate instead of
   // cutting it (a probe that found nothing cost a 15-30% cut and a smaller
   // picture behind 500 kbit/s before). Loss still counts.
   void on_probe_sent (int64_t end_us);
+  // That cluster arrived at recv_bps, slower than it was sent: the link was
+  // full and carries about recv_bps. Below the estimate the link is thinner
+  // than thought (the media alone fill it): the hold ends and the
+  // delay-based rate falls to recv_bps.
+  void on_probe_full (uint32_t recv_bps, int64_t now_us);
 
   uint32_t estimate_bps () const { return estimate_; }
   uint32_t delay_based_bps () const { return delay_rate_; }

@@ -22,9 +22,11 @@
 //    more (the link was full, or its result unusable) twice as seldom each
 //    time, up to every 12 s, so that a link that is full costs one short
 //    cluster every 12 s. A probe whose link carried it all is followed by
-//    the next one half a second after its result (at the sender's next
-//    once-a-second tick), at twice the new estimate (exponential probing:
-//    a link opened from 150 kbit/s to 4 Mbit/s is found in a few seconds).
+//    the next one 2 s after its result, at twice the new estimate
+//    (exponential probing: a link opened from 150 kbit/s to 4 Mbit/s is
+//    found in about 10 s); the 2 s let the encoder send at the new estimate
+//    first, so that the delay shows a raise that went too far (a shaper's
+//    token bucket lets a short cluster through faster than its rate).
 //    An estimate that falls to below two thirds of the highest of the last
 //    10 s (a cap-like drop) brings the interval back to 4 s: when that cap
 //    lifts, the next probe comes soon.
@@ -41,8 +43,8 @@
 //    link that received at 90% of the send rate or more carried the cluster:
 //    the result is the smaller of the two rates, which the estimator takes
 //    (BandwidthEstimator::on_probe_result). Below that the link was full
-//    (its queue grew): the probe found no more, and the estimator's own
-//    rules (delay trend, loss) deal with what the cluster did.
+//    (its queue grew): the probe found no more, and the estimator learns
+//    what the link carries (BandwidthEstimator::on_probe_sent, on_probe_full).
 //
 // The sender (rtcstreamsink, sink-congestion.cpp) puts the padding out as
 // RTX copies of packets it just sent; they travel the path the media does,
@@ -63,7 +65,7 @@ class BandwidthProbe {
 public:
   // The least time between probes, after a success, and the most after failures.
   static constexpr int64_t kIntervalUs = 4000000;
-  static constexpr int64_t kAfterSuccessUs = 500000;
+  static constexpr int64_t kAfterSuccessUs = 2000000;
   static constexpr int64_t kMaxIntervalUs = 12000000;
   // How long the link must have shown no congestion.
   static constexpr int64_t kQuietUs = 3000000;

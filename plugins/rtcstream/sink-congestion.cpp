@@ -280,6 +280,8 @@ on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
       const guint before = e.estimate_bps ();
       if (r->carried)
         e.on_probe_result (r->bps, now);
+      else if (r->valid)
+        e.on_probe_full (r->recv_bps, now);
       GST_DEBUG_OBJECT (w->owner, "consumer session %s: probe %u: %u packets, sent at %u, "
           "received at %u bit/s: %s; estimate %u -> %u bit/s", w->session_id.c_str (), r->id,
           r->packets, r->send_bps, r->recv_bps,

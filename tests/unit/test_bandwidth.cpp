@@ -181,9 +181,12 @@ struct Sim {
       fb.push_back (sent[i].fb);
     reported = last;
     bwe.on_transport_feedback (fb, now);
-    if (probe)
+    if (probe) {
       if (auto r = probe->on_feedback (fb, now); r && r->carried)
         bwe.on_probe_result (r->bps, now);
+      else if (r && r->valid)
+        bwe.on_probe_full (r->recv_bps, now);
+    }
   }
 
   // Mean estimate over simulated [from, to).
