@@ -649,12 +649,6 @@ bool frame_rate_step = add_check ("ALinkTooThinForTheSmallestPictureHalvesTheFra
     GstProcess src (env.net, viewer, "rtcstreamsrc uri=" + env.server.uri ("c150k") +
         " ! identity name=decoded ! fakesink name=out", {"out"});
     Timeline t;
-    auto fps = [&] (int from, int to) {
-      t.at (from);
-      uint64_t before = src.frames ("out");
-      t.at (to);
-      return (src.frames ("out") - before) / (double) (to - from);
-    };
     // 20-30 s: the frame rate, and the estimate every 2 s.
     t.at (20);
     uint64_t thin_before = src.frames ("out");
@@ -668,16 +662,22 @@ bool frame_rate_step = add_check ("ALinkTooThinForTheSmallestPictureHalvesTheFra
     r.n["thin-estimate"] = mean;
     r.s["thin-caps"] = src.caps ("decoded");
     env.net.set_direction (link, env.producer, {});
-    // Back up: waited for up to 45 s, then 5 s counted.
+    // Back up: waited for up to 45 s, until the viewer decoded 24+ frames a
+    // second over the last 5 s (a first step back to 30 fps may fail: VP8
+    // put out a third of the frames for seconds after it, and the picture
+    // stepped down again until a later step held).
+    std::vector<uint64_t> decoded;  // each second from the lift
     int s = 30;
-    bool back = false;
-    for (; s < 75 && !back; s++) {
+    for (; s <= 75; s++) {
       t.at (s);
-      back = stats_number (sink.stats ("sink"), "picture-framerate") >= 30;
+      decoded.push_back (src.frames ("out"));
+      if (decoded.size () > 5 && decoded.back () - decoded[decoded.size () - 6] >= 24 * 5)
+        break;
     }
-    r.n["back"] = back;
+    r.n["back"] = s <= 75;
     r.n["back-after"] = s - 30;
-    r.n["open-fps"] = fps (s + 1, s + 6);
+    r.n["open-fps"] = decoded.size () > 5
+        ? (decoded.back () - decoded[decoded.size () - 6]) / 5.0 : 0;
     r.s["open-stats"] = sink.stats ("sink");
     r.log = src.messages () + sink.messages ();
   };
@@ -691,9 +691,10 @@ TEST_F (Streams, ALinkTooThinForTheSmallestPictureHalvesTheFrameRate)
             << r.str ("thin-caps") << ", picture " << stats_number (thin, "picture-width") << "x"
             << stats_number (thin, "picture-height") << " at "
             << stats_number (thin, "picture-framerate") << " fps, mean estimate "
-            << r.num ("thin-estimate") << " bit/s; open again: back to "
-            << stats_number (open, "picture-framerate") << " fps " << r.num ("back-after")
-            << " s after, " << r.num ("open-fps") << " fps, estimate "
+            << r.num ("thin-estimate") << " bit/s; open again: " << r.num ("open-fps")
+            << " fps over the 5 s ending " << r.num ("back-after") << " s after, picture "
+            << stats_number (open, "picture-width") << "x" << stats_number (open, "picture-height")
+            << " at " << stats_number (open, "picture-framerate") << " fps, estimate "
             << stats_number (open, "bandwidth-estimate") << " bit/s; "
             << stats_number (open, "probes-sent") << " probes, "
             << stats_number (open, "probes-found-more") << " found more" << std::endl;
@@ -707,11 +708,13 @@ TEST_F (Streams, ALinkTooThinForTheSmallestPictureHalvesTheFrameRate)
   // (The estimate probes a few % above so thin a cap between congestion
   // signals: 119-157 kbit/s measured; the 500 kbit/s test asserts below.)
   EXPECT_LT (r.num ("thin-estimate"), 1.1 * kThinKbit * 1000.0) << plain (thin);
-  // The link open again: back to 30 fps within the 45 s waited, found by
-  // probes, and the viewer gets nearly all of the frames.
+  // The link open again: within the 45 s waited the viewer gets 24+ frames
+  // a second over 5 s (the encoder back at 30 fps), the probes having found
+  // the room.
   EXPECT_EQ (r.num ("back"), 1.0) << plain (open) << r.log;
-  EXPECT_GE (stats_number (open, "probes-found-more"), 1.0) << plain (open);
   EXPECT_GE (r.num ("open-fps"), 24.0) << plain (open) << r.log;
+  EXPECT_EQ (stats_number (open, "picture-framerate"), 30.0) << plain (open);
+  EXPECT_GE (stats_number (open, "probes-found-more"), 1.0) << plain (open);
 }
 
 // The adaptive playout delay (issue 11 item 1), rtcstreamsrc's default:
