@@ -20,8 +20,8 @@
 //    A rate controller then cuts the rate to 85% of what arrived on
 //    overuse (less by the standing queue's share of a second, so that it
 //    drains), holds on underuse, and otherwise raises it: 8% a second until
-//    the first congestion (this is the upward probe: the encoder sends more,
-//    and the delay says whether the path took it), then by about half a
+//    the first congestion (the encoder sends more, and the delay says
+//    whether the path took it), then by about half a
 //    packet per twice the round trip (plus 100 ms each), until what arrives exceeds where the link was
 //    congested (it got faster: 8% a second again). It never goes above 1.5
 //    times what arrived (1.25 times near the last congestion: the sink's
