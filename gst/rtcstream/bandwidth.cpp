@@ -57,6 +57,11 @@ constexpr double kLossSevere = 0.20;
 constexpr double kLossAckedFloor = 0.85;
 constexpr double kLossGrowth = 1.08;  // per second
 constexpr int64_t kLossDecreaseUs = 300000;
+// After a probe cluster, overuse holds the rate for at most this long, or
+// until the queue is down to kLossQueueMs (not before this): a cluster's
+// queue on a link the media fill to 90% drains in about ten times its
+// length (a 100 ms cluster: a second).
+constexpr int64_t kProbeHoldUs = 3000000, kProbeHoldMinUs = 300000;
 // Without TWCC for this long, receiver reports drive the estimate.
 constexpr int64_t kFeedbackTimeoutUs = 3000000;
 // A REMB bounds the estimate for this long after it came (libwebrtc sends
@@ -361,7 +366,8 @@ BandwidthEstimator::update_delay_rate (int64_t now_us)
     double over = capacity_avg_bps_ > 0 ? kMaxOverReceivedNear : kMaxOverReceived;
     if (received > 0)
       rate = std::min (rate, std::max<double> (delay_rate_, over * received + 10000));
-  } else if (state_ == RateState::Decrease && now_us < probe_hold_until_us_) {
+  } else if (state_ == RateState::Decrease && now_us < probe_hold_until_us_ &&
+      !(now_us > probe_end_us_ + kProbeHoldMinUs && queue_delay_ms_ < kLossQueueMs)) {
     state_ = RateState::Hold;  // the probe's own queue (on_probe_sent)
   } else if (state_ == RateState::Decrease) {
     double since = last_decrease_us_ < 0 ? 1e9 : (now_us - last_decrease_us_) / 1000.0;
@@ -492,8 +498,8 @@ BandwidthEstimator::on_probe_result (uint32_t bps, int64_t now_us)
 void
 BandwidthEstimator::on_probe_sent (int64_t end_us)
 {
-  const int64_t rtt_us = rtt_ms_ > 0 ? (int64_t) (rtt_ms_ * 1000) : 0;
-  probe_hold_until_us_ = end_us + std::max<int64_t> (1000000, 2 * rtt_us);
+  probe_end_us_ = end_us;
+  probe_hold_until_us_ = end_us + kProbeHoldUs;
 }
 
 void

@@ -108,9 +108,9 @@ public:
   bool on_probe_result (uint32_t bps, int64_t now_us);
   // A probe cluster went out until end_us. On a link that is full it
   // builds a queue of its own, which drains once it is over: overuse seen
-  // until max(1 s, 2 round trips) after it holds the rate instead of
-  // cutting it (a probe that found nothing cost a 15-30% cut and a smaller
-  // picture behind 500 kbit/s before). Loss still counts.
+  // until that queue is down to 20 ms (3 s at most) holds the rate instead
+  // of cutting it (a probe that found nothing cost a 15-30% cut and a
+  // smaller picture behind 500 kbit/s before). Loss still counts.
   void on_probe_sent (int64_t end_us);
   // That cluster arrived at recv_bps, slower than it was sent: the link was
   // full and carries about recv_bps. Below the estimate the link is thinner
@@ -194,6 +194,7 @@ private:
   RateState state_ = RateState::Increase;
   int64_t last_delay_update_us_ = -1, last_decrease_us_ = -1;
   int64_t probe_hold_until_us_ = -1;  // overuse holds until then (on_probe_sent)
+  int64_t probe_end_us_ = -1;
   double capacity_avg_bps_ = -1, capacity_var_ = 0;  // at decreases: where the link was
 
   // What arrived, and what was sent (lost packets too), over the last second.

@@ -242,8 +242,7 @@ watch_retransmissions (RtcstreamSink *self, const std::string &session_id, Consu
             new RtxWatch {self, session_id, c.congestion},
             [] (gpointer data) { delete static_cast<RtxWatch *> (data); });
         cc.rtx_watched = true;
-        if (!cc.rtx_src)
-          cc.rtx_src = Ref<GstPad>::take_ref (src);
+        g_weak_ref_set (&cc.rtx_src, src);
         GST_DEBUG_OBJECT (self, "consumer session %s: its retransmissions are budgeted",
             session_id.c_str ());
       }
@@ -631,8 +630,9 @@ send_probe_packets (RtcstreamSink *self, const std::string &session_id,
   if (!ps)
     return;
   auto it = self->state->consumers.find (session_id);
+  Ref<GstPad> pad = Ref<GstPad>::adopt (static_cast<GstPad *> (g_weak_ref_get (&cc->rtx_src)));
   const bool gone = it == self->state->consumers.end () || it->second->congestion != cc ||
-      !cc->rtx_src || ps->packets.empty ();
+      !pad || ps->packets.empty ();
   gint64 now = now_us ();
   if (!gone) {
     const double due = ps->padding_bps * (double) (now - ps->start_us) / 8e6;
@@ -640,7 +640,7 @@ send_probe_packets (RtcstreamSink *self, const std::string &session_id,
       const RetransmissionBudget::Packet &p = ps->packets[ps->sent % ps->packets.size ()];
       GstStructure *req = gst_structure_new ("GstRTPRetransmissionRequest", "seqnum", G_TYPE_UINT,
           (guint) p.seq, "ssrc", G_TYPE_UINT, p.ssrc, kProbeField, G_TYPE_UINT, ps->id, nullptr);
-      gst_pad_send_event (cc->rtx_src.get (), gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, req));
+      gst_pad_send_event (pad.get (), gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, req));
       ps->bytes += p.bytes;
       ps->sent++;
       ps->last_us = now_us ();
@@ -681,7 +681,8 @@ maybe_probe (RtcstreamSink *self, const std::string &session_id,
     const std::shared_ptr<Congestion> &cc, guint max_bps, gint64 now)
 {
   std::vector<RetransmissionBudget::Packet> copies;
-  if (cc->rtx_src && !cc->probe_send) {
+  Ref<GstPad> pad = Ref<GstPad>::adopt (static_cast<GstPad *> (g_weak_ref_get (&cc->rtx_src)));
+  if (pad && !cc->probe_send) {
     std::lock_guard<std::mutex> lk (cc->rtx.lock);
     copies = cc->rtx.budget.recent (now, kProbeCopyAgeUs, kProbeCopies);
   }

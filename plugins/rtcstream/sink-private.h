@@ -212,6 +212,10 @@ struct PlayoutDelaySettings {
 // One consumer's congestion control (sink-congestion.cpp). Shared with the
 // probe that feeds it TWCC feedback on a streaming thread.
 struct Congestion {
+  Congestion () { g_weak_ref_init (&rtx_src, nullptr); }
+  ~Congestion () { g_weak_ref_clear (&rtx_src); }
+  Congestion (const Congestion &) = delete;
+  Congestion &operator= (const Congestion &) = delete;
   // Which of the consumer's retransmission requests are answered: probes
   // on its webrtcbin's rtprtxsend (streaming threads and the RTCP thread)
   // use it under its own lock, which they hold alone (others take it last:
@@ -222,9 +226,10 @@ struct Congestion {
   } rtx;
   bool rtx_watched = false;  // probes on rtprtxsend in place (worker-only)
   // Upward probing (rtcstream/probe.h), worker-only: the rtprtxsend src pad
-  // that probe clusters' retransmission requests are sent onto, and the
-  // cluster being sent (its requests paced on the worker).
-  Ref<GstPad> rtx_src;
+  // that probe clusters' retransmission requests are sent onto (a weak ref:
+  // the pad's own probes hold this object), and the cluster being sent (its
+  // requests paced on the worker).
+  GWeakRef rtx_src;
   struct ProbeSend {
     unsigned id = 0;
     std::vector<RetransmissionBudget::Packet> packets;  // copied in turn
