@@ -59,6 +59,19 @@
 //                      20 s) (default cap:0,cap:2000,cap:1000,cap:500,cap:300,
 //                      loss:1,loss:5,loss:10,drop:4000-500)
 //     --seconds N      each run, after the drop for drop: cases (default 40)
+//   netsim-bench probe [OPTIONS]    upward probing (rtcstreamsink's
+//                                   bandwidth-probing) on and off, the two
+//                                   at once on links of their own, 1280x720
+//                                   30 fps: after a cap lifts, the seconds
+//                                   until the encoder is back at 30 fps and
+//                                   until the viewer receives 1.5 Mbit/s (3 s
+//                                   in a row), the estimate 5, 10 and 20 s after
+//     --cases LIST     thin (150 kbit/s for 30 s, then open), drop (4 Mbit/s,
+//                      500 kbit/s from 10 to 24 s, 4 Mbit/s again: the netsim
+//                      test's), cap500 (500 kbit/s for 40 s: frames per second
+//                      and mean estimate over the last 15 s, what failed probes
+//                      cost) (default thin,drop,cap500)
+//     --repeat N       runs of each (default 2)
 #include "netsim.h"
 #include "peers.h"
 
@@ -745,6 +758,156 @@ bench_g2g (const G2gOptions &o)
 
 }  // namespace
 
+// --- probe --------------------------------------------------------------------------
+
+struct ProbeResult {
+  std::string why;     // set: the run failed
+  double fps_s = NAN;  // seconds after the lift until picture-framerate 30 (inf: not in the run)
+  double kbit_s = NAN;  // ... until 1500+ kbit/s received over 3 s (inf: not in the run)
+  double est5 = NAN, est10 = NAN, est20 = NAN;  // estimate (kbit/s) 5, 10, 20 s after
+  double kbit_end = NAN;  // received kbit/s over the last 5 s
+  double probes = NAN, found = NAN;
+  double fps_last = NAN, est_mean = NAN;  // steady: the last 15 s of 40
+};
+
+// One viewer of a 1280x720 stream behind a cap that lifts (thin: 150 kbit/s
+// for 30 s; drop: 4 Mbit/s, 500 kbit/s from 10 to 24 s), with
+// bandwidth-probing on or off; watched for 40 s after the lift. Or (steady)
+// behind 500 kbit/s for 40 s: what probes that find nothing cost.
+void
+run_probe (Network &net, Host &producer, Host &viewer, Link &link, SignallingServer &server,
+    const std::string &name, bool thin, bool steady, bool probing, ProbeResult &r)
+{
+  GstProcess sink (net, producer,
+      "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1 ! "
+      "rtcstreamsink name=sink bandwidth-probing=" + std::string (probing ? "true" : "false") +
+      " uri=" + server.uri (name));
+  if (!sink.wait_registered (20000)) {
+    r.why = "producer did not register: " + sink.messages ();
+    return;
+  }
+  GstProcess src (net, viewer, "rtcstreamsrc uri=" + server.uri (name) +
+      " ! video/x-vp8 ! identity name=enc ! vp8dec ! fakesink name=out", {"enc", "out"});
+  auto start = std::chrono::steady_clock::now ();
+  auto at = [&] (double s) {
+    std::this_thread::sleep_until (start + std::chrono::milliseconds ((int64_t) (s * 1000)));
+  };
+  if (steady) {
+    // 40 s behind 500 kbit/s: frames and estimate over the last 15 s.
+    at (25);
+    uint64_t frames = src.frames ("out");
+    double sum = 0;
+    for (int s = 28; s <= 40; s += 3) {
+      at (s);
+      sum += stats_number (sink.stats ("sink"), "bandwidth-estimate") / 1000 / 5;
+    }
+    r.fps_last = (src.frames ("out") - frames) / 15.0;
+    r.est_mean = sum;
+    std::string stats = sink.stats ("sink");
+    r.probes = stats_number (stats, "probes-sent");
+    r.found = stats_number (stats, "probes-found-more");
+    return;
+  }
+  int lift = thin ? 30 : 24;
+  if (!thin) {
+    at (10);
+    net.set_direction (link, producer, {.rate_kbit = 500});
+  }
+  at (lift);
+  net.set_direction (link, producer, thin ? LinkConfig {} : LinkConfig {.rate_kbit = 4000});
+  std::vector<double> kbit;  // received each second after the lift
+  uint64_t last = 0;
+  src.frames ("enc", &last);
+  for (int s = 1; s <= 40; s++) {
+    at (lift + s);
+    uint64_t bytes = 0;
+    src.frames ("enc", &bytes);
+    kbit.push_back ((bytes - last) * 8 / 1000.0);
+    last = bytes;
+    std::string stats = sink.stats ("sink");
+    if (std::isnan (r.fps_s) && stats_number (stats, "picture-framerate") >= 30)
+      r.fps_s = s;
+    double e = stats_number (stats, "bandwidth-estimate") / 1000;
+    if (s == 5)
+      r.est5 = e;
+    if (s == 10)
+      r.est10 = e;
+    if (s == 20)
+      r.est20 = e;
+    if (std::isnan (r.kbit_s) && s >= 3 && (kbit[s - 1] + kbit[s - 2] + kbit[s - 3]) / 3 > 1500)
+      r.kbit_s = s;
+    if (s == 40) {
+      r.probes = stats_number (stats, "probes-sent");
+      r.found = stats_number (stats, "probes-found-more");
+    }
+  }
+  r.kbit_end = (kbit[35] + kbit[36] + kbit[37] + kbit[38] + kbit[39]) / 5;
+  if (std::isnan (r.fps_s))
+    r.fps_s = INFINITY;
+  if (std::isnan (r.kbit_s))
+    r.kbit_s = INFINITY;
+}
+
+void
+bench_probe (const std::vector<std::string> &cases, int repeat)
+{
+  printf ("| case | run | probing | back to 30 fps after (s) | 1.5 Mbit/s received after (s) | "
+          "estimate +5/+10/+20 s (kbit/s) | received kbit/s, last 5 s | probes (found more) |\n"
+          "|---|---|---|---|---|---|---|---|\n");
+  auto secs = [] (double v) {
+    return std::isinf (v) ? std::string ("not in 40 s") : std::to_string ((int) v);
+  };
+  for (const std::string &c : cases) {
+    const bool thin = c == "thin", steady = c == "cap500";
+    for (int i = 0; i < repeat; i++) {
+      // Both at once, each on a link of its own: the same load on both.
+      Network net;
+      Host &producer = net.add_host ("producer");
+      Host &home = net.add_host ("home");
+      net.link (producer, home);
+      SignallingServer server (net, producer);
+      Host &v_on = net.add_host ("von"), &v_off = net.add_host ("voff");
+      LinkConfig first = {.rate_kbit = thin ? 150u : steady ? 500u : 4000u};
+      Link &l_on = net.link (producer, v_on, first), &l_off = net.link (producer, v_off, first);
+      ProbeResult on, off;
+      std::thread t ([&] {
+        run_probe (net, producer, v_on, l_on, server, "pon", thin, steady, true, on);
+      });
+      run_probe (net, producer, v_off, l_off, server, "poff", thin, steady, false, off);
+      t.join ();
+      for (auto [r, probing] : {std::pair<ProbeResult *, bool> {&on, true}, {&off, false}}) {
+        if (!r->why.empty ()) {
+          printf ("| %s | %d | %s | failed: %s |\n", c.c_str (), i + 1, probing ? "on" : "off",
+              r->why.c_str ());
+          continue;
+        }
+        if (steady) {
+          printf ("| %s | %d | %s | %.1f fps over the last 15 s of 40 | - | mean %.0f | - | "
+                  "%.0f (%.0f) |\n", c.c_str (), i + 1, probing ? "on" : "off", r->fps_last,
+              r->est_mean, r->probes, r->found);
+          continue;
+        }
+        printf ("| %s | %d | %s | %s | %s | %.0f / %.0f / %.0f | %.0f | %.0f (%.0f) |\n",
+            c.c_str (), i + 1, probing ? "on" : "off", secs (r->fps_s).c_str (),
+            secs (r->kbit_s).c_str (), r->est5, r->est10, r->est20, r->kbit_end, r->probes,
+            r->found);
+      }
+      fflush (stdout);
+    }
+  }
+}
+
+// An option's comma-separated list.
+std::vector<std::string>
+comma_list (const std::string &v)
+{
+  std::vector<std::string> items;
+  std::istringstream in (v);
+  for (std::string item; std::getline (in, item, ',');)
+    items.push_back (item);
+  return items;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -786,10 +949,7 @@ main (int argc, char **argv)
       G2gOptions o;
       for (int i = 2; i + 1 < argc; i += 2) {
         std::string k = argv[i], v = argv[i + 1];
-        std::vector<std::string> items;
-        std::istringstream in (v);
-        for (std::string item; std::getline (in, item, ',');)
-          items.push_back (item);
+        std::vector<std::string> items = comma_list (v);
         if (k == "--jitter") {
           o.jitter.clear ();
           for (auto &it : items)
@@ -815,10 +975,7 @@ main (int argc, char **argv)
       for (int i = 2; i + 1 < argc; i += 2) {
         std::string k = argv[i], v = argv[i + 1];
         if (k == "--cases") {
-          cases.clear ();
-          std::istringstream in (v);
-          for (std::string item; std::getline (in, item, ',');)
-            cases.push_back (item);
+          cases = comma_list (v);
         } else if (k == "--seconds") {
           seconds = std::max (20, std::stoi (v));
         } else {
@@ -827,6 +984,23 @@ main (int argc, char **argv)
         }
       }
       bench_compare (cases, seconds);
+      return 0;
+    }
+    if (mode == "probe") {
+      std::vector<std::string> cases = {"thin", "drop", "cap500"};
+      int repeat = 2;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        std::string k = argv[i], v = argv[i + 1];
+        if (k == "--cases") {
+          cases = comma_list (v);
+        } else if (k == "--repeat") {
+          repeat = std::max (1, std::stoi (v));
+        } else {
+          fprintf (stderr, "netsim-bench: unknown option %s\n", k.c_str ());
+          return 2;
+        }
+      }
+      bench_probe (cases, repeat);
       return 0;
     }
     if (mode == "stream") {
@@ -873,6 +1047,6 @@ main (int argc, char **argv)
                    "[--seconds N] [--reorder on] | stream [--caps LIST] [--seconds N] "
                    "[--size WxH] [--pattern static|moving] [--congestion-control off|on|both] [--loss PCT] "
                    "[--delay MS] [--queue MS] | ladder [--viewers LIST] [--seconds N] [--repeat N] "
-                   "| compare [--cases LIST] [--seconds N]\n");
+                   "| compare [--cases LIST] [--seconds N] | probe [--cases LIST] [--repeat N]\n");
   return 2;
 }

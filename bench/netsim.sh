@@ -18,6 +18,9 @@
 #                                               # bare webrtcbin 200/50/0 and Chromium, clean
 #                                               # and 10/30 ms jitter; ~10 minutes
 #   bench/netsim.sh g2g --jitter 0 --receivers adaptive,bare-0,chromium
+#   bench/netsim.sh probe                       # upward probing on and off, side by side:
+#                                               # a 150 kbit/s cap lifted, a 4M -> 500k -> 4M
+#                                               # drop; twice each; ~5 minutes
 set -euo pipefail
 
 # shellcheck source=bench/env.sh

@@ -57,6 +57,11 @@ constexpr double kLossSevere = 0.20;
 constexpr double kLossAckedFloor = 0.85;
 constexpr double kLossGrowth = 1.08;  // per second
 constexpr int64_t kLossDecreaseUs = 300000;
+// After a probe cluster, overuse holds the rate for at most this long, or
+// until the queue is down to kLossQueueMs (not before this): a cluster's
+// queue on a link the media fill to 90% drains in about ten times its
+// length (a 100 ms cluster: a second).
+constexpr int64_t kProbeHoldUs = 3000000, kProbeHoldMinUs = 300000;
 // Without TWCC for this long, receiver reports drive the estimate.
 constexpr int64_t kFeedbackTimeoutUs = 3000000;
 // A REMB bounds the estimate for this long after it came (libwebrtc sends
@@ -361,6 +366,9 @@ BandwidthEstimator::update_delay_rate (int64_t now_us)
     double over = capacity_avg_bps_ > 0 ? kMaxOverReceivedNear : kMaxOverReceived;
     if (received > 0)
       rate = std::min (rate, std::max<double> (delay_rate_, over * received + 10000));
+  } else if (state_ == RateState::Decrease && now_us < probe_hold_until_us_ &&
+      !(now_us > probe_end_us_ + kProbeHoldMinUs && queue_delay_ms_ < kLossQueueMs)) {
+    state_ = RateState::Hold;  // the probe's own queue (on_probe_sent)
   } else if (state_ == RateState::Decrease) {
     double since = last_decrease_us_ < 0 ? 1e9 : (now_us - last_decrease_us_) / 1000.0;
     if (since >= std::max (rtt_ms_, 100.0)) {
@@ -465,6 +473,43 @@ BandwidthEstimator::on_remb (uint64_t bps, int64_t now_us)
 {
   remb_bps_ = (uint32_t) std::clamp<uint64_t> (bps, 1, UINT32_MAX);
   remb_at_us_ = latest_us_ = now_us;
+  settle ();
+}
+
+// --- probes ------------------------------------------------------------------------
+
+bool
+BandwidthEstimator::on_probe_result (uint32_t bps, int64_t now_us)
+{
+  latest_us_ = now_us;
+  const uint32_t before = estimate_;
+  if (usage_ != Usage::Over && loss_ <= kLossHigh && bps > estimate_) {
+    // Where the link was congested is not where it is now.
+    if (capacity_avg_bps_ > 0 && bps > capacity_avg_bps_ + 3 * capacity_dev ())
+      capacity_avg_bps_ = -1;
+    const uint32_t rate = std::clamp (bps, limits_.min_bps, limits_.max_bps);
+    delay_rate_ = std::max (delay_rate_, rate);
+    loss_rate_ = std::max (loss_rate_, rate);
+  }
+  settle ();
+  return estimate_ > before;
+}
+
+void
+BandwidthEstimator::on_probe_sent (int64_t end_us)
+{
+  probe_end_us_ = end_us;
+  probe_hold_until_us_ = end_us + kProbeHoldUs;
+}
+
+void
+BandwidthEstimator::on_probe_full (uint32_t recv_bps, int64_t now_us)
+{
+  latest_us_ = now_us;
+  if (recv_bps < estimate_) {
+    probe_hold_until_us_ = -1;
+    delay_rate_ = std::clamp (std::min (delay_rate_, recv_bps), limits_.min_bps, limits_.max_bps);
+  }
   settle ();
 }
 

@@ -78,6 +78,22 @@ RetransmissionBudget::on_request (uint32_t ssrc, uint16_t seq, int64_t now_us)
   return Verdict::Send;
 }
 
+std::vector<RetransmissionBudget::Packet>
+RetransmissionBudget::recent (int64_t now_us, int64_t max_age_us, size_t n) const
+{
+  std::vector<const Slot *> young;
+  for (const Slot &s : slots_)
+    if (s.used && now_us - s.first_us <= max_age_us && s.first_us <= now_us)
+      young.push_back (&s);
+  std::sort (young.begin (), young.end (), [] (const Slot *a, const Slot *b) {
+    return a->bytes != b->bytes ? a->bytes > b->bytes : a->first_us > b->first_us;
+  });
+  std::vector<Packet> out;
+  for (size_t i = 0; i < young.size () && i < n; i++)
+    out.push_back ({young[i]->ssrc, young[i]->seq, young[i]->bytes});
+  return out;
+}
+
 uint32_t
 RetransmissionBudget::bps (int64_t now_us)
 {

@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 namespace rtcstream {
 
@@ -71,6 +72,17 @@ public:
 
   // What the answered requests put on the wire over the last second.
   uint32_t bps (int64_t now_us);
+
+  // A packet sent, as recorded.
+  struct Packet {
+    uint32_t ssrc = 0;
+    uint16_t seq = 0;
+    uint32_t bytes = 0;
+  };
+  // Up to n of the largest packets first sent within the last max_age_us,
+  // newest first among equals: what a probe (probe.h) may ask rtprtxsend
+  // to copy. Reads only: neither the budget nor its counters change.
+  std::vector<Packet> recent (int64_t now_us, int64_t max_age_us, size_t n) const;
 
   uint64_t requests () const { return requests_; }
   uint64_t resent () const { return resent_; }

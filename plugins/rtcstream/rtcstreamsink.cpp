@@ -43,6 +43,7 @@ enum {
   PROP_NAVIGATION,
   PROP_DATA_CHANNEL,
   PROP_CONGESTION_CONTROL,
+  PROP_BANDWIDTH_PROBING,
   PROP_MIN_BITRATE,
   PROP_START_BITRATE,
   PROP_MAX_BITRATE,
@@ -648,6 +649,9 @@ rtcstream_sink_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_CONGESTION_CONTROL:
       b.congestion_control = g_value_get_boolean (value);
       return;
+    case PROP_BANDWIDTH_PROBING:
+      b.probing = g_value_get_boolean (value);
+      return;
     case PROP_MIN_BITRATE:
       b.min_bps = g_value_get_uint (value);
       return;
@@ -712,6 +716,9 @@ rtcstream_sink_get_property (GObject *object, guint prop_id, GValue *value, GPar
   switch (prop_id) {
     case PROP_CONGESTION_CONTROL:
       g_value_set_boolean (value, b.congestion_control);
+      return;
+    case PROP_BANDWIDTH_PROBING:
+      g_value_set_boolean (value, b.probing);
       return;
     case PROP_MIN_BITRATE:
       g_value_set_uint (value, b.min_bps);
@@ -788,6 +795,10 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "encoder is set to for it; 0 when it gets a rendition that several consumers may "
           "share, the input is encoded or congestion-control is off), bitrate-sent (bit/s over the last second), packet-loss "
           "(recent fraction lost, 0..1), feedback (transport-cc, receiver-reports or none), "
+          "probes-sent and probes-found-more (uint64: upward probes, see bandwidth-probing, "
+          "and those its link carried above the estimate), probe-bytes (uint64: their padding), "
+          "last-probe-sent-bitrate and last-probe-received-bitrate (bit/s, 0 before the first "
+          "probe that could be judged), last-probe-carried (boolean), "
           "congestion (normal, overuse: a queue builds, underuse: it drains), "
           "playout-delay (\"MIN,MAX\" ms asked of its video, empty when not negotiated), "
           "rendition (int: the rendition of video-ladder its video gets, 0 the full picture; "
@@ -850,6 +861,17 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "video-ladder, each consumer getting the one its estimate allows. When this is "
           "off, every encoder runs at max-bitrate and every consumer gets the full picture",
           TRUE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                               GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_BANDWIDTH_PROBING,
+      g_param_spec_boolean ("bandwidth-probing", "Bandwidth probing",
+          "With congestion-control, probe upward a consumer whose video sends less than its "
+          "estimate (a picture stepped down, static content, pre-encoded video at a low rate): "
+          "now and then, for ~0.1-0.3 s, copies of packets just sent (RTX, which the consumer "
+          "drops as duplicates) at twice the estimate; when its link carries them the estimate "
+          "rises to that rate, so that a link that got faster is found. Only below max-bitrate "
+          "and while the link shows no congestion; at most every 4 s, every 12 s on a full link. "
+          "Off by default: on a link that stays full they cost a few frames (docs/elements.md)",
+          FALSE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_MIN_BITRATE,
       g_param_spec_uint ("min-bitrate", "Minimum bitrate",

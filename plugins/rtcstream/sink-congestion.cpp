@@ -58,6 +58,20 @@ constexpr guint kPassThroughAudioBps = 64000;
 constexpr double kApplyChange = 0.05;
 // An encoder's bitrate is changed only for a difference above this.
 constexpr double kEncoderChange = 0.02;
+// A bitrate that rose more than this within a second: its picture size is
+// not judged on that second.
+constexpr double kSteepRise = 1.5;
+// Upward probes: the field that marks a retransmission request as a probe's
+// padding; the packets it copies (the largest of those first sent this
+// recently: well within what rtprtxsend keeps, max(1 s, 3 round trips));
+// what counts as congestion for it (besides overuse).
+constexpr const char *kProbeField = "rtcstream-probe";
+constexpr gint64 kProbeCopyAgeUs = 300000;
+constexpr size_t kProbeCopies = 16;
+constexpr double kProbeQuietLoss = 0.02;
+constexpr double kProbeQuietQueueMs = 20;
+// A cluster that takes this long is cut short (the worker was held up).
+constexpr gint64 kProbeMaxSendUs = 1000000;
 
 gint64
 now_us ()
@@ -192,6 +206,10 @@ on_retransmission_request (GstPad *, GstPadProbeInfo *info, gpointer data)
   guint seq = 0, ssrc = 0;
   if (!gst_structure_get_uint (s, "seqnum", &seq) || !gst_structure_get_uint (s, "ssrc", &ssrc))
     return GST_PAD_PROBE_OK;
+  // Our own upward probe's padding (send_probe_packets): not a
+  // retransmission, kept out of the budget and its counters.
+  if (gst_structure_has_field (s, kProbeField))
+    return GST_PAD_PROBE_OK;
   RetransmissionBudget::Verdict v;
   {
     std::lock_guard<std::mutex> lk (w->cc->rtx.lock);
@@ -224,6 +242,7 @@ watch_retransmissions (RtcstreamSink *self, const std::string &session_id, Consu
             new RtxWatch {self, session_id, c.congestion},
             [] (gpointer data) { delete static_cast<RtxWatch *> (data); });
         cc.rtx_watched = true;
+        g_weak_ref_set (&cc.rtx_src, src);
         GST_DEBUG_OBJECT (self, "consumer session %s: its retransmissions are budgeted",
             session_id.c_str ());
       }
@@ -253,8 +272,23 @@ on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
   guint estimate;
   {
     std::lock_guard<std::mutex> lk (w->cc->lock);
-    w->cc->estimator.on_transport_feedback (packets, now_us ());
-    estimate = w->cc->estimator.estimate_bps ();
+    const gint64 now = now_us ();
+    BandwidthEstimator &e = w->cc->estimator;
+    e.on_transport_feedback (packets, now);
+    if (auto r = w->cc->probe.on_feedback (packets, now)) {
+      const guint before = e.estimate_bps ();
+      if (r->carried)
+        e.on_probe_result (r->bps, now);
+      else if (r->valid)
+        e.on_probe_full (r->recv_bps, now);
+      GST_DEBUG_OBJECT (w->owner, "consumer session %s: probe %u: %u packets, sent at %u, "
+          "received at %u bit/s: %s; estimate %u -> %u bit/s", w->session_id.c_str (), r->id,
+          r->packets, r->send_bps, r->recv_bps,
+          !r->valid ? "too little arrived to tell" : !r->carried ? "the link was full"
+                                                                 : "the link carried it",
+          before, e.estimate_bps ());
+    }
+    estimate = e.estimate_bps ();
     if (std::fabs ((double) estimate - w->cc->posted_bps) > kApplyChange * w->cc->posted_bps) {
       w->cc->posted_bps = estimate;
       post = true;
@@ -373,9 +407,20 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
     return;  // measured from now on
   }
   // The second after a change mixes both settings (and the new size's
-  // first keyframe): it says nothing of either.
+  // first keyframe): it says nothing of either. Nor does one in which the
+  // bitrate rose steeply (a probe found room: 256 kbit/s -> 1.5 Mbit/s in
+  // 2 s): VP8's rate control, following it, put out 37% of the frames
+  // that second, which read as "320x180 at 30 fps needs 4 Mbit/s" and kept
+  // the picture at 15 fps for minutes.
+  const guint last_target = g->scaler_target_bps;
+  g->scaler_target_bps = target_bps;
   if (g->scaler_settling) {
     g->scaler_settling = false;
+    return;
+  }
+  if (last_target && target_bps > kSteepRise * last_target) {
+    GST_DEBUG_OBJECT (self, "%s encoder of %s: bitrate %u -> %u bit/s since the last second: "
+        "not judged", g->codec->name, g->input->name.c_str (), last_target, target_bps);
     return;
   }
   if (g->scaler->update (target_bps, output, std::min (share, 1.0), now)) {
@@ -570,6 +615,110 @@ watch_congestion (RtcstreamSink *self, const std::string &session_id, Consumer &
   apply_bitrate (self, session_id);
 }
 
+// Worker thread: sends what is due of consumer cc's probe cluster, paced at
+// its padding rate: retransmission requests for recently sent packets, onto
+// the rtprtxsend inside its webrtcbin, marked kProbeField (which its
+// retransmission budget lets through uncounted). The copies go through the
+// RTP session (numbered by TWCC) on rtprtxsend's own thread; receivers drop
+// them as duplicates. Runs again after a delay until the cluster is out,
+// then tells the probe when it went out.
+void
+send_probe_packets (RtcstreamSink *self, const std::string &session_id,
+    const std::shared_ptr<Congestion> &cc)
+{
+  Congestion::ProbeSend *ps = cc->probe_send.get ();
+  if (!ps)
+    return;
+  auto it = self->state->consumers.find (session_id);
+  Ref<GstPad> pad = Ref<GstPad>::adopt (static_cast<GstPad *> (g_weak_ref_get (&cc->rtx_src)));
+  const bool gone = it == self->state->consumers.end () || it->second->congestion != cc ||
+      !pad || ps->packets.empty ();
+  gint64 now = now_us ();
+  if (!gone) {
+    const double due = ps->padding_bps * (double) (now - ps->start_us) / 8e6;
+    while (ps->bytes < ps->max_bytes && (ps->sent == 0 || ps->bytes < due)) {
+      const RetransmissionBudget::Packet &p = ps->packets[ps->sent % ps->packets.size ()];
+      GstStructure *req = gst_structure_new ("GstRTPRetransmissionRequest", "seqnum", G_TYPE_UINT,
+          (guint) p.seq, "ssrc", G_TYPE_UINT, p.ssrc, kProbeField, G_TYPE_UINT, ps->id, nullptr);
+      gst_pad_send_event (pad.get (), gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, req));
+      ps->bytes += p.bytes;
+      ps->sent++;
+      ps->last_us = now_us ();
+    }
+    now = now_us ();
+    const bool done = ps->bytes >= ps->max_bytes || now - ps->start_us > kProbeMaxSendUs;
+    if (!done) {
+      const double ahead_us = (ps->bytes - ps->padding_bps * (double) (now - ps->start_us) / 8e6) *
+          8e6 / std::max (ps->padding_bps, 1u);
+      Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
+      std::string session = session_id;
+      std::shared_ptr<Congestion> keep = cc;
+      self->state->worker->post_delayed ((guint) std::clamp (ahead_us / 1000, 1.0, 100.0),
+          [ref, session, keep] {
+            if (ref->state->started)
+              send_probe_packets (ref.get (), session, keep);
+          });
+      return;
+    }
+  }
+  GST_DEBUG_OBJECT (self, "consumer session %s: probe %u: %u packets of padding (%" G_GUINT64_FORMAT
+      " bytes) sent in %" G_GINT64_FORMAT " ms%s", session_id.c_str (), ps->id, ps->sent, ps->bytes,
+      (ps->last_us - ps->start_us) / 1000, gone ? " (the session went away)" : "");
+  {
+    std::lock_guard<std::mutex> lk (cc->lock);
+    cc->probe.on_sent (ps->id, ps->start_us, ps->last_us, gone ? 0 : ps->sent, ps->bytes);
+    if (!gone && ps->sent)
+      cc->estimator.on_probe_sent (ps->last_us);
+  }
+  cc->probe_send.reset ();
+}
+
+// Worker thread, on the once-a-second tick: whether consumer cc's link is
+// to be probed upward now (rtcstream/probe.h), and if so the cluster's
+// first packets.
+void
+maybe_probe (RtcstreamSink *self, const std::string &session_id,
+    const std::shared_ptr<Congestion> &cc, guint max_bps, gint64 now)
+{
+  std::vector<RetransmissionBudget::Packet> copies;
+  Ref<GstPad> pad = Ref<GstPad>::adopt (static_cast<GstPad *> (g_weak_ref_get (&cc->rtx_src)));
+  if (pad && !cc->probe_send) {
+    std::lock_guard<std::mutex> lk (cc->rtx.lock);
+    copies = cc->rtx.budget.recent (now, kProbeCopyAgeUs, kProbeCopies);
+  }
+  guint64 total = 0;
+  for (const RetransmissionBudget::Packet &p : copies)
+    total += p.bytes;
+  const guint avg = copies.empty () ? 0 : (guint) (total / copies.size ());
+  std::optional<BandwidthProbe::Plan> plan;
+  BandwidthProbe::Link link;
+  {
+    std::lock_guard<std::mutex> lk (cc->lock);
+    const BandwidthEstimator &e = cc->estimator;
+    link.estimate_bps = e.estimate_bps ();
+    link.max_bps = max_bps;
+    link.sent_bps = cc->sent_bps;
+    link.congested = e.usage () == BandwidthEstimator::Usage::Over ||
+        e.loss () > kProbeQuietLoss || e.queue_delay_ms () > kProbeQuietQueueMs;
+    plan = cc->probe.tick (link, avg, now);
+  }
+  if (!plan)
+    return;
+  GST_DEBUG_OBJECT (self, "consumer session %s: probe %u at %u bit/s (estimate %u, sent %u): "
+      "%u bit/s of padding for at least %" G_GINT64_FORMAT " ms, at most %" G_GUINT64_FORMAT
+      " bytes, copies of %zu packets of ~%u bytes", session_id.c_str (), plan->id,
+      plan->target_bps, link.estimate_bps, link.sent_bps, plan->padding_bps,
+      plan->min_duration_us / 1000, plan->max_bytes, copies.size (), avg);
+  auto ps = std::make_unique<Congestion::ProbeSend> ();
+  ps->id = plan->id;
+  ps->packets = std::move (copies);
+  ps->padding_bps = plan->padding_bps;
+  ps->max_bytes = plan->max_bytes;
+  ps->start_us = ps->last_us = now_us ();
+  cc->probe_send = std::move (ps);
+  send_probe_packets (self, session_id, cc);
+}
+
 // Worker thread, every second.
 void
 update_congestion (RtcstreamSink *self)
@@ -588,10 +737,12 @@ update_congestion (RtcstreamSink *self)
     SessionStats ss = kv.second->session->stats ();
     gint64 now = now_us ();
     bool congested = false;
-    guint share = 0, capacity_share = 0;
+    guint share = 0, capacity_share = 0, max_bps = 0;
     {
       std::lock_guard<std::mutex> lk (cc->lock);
-      cc->estimator.set_limits (estimator_limits (b, cc->audio_bps));
+      const BandwidthLimits limits = estimator_limits (b, cc->audio_bps);
+      max_bps = limits.max_bps;
+      cc->estimator.set_limits (limits);
       // What was sent: from TWCC when it comes (exact, per packet), else
       // from the session's bytes-sent (stats refreshed every second).
       if (cc->estimator.has_transport_feedback (now))
@@ -639,6 +790,8 @@ update_congestion (RtcstreamSink *self)
           " sent, %" G_GUINT64_FORMAT " requests dropped", kv.second->session->peer_id ().c_str (),
           rtx.bps (now), rtx.resent (), rtx.dropped ());
     }
+    if (b.congestion_control && b.probing)
+      maybe_probe (self, kv.first, cc, max_bps, now);
     if (kv.second->linked)
       update_renditions (self, kv.first, *kv.second, share, congested, capacity_share, now);
     apply_bitrate (self, kv.first, now);
@@ -649,8 +802,9 @@ void
 add_congestion_stats (GstStructure *s, const Consumer &c)
 {
   guint estimate = 0, target = 0, sent = 0, passthrough = 0, remb = 0, rtx_bps = 0;
-  guint64 rtx_sent = 0, rtx_dropped = 0;
-  bool too_thin = false;
+  guint64 rtx_sent = 0, rtx_dropped = 0, probes = 0, probes_found = 0, probe_bytes = 0;
+  guint probe_sent_bps = 0, probe_recv_bps = 0;
+  bool too_thin = false, probe_carried = false;
   double loss = 0;
   const char *feedback = "none", *usage = "normal";
   if (c.congestion) {
@@ -664,6 +818,15 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
     loss = e.loss ();
     remb = e.remb_bps ();
     usage = usage_name (e.usage ());
+    const BandwidthProbe &p = c.congestion->probe;
+    probes = p.probes ();
+    probes_found = p.found_more ();
+    probe_bytes = p.padding_bytes ();
+    if (p.last ()) {
+      probe_sent_bps = p.last ()->send_bps;
+      probe_recv_bps = p.last ()->recv_bps;
+      probe_carried = p.last ()->carried;
+    }
     if (e.has_transport_feedback (now_us ()))
       feedback = remb ? "transport-cc+remb" : "transport-cc";
     else if (remb)
@@ -682,6 +845,12 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
       "retransmission-bitrate", G_TYPE_UINT, rtx_bps,
       "retransmissions-sent", G_TYPE_UINT64, rtx_sent,
       "retransmissions-dropped", G_TYPE_UINT64, rtx_dropped,
+      "probes-sent", G_TYPE_UINT64, probes,
+      "probes-found-more", G_TYPE_UINT64, probes_found,
+      "probe-bytes", G_TYPE_UINT64, probe_bytes,
+      "last-probe-sent-bitrate", G_TYPE_UINT, probe_sent_bps,
+      "last-probe-received-bitrate", G_TYPE_UINT, probe_recv_bps,
+      "last-probe-carried", G_TYPE_BOOLEAN, probe_carried,
       "packet-loss", G_TYPE_DOUBLE, loss,
       "remb", G_TYPE_UINT, remb,
       "feedback", G_TYPE_STRING, feedback,

@@ -35,6 +35,7 @@
 #include "rtcstream/datastream.h"
 #include "rtcstream/ladder.h"
 #include "rtcstream/playout-delay.h"
+#include "rtcstream/probe.h"
 #include "rtcstream/retransmission.h"
 #include "rtcstream/scaling.h"
 #include "rtcstream/sdp.h"
@@ -166,6 +167,7 @@ struct EncoderGroup {
   guint64 scaler_bytes = 0, scaler_frames = 0;
   gint64 scaler_tick_us = 0;
   bool scaler_settling = false;  // the scaler changed at the last tick
+  guint scaler_target_bps = 0;   // the encoder's bitrate at the last tick
   // The estimate of the consumer of a group that adapts to it alone (0:
   // none), which keyframes may not crowd out (sink-encoding.cpp).
   std::atomic<guint> keyframe_budget_bps{0};
@@ -192,6 +194,7 @@ struct Branch {
 // The bitrate properties (guarded by the state lock).
 struct BitrateSettings {
   bool congestion_control = true;
+  bool probing = false;  // bandwidth-probing
   guint min_bps = 100000;
   guint start_bps = 1000000;
   guint max_bps = 2000000;
@@ -209,6 +212,10 @@ struct PlayoutDelaySettings {
 // One consumer's congestion control (sink-congestion.cpp). Shared with the
 // probe that feeds it TWCC feedback on a streaming thread.
 struct Congestion {
+  Congestion () { g_weak_ref_init (&rtx_src, nullptr); }
+  ~Congestion () { g_weak_ref_clear (&rtx_src); }
+  Congestion (const Congestion &) = delete;
+  Congestion &operator= (const Congestion &) = delete;
   // Which of the consumer's retransmission requests are answered: probes
   // on its webrtcbin's rtprtxsend (streaming threads and the RTCP thread)
   // use it under its own lock, which they hold alone (others take it last:
@@ -218,8 +225,23 @@ struct Congestion {
     RetransmissionBudget budget;
   } rtx;
   bool rtx_watched = false;  // probes on rtprtxsend in place (worker-only)
+  // Upward probing (rtcstream/probe.h), worker-only: the rtprtxsend src pad
+  // that probe clusters' retransmission requests are sent onto (a weak ref:
+  // the pad's own probes hold this object), and the cluster being sent (its
+  // requests paced on the worker).
+  GWeakRef rtx_src;
+  struct ProbeSend {
+    unsigned id = 0;
+    std::vector<RetransmissionBudget::Packet> packets;  // copied in turn
+    uint32_t padding_bps = 0;
+    gint64 start_us = 0, last_us = 0;  // the first and the last request sent
+    guint64 max_bytes = 0, bytes = 0;
+    unsigned sent = 0;
+  };
+  std::unique_ptr<ProbeSend> probe_send;
   std::mutex lock;  // guards everything below
   BandwidthEstimator estimator;
+  BandwidthProbe probe;
   guint audio_bps = 0;         // what its audio encoders send, left out of the video's share
   guint target_bps = 0;        // its video encoder's bitrate, set by us (0: not adapting)
   guint sent_bps = 0;          // sent over the last second (bytes-sent)

@@ -7,6 +7,7 @@
 // them. Time is simulated: these tests take milliseconds and are
 // deterministic (seeded).
 #include "rtcstream/bandwidth.h"
+#include "rtcstream/probe.h"
 
 #include <gtest/gtest.h>
 
@@ -18,6 +19,7 @@
 
 using rtcstream::BandwidthEstimator;
 using rtcstream::BandwidthLimits;
+using rtcstream::BandwidthProbe;
 using rtcstream::PacketFeedback;
 
 namespace {
@@ -72,29 +74,77 @@ struct Sim {
   int64_t queued_us = 0;         // the time they spent in the link's queue
   std::vector<uint32_t> estimates;  // one per 100 ms
 
+  // Upward probing (probe.h), when set: ticked once a second as the sink
+  // does, its padding paced in 1200-byte packets on top of the media.
+  BandwidthProbe *probe = nullptr;
+  uint32_t max_bps = 0;  // the most the estimate may be, for the probe
+  struct Padding {
+    unsigned id = 0;
+    uint32_t bps = 0;
+    uint64_t max_bytes = 0, bytes = 0;
+    int64_t start = 0, last = 0;
+    unsigned packets = 0;
+  } padding;
+  uint64_t padding_bytes = 0, media_bytes = 0;
+
   explicit Sim (const BandwidthLimits &limits) : bwe (limits) {}
+
+  void send_packet (uint32_t size, int64_t measure_from)
+  {
+    PacketFeedback p;
+    p.seq = (uint16_t) sent.size ();
+    p.send_us = now;
+    p.size = size;
+    p.recv_us = link.send (now, size);
+    if (now >= measure_from) {
+      total++;
+      if (p.recv_us < 0)
+        lost++;
+      else
+        queued_us += p.recv_us - link.delay_us - now;
+    }
+    sent.push_back ({p});
+  }
+
+  void tick_probe (int64_t measure_from)
+  {
+    if (!probe)
+      return;
+    if (now % kS == 0) {
+      BandwidthProbe::Link l;
+      l.estimate_bps = bwe.estimate_bps ();
+      l.max_bps = max_bps;
+      l.sent_bps = bwe.sent_bps ();
+      l.congested = bwe.usage () == BandwidthEstimator::Usage::Over || bwe.loss () > 0.02 ||
+          bwe.queue_delay_ms () > 20;
+      if (auto plan = probe->tick (l, kPacketBytes, now))
+        padding = {plan->id, plan->padding_bps, plan->max_bytes, 0, now, now, 0};
+    }
+    while (padding.id && (padding.bytes == 0 ||
+        padding.bytes < padding.bps * (double) (now - padding.start) / 8e6)) {
+      send_packet (kPacketBytes, measure_from);
+      padding.bytes += kPacketBytes;
+      padding_bytes += kPacketBytes;
+      padding.packets++;
+      padding.last = now;
+      if (padding.bytes >= padding.max_bytes) {
+        probe->on_sent (padding.id, padding.start, padding.last, padding.packets, padding.bytes);
+        bwe.on_probe_sent (padding.last);
+        padding = {};
+      }
+    }
+  }
 
   void run_until (int64_t end, int64_t measure_from = INT64_MAX)
   {
     for (; now < end; now += kMs) {
+      tick_probe (measure_from);
       if (now % (33 * kMs) == 0) {  // a frame
         double bits = rate (now, bwe) / 30;
         uint32_t bytes = (uint32_t) std::max (bits / 8, 100.0);
         for (uint32_t off = 0; off < bytes; off += kPacketBytes) {
-          uint32_t size = std::min (kPacketBytes, bytes - off);
-          PacketFeedback p;
-          p.seq = (uint16_t) sent.size ();
-          p.send_us = now;
-          p.size = size;
-          p.recv_us = link.send (now, size);
-          if (now >= measure_from) {
-            total++;
-            if (p.recv_us < 0)
-              lost++;
-            else
-              queued_us += p.recv_us - link.delay_us - now;
-          }
-          sent.push_back ({p});
+          send_packet (std::min (kPacketBytes, bytes - off), measure_from);
+          media_bytes += std::min (kPacketBytes, bytes - off);
         }
       }
       // The receiver reports at t - delay what had arrived by then; the
@@ -131,6 +181,12 @@ struct Sim {
       fb.push_back (sent[i].fb);
     reported = last;
     bwe.on_transport_feedback (fb, now);
+    if (probe) {
+      if (auto r = probe->on_feedback (fb, now); r && r->carried)
+        bwe.on_probe_result (r->bps, now);
+      else if (r && r->valid)
+        bwe.on_probe_full (r->recv_bps, now);
+    }
   }
 
   // Mean estimate over simulated [from, to).
@@ -406,4 +462,211 @@ TEST (BandwidthEstimator, RembBoundsTheEstimateWhileItComes)
   rr.on_remb (300000, t += kS);
   rr.on_receiver_report (0, 40, t += kS);
   EXPECT_EQ (rr.estimate_bps (), 300000u);
+}
+
+// --- upward probing (probe.h) ------------------------------------------------------
+
+// A sender that needs only 150 kbit/s (a small picture, static content)
+// behind a link that opens from 150 kbit/s to 4 Mbit/s: without probes its
+// estimate stays within 1.5 times what it sends, whatever the link; with
+// them it finds the open link within seconds, and the sender could use it.
+TEST (BandwidthProbe, AnAppLimitedSenderFindsALinkThatOpened)
+{
+  auto run = [] (bool probing, uint32_t *at_lift, std::vector<uint32_t> *after) {
+    Sim sim (limits (100000, 150000, 4000000));
+    BandwidthProbe probe;
+    if (probing) {
+      sim.probe = &probe;
+      sim.max_bps = 4000000;
+    }
+    sim.link.capacity_bps = 150000;
+    sim.rate = [] (int64_t, const BandwidthEstimator &b) {
+      return std::min (b.estimate_bps () * 0.85, 120000.0);
+    };
+    sim.run_until (30 * kS);
+    *at_lift = sim.bwe.estimate_bps ();
+    sim.link.capacity_bps = 4e6;
+    for (int s = 31; s <= 50; s++) {
+      sim.run_until (s * kS);
+      after->push_back (sim.bwe.estimate_bps ());
+    }
+    return probe.probes ();
+  };
+  uint32_t without_at_lift = 0, with_at_lift = 0;
+  std::vector<uint32_t> without, with;
+  run (false, &without_at_lift, &without);
+  uint64_t probes = run (true, &with_at_lift, &with);
+  std::cout << "estimate at the lift: " << without_at_lift << " without probes, " << with_at_lift
+            << " with (" << probes << " probes in all); each second after:\n";
+  for (size_t i = 0; i < with.size (); i++)
+    std::cout << "  " << i + 1 << " s: " << without[i] << " / " << with[i] << "\n";
+  // Behind the cap, probing kept the estimate near it.
+  EXPECT_LT (with_at_lift, 1.3 * 150000);
+  // Without probes: never above 1.5 times what is sent.
+  EXPECT_LT (without.back (), 1.5 * 130000 + 10000);
+  // With them: about the maximum (a probe's target is at most the
+  // maximum, its result a little less), within the 20 s.
+  EXPECT_GT (with.back (), 0.9 * 4000000);
+}
+
+// A sender behind a link that is full (500 kbit/s, sending 80% of the
+// estimate as rtcstreamsink's encoder does): probes find nothing more, back
+// off to one every 12 s, and cost little.
+TEST (BandwidthProbe, AFullLinkIsProbedSeldomAndCheaply)
+{
+  auto sender = [] (Sim &sim) {
+    sim.link.capacity_bps = 500000;
+    sim.rate = [] (int64_t, const BandwidthEstimator &b) { return b.estimate_bps () * 0.8; };
+    sim.run_until (120 * kS, 20 * kS);
+  };
+  Sim sim (limits (100000, 1000000, 3000000));
+  BandwidthProbe probe;
+  sim.probe = &probe;
+  sim.max_bps = 3000000;
+  sender (sim);
+  Sim without (limits (100000, 1000000, 3000000));
+  sender (without);
+  std::cout << probe.probes () << " probes in 120 s, " << probe.found_more ()
+            << " found more; padding " << sim.padding_bytes << " bytes of "
+            << sim.padding_bytes + sim.media_bytes << "; media " << sim.media_bytes
+            << " bytes, without probes " << without.media_bytes << std::endl;
+  // The queue a failed probe builds is its own (on_probe_sent): the media
+  // the sender gets through is about what it is without probes.
+  EXPECT_GT (sim.media_bytes, 0.9 * without.media_bytes);
+  EXPECT_GE (probe.probes (), 1u);
+  EXPECT_LE (probe.probes (), 120u / 12 + 8);  // (drops of the estimate restart at 4 s)
+  EXPECT_LT (sim.padding_bytes, 0.03 * (sim.padding_bytes + sim.media_bytes));
+  EXPECT_LT (sim.mean_estimate (20 * kS, 120 * kS), 560000);
+  EXPECT_LT ((double) sim.lost / sim.total, 0.02);
+}
+
+// A cluster's result from its feedback: ten 1200-byte packets sent 10 ms
+// apart (960 kbit/s), arriving as sent (carried), or 20 ms apart (a
+// 480 kbit/s link: full), or mostly lost (unusable).
+TEST (BandwidthProbe, JudgesAClusterFromItsFeedback)
+{
+  auto cluster = [] (int64_t recv_gap_us, int lost) {
+    BandwidthProbe probe;
+    BandwidthProbe::Link l;
+    l.estimate_bps = 480000;
+    l.max_bps = 4000000;
+    l.sent_bps = 200000;
+    int64_t t = 10 * kS;
+    EXPECT_FALSE (probe.tick (l, 1200, 0));  // not quiet for 3 s yet
+    auto plan = probe.tick (l, 1200, t);
+    EXPECT_TRUE (plan);
+    if (!plan)
+      return BandwidthProbe::Result {};
+    EXPECT_EQ (plan->target_bps, 960000u);
+    EXPECT_EQ (plan->padding_bps, 760000u);
+    EXPECT_TRUE (probe.in_flight ());
+    std::vector<PacketFeedback> fb;
+    for (int i = 0; i < 10; i++) {
+      PacketFeedback p;
+      p.seq = (uint16_t) i;
+      p.size = 1200;
+      p.send_us = t + i * 10 * kMs;
+      p.recv_us = i < lost ? -1 : t + 30 * kMs + i * recv_gap_us;
+      fb.push_back (p);
+    }
+    probe.on_sent (plan->id, t, t + 90 * kMs, 10, 12000);
+    EXPECT_FALSE (probe.on_feedback (fb, t + 150 * kMs));  // nothing after the cluster yet
+    PacketFeedback later;
+    later.seq = 10;
+    later.size = 1200;
+    later.send_us = t + 200 * kMs;
+    later.recv_us = t + 230 * kMs + 10 * recv_gap_us;
+    auto r = probe.on_feedback ({later}, t + 250 * kMs);
+    EXPECT_TRUE (r);
+    EXPECT_FALSE (probe.in_flight ());
+    return r ? *r : BandwidthProbe::Result {};
+  };
+  BandwidthProbe::Result carried = cluster (10 * kMs, 0);
+  EXPECT_TRUE (carried.valid);
+  EXPECT_TRUE (carried.carried);
+  EXPECT_NEAR (carried.bps, 960000, 1000);
+  EXPECT_EQ (carried.packets, 10u);
+  BandwidthProbe::Result full = cluster (20 * kMs, 0);
+  EXPECT_TRUE (full.valid);
+  EXPECT_FALSE (full.carried);
+  EXPECT_NEAR (full.recv_bps, 480000, 1000);
+  EXPECT_EQ (full.bps, 0u);
+  BandwidthProbe::Result lossy = cluster (10 * kMs, 4);
+  EXPECT_FALSE (lossy.valid);
+  EXPECT_FALSE (lossy.carried);
+}
+
+// When a probe goes: only below the maximum, app-limited, after 3 s without
+// congestion, and not more often than its interval, which doubles after a
+// probe that found nothing (up to 12 s) and is 4 s again after a drop of
+// the estimate by a third.
+TEST (BandwidthProbe, GoesOnlyWhenAppLimitedQuietAndBelowTheMaximum)
+{
+  BandwidthProbe probe;
+  BandwidthProbe::Link l;
+  l.estimate_bps = 500000;
+  l.max_bps = 3000000;
+  l.sent_bps = 300000;
+  int64_t t = 0;
+  EXPECT_FALSE (probe.tick (l, 1000, t));
+  l.congested = true;
+  EXPECT_FALSE (probe.tick (l, 1000, t += 2 * kS));
+  l.congested = false;
+  EXPECT_FALSE (probe.tick (l, 1000, t += 2 * kS));  // 2 s quiet
+  BandwidthProbe::Link full = l;
+  full.sent_bps = 490000;  // not app-limited
+  EXPECT_FALSE (probe.tick (full, 1000, t += 2 * kS));
+  BandwidthProbe::Link top = l;
+  top.estimate_bps = 2900000;  // no room below the maximum
+  EXPECT_FALSE (probe.tick (top, 1000, t));
+  EXPECT_FALSE (probe.tick (l, 0, t));  // nothing to copy
+  auto plan = probe.tick (l, 1000, t);
+  ASSERT_TRUE (plan);
+  EXPECT_EQ (probe.probes (), 1u);
+  // Never sent: dropped, and the interval counts from the plan.
+  probe.on_sent (plan->id, t, t, 0, 0);
+  EXPECT_FALSE (probe.in_flight ());
+  EXPECT_FALSE (probe.tick (l, 1000, t + 3 * kS));
+  // Each probe that finds nothing (no feedback within 2 s) doubles the interval.
+  int64_t last = t;
+  std::vector<int64_t> gaps;
+  for (t += 4 * kS; t < 80 * kS; t += kS) {
+    if (auto p = probe.tick (l, 1000, t)) {
+      probe.on_sent (p->id, t, t + 100 * kMs, 5, 5000);
+      gaps.push_back ((t - last) / kS);
+      last = t;
+    }
+  }
+  ASSERT_GE (gaps.size (), 4u);
+  EXPECT_EQ (gaps[0], 4);
+  EXPECT_EQ (probe.interval_us (), BandwidthProbe::kMaxIntervalUs);
+  EXPECT_LE (gaps.back (), 12 + 3);
+  // A drop by more than a third: 4 s again.
+  BandwidthProbe::Link dropped = l;
+  dropped.estimate_bps = 300000;
+  dropped.sent_bps = 200000;
+  probe.tick (dropped, 1000, t);
+  EXPECT_EQ (probe.interval_us (), BandwidthProbe::kIntervalUs);
+}
+
+// The estimator takes a probe's result when it is above the estimate, past
+// the bound of 1.5 times what arrives, within its limits; a result below
+// the estimate changes nothing.
+TEST (BandwidthEstimator, AProbeResultRaisesTheEstimate)
+{
+  Sim sim (limits (100000, 300000, 2000000));
+  sim.link.capacity_bps = 50e6;
+  sim.rate = [] (int64_t, const BandwidthEstimator &) { return 100000.0; };
+  sim.run_until (20 * kS);
+  const uint32_t before = sim.bwe.estimate_bps ();
+  EXPECT_LT (before, 1.5 * 100000 * 1.1 + 10000 + 300000);
+  EXPECT_FALSE (sim.bwe.on_probe_result (before / 2, sim.now));
+  EXPECT_EQ (sim.bwe.estimate_bps (), before);
+  EXPECT_TRUE (sim.bwe.on_probe_result (900000, sim.now));
+  EXPECT_EQ (sim.bwe.estimate_bps (), 900000u);
+  // It holds while the sender still sends little (the bound limits growth only).
+  sim.run_until (25 * kS);
+  EXPECT_GE (sim.bwe.estimate_bps (), 900000u);
+  EXPECT_TRUE (sim.bwe.on_probe_result (5000000, sim.now));
+  EXPECT_EQ (sim.bwe.estimate_bps (), 2000000u);
 }

@@ -116,4 +116,28 @@ TEST (RetransmissionBudget, TheBudgetFollowsTheEstimate)
   EXPECT_EQ (b.on_request (kSsrc, 3, 1015 * kMs), Verdict::Send);
 }
 
+// What a probe may copy: the largest packets first sent recently, newest
+// first among equals; reading them changes neither the budget nor its counters.
+TEST (RetransmissionBudget, RecentPacketsAreTheLargestYoungOnes)
+{
+  RetransmissionBudget b;
+  b.set_link (1000000, 40);
+  b.on_sent (kSsrc, 1, 1200, 0);             // too old by then
+  b.on_sent (kSsrc, 2, 300, 800 * kMs);      // audio-sized
+  b.on_sent (kSsrc, 3, 1100, 850 * kMs);
+  b.on_sent (kSsrc + 1, 4, 1100, 900 * kMs);
+  b.on_sent (kSsrc, 5, 900, 950 * kMs);
+  auto r = b.recent (1000 * kMs, 300 * kMs, 3);
+  ASSERT_EQ (r.size (), 3u);
+  EXPECT_EQ (r[0].seq, 4);
+  EXPECT_EQ (r[0].ssrc, kSsrc + 1);
+  EXPECT_EQ (r[1].seq, 3);
+  EXPECT_EQ (r[2].seq, 5);
+  EXPECT_EQ (b.recent (1000 * kMs, 300 * kMs, 10).size (), 4u);
+  EXPECT_EQ (b.requests (), 0u);
+  EXPECT_EQ (b.bps (1000 * kMs), 0u);
+  // Still requested as before.
+  EXPECT_EQ (b.on_request (kSsrc, 3, 1000 * kMs), Verdict::Send);
+}
+
 }  // namespace
