@@ -329,8 +329,6 @@ void request_keyframe (GstPad *pad);
 // of the settings we can encode, in their order.
 std::vector<const Codec *> candidate_codecs (const CommonSettings &s, const InputStream &in,
     GstCaps *caps);
-// The group encoding input in codec, made on first use; null with error
-// filled when it cannot be made.
 // Any thread: the first frame through pad (to a new group or branch of
 // encoded video), if it is not a keyframe, comes after recent's frames.
 void replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &recent);
@@ -338,6 +336,8 @@ void replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &rec
 // consumer's PLI) goes up through it: a consumer that lost the first
 // replay, or a keyframe later, gets one without waiting for upstream.
 void replay_on_keyframe_requests (GstPad *pad, const std::shared_ptr<RecentFrames> &recent);
+// The group encoding input in codec, made on first use; null with error
+// filled when it cannot be made.
 EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *codec,
     std::string &error, size_t rendition = 0, const Rendition *size = nullptr);
 // Asks group's encoder for a keyframe (through the limiter).

@@ -434,13 +434,23 @@ protected:
   {
     if (exited_ || g_subprocess_get_identifier (proc_) == nullptr)
       return false;
-    // Alive and answering: a fresh client gets a welcome and a list.
-    Client probe (ctx_, session_);
-    if (!probe.join (url_, probe_token_))
-      return false;
-    probe.send ({ { "type", "list" } });
-    auto reply = probe.next ();
-    return reply && reply->value ("type", "") == "list";
+    // Alive and answering: a fresh client gets a welcome and a list. The
+    // test's own clients were just closed: a server run with a peer limit
+    // refuses the probe until it has seen them go, so a refusal is retried
+    // (for up to 2 s) while the process runs.
+    for (int attempt = 0; attempt < 20; attempt++) {
+      if (attempt > 0)
+        run_until (ctx_, [] { return false; }, 100);
+      if (g_subprocess_get_identifier (proc_) == nullptr)
+        return false;
+      Client probe (ctx_, session_);
+      if (!probe.join (url_, probe_token_))
+        continue;
+      probe.send ({ { "type", "list" } });
+      auto reply = probe.next ();
+      return reply && reply->value ("type", "") == "list";
+    }
+    return false;
   }
 
   bool wait_exit (int timeout_ms)
