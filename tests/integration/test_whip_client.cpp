@@ -549,7 +549,7 @@ TEST_F (WhipClient, TurnServerAnnouncedInLinkHeaderCarriesRelayOnlySession)
   EXPECT_TRUE (p.errors ().empty ()) << p.all_errors ();
   EXPECT_TRUE (p.wait_for ([&] {
     return pair_types (p.element ("sink")).rfind ("relay/", 0) == 0;
-  }, 5000)) << "selected pair " << pair_types (p.element ("sink"));
+  }, kTimeoutMs)) << "selected pair " << pair_types (p.element ("sink"));
   EXPECT_NE (turn.log ().find ("ALLOCATE processed, success"), std::string::npos)
       << turn.log ();
   p.stop ();
@@ -606,7 +606,7 @@ TEST_F (WhipClient, ServerAnnouncedTurnWithSharedSecretCarriesWhipAndWhep)
       kTimeoutMs)) << "frames " << counter->frames << ": " << cons.all_errors ();
   EXPECT_TRUE (cons.wait_for ([&] {
     return pair_types (cons.element ("src")).rfind ("relay/", 0) == 0;
-  }, 5000)) << "selected pair " << pair_types (cons.element ("src"));
+  }, kTimeoutMs)) << "selected pair " << pair_types (cons.element ("src"));
   // coturn checked the time-limited credentials it was given.
   EXPECT_NE (turn.log ().find ("ALLOCATE processed, success"), std::string::npos);
   cons.stop ();
