@@ -6,8 +6,9 @@
 // that reaches a jitterbuffer.
 //
 // How a change takes effect, and why audio and video stay in sync: the
-// target is one for the whole session, set as webrtcbin's latency, which
-// rtpbin hands to every jitterbuffer. A jitterbuffer's latency is how long
+// target is one for the whole session, set on each of its jitterbuffers
+// (webrtcbin's latency, which rtpbin hands to the jitterbuffers it makes,
+// only to begin with: see apply). A jitterbuffer's latency is how long
 // it waits for a missing packet (before asking again, and before giving it
 // up), and what it adds to the pipeline's latency; it posts a LATENCY
 // message when it changes, and the application redistributes the latency
@@ -108,8 +109,11 @@ on_new_jitterbuffer (GstElement *rtpbin, GstElement *jitterbuffer, guint session
     auto ref = std::make_unique<GWeakRef> ();
     g_weak_ref_init (ref.get (), jitterbuffer);
     playout->jitterbuffers.push_back (std::move (ref));
+    // rtpbin made it with the latency it was given at the start (attach);
+    // the target may have moved since.
     if (playout->adaptive)
-      g_object_set (jitterbuffer, "do-retransmission", playout->nack, nullptr);
+      g_object_set (jitterbuffer, "do-retransmission", playout->nack, "latency",
+          playout->applied_ms, nullptr);
   }
   g_autoptr (GstPad) pad = gst_element_get_static_pad (jitterbuffer, "sink");
   if (!pad)
@@ -127,14 +131,12 @@ Playout::Playout (bool adaptive_, guint latency_ms, guint min_ms, guint max_ms,
     : adaptive (adaptive_), nack_allowed (nack_allowed_), target (min_ms, max_ms),
       applied_ms (adaptive_ ? min_ms : latency_ms)
 {
-  g_weak_ref_init (&webrtcbin, nullptr);
   // Adaptive: NACK from when it is safe (apply).
   nack = nack_allowed && !adaptive && applied_ms >= kNackMinLatencyMs;
 }
 
 Playout::~Playout ()
 {
-  g_weak_ref_clear (&webrtcbin);
   for (auto &ref : jitterbuffers)
     g_weak_ref_clear (ref.get ());
 }
@@ -145,7 +147,6 @@ Playout::attach (GstElement *webrtcbin, bool adaptive, guint latency_ms, guint m
 {
   auto p = std::make_shared<Playout> (adaptive, latency_ms, min_ms, max_ms, nack_allowed);
   p->on_rise = std::move (on_rise);
-  g_weak_ref_set (&p->webrtcbin, webrtcbin);
   g_object_set (webrtcbin, "latency", p->applied_ms, nullptr);
   if (g_autoptr (GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (webrtcbin), "rtpbin")) {
     g_signal_connect_data (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer),
@@ -207,7 +208,7 @@ Playout::apply ()
   if (!adaptive)
     return;
   guint ms;
-  bool want_nack, latency_changed;
+  bool want_nack, latency_changed, nack_changed;
   std::vector<GstElement *> jbs;
   {
     std::lock_guard<std::mutex> lk (lock);
@@ -223,23 +224,25 @@ Playout::apply ()
     if (ms == applied_ms && want_nack == nack)
       return;
     latency_changed = ms != applied_ms;
+    nack_changed = want_nack != nack;
     applied_ms = ms;
-    if (want_nack != nack) {
-      nack = want_nack;
-      for (auto &ref : jitterbuffers)
-        if (auto *jb = static_cast<GstElement *> (g_weak_ref_get (ref.get ())))
-          jbs.push_back (jb);
-    }
+    nack = want_nack;
+    for (auto &ref : jitterbuffers)
+      if (auto *jb = static_cast<GstElement *> (g_weak_ref_get (ref.get ())))
+        jbs.push_back (jb);
   }
-  GstElement *w =
-      latency_changed ? static_cast<GstElement *> (g_weak_ref_get (&webrtcbin)) : nullptr;
-  if (w) {
-    GST_DEBUG_OBJECT (w, "playout delay %u ms", ms);
-    g_object_set (w, "latency", ms, nullptr);  // rtpbin: every jitterbuffer
-    gst_object_unref (w);
-  }
+  // Each jitterbuffer directly, not webrtcbin's latency: rtpbin hands that
+  // on under its own lock and then each session's, and in GStreamer 1.22 a
+  // session's first packet holds its session's lock while webrtcbin's
+  // new-jitterbuffer handler waits for webrtcbin's lock, which webrtcbin's
+  // operation thread may hold while it waits for rtpbin's: a deadlock.
   for (GstElement *jb : jbs) {
-    g_object_set (jb, "do-retransmission", want_nack, nullptr);
+    if (latency_changed) {
+      GST_DEBUG_OBJECT (jb, "playout delay %u ms", ms);
+      g_object_set (jb, "latency", ms, nullptr);
+    }
+    if (nack_changed)
+      g_object_set (jb, "do-retransmission", want_nack, nullptr);
     gst_object_unref (jb);
   }
 }

@@ -149,7 +149,6 @@ struct Playout {
   const bool nack_allowed;  // NACK was negotiated
   std::function<void ()> on_rise;
   std::atomic<bool> rise_pending{false};
-  GWeakRef webrtcbin;
 
   std::mutex lock;
   PlayoutTarget target;                              // guarded by lock
