@@ -58,7 +58,16 @@
 //                      40 ms of round trip), drop:FROM-TO (kbit/s; the drop after
 //                      20 s) (default cap:0,cap:2000,cap:1000,cap:500,cap:300,
 //                      loss:1,loss:5,loss:10,drop:4000-500)
+//     --senders LIST   rtcstream, bare (the bare pair), rtcstream@DIR: both
+//                      ends load the plugin of the build dir DIR (DIR/plugins),
+//                      e.g. a copy of the one before a change (default
+//                      rtcstream,bare); each case runs them in turn
 //     --seconds N      each run, after the drop for drop: cases (default 40)
+//     --repeat N       each case's senders again, interleaved (default 1)
+//                      (COMPARE_TRACE=1 in the environment: every second on
+//                      stderr the frames rendered, the capped link's queue,
+//                      the sink's estimate and encoder target, and the
+//                      encoder's frame sizes)
 //   netsim-bench probe [OPTIONS]    upward probing (rtcstreamsink's
 //                                   bandwidth-probing) on and off, the two
 //                                   at once on links of their own, 1280x720
@@ -317,10 +326,57 @@ rx_bytes (Network &net, const Host &host, const std::string &dev)
   return at == std::string::npos ? 0 : strtoull (out.c_str () + at + dev.size () + 1, nullptr, 10);
 }
 
+// COMPARE_TRACE=1: every second, on stderr, the frames rendered that second,
+// the capped link's queue (tc's backlog in the link's namespace) and the
+// sink's view of the consumer (estimate, encoder target, loss, congestion).
+void
+trace_second (Link &link, Process *prod, int s, uint64_t frames_delta)
+{
+  std::string backlog = "-";
+  std::string out;
+  const std::string cmd = "ip netns exec " + link.netns () + " tc -s qdisc show 2>/dev/null";
+  if (FILE *f = popen (cmd.c_str (), "r")) {
+    char buf[512];
+    while (fgets (buf, sizeof buf, f))
+      out += buf;
+    pclose (f);
+  }
+  size_t at = out.find ("tbf");
+  if (at != std::string::npos && (at = out.find ("backlog ", at)) != std::string::npos)
+    backlog = out.substr (at + 8, out.find (' ', at + 8) - at - 8);
+  std::string stats;
+  if (prod && prod->send ("sink-stats"))
+    if (auto line = prod->wait_prefix ("SINKSTATS ", 5000))
+      stats = line->substr (10);
+  auto num = [&] (const char *f) { return stats_number (stats, f); };
+  std::string frames;
+  if (prod && prod->send ("frames"))
+    if (auto line = prod->wait_prefix ("FRAMES ", 5000))
+      frames = line->substr (7);
+  fprintf (stderr, "TRACE %3d s: %3llu fps, queue %s; estimate %.0f target %.0f sent %.0f "
+      "loss %.3f; frames %s\n", s, (unsigned long long) frames_delta, backlog.c_str (),
+      num ("bandwidth-estimate") / 1000, num ("bitrate-target") / 1000,
+      num ("bitrate-sent") / 1000, num ("packet-loss"), frames.c_str ());
+}
+
+// sender: "bare" (a bare webrtcbin pair), "rtcstream", or "rtcstream@DIR":
+// both ends load the plugin of the build dir DIR (DIR/plugins), e.g. a
+// copy of the one before a change.
 CompareResult
-run_compare (const CompareCase &c, bool bare, int seconds)
+run_compare (const CompareCase &c, const std::string &sender, int seconds)
 {
   CompareResult r;
+  const bool bare = sender == "bare";
+  std::vector<std::string> env;
+  if (const size_t at = sender.find ('@'); at != std::string::npos) {
+    const std::string dir = sender.substr (at + 1);
+    env = {"env", "GST_PLUGIN_PATH=" + dir + "/plugins",
+        "GST_REGISTRY=" + dir + "/compare-registry.bin"};
+  }
+  auto with_env = [&env] (std::vector<std::string> argv) {
+    argv.insert (argv.begin (), env.begin (), env.end ());
+    return argv;
+  };
   const char *bench = getenv ("RTCSTREAM_BENCH");
   if (bare && !bench) {
     r.why = "RTCSTREAM_BENCH is not set";
@@ -341,13 +397,14 @@ run_compare (const CompareCase &c, bool bare, int seconds)
     relay = std::make_unique<SigRelay> (*prod, *cons);
   } else {
     server = std::make_unique<SignallingServer> (net, producer);
-    prod = net.spawn (producer, {bench, "g2g-producer", server->uri ("cam")});
+    prod = net.spawn (producer, with_env ({bench, "g2g-producer", server->uri ("cam")}));
     if (!prod->wait_prefix ("READY", 20000)) {
       r.why = "the producer did not register";
       return r;
     }
-    cons = net.spawn (viewer, {bench, "g2g-consumer", server->uri ("cam"), "-1"});
+    cons = net.spawn (viewer, with_env ({bench, "g2g-consumer", server->uri ("cam"), "-1"}));
   }
+  const bool trace = getenv ("COMPARE_TRACE") != nullptr;
   std::function<uint64_t ()> frames = [&] () -> uint64_t {
     if (!cons->send ("count"))
       return 0;
@@ -356,36 +413,37 @@ run_compare (const CompareCase &c, bool bare, int seconds)
   };
   auto start = std::chrono::steady_clock::now ();
   auto at = [&] (int s) { std::this_thread::sleep_until (start + std::chrono::seconds (s)); };
-  int end = seconds;
+  const int end = c.drop_to ? 20 + seconds : seconds;
   uint64_t f0 = 0, b0 = 0;
-  if (c.drop_to) {
-    // Every second from the drop on: 3 s in a row at 24+ fps is adapted.
-    end = 20 + seconds;
-    at (20);
-    LinkConfig low = c.link;
-    low.rate_kbit = c.drop_to;
-    net.set_direction (link, producer, low);
-    uint64_t prev = frames ();
-    int good = 0;
+  // Every second (tracing, or from the drop on: 3 s in a row at 24+ fps is
+  // adapted); otherwise only at the start of the last 15 s.
+  uint64_t prev = 0;
+  int good = 0;
+  if (c.drop_to)
     r.adapt_s = INFINITY;
-    for (int s = 21; s < end; s++) {
-      at (s);
-      uint64_t now = frames ();
+  for (int s = 1; s < end; s++) {
+    if (!trace && !(c.drop_to && s >= 20) && s != end - 15)
+      continue;
+    at (s);
+    if (c.drop_to && s == 20) {
+      LinkConfig low = c.link;
+      low.rate_kbit = c.drop_to;
+      net.set_direction (link, producer, low);
+    }
+    uint64_t now = frames ();
+    if (trace)
+      trace_second (link, bare ? nullptr : prod.get (), s, now - prev);
+    if (c.drop_to && s > 20) {
       good = now - prev >= 24 ? good + 1 : 0;
-      prev = now;
       if (good == 3 && std::isinf (r.adapt_s))
         r.adapt_s = s - 3 - 20;
-      if (s == end - 15) {
-        f0 = now;
-        b0 = rx_bytes (net, viewer, link.interface ());
-        cons->send ("reset");
-      }
     }
-  } else {
-    at (end - 15);
-    f0 = frames ();
-    b0 = rx_bytes (net, viewer, link.interface ());
-    cons->send ("reset");
+    prev = now;
+    if (s == end - 15) {
+      f0 = now;
+      b0 = rx_bytes (net, viewer, link.interface ());
+      cons->send ("reset");
+    }
   }
   at (end);
   uint64_t f1 = frames (), b1 = rx_bytes (net, viewer, link.interface ());
@@ -417,7 +475,8 @@ run_compare (const CompareCase &c, bool bare, int seconds)
 }
 
 void
-bench_compare (const std::vector<std::string> &cases, int seconds)
+bench_compare (const std::vector<std::string> &cases, const std::vector<std::string> &senders,
+    int seconds, int repeat)
 {
   printf ("| link | sender | fps rendered (last 15 s) | glass to glass p50 / p90 ms (playout delay) | received "
           "kbit/s (last 15 s) | time to 24+ fps after the drop | picture at the end |\n"
@@ -441,11 +500,21 @@ bench_compare (const std::vector<std::string> &cases, int seconds)
       fprintf (stderr, "netsim-bench: unknown case %s\n", spec.c_str ());
       continue;
     }
-    for (bool bare : {false, true}) {
-      CompareResult r = run_compare (c, bare, seconds);
-      const char *who = bare ? "bare webrtcbin pair" : "rtcstream";
+    for (int round = 0; round < repeat; round++)
+    for (const std::string &sender : senders) {
+      const bool bare = sender == "bare";
+      CompareResult r = run_compare (c, sender, seconds);
+      const std::string who = bare ? "bare webrtcbin pair" : sender;
+      char load[64] = "";
+      if (FILE *f = fopen ("/proc/loadavg", "r")) {
+        double l1 = 0;
+        if (fscanf (f, "%lf", &l1) == 1)
+          snprintf (load, sizeof load, " (load %.1f)", l1);
+        fclose (f);
+      }
       if (!r.ok) {
-        printf ("| %s | %s | failed: %s | | | | |\n", c.label.c_str (), who, r.why.c_str ());
+        printf ("| %s | %s%s | failed: %s | | | | |\n", c.label.c_str (), who.c_str (), load,
+            r.why.c_str ());
       } else {
         std::string adapt = !c.drop_to ? "-" : std::isinf (r.adapt_s)
             ? "not within " + std::to_string (seconds) + " s"
@@ -454,7 +523,8 @@ bench_compare (const std::vector<std::string> &cases, int seconds)
         if (!std::isnan (r.p50))
           snprintf (g2g, sizeof g2g, r.delay >= 0 ? "%.0f / %.0f (delay %.0f)" : "%.0f / %.0f",
               r.p50, r.p90, r.delay);
-        printf ("| %s | %s | %.1f | %s | %.0f | %s | %s |\n", c.label.c_str (), who, r.fps, g2g,
+        printf ("| %s | %s%s | %.1f | %s | %.0f | %s | %s |\n", c.label.c_str (), who.c_str (), load,
+            r.fps, g2g,
             r.kbit, adapt.c_str (), bare ? "1280x720 30 fps" : r.picture.c_str ());
       }
       fflush (stdout);
@@ -971,11 +1041,16 @@ main (int argc, char **argv)
     if (mode == "compare") {
       std::vector<std::string> cases = {"cap:0", "cap:2000", "cap:1000", "cap:500", "cap:300",
           "loss:1", "loss:5", "loss:10", "drop:4000-500"};
-      int seconds = 40;
+      std::vector<std::string> senders = {"rtcstream", "bare"};
+      int seconds = 40, repeat = 1;
       for (int i = 2; i + 1 < argc; i += 2) {
         std::string k = argv[i], v = argv[i + 1];
         if (k == "--cases") {
           cases = comma_list (v);
+        } else if (k == "--senders") {
+          senders = comma_list (v);
+        } else if (k == "--repeat") {
+          repeat = std::max (1, std::stoi (v));
         } else if (k == "--seconds") {
           seconds = std::max (20, std::stoi (v));
         } else {
@@ -983,7 +1058,7 @@ main (int argc, char **argv)
           return 2;
         }
       }
-      bench_compare (cases, seconds);
+      bench_compare (cases, senders, seconds, repeat);
       return 0;
     }
     if (mode == "probe") {
@@ -1047,6 +1122,6 @@ main (int argc, char **argv)
                    "[--seconds N] [--reorder on] | stream [--caps LIST] [--seconds N] "
                    "[--size WxH] [--pattern static|moving] [--congestion-control off|on|both] [--loss PCT] "
                    "[--delay MS] [--queue MS] | ladder [--viewers LIST] [--seconds N] [--repeat N] "
-                   "| compare [--cases LIST] [--seconds N] | probe [--cases LIST] [--repeat N]\n");
+                   "| compare [--cases LIST] [--senders LIST] [--seconds N] [--repeat N] | probe [--cases LIST] [--repeat N]\n");
   return 2;
 }

@@ -20,7 +20,7 @@
 //   bl-producer N       videotestsrc ! vp8enc ! tee ! N x (rtpvp8pay ! webrtcbin)
 //   bl-consumers N      N x webrtcbin -> rtpvp8depay ! fakesink
 //   g2g-producer URI    as producer, the clock stamped into each picture;
-//                       "stages" -> STAGES, "sink-stats" -> SINKSTATS
+//                       "stages" -> STAGES, "sink-stats" -> SINKSTATS, "frames" -> FRAMES
 //   g2g-consumer URI L  rtcstreamsrc latency=L ! fakesink sync=true: "reset",
 //                       "g2g" -> G2G (see G2g::report), "count" -> COUNT
 //   g2g-bl-producer     as bl-producer 1, stamped
@@ -680,12 +680,46 @@ struct Stages {
     return out;
   }
 
+  // The encoder's frames since the last "frames": (bytes, keyframe).
+  std::vector<std::pair<size_t, bool>> frames;
+
+  // FRAMES N KEYFRAMES MEDIAN P95 MAX KEYMAX: the encoded frames since the
+  // last "frames", their sizes in bytes.
+  std::string frames_report ()
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    std::vector<size_t> all;
+    size_t keys = 0, keymax = 0;
+    for (const auto &[bytes, key] : frames) {
+      all.push_back (bytes);
+      if (key) {
+        keys++;
+        keymax = std::max (keymax, bytes);
+      }
+    }
+    frames.clear ();
+    std::sort (all.begin (), all.end ());
+    auto pct = [&] (double p) {
+      return all.empty () ? 0 : all[std::min (all.size () - 1, (size_t) (p * all.size ()))];
+    };
+    return "FRAMES " + std::to_string (all.size ()) + " " + std::to_string (keys) + " " +
+        std::to_string (pct (0.5)) + " " + std::to_string (pct (0.95)) + " " +
+        std::to_string (all.empty () ? 0 : all.back ()) + " " + std::to_string (keymax);
+  }
+
   static GstPadProbeReturn on_buffer (GstPad *, GstPadProbeInfo *info, gpointer data)
   {
     auto *at = static_cast<std::pair<Stages *, int> *> (data);
     GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
     if (GST_BUFFER_PTS_IS_VALID (buf))
       at->first->passed (at->second, GST_BUFFER_PTS (buf));
+    if (at->second == 1) {
+      std::lock_guard<std::mutex> lk (at->first->lock);
+      at->first->frames.emplace_back (gst_buffer_get_size (buf),
+          !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT));
+      if (at->first->frames.size () > 10000)
+        at->first->frames.clear ();
+    }
     return GST_PAD_PROBE_OK;
   }
 
@@ -760,6 +794,8 @@ role_g2g_producer (const std::string &uri)
   rl.on_line = [&stages, sink] (const std::string &line) {
     if (line == "stages") {
       say (stages.report ());
+    } else if (line == "frames") {
+      say (stages.frames_report ());
     } else if (line == "sink-stats") {
       // SINKSTATS and the sink's stats structure as text.
       GstStructure *s = nullptr;
