@@ -133,9 +133,8 @@ PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint16_t seq, uint32_t rtp_ts
   // A packet whose delay the target covers does not raise the need (one
   // that left the window may lower it: update ()), and most do not: the
   // need is not worked out again for them.
-  const int64_t attempt = (rtt_ > 0 ? rtt_ : kDefaultRtt) + 10 * kMs;
   const int64_t alone = retransmitting (now) ? std::max (delay + delay / 5 + 2 * kMs,
-      delay + attempts_ * attempt) : delay + delay / 5 + 2 * kMs;
+      delay + attempts_ * attempt (delay)) : delay + delay / 5 + 2 * kMs;
   if (clamp (alone) <= target_ms_)
     return false;
   const int64_t n = need (now);
@@ -172,8 +171,25 @@ PlayoutTarget::retransmissions (int64_t now, uint64_t lost_or_recovered, int64_t
   attempts_ = 1;
   for (double lost = p * fail; attempts_ < kMaxAttempts && lost > kLostForGood; lost *= fail)
     attempts_++;
+  // A new round trip (the jitterbuffers' average moved: retransmissions
+  // arrived since the last call): less the delay that the media of the
+  // last second met above their floor, which the retransmissions met too
+  // (a queue at the bottleneck), as that comes and goes on its own.
+  if (rtt > 0 && rtt != rtt_given_) {
+    int64_t sum = 0, n = 0;
+    for (auto it = in_order_.rbegin (); it != in_order_.rend () && it->first > now - kQueueSpan;
+         ++it, n++)
+      sum += it->second;
+    rtt_ = std::max<int64_t> (rtt - (n ? sum / n : 0), 0);
+  }
   if (rtt > 0)
-    rtt_ = rtt;
+    rtt_given_ = rtt;
+}
+
+int64_t
+PlayoutTarget::attempt (int64_t delay) const
+{
+  return (rtt_ >= 0 ? rtt_ : kDefaultRtt) + delay + 10 * kMs;
 }
 
 bool
@@ -216,10 +232,8 @@ PlayoutTarget::need (int64_t now)
   const int64_t d = nack ? largest (delays_)
                          : std::max (largest (reordered_), in_order_percentile (now));
   int64_t n = d + d / 5 + 2 * kMs;
-  if (nack) {
-    const int64_t attempt = (rtt_ > 0 ? rtt_ : kDefaultRtt) + 10 * kMs;
-    n = std::max (n, d + attempts_ * attempt);
-  }
+  if (nack)
+    n = std::max (n, d + attempts_ * attempt (d));
   return n;
 }
 

@@ -42,8 +42,15 @@
 // Each with a margin of 20% and 2 ms. While retransmissions are needed (a
 // packet lost for good or recovered by one in the last 10 s: the caller
 // counts them), the need also leaves room for one:
-// the largest delay plus the round trip (measured on retransmissions; 40 ms
-// until one was) plus 10 ms for the gap to be noticed and asked about; and
+// the largest delay plus, per attempt, the round trip plus that delay again
+// plus 10 ms for the gap to be noticed and asked about. The round trip is
+// measured on retransmissions (40 ms until one was), less the delay the
+// media met above their floor over the second before it was (the queue of a
+// bottleneck: a retransmission waits in it too, and the jitterbuffers'
+// average round trip falls only as new retransmissions come, so a round
+// trip measured behind a full 300 ms queue kept 5 x 300 ms of room for 10 s
+// after the queue had drained: a 500-1000 ms target on a link whose delay
+// was back at 5 ms); the delay now comes back in as the window's. And
 // for more attempts as more of the packets of the last 10 s needed one: as
 // many as it takes for no more than 1 packet in 5000 to be lost for good,
 // with requests and resent copies lost as often as the rest (2 from ~1%, 3
@@ -78,6 +85,8 @@ public:
   static constexpr int64_t kFloorWindow = 5000 * kMs;   // a stream's least transit
   static constexpr int64_t kRetransmissionMemory = 10000 * kMs;
   static constexpr int64_t kDefaultRtt = 40 * kMs;      // until one was measured
+  // A measured round trip is taken less the mean delay of this last span.
+  static constexpr int64_t kQueueSpan = 1000 * kMs;
   static constexpr int64_t kFallHold = 1000 * kMs;
   static constexpr int64_t kWarmup = 1000 * kMs;
   // The share of in-order packets (per 1000) the need may leave later than
@@ -139,6 +148,8 @@ private:
   int64_t in_order_percentile (int64_t now, bool fresh = false);
   void forget (int64_t now);
   unsigned clamp (int64_t ns) const;
+  // The room (ns) one retransmission attempt takes when packets meet delay.
+  int64_t attempt (int64_t delay) const;
 
   unsigned min_ms_, max_ms_, target_ms_;
   std::map<uint32_t, Stream> streams_;
@@ -157,7 +168,8 @@ private:
   int attempts_ = 1;  // retransmission attempts the target leaves room for
   bool counted_ = false;
   int64_t last_retransmission_ = -1;  // when lost_or_recovered last grew
-  int64_t rtt_ = 0;
+  int64_t rtt_ = -1;        // the round trip less the queue (ns); < 0: none measured
+  int64_t rtt_given_ = 0;   // the round trip last given
   int64_t below_since_ = -1;  // since when the need is below 3/4 of the target
 };
 

@@ -277,3 +277,36 @@ TEST (PlayoutTarget, RoomForRetransmissions)
   EXPECT_FALSE (t.retransmitting (16000 * kMs));
   EXPECT_LE (t.target_ms (), 4u);
 }
+
+// Behind a bottleneck whose queue filled (300 ms) and lost packets, the
+// retransmissions' round trip is measured with the queue in it. Once the
+// queue drained, the room kept for retransmissions is the round trip of
+// the link again (here 20 ms), not of the queue: the target falls to a
+// few attempts of it within seconds, while retransmissions are still
+// needed, instead of holding hundreds of ms for 10 s.
+TEST (PlayoutTarget, RoundTripMeasuredBehindAQueue)
+{
+  PlayoutTarget t (0, 1000);
+  Sim sim (t);
+  Link clean;
+  sim.run (0, 3000 * kMs, clean);
+  t.retransmissions (3000 * kMs, 0, 0);
+  Link queued = clean;
+  queued.delay += 300 * kMs;
+  sim.run (3000 * kMs, 4000 * kMs, queued);
+  // Losses at the full queue; their retransmissions took 300 + 20 ms.
+  t.retransmissions (4000 * kMs, 4, 320 * kMs);
+  sim.run (4000 * kMs, 5000 * kMs, queued);
+  t.retransmissions (5000 * kMs, 6, 320 * kMs);
+  EXPECT_TRUE (t.retransmitting (5000 * kMs));
+  EXPECT_GE (t.target_ms (), 600u);  // the queue and a retransmission through it
+  // The queue drains; the jitterbuffers' average round trip stays as it was.
+  for (int64_t at = 5000; at < 10000; at += 1000) {
+    sim.run (at * kMs, (at + 1000) * kMs, clean);
+    t.retransmissions ((at + 1000) * kMs, 6, 320 * kMs);
+  }
+  sim.run (10000 * kMs, 10001 * kMs, clean);  // a tick
+  EXPECT_TRUE (t.retransmitting (10000 * kMs));
+  EXPECT_GE (t.target_ms (), 30u);   // room for a retransmission: 20 + 10 ms
+  EXPECT_LE (t.target_ms (), 100u);  // (with the 320 ms taken as it came: 400+)
+}
