@@ -341,9 +341,15 @@ trace_second (Link &link, Process *prod, int s, uint64_t frames_delta)
       out += buf;
     pclose (f);
   }
-  size_t at = out.find ("tbf");
+  // The producer is the link's a end: its packets queue at lb.
+  size_t at = out.find ("dev lb root");
+  std::string dropped = "-";
+  if (at != std::string::npos && out.find ("dropped ", at) != std::string::npos) {
+    size_t d = out.find ("dropped ", at) + 8;
+    dropped = out.substr (d, out.find (',', d) - d);
+  }
   if (at != std::string::npos && (at = out.find ("backlog ", at)) != std::string::npos)
-    backlog = out.substr (at + 8, out.find (' ', at + 8) - at - 8);
+    backlog = out.substr (at + 8, out.find (' ', at + 8) - at - 8) + " (dropped " + dropped + ")";
   std::string stats;
   if (prod && prod->send ("sink-stats"))
     if (auto line = prod->wait_prefix ("SINKSTATS ", 5000))

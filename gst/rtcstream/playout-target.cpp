@@ -225,12 +225,11 @@ PlayoutTarget::in_order_delay_ms (int64_t now)
 int64_t
 PlayoutTarget::need (int64_t now)
 {
-  // With NACK on (retransmissions needed) every packet must be within the
-  // target; without, the reordered ones and most of the in-order ones (the
-  // header says why).
+  // The reordered packets and most of the in-order ones (the header says
+  // why), with NACK on too (gaps only: rtcstreamsrc turns rtx-next-seqnum
+  // off).
   const bool nack = retransmitting (now);
-  const int64_t d = nack ? largest (delays_)
-                         : std::max (largest (reordered_), in_order_percentile (now));
+  const int64_t d = std::max (largest (reordered_), in_order_percentile (now));
   int64_t n = d + d / 5 + 2 * kMs;
   if (nack)
     n = std::max (n, d + attempts_ * attempt (d));

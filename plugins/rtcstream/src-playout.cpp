@@ -109,11 +109,19 @@ on_new_jitterbuffer (GstElement *rtpbin, GstElement *jitterbuffer, guint session
     auto ref = std::make_unique<GWeakRef> ();
     g_weak_ref_init (ref.get (), jitterbuffer);
     playout->jitterbuffers.push_back (std::move (ref));
-    // rtpbin made it with the latency it was given at the start (attach);
-    // the target may have moved since.
-    if (playout->adaptive)
+    if (playout->adaptive) {
+      // rtpbin made it with the latency it was given at the start (attach);
+      // the target may have moved since. Retransmissions asked for gaps
+      // only (a packet overtaken or lost), as libwebrtc's NACK does, not
+      // for each next packet not there at its expected time: behind a
+      // bottleneck whose queue grows, every packet is late, and each was
+      // asked for again while it sat in the queue (behind 500 kbit/s, half
+      // of what went out in the second after a cut was copies of packets
+      // not lost), and given up on at its expected time plus the latency,
+      // so that the target had to cover every packet's delay (PlayoutTarget).
       g_object_set (jitterbuffer, "do-retransmission", playout->nack, "latency",
-          playout->applied_ms, nullptr);
+          playout->applied_ms, "rtx-next-seqnum", FALSE, nullptr);
+    }
   }
   g_autoptr (GstPad) pad = gst_element_get_static_pad (jitterbuffer, "sink");
   if (!pad)
