@@ -98,8 +98,14 @@ PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint16_t seq, uint32_t rtp_ts
   if (in_order)
     s.highest_seq = seq;
   // Unwrapped: a packet before the last one (reordered) goes back.
-  s.ext_ts += (int32_t) (rtp_ts - s.last_ts);
+  const int32_t step = (int32_t) (rtp_ts - s.last_ts);
+  s.ext_ts += step;
   s.last_ts = rtp_ts;
+  // The stream's frame interval: the last step between in-order packets
+  // of two timestamps (a frame's last packet lost is noticed only with
+  // the next frame's first).
+  if (in_order && step > 0)
+    s.interval = std::min<int64_t> ((int64_t) step * 1000000000 / clock_rate, kMaxInterval);
   if (now - s.since < kWarmup)
     return false;
   const int64_t transit = now - (int64_t) ((__int128) s.ext_ts * 1000000000 / clock_rate);
@@ -134,7 +140,7 @@ PlayoutTarget::packet (uint32_t ssrc, int64_t now, uint16_t seq, uint32_t rtp_ts
   // that left the window may lower it: update ()), and most do not: the
   // need is not worked out again for them.
   const int64_t alone = retransmitting (now) ? std::max (delay + delay / 5 + 2 * kMs,
-      delay + attempts_ * attempt (delay)) : delay + delay / 5 + 2 * kMs;
+      delay + s.interval + attempts_ * attempt (delay)) : delay + delay / 5 + 2 * kMs;
   if (clamp (alone) <= target_ms_)
     return false;
   const int64_t n = need (now);
@@ -231,8 +237,13 @@ PlayoutTarget::need (int64_t now)
   const bool nack = retransmitting (now);
   const int64_t d = std::max (largest (reordered_), in_order_percentile (now));
   int64_t n = d + d / 5 + 2 * kMs;
-  if (nack)
-    n = std::max (n, d + attempts_ * attempt (d));
+  if (nack) {
+    // The first attempt waits for the gap to show: up to a frame interval.
+    int64_t interval = 0;
+    for (const auto &[ssrc, st] : streams_)
+      interval = std::max (interval, st.interval);
+    n = std::max (n, d + interval + attempts_ * attempt (d));
+  }
   return n;
 }
 

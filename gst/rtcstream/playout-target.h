@@ -46,8 +46,10 @@
 // Each with a margin of 20% and 2 ms. While retransmissions are needed (a
 // packet lost for good or recovered by one in the last 10 s: the caller
 // counts them), the need also leaves room for one:
-// that delay plus, per attempt, the round trip plus that delay again
-// plus 10 ms for the gap to be noticed and asked about. The round trip is
+// that delay plus a frame interval (the largest of the streams': with NACK
+// for gaps only, a frame's last packet lost is noticed when the next
+// frame's first comes) plus, per attempt, the round trip plus that delay
+// again plus 10 ms for the request to be sent. The round trip is
 // measured on retransmissions (40 ms until one was), less the delay the
 // media met above their floor over the second before it was (the queue of a
 // bottleneck: a retransmission waits in it too, and the jitterbuffers'
@@ -91,6 +93,8 @@ public:
   static constexpr int64_t kDefaultRtt = 40 * kMs;      // until one was measured
   // A measured round trip is taken less the mean delay of this last span.
   static constexpr int64_t kQueueSpan = 1000 * kMs;
+  // A frame interval counted for noticing a gap at most (10 fps).
+  static constexpr int64_t kMaxInterval = 100 * kMs;
   static constexpr int64_t kFallHold = 1000 * kMs;
   static constexpr int64_t kWarmup = 1000 * kMs;
   // The share of in-order packets (per 1000) the need may leave later than
@@ -139,6 +143,7 @@ private:
     uint32_t clock_rate = 0;
     int64_t since = 0;   // its first packet
     uint16_t highest_seq = 0;  // the highest sequence number so far
+    int64_t interval = 0;      // ns between its last two frames (in order)
     // (start of a 1 s bucket, least transit in it), oldest first
     std::deque<std::pair<int64_t, int64_t>> floors;
   };

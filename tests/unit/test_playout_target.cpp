@@ -188,12 +188,13 @@ TEST (PlayoutTarget, InOrderBurstsDoNotSetTheTarget)
   t.retransmissions (10250 * kMs, 2, 20 * kMs);
   EXPECT_TRUE (t.retransmitting (10250 * kMs));
   EXPECT_TRUE (t.nack_safe (10250 * kMs));
-  // Room for a retransmission (round trip + 10 ms), not for the bursts:
-  // with NACK for gaps only (rtcstreamsrc turns rtx-next-seqnum off), an
-  // in-order packet that comes late is not given up on either.
+  // Room for a retransmission (a frame interval for the gap to show, the
+  // round trip, 10 ms), not for the bursts: with NACK for gaps only
+  // (rtcstreamsrc turns rtx-next-seqnum off), an in-order packet that comes
+  // late is not given up on either.
   const unsigned with_nack = t.update (10250 * kMs);
-  EXPECT_GE (with_nack, 30u);
-  EXPECT_LT (with_nack, 50u);  // covering the 40 ms bursts too: 70+
+  EXPECT_GE (with_nack, 63u);   // 33 + 20 + 10
+  EXPECT_LT (with_nack, 100u);  // covering the 40 ms bursts too (and in each attempt): 170+
 }
 
 // NACK is safe only while retransmissions are needed: not on a clean link,
@@ -266,8 +267,8 @@ TEST (PlayoutTarget, RoomForRetransmissions)
   // resent copies are lost as often).
   t.retransmissions (4000 * kMs, 3, 25 * kMs);
   sim.run (4000 * kMs, 6000 * kMs, {});
-  EXPECT_GE (t.target_ms (), 70u);  // 2 x (25 + 10)
-  EXPECT_LE (t.target_ms (), 100u);
+  EXPECT_GE (t.target_ms (), 103u);  // a frame interval (33 ms) + 2 x (25 + 10)
+  EXPECT_LE (t.target_ms (), 135u);  // (with the 25% headroom)
   // No more: the 3 become less than 2% of the packets of the last 10 s,
   // and one attempt is room enough.
   for (int64_t at = 6000; at < 12000; at += 1000) {
@@ -275,8 +276,8 @@ TEST (PlayoutTarget, RoomForRetransmissions)
     t.retransmissions ((at + 1000) * kMs, 3, 25 * kMs);
   }
   EXPECT_TRUE (t.retransmitting (12000 * kMs));
-  EXPECT_GE (t.target_ms (), 35u);
-  EXPECT_LE (t.target_ms (), 50u);
+  EXPECT_GE (t.target_ms (), 68u);  // 33 + 25 + 10
+  EXPECT_LE (t.target_ms (), 90u);
   sim.run (12000 * kMs, 16000 * kMs, {});
   EXPECT_FALSE (t.retransmitting (16000 * kMs));
   EXPECT_LE (t.target_ms (), 4u);
@@ -311,6 +312,6 @@ TEST (PlayoutTarget, RoundTripMeasuredBehindAQueue)
   }
   sim.run (10000 * kMs, 10001 * kMs, clean);  // a tick
   EXPECT_TRUE (t.retransmitting (10000 * kMs));
-  EXPECT_GE (t.target_ms (), 30u);   // room for a retransmission: 20 + 10 ms
+  EXPECT_GE (t.target_ms (), 63u);   // room for a retransmission: 33 + 20 + 10 ms
   EXPECT_LE (t.target_ms (), 100u);  // (with the 320 ms taken as it came: 400+)
 }
