@@ -181,15 +181,26 @@ PlayoutTarget::retransmissions (int64_t now, uint64_t lost_or_recovered, int64_t
   // arrived since the last call): less the delay that the media of the
   // last second met above their floor, which the retransmissions met too
   // (a queue at the bottleneck), as that comes and goes on its own.
+  // The least of these over the last 10 s: that average comes down from
+  // a queue's round trip by a sixteenth per retransmission, and each step
+  // taken after the queue drained (less a queue no longer there) read as
+  // a long round trip again.
   if (rtt > 0 && rtt != rtt_given_) {
     int64_t sum = 0, n = 0;
     for (auto it = in_order_.rbegin (); it != in_order_.rend () && it->first > now - kQueueSpan;
          ++it, n++)
       sum += it->second;
-    rtt_ = std::max<int64_t> (rtt - (n ? sum / n : 0), 0);
+    rtts_.emplace_back (now, std::max<int64_t> (rtt - (n ? sum / n : 0), 0));
   }
   if (rtt > 0)
     rtt_given_ = rtt;
+  while (rtts_.size () > 1 && rtts_.front ().first < now - kRetransmissionMemory)
+    rtts_.pop_front ();
+  if (!rtts_.empty ()) {
+    rtt_ = rtts_.front ().second;
+    for (const auto &[at, base] : rtts_)
+      rtt_ = std::min (rtt_, base);
+  }
 }
 
 int64_t

@@ -56,7 +56,9 @@
 // average round trip falls only as new retransmissions come, so a round
 // trip measured behind a full 300 ms queue kept 5 x 300 ms of room for 10 s
 // after the queue had drained: a 500-1000 ms target on a link whose delay
-// was back at 5 ms); the delay now comes back in as the window's. And
+// was back at 5 ms), the least of those of the last 10 s (the average,
+// stepping down from the queue's, is not less the queue once it drained);
+// the delay now comes back in as the window's. And
 // for more attempts as more of the packets of the last 10 s needed one: as
 // many as it takes for no more than 1 packet in 5000 to be lost for good,
 // with requests and resent copies lost as often as the rest (2 from ~1%, 3
@@ -179,6 +181,8 @@ private:
   int64_t last_retransmission_ = -1;  // when lost_or_recovered last grew
   int64_t rtt_ = -1;        // the round trip less the queue (ns); < 0: none measured
   int64_t rtt_given_ = 0;   // the round trip last given
+  // (when, round trip less the queue) of each new one of the last 10 s
+  std::deque<std::pair<int64_t, int64_t>> rtts_;
   int64_t below_since_ = -1;  // since when the need is below 3/4 of the target
 };
 

@@ -305,10 +305,16 @@ TEST (PlayoutTarget, RoundTripMeasuredBehindAQueue)
   t.retransmissions (5000 * kMs, 6, 320 * kMs);
   EXPECT_TRUE (t.retransmitting (5000 * kMs));
   EXPECT_GE (t.target_ms (), 600u);  // the queue and a retransmission through it
-  // The queue drains; the jitterbuffers' average round trip stays as it was.
+  // The queue drains; the jitterbuffers' average round trip comes down a
+  // sixteenth of the way to 20 ms with each retransmission since (two a
+  // second), from 320 ms: 284, 252... (a new one each second, no longer
+  // with a queue to take out).
+  int64_t avg = 320 * kMs;
   for (int64_t at = 5000; at < 10000; at += 1000) {
     sim.run (at * kMs, (at + 1000) * kMs, clean);
-    t.retransmissions ((at + 1000) * kMs, 6, 320 * kMs);
+    for (int i = 0; i < 2; i++)
+      avg += (20 * kMs - avg) / 16;
+    t.retransmissions ((at + 1000) * kMs, 6 + (at - 4000) / 2000, avg);
   }
   sim.run (10000 * kMs, 10001 * kMs, clean);  // a tick
   EXPECT_TRUE (t.retransmitting (10000 * kMs));
