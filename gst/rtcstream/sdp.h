@@ -71,16 +71,4 @@ std::vector<ReceivingMedia> sdp_receiving_media (const GstWebRTCSessionDescripti
 // rejected, sendonly or sendrecv).
 bool sdp_answer_sends (const GstWebRTCSessionDescription *answer, guint mline);
 
-// DTLS roles (RFC 5763 a=setup). An answer says which side is the DTLS
-// client (active) and which the server (passive). The server completes the
-// handshake first: it has its SRTP keys once it sent its last flight, the
-// client only once that flight arrived, so media from the side that is
-// done first may reach the other before it can decrypt. A receiving side
-// answers as the server: the sender, done last, can send at once.
-//
-// The first a=setup value of an SDP's media (or its session level), or "".
-std::string sdp_dtls_setup (const GstSDPMessage *sdp);
-// Turns an answer's a=setup:active into a=setup:passive (every media).
-void sdp_answer_as_dtls_server (GstSDPMessage *sdp);
-
 }  // namespace rtcstream

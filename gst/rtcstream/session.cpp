@@ -13,7 +13,6 @@
 #endif
 
 #include "ice-agent.h"
-#include "sdp.h"
 #include "turn.h"
 
 #include <algorithm>
@@ -534,10 +533,8 @@ WebrtcSession::set_remote (GstWebRTCSessionDescription *desc, Done done)
         nullptr);
     deferred_offer_.reset ();
   }
-  if (desc->type == GST_WEBRTC_SDP_TYPE_ANSWER) {
+  if (desc->type == GST_WEBRTC_SDP_TYPE_ANSWER)
     answer_.reset (gst_webrtc_session_description_copy (desc));
-    answered_here_ = false;
-  }
   GstPromise *p = make_promise (shared_from_this (), worker_,
       [done] (WebrtcSession &, GstStructure *, const std::string &error) {
         done (error.empty () ? std::string () : "remote description refused: " + error);
@@ -547,10 +544,10 @@ WebrtcSession::set_remote (GstWebRTCSessionDescription *desc, Done done)
 }
 
 void
-WebrtcSession::answer (Done done, bool dtls_server)
+WebrtcSession::answer (Done done)
 {
   GstPromise *p = make_promise (shared_from_this (), worker_,
-      [done, dtls_server] (WebrtcSession &s, GstStructure *reply, const std::string &error) {
+      [done] (WebrtcSession &s, GstStructure *reply, const std::string &error) {
         GstWebRTCSessionDescription *answer = nullptr;
         if (error.empty () && reply)
           gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
@@ -558,11 +555,6 @@ WebrtcSession::answer (Done done, bool dtls_server)
           done ("could not create an answer: " + (error.empty () ? "no answer" : error));
           return;
         }
-        // webrtcbin answers a=setup:active; it takes the role its local
-        // description names (webrtcsdp.c, _get_final_setup).
-        if (dtls_server)
-          sdp_answer_as_dtls_server (answer->sdp);
-        s.answered_here_ = true;
         // Queue the SDP first: ICE gathering starts with set-local-description
         // and its candidates must not reach the peer before the description.
         rtcstream_signaller_send_sdp (s.signaller_.get (), s.id_.c_str (), answer);
@@ -579,15 +571,6 @@ WebrtcSession::add_ice (guint mline, const std::string &candidate)
 {
   if (webrtcbin_ && !closed_)
     g_signal_emit_by_name (webrtcbin_.get (), "add-ice-candidate", mline, candidate.c_str ());
-}
-
-bool
-WebrtcSession::dtls_client () const
-{
-  if (!answer_)
-    return false;
-  const std::string setup = sdp_dtls_setup (answer_->sdp);
-  return answered_here_ ? setup == "active" : setup == "passive";
 }
 
 GstWebRTCSessionDescription *

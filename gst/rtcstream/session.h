@@ -93,14 +93,8 @@ public:
   void offer (Done done);
   // Both sides: set-remote-description; done once applied.
   void set_remote (GstWebRTCSessionDescription *desc, Done done);
-  // Consumer side: create-answer, set-local-description, send. A receiver
-  // answers as the DTLS server (sdp.h, sdp_answer_as_dtls_server), so
-  // that the sender's first packets find its SRTP keys ready.
-  void answer (Done done, bool dtls_server = false);
-  // Whether this side is the DTLS client of the negotiated session (false
-  // before an answer): then the peer is done with DTLS before this side,
-  // and what this side sends once connected can be decrypted at once.
-  bool dtls_client () const;
+  // Consumer side: create-answer, set-local-description, send.
+  void answer (Done done);
   void add_ice (guint mline, const std::string &candidate);
 
   // A copy of the negotiated answer (the caller frees it), or null before:
@@ -161,7 +155,6 @@ private:
   std::string turn_problem_;             // no relay candidate gathered
   // The signaller's ICE_SERVERS_IN_ANSWER feature, read once in create ().
   bool servers_in_answer_ = false;
-  bool answered_here_ = false;  // answer_ is ours (else the peer's)
   // The offer sent but not yet set locally (see offer()); owned.
   std::unique_ptr<GstWebRTCSessionDescription, void (*) (GstWebRTCSessionDescription *)>
       deferred_offer_{nullptr, gst_webrtc_session_description_free};

@@ -14,17 +14,9 @@ namespace rtcstream::sink {
 
 namespace {
 
-// How long after its DTLS is up a consumer that is the DTLS client gets the
-// frames since the last keyframe: its end of DTLS finishes after ours (sdp.h,
-// DTLS roles), and what comes before it has its SRTP keys is lost.
+// How long after its DTLS is up a consumer of passed-through video gets the
+// frames since the last keyframe.
 constexpr guint kReplayAfterConnectedMs = 20;
-// The most frames since its keyframe an encoder's group starts a new branch
-// with (about 130 ms at 30 fps); with more, the consumer asks for a keyframe.
-constexpr size_t kMaxEncoderReplayFrames = 4;
-// What a consumer's branch holds while webrtcbin holds its media until DTLS
-// is up (its queue: 500 ms): a consumer that took longer than this from its
-// answer to DTLS may have lost the frames it started with.
-constexpr gint64 kBranchHoldsUs = 400 * G_TIME_SPAN_MILLISECOND;
 
 // Worker thread (the session bounces webrtcbin's state changes there).
 void
@@ -37,25 +29,15 @@ on_consumer_state (RtcstreamSink *self, const std::string &session_id,
     return;
   std::shared_ptr<Consumer> c = it->second;
   if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) {
-    // webrtcbin held the consumer's media until its end of DTLS was up, and
-    // sends it now. When the consumer is the DTLS server (rtcstreamsrc
-    // answers so) it has its keys already, and what its branches started
-    // with (link_consumer) reaches it intact, unless it waited longer than
-    // a branch holds.
-    if (c->session->dtls_client () &&
-        g_get_monotonic_time () - c->linked_at < kBranchHoldsUs) {
-      GST_DEBUG_OBJECT (self, "consumer session %s connected: it has what it started with",
-          session_id.c_str ());
-      return;
-    }
-    // Otherwise what went before is lost: ask for a fresh keyframe.
+    // DTLS is up: frames flow from now on, so ask for a fresh keyframe.
     for (Branch &b : c->branches) {
       GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
       request_keyframe (qsink);
       gst_object_unref (qsink);
     }
     // Passed-through video goes on with the frames since the last keyframe,
-    // a little later: the consumer's end of DTLS finishes after ours.
+    // a little later: the consumer's end of DTLS finishes after ours, and
+    // what comes before it has its SRTP keys is lost.
     Ref<RtcstreamSink> ref = Ref<RtcstreamSink>::take_ref (self);
     st->worker->post_delayed (kReplayAfterConnectedMs, [ref, session_id] {
       State *st = ref->state;
@@ -63,7 +45,7 @@ on_consumer_state (RtcstreamSink *self, const std::string &session_id,
       if (!st->started || it == st->consumers.end ())
         return;
       for (Branch &b : it->second->branches)
-        if (b.group->recent && !b.group->encodes)
+        if (b.group->recent)
           replay_recent_frames (b.group_tee_pad, b.group->recent);
     });
   } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
@@ -411,7 +393,6 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     return;
   }
   check_data_answer (self, session_id, answer);
-  const bool dtls_client = c->session->dtls_client ();
   std::string codecs_used;
   std::string error;
   for (size_t i = 0; i < c->pads.size () && error.empty (); i++) {
@@ -484,15 +465,8 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     gst_element_sync_state_with_parent (b.payloader);
     gst_element_sync_state_with_parent (b.queue);
     b.group_tee_pad = gst_element_request_pad_simple (group->tee, "src_%u");
-    if (group->recent && !group->encodes)  // an encoder makes a new keyframe
+    if (group->recent)
       replay_on_keyframe_requests (b.group_tee_pad, group->recent);
-    // A consumer that is the DTLS server (rtcstreamsrc) starts with its
-    // group's frames since the keyframe (an encoder's only when the
-    // keyframe is recent: one made for this consumer, whose offer started
-    // the encoder); webrtcbin holds them until DTLS is up, and the consumer
-    // has its keys by then. Else a keyframe is asked for (and at DTLS).
-    const bool replay = dtls_client && group->recent &&
-        (!group->encodes || group->recent->count () <= kMaxEncoderReplayFrames);
     GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
     ok = ok && gst_pad_link (b.group_tee_pad, qsink) == GST_PAD_LINK_OK;
     group->consumers++;
@@ -506,8 +480,7 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
       break;
     }
     // A joining consumer needs a keyframe now, not at the next interval.
-    if (!replay || !replay_recent_frames_now (b.group_tee_pad, group->recent))
-      request_keyframe (qsink);
+    request_keyframe (qsink);
     gst_object_unref (qsink);
     codecs_used += (codecs_used.empty () ? "" : ",") + std::string (codec->name);
   }
@@ -519,7 +492,6 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     return;
   }
   c->linked = true;
-  c->linked_at = g_get_monotonic_time ();
   c->session->set_codecs (codecs_used);
   watch_congestion (self, session_id, *c);
   GST_INFO_OBJECT (self, "consumer %s receives %s", c->session->peer_id ().c_str (),

@@ -63,62 +63,6 @@ measure_encoded (GstPad *, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-
-// A pad's stream-start, caps and segment (all three, or none).
-std::vector<GstEvent *>
-stream_events (GstPad *pad)
-{
-  std::vector<GstEvent *> events;
-  for (GstEventType t : {GST_EVENT_STREAM_START, GST_EVENT_CAPS, GST_EVENT_SEGMENT})
-    if (GstEvent *ev = gst_pad_get_sticky_event (pad, t, 0))
-      events.push_back (ev);
-  if (events.size () < 3) {
-    for (GstEvent *ev : events)
-      gst_event_unref (ev);
-    events.clear ();
-  }
-  return events;
-}
-
-std::vector<GstEvent *>
-input_stream_events (InputStream *in)
-{
-  GstPad *tee_sink = gst_element_get_static_pad (in->tee, "sink");
-  std::vector<GstEvent *> events = stream_events (tee_sink);
-  gst_object_unref (tee_sink);
-  return events;
-}
-
-// A new encoder's chain, before the input feeds it: the input's newest
-// picture, so that its first keyframe is made now, not after the next
-// capture (up to a frame interval) plus the encoding. Its stream's events
-// first, as the input's tee would send them; the tee sends them again with
-// its first frame, which changes nothing (the same caps and segment).
-void
-start_with_newest_picture (InputStream *in, GstPad *chain_sink)
-{
-  std::vector<GstEvent *> events = input_stream_events (in);
-  GstBuffer *picture = events.empty () ? nullptr : in->recent->newest_picture ();
-  // The picture is of these caps unless they changed meanwhile (a caps
-  // event clears the picture before the tee has the new caps).
-  std::vector<GstEvent *> after = picture ? input_stream_events (in) : std::vector<GstEvent *> ();
-  const bool same = !after.empty () && after[1] == events[1];
-  for (GstEvent *ev : after)
-    gst_event_unref (ev);
-  if (!same) {
-    for (GstEvent *ev : events)
-      gst_event_unref (ev);
-    if (picture)
-      gst_buffer_unref (picture);
-    return;
-  }
-  for (GstEvent *ev : events)
-    gst_pad_send_event (chain_sink, ev);
-  GST_DEBUG_OBJECT (chain_sink, "starting with the input's newest picture (%" GST_TIME_FORMAT
-      ")", GST_TIME_ARGS (GST_BUFFER_PTS (picture)));
-  gst_pad_chain (chain_sink, picture);  // a leaky queue: never waits
-}
-
 }  // namespace
 
 // --- the frames since the last keyframe ------------------------------------------
@@ -127,10 +71,9 @@ void
 RecentFrames::set_encoded (bool encoded)
 {
   std::lock_guard<std::mutex> lk (lock_);
-  // Raw: a picture of other caps is of no use.
-  if (encoded != encoded_ || !encoded)
-    clear ();
   encoded_ = encoded;
+  if (!encoded)
+    clear ();
 }
 
 void
@@ -146,11 +89,8 @@ void
 RecentFrames::add (GstBuffer *buf)
 {
   std::lock_guard<std::mutex> lk (lock_);
-  if (!encoded_) {
-    clear ();
-    frames_.push_back (gst_buffer_ref (buf));
+  if (!encoded_)
     return;
-  }
   const bool key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
   if (key)
     clear ();
@@ -171,8 +111,6 @@ RecentFrames::replay_before (GstClockTime live_pts)
 {
   std::vector<GstBuffer *> out;
   std::lock_guard<std::mutex> lk (lock_);
-  if (!encoded_)
-    return out;
   // 100 us: 9 ticks of the 90 kHz RTP clock, and 150 frames within 15 ms.
   const GstClockTime step = 100 * GST_USECOND;
   if (!GST_CLOCK_TIME_IS_VALID (live_pts))
@@ -201,27 +139,6 @@ RecentFrames::replay_before (GstClockTime live_pts)
     pts += step;
   }
   return out;
-}
-
-size_t
-RecentFrames::count ()
-{
-  std::lock_guard<std::mutex> lk (lock_);
-  return encoded_ ? frames_.size () : 0;
-}
-
-GstBuffer *
-RecentFrames::newest_picture ()
-{
-  std::lock_guard<std::mutex> lk (lock_);
-  return !encoded_ && !frames_.empty () ? gst_buffer_ref (frames_.back ()) : nullptr;
-}
-
-GstClockTime
-RecentFrames::last_pts ()
-{
-  std::lock_guard<std::mutex> lk (lock_);
-  return !encoded_ || frames_.empty () ? GST_CLOCK_TIME_NONE : GST_BUFFER_PTS (frames_.back ());
 }
 
 namespace {
@@ -276,51 +193,6 @@ replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &recent)
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, replay_before_first,
       new std::shared_ptr<RecentFrames> (recent),
       [] (gpointer data) { delete static_cast<std::shared_ptr<RecentFrames> *> (data); });
-}
-
-bool
-replay_recent_frames_now (GstPad *pad, const std::shared_ptr<RecentFrames> &recent)
-{
-  if (!GST_CLOCK_TIME_IS_VALID (recent->last_pts ()))
-    return false;
-  // An idle probe runs at once when no frame is going through pad, else
-  // right after the one that is; the group's frames wait while it runs, so
-  // these go between two of them. It never makes this thread wait.
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_IDLE,
-      [] (GstPad *pad, GstPadProbeInfo *, gpointer data) -> GstPadProbeReturn {
-        auto &recent = *static_cast<std::shared_ptr<RecentFrames> *> (data);
-        GstPad *peer = gst_pad_get_peer (pad);
-        if (peer && !gst_pad_has_current_caps (peer)) {
-          // No frame went into the branch yet, nor its stream's events:
-          // they go first, as the tee would send them (it sends them
-          // again with its next frame, which changes nothing).
-          std::vector<GstEvent *> events = stream_events (pad);
-          if (events.empty ()) {
-            gst_object_unref (peer);
-            replay_recent_frames (pad, recent);  // before the next frame
-            return GST_PAD_PROBE_REMOVE;
-          }
-          for (GstEvent *ev : events)
-            gst_pad_send_event (peer, ev);
-        }
-        const GstClockTime last = recent->last_pts ();
-        std::vector<GstBuffer *> frames = GST_CLOCK_TIME_IS_VALID (last)
-            ? recent->replay_before (last + 100 * GST_USECOND) : std::vector<GstBuffer *> ();
-        if (peer && !frames.empty ())
-          GST_DEBUG_OBJECT (pad, "starting with the %zu frames since the last keyframe",
-              frames.size ());
-        for (GstBuffer *b : frames) {
-          if (peer)
-            gst_pad_chain (peer, b);  // the branch's queue: leaky, it never waits
-          else
-            gst_buffer_unref (b);
-        }
-        if (peer)
-          gst_object_unref (peer);
-        return GST_PAD_PROBE_REMOVE;
-      }, new std::shared_ptr<RecentFrames> (recent),
-      [] (gpointer data) { delete static_cast<std::shared_ptr<RecentFrames> *> (data); });
-  return true;
 }
 
 void
@@ -554,10 +426,7 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     caps = in->caps ? gst_caps_ref (in->caps) : nullptr;
   }
   group->encodes = codec_for_encoded_caps (caps) == nullptr;
-  // Video: the group's frames since its last keyframe, with which each
-  // consumer starts once its DTLS is up (the keyframe made for it before
-  // then went nowhere).
-  if (codec->kind == MediaKind::Video) {
+  if (!group->encodes && codec->kind == MediaKind::Video) {
     group->recent = std::make_shared<RecentFrames> ();
     group->recent->set_encoded (true);
   }
@@ -656,14 +525,6 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
 
   group->input_tee_pad = gst_element_request_pad_simple (in->tee, "src_%u");
   GstPad *first_sink = gst_element_get_static_pad (els.front (), "sink");
-  // Only the input's first group: beside another, the picture may be one
-  // that group's viewers already got, and a viewer switched to this group
-  // would see time go back.
-  bool first_group = true;
-  for (auto &g : st->groups)
-    first_group = first_group && g->input != in;
-  if (group->encodes && codec->kind == MediaKind::Video && first_group)
-    start_with_newest_picture (in, first_sink);
   GstPadLinkReturn lr = gst_pad_link (group->input_tee_pad, first_sink);
   gst_object_unref (first_sink);
   if (lr != GST_PAD_LINK_OK) {
@@ -673,7 +534,7 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     remove_elements (GST_BIN (self), els);
     return nullptr;
   }
-  if (group->recent && !group->encodes)
+  if (group->recent)
     replay_recent_frames (group->input_tee_pad, in->recent);
   if (group->rendition)
     GST_INFO_OBJECT (self, "encoding %s for %s, rendition %zu: %dx%d at %u bit/s", codec->name,

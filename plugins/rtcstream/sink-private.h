@@ -62,25 +62,15 @@ extern guint message_signals[N_MESSAGE_SIGNALS];
 // keyframe request went round the upstream producer's limiter (a relay, the
 // server's WHEP players), or the next keyframe of an upstream that ignores
 // requests (a camera's H.264).
-//
-// Raw video input keeps only its newest picture, with which a new encoder
-// starts at once (newest_picture) instead of waiting for the next capture:
-// one more ref on an input buffer, as one more slot of a queue would hold.
 class RecentFrames {
 public:
   ~RecentFrames () { clear (); }
   void set_encoded (bool encoded);
   void add (GstBuffer *buf);  // streaming thread
-  // Raw input: a ref to the newest picture (the caller owns it), or null.
-  GstBuffer *newest_picture ();
   // The frames, retimed 100 us apart to end just before the live frame
   // live_pts, as new buffers (the caller owns them); none when there is
   // nothing to replay or the frames are reordered (B-frames).
   std::vector<GstBuffer *> replay_before (GstClockTime live_pts);
-  // The PTS of the newest frame kept (none: nothing kept).
-  GstClockTime last_pts ();
-  // How many frames are kept (encoded).
-  size_t count ();
 
 private:
   static constexpr size_t kMaxFrames = 150;
@@ -181,7 +171,7 @@ struct EncoderGroup {
   // The estimate of the consumer of a group that adapts to it alone (0:
   // none), which keyframes may not crowd out (sink-encoding.cpp).
   std::atomic<guint> keyframe_budget_bps{0};
-  // Video: the group's encoded frames since the last keyframe, with
+  // Encoded video passed through: its frames since the last keyframe, with
   // which a consumer's branch starts (replay_recent_frames).
   std::shared_ptr<RecentFrames> recent;
   RtcstreamSink *owner = nullptr;
@@ -294,7 +284,6 @@ struct Consumer {
   // extension was not negotiated (for stats).
   std::string playout_delay_sent;
   bool linked = false;
-  gint64 linked_at = 0;    // monotonic us, when linked
   bool announced = false;  // consumer-added was emitted
   std::shared_ptr<Congestion> congestion;  // once linked
 };
@@ -343,10 +332,6 @@ std::vector<const Codec *> candidate_codecs (const CommonSettings &s, const Inpu
 // Any thread: the first frame through pad (to a new group or branch of
 // encoded video), if it is not a keyframe, comes after recent's frames.
 void replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &recent);
-// Any thread: recent's frames into the branch that pad (a request pad of
-// the group's tee) feeds, as soon as no frame is going through pad,
-// retimed to end with the newest. False when there is nothing to replay.
-bool replay_recent_frames_now (GstPad *pad, const std::shared_ptr<RecentFrames> &recent);
 // Any thread: replay_recent_frames on pad whenever a keyframe request (a
 // consumer's PLI) goes up through it: a consumer that lost the first
 // replay, or a keyframe later, gets one without waiting for upstream.

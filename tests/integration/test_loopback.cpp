@@ -7,7 +7,6 @@
 // behaviours through the real server are in test_streaming.cpp.
 #include <gst/gst.h>
 #include <gst/video/video.h>
-#include <gst/webrtc/webrtc.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -203,67 +202,6 @@ TEST_F (Loopback, ViewersOfPassedThroughVideoStartMidStream)
       << v2->frames << two->all_errors () << prod->all_errors ();
   EXPECT_EQ (stats_uint (prod->element ("sink"), "consumers"), 2u);
   EXPECT_EQ (v2->caps_string ().rfind ("video/x-raw", 0), 0u) << v2->caps_string ();
-}
-
-// The SDP text of the first webrtcbin's local description inside bin.
-std::string
-local_sdp_of_webrtcbin (GstElement *bin)
-{
-  std::string sdp;
-  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (bin));
-  GValue item = G_VALUE_INIT;
-  while (sdp.empty () && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    auto *e = GST_ELEMENT (g_value_get_object (&item));
-    GstElementFactory *f = gst_element_get_factory (e);
-    if (f && std::strcmp (GST_OBJECT_NAME (f), "webrtcbin") == 0) {
-      GstWebRTCSessionDescription *desc = nullptr;
-      g_object_get (e, "local-description", &desc, nullptr);
-      if (desc) {
-        gchar *text = gst_sdp_message_as_text (desc->sdp);
-        sdp = text;
-        g_free (text);
-        gst_webrtc_session_description_free (desc);
-      }
-    }
-    g_value_reset (&item);
-  }
-  g_value_unset (&item);
-  gst_iterator_free (it);
-  return sdp;
-}
-
-// rtcstreamsrc answers as the DTLS server (a=setup:passive): the server is
-// done with the handshake first, so the producer's first packets, sent when
-// its end (the client's, done last) is up, find the keys to decrypt them.
-TEST_F (Loopback, TheReceiverAnswersAsTheDtlsServer)
-{
-  auto prod = producer (kVideo + " ! " + sink ());
-  auto viewer = consumer (src () + " ! fakesink name=v");
-  auto v = viewer->count ("v");
-  EXPECT_TRUE (viewer->wait_for ([&] { prod->pump (0); return v->frames >= 5; }, kTimeoutMs))
-      << viewer->all_errors () << prod->all_errors ();
-  const std::string answer = local_sdp_of_webrtcbin (viewer->element ("src"));
-  EXPECT_NE (answer.find ("a=setup:passive"), std::string::npos) << answer;
-  EXPECT_EQ (answer.find ("a=setup:active"), std::string::npos) << answer;
-}
-
-// A viewer of a still picture (an input that sends a frame only when the
-// picture changes, as a screen or a still camera does) sees it at once:
-// a new encoder starts with the input's newest picture rather than waiting
-// for the next one (here 30 s away).
-TEST_F (Loopback, AViewerOfAStillInputGetsItsLastPicture)
-{
-  auto prod = producer ("videotestsrc is-live=true ! "
-      "video/x-raw,width=320,height=240,framerate=1/30 ! identity name=in ! " + sink ());
-  auto in = prod->count ("in");
-  ASSERT_TRUE (prod->wait_for ([&] { return in->frames >= 1; }, kTimeoutMs))
-      << prod->all_errors ();
-  auto viewer = consumer (src () + " ! fakesink name=v");
-  auto v = viewer->count ("v");
-  EXPECT_TRUE (viewer->wait_for ([&] { prod->pump (0); return v->frames >= 1; }, kTimeoutMs))
-      << viewer->all_errors () << prod->all_errors ();
-  EXPECT_EQ (in->frames, 1) << "the viewer's picture came after a new one";
-  EXPECT_EQ (v->caps_string ().rfind ("video/x-raw", 0), 0u) << v->caps_string ();
 }
 
 // The session state a stats structure reports ("connected", ...).
