@@ -874,25 +874,7 @@ flush_sctpenc (GstElement *sctpenc)
         },
         nullptr, nullptr);
   }
-  if (!gst_pad_send_event (src, gst_event_new_flush_start ())) {
-    // Refused: a pad refuses FLUSH_START while it is flushing already (an
-    // earlier flush, or inactive: sctpenc below PAUSED), yet sctpenc may
-    // have unflushed its queue and started its task since (a state change
-    // or an event in between). Then stop_stragglers' gst_pad_stop_task
-    // waited for ever for the stream lock that task holds in
-    // gst_data_queue_pop, blocking the element's worker: no new viewer got
-    // video, no closed session went (the churn benchmark's producer, 3 runs
-    // of 3 with G_SLICE=always-malloc, 2026-12-02, at cycles 71, ~250 and
-    // 698). sctpenc's own event function is called directly instead: it
-    // flushes its queue in any state.
-    GST_INFO_OBJECT (sctpenc, "its src pad refused FLUSH_START: flushing it directly");
-    GstPadEventFunction event_function = GST_PAD_EVENTFUNC (src);
-    if (GstObject *parent = gst_pad_get_parent (src)) {
-      if (event_function)
-        event_function (src, parent, gst_event_new_flush_start ());
-      gst_object_unref (parent);
-    }
-  }
+  gst_pad_send_event (src, gst_event_new_flush_start ());
   gst_object_unref (src);
 }
 
