@@ -6,9 +6,13 @@
 //
 //   churn-bench [--cycles N] [--settle SECONDS] [--memory-settle SECONDS]
 //               [--malloc-info FILE] [--no-vanished]
+//               [--producer-env NAME=VALUE]...
 //
 // --malloc-info FILE: the producer's malloc_info after the final malloc_trim
 // (per arena: mapped, free and used bytes), for finding where RSS stays.
+// --producer-env NAME=VALUE (repeatable): set in the producer's environment
+// only, e.g. MALLOC_ARENA_MAX=1, to compare allocator settings with the
+// same benchmark.
 //
 // Kinds of churn viewer take turns: clean, interrupted, killed and vanished
 // (SIGSTOPped for 25 s, as if its network went, then SIGKILLed; see
@@ -51,10 +55,12 @@ main (int argc, char **argv)
       options.memory_settle_ms = atoi (argv[++i]) * 1000;
     else if (!strcmp (argv[i], "--malloc-info") && i + 1 < argc)
       options.malloc_info_path = argv[++i];
+    else if (!strcmp (argv[i], "--producer-env") && i + 1 < argc && strchr (argv[i + 1], '='))
+      options.producer_env.push_back (argv[++i]);
     else if (!strcmp (argv[i], "--no-vanished"))
       options.vanished = false;
     else {
-      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--memory-settle SECONDS] [--malloc-info FILE] [--no-vanished]\n", argv[0]);
+      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--memory-settle SECONDS] [--malloc-info FILE] [--no-vanished] [--producer-env NAME=VALUE]...\n", argv[0]);
       return 2;
     }
   }
@@ -69,6 +75,8 @@ main (int argc, char **argv)
     return 1;
   }
   printf ("%s", r.table ().c_str ());
+  for (const std::string &setting : options.producer_env)
+    printf ("Producer environment: %s\n", setting.c_str ());
   std::vector<std::string> failed;
   if (!r.error.empty ())
     failed.push_back (r.error);

@@ -324,7 +324,12 @@ run_churn (const ChurnOptions &options)
     return result;
   }
   std::string uri = server.uri ("churn");
-  LaunchProcess producer ("gst-launch-1.0 -m " + kVideo + " ! rtcstreamsink uri=" + uri);
+  std::string env;
+  for (const std::string &setting : options.producer_env) {
+    g_autofree gchar *quoted = g_shell_quote (setting.c_str ());
+    env += (env.empty () ? "env " : "") + std::string (quoted) + " ";
+  }
+  LaunchProcess producer (env + "gst-launch-1.0 -m " + kVideo + " ! rtcstreamsink uri=" + uri);
   if (!wait_until ([&] { return producer.printed ("rtcstream-registered") || producer.exited (); },
           20000) ||
       producer.exited ()) {

@@ -57,6 +57,10 @@ struct ChurnOptions {
   // With trim_after: where gdb writes the producer's malloc_info (0, f)
   // after the trim (the arenas' mapped, free and used bytes), "" for none.
   std::string malloc_info_path;
+  // NAME=VALUE settings for the producer's environment only (through
+  // env(1)), for comparing allocator settings side by side, e.g.
+  // MALLOC_ARENA_MAX=1 or G_SLICE=always-malloc; empty for none.
+  std::vector<std::string> producer_env;
   // Progress lines (e.g. "cycle 100/1000"), nullptr for none.
   std::function<void (const std::string &)> progress;
 };
