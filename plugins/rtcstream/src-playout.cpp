@@ -165,6 +165,16 @@ Playout::attach (GstElement *webrtcbin, bool adaptive, guint latency_ms, guint m
   return p;
 }
 
+std::vector<GstElement *>
+Playout::live_jitterbuffers ()
+{
+  std::vector<GstElement *> jbs;
+  for (auto &ref : jitterbuffers)
+    if (auto *jb = static_cast<GstElement *> (g_weak_ref_get (ref.get ())))
+      jbs.push_back (jb);
+  return jbs;
+}
+
 void
 Playout::tick ()
 {
@@ -172,9 +182,7 @@ Playout::tick ()
   std::vector<GstElement *> jbs;
   {
     std::lock_guard<std::mutex> lk (lock);
-    for (auto &ref : jitterbuffers)
-      if (auto *jb = static_cast<GstElement *> (g_weak_ref_get (ref.get ())))
-        jbs.push_back (jb);
+    jbs = live_jitterbuffers ();
   }
   guint64 lost = 0, recovered = 0, late = 0, duplicates = 0, rtt = 0;
   for (GstElement *jb : jbs) {
@@ -235,9 +243,7 @@ Playout::apply ()
     nack_changed = want_nack != nack;
     applied_ms = ms;
     nack = want_nack;
-    for (auto &ref : jitterbuffers)
-      if (auto *jb = static_cast<GstElement *> (g_weak_ref_get (ref.get ())))
-        jbs.push_back (jb);
+    jbs = live_jitterbuffers ();
   }
   // Each jitterbuffer directly, not webrtcbin's latency: rtpbin hands that
   // on under its own lock and then each session's, and in GStreamer 1.22 a

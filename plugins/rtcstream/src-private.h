@@ -144,6 +144,9 @@ struct Playout {
   // Worker: sets the target as the session's latency when it changed.
   void apply ();
   PlayoutStats stats ();
+  // With lock held: refs to the jitterbuffers still alive (the caller
+  // unrefs them, after letting go of lock).
+  std::vector<GstElement *> live_jitterbuffers ();
 
   const bool adaptive;
   const bool nack_allowed;  // NACK was negotiated
