@@ -744,12 +744,13 @@ TEST_F (Streams, ALinkTooThinForTheSmallestPictureHalvesTheFrameRate)
   // signals: 119-157 kbit/s measured; the 500 kbit/s test asserts below.)
   EXPECT_LT (r.num ("thin-estimate"), 1.1 * kThinKbit * 1000.0) << plain (thin);
   // The link open again: within the 45 s waited the viewer gets 24+ frames
-  // a second over 5 s (the encoder back at 30 fps), the probes having found
-  // the room.
+  // a second over 5 s (the encoder back at 30 fps). Either a probe found
+  // the room or the estimate's own growth above what was sent did (both
+  // seen: a probe sent while the cap was still on carries nothing, and
+  // the next is due only later); which one is printed, not asserted.
   EXPECT_EQ (r.num ("back"), 1.0) << plain (open) << r.log;
   EXPECT_GE (r.num ("open-fps"), 24.0) << plain (open) << r.log;
   EXPECT_EQ (stats_number (open, "picture-framerate"), 30.0) << plain (open);
-  EXPECT_GE (stats_number (open, "probes-found-more"), 1.0) << plain (open);
 }
 
 // The adaptive playout delay (issue 11 item 1), rtcstreamsrc's default:
