@@ -269,6 +269,22 @@ sdp_media_extmap_id (const GstSDPMessage *sdp, guint idx, const char *uri)
   return session_extmap_id (sdp, uri);
 }
 
+void
+sdp_answer_as_dtls_server (GstSDPMessage *sdp)
+{
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
+    auto *m = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (sdp, i));
+    for (guint a = 0; a < gst_sdp_media_attributes_len (m); a++) {
+      const GstSDPAttribute *attr = gst_sdp_media_get_attribute (m, a);
+      if (g_strcmp0 (attr->key, "setup") == 0 && g_strcmp0 (attr->value, "active") == 0) {
+        GstSDPAttribute passive;
+        gst_sdp_attribute_set (&passive, "setup", "passive");
+        gst_sdp_media_replace_attribute (m, a, &passive);
+      }
+    }
+  }
+}
+
 bool
 sdp_media_has_attribute (const GstSDPMedia *m, const char *key)
 {

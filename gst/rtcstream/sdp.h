@@ -71,4 +71,19 @@ std::vector<ReceivingMedia> sdp_receiving_media (const GstWebRTCSessionDescripti
 // rejected, sendonly or sendrecv).
 bool sdp_answer_sends (const GstWebRTCSessionDescription *answer, guint mline);
 
+// DTLS roles (RFC 5763 a=setup). An answer says which side is the DTLS
+// client (active) and which the server (passive). The server is done with
+// the handshake first: it has its SRTP keys once it sent its last flight;
+// the client only once that flight arrived. A sender that is the server
+// starts its media then, and on a thin link that media fills the queue in
+// which the last flight, or its retransmission, must travel to the client,
+// which cannot decrypt any of it nor send feedback until that flight
+// arrives (behind 150 kbit/s, or at 10% loss with OpenSSL's backoff of 1,
+// 2, 4, 8, 16 s, sessions of netsim's checks stayed so for 20 s). A
+// receiving side therefore answers as the server: the sender, done last,
+// sends media only once both ends have their keys.
+//
+// Turns an answer's a=setup:active into a=setup:passive (every media).
+void sdp_answer_as_dtls_server (GstSDPMessage *sdp);
+
 }  // namespace rtcstream

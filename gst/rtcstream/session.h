@@ -93,8 +93,11 @@ public:
   void offer (Done done);
   // Both sides: set-remote-description; done once applied.
   void set_remote (GstWebRTCSessionDescription *desc, Done done);
-  // Consumer side: create-answer, set-local-description, send.
-  void answer (Done done);
+  // Consumer side: create-answer, set-local-description, send. A receiver
+  // answers as the DTLS server (dtls_server; sdp.h,
+  // sdp_answer_as_dtls_server), so that the sender starts its media only
+  // once both ends have their keys.
+  void answer (Done done, bool dtls_server = false);
   void add_ice (guint mline, const std::string &candidate);
 
   // A copy of the negotiated answer (the caller frees it), or null before:

@@ -531,7 +531,7 @@ on_session_description (RtcstreamSignaller *, const gchar *sid,
         announce_output_codecs (ref.get (), answer);
         if (answer)
           gst_webrtc_session_description_free (answer);
-      });
+      }, true /* the DTLS server: the producer sends once we have our keys */);
     });
   });
 }

@@ -7,6 +7,7 @@
 // behaviours through the real server are in test_streaming.cpp.
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -65,36 +66,47 @@ protected:
   std::string link;
 };
 
+// Each webrtcbin inside `bin` (references: gst_object_unref each).
+std::vector<GstElement *>
+webrtcbins_inside (GstElement *bin)
+{
+  std::vector<GstElement *> found;
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (bin));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    auto *e = GST_ELEMENT (g_value_get_object (&item));
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && std::strcmp (GST_OBJECT_NAME (f), "webrtcbin") == 0)
+      found.push_back (GST_ELEMENT (gst_object_ref (e)));
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return found;
+}
+
 // Whether the libnice agent of each webrtcbin inside `bin` searches for a
 // UPnP router (libnice's default is yes; sessions turn it off).
 std::vector<bool>
 upnp_of_agents (GstElement *bin)
 {
   std::vector<bool> upnp;
-  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (bin));
-  GValue item = G_VALUE_INIT;
-  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    auto *e = GST_ELEMENT (g_value_get_object (&item));
-    GstElementFactory *f = gst_element_get_factory (e);
-    if (f && std::strcmp (GST_OBJECT_NAME (f), "webrtcbin") == 0) {
-      GstObject *ice = nullptr;
-      g_object_get (e, "ice-agent", &ice, nullptr);
-      GObject *agent = nullptr;
-      if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
-        g_object_get (ice, "agent", &agent, nullptr);
-      gboolean on = TRUE;
-      if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent), "upnp"))
-        g_object_get (agent, "upnp", &on, nullptr);
-      upnp.push_back (on);
-      if (agent)
-        g_object_unref (agent);
-      if (ice)
-        gst_object_unref (ice);
-    }
-    g_value_reset (&item);
+  for (GstElement *e : webrtcbins_inside (bin)) {
+    GstObject *ice = nullptr;
+    g_object_get (e, "ice-agent", &ice, nullptr);
+    GObject *agent = nullptr;
+    if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
+      g_object_get (ice, "agent", &agent, nullptr);
+    gboolean on = TRUE;
+    if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent), "upnp"))
+      g_object_get (agent, "upnp", &on, nullptr);
+    upnp.push_back (on);
+    if (agent)
+      g_object_unref (agent);
+    if (ice)
+      gst_object_unref (ice);
+    gst_object_unref (e);
   }
-  g_value_unset (&item);
-  gst_iterator_free (it);
   return upnp;
 }
 
@@ -202,6 +214,41 @@ TEST_F (Loopback, ViewersOfPassedThroughVideoStartMidStream)
       << v2->frames << two->all_errors () << prod->all_errors ();
   EXPECT_EQ (stats_uint (prod->element ("sink"), "consumers"), 2u);
   EXPECT_EQ (v2->caps_string ().rfind ("video/x-raw", 0), 0u) << v2->caps_string ();
+}
+
+// The SDP text of the local description of each webrtcbin inside `bin`.
+std::string
+local_sdp_of_webrtcbins (GstElement *bin)
+{
+  std::string sdp;
+  for (GstElement *e : webrtcbins_inside (bin)) {
+    GstWebRTCSessionDescription *desc = nullptr;
+    g_object_get (e, "local-description", &desc, nullptr);
+    if (desc) {
+      gchar *text = gst_sdp_message_as_text (desc->sdp);
+      sdp += text;
+      g_free (text);
+      gst_webrtc_session_description_free (desc);
+    }
+    gst_object_unref (e);
+  }
+  return sdp;
+}
+
+// rtcstreamsrc answers as the DTLS server (a=setup:passive): the server is
+// done with the handshake first, so the producer's media, sent once its end
+// (the client's, done last) is up, finds the keys to decrypt it, and never
+// fills a thin link ahead of the handshake's last flight (sdp.h).
+TEST_F (Loopback, TheReceiverAnswersAsTheDtlsServer)
+{
+  auto prod = producer (kVideo + " ! " + sink ());
+  auto viewer = consumer (src () + " ! fakesink name=v");
+  auto v = viewer->count ("v");
+  EXPECT_TRUE (viewer->wait_for ([&] { prod->pump (0); return v->frames >= 5; }, kTimeoutMs))
+      << viewer->all_errors () << prod->all_errors ();
+  const std::string answer = local_sdp_of_webrtcbins (viewer->element ("src"));
+  EXPECT_NE (answer.find ("a=setup:passive"), std::string::npos) << answer;
+  EXPECT_EQ (answer.find ("a=setup:active"), std::string::npos) << answer;
 }
 
 // The session state a stats structure reports ("connected", ...).
