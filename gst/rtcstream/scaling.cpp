@@ -24,6 +24,10 @@ constexpr int64_t kDownIntervalUs = 2000000;
 constexpr int64_t kUpIntervalUs = 3000000, kMaxUpIntervalUs = 48000000;
 constexpr int64_t kProbeUs = 10000000;  // a step down this soon after a step up: it failed
 constexpr double kNeedFading = 0.998;  // per update: halves in ~6 min
+// An update this soon after a change says nothing of the new step: its
+// second mixes frames of both (the caller counts a second's frames at the
+// new frame rate's divisor), and the resize's keyframe.
+constexpr int64_t kSettleUs = 1500000;
 
 int
 even (double v)
@@ -63,8 +67,15 @@ EncoderScaler::update (uint32_t target_bps, uint32_t output_bps, double frame_sh
 {
   for (double &n : need_bps_)
     n *= kNeedFading;
-  bool over = output_bps > kOvershoot * target_bps;
-  bool dropping = frame_share < kMinFrameShare;
+  // After a step from 15 to 30 fps the first second's frames, counted at
+  // the new rate, were half of what was expected: taken as frames dropped
+  // (two seconds of it under load), the step up failed and the picture
+  // stepped down again, having learnt a need of twice the bitrate, which
+  // kept it at 15 fps for minutes on a link with ten times what 30 fps
+  // needs (netsim's thin-link check, once the cap was lifted).
+  const bool settling = last_change_us_ >= 0 && now_us - last_change_us_ < kSettleUs;
+  bool over = !settling && output_bps > kOvershoot * target_bps;
+  bool dropping = !settling && frame_share < kMinFrameShare;
   over_count_ = over || dropping ? over_count_ + 1 : 0;
   // What this size needs, as far as the encoder showed: more than it was
   // given, for two updates in a row (the less of the two: a single second's

@@ -29,6 +29,8 @@
 // found one step at a time. A step up that fails (a step down follows
 // within 10 s) doubles that wait, up to 48 s, until a step up holds again.
 // Downward steps wait at least 2 s apart: each size change costs a keyframe.
+// The first update after a change counts neither overshoot nor dropped
+// frames: its second mixes the old step's frames with the new one's.
 //
 // Not thread-safe: the owner serialises calls (the sink's worker).
 #pragma once

@@ -122,7 +122,9 @@ TEST (EncoderScaler, AStepUpThatFailsDoublesTheWaitBeforeTheNext)
   while (s.step () == 2 && n++ < 10)
     tick (700000, 1);
   ASSERT_EQ (s.step (), 1u);
+  tick (700000, 0.5);  // the second after the change: not counted
   tick (700000, 0.5);
+  ASSERT_EQ (s.step (), 1u);
   tick (700000, 0.5);
   ASSERT_EQ (s.step (), 2u);
   // 640x360 keeps every frame: the next try waits 6 s, not 3.
@@ -132,6 +134,33 @@ TEST (EncoderScaler, AStepUpThatFailsDoublesTheWaitBeforeTheNext)
     waited++;
   }
   EXPECT_EQ (waited, 6);
+}
+
+// A step from 15 to 30 fps: the first second's frames, counted at the new
+// rate, are half of what is expected (the caller's count mixes both
+// rates), and under load the next second's are short too. The first is
+// not taken as frames dropped, so one short second does not undo the
+// step: it holds, and what 30 fps needs is not learnt as twice the bitrate
+// (netsim's thin-link check stayed at 15 fps with ten times the bitrate it
+// needed).
+TEST (EncoderScaler, TheSecondAfterAChangeIsNotTakenAsFramesDropped)
+{
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  // 100 kbit/s: under any size's floor at 30 fps, down to 15 fps.
+  for (int i = 0; i < 30 && s.divisor () == 1; i++)
+    s.update (100000, 0, 1, t += kS);
+  ASSERT_EQ (s.divisor (), 2);
+  t += 3 * kS;
+  ASSERT_TRUE (s.update (2000000, 0, 1, t));  // the link opened: 30 fps
+  ASSERT_EQ (s.divisor (), 1);
+  // Half the frames counted at 30 fps, then (a loaded machine: the new
+  // caps took a while) 70%, then all.
+  s.update (2000000, 0, 0.5, t += kS);
+  s.update (2000000, 0, 0.7, t += kS);
+  s.update (2000000, 0, 1, t += kS);
+  s.update (2000000, 0, 1, t += kS);
+  EXPECT_EQ (s.divisor (), 1);
 }
 
 TEST (EncoderScaler, AnEncoderOverItsBitrateStepsDownToo)
