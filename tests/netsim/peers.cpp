@@ -3,8 +3,10 @@
 
 #include <glib.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace netsim {
 
@@ -96,6 +98,22 @@ GstProcess::frames (const std::string &name, uint64_t *bytes)
   }
   if (bytes)
     *bytes = b;
+  return n;
+}
+
+uint64_t
+GstProcess::wait_frames (const std::string &name, uint64_t count, int timeout_ms,
+    int *waited_ms)
+{
+  constexpr int kPollMs = 250;
+  uint64_t n = frames (name);
+  int waited = 0;
+  for (; n < count && waited < timeout_ms; waited += kPollMs) {
+    std::this_thread::sleep_for (std::chrono::milliseconds (kPollMs));
+    n = frames (name);
+  }
+  if (waited_ms)
+    *waited_ms = waited;
   return n;
 }
 

@@ -45,6 +45,10 @@ public:
   bool wait_registered (int timeout_ms);
   // Buffers (and bytes) counted on `name` so far; 0 when the process is gone.
   uint64_t frames (const std::string &name, uint64_t *bytes = nullptr);
+  // Polls frames (name) every 250 ms until it reaches `count` or timeout_ms
+  // passed; returns the last count (and in *waited_ms how long it took).
+  uint64_t wait_frames (const std::string &name, uint64_t count, int timeout_ms,
+      int *waited_ms = nullptr);
   // The "stats" structure of element `name`, as a string ("" if none).
   std::string stats (const std::string &name);
   // The current caps of element `name`'s src pad ("none" if none).
