@@ -100,6 +100,63 @@ ElementCore::stop (std::function<void ()> on_stop)
   WebrtcSession::finish_preparing ();
 }
 
+namespace {
+
+// True while a thread changes the state of element's top-level bin: it
+// holds that bin's state lock for the whole of gst_element_set_state.
+bool
+pipeline_state_change_running (GstElement *element)
+{
+  Ref<GstObject> top = Ref<GstObject>::take_ref (GST_OBJECT (element));
+  while (GstObject *parent = gst_object_get_parent (top.get ()))
+    top = Ref<GstObject>::adopt (parent);
+  GRecMutex *lock = GST_STATE_GET_LOCK (top.get ());
+  if (!g_rec_mutex_trylock (lock))
+    return true;
+  g_rec_mutex_unlock (lock);
+  return false;
+}
+
+// How often post_error looks again while a state change runs; how long it
+// waits at most (a state change that takes longer is not gst-launch's
+// first one: post anyway).
+constexpr guint kSettlePollMs = 10;
+constexpr guint kSettleMaxMs = 5000;
+
+}  // namespace
+
+void
+ElementCore::post_error (GstElement *element, GstResourceError code, const GError *err)
+{
+  std::string debug = std::string ("signaller error domain ") +
+      g_quark_to_string (err->domain) + " code " + std::to_string (err->code);
+  Ref<GstElement> ref = Ref<GstElement>::take_ref (element);
+  std::string message = err->message;
+  worker->post ([this, ref, code, message, debug] {
+    post_error_when_settled (ref, code, message, debug, 0);
+  });
+}
+
+void
+ElementCore::post_error_when_settled (Ref<GstElement> element, GstResourceError code,
+    std::string message, std::string debug, guint waited_ms)
+{
+  if (!started)
+    return;
+  bool running = pipeline_state_change_running (element.get ());
+  // Once a state change seen running has ended, one more poll: gst-launch
+  // runs its loop right after its set_state returns.
+  if (waited_ms < kSettleMaxMs && (running || waited_ms > 0)) {
+    guint next = running ? waited_ms + kSettlePollMs : kSettleMaxMs;
+    worker->post_delayed (kSettlePollMs, [this, element, code, message, debug, next] {
+      post_error_when_settled (element, code, message, debug, next);
+    });
+    return;
+  }
+  gst_element_message_full (element.get (), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, code,
+      g_strdup (message.c_str ()), g_strdup (debug.c_str ()), __FILE__, GST_FUNCTION, __LINE__);
+}
+
 void
 on_signaller_warning (RtcstreamSignaller *, GError *err, gpointer element)
 {

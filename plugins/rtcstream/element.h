@@ -76,6 +76,16 @@ struct ElementCore {
   // element stopped and drops the signaller.
   void stop (std::function<void ()> on_stop);
 
+  // The signaller's thread (its "error" handler): posts err as a RESOURCE
+  // ERROR with code on element's bus, from the worker, unless the element
+  // has stopped by then; at once, or, while a state change of the element's
+  // pipeline is running, once it has ended. gst-launch-1.0 (1.22) quits its
+  // main loop from a bus sync handler when it sees an ERROR: one posted
+  // during its first set_state (PAUSED), before it runs that loop, is printed
+  // but the quit is lost, and the pipeline goes on to PLAYING and never
+  // exits (a room participant refused a taken name, for one).
+  void post_error (GstElement *element, GstResourceError code, const GError *err);
+
   // Worker thread: channels the remote side of a session opens on its
   // webrtcbin are adopted into channels under that session.
   void adopt_remote_channels (const std::string &session, GstElement *webrtcbin);
@@ -83,6 +93,8 @@ struct ElementCore {
 private:
   std::vector<gulong> handler_ids_;  // application thread: start and stop
 
+  void post_error_when_settled (Ref<GstElement> element, GstResourceError code,
+      std::string message, std::string debug, guint waited_ms);
   void schedule_stats (Ref<GstElement> element, guint generation,
       std::function<void ()> refresh_stats);
 };

@@ -164,8 +164,7 @@ void
 on_signaller_error (RtcstreamSignaller *, GError *err, gpointer user)
 {
   auto *self = self_from (user);
-  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE, ("%s", err->message),
-      ("signaller error domain %s code %d", g_quark_to_string (err->domain), err->code));
+  self->state->post_error (GST_ELEMENT (self), GST_RESOURCE_ERROR_OPEN_READ_WRITE, err);
 }
 
 void

@@ -561,8 +561,7 @@ void
 on_signaller_error (RtcstreamSignaller *, GError *err, gpointer user)
 {
   auto *self = RTCSTREAM_SRC (user);
-  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", err->message),
-      ("signaller error domain %s code %d", g_quark_to_string (err->domain), err->code));
+  self->state->post_error (GST_ELEMENT (self), GST_RESOURCE_ERROR_OPEN_READ, err);
 }
 
 bool

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 
 #include <memory>
 #include <mutex>
@@ -319,4 +320,37 @@ TEST_F (Launch, RoomRefusesBadSettingsAndTakenNames)
   EXPECT_TRUE (second.printed ("Stream name 'meet:zed' is already published")) << second.output ();
   EXPECT_FALSE (first.exited ()) << first.output ();
   EXPECT_TRUE (first.interrupt_and_expect_exit ());
+}
+
+// gst-launch-1.0 quits on an ERROR from a bus sync handler: one posted while
+// its first set_state (PAUSED) still runs, before its main loop, used to be
+// printed and then forgotten, the line going on to PLAYING for ever (a room
+// participant refused a taken name did so under load). A filesrc reading a
+// FIFO holds that state change open until a writer comes: the refusal of
+// the taken name arrives meanwhile, and the line must still end with it.
+TEST_F (Launch, AnErrorWhileAnotherElementStartsStillEndsTheLine)
+{
+  auto cam = producer (kCamProducer);
+  ASSERT_TRUE (cam);
+  g_autofree gchar *dir = g_dir_make_tmp ("rtcstream-fifo-XXXXXX", nullptr);
+  ASSERT_TRUE (dir);
+  const std::string fifo = std::string (dir) + "/slow";
+  ASSERT_EQ (mkfifo (fifo.c_str (), 0600), 0);
+  LaunchProcess second (typed ("gst-launch-1.0 videotestsrc is-live=true ! "
+      "rtcstreamsink uri=rtcstream://127.0.0.1:8443/cam filesrc location=" + fifo +
+      " ! fakesink"));
+  // Time for the server's refusal to come while filesrc waits in open ().
+  g_usleep (2 * G_USEC_PER_SEC);
+  EXPECT_FALSE (second.exited ()) << second.output ();
+  {
+    FILE *writer = fopen (fifo.c_str (), "w");  // lets filesrc's open () return
+    ASSERT_TRUE (writer);
+    fputs ("x", writer);
+    fclose (writer);
+  }
+  ASSERT_TRUE (second.expect_exit (kEndMs)) << second.output ();
+  EXPECT_EQ (second.exit_code (), 1) << second.output ();
+  EXPECT_TRUE (second.printed ("Stream name 'cam' is already published")) << second.output ();
+  g_remove (fifo.c_str ());
+  g_rmdir (dir);
 }
