@@ -375,6 +375,7 @@ process_pending (RtcstreamSink *self)
   st->pending.clear ();
   for (const SessionRequest &r : pending)
     start_consumer (self, r);
+  prepare_encoders (self);
 }
 
 // Worker thread: the answer is applied; link each input to the codec chosen.
@@ -470,6 +471,7 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
     ok = ok && gst_pad_link (b.group_tee_pad, qsink) == GST_PAD_LINK_OK;
     group->consumers++;
+    use_group (group);
     {
       std::lock_guard<std::mutex> lk (st->lock);  // stats read the branches
       c->branches.push_back (std::move (b));
@@ -541,6 +543,10 @@ void
 drop_input_from_consumers (RtcstreamSink *self, InputStream *in)
 {
   State *st = self->state;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    in->released = true;  // no encoder is prepared for it any more
+  }
   // A consumer whose connection is not up may have a branch's thread held
   // inside its webrtcbin, which only a flush through webrtcbin frees: such a
   // consumer is removed whole (it was still joining).
@@ -574,6 +580,7 @@ drop_input_from_consumers (RtcstreamSink *self, InputStream *in)
     GST_INFO_OBJECT (self, "consumer %s no longer receives %s",
         c->session->peer_id ().c_str (), in->name.c_str ());
   }
+  drop_prepared_encoders (self, in);
 }
 
 // Worker thread. Unlinks and removes one consumer completely.

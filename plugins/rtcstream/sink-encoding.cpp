@@ -548,14 +548,13 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
   return ret;
 }
 
+namespace {
+
+// Worker thread: unlinks and removes group.
 void
-release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
+remove_group (RtcstreamSink *self, EncoderGroup *group)
 {
   State *st = self->state;
-  if (group->consumers > 0 || group->reserved > 0)
-    return;
-  GST_INFO_OBJECT (self, "no consumer uses %s for %s (rendition %zu) any more, removing it",
-      group->codec->name, group->input->name.c_str (), group->rendition);
   GstPad *first_sink = gst_element_get_static_pad (group->elements.front (), "sink");
   gst_pad_unlink (group->input_tee_pad, first_sink);
   gst_object_unref (first_sink);
@@ -566,6 +565,100 @@ release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
   st->groups.erase (std::remove_if (st->groups.begin (), st->groups.end (),
       [group] (const std::unique_ptr<EncoderGroup> &g) { return g.get () == group; }),
       st->groups.end ());
+}
+
+// The input's streaming thread: a prepared encoder's frames. The first goes
+// through, so that the encoder has encoded once (its buffers touched, its
+// first keyframe's cost paid) before a consumer waits for it; the others
+// are dropped until a consumer takes it.
+GstPadProbeReturn
+drop_unwatched_frames (GstPad *, GstPadProbeInfo *, gpointer data)
+{
+  auto *primed = static_cast<std::atomic<bool> *> (data);
+  return primed->exchange (true) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+}  // namespace
+
+void
+release_group_if_unused (RtcstreamSink *self, EncoderGroup *group)
+{
+  if (group->consumers > 0 || group->reserved > 0 || group->spare_probe)
+    return;
+  GST_INFO_OBJECT (self, "no consumer uses %s for %s (rendition %zu) any more, removing it",
+      group->codec->name, group->input->name.c_str (), group->rendition);
+  remove_group (self, group);
+  prepare_encoders (self);
+}
+
+void
+use_group (EncoderGroup *group)
+{
+  if (!group->spare_probe)
+    return;
+  GST_INFO_OBJECT (group->owner, "the prepared %s encoder of %s starts", group->codec->name,
+      group->input->name.c_str ());
+  gst_pad_remove_probe (group->input_tee_pad, group->spare_probe);
+  group->spare_probe = 0;
+}
+
+void
+prepare_encoders (RtcstreamSink *self)
+{
+  State *st = self->state;
+  if (!st->started || st->stopping)
+    return;
+  CommonSettings settings;
+  std::vector<std::pair<InputStream *, GstCaps *>> inputs;
+  {
+    std::lock_guard<std::mutex> lk (st->lock);
+    if (!st->prepare_encoder)
+      return;
+    settings = st->settings;
+    for (auto &in : st->inputs)
+      if (in->kind == MediaKind::Video && in->caps && !in->eos && !in->released &&
+          !codec_for_encoded_caps (in->caps))
+        inputs.emplace_back (in.get (), gst_caps_ref (in->caps));
+  }
+  for (auto &[in, caps] : inputs) {
+    std::vector<const Codec *> codecs = candidate_codecs (settings, *in, caps);
+    gst_caps_unref (caps);
+    if (codecs.empty ())
+      continue;
+    const Codec *codec = codecs.front ();
+    bool have = false;
+    for (auto &g : st->groups)
+      have |= g->input == in && g->codec == codec && g->rendition == 0;
+    if (have)
+      continue;
+    std::string error;
+    EncoderGroup *group = get_group (self, in, codec, error);
+    if (!group) {
+      GST_WARNING_OBJECT (self, "could not prepare a %s encoder for %s: %s", codec->name,
+          in->name.c_str (), error.c_str ());
+      continue;
+    }
+    // Before the first frame: at most one goes through before the probe.
+    group->spare_probe = gst_pad_add_probe (group->input_tee_pad, GST_PAD_PROBE_TYPE_BUFFER,
+        drop_unwatched_frames, new std::atomic<bool> (false),
+        [] (gpointer data) { delete static_cast<std::atomic<bool> *> (data); });
+    GST_INFO_OBJECT (self, "prepared a %s encoder for %s", codec->name, in->name.c_str ());
+  }
+}
+
+void
+drop_prepared_encoders (RtcstreamSink *self, InputStream *input)
+{
+  State *st = self->state;
+  std::vector<EncoderGroup *> spares;
+  for (auto &g : st->groups)
+    if (g->spare_probe && g->reserved == 0 && (!input || g->input == input))
+      spares.push_back (g.get ());
+  for (EncoderGroup *g : spares) {
+    gst_pad_remove_probe (g->input_tee_pad, g->spare_probe);
+    g->spare_probe = 0;
+    remove_group (self, g);
+  }
 }
 
 void

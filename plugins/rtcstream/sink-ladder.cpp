@@ -145,6 +145,7 @@ start_switch (RtcstreamSink *self, const std::string &session_id, Consumer &c, B
     return;
   }
   to->consumers++;  // counted in both groups until the switch settles
+  use_group (to);
   auto sw = std::make_shared<RenditionSwitch> ();
   sw->to = to;
   sw->owner = self;

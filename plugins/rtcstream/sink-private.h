@@ -92,6 +92,7 @@ struct InputStream {
   GstElement *fakesink = nullptr;
   GstCaps *caps = nullptr;  // last caps seen, guarded by the state lock
   bool eos = false;
+  bool released = false;    // its pad is being released (guarded by the state lock)
 };
 
 // rtcstreamsink's data pads (sink-data.cpp).
@@ -141,6 +142,11 @@ struct EncoderGroup {
   // Consumers still negotiating that started it early (Consumer::reserved):
   // it stays while they may need it, without counting as their encoder yet.
   int reserved = 0;
+  // A prepared encoder (prepare-encoder): made before any consumer wanted
+  // it, it gets its input's stream but, after one frame, none of its
+  // pictures (this probe on input_tee_pad drops them) until a consumer
+  // links to it (use_group). Worker-only; 0 once used.
+  gulong spare_probe = 0;
   std::atomic<gint64> last_keyframe_request{0};
   std::atomic<bool> trailing_request{false};  // a merged request is to be resent
   // Video: when the oldest keyframe request not yet answered by a keyframe
@@ -311,6 +317,8 @@ struct State : ElementCore {
   bool eos_posted = false;
   bool data_channel = false;  // guarded by lock
   BitrateSettings bitrates;   // guarded by lock
+  bool prepare_encoder = true;  // guarded by lock
+  bool stopping = false;        // worker-only: no encoder is prepared while set
   PlayoutDelaySettings playout_delay;  // guarded by lock
   // video-ladder (guarded by lock): its text, and its rungs.
   std::string ladder_spec;
@@ -342,8 +350,18 @@ EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *code
     std::string &error, size_t rendition = 0, const Rendition *size = nullptr);
 // Asks group's encoder for a keyframe (through the limiter).
 void ask_group_keyframe (EncoderGroup *group);
-// Removes group once no consumer uses it.
+// Removes group once no consumer uses it (a prepared encoder stays), then
+// prepares the encoders that are missing.
 void release_group_if_unused (RtcstreamSink *self, EncoderGroup *group);
+// A consumer's branch was linked to group: a prepared encoder starts
+// encoding its input.
+void use_group (EncoderGroup *group);
+// With prepare-encoder on and the element started, makes a prepared
+// encoder for each raw video input with caps that has no group of its first
+// codec at the full picture.
+void prepare_encoders (RtcstreamSink *self);
+// Removes the prepared encoders (of input, or all with nullptr).
+void drop_prepared_encoders (RtcstreamSink *self, InputStream *input);
 // Gives back a consumer's reserved groups, removing those nobody uses.
 void unreserve_groups (RtcstreamSink *self, Consumer &c);
 

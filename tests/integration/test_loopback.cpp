@@ -443,6 +443,40 @@ TEST_F (Loopback, EarlyEncoderOfAnotherCodecGoes)
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
+// prepare-encoder (default on): raw video's first encoder is set up before
+// any consumer, takes no pictures while nobody watches, encodes for the
+// consumer that takes it, and another is set up once that one has left.
+TEST_F (Loopback, TheFirstEncoderIsReadyBeforeTheFirstConsumer)
+{
+  auto prod = producer (kVideo + " ! " + sink ());
+  GstElement *s = prod->element ("sink");
+  EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (s, "prepared-encoders") == 1u; },
+      kTimeoutMs));
+  EXPECT_EQ (stats_uint (s, "encoders"), 0u) << "a prepared encoder is not running";
+  EXPECT_EQ (stats_uint (s, "encoder-groups"), 0u);
+  auto cons = consumer (src () + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs)) << cons->all_errors ();
+  EXPECT_EQ (stats_uint (s, "encoders"), 1u);
+  EXPECT_EQ (stats_uint (s, "prepared-encoders"), 0u) << "the consumer took the prepared one";
+  cons->stop ();
+  EXPECT_TRUE (prod->wait_for ([&] {
+    return stats_uint (s, "encoders") == 0u && stats_uint (s, "prepared-encoders") == 1u;
+  }, kTimeoutMs)) << "encoders " << stats_uint (s, "encoders") << ", prepared "
+                  << stats_uint (s, "prepared-encoders");
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+
+  const std::string other = link + "-off";
+  auto off = producer (kVideo + " ! rtcstreamsink name=sink prepare-encoder=false uri=" + other);
+  GstElement *so = off->element ("sink");
+  auto watcher = consumer ("rtcstreamsrc uri=" + other + " ! fakesink name=w");
+  auto w = watcher->count ("w");
+  ASSERT_TRUE (watcher->wait_for ([&] { return w->frames >= 10; }, kTimeoutMs))
+      << watcher->all_errors ();
+  EXPECT_EQ (stats_uint (so, "prepared-encoders"), 0u);
+  EXPECT_EQ (stats_uint (so, "encoders"), 1u);
+}
+
 TEST_F (Loopback, LeavingConsumerIsRemovedFromTheSinksStats)
 {
   auto prod = producer (kVideo + " ! " + sink ());
