@@ -935,12 +935,14 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
       g_param_spec_boolean ("prepare-encoder", "Prepare encoder",
           "Have raw video's encoder for the first codec of video-codecs (the full picture) "
           "set up before a consumer needs it: once the input's caps are known, and again "
-          "after its last consumer left. It gets the stream and one picture, then no "
-          "pictures until a consumer takes it, so a joining consumer's first keyframe does "
+          "after its last consumer left. It gets the stream's caps but no pictures "
+          "until a consumer takes it, so a joining consumer's first keyframe does "
           "not wait for the encoder's set-up (VP8 at 1280x720: 80-130 ms on a 2-core "
           "machine). Costs the encoder's memory (about 20 MB at 1280x720) while nobody "
-          "watches, no CPU. stats count it in prepared-encoders, not in encoders",
-          TRUE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          "watches, no CPU. stats count it in prepared-encoders, not in encoders. Off by "
+          "default for now: with it, a relay-only WHIP publisher through TURN failed a "
+          "check under load (docs/performance.md)",
+          FALSE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_PLAYOUT_DELAY_MIN,
       g_param_spec_int ("playout-delay-min", "Minimum playout delay",

@@ -471,7 +471,6 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
     GstPad *qsink = gst_element_get_static_pad (b.queue, "sink");
     ok = ok && gst_pad_link (b.group_tee_pad, qsink) == GST_PAD_LINK_OK;
     group->consumers++;
-    use_group (group);
     {
       std::lock_guard<std::mutex> lk (st->lock);  // stats read the branches
       c->branches.push_back (std::move (b));
@@ -482,7 +481,10 @@ link_consumer (RtcstreamSink *self, const std::string &session_id)
       break;
     }
     // A joining consumer needs a keyframe now, not at the next interval.
+    // Asked before a prepared encoder starts, so that the first picture it
+    // is given is that keyframe.
     request_keyframe (qsink);
+    use_group (group);
     gst_object_unref (qsink);
     codecs_used += (codecs_used.empty () ? "" : ",") + std::string (codec->name);
   }

@@ -145,7 +145,6 @@ start_switch (RtcstreamSink *self, const std::string &session_id, Consumer &c, B
     return;
   }
   to->consumers++;  // counted in both groups until the switch settles
-  use_group (to);
   auto sw = std::make_shared<RenditionSwitch> ();
   sw->to = to;
   sw->owner = self;
@@ -163,6 +162,7 @@ start_switch (RtcstreamSink *self, const std::string &session_id, Consumer &c, B
   GST_INFO_OBJECT (self, "consumer %s: %s from rendition %zu to %zu", c.session->peer_id ().c_str (),
       b.group->input->name.c_str (), b.group->rendition, rendition);
   ask_group_keyframe (to);
+  use_group (to);  // a prepared encoder starts with that keyframe
 }
 
 }  // namespace

@@ -143,9 +143,9 @@ struct EncoderGroup {
   // it stays while they may need it, without counting as their encoder yet.
   int reserved = 0;
   // A prepared encoder (prepare-encoder): made before any consumer wanted
-  // it, it gets its input's stream but, after one frame, none of its
-  // pictures (this probe on input_tee_pad drops them) until a consumer
-  // links to it (use_group). Worker-only; 0 once used.
+  // it, it gets its input's stream but none of its pictures (this probe on
+  // input_tee_pad drops them) until a consumer links to it (use_group).
+  // Worker-only; 0 once used.
   gulong spare_probe = 0;
   std::atomic<gint64> last_keyframe_request{0};
   std::atomic<bool> trailing_request{false};  // a merged request is to be resent
@@ -317,7 +317,7 @@ struct State : ElementCore {
   bool eos_posted = false;
   bool data_channel = false;  // guarded by lock
   BitrateSettings bitrates;   // guarded by lock
-  bool prepare_encoder = true;  // guarded by lock
+  bool prepare_encoder = false;  // guarded by lock
   bool stopping = false;        // worker-only: no encoder is prepared while set
   PlayoutDelaySettings playout_delay;  // guarded by lock
   // video-ladder (guarded by lock): its text, and its rungs.
@@ -353,8 +353,9 @@ void ask_group_keyframe (EncoderGroup *group);
 // Removes group once no consumer uses it (a prepared encoder stays), then
 // prepares the encoders that are missing.
 void release_group_if_unused (RtcstreamSink *self, EncoderGroup *group);
-// A consumer's branch was linked to group: a prepared encoder starts
-// encoding its input.
+// A consumer's branch was linked to group and asked it for a keyframe, or
+// a consumer switches to it: a prepared encoder starts encoding its input,
+// that keyframe first.
 void use_group (EncoderGroup *group);
 // With prepare-encoder on and the element started, makes a prepared
 // encoder for each raw video input with caps that has no group of its first

@@ -33,11 +33,7 @@ using rtcstream::test::stats_uint;
 namespace {
 
 constexpr int kTimeoutMs = 15000;
-// More than the objects of one kind in the prepared encoder (prepare-encoder:
-// made again after each viewer left, so one made while tracking is alive at
-// the end; its queue ! videoconvert ! videoscale ! capsfilter ! vp8enc ! tee
-// has 10 pads): a leak per viewer leaves kCycles of some kind.
-constexpr int kCycles = 12;
+constexpr int kCycles = 5;
 
 // The active leaks tracer (a new reference), or null.
 GstTracer *
