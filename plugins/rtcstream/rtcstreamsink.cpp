@@ -940,8 +940,7 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "not wait for the encoder's set-up (VP8 at 1280x720: 80-130 ms on a 2-core "
           "machine). Costs the encoder's memory (about 20 MB at 1280x720) while nobody "
           "watches, no CPU. stats count it in prepared-encoders, not in encoders. Off by "
-          "default for now: with it, a relay-only WHIP publisher through TURN failed a "
-          "check under load (docs/performance.md)",
+          "default for now: with it on, a TURN check failed under load (docs/performance.md)",
           FALSE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_PLAYOUT_DELAY_MIN,
