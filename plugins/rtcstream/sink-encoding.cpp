@@ -403,10 +403,28 @@ candidate_codecs (const CommonSettings &s, const InputStream &in, GstCaps *caps)
 
 // --- encoder groups ----------------------------------------------------------
 
+namespace {
+
+// The input's streaming thread: a prepared encoder's frames are dropped
+// until a consumer takes it. Its stream's events pass (the pad sends them
+// before the buffer probes run): the caps set the encoder up. Not even one
+// picture goes through: libvpx takes the time between two pictures as the
+// frame interval and budgets its next frame by it, so a picture given
+// seconds before the consumer's first made that keyframe 4 times the size
+// of a fresh encoder's (47 against 12 KB at 1280x720), a burst whose loss
+// on a busy host delayed a first frame by 650 ms in ~1 run of 10.
+GstPadProbeReturn
+drop_unwatched_frames (GstPad *, GstPadProbeInfo *, gpointer)
+{
+  return GST_PAD_PROBE_DROP;
+}
+
+}  // namespace
+
 // Worker thread. The group encoding input in codec, made on first use.
 EncoderGroup *
 get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string &error,
-    size_t rendition, const Rendition *size)
+    size_t rendition, const Rendition *size, bool prepared)
 {
   State *st = self->state;
   for (auto &g : st->groups)
@@ -524,6 +542,9 @@ get_group (RtcstreamSink *self, InputStream *in, const Codec *codec, std::string
     gst_element_sync_state_with_parent (*it);
 
   group->input_tee_pad = gst_element_request_pad_simple (in->tee, "src_%u");
+  if (prepared)  // before the link: no picture reaches it
+    group->spare_probe = gst_pad_add_probe (group->input_tee_pad, GST_PAD_PROBE_TYPE_BUFFER,
+        drop_unwatched_frames, nullptr, nullptr);
   GstPad *first_sink = gst_element_get_static_pad (els.front (), "sink");
   GstPadLinkReturn lr = gst_pad_link (group->input_tee_pad, first_sink);
   gst_object_unref (first_sink);
@@ -567,19 +588,6 @@ remove_group (RtcstreamSink *self, EncoderGroup *group)
       st->groups.end ());
 }
 
-// The input's streaming thread: a prepared encoder's frames are dropped
-// until a consumer takes it. Its stream's events pass (the pad sends them
-// before the buffer probes run): the caps set the encoder up. Not even one
-// picture goes through: libvpx takes the time between two pictures as the
-// frame interval and budgets its next frame by it, so a picture given
-// seconds before the consumer's first made that keyframe 4 times the size
-// of a fresh encoder's (47 against 12 KB at 1280x720), a burst whose loss
-// on a busy host delayed a first frame by 650 ms in ~1 run of 10.
-GstPadProbeReturn
-drop_unwatched_frames (GstPad *, GstPadProbeInfo *, gpointer)
-{
-  return GST_PAD_PROBE_DROP;
-}
 
 }  // namespace
 
@@ -635,16 +643,11 @@ prepare_encoders (RtcstreamSink *self)
     if (have)
       continue;
     std::string error;
-    EncoderGroup *group = get_group (self, in, codec, error);
-    if (!group) {
+    if (!get_group (self, in, codec, error, 0, nullptr, true)) {
       GST_WARNING_OBJECT (self, "could not prepare a %s encoder for %s: %s", codec->name,
           in->name.c_str (), error.c_str ());
       continue;
     }
-    // Frames that went through before the probe are of no harm: the
-    // consumer's keyframe request comes with its link.
-    group->spare_probe = gst_pad_add_probe (group->input_tee_pad, GST_PAD_PROBE_TYPE_BUFFER,
-        drop_unwatched_frames, nullptr, nullptr);
     GST_INFO_OBJECT (self, "prepared a %s encoder for %s", codec->name, in->name.c_str ());
   }
 }

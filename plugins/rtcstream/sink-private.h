@@ -345,9 +345,11 @@ void replay_recent_frames (GstPad *pad, const std::shared_ptr<RecentFrames> &rec
 // replay, or a keyframe later, gets one without waiting for upstream.
 void replay_on_keyframe_requests (GstPad *pad, const std::shared_ptr<RecentFrames> &recent);
 // The group encoding input in codec, made on first use; null with error
-// filled when it cannot be made.
+// filled when it cannot be made. A group made with prepared set is a
+// prepared encoder (EncoderGroup::spare_probe) from before its first frame.
 EncoderGroup *get_group (RtcstreamSink *self, InputStream *in, const Codec *codec,
-    std::string &error, size_t rendition = 0, const Rendition *size = nullptr);
+    std::string &error, size_t rendition = 0, const Rendition *size = nullptr,
+    bool prepared = false);
 // Asks group's encoder for a keyframe (through the limiter).
 void ask_group_keyframe (EncoderGroup *group);
 // Removes group once no consumer uses it (a prepared encoder stays), then
