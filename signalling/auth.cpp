@@ -298,7 +298,13 @@ base64url_decode (std::string_view text)
     return std::string ();
   gsize len = 0;
   g_autofree guchar *raw = g_base64_decode (std64.c_str (), &len);
-  return std::string (reinterpret_cast<const char *> (raw), len);
+  std::string data (reinterpret_cast<const char *> (raw), len);
+  // Only the canonical spelling: the bits a last character carries beyond
+  // the data must be 0, or two token strings (e.g. ending in A and in B)
+  // would carry one signature.
+  if (base64url_encode (data) != text)
+    return std::nullopt;
+  return data;
 }
 
 JwtResult

@@ -112,7 +112,8 @@ std::string mint_jwt (const std::vector<Scope> &scopes, std::string_view secret,
     std::string_view subject = {});
 
 // base64url without padding (RFC 7515 2), and back (nothing when `text` has
-// any character outside the alphabet, or padding).
+// any character outside the alphabet, padding, or non-zero bits after the
+// data in its last character: one spelling per value).
 std::string base64url_encode (std::string_view data);
 std::optional<std::string> base64url_decode (std::string_view text);
 

@@ -48,6 +48,9 @@ TEST (Jwt, Base64urlRoundTripsAndRefusesOtherAlphabets)
   EXPECT_FALSE (base64url_decode ("abc="));
   EXPECT_FALSE (base64url_decode ("a"));
   EXPECT_FALSE (base64url_decode ("ab c"));
+  // "QQ" is "A"; "QR" differs only in bits after the data: refused.
+  EXPECT_EQ (base64url_decode ("QQ"), std::string ("A"));
+  EXPECT_FALSE (base64url_decode ("QR"));
 }
 
 // RFC 7515 appendix A.1's HMAC key and signing input give its signature.
