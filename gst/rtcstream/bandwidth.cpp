@@ -10,6 +10,10 @@ namespace {
 
 // Groups: packets sent within this of a group's first form one group.
 constexpr int64_t kBurstUs = 5000;
+// A group that grows by packets that arrived with it (a burst out of a
+// queue) spans at most this, sent and arrived: arrival times that stop
+// moving (a receiver's clock that stalls) must not make one endless group.
+constexpr int64_t kMaxBurstUs = 100000;
 // Trend of the delay: an exponential smoothing of the accumulated delay,
 // and a linear regression over this many groups.
 constexpr double kSmoothing = 0.9;
@@ -62,6 +66,12 @@ constexpr int64_t kLossDecreaseUs = 300000;
 // queue on a link the media fill to 90% drains in about ten times its
 // length (a 100 ms cluster: a second).
 constexpr int64_t kProbeHoldUs = 3000000, kProbeHoldMinUs = 300000;
+// Arrival times that go back by more than this, or that move this much more
+// than the send times did between two groups, are a jump of the receiver's
+// clock (no path reorders or holds packets that long): the delay detector
+// starts again on the new clock.
+constexpr int64_t kClockJumpBackUs = 1000000;
+constexpr double kClockJumpMs = 3000;
 // Without TWCC for this long, receiver reports drive the estimate.
 constexpr int64_t kFeedbackTimeoutUs = 3000000;
 // A REMB bounds the estimate for this long after it came (libwebrtc sends
@@ -147,6 +157,8 @@ BandwidthEstimator::on_transport_feedback (const std::vector<PacketFeedback> &pa
     period_lost_ = period_total_ = 0;
     period_start_us_ = now_us;
   }
+  reported_packets_ += total;
+  reported_lost_ += lost;
   update_delay_rate (now_us);
   settle ();
 }
@@ -154,6 +166,12 @@ BandwidthEstimator::on_transport_feedback (const std::vector<PacketFeedback> &pa
 void
 BandwidthEstimator::RateWindow::add (int64_t at_us, uint32_t bytes)
 {
+  // A clock that went back (the receiver's, see kClockJumpBackUs): what
+  // was counted on the old one says nothing of the new one.
+  if (!packets.empty () && at_us < packets.back ().first - kReceivedWindowUs) {
+    packets.clear ();
+    total = 0;
+  }
   packets.emplace_back (at_us, bytes);
   total += bytes;
   while (packets.front ().first < at_us - kReceivedWindowUs) {
@@ -173,9 +191,11 @@ BandwidthEstimator::add_to_group (const PacketFeedback &p)
 {
   auto start = [&p] (Group &g) {
     g.first_send = g.last_send = p.send_us;
-    g.last_recv = p.recv_us;
+    g.first_recv = g.last_recv = p.recv_us;
     g.empty = false;
   };
+  if (!group_.empty && p.recv_us < group_.last_recv - kClockJumpBackUs)
+    restart_delay_tracking ();
   if (group_.empty) {
     start (group_);
     return;
@@ -186,7 +206,8 @@ BandwidthEstimator::add_to_group (const PacketFeedback &p)
   // A packet that arrives right after the group and no later than its send
   // spacing says was held back with it (a burst after a queue): same group.
   bool arrived_with = p.recv_us - group_.last_recv < kBurstUs &&
-      (p.recv_us - group_.last_recv) - (p.send_us - group_.last_send) < 0;
+      (p.recv_us - group_.last_recv) - (p.send_us - group_.last_send) < 0 &&
+      p.send_us - group_.first_send <= kMaxBurstUs && p.recv_us - group_.first_recv < kMaxBurstUs;
   if (same_burst || arrived_with) {
     group_.last_send = std::max (group_.last_send, p.send_us);
     group_.last_recv = std::max (group_.last_recv, p.recv_us);
@@ -203,6 +224,12 @@ BandwidthEstimator::on_group (const Group &prev, const Group &cur)
 {
   double send_delta = (cur.last_send - prev.last_send) / 1000.0;
   double recv_delta = (cur.last_recv - prev.last_recv) / 1000.0;
+  if (std::fabs (recv_delta - send_delta) > kClockJumpMs) {
+    // The receiver's clock jumped: the least delay seen on the old one is
+    // meaningless on the new one.
+    restart_delay_tracking ();
+    return;
+  }
   if (recv_delta < 0 || recv_delta > 3000 || send_delta > 3000) {
     // Reordered groups, or a pause long enough that the queue is gone:
     // start the trend again.
@@ -211,6 +238,7 @@ BandwidthEstimator::on_group (const Group &prev, const Group &cur)
     return;
   }
   num_deltas_ = std::min (num_deltas_ + 1, kMaxDeltas);
+  delay_groups_++;
   accumulated_delay_ms_ += recv_delta - send_delta;
   smoothed_delay_ms_ = kSmoothing * smoothed_delay_ms_ + (1 - kSmoothing) * accumulated_delay_ms_;
   if (first_arrival_us_ < 0)
@@ -239,6 +267,23 @@ BandwidthEstimator::on_group (const Group &prev, const Group &cur)
   prev_trend_slope_ = trend;
   track_queue_delay (cur);
   detect (trend, send_delta, cur.last_recv);
+}
+
+void
+BandwidthEstimator::restart_delay_tracking ()
+{
+  clock_jumps_++;
+  group_ = prev_group_ = Group ();
+  trend_window_.clear ();
+  num_deltas_ = 0;
+  first_arrival_us_ = -1;
+  accumulated_delay_ms_ = smoothed_delay_ms_ = 0;
+  prev_trend_slope_ = prev_trend_ = 0;
+  overuse_ms_ = 0;
+  overuse_count_ = 0;
+  usage_ = Usage::Normal;
+  base_delays_.clear ();
+  queue_delay_ms_ = -1;
 }
 
 void

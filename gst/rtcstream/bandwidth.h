@@ -16,7 +16,9 @@
 //    queue is building (overuse), a falling one that it drains (underuse).
 //    A queue that fills slowly (the trend stays under the threshold) is
 //    caught by its length: a smoothed one-way delay 60 ms above the least
-//    seen in the last 30 s is overuse too.
+//    seen in the last 30 s is overuse too. Arrival times that jump (the
+//    receiver's clock: back by over a second, or seconds more than the
+//    send times moved) start the detector again on the new clock.
 //    A rate controller then cuts the rate to 85% of what arrived on
 //    overuse (less by the standing queue's share of a second, so that it
 //    drains), holds on underuse, and otherwise raises it: 8% a second until
@@ -139,6 +141,16 @@ public:
   bool has_transport_feedback (int64_t now_us) const;
   // The newest REMB's bitrate while it bounds the estimate, else 0.
   uint32_t remb_bps () const { return remb_bps_; }
+  // Counters, for logs and stats: packets TWCC reported, those reported
+  // lost, and the packet groups whose delay was compared (each one a
+  // verdict of the delay detector).
+  uint64_t reported_packets () const { return reported_packets_; }
+  uint64_t reported_lost () const { return reported_lost_; }
+  uint64_t delay_groups () const { return delay_groups_; }
+  // How often the receiver's clock jumped (arrival times back by over a
+  // second, or moved seconds more than the send times): each time the delay
+  // detector started again.
+  uint64_t clock_jumps () const { return clock_jumps_; }
 
 private:
   enum class RateState { Hold, Increase, Decrease };
@@ -152,13 +164,14 @@ private:
   };
 
   struct Group {
-    int64_t first_send = 0, last_send = 0, last_recv = 0;
+    int64_t first_send = 0, last_send = 0, first_recv = 0, last_recv = 0;
     bool empty = true;
   };
 
   void add_to_group (const PacketFeedback &p);
   void on_group (const Group &prev, const Group &cur);
   void track_queue_delay (const Group &g);
+  void restart_delay_tracking ();
   void detect (double trend, double dt_ms, int64_t at_us);
   void update_delay_rate (int64_t now_us);
   double capacity_dev () const;
@@ -208,6 +221,7 @@ private:
   double loss_ = 0;
 
   double rtt_ms_ = -1;
+  uint64_t reported_packets_ = 0, reported_lost_ = 0, delay_groups_ = 0, clock_jumps_ = 0;
   int64_t last_feedback_us_ = -1;
   bool seen_feedback_ = false;
 };

@@ -88,7 +88,7 @@ now_us ()
 // RTPTWCCPacket structures), with their size on the wire. Packets without a
 // send time (not sent by this session, or forgotten) are left out.
 std::vector<PacketFeedback>
-parse_twcc (const GstStructure *s)
+parse_twcc (const GstStructure *s, guint64 *unmatched)
 {
   std::vector<PacketFeedback> out;
   const GValue *v = gst_structure_get_value (s, "packets");
@@ -107,8 +107,10 @@ parse_twcc (const GstStructure *s)
     gst_structure_get (p, "seqnum", G_TYPE_UINT, &seq, "local-ts", G_TYPE_UINT64, &local,
         "remote-ts", G_TYPE_UINT64, &remote, "size", G_TYPE_UINT, &size, "lost",
         G_TYPE_BOOLEAN, &lost, nullptr);
-    if (!GST_CLOCK_TIME_IS_VALID (local))
+    if (!GST_CLOCK_TIME_IS_VALID (local)) {
+      (*unmatched)++;
       continue;
+    }
     PacketFeedback f;
     f.seq = (uint16_t) seq;
     f.send_us = (int64_t) (local / 1000);
@@ -271,11 +273,13 @@ on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_OK;
   if (!w->feed)
     return GST_PAD_PROBE_DROP;  // nobody upstream wants it
-  std::vector<PacketFeedback> packets = parse_twcc (s);
+  guint64 unmatched = 0;
+  std::vector<PacketFeedback> packets = parse_twcc (s, &unmatched);
   bool post = false;
   guint estimate;
   {
     std::lock_guard<std::mutex> lk (w->cc->lock);
+    w->cc->unmatched += unmatched;
     const gint64 now = now_us ();
     BandwidthEstimator &e = w->cc->estimator;
     e.on_transport_feedback (packets, now);
@@ -781,10 +785,14 @@ update_congestion (RtcstreamSink *self)
       capacity_share = e.capacity_bps () ? video_share (e.capacity_bps (), cc->audio_bps,
           *kv.second) : 0;
       GST_DEBUG_OBJECT (self, "consumer %s: estimate %u (delay-based %u, received %u), sent %u "
-          "bit/s, loss %.3f, rtt %.0f ms, queue %.0f ms, trend %.1f / threshold %.1f ms: %s, capacity %u",
+          "bit/s, loss %.3f, rtt %.0f ms, queue %.0f ms, trend %.1f / threshold %.1f ms: %s, capacity %u; "
+          "TWCC so far: %" G_GUINT64_FORMAT " packets reported, %" G_GUINT64_FORMAT " lost, %"
+          G_GUINT64_FORMAT " unknown to rtpsession, %" G_GUINT64_FORMAT " delay groups, %"
+          G_GUINT64_FORMAT " jumps of the receiver's clock",
           kv.second->session->peer_id ().c_str (), e.estimate_bps (), e.delay_based_bps (),
           e.received_bps (), cc->sent_bps, e.loss (), e.rtt_ms (), e.queue_delay_ms (), e.trend_ms (),
-          e.threshold_ms (), usage_name (e.usage ()), e.capacity_bps ());
+          e.threshold_ms (), usage_name (e.usage ()), e.capacity_bps (), e.reported_packets (),
+          e.reported_lost (), cc->unmatched, e.delay_groups (), e.clock_jumps ());
     }
     update_retransmission_budget (*cc);
     {
@@ -807,9 +815,10 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
 {
   guint estimate = 0, target = 0, sent = 0, passthrough = 0, remb = 0, rtx_bps = 0;
   guint64 rtx_sent = 0, rtx_dropped = 0, probes = 0, probes_found = 0, probe_bytes = 0;
-  guint probe_sent_bps = 0, probe_recv_bps = 0;
+  guint probe_sent_bps = 0, probe_recv_bps = 0, received = 0;
+  guint64 reported = 0, reported_lost = 0, unmatched = 0, groups = 0, jumps = 0;
   bool too_thin = false, probe_carried = false;
-  double loss = 0;
+  double loss = 0, queue_ms = 0;
   const char *feedback = "none", *usage = "normal";
   if (c.congestion) {
     std::lock_guard<std::mutex> lk (c.congestion->lock);
@@ -822,6 +831,13 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
     loss = e.loss ();
     remb = e.remb_bps ();
     usage = usage_name (e.usage ());
+    received = e.received_bps ();
+    queue_ms = e.queue_delay_ms ();
+    reported = e.reported_packets ();
+    reported_lost = e.reported_lost ();
+    groups = e.delay_groups ();
+    jumps = e.clock_jumps ();
+    unmatched = c.congestion->unmatched;
     const BandwidthProbe &p = c.congestion->probe;
     probes = p.probes ();
     probes_found = p.found_more ();
@@ -859,6 +875,13 @@ add_congestion_stats (GstStructure *s, const Consumer &c)
       "remb", G_TYPE_UINT, remb,
       "feedback", G_TYPE_STRING, feedback,
       "congestion", G_TYPE_STRING, usage,
+      "queue-delay", G_TYPE_DOUBLE, queue_ms,
+      "bitrate-received", G_TYPE_UINT, received,
+      "feedback-packets", G_TYPE_UINT64, reported,
+      "feedback-lost", G_TYPE_UINT64, reported_lost,
+      "feedback-unmatched", G_TYPE_UINT64, unmatched,
+      "delay-groups", G_TYPE_UINT64, groups,
+      "receiver-clock-jumps", G_TYPE_UINT64, jumps,
       "pre-encoded-bitrate", G_TYPE_UINT, passthrough,
       "link-too-thin", G_TYPE_BOOLEAN, too_thin, nullptr);
 }

@@ -255,6 +255,7 @@ struct Congestion {
   gint64 last_tick_us = 0;
   guint64 report_key = 0;      // the receiver report last given to the estimator
   guint64 remb_count = 0;      // the REMBs given to it so far
+  guint64 unmatched = 0;       // TWCC-reported packets rtpsession no longer knew
   gint64 last_post_us = 0;     // when the probe last asked the worker to apply
   guint posted_bps = 0;        // the estimate it asked with
   guint tick_delay_based = 0;  // the delay-based rate at the last tick (worker)
