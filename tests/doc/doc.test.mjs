@@ -14,6 +14,7 @@ import { documentedLines } from './extract.mjs';
 import { entries, fixtures } from './commands.mjs';
 import {
   ROOT, TMP, startDisplay, stopDisplay, startSignalling, startLine, stop, exitsWithin, closeBrowserOnce,
+  waitOutput,
 } from './runner.mjs';
 import { scoped } from '../browser/harness.mjs';
 
@@ -36,8 +37,10 @@ test('every documented command line has an entry in tests/doc/commands.mjs', () 
 // ends by itself, is a failure whose message carries its stacks.
 test('a line that hangs fails, with its stacks', { concurrency: true }, async (t) => {
   await t.test('one that ignores SIGINT', async () => {
-    const c = startLine('hangs-on-sigint', 'trap "" INT; exec sleep 60');
-    await new Promise((r) => setTimeout(r, 300));
+    // (Signalled once the trap is set: a fixed wait of 300 ms was shorter
+    // than bash's start on a loaded machine, and SIGINT ended it.)
+    const c = startLine('hangs-on-sigint', 'trap "" INT; echo trapped; exec sleep 60');
+    await waitOutput(c, /trapped/);
     await assert.rejects(stop(c, 'SIGINT'),
       /did not exit within 10 s of SIGINT: it hangs[^]*stacks of \d+ sleep[^]*#0 /);
   });
