@@ -10,10 +10,6 @@ namespace {
 
 // Groups: packets sent within this of a group's first form one group.
 constexpr int64_t kBurstUs = 5000;
-// A group that grows by packets that arrived with it (a burst out of a
-// queue) spans at most this, sent and arrived: arrival times that stop
-// moving (a receiver's clock that stalls) must not make one endless group.
-constexpr int64_t kMaxBurstUs = 100000;
 // Trend of the delay: an exponential smoothing of the accumulated delay,
 // and a linear regression over this many groups.
 constexpr double kSmoothing = 0.9;
@@ -191,7 +187,7 @@ BandwidthEstimator::add_to_group (const PacketFeedback &p)
 {
   auto start = [&p] (Group &g) {
     g.first_send = g.last_send = p.send_us;
-    g.first_recv = g.last_recv = p.recv_us;
+    g.last_recv = p.recv_us;
     g.empty = false;
   };
   if (!group_.empty && p.recv_us < group_.last_recv - kClockJumpBackUs)
@@ -206,8 +202,7 @@ BandwidthEstimator::add_to_group (const PacketFeedback &p)
   // A packet that arrives right after the group and no later than its send
   // spacing says was held back with it (a burst after a queue): same group.
   bool arrived_with = p.recv_us - group_.last_recv < kBurstUs &&
-      (p.recv_us - group_.last_recv) - (p.send_us - group_.last_send) < 0 &&
-      p.send_us - group_.first_send <= kMaxBurstUs && p.recv_us - group_.first_recv < kMaxBurstUs;
+      (p.recv_us - group_.last_recv) - (p.send_us - group_.last_send) < 0;
   if (same_burst || arrived_with) {
     group_.last_send = std::max (group_.last_send, p.send_us);
     group_.last_recv = std::max (group_.last_recv, p.recv_us);

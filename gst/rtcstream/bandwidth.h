@@ -164,7 +164,7 @@ private:
   };
 
   struct Group {
-    int64_t first_send = 0, last_send = 0, first_recv = 0, last_recv = 0;
+    int64_t first_send = 0, last_send = 0, last_recv = 0;
     bool empty = true;
   };
 

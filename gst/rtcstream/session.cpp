@@ -334,6 +334,36 @@ WebrtcSession::on_connection_state (GstElement *webrtc, GParamSpec *, gpointer d
   });
 }
 
+// The DTLS state of the first media transport of webrtcbin ("connected",
+// "connecting", ...; "unknown" without one), for the silent peer's message:
+// a peer that sends RTCP we cannot decrypt is as silent as one that vanished.
+std::string
+dtls_state (GstElement *webrtcbin)
+{
+  std::string out = "unknown";
+  GArray *transceivers = nullptr;
+  g_signal_emit_by_name (webrtcbin, "get-transceivers", &transceivers);
+  for (guint i = 0; transceivers && i < transceivers->len && out == "unknown"; i++) {
+    auto *t = g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
+    g_autoptr (GstWebRTCRTPReceiver) receiver = nullptr;
+    g_object_get (t, "receiver", &receiver, nullptr);
+    g_autoptr (GstWebRTCDTLSTransport) transport = nullptr;
+    if (receiver)
+      g_object_get (receiver, "transport", &transport, nullptr);
+    if (!transport)
+      continue;
+    GstWebRTCDTLSTransportState state = GST_WEBRTC_DTLS_TRANSPORT_STATE_NEW;
+    g_object_get (transport, "state", &state, nullptr);
+    auto *klass = static_cast<GEnumClass *> (
+        g_type_class_peek (GST_TYPE_WEBRTC_DTLS_TRANSPORT_STATE));
+    GEnumValue *v = klass ? g_enum_get_value (klass, state) : nullptr;
+    out = v ? v->value_nick : "unknown";
+  }
+  if (transceivers)
+    g_array_unref (transceivers);
+  return out;
+}
+
 // Worker, once connected. GStreamer 1.22's ICE has no consent freshness, so
 // it never notices a peer that vanished (killed, unplugged) once connected;
 // every WebRTC peer sends RTCP every few seconds, so its silence does.
@@ -367,10 +397,13 @@ WebrtcSession::watch_silence ()
         if (!s || s->closed () || s->failed_)
           return;
         if (g_get_monotonic_time () - s->last_heard_us_ > kSilenceLimitS * G_USEC_PER_SEC) {
-          GST_INFO ("session %s: no RTCP from the peer for %d s", s->id ().c_str (),
-              kSilenceLimitS);
+          const std::string dtls = s->webrtcbin_ ? dtls_state (s->webrtcbin_.get ()) : "unknown";
+          GST_INFO ("session %s: no RTCP from the peer for %d s (DTLS %s)", s->id ().c_str (),
+              kSilenceLimitS, dtls.c_str ());
           s->fail ("the peer went silent (no RTCP from it for " +
-              std::to_string (kSilenceLimitS) + " s): it vanished or its network did");
+              std::to_string (kSilenceLimitS) + " s; DTLS " + dtls + (dtls == "connected"
+                  ? "): it vanished or its network did"
+                  : ": the handshake never finished, so none of its RTCP could be read)"));
           return;
         }
         schedule (weak, worker);
