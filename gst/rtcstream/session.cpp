@@ -334,6 +334,8 @@ WebrtcSession::on_connection_state (GstElement *webrtc, GParamSpec *, gpointer d
   });
 }
 
+namespace {
+
 // The DTLS state of the first media transport of webrtcbin ("connected",
 // "connecting", ...; "unknown" without one), for the silent peer's message:
 // a peer that sends RTCP we cannot decrypt is as silent as one that vanished.
@@ -363,6 +365,8 @@ dtls_state (GstElement *webrtcbin)
     g_array_unref (transceivers);
   return out;
 }
+
+}  // namespace
 
 // Worker, once connected. GStreamer 1.22's ICE has no consent freshness, so
 // it never notices a peer that vanished (killed, unplugged) once connected;

@@ -588,7 +588,6 @@ remove_group (RtcstreamSink *self, EncoderGroup *group)
       st->groups.end ());
 }
 
-
 }  // namespace
 
 void

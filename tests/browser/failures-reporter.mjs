@@ -7,7 +7,7 @@
 export default async function * failures (source) {
   const failed = [];
   for await (const event of source) {
-    if (event.type === 'test:fail' && !(event.data.details?.error?.failureType === 'subtestsFailed'))
+    if (event.type === 'test:fail' && event.data.details?.error?.failureType !== 'subtestsFailed')
       failed.push(event.data);
   }
   if (failed.length === 0) return;
