@@ -599,6 +599,11 @@ TEST_F (Streams, AViewerBehind500kbitsKeepsPlaying)
   EXPECT_GT (r.num ("estimate"), 0.0) << r.str ("stats");
   EXPECT_NE (r.str ("stats").find ("transport-cc"), std::string::npos) << r.str ("stats");
   EXPECT_GT (stats_number (r.str ("stats"), "bitrate-target"), 0.0) << r.str ("stats");
+  // What the estimate was made of: TWCC reported the packets, the delay
+  // detector compared groups of them all along, and what arrived is known.
+  EXPECT_GT (stats_number (r.str ("stats"), "feedback-packets"), 1000.0) << r.str ("stats");
+  EXPECT_GT (stats_number (r.str ("stats"), "delay-groups"), 100.0) << r.str ("stats");
+  EXPECT_GT (stats_number (r.str ("stats"), "bitrate-received"), 0.0) << r.str ("stats");
 }
 
 // Random loss on a link with 40 ms of round trip (issue 10): 5%, then 10%
