@@ -18,6 +18,14 @@ constexpr int kFrameRateDivisor = 2;
 constexpr double kMinSteppedFps = 5;
 constexpr double kOvershoot = 1.3;
 constexpr double kMinFrameShare = 0.85;
+// What a step that dropped frames needs is read as its bitrate over the
+// share of frames kept, that share taken as at least this: a second in
+// which the encoder kept almost nothing says it starved, not by how much.
+// (VP8, right after a step from 15 to 30 fps at 190-320 kbit/s, put out 7%
+// of the frames for three seconds; read as 1/0.2 of its bitrate, the 30 fps
+// step "needed" 1.6 Mbit/s, and with max-bitrate 2 Mbit/s the picture
+// stayed at 15 fps for the 45 s that netsim's thin-link check waits.)
+constexpr double kMinShareForNeed = 0.5;
 constexpr unsigned kOvershootUpdates = 2;
 constexpr double kUpMargin = 1.25;
 constexpr int64_t kDownIntervalUs = 2000000;
@@ -84,7 +92,8 @@ EncoderScaler::update (uint32_t target_bps, uint32_t output_bps, double frame_sh
     need_bps_[step_] = std::max (need_bps_[step_], (double) std::min (output_bps, last_over_bps_));
   last_over_bps_ = over ? output_bps : 0;
   if (dropping)
-    need_bps_[step_] = std::max (need_bps_[step_], target_bps / std::max (frame_share, 0.2));
+    need_bps_[step_] =
+        std::max (need_bps_[step_], target_bps / std::max (frame_share, kMinShareForNeed));
   // A step up that held for kProbeUs: the next one may come soon.
   if (last_up_us_ >= 0 && now_us - last_up_us_ >= kProbeUs) {
     last_up_us_ = -1;

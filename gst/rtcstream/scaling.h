@@ -22,7 +22,8 @@
 // and steps up again once the bitrate is 1.25 times what the bigger size
 // needs: its floor, or what the encoder showed it needed there (the most it
 // put out over two seconds in a row when it overshot, or its bitrate over
-// the share of frames it kept when it dropped some), a memory that fades by
+// the share of frames it kept when it dropped some: at most twice its
+// bitrate, as a starved encoder keeps next to nothing), a memory that fades by
 // half in about 6 minutes, as content changes. Steps up wait 3 s apart while they hold: a sender whose
 // picture shrank sends less than its link allows, and its estimate grows
 // only with what it sends (see bandwidth.h), so a link that got faster is

@@ -163,6 +163,36 @@ TEST (EncoderScaler, TheSecondAfterAChangeIsNotTakenAsFramesDropped)
   EXPECT_EQ (s.divisor (), 1);
 }
 
+// An encoder that starves right after a step up (VP8 after 15 -> 30 fps
+// at ~200-320 kbit/s put out 7% of the frames for three seconds): the
+// step fails, and what it is taken to need is at most twice the bitrate it
+// had, not 1/0.07 of it, so a link with a few times that (netsim: the cap
+// lifted, 2 Mbit/s) gets the step back within a minute.
+TEST (EncoderScaler, AStarvedStepUpIsNotTakenToNeedManyTimesItsBitrate)
+{
+  EncoderScaler s (1280, 720, 30);
+  int64_t t = 0;
+  for (int i = 0; i < 30 && s.divisor () == 1; i++)
+    s.update (100000, 0, 1, t += kS);
+  ASSERT_EQ (s.divisor (), 2);
+  t += 3 * kS;
+  ASSERT_TRUE (s.update (200000, 0, 1, t));  // 30 fps: the floor is 150 k
+  ASSERT_EQ (s.divisor (), 1);
+  s.update (320000, 0, 0.5, t += kS);  // the second after the change
+  s.update (320000, 0, 0.07, t += kS);
+  s.update (320000, 0, 0.07, t += kS);
+  ASSERT_EQ (s.divisor (), 2);  // the step failed
+  // At 15 fps every frame; the link allows 1 Mbit/s (over 1.25 times twice
+  // 320 k): 30 fps again once the doubled wait (6 s) is over.
+  int waited = 0;
+  while (s.divisor () == 2 && waited < 60) {
+    s.update (1000000, 0, 1, t += kS);
+    waited++;
+  }
+  EXPECT_EQ (s.divisor (), 1);
+  EXPECT_LE (waited, 6);
+}
+
 TEST (EncoderScaler, AnEncoderOverItsBitrateStepsDownToo)
 {
   // An encoder that cannot drop frames (x264) overshoots instead.
