@@ -259,6 +259,7 @@ export async function launchBrowser (ctx, { fakeMedia = true } = {}) {
 
 // Saves the page console to out/LOGNAME.log and closes the browser.
 export async function closeBrowser (ctx, logName) {
+  mkdirSync(OUT, { recursive: true });  // (a bench's viewer may be the first to write there)
   writeFileSync(join(OUT, `${logName}.log`), ctx.logs.join('\n') + '\n');
   if (ctx.browser) await ctx.browser.close().catch(() => {});
 }

@@ -100,7 +100,7 @@ while (!done) {
 // width/40 pixels in column i, row 0 white for 1, row 1 the inverse; sampled
 // at the blocks' centres.
 function g2gInstall (stream) {
-  const g = window.__g2g = { ms: [], first: 0, last: 0, unreadable: 0, counting: false };
+  const g = window.__g2g = { ms: [], recv: [], cb: [], pres: [], first: 0, last: 0, unreadable: 0, counting: false };
   const canvas = document.createElement('canvas');
   const cx = canvas.getContext('2d', { willReadFrequently: true });
   const attach = () => {
@@ -138,6 +138,13 @@ function g2gInstall (stream) {
       }
       const stamp = shown - late;
       g.ms.push(late);
+      // Where it went: the frame's last packet received (receiveTime, for
+      // WebRTC) and this callback (its `now`, the frame's rendering step),
+      // both on performance.now()'s time line, from the stamp.
+      const wall = (t) => Date.now() + (t - performance.now());
+      if (meta.receiveTime) g.recv.push(wall(meta.receiveTime) - stamp);
+      g.cb.push(wall(now) - stamp);
+      g.pres.push(wall(meta.presentationTime) - stamp);
       if (!g.first) g.first = stamp;
       g.last = Math.max(g.last, stamp);
     };
@@ -158,7 +165,7 @@ async function g2gCommand (cmd) {
   };
   const s = await inbound();
   if (cmd === 'reset') {
-    Object.assign(g, { ms: [], first: 0, last: 0, unreadable: 0, counting: true });
+    Object.assign(g, { ms: [], recv: [], cb: [], pres: [], first: 0, last: 0, unreadable: 0, counting: true });
     g.base = { dropped: s.framesDropped ?? 0, delay: s.jitterBufferDelay ?? 0,
       emitted: s.jitterBufferEmittedCount ?? 0 };
     for (const k of ['framesDecoded', 'totalDecodeTime', 'totalProcessingDelay',
@@ -172,6 +179,7 @@ async function g2gCommand (cmd) {
   const emitted = (s.jitterBufferEmittedCount ?? 0) - (g.base?.emitted ?? 0);
   const target = emitted > 0 ? ((s.jitterBufferDelay ?? 0) - g.base.delay) / emitted * 1000 : -1;
   const f = (x) => x.toFixed(1);
+  const median = (a) => a.length ? [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] : -1;
   // Where Chromium's time went, ms per frame over the window (its getStats).
   const perFrame = (total, count) => {
     const n = (s[count] ?? 0) - (g.base?.[count] ?? 0);
@@ -182,5 +190,8 @@ async function g2gCommand (cmd) {
     `${f(target)} ${g.unreadable}` + (g.why ? `\nunreadable: ${g.why}` : '') +
     `\nCHROMIUM processing ${f(perFrame('totalProcessingDelay', 'framesDecoded'))} ` +
     `decode ${f(perFrame('totalDecodeTime', 'framesDecoded'))} ` +
-    `assembly ${f(perFrame('totalAssemblyTime', 'framesAssembledFromMultiplePackets'))}`;
+    `assembly ${f(perFrame('totalAssemblyTime', 'framesAssembledFromMultiplePackets'))}; ` +
+    `from the stamp (median): received ${f(median(g.recv))} frame callback ${f(median(g.cb))} ` +
+    `presented ${f(median(g.pres))} ` +
+    `shown ${f(median(g.ms))}`;
 }
