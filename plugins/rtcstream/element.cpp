@@ -133,23 +133,24 @@ ElementCore::post_error (GstElement *element, GstResourceError code, const GErro
   Ref<GstElement> ref = Ref<GstElement>::take_ref (element);
   std::string message = err->message;
   worker->post ([this, ref, code, message, debug] {
-    post_error_when_settled (ref, code, message, debug, 0);
+    post_error_when_settled (ref, code, message, debug, 0, false);
   });
 }
 
 void
 ElementCore::post_error_when_settled (Ref<GstElement> element, GstResourceError code,
-    std::string message, std::string debug, guint waited_ms)
+    std::string message, std::string debug, guint waited_ms, bool last_look)
 {
   if (!started)
     return;
   bool running = pipeline_state_change_running (element.get ());
-  // Once a state change seen running has ended, one more poll: gst-launch
-  // runs its loop right after its set_state returns.
-  if (waited_ms < kSettleMaxMs && (running || waited_ms > 0)) {
-    guint next = running ? waited_ms + kSettlePollMs : kSettleMaxMs;
-    worker->post_delayed (kSettlePollMs, [this, element, code, message, debug, next] {
-      post_error_when_settled (element, code, message, debug, next);
+  if (!last_look && waited_ms < kSettleMaxMs && (running || waited_ms > 0)) {
+    // Once a state change seen running has ended, one more poll: gst-launch
+    // runs its loop right after its set_state returns.
+    const bool last = !running;
+    const guint next = waited_ms + kSettlePollMs;
+    worker->post_delayed (kSettlePollMs, [this, element, code, message, debug, next, last] {
+      post_error_when_settled (element, code, message, debug, next, last);
     });
     return;
   }

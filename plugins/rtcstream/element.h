@@ -94,7 +94,7 @@ private:
   std::vector<gulong> handler_ids_;  // application thread: start and stop
 
   void post_error_when_settled (Ref<GstElement> element, GstResourceError code,
-      std::string message, std::string debug, guint waited_ms);
+      std::string message, std::string debug, guint waited_ms, bool last_look);
   void schedule_stats (Ref<GstElement> element, guint generation,
       std::function<void ()> refresh_stats);
 };
