@@ -170,7 +170,7 @@ send_handshake_twice (GstPad *pad, GstPadProbeInfo *info, gpointer)
   return GST_PAD_PROBE_OK;
 }
 
-// Media sent as soon as it is ready. webrtcbin (1.22) puts a clocksync
+// Video sent as soon as it is ready. webrtcbin (1.22) puts a clocksync
 // (sync=true) before rtpbin on each stream it sends, which holds every
 // buffer until its running time plus the upstream latency: with live input
 // that latency is the source's own (a frame, 33 ms at 30 fps) and the
@@ -179,7 +179,7 @@ send_handshake_twice (GstPad *pad, GstPadProbeInfo *info, gpointer)
 // after capture, rtcstreamsink's payloader had it out at 11.5 ms). A
 // sender has nothing to line up with: the receiver plays out on its own
 // jitter buffer, from the RTP timestamps, which do not change. So, when
-// upstream is live, the clocksync's ts-offset takes the latency back off:
+// upstream is live, a video clocksync's ts-offset takes the latency off:
 // a live buffer is released once its running time has come, which it
 // always has. Non-live input (a file) keeps its pacing: there the
 // upstream latency is 0 and so is the offset.
@@ -193,17 +193,28 @@ send_without_latency (GstPad *pad, GstPadProbeInfo *info, gpointer)
   gboolean live = FALSE;
   GstClockTime min = 0;
   gst_query_parse_latency (q, &live, &min, nullptr);
-  const gint64 offset = live && GST_CLOCK_TIME_IS_VALID (min) ? -(gint64) min : 0;
+  // Audio keeps the wait: its packets leave the encoder in bursts (Opus's
+  // 20 ms frames out of a source's 10-23 ms buffers: up to a buffer late),
+  // which the clocksync smooths out for one buffer's time; sent at once,
+  // that burstiness reached the viewer as 15-20 ms of jitter on a clean
+  // link, and its adaptive playout delay (for audio and video, kept in
+  // sync) grew by as much. A picture leaves its encoder whole.
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  const GstStructure *st = caps && !gst_caps_is_empty (caps) ? gst_caps_get_structure (caps, 0)
+                                                              : nullptr;
+  const char *media = st ? gst_structure_get_string (st, "media") : nullptr;
+  const bool video = media && g_strcmp0 (media, "video") == 0;
+  const gint64 offset = video && live && GST_CLOCK_TIME_IS_VALID (min) ? -(gint64) min : 0;
   g_autoptr (GstObject) clocksync = gst_pad_get_parent (pad);
   if (!clocksync)
     return GST_PAD_PROBE_OK;
   gint64 old = 0;
   g_object_get (clocksync, "ts-offset", &old, nullptr);
   if (old != offset) {
-    GST_DEBUG_OBJECT (clocksync, "upstream latency %" GST_TIME_FORMAT ", %s: %s",
-        GST_TIME_ARGS (min), live ? "live" : "not live",
-        live ? "sends each buffer at once, not that much after its running time"
-             : "paced by running time");
+    GST_DEBUG_OBJECT (clocksync, "%s, upstream latency %" GST_TIME_FORMAT ", %s: %s",
+        media ? media : "media not known yet", GST_TIME_ARGS (min), live ? "live" : "not live",
+        offset ? "sends each buffer at once, not that much after its running time"
+               : "paced by running time plus that latency");
     g_object_set (clocksync, "ts-offset", offset, nullptr);
   }
   return GST_PAD_PROBE_OK;
