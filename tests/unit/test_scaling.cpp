@@ -136,6 +136,19 @@ TEST (EncoderScaler, AStepUpThatFailsDoublesTheWaitBeforeTheNext)
   EXPECT_EQ (waited, 6);
 }
 
+// 100 kbit/s, under any size's floor at 30 fps: down to 15 fps; then, 3 s
+// later, `bps` steps back up to 30 fps. Whether it did.
+bool
+back_to_30_fps (EncoderScaler &s, int64_t &t, uint32_t bps)
+{
+  for (int i = 0; i < 30 && s.divisor () == 1; i++)
+    s.update (100000, 0, 1, t += kS);
+  if (s.divisor () != 2)
+    return false;
+  t += 3 * kS;
+  return s.update (bps, 0, 1, t) && s.divisor () == 1;
+}
+
 // A step from 15 to 30 fps: the first second's frames, counted at the new
 // rate, are half of what is expected (the caller's count mixes both
 // rates), and under load the next second's are short too. The first is
@@ -147,13 +160,7 @@ TEST (EncoderScaler, TheSecondAfterAChangeIsNotTakenAsFramesDropped)
 {
   EncoderScaler s (1280, 720, 30);
   int64_t t = 0;
-  // 100 kbit/s: under any size's floor at 30 fps, down to 15 fps.
-  for (int i = 0; i < 30 && s.divisor () == 1; i++)
-    s.update (100000, 0, 1, t += kS);
-  ASSERT_EQ (s.divisor (), 2);
-  t += 3 * kS;
-  ASSERT_TRUE (s.update (2000000, 0, 1, t));  // the link opened: 30 fps
-  ASSERT_EQ (s.divisor (), 1);
+  ASSERT_TRUE (back_to_30_fps (s, t, 2000000));  // the link opened
   // Half the frames counted at 30 fps, then (a loaded machine: the new
   // caps took a while) 70%, then all.
   s.update (2000000, 0, 0.5, t += kS);
@@ -172,12 +179,7 @@ TEST (EncoderScaler, AStarvedStepUpIsNotTakenToNeedManyTimesItsBitrate)
 {
   EncoderScaler s (1280, 720, 30);
   int64_t t = 0;
-  for (int i = 0; i < 30 && s.divisor () == 1; i++)
-    s.update (100000, 0, 1, t += kS);
-  ASSERT_EQ (s.divisor (), 2);
-  t += 3 * kS;
-  ASSERT_TRUE (s.update (200000, 0, 1, t));  // 30 fps: the floor is 150 k
-  ASSERT_EQ (s.divisor (), 1);
+  ASSERT_TRUE (back_to_30_fps (s, t, 200000));  // the floor at 30 fps is 150 k
   s.update (320000, 0, 0.5, t += kS);  // the second after the change
   s.update (320000, 0, 0.07, t += kS);
   s.update (320000, 0, 0.07, t += kS);
