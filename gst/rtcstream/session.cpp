@@ -170,72 +170,16 @@ send_handshake_twice (GstPad *pad, GstPadProbeInfo *info, gpointer)
   return GST_PAD_PROBE_OK;
 }
 
-// Video sent as soon as it is ready. webrtcbin (1.22) puts a clocksync
-// (sync=true) before rtpbin on each stream it sends, which holds every
-// buffer until its running time plus the upstream latency: with live input
-// that latency is the source's own (a frame, 33 ms at 30 fps) and the
-// encoder's, so a picture encoded in 10 ms waited ~22 ms more before its
-// first packet left (netsim's g2g bench: Chromium received a frame 35 ms
-// after capture, rtcstreamsink's payloader had it out at 11.5 ms). A
-// sender has nothing to line up with: the receiver plays out on its own
-// jitter buffer, from the RTP timestamps, which do not change. So, when
-// upstream is live, a video clocksync's ts-offset takes the latency off:
-// a live buffer is released once its running time has come, which it
-// always has. Non-live input (a file) keeps its pacing: there the
-// upstream latency is 0 and so is the offset.
-// Called on the clocksync's src pad once it has answered a latency query.
-GstPadProbeReturn
-send_without_latency (GstPad *pad, GstPadProbeInfo *info, gpointer)
-{
-  GstQuery *q = GST_PAD_PROBE_INFO_QUERY (info);
-  if (!q || GST_QUERY_TYPE (q) != GST_QUERY_LATENCY)
-    return GST_PAD_PROBE_OK;
-  gboolean live = FALSE;
-  GstClockTime min = 0;
-  gst_query_parse_latency (q, &live, &min, nullptr);
-  // Audio keeps the wait: its packets leave the encoder in bursts (Opus's
-  // 20 ms frames out of a source's 10-23 ms buffers: up to a buffer late),
-  // which the clocksync smooths out for one buffer's time; sent at once,
-  // that burstiness reached the viewer as 15-20 ms of jitter on a clean
-  // link, and its adaptive playout delay (for audio and video, kept in
-  // sync) grew by as much. A picture leaves its encoder whole.
-  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-  const GstStructure *st = caps && !gst_caps_is_empty (caps) ? gst_caps_get_structure (caps, 0)
-                                                              : nullptr;
-  const char *media = st ? gst_structure_get_string (st, "media") : nullptr;
-  const bool video = media && g_strcmp0 (media, "video") == 0;
-  const gint64 offset = video && live && GST_CLOCK_TIME_IS_VALID (min) ? -(gint64) min : 0;
-  g_autoptr (GstObject) clocksync = gst_pad_get_parent (pad);
-  if (!clocksync)
-    return GST_PAD_PROBE_OK;
-  gint64 old = 0;
-  g_object_get (clocksync, "ts-offset", &old, nullptr);
-  if (old != offset) {
-    GST_DEBUG_OBJECT (clocksync, "%s, upstream latency %" GST_TIME_FORMAT ", %s: %s",
-        media ? media : "media not known yet", GST_TIME_ARGS (min), live ? "live" : "not live",
-        offset ? "sends each buffer at once, not that much after its running time"
-               : "paced by running time plus that latency");
-    g_object_set (clocksync, "ts-offset", offset, nullptr);
-  }
-  return GST_PAD_PROBE_OK;
-}
-
 // webrtcbin's thread: an element was added somewhere inside it (its
-// transports are made when a description is applied, its input clocksyncs
-// when a stream is linked).
+// transports are made when a description is applied).
 void
-on_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer)
+on_element_added (GstBin *, GstBin *, GstElement *element, gpointer)
 {
   GstElementFactory *f = gst_element_get_factory (element);
-  const char *factory = f ? GST_OBJECT_NAME (f) : "";
-  if (g_strcmp0 (factory, "nicesink") == 0) {
-    if (g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink"))
-      gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, send_handshake_twice, nullptr, nullptr);
-  } else if (g_strcmp0 (factory, "clocksync") == 0 && sub_bin == bin) {
-    if (g_autoptr (GstPad) src = gst_element_get_static_pad (element, "src"))
-      gst_pad_add_probe (src, (GstPadProbeType) (GST_PAD_PROBE_TYPE_QUERY_UPSTREAM |
-          GST_PAD_PROBE_TYPE_PULL), send_without_latency, nullptr, nullptr);
-  }
+  if (!f || g_strcmp0 (GST_OBJECT_NAME (f), "nicesink") != 0)
+    return;
+  if (g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink"))
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, send_handshake_twice, nullptr, nullptr);
 }
 
 // rtpbin's thread: the peer sent RTCP (a sender or receiver report).
