@@ -64,6 +64,9 @@ check_ice_server_options (const IceServerOptions &o)
     return "TURN credentials were given but no turn: or turns: --ice-server";
   if (o.turn_ttl_s == 0)
     return "--turn-ttl must be at least 1 second";
+  if (o.relay_only && !any_turn)
+    return "--ice-transport-policy relay needs a turn: or turns: --ice-server, the only "
+           "path it leaves";
   return {};
 }
 

@@ -28,6 +28,9 @@ struct IceServerOptions {
   std::string turn_password;
   std::string turn_secret;         // ... or per-peer ones from this shared secret
   unsigned turn_ttl_s = 86400;     // how long per-peer credentials stay valid
+  // The server's own WHIP/WHEP sessions use relayed paths only
+  // (--ice-transport-policy relay); needs a turn: URL.
+  bool relay_only = false;
 
   bool empty () const { return urls.empty (); }
 };

@@ -114,6 +114,7 @@ main (int argc, char **argv)
   g_autofree char *turn_user = nullptr;
   g_autofree char *turn_password = nullptr;
   g_autofree char *turn_secret = nullptr;
+  g_autofree char *transport_policy = nullptr;
   gint64 turn_ttl = options.ice.turn_ttl_s;
   gint64 max_sdp = static_cast<gint64> (options.whip.max_sdp_bytes);
   gint port = options.port;
@@ -222,6 +223,10 @@ main (int argc, char **argv)
       "USER" },
     { "turn-password", 0, 0, G_OPTION_ARG_STRING, &turn_password,
       "The password of --turn-user", "PASSWORD" },
+    { "ice-transport-policy", 0, 0, G_OPTION_ARG_STRING, &transport_policy,
+      "all (default), or relay: the server's side of WHIP/WHEP sessions offers only "
+      "addresses of the TURN servers of --ice-server, so clients never see or reach the "
+      "server's own addresses", "all|relay" },
     { nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr },
   };
 
@@ -283,10 +288,17 @@ main (int argc, char **argv)
     options.ice.turn_user = turn_user ? turn_user : "";
     options.ice.turn_password = turn_password ? turn_password : "";
     options.ice.turn_secret = turn_secret ? turn_secret : "";
+    if (transport_policy && g_strcmp0 (transport_policy, "all") != 0 &&
+        g_strcmp0 (transport_policy, "relay") != 0) {
+      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "--ice-transport-policy must be all or relay (got \"%s\")", transport_policy);
+      ok = false;
+    }
+    options.ice.relay_only = g_strcmp0 (transport_policy, "relay") == 0;
     options.ice.turn_ttl_s =
         turn_ttl > 0 && turn_ttl <= G_MAXUINT ? static_cast<unsigned> (turn_ttl) : 0;
     std::string problem = rtcstream::signalling::check_ice_server_options (options.ice);
-    if (!problem.empty ()) {
+    if (ok && !problem.empty ()) {
       g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s", problem.c_str ());
       ok = false;
     }

@@ -187,6 +187,7 @@ Server::Server (ServerOptions options)
     };
     hub_.set_ice_servers (servers_for);
     options_.whip.ice_servers = servers_for;
+    options_.whip.relay_only = options_.ice.relay_only;
   }
 }
 

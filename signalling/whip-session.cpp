@@ -256,6 +256,8 @@ start (const WhipSessionPtr &res, std::string &error)
   GstElement *hub_side = res->whep ? src : sink;
   g_object_set (client_side, "signaller", res->signaller.get (), nullptr);
   set_ice_servers (res, client_side);
+  if (res->relay_only)
+    gst_util_set_object_arg (G_OBJECT (client_side), "ice-transport-policy", "relay");
   g_object_set (hub_side, "uri", (res->local_uri + escaped (res->name)).c_str (), nullptr);
   if (!res->tls_ca_file.empty ())
     g_object_set (hub_side, "tls-ca-file", res->tls_ca_file.c_str (), nullptr);

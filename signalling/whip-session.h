@@ -79,6 +79,7 @@ struct WhipSession {
   // headers and used by our own session too, so that a client that allows
   // only relayed paths finds one on both sides.
   std::vector<protocol::IceServer> ice_servers;
+  bool relay_only = false;       // our side offers relayed candidates only
 
   // Main context only.
   bool alive = true;             // false once the owner ended it

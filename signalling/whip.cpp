@@ -467,6 +467,7 @@ public:
     res->location = std::string (whep ? "/whep/" : "/whip/") + escaped (name) + "/" + res->id;
     if (options_.ice_servers)
       res->ice_servers = options_.ice_servers (res->id);
+    res->relay_only = options_.relay_only;
     resources_[res->id] = res;
 
     if (guint status = whip_session_start (res, error)) {

@@ -42,6 +42,10 @@ struct WhipOptions {
   // The STUN/TURN servers announced in the Link headers of each answer, from
   // a label naming the session (per-session TURN credentials); unset: none.
   std::function<std::vector<protocol::IceServer> (const std::string &label)> ice_servers;
+  // Our side of each WHIP/WHEP session offers only relayed candidates (from
+  // the TURN servers of ice_servers): the server's addresses stay hidden and
+  // every path goes through the TURN server (--ice-transport-policy relay).
+  bool relay_only = false;
 };
 
 class WhipEndpoints {

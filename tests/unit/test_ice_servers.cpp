@@ -34,6 +34,9 @@ TEST (IceServers, ValidOptions)
   EXPECT_EQ (s::check_ice_server_options (options (
       {"stun:h", "turn:h:3478?transport=udp", "turns:h:5349"}, "secret")), "");
   EXPECT_EQ (s::check_ice_server_options (options ({"turn:h"}, "", "u", "p")), "");
+  auto relay = options ({"turn:h"}, "secret");
+  relay.relay_only = true;
+  EXPECT_EQ (s::check_ice_server_options (relay), "");
 }
 
 TEST (IceServers, InvalidOptionsAreNamed)
@@ -50,6 +53,8 @@ TEST (IceServers, InvalidOptionsAreNamed)
     {options ({"turn:h"}, "x", "u", "p"), "exclude each other"},
     {options ({"turn:h"}, "", "u", ""), "go together"},
     {options ({"stun:h"}, "x"), "no turn: or turns:"},
+    {[] { auto o = options ({"stun:h"}); o.relay_only = true; return o; } (),
+     "--ice-transport-policy relay needs a turn:"},
   };
   for (const Case &c : cases) {
     std::string problem = s::check_ice_server_options (c.o);
