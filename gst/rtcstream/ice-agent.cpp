@@ -74,6 +74,16 @@ disable_upnp (GstElement *webrtcbin)
 }
 
 void
+set_ice_tcp (GstElement *webrtcbin, bool on)
+{
+  GstObject *ice_raw = nullptr;
+  g_object_get (webrtcbin, "ice-agent", &ice_raw, nullptr);
+  auto ice = Ref<GstObject>::adopt (ice_raw);
+  if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice.get ()), "ice-tcp"))
+    g_object_set (ice.get (), "ice-tcp", on ? TRUE : FALSE, nullptr);
+}
+
+void
 pace_ice_checks (GstElement *webrtcbin)
 {
   if (Ref<GObject> agent = nice_agent_of (webrtcbin))

@@ -43,4 +43,10 @@ bool add_turn_server_to_streams (GstElement *webrtcbin, const std::string &uri,
 // the agent is not libnice's.
 void disable_upnp (GstElement *webrtcbin);
 
+// Turns ICE over TCP (RFC 6544 host candidates, active and passive) on or
+// off on webrtcbin's agent; call it on a new webrtcbin, before gathering.
+// TURN over TCP works either way (its allocation is made from the UDP
+// candidate). Harmless when the agent has no such setting.
+void set_ice_tcp (GstElement *webrtcbin, bool on);
+
 }  // namespace rtcstream

@@ -487,6 +487,7 @@ WebrtcSession::create (const IceConfig &ice, guint latency_ms, StateChanged on_s
   g_object_set (w, "latency", latency_ms, nullptr);
   disable_upnp (w);  // nobody asked for router port mappings
   pace_ice_checks (w);
+  set_ice_tcp (w, ice.tcp);
 
   // Servers the signalling side hands out (rtcstream-signalling's welcome)
   // are known now and join the element's own (its stun-server wins);
@@ -686,6 +687,7 @@ WebrtcSession::on_stats (const GstStructure *reply)
   double rtt = -1.0, fraction_lost = -1.0;
   std::string pair_local, pair_remote;         // candidate ids of the selected pair
   std::map<std::string, std::string> cand_types;  // candidate id -> type
+  std::map<std::string, std::string> cand_protocols;  // candidate id -> udp or tcp
   gint n = gst_structure_n_fields (reply);
   for (gint i = 0; i < n; i++) {
     const GValue *v = gst_structure_get_value (reply, gst_structure_nth_field_name (reply, i));
@@ -723,8 +725,11 @@ WebrtcSession::on_stats (const GstStructure *reply)
         type == GST_WEBRTC_STATS_REMOTE_CANDIDATE) {
       const char *id = gst_structure_get_string (st, "id");
       const char *ctype = gst_structure_get_string (st, "candidate-type");
+      const char *proto = gst_structure_get_string (st, "protocol");
       if (id && ctype)
         cand_types[id] = ctype;
+      if (id && proto)
+        cand_protocols[id] = proto;
     }
   }
   std::unique_lock<std::mutex> lk (stats_lock_);
@@ -741,6 +746,8 @@ WebrtcSession::on_stats (const GstStructure *reply)
     stats_.local_candidate_type = cand_types[pair_local];
     stats_.remote_candidate_type = cand_types[pair_remote];
   }
+  if (cand_protocols.count (pair_local))
+    stats_.candidate_protocol = cand_protocols[pair_local];
   lk.unlock ();
   if (rtt >= 0)
     bound_retransmission_history ();

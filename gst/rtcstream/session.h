@@ -32,6 +32,7 @@ namespace rtcstream {
 struct IceConfig {
   std::vector<IceServer> servers;  // the STUN server first, then the TURN servers
   bool relay_only = false;
+  bool tcp = false;  // ICE over TCP candidates (ice-tcp)
 };
 
 struct SessionStats {
@@ -55,6 +56,9 @@ struct SessionStats {
   // "relay"); empty until a pair is selected.
   std::string local_candidate_type;
   std::string remote_candidate_type;
+  // Its transport, "udp" or "tcp" (ICE-TCP: media over TCP, which repairs
+  // loss itself, late); empty until a pair is selected.
+  std::string candidate_protocol;
 };
 
 class WebrtcSession : public std::enable_shared_from_this<WebrtcSession> {

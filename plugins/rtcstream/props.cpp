@@ -153,6 +153,15 @@ install_common_properties (GObjectClass *klass, const char *role_word)
           "NAT-traversing path is tried, e.g. to hide this host's addresses or to test a "
           "TURN set-up); all lets ICE pick any path",
           ice_transport_policy_get_type (), ICE_TRANSPORT_POLICY_ALL, flags));
+  g_object_class_install_property (klass, PROP_ICE_TCP,
+      g_param_spec_boolean ("ice-tcp", "ICE over TCP",
+          "Also offer and try TCP paths (RFC 6544 host candidates). Off by default: media "
+          "over TCP waits for every lost packet (head-of-line blocking) and hides loss from "
+          "congestion control, and libnice nominates the first working host pair, which "
+          "was often a TCP one on a lossy link or a host with several interfaces. Where UDP "
+          "is blocked, a TURN server over TCP or TLS (turn-servers with ?transport=tcp, or "
+          "turns://) carries the session instead",
+          FALSE, flags));
   g_object_class_install_property (klass, PROP_RECONNECT_TIMEOUT,
       g_param_spec_int ("reconnect-timeout", "Reconnect timeout",
           "When the connection to the signalling server drops (rtcstream-signalling "
@@ -261,6 +270,9 @@ set_common_property (GstElement *element, CommonSettings &s, guint prop_id,
     case PROP_ICE_TRANSPORT_POLICY:
       s.relay_only = g_value_get_enum (value) == ICE_TRANSPORT_POLICY_RELAY;
       return true;
+    case PROP_ICE_TCP:
+      s.ice_tcp = g_value_get_boolean (value);
+      return true;
     case PROP_RECONNECT_TIMEOUT:
       s.reconnect_timeout_ms = g_value_get_int (value);
       return true;
@@ -306,6 +318,9 @@ get_common_property (const CommonSettings &s, guint prop_id, GValue *value)
     case PROP_ICE_TRANSPORT_POLICY:
       g_value_set_enum (value, s.relay_only ? ICE_TRANSPORT_POLICY_RELAY
                                             : ICE_TRANSPORT_POLICY_ALL);
+      return true;
+    case PROP_ICE_TCP:
+      g_value_set_boolean (value, s.ice_tcp);
       return true;
     case PROP_RECONNECT_TIMEOUT:
       g_value_set_int (value, s.reconnect_timeout_ms);
@@ -445,6 +460,7 @@ ice_config (const CommonSettings &s)
     if (IceServer::from_webrtcbin_uri (uri, server))
       c.servers.push_back (server);
   c.relay_only = s.relay_only;
+  c.tcp = s.ice_tcp;
   return c;
 }
 

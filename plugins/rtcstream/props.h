@@ -30,6 +30,7 @@ enum CommonProp : guint {
   PROP_ICE_TRANSPORT_POLICY,
   PROP_AUTH_TOKEN,
   PROP_RECONNECT_TIMEOUT,
+  PROP_ICE_TCP,
   PROP_COMMON_LAST,
 };
 
@@ -44,6 +45,7 @@ struct CommonSettings {
   std::string stun_server;
   std::vector<std::string> turn_servers;
   bool relay_only = false;    // ice-transport-policy=relay
+  bool ice_tcp = false;       // ice-tcp
   std::string tls_ca_file;
   std::string auth_token;    // bearer token for WHIP/WHEP endpoints
   gint reconnect_timeout_ms = kDefaultReconnectTimeoutMs;

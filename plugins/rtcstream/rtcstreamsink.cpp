@@ -221,7 +221,8 @@ build_stats (RtcstreamSink *self)
         "bytes-sent", G_TYPE_UINT64, ss.bytes_sent,
         "rtt-ms", G_TYPE_DOUBLE, ss.rtt_ms,
         "local-candidate-type", G_TYPE_STRING, ss.local_candidate_type.c_str (),
-        "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (), nullptr);
+        "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (),
+        "candidate-protocol", G_TYPE_STRING, ss.candidate_protocol.c_str (), nullptr);
     gst_structure_set (cs, "playout-delay", G_TYPE_STRING,
         kv.second->playout_delay_sent.c_str (), nullptr);
     add_congestion_stats (cs, *kv.second);
@@ -813,7 +814,8 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "codec and rendition share one), encoder-groups (uint: those and the groups "
           "passing encoded input through), prepared-encoders (uint: see prepare-encoder), and "
           "per consumer a consumer-SESSION structure with peer-id, "
-          "state, codecs, bytes-sent, rtt-ms (-1 until known), bandwidth-estimate (bit/s "
+          "state, codecs, bytes-sent, rtt-ms (-1 until known), local-candidate-type, "
+          "remote-candidate-type, candidate-protocol (udp or tcp), bandwidth-estimate (bit/s "
           "its path carries, estimated from its feedback), bitrate-target (bit/s its video "
           "encoder is set to for it; 0 when it gets a rendition that several consumers may "
           "share, the input is encoded or congestion-control is off), bitrate-sent (bit/s over the last second), packet-loss "
@@ -939,9 +941,8 @@ rtcstream_sink_class_init (RtcstreamSinkClass *klass)
           "until a consumer takes it, so a joining consumer's first keyframe does "
           "not wait for the encoder's set-up (VP8 at 1280x720: 80-130 ms on a 2-core "
           "machine). Costs the encoder's memory (about 20 MB at 1280x720) while nobody "
-          "watches, no CPU. stats count it in prepared-encoders, not in encoders. Off by "
-          "default for now: with it on, a TURN check failed under load (docs/performance.md)",
-          FALSE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          "watches, no CPU. stats count it in prepared-encoders, not in encoders",
+          TRUE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_PLAYOUT_DELAY_MIN,
       g_param_spec_int ("playout-delay-min", "Minimum playout delay",

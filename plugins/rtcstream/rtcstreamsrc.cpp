@@ -690,7 +690,8 @@ build_stats (RtcstreamSrc *self)
       "bytes-received", G_TYPE_UINT64, ss.bytes_received,
       "packets-lost", G_TYPE_UINT64, ss.packets_lost,
       "local-candidate-type", G_TYPE_STRING, ss.local_candidate_type.c_str (),
-      "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (), nullptr);
+      "remote-candidate-type", G_TYPE_STRING, ss.remote_candidate_type.c_str (),
+      "candidate-protocol", G_TYPE_STRING, ss.candidate_protocol.c_str (), nullptr);
   gst_structure_foreach (data, [] (GQuark field, const GValue *v, gpointer s) -> gboolean {
     gst_structure_id_set_value (static_cast<GstStructure *> (s), field, v);
     return TRUE;
@@ -910,7 +911,7 @@ rtcstream_src_class_init (RtcstreamSrcClass *klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "producer-id, state, streams, bytes-received, packets-lost, local-candidate-type, "
-          "remote-candidate-type; latency (the playout delay now, ms), latency-adaptive, "
+          "remote-candidate-type, candidate-protocol (udp or tcp); latency (the playout delay now, ms), latency-adaptive, "
           "network-delay (the largest packet delay of the last 2 s, ms: what jitter and "
           "reordering ask for), network-delay-p95 (the 95th percentile of the delays of the "
           "packets that came in order, of the last 2 s, ms), retransmissions-asked (whether "

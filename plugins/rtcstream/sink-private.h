@@ -318,7 +318,7 @@ struct State : ElementCore {
   bool eos_posted = false;
   bool data_channel = false;  // guarded by lock
   BitrateSettings bitrates;   // guarded by lock
-  bool prepare_encoder = false;  // guarded by lock
+  bool prepare_encoder = true;   // guarded by lock
   bool stopping = false;        // worker-only: no encoder is prepared while set
   PlayoutDelaySettings playout_delay;  // guarded by lock
   // video-ladder (guarded by lock): its text, and its rungs.

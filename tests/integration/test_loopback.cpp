@@ -443,13 +443,13 @@ TEST_F (Loopback, EarlyEncoderOfAnotherCodecGoes)
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 }
 
-// prepare-encoder=true: raw video's first encoder is set up before any
-// consumer, takes no pictures while nobody watches, encodes for the
+// prepare-encoder (the default): raw video's first encoder is set up before
+// any consumer, takes no pictures while nobody watches, encodes for the
 // consumer that takes it, and another is set up once that one has left.
-// Without it (the default) there is none.
+// With prepare-encoder=false there is none.
 TEST_F (Loopback, APreparedEncoderIsReadyBeforeTheFirstConsumer)
 {
-  auto prod = producer (kVideo + " ! " + sink ("prepare-encoder=true"));
+  auto prod = producer (kVideo + " ! " + sink ());
   GstElement *s = prod->element ("sink");
   EXPECT_TRUE (prod->wait_for ([&] { return stats_uint (s, "prepared-encoders") == 1u; },
       kTimeoutMs));
@@ -468,7 +468,7 @@ TEST_F (Loopback, APreparedEncoderIsReadyBeforeTheFirstConsumer)
   EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
 
   const std::string other = link + "-off";
-  auto off = producer (kVideo + " ! rtcstreamsink name=sink uri=" + other);
+  auto off = producer (kVideo + " ! rtcstreamsink name=sink prepare-encoder=false uri=" + other);
   GstElement *so = off->element ("sink");
   auto watcher = consumer ("rtcstreamsrc uri=" + other + " ! fakesink name=w");
   auto w = watcher->count ("w");
