@@ -1146,7 +1146,7 @@ WebrtcSession::close ()
       (gpointer) on_gathering_done, nullptr);
   g_signal_handlers_disconnect_matched (w, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
       (gpointer) on_gathering_state, nullptr);
-  stop_data_sends (w);
+  stop_data_sends (GST_BIN (w));
   gst_element_set_locked_state (w, TRUE);
   gst_element_set_state (w, GST_STATE_NULL);
   stop_stragglers (w);
@@ -1160,9 +1160,9 @@ WebrtcSession::close ()
 }
 
 void
-stop_data_sends (GstElement *webrtcbin)
+stop_data_sends (GstBin *bin)
 {
-  for (GstElement *e : elements_inside (GST_BIN (webrtcbin))) {
+  for (GstElement *e : elements_inside (bin)) {
     GstElementFactory *f = gst_element_get_factory (e);
     if (f && g_strcmp0 (GST_OBJECT_NAME (f), "sctpenc") == 0)
       flush_sctpenc (e);

@@ -178,12 +178,14 @@ private:
 std::vector<GstElement *> elements_inside (GstBin *bin);
 
 // Any thread but a streaming thread of webrtcbin: makes the data channels'
-// sends inside webrtcbin return (FLUSH_START into its sctpenc). In
-// GStreamer 1.22 sctpenc's chain waits while the SCTP send buffer is full
-// (a peer that reads nothing, or is gone), and its PAUSED to READY does not
-// wake it before deactivating its pads: the state change would wait forever.
-// Called before webrtcbin leaves PAUSED.
-void stop_data_sends (GstElement *webrtcbin);
+// sends inside bin (a webrtcbin, or an element with all its sessions)
+// return (FLUSH_START into every sctpenc). In GStreamer 1.22 sctpenc's chain
+// waits while the SCTP send buffer is full (a peer that reads nothing, or is
+// gone), and its PAUSED to READY does not wake it before deactivating its
+// pads: the state change would wait forever. Called before a webrtcbin
+// leaves PAUSED: by a session's close, and by the elements before they
+// leave PAUSED (the bin takes its webrtcbins down before the sessions close).
+void stop_data_sends (GstBin *bin);
 
 // Any thread: from now on the network's packets are dropped as they come
 // out of every nicesrc inside bin (the element, with all its sessions).

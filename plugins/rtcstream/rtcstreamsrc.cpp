@@ -710,8 +710,11 @@ rtcstream_src_change_state (GstElement *element, GstStateChange transition)
     if (!start (self))
       return GST_STATE_CHANGE_FAILURE;
   }
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
-    stop_receiving (GST_BIN (element));  // before webrtcbin changes state
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    // Before webrtcbin changes state: see both.
+    stop_receiving (GST_BIN (element));
+    stop_data_sends (GST_BIN (element));
+  }
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (rtcstream_src_parent_class)->change_state (element, transition);
   if (ret == GST_STATE_CHANGE_FAILURE)

@@ -489,18 +489,15 @@ void
 set_data_flushing (RtcstreamSink *self, bool flushing)
 {
   State *st = self->state;
-  std::vector<Ref<GstElement>> webrtcbins;
-  {
-    std::lock_guard<std::mutex> lk (st->lock);
-    if (flushing && !st->data_inputs.empty ())
-      for (auto &kv : st->consumers)
-        if (GstElement *w = kv.second->session->webrtcbin ())
-          webrtcbins.push_back (Ref<GstElement>::take_ref (w));
-  }
-  // The consumers' webrtcbins leave PAUSED next, with the bin: their sends
-  // of data must not be waiting then (see stop_data_sends).
-  for (auto &w : webrtcbins)
-    stop_data_sends (w.get ());
+  // Every webrtcbin inside the element leaves PAUSED next, with the bin:
+  // their sends of data must not be waiting then (see stop_data_sends).
+  // All of them, not only the consumers': a consumer being removed on the
+  // worker is out of the map while its webrtcbin is still here, and once
+  // the bin has deactivated an sctpenc's src pad, that session's own
+  // stop_data_sends in close comes too late (a flushing pad refuses
+  // FLUSH_START): element-data hung so in fresh-clone CI.
+  if (flushing)
+    stop_data_sends (GST_BIN (self));
   std::lock_guard<std::mutex> lk (st->lock);
   std::lock_guard<std::mutex> glk (st->data_gate->lock);
   for (auto &in : st->data_inputs) {
