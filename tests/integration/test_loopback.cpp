@@ -110,6 +110,26 @@ upnp_of_agents (GstElement *bin)
   return upnp;
 }
 
+// Whether the ICE object of each webrtcbin inside `bin` gathers TCP
+// candidates (webrtcbin's own default is yes; the elements' ice-tcp, no).
+std::vector<bool>
+ice_tcp_of_agents (GstElement *bin)
+{
+  std::vector<bool> tcp;
+  for (GstElement *e : webrtcbins_inside (bin)) {
+    GstObject *ice = nullptr;
+    g_object_get (e, "ice-agent", &ice, nullptr);
+    gboolean on = TRUE;
+    if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "ice-tcp"))
+      g_object_get (ice, "ice-tcp", &on, nullptr);
+    tcp.push_back (on);
+    if (ice)
+      gst_object_unref (ice);
+    gst_object_unref (e);
+  }
+  return tcp;
+}
+
 TEST_F (Loopback, VideoArrivesDecoded)
 {
   auto prod = producer (kVideo + " ! " + sink ());
@@ -126,6 +146,23 @@ TEST_F (Loopback, VideoArrivesDecoded)
   // Nobody asked for router port mappings: no session searches the LAN.
   for (GstElement *e : { prod->element ("sink"), cons->element ("src") })
     EXPECT_EQ (upnp_of_agents (e), std::vector<bool> { false }) << GST_OBJECT_NAME (e);
+  // ICE over TCP is off unless asked for (ice-tcp).
+  for (GstElement *e : { prod->element ("sink"), cons->element ("src") })
+    EXPECT_EQ (ice_tcp_of_agents (e), std::vector<bool> { false }) << GST_OBJECT_NAME (e);
+}
+
+// ice-tcp=true on both ends: their ICE agents gather TCP candidates too, and
+// the stream still plays (over whichever pair ICE nominates).
+TEST_F (Loopback, IceTcpWhenAskedForStillPlays)
+{
+  auto prod = producer (kVideo + " ! " + sink ("ice-tcp=true"));
+  auto cons = consumer (src ("ice-tcp=true") + " ! fakesink name=v");
+  auto v = cons->count ("v");
+  EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 30; }, kTimeoutMs))
+      << v->frames << "\n" << cons->all_errors () << prod->all_errors ();
+  for (GstElement *e : { prod->element ("sink"), cons->element ("src") })
+    EXPECT_EQ (ice_tcp_of_agents (e), std::vector<bool> { true }) << GST_OBJECT_NAME (e);
+  EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
 }
 
 TEST_F (Loopback, VideoAndAudioArriveDecoded)
