@@ -397,7 +397,9 @@ protected:
 
   // Runs the server with `args` to its end (for options it must refuse);
   // returns its exit status, or -1 when it did not exit by itself.
-  static int exit_status (std::vector<std::string> args)
+  // Runs the server with args until it exits; its exit status, and what it
+  // wrote to stderr in *err when asked.
+  static int exit_status (std::vector<std::string> args, std::string *err = nullptr)
   {
     const char *binary = g_getenv ("RTCSTREAM_SIGNALLING");
     if (!binary)
@@ -408,9 +410,16 @@ protected:
     argv.push_back (nullptr);
     g_autoptr (GSubprocess) proc = g_subprocess_newv (argv.data (),
         static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-            G_SUBPROCESS_FLAGS_STDERR_SILENCE), nullptr);
-    if (!proc || !g_subprocess_wait (proc, nullptr, nullptr) || !g_subprocess_get_if_exited (proc))
+            (err ? G_SUBPROCESS_FLAGS_STDERR_PIPE : G_SUBPROCESS_FLAGS_STDERR_SILENCE)),
+        nullptr);
+    if (!proc)
       return -1;
+    g_autofree char *text = nullptr;
+    if (!g_subprocess_communicate_utf8 (proc, nullptr, nullptr, nullptr, &text, nullptr) ||
+        !g_subprocess_get_if_exited (proc))
+      return -1;
+    if (err)
+      *err = text ? text : "";
     return g_subprocess_get_exit_status (proc);
   }
 

@@ -97,6 +97,20 @@ TEST_F (ServerProcess, WebRootMustBeADirectoryAndResumeGraceNotNegative)
   EXPECT_EQ (exit_status ({ "--port", "0", "--resume-grace", "-1" }), 2);
 }
 
+// A wrong --ice-transport-policy stops the server at start, saying why,
+// rather than serving WHIP/WHEP with a policy nobody asked for.
+TEST_F (ServerProcess, IceTransportPolicyMustBeAllOrRelay)
+{
+  std::string err;
+  EXPECT_EQ (exit_status ({ "--port", "0", "--ice-transport-policy", "none" }, &err), 2);
+  EXPECT_NE (err.find ("--ice-transport-policy must be all or relay (got \"none\")"),
+      std::string::npos) << err;
+  // relay without a TURN server to relay through.
+  EXPECT_EQ (exit_status ({ "--port", "0", "--ice-transport-policy", "relay" }, &err), 2);
+  EXPECT_NE (err.find ("--ice-transport-policy relay needs a turn: or turns: --ice-server"),
+      std::string::npos) << err;
+}
+
 TEST_F (ServerProcess, ProducerRegistrationAndList)
 {
   ASSERT_NO_FATAL_FAILURE (start ());
