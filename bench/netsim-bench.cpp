@@ -33,8 +33,9 @@
 //                      (the server's page in headless Chromium: capture to
 //                      expected display time; default
 //                      adaptive,bare-200,bare-50,bare-0,chromium); adaptive@DIR,
-//                      rtcstream-N@DIR: that consumer loads the plugin of the
-//                      build dir DIR (DIR/plugins), e.g. one from before a change
+//                      rtcstream-N@DIR, chromium@DIR: that run's producer and
+//                      pipeline consumer load the plugin of the build dir DIR
+//                      (DIR/plugins), e.g. one from before a change
 //     --seconds N      measured per run, after 6 s of warm-up (default 20)
 //     --reorder on     jitter that reorders packets (default off: FIFO)
 //                      (G2G_DEBUG=1 in the environment: the consumer logs its src's
@@ -698,6 +699,20 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
   Host &viewer = net.add_host ("viewer");
   net.link (producer, viewer, {.delay_ms = jitter, .jitter_ms = jitter, .reorder = o.reorder});
   const bool bare = receiver.rfind ("bare-", 0) == 0;
+  // NAME@DIR: the producer and a pipeline consumer load the plugin of
+  // another build dir (its plugins/), e.g. a copy of the one before a change.
+  const size_t at = receiver.find ('@');
+  const std::string name = receiver.substr (0, at);
+  std::vector<std::string> from;  // the env prefix of that build's processes
+  if (at != std::string::npos) {
+    const std::string dir = receiver.substr (at + 1);
+    from = {"env", "GST_PLUGIN_PATH=" + dir + "/plugins",
+        "GST_REGISTRY=" + dir + "/g2g-registry.bin"};
+  }
+  auto with_from = [&from] (std::vector<std::string> argv) {
+    argv.insert (argv.begin (), from.begin (), from.end ());
+    return argv;
+  };
   std::unique_ptr<SignallingServer> server;
   std::unique_ptr<Process> prod, cons;
   std::unique_ptr<SigRelay> relay;
@@ -707,12 +722,12 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
     relay = std::make_unique<SigRelay> (*prod, *cons);
   } else {
     server = std::make_unique<SignallingServer> (net, producer);
-    prod = net.spawn (producer, {bench, "g2g-producer", server->uri ("cam")});
+    prod = net.spawn (producer, with_from ({bench, "g2g-producer", server->uri ("cam")}));
     if (!prod->wait_prefix ("READY", 20000)) {
       r.why = "the producer did not register";
       return r;
     }
-    if (receiver == "chromium") {
+    if (name == "chromium") {
       // The server's page in headless Chromium, which reads the stamps
       // (tests/netsim/chromium-viewer.mjs --g2g).
       const char *node = getenv ("NETSIM_NODE"), *script = getenv ("NETSIM_CHROMIUM_VIEWER");
@@ -731,19 +746,8 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
         return r;
       }
     } else {
-      // NAME@DIR: the consumer loads the plugin of another build dir (its
-      // plugins/), e.g. a copy of the one before a change.
-      const size_t at = receiver.find ('@');
-      const std::string name = receiver.substr (0, at);
       const std::string latency = name == "adaptive" ? "-1" : name.substr (10);
-      if (at == std::string::npos) {
-        cons = net.spawn (viewer, {bench, "g2g-consumer", server->uri ("cam"), latency});
-      } else {
-        const std::string dir = receiver.substr (at + 1);
-        cons = net.spawn (viewer, {"env", "GST_PLUGIN_PATH=" + dir + "/plugins",
-            "GST_REGISTRY=" + dir + "/g2g-registry.bin", bench, "g2g-consumer",
-            server->uri ("cam"), latency});
-      }
+      cons = net.spawn (viewer, with_from ({bench, "g2g-consumer", server->uri ("cam"), latency}));
     }
   }
   std::this_thread::sleep_for (std::chrono::seconds (6));
@@ -751,7 +755,7 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
   std::this_thread::sleep_for (std::chrono::seconds (o.seconds));
   cons->send ("g2g");
   auto line = cons->wait_prefix ("G2G ", 5000);
-  if (line && receiver == "chromium") {
+  if (line && name == "chromium") {
     // Chromium's own figures per frame (tests/netsim/chromium-viewer.mjs).
     if (auto c = cons->wait_prefix ("CHROMIUM ", 2000))
       r.chromium = c->substr (9);
@@ -803,7 +807,7 @@ bench_g2g (const G2gOptions &o)
       const std::string name = rcv.substr (0, at);
       const std::string from = at == std::string::npos ? "" : ", " + rcv.substr (at + 1);
       std::string label = name == "adaptive" ? "rtcstreamsrc (adaptive" + from + ")"
-          : rcv == "chromium" ? "Chromium (server's page, playout-delay 0)"
+          : name == "chromium" ? "Chromium (server's page, playout-delay 0" + from + ")"
           : rcv.rfind ("bare-", 0) == 0 ? "bare webrtcbin latency=" + rcv.substr (5)
           : "rtcstreamsrc latency=" + name.substr (10) + from;
       if (!r.ok) {

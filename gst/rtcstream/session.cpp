@@ -3,6 +3,7 @@
 
 #include "bandwidth.h"
 #include "retransmission.h"
+#include "send-pace.h"
 
 #include "rtcstream/signallers/base-signaller.h"
 
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -170,16 +172,132 @@ send_handshake_twice (GstPad *pad, GstPadProbeInfo *info, gpointer)
   return GST_PAD_PROBE_OK;
 }
 
-// webrtcbin's thread: an element was added somewhere inside it (its
-// transports are made when a description is applied).
+// One clocksync's pacing (send-pace.h): what its sink pad saw, and the
+// ts-offset it was given. Shared by its two probes.
+struct PaceCtx {
+  std::mutex lock;
+  SendPace pace;
+  GstSegment segment;
+  GstClockTime last_ts = GST_CLOCK_TIME_NONE;  // one sample per frame
+  GstClockTime latency = GST_CLOCK_TIME_NONE;  // what clocksync waits for
+  gint64 offset = 0;                           // ts-offset applied
+};
+
+using PaceRef = std::shared_ptr<PaceCtx>;
+
 void
-on_element_added (GstBin *, GstBin *, GstElement *element, gpointer)
+free_pace_ref (gpointer data)
+{
+  delete static_cast<PaceRef *> (data);
+}
+
+// Sets the clocksync's ts-offset so that it waits for the pace's hold, not
+// for the upstream latency. Called with ctx->lock held.
+void
+apply_pace (GstElement *clocksync, PaceCtx *ctx)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (ctx->latency) || ctx->pace.hold () == 0)
+    return;
+  // Never later than webrtcbin would have sent it: at most 0.
+  const gint64 offset = std::min<gint64> (0, (gint64) ctx->pace.hold () - (gint64) ctx->latency);
+  if (std::abs (offset - ctx->offset) < (gint64) GST_MSECOND)
+    return;
+  GST_LOG_OBJECT (clocksync, "frames leave %" GST_TIME_FORMAT " after capture (latency %"
+      GST_TIME_FORMAT ")", GST_TIME_ARGS (ctx->pace.hold ()), GST_TIME_ARGS (ctx->latency));
+  ctx->offset = offset;
+  g_object_set (clocksync, "ts-offset", offset, nullptr);
+}
+
+// The streaming thread of a clocksync's sink pad: each frame's age on its
+// way in (its running time against the clock), and the segment to read it.
+GstPadProbeReturn
+pace_frames (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  PaceCtx *ctx = static_cast<PaceRef *> (data)->get ();
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      std::lock_guard<std::mutex> lk (ctx->lock);
+      gst_event_copy_segment (ev, &ctx->segment);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer *buf = (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+      ? gst_buffer_list_get (GST_PAD_PROBE_INFO_BUFFER_LIST (info), 0)
+      : GST_PAD_PROBE_INFO_BUFFER (info);
+  if (!buf)
+    return GST_PAD_PROBE_OK;
+  const GstClockTime ts = GST_BUFFER_DTS_OR_PTS (buf);
+  g_autoptr (GstElement) clocksync = GST_ELEMENT (gst_pad_get_parent (pad));
+  if (!clocksync || !GST_CLOCK_TIME_IS_VALID (ts))
+    return GST_PAD_PROBE_OK;
+  g_autoptr (GstClock) clock = gst_element_get_clock (clocksync);
+  if (!clock)
+    return GST_PAD_PROBE_OK;
+  const GstClockTime base = gst_element_get_base_time (clocksync);
+  const GstClockTime now = gst_clock_get_time (clock);
+  std::lock_guard<std::mutex> lk (ctx->lock);
+  if (ts == ctx->last_ts || ctx->segment.format != GST_FORMAT_TIME)
+    return GST_PAD_PROBE_OK;
+  ctx->last_ts = ts;
+  const GstClockTime running = gst_segment_to_running_time (&ctx->segment, GST_FORMAT_TIME, ts);
+  if (!GST_CLOCK_TIME_IS_VALID (running) || now < base)
+    return GST_PAD_PROBE_OK;
+  const GstClockTime age = now - base > running ? now - base - running : 0;
+  ctx->pace.frame (now, age);
+  apply_pace (clocksync, ctx);
+  return GST_PAD_PROBE_OK;
+}
+
+// A clocksync's sink pad, once upstream answered its latency query: what it
+// will wait for (the minimum when live, nothing when not).
+GstPadProbeReturn
+pace_latency (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstQuery *q = GST_PAD_PROBE_INFO_QUERY (info);
+  if (!q || GST_QUERY_TYPE (q) != GST_QUERY_LATENCY)
+    return GST_PAD_PROBE_OK;
+  gboolean live = FALSE;
+  GstClockTime min = 0;
+  gst_query_parse_latency (q, &live, &min, nullptr);
+  g_autoptr (GstElement) clocksync = GST_ELEMENT (gst_pad_get_parent (pad));
+  if (!clocksync)
+    return GST_PAD_PROBE_OK;
+  PaceCtx *ctx = static_cast<PaceRef *> (data)->get ();
+  std::lock_guard<std::mutex> lk (ctx->lock);
+  const GstClockTime latency = live && GST_CLOCK_TIME_IS_VALID (min) ? min : 0;
+  if (latency != ctx->latency)
+    GST_DEBUG_OBJECT (clocksync, "upstream latency %" GST_TIME_FORMAT ", %s",
+        GST_TIME_ARGS (latency), latency ? "live: frames leave as soon as the encoder's pace "
+        "allows (send-pace.h)" : "paced by running time");
+  ctx->latency = latency;
+  apply_pace (clocksync, ctx);
+  return GST_PAD_PROBE_OK;
+}
+
+// webrtcbin's thread: an element was added somewhere inside it (its
+// transports are made when a description is applied, its input clocksyncs
+// when a stream is linked).
+void
+on_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer)
 {
   GstElementFactory *f = gst_element_get_factory (element);
-  if (!f || g_strcmp0 (GST_OBJECT_NAME (f), "nicesink") != 0)
-    return;
-  if (g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink"))
-    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, send_handshake_twice, nullptr, nullptr);
+  const char *factory = f ? GST_OBJECT_NAME (f) : "";
+  if (g_strcmp0 (factory, "nicesink") == 0) {
+    if (g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink"))
+      gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, send_handshake_twice, nullptr, nullptr);
+  } else if (g_strcmp0 (factory, "clocksync") == 0 && sub_bin == bin) {
+    g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink");
+    if (!sink)
+      return;
+    auto ctx = std::make_shared<PaceCtx> ();
+    gst_segment_init (&ctx->segment, GST_FORMAT_UNDEFINED);
+    gst_pad_add_probe (sink, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
+        GST_PAD_PROBE_TYPE_BUFFER_LIST | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM), pace_frames,
+        new PaceRef (ctx), free_pace_ref);
+    gst_pad_add_probe (sink, (GstPadProbeType) (GST_PAD_PROBE_TYPE_QUERY_UPSTREAM |
+        GST_PAD_PROBE_TYPE_PULL), pace_latency, new PaceRef (ctx), free_pace_ref);
+  }
 }
 
 // rtpbin's thread: the peer sent RTCP (a sender or receiver report).
