@@ -31,12 +31,16 @@ import {
 const CAM = 'gst-launch-1.0 videotestsrc is-live=true ! rtcstreamsink uri=rtcstream://127.0.0.1:8443/cam';
 const TESTSRC = 'examples/publish-testsrc.sh [HOST:PORT] [STREAM]';
 
-// How the shared producers start.
+// How the shared producers start. They also log their consumers and
+// encoders (rtcstreamsink and its sessions at INFO), which a failing entry
+// that watched them prints (doc.test.mjs).
+const PRODUCER_LOG = { GST_DEBUG: 'basesink:6,rtcstreamsink:4,rtcstream-session:4' };
 export const fixtures = {
-  cam: { line: CAM, start: (ctx) => startLine('cam', substitute(CAM, { port: ctx.port })) },
+  cam: { line: CAM, start: (ctx) => startLine('cam', substitute(CAM, { port: ctx.port }), { env: PRODUCER_LOG }) },
   test: {
     line: TESTSRC,
-    start: (ctx) => startLine('testsrc', substitute(`examples/publish-testsrc.sh 127.0.0.1:${ctx.port}`)),
+    start: (ctx) => startLine('testsrc', substitute(`examples/publish-testsrc.sh 127.0.0.1:${ctx.port}`),
+      { env: PRODUCER_LOG }),
   },
 };
 

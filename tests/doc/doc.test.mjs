@@ -9,7 +9,7 @@
 // Logs: build/tests/doc/out/ (or RTCSTREAM_TEST_OUT).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { documentedLines } from './extract.mjs';
 import { entries, fixtures } from './commands.mjs';
 import {
@@ -62,6 +62,26 @@ function limiter (n) {
   };
 }
 
+// An entry's run; when it fails, its message ends with what the shared
+// producers it watched logged (rtcstreamsink at INFO: its consumers, their
+// codecs, its encoders), the other side of a viewer that got nothing.
+async function withFixtureLogs (ctx, e) {
+  const used = new Map();
+  const own = { ...ctx, fixture: (name) => { const p = ctx.fixture(name); used.set(name, p); return p; } };
+  try {
+    return await e.test(own, e.lines);
+  } catch (err) {
+    for (const [name, p] of used) {
+      const child = await p;
+      let text = '';
+      try { text = readFileSync(child.sinksLog, 'utf8'); } catch { /* not written yet */ }
+      const lines = text.split('\n').filter((l) => /rtcstreamsink|rtcstream-session/.test(l));
+      err.message += `\n--- the shared producer "${name}" (its last ${Math.min(80, lines.length)} lines of ${lines.length}) ---\n${lines.slice(-80).join('\n')}`;
+    }
+    throw err;
+  }
+}
+
 // No test timeouts: node 20 keeps the process alive until they expire; every
 // wait in an entry is bounded, and RTCSTREAM_TEST_WATCHDOG_MS bounds the file.
 test('documented command lines run as written', { concurrency: true }, async (t) => {
@@ -88,7 +108,7 @@ test('documented command lines run as written', { concurrency: true }, async (t)
       ? `not matched by RTCSTREAM_DOC_ONLY=${only.source}`
       : (typeof e.skip === 'function' ? e.skip() : e.skip);
     const run = t.test(name, { skip: skip ?? false, todo: e.todo ?? false }, () =>
-      (e.fixture ? e.test(ctx, e.lines) : limit(() => scoped(() => e.test(ctx, e.lines)))));
+      (e.fixture ? e.test(ctx, e.lines) : limit(() => scoped(() => withFixtureLogs(ctx, e)))));
     runs.push(run);
     if (!e.fixture) others.push(run);
   }
