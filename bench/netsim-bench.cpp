@@ -366,6 +366,24 @@ trace_second (Link &link, Process *prod, int s, uint64_t frames_delta)
       num ("bitrate-sent") / 1000, num ("packet-loss"), frames.c_str ());
 }
 
+// SPEC is NAME or NAME@DIR. With @DIR, a function that puts before a
+// command what makes it load the plugin of the build dir DIR (DIR/plugins,
+// with a registry of its own named registry), e.g. a copy of the one before
+// a change; without, one that leaves the command as it is.
+std::function<std::vector<std::string> (std::vector<std::string>)>
+plugin_of (const std::string &spec, const std::string &registry)
+{
+  std::vector<std::string> env;
+  if (const size_t at = spec.find ('@'); at != std::string::npos) {
+    const std::string dir = spec.substr (at + 1);
+    env = {"env", "GST_PLUGIN_PATH=" + dir + "/plugins", "GST_REGISTRY=" + dir + "/" + registry};
+  }
+  return [env] (std::vector<std::string> argv) {
+    argv.insert (argv.begin (), env.begin (), env.end ());
+    return argv;
+  };
+}
+
 // sender: "bare" (a bare webrtcbin pair), "rtcstream", or "rtcstream@DIR":
 // both ends load the plugin of the build dir DIR (DIR/plugins), e.g. a
 // copy of the one before a change.
@@ -374,16 +392,7 @@ run_compare (const CompareCase &c, const std::string &sender, int seconds)
 {
   CompareResult r;
   const bool bare = sender == "bare";
-  std::vector<std::string> env;
-  if (const size_t at = sender.find ('@'); at != std::string::npos) {
-    const std::string dir = sender.substr (at + 1);
-    env = {"env", "GST_PLUGIN_PATH=" + dir + "/plugins",
-        "GST_REGISTRY=" + dir + "/compare-registry.bin"};
-  }
-  auto with_env = [&env] (std::vector<std::string> argv) {
-    argv.insert (argv.begin (), env.begin (), env.end ());
-    return argv;
-  };
+  const auto with_env = plugin_of (sender, "compare-registry.bin");
   const char *bench = getenv ("RTCSTREAM_BENCH");
   if (bare && !bench) {
     r.why = "RTCSTREAM_BENCH is not set";
@@ -701,18 +710,8 @@ run_g2g (const G2gOptions &o, unsigned jitter, const std::string &receiver)
   const bool bare = receiver.rfind ("bare-", 0) == 0;
   // NAME@DIR: the producer and a pipeline consumer load the plugin of
   // another build dir (its plugins/), e.g. a copy of the one before a change.
-  const size_t at = receiver.find ('@');
-  const std::string name = receiver.substr (0, at);
-  std::vector<std::string> from;  // the env prefix of that build's processes
-  if (at != std::string::npos) {
-    const std::string dir = receiver.substr (at + 1);
-    from = {"env", "GST_PLUGIN_PATH=" + dir + "/plugins",
-        "GST_REGISTRY=" + dir + "/g2g-registry.bin"};
-  }
-  auto with_from = [&from] (std::vector<std::string> argv) {
-    argv.insert (argv.begin (), from.begin (), from.end ());
-    return argv;
-  };
+  const std::string name = receiver.substr (0, receiver.find ('@'));
+  const auto with_from = plugin_of (receiver, "g2g-registry.bin");
   std::unique_ptr<SignallingServer> server;
   std::unique_ptr<Process> prod, cons;
   std::unique_ptr<SigRelay> relay;
