@@ -12,8 +12,8 @@ SendPace::frame (uint64_t now_ns, uint64_t age_ns)
   ages_.emplace_back (now_ns, age_ns);
   while (!ages_.empty () && ages_.front ().first + kWindowNs < now_ns)
     ages_.pop_front ();
-  std::vector<uint64_t> v;
-  v.reserve (ages_.size ());
+  std::vector<uint64_t> &v = scratch_;
+  v.clear ();
   for (const auto &a : ages_)
     v.push_back (a.second);
   // The 95th percentile: the sample with 95% of the others at or below it.

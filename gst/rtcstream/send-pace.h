@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <deque>
 #include <utility>
+#include <vector>
 
 namespace rtcstream {
 
@@ -42,6 +43,7 @@ class SendPace {
 
  private:
   std::deque<std::pair<uint64_t, uint64_t>> ages_;  // (seen, age)
+  std::vector<uint64_t> scratch_;  // the ages, for the percentile (kept: no allocation a frame)
   uint64_t hold_ = 0;
 };
 

@@ -85,12 +85,15 @@ webrtcbins_inside (GstElement *bin)
   return found;
 }
 
-// Whether the libnice agent of each webrtcbin inside `bin` searches for a
-// UPnP router (libnice's default is yes; sessions turn it off).
+// A boolean property of the libnice agent of each webrtcbin inside `bin`
+// (true where the agent cannot be read): "upnp", whether it searches for a
+// UPnP router (libnice's default is yes; sessions turn it off), or
+// "ice-tcp", whether it gathers TCP candidates (libnice's and webrtcbin's
+// default is yes; the elements' ice-tcp, no).
 std::vector<bool>
-upnp_of_agents (GstElement *bin)
+agent_flags (GstElement *bin, const char *property)
 {
-  std::vector<bool> upnp;
+  std::vector<bool> flags;
   for (GstElement *e : webrtcbins_inside (bin)) {
     GstObject *ice = nullptr;
     g_object_get (e, "ice-agent", &ice, nullptr);
@@ -98,36 +101,16 @@ upnp_of_agents (GstElement *bin)
     if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
       g_object_get (ice, "agent", &agent, nullptr);
     gboolean on = TRUE;
-    if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent), "upnp"))
-      g_object_get (agent, "upnp", &on, nullptr);
-    upnp.push_back (on);
+    if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent), property))
+      g_object_get (agent, property, &on, nullptr);
+    flags.push_back (on);
     if (agent)
       g_object_unref (agent);
     if (ice)
       gst_object_unref (ice);
     gst_object_unref (e);
   }
-  return upnp;
-}
-
-// Whether the ICE object of each webrtcbin inside `bin` gathers TCP
-// candidates (webrtcbin's own default is yes; the elements' ice-tcp, no).
-std::vector<bool>
-ice_tcp_of_agents (GstElement *bin)
-{
-  std::vector<bool> tcp;
-  for (GstElement *e : webrtcbins_inside (bin)) {
-    GstObject *ice = nullptr;
-    g_object_get (e, "ice-agent", &ice, nullptr);
-    gboolean on = TRUE;
-    if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "ice-tcp"))
-      g_object_get (ice, "ice-tcp", &on, nullptr);
-    tcp.push_back (on);
-    if (ice)
-      gst_object_unref (ice);
-    gst_object_unref (e);
-  }
-  return tcp;
+  return flags;
 }
 
 TEST_F (Loopback, VideoArrivesDecoded)
@@ -145,10 +128,10 @@ TEST_F (Loopback, VideoArrivesDecoded)
   EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
   // Nobody asked for router port mappings: no session searches the LAN.
   for (GstElement *e : { prod->element ("sink"), cons->element ("src") })
-    EXPECT_EQ (upnp_of_agents (e), std::vector<bool> { false }) << GST_OBJECT_NAME (e);
+    EXPECT_EQ (agent_flags (e, "upnp"), std::vector<bool> { false }) << GST_OBJECT_NAME (e);
   // ICE over TCP is off unless asked for (ice-tcp).
   for (GstElement *e : { prod->element ("sink"), cons->element ("src") })
-    EXPECT_EQ (ice_tcp_of_agents (e), std::vector<bool> { false }) << GST_OBJECT_NAME (e);
+    EXPECT_EQ (agent_flags (e, "ice-tcp"), std::vector<bool> { false }) << GST_OBJECT_NAME (e);
 }
 
 // ice-tcp=true on both ends: their ICE agents gather TCP candidates too, and
@@ -161,7 +144,7 @@ TEST_F (Loopback, IceTcpWhenAskedForStillPlays)
   EXPECT_TRUE (cons->wait_for ([&] { return v->frames >= 30; }, kTimeoutMs))
       << v->frames << "\n" << cons->all_errors () << prod->all_errors ();
   for (GstElement *e : { prod->element ("sink"), cons->element ("src") })
-    EXPECT_EQ (ice_tcp_of_agents (e), std::vector<bool> { true }) << GST_OBJECT_NAME (e);
+    EXPECT_EQ (agent_flags (e, "ice-tcp"), std::vector<bool> { true }) << GST_OBJECT_NAME (e);
   EXPECT_TRUE (cons->errors ().empty ()) << cons->all_errors ();
 }
 

@@ -396,9 +396,8 @@ protected:
   }
 
   // Runs the server with `args` to its end (for options it must refuse);
-  // returns its exit status, or -1 when it did not exit by itself.
-  // Runs the server with args until it exits; its exit status, and what it
-  // wrote to stderr in *err when asked.
+  // returns its exit status, or -1 when it did not exit by itself, and what
+  // it wrote to stderr in *err when asked.
   static int exit_status (std::vector<std::string> args, std::string *err = nullptr)
   {
     const char *binary = g_getenv ("RTCSTREAM_SIGNALLING");
