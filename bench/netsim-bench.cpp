@@ -41,7 +41,9 @@
 //                      (G2G_DEBUG=1 in the environment: the consumer logs its src's
 //                      stats and the pictures whose stamp does not read; G2G_SYNC=0:
 //                      pipeline consumers render on arrival, not on the clock;
-//                      G2G_DEADLINE=MS: their sink's processing-deadline, default 20)
+//                      G2G_DEADLINE=MS: their sink's processing-deadline, default 20;
+//                      G2G_SINK_PROPS="NAME=VALUE ...": more properties of the
+//                      producer's rtcstreamsink, here and in compare)
 //   netsim-bench compare [OPTIONS]  rtcstream (rtcstreamsink -> rtcstreamsrc,
 //                                   congestion control on) against a bare
 //                                   webrtcbin pair (vp8enc at a fixed 2 Mbit/s,

@@ -20,7 +20,9 @@
 //   bl-producer N       videotestsrc ! vp8enc ! tee ! N x (rtpvp8pay ! webrtcbin)
 //   bl-consumers N      N x webrtcbin -> rtpvp8depay ! fakesink
 //   g2g-producer URI    as producer, the clock stamped into each picture;
-//                       "stages" -> STAGES, "sink-stats" -> SINKSTATS, "frames" -> FRAMES
+//                       "stages" -> STAGES, "sink-stats" -> SINKSTATS, "frames" -> FRAMES;
+//                       G2G_SINK_PROPS in the environment: more rtcstreamsink
+//                       properties, as in a launch line ("start-bitrate=300000")
 //   g2g-consumer URI L  rtcstreamsrc latency=L ! fakesink sync=true: "reset",
 //                       "g2g" -> G2G (see G2g::report), "count" -> COUNT
 //   g2g-bl-producer     as bl-producer 1, stamped
@@ -767,7 +769,8 @@ int
 role_g2g_producer (const std::string &uri)
 {
   GstElement *pipeline = parse (std::string (kSource) +
-      " ! identity name=stamp ! rtcstreamsink name=sink uri=" + uri);
+      " ! identity name=stamp ! rtcstreamsink name=sink uri=" + uri + " " +
+      (g_getenv ("G2G_SINK_PROPS") ? g_getenv ("G2G_SINK_PROPS") : ""));
   if (!pipeline)
     return 1;
   attach_stamper (pipeline);
