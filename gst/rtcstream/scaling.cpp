@@ -70,6 +70,26 @@ EncoderScaler::floor_bps (size_t step) const
 }
 
 bool
+EncoderScaler::start (const std::vector<double> &needs, double age_s, uint32_t target_bps,
+    int64_t now_us)
+{
+  if (needs.size () == need_bps_.size ()) {
+    const double fade = std::pow (kNeedFading, std::max (age_s, 0.0));
+    for (size_t i = 0; i < needs.size (); i++)
+      need_bps_[i] = std::max (need_bps_[i], needs[i] * fade);
+  }
+  size_t step = 0;
+  while (step + 1 < steps_.size () &&
+      target_bps < std::max<double> (floor_bps (step), need_bps_[step]))
+    step++;
+  if (step == step_)
+    return false;
+  step_ = step;
+  last_change_us_ = now_us;
+  return true;
+}
+
+bool
 EncoderScaler::update (uint32_t target_bps, uint32_t output_bps, double frame_share,
     int64_t now_us)
 {

@@ -66,6 +66,21 @@ public:
   // The least bitrate for a step's size.
   uint32_t floor_bps (size_t step) const;
 
+  // What the encoder showed each step needs (bit/s per step, 0 where it
+  // showed nothing), faded as update () fades it. The content, not the
+  // viewer, decides it: the sink keeps it for the next scaler of the same
+  // input, codec and size (another viewer's encoder).
+  const std::vector<double> &needs () const { return need_bps_; }
+  // Called once, before the first update: takes what an earlier scaler of
+  // the same input learnt (needs (), age_s seconds ago; ignored unless it
+  // has one entry a step) and starts at the biggest step that target_bps
+  // carries (its floor and its learnt need, as a step down judges), so that
+  // a new viewer's encoder does not spend seconds dropping frames to learn
+  // it again. True when that is not the input's size; then the first
+  // update after now_us counts nothing, as after any change.
+  bool start (const std::vector<double> &needs, double age_s, uint32_t target_bps,
+      int64_t now_us);
+
 private:
   struct Step {
     Size size;

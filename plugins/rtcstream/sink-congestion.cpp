@@ -354,6 +354,52 @@ set_size (RtcstreamSink *self, EncoderGroup *g)
   g->picture_fps.store (sc ? sc->fps () : 0);
 }
 
+// Worker thread: group g's scaler, made when g first adapts to its one
+// viewer (at target_bps): at the end of its link (its encoder then has not
+// put out its first picture), else at the next tick.
+void
+start_scaler (RtcstreamSink *self, EncoderGroup *g, guint target_bps, gint64 now)
+{
+  gint width = 0, height = 0, fps_n = 30, fps_d = 1;
+  {
+    std::lock_guard<std::mutex> lk (self->state->lock);
+    if (g->input->caps && !gst_caps_is_empty (g->input->caps)) {
+      const GstStructure *st = gst_caps_get_structure (g->input->caps, 0);
+      gst_structure_get_int (st, "width", &width);
+      gst_structure_get_int (st, "height", &height);
+      gst_structure_get_fraction (st, "framerate", &fps_n, &fps_d);
+    }
+  }
+  if (width <= 0 || height <= 0)
+    return;  // no size to scale from
+  g->input_fps = fps_n > 0 && fps_d > 0 ? (double) fps_n / fps_d : 0;
+  g->scaler = std::make_unique<EncoderScaler> (width, height, g->input_fps);
+  g->needs_key = std::string (g->input->name) + " " + g->codec->name + " " +
+      std::to_string (width) + "x" + std::to_string (height) + "@" + std::to_string (fps_n) +
+      "/" + std::to_string (fps_d);
+  g->picture_width.store (width);
+  g->picture_height.store (height);
+  g->picture_fps.store (g->scaler->fps ());
+  // Kept to its bitrate, the encoder drops frames when the content needs
+  // more: the scaler's cue to shrink the picture.
+  set_encoder_frame_dropping (*g->codec, g->encoder, true);
+  // Start at the size this bitrate carries, by what earlier viewers'
+  // encoders of this input learnt: at 1 Mbit/s a 720p picture whose
+  // VP8 frames cost 7 KB at any quantizer ran at 13-22 fps for 3 s
+  // until the scaler had seen it again (docs/performance.md).
+  auto learnt = self->state->picture_needs.find (g->needs_key);
+  const bool known = learnt != self->state->picture_needs.end ();
+  if (g->scaler->start (known ? learnt->second.bps : std::vector<double> (),
+          known ? (now - learnt->second.at_us) / (double) G_USEC_PER_SEC : 0, target_bps,
+          now)) {
+    GST_DEBUG_OBJECT (self, "%s encoder of %s: starts at step %zu for %u bit/s%s",
+        g->codec->name, g->input->name.c_str (), g->scaler->step (), target_bps,
+        known ? ", by what earlier viewers' encoders needed" : "");
+    set_size (self, g);
+    g->scaler_settling = true;
+  }
+}
+
 // Worker thread, once a second for each video encoding group: the picture
 // size that the group's bitrate (target_bps, when it adapts) allows.
 void
@@ -396,26 +442,7 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
     return;
   }
   if (!g->scaler) {
-    gint width = 0, height = 0, fps_n = 30, fps_d = 1;
-    {
-      std::lock_guard<std::mutex> lk (self->state->lock);
-      if (g->input->caps && !gst_caps_is_empty (g->input->caps)) {
-        const GstStructure *st = gst_caps_get_structure (g->input->caps, 0);
-        gst_structure_get_int (st, "width", &width);
-        gst_structure_get_int (st, "height", &height);
-        gst_structure_get_fraction (st, "framerate", &fps_n, &fps_d);
-      }
-    }
-    if (width <= 0 || height <= 0)
-      return;  // no size to scale from
-    g->input_fps = fps_n > 0 && fps_d > 0 ? (double) fps_n / fps_d : 0;
-    g->scaler = std::make_unique<EncoderScaler> (width, height, g->input_fps);
-    g->picture_width.store (width);
-    g->picture_height.store (height);
-    g->picture_fps.store (g->scaler->fps ());
-    // Kept to its bitrate, the encoder drops frames when the content needs
-    // more: the scaler's cue to shrink the picture.
-    set_encoder_frame_dropping (*g->codec, g->encoder, true);
+    start_scaler (self, g, target_bps, now);
     return;  // measured from now on
   }
   // The second after a change mixes both settings (and the new size's
@@ -435,7 +462,9 @@ update_size (RtcstreamSink *self, EncoderGroup *g, bool adapt, guint target_bps,
         "not judged", g->codec->name, g->input->name.c_str (), last_target, target_bps);
     return;
   }
-  if (g->scaler->update (target_bps, output, std::min (share, 1.0), now)) {
+  const bool changed = g->scaler->update (target_bps, output, std::min (share, 1.0), now);
+  self->state->picture_needs[g->needs_key] = {g->scaler->needs (), now};
+  if (changed) {
     GST_DEBUG_OBJECT (self, "%s encoder of %s: bitrate %u, put out %u bit/s and %.0f%% of "
         "the frames: step %zu", g->codec->name, g->input->name.c_str (), target_bps, output,
         share * 100, g->scaler->step ());
@@ -579,8 +608,19 @@ apply_bitrate (RtcstreamSink *self, const std::string &session_id, gint64 tick_u
     if (adapt)
       target += want;
     g->keyframe_budget_bps.store (adapt ? media : 0);
-    if (tick_us)
+    if (tick_us) {
       update_size (self, g, adapt, want, tick_us);
+    } else if (adapt && !g->scaler && g->raw_filter) {
+      // Its viewer has just linked: the size its bitrate carries from the
+      // first picture on, not one tick later. That tick, within a second,
+      // judges nothing (as after a change), the next one a whole second.
+      const gint64 now = now_us ();
+      g->scaler_bytes = g->encoded_bytes.load ();
+      g->scaler_frames = g->encoded_frames.load ();
+      g->scaler_tick_us = now;
+      start_scaler (self, g, want, now);
+      g->scaler_settling = true;
+    }
   }
   std::lock_guard<std::mutex> lk (c.congestion->lock);
   c.congestion->target_bps = target;

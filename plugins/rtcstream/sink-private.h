@@ -174,6 +174,7 @@ struct EncoderGroup {
   gint64 scaler_tick_us = 0;
   bool scaler_settling = false;  // the scaler changed at the last tick
   guint scaler_target_bps = 0;   // the encoder's bitrate at the last tick
+  std::string needs_key;         // its entry in State::picture_needs
   // The estimate of the consumer of a group that adapts to it alone (0:
   // none), which keyframes may not crowd out (sink-encoding.cpp).
   std::atomic<guint> keyframe_budget_bps{0};
@@ -310,6 +311,14 @@ struct State : ElementCore {
   std::vector<std::unique_ptr<InputStream>> inputs;
   std::map<std::string, std::shared_ptr<Consumer>> consumers;
   std::vector<std::unique_ptr<EncoderGroup>> groups;
+  // What each picture size of an input needed, as the last encoder group
+  // that adapted to one viewer learnt it (EncoderScaler::needs), keyed by
+  // picture_needs_key: the next viewer's encoder starts from it.
+  struct LearntNeeds {
+    std::vector<double> bps;
+    gint64 at_us = 0;
+  };
+  std::map<std::string, LearntNeeds> picture_needs;
   std::vector<SessionRequest> pending;  // sessions waiting for caps
   guint video_pads = 0, audio_pads = 0, data_pads = 0;
   std::vector<std::unique_ptr<DataInput>> data_inputs;  // guarded by lock

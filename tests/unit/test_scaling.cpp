@@ -205,4 +205,44 @@ TEST (EncoderScaler, AnEncoderOverItsBitrateStepsDownToo)
   EXPECT_EQ (s.step (), 1u);
 }
 
+TEST (EncoderScaler, StartsAtTheBiggestSizeItsBitrateCarries)
+{
+  // Nothing learnt yet: the floors decide. 1 Mbit/s carries 720p (830 k).
+  EncoderScaler open (1280, 720, 30);
+  EXPECT_FALSE (open.start ({}, 0, 1000000, 0));
+  EXPECT_EQ (open.step (), 0u);
+  // 300 k does not carry 854x480 (369 k) but 640x360 (207 k): there at
+  // once, not one step each 2 s after a start at 720p.
+  EncoderScaler thin (1280, 720, 30);
+  EXPECT_TRUE (thin.start ({}, 0, 300000, 0));
+  EXPECT_EQ (thin.size ().width, 640);
+  EXPECT_EQ (thin.size ().height, 360);
+}
+
+TEST (EncoderScaler, ANewViewersScalerStartsFromWhatTheLastOneLearnt)
+{
+  // Content whose 720p costs 1.5 Mbit/s: at 1 Mbit/s the first viewer's
+  // encoder drops a third of its frames until its scaler steps down.
+  Encoder enc {1500000};
+  EncoderScaler first (1280, 720, 30);
+  EXPECT_FALSE (first.start ({}, 0, 1000000, 0));
+  int64_t t = 0;
+  EXPECT_EQ (enc.run (first, 1000000, 4, t), 1u);
+  ASSERT_GT (first.needs ()[0], 1000000.0);
+  // The next viewer's, a minute later: 854x480 from the start, and it stays
+  // there (720p would need 1.25 times what it showed).
+  EncoderScaler next (1280, 720, 30);
+  EXPECT_TRUE (next.start (first.needs (), 60, 1000000, t));
+  EXPECT_EQ (next.step (), 1u);
+  EXPECT_EQ (enc.run (next, 1000000, 20, t), 1u);
+  // What was learnt fades as it does while a scaler runs (by half in ~6
+  // min): an hour later the floors decide again.
+  EncoderScaler later (1280, 720, 30);
+  EXPECT_FALSE (later.start (first.needs (), 3600, 1000000, t));
+  EXPECT_EQ (later.step (), 0u);
+  // What another scaler learnt with other steps is not taken.
+  EncoderScaler other (1280, 720, 0);  // unknown frame rate: no frame-rate step
+  EXPECT_FALSE (other.start (first.needs (), 0, 1000000, t));
+}
+
 }  // namespace
