@@ -542,6 +542,95 @@ TEST_F (Loopback, APreparedEncoderIsReadyBeforeTheFirstConsumer)
   EXPECT_EQ (stats_uint (so, "encoders"), 1u);
 }
 
+// The widths of the pictures reaching a sink pad, in the order their caps
+// came (its streaming thread writes, the test reads).
+struct Widths {
+  std::mutex lock;
+  std::vector<int> seen;
+  std::vector<int> get ()
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    return seen;
+  }
+};
+
+std::shared_ptr<Widths>
+watch_widths (GstElement *sink)
+{
+  auto widths = std::make_shared<Widths> ();
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      [] (GstPad *, GstPadProbeInfo *info, gpointer data) {
+        GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+        if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
+          GstCaps *caps = nullptr;
+          gst_event_parse_caps (ev, &caps);
+          gint width = 0;
+          gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &width);
+          auto *w = static_cast<std::shared_ptr<Widths> *> (data)->get ();
+          std::lock_guard<std::mutex> lk (w->lock);
+          w->seen.push_back (width);
+        }
+        return GST_PAD_PROBE_OK;
+      },
+      new std::shared_ptr<Widths> (widths),
+      [] (gpointer data) { delete static_cast<std::shared_ptr<Widths> *> (data); });
+  return widths;
+}
+
+std::string
+widths_text (const std::vector<int> &w)
+{
+  std::string text;
+  for (int x : w)
+    text += std::to_string (x) + " ";
+  return text;
+}
+
+// A viewer's encoder starts at the picture size its bitrate carries, from
+// its first picture: by the floors (300 kbit/s does not carry 720p: 640x360),
+// and by what an earlier viewer's encoder showed the content needs at each
+// size (the snow in videotestsrc's default picture costs VP8 about 1.5
+// Mbit/s at 720p: at the 1 Mbit/s start the first viewer drops frames until
+// its picture steps down; the next one starts smaller).
+TEST_F (Loopback, AViewersEncoderStartsAtTheSizeItsBitrateCarries)
+{
+  const std::string hd = "videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1";
+  {
+    auto prod = producer (hd + " ! " + sink ("start-bitrate=300000"));
+    auto cons = consumer (src () + " ! fakesink name=v");
+    auto widths = watch_widths (cons->element ("v"));
+    auto v = cons->count ("v");
+    ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs))
+        << cons->all_errors ();
+    ASSERT_FALSE (widths->get ().empty ());
+    EXPECT_EQ (widths->get ().front (), 640) << widths_text (widths->get ());
+  }
+  const std::string other = link + "-learnt";
+  auto prod = producer (hd + " ! rtcstreamsink name=sink uri=" + other);
+  auto first = consumer ("rtcstreamsrc uri=" + other + " ! fakesink name=v");
+  auto first_widths = watch_widths (first->element ("v"));
+  ASSERT_TRUE (first->wait_for ([&] {
+    auto w = first_widths->get ();
+    return w.size () >= 2 && w.back () < 1280;
+  }, kTimeoutMs)) << "the first viewer's pictures: " << widths_text (first_widths->get ())
+                  << first->all_errors ();
+  EXPECT_EQ (first_widths->get ().front (), 1280) << "nothing learnt yet: the input's size";
+  first->stop ();
+  GstElement *s = prod->element ("sink");
+  ASSERT_TRUE (prod->wait_for ([&] { return stats_uint (s, "consumers") == 0u; }, kTimeoutMs));
+  auto next = consumer ("rtcstreamsrc uri=" + other + " ! fakesink name=v");
+  auto next_widths = watch_widths (next->element ("v"));
+  auto n = next->count ("v");
+  ASSERT_TRUE (next->wait_for ([&] { return n->frames >= 10; }, kTimeoutMs))
+      << next->all_errors ();
+  ASSERT_FALSE (next_widths->get ().empty ());
+  EXPECT_LT (next_widths->get ().front (), 1280)
+      << "the next viewer's pictures: " << widths_text (next_widths->get ())
+      << "; the first viewer's: " << widths_text (first_widths->get ());
+  EXPECT_TRUE (prod->errors ().empty ()) << prod->all_errors ();
+}
+
 TEST_F (Loopback, LeavingConsumerIsRemovedFromTheSinksStats)
 {
   auto prod = producer (kVideo + " ! " + sink ());
