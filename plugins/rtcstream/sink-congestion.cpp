@@ -385,8 +385,9 @@ start_scaler (RtcstreamSink *self, EncoderGroup *g, guint target_bps, gint64 now
   set_encoder_frame_dropping (*g->codec, g->encoder, true);
   // Start at the size this bitrate carries, by what earlier viewers'
   // encoders of this input learnt: at 1 Mbit/s a 720p picture whose
-  // VP8 frames cost 7 KB at any quantizer ran at 13-22 fps for 3 s
-  // until the scaler had seen it again (docs/performance.md).
+  // VP8 frames stayed at 7 KB whatever the bitrate ran at 13-22 fps for
+  // 3 s, for every new viewer, until its scaler had seen it again
+  // (docs/performance.md, a new viewer's first seconds).
   auto learnt = self->state->picture_needs.find (g->needs_key);
   const bool known = learnt != self->state->picture_needs.end ();
   if (g->scaler->start (known ? learnt->second.bps : std::vector<double> (),

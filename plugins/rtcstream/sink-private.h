@@ -313,7 +313,8 @@ struct State : ElementCore {
   std::vector<std::unique_ptr<EncoderGroup>> groups;
   // What each picture size of an input needed, as the last encoder group
   // that adapted to one viewer learnt it (EncoderScaler::needs), keyed by
-  // picture_needs_key: the next viewer's encoder starts from it.
+  // EncoderGroup::needs_key (input, codec, input size and frame rate): the
+  // next viewer's encoder starts from it (start_scaler). Worker-only.
   struct LearntNeeds {
     std::vector<double> bps;
     gint64 at_us = 0;
