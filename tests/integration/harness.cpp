@@ -11,9 +11,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 namespace rtcstream::test {
 
@@ -137,6 +141,81 @@ process_stacks (GPid pid)
       stacks += std::string (*it) + "\n";
   return stacks;
 }
+
+namespace {
+
+// A test of this process that runs longer than this is stuck where no wait
+// of ours bounds it (each is 15-20 s): its stacks go to stderr, into the
+// log that meson keeps when it kills the test at its timeout (120 s for
+// element and most integration tests). element-data hung so once in a
+// full run (2026-12-04) with nothing in its log but the test's name.
+constexpr int kHangReportS = 90;
+
+class HangReporter : public ::testing::EmptyTestEventListener {
+public:
+  HangReporter () : thread_ ([this] { watch (); }) {}
+  ~HangReporter () override
+  {
+    {
+      std::lock_guard<std::mutex> lk (lock_);
+      quit_ = true;
+    }
+    cond_.notify_all ();
+    thread_.join ();
+  }
+
+private:
+  void OnTestStart (const ::testing::TestInfo &info) override
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    name_ = std::string (info.test_suite_name ()) + "." + info.name ();
+    deadline_ = std::chrono::steady_clock::now () + std::chrono::seconds (kHangReportS);
+    armed_ = true;
+    cond_.notify_all ();
+  }
+  void OnTestEnd (const ::testing::TestInfo &) override
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    armed_ = false;
+    cond_.notify_all ();
+  }
+  void watch ()
+  {
+    std::unique_lock<std::mutex> lk (lock_);
+    while (!quit_) {
+      if (!armed_) {
+        cond_.wait (lk);
+        continue;
+      }
+      if (cond_.wait_until (lk, deadline_) != std::cv_status::timeout || !armed_ || quit_)
+        continue;
+      armed_ = false;  // once a test
+      const std::string name = name_;
+      lk.unlock ();
+      std::string stacks = process_stacks (getpid ());
+      fprintf (stderr, "\n%s still runs after %d s: the stacks of this process\n%s\n",
+          name.c_str (), kHangReportS, stacks.c_str ());
+      fflush (stderr);
+      lk.lock ();
+    }
+  }
+
+  std::mutex lock_;
+  std::condition_variable cond_;
+  bool armed_ = false, quit_ = false;
+  std::string name_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::thread thread_;
+};
+
+// Every test program that links this harness reports its hangs (gtest
+// deletes the listener at exit, which joins its thread).
+const bool hang_reporter = [] {
+  ::testing::UnitTest::GetInstance ()->listeners ().Append (new HangReporter ());
+  return true;
+} ();
+
+}  // namespace
 
 int
 stop_child (GPid pid, int sig, const std::string &what, int bound_ms)
