@@ -542,41 +542,27 @@ TEST_F (Loopback, APreparedEncoderIsReadyBeforeTheFirstConsumer)
   EXPECT_EQ (stats_uint (so, "encoders"), 1u);
 }
 
-// The widths of the pictures reaching a sink pad, in the order their caps
-// came (its streaming thread writes, the test reads).
+// The widths of the pictures a counted sink got, each new one once, in
+// order: fed by the inspect function of Pipeline::count (its streaming
+// thread writes, the test reads).
 struct Widths {
   std::mutex lock;
   std::vector<int> seen;
+  void add (GstCaps *caps)
+  {
+    gint width = 0;
+    if (caps && !gst_caps_is_empty (caps))
+      gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &width);
+    std::lock_guard<std::mutex> lk (lock);
+    if (seen.empty () || seen.back () != width)
+      seen.push_back (width);
+  }
   std::vector<int> get ()
   {
     std::lock_guard<std::mutex> lk (lock);
     return seen;
   }
 };
-
-std::shared_ptr<Widths>
-watch_widths (GstElement *sink)
-{
-  auto widths = std::make_shared<Widths> ();
-  g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-      [] (GstPad *, GstPadProbeInfo *info, gpointer data) {
-        GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
-        if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
-          GstCaps *caps = nullptr;
-          gst_event_parse_caps (ev, &caps);
-          gint width = 0;
-          gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &width);
-          auto *w = static_cast<std::shared_ptr<Widths> *> (data)->get ();
-          std::lock_guard<std::mutex> lk (w->lock);
-          w->seen.push_back (width);
-        }
-        return GST_PAD_PROBE_OK;
-      },
-      new std::shared_ptr<Widths> (widths),
-      [] (gpointer data) { delete static_cast<std::shared_ptr<Widths> *> (data); });
-  return widths;
-}
 
 std::string
 widths_text (const std::vector<int> &w)
@@ -599,8 +585,8 @@ TEST_F (Loopback, AViewersEncoderStartsAtTheSizeItsBitrateCarries)
   {
     auto prod = producer (hd + " ! " + sink ("start-bitrate=300000"));
     auto cons = consumer (src () + " ! fakesink name=v");
-    auto widths = watch_widths (cons->element ("v"));
-    auto v = cons->count ("v");
+    auto widths = std::make_shared<Widths> ();
+    auto v = cons->count ("v", [widths] (GstBuffer *, GstCaps *caps) { widths->add (caps); });
     ASSERT_TRUE (cons->wait_for ([&] { return v->frames >= 10; }, kTimeoutMs))
         << cons->all_errors ();
     ASSERT_FALSE (widths->get ().empty ());
@@ -609,7 +595,8 @@ TEST_F (Loopback, AViewersEncoderStartsAtTheSizeItsBitrateCarries)
   const std::string other = link + "-learnt";
   auto prod = producer (hd + " ! rtcstreamsink name=sink uri=" + other);
   auto first = consumer ("rtcstreamsrc uri=" + other + " ! fakesink name=v");
-  auto first_widths = watch_widths (first->element ("v"));
+  auto first_widths = std::make_shared<Widths> ();
+  first->count ("v", [first_widths] (GstBuffer *, GstCaps *caps) { first_widths->add (caps); });
   ASSERT_TRUE (first->wait_for ([&] {
     auto w = first_widths->get ();
     return w.size () >= 2 && w.back () < 1280;
@@ -620,8 +607,8 @@ TEST_F (Loopback, AViewersEncoderStartsAtTheSizeItsBitrateCarries)
   GstElement *s = prod->element ("sink");
   ASSERT_TRUE (prod->wait_for ([&] { return stats_uint (s, "consumers") == 0u; }, kTimeoutMs));
   auto next = consumer ("rtcstreamsrc uri=" + other + " ! fakesink name=v");
-  auto next_widths = watch_widths (next->element ("v"));
-  auto n = next->count ("v");
+  auto next_widths = std::make_shared<Widths> ();
+  auto n = next->count ("v", [next_widths] (GstBuffer *, GstCaps *caps) { next_widths->add (caps); });
   ASSERT_TRUE (next->wait_for ([&] { return n->frames >= 10; }, kTimeoutMs))
       << next->all_errors ();
   ASSERT_FALSE (next_widths->get ().empty ());
