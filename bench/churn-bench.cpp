@@ -5,11 +5,14 @@
 // bench/churn.sh, which sets up the environment.
 //
 //   churn-bench [--cycles N] [--settle SECONDS] [--memory-settle SECONDS]
-//               [--malloc-info FILE] [--no-vanished]
+//               [--malloc-info FILE] [--rest-every N] [--no-vanished]
 //               [--producer-env NAME=VALUE]...
 //
 // --malloc-info FILE: the producer's malloc_info after the final malloc_trim
 // (per arena: mapped, free and used bytes), for finding where RSS stays.
+// --rest-every N: rest after every N cycles as at the end (vanished viewers
+// reaped, threads and fds back, --memory-settle seconds) and print the
+// settled RSS, to see whether what stays grows with the cycles or levels off.
 // --producer-env NAME=VALUE (repeatable): set in the producer's environment
 // only, e.g. MALLOC_ARENA_MAX=1, to compare allocator settings with the
 // same benchmark.
@@ -57,10 +60,12 @@ main (int argc, char **argv)
       options.malloc_info_path = argv[++i];
     else if (!strcmp (argv[i], "--producer-env") && i + 1 < argc && strchr (argv[i + 1], '='))
       options.producer_env.push_back (argv[++i]);
+    else if (!strcmp (argv[i], "--rest-every") && i + 1 < argc)
+      options.rest_every = atoi (argv[++i]);
     else if (!strcmp (argv[i], "--no-vanished"))
       options.vanished = false;
     else {
-      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--memory-settle SECONDS] [--malloc-info FILE] [--no-vanished] [--producer-env NAME=VALUE]...\n", argv[0]);
+      fprintf (stderr, "usage: %s [--cycles N] [--settle SECONDS] [--memory-settle SECONDS] [--malloc-info FILE] [--rest-every N] [--no-vanished] [--producer-env NAME=VALUE]...\n", argv[0]);
       return 2;
     }
   }

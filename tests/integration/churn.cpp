@@ -283,6 +283,10 @@ ChurnResult::table () const
   };
   row ("start: the long-lived viewer only", start);
   row ("before: after the warm-up (one viewer of each kind)", before);
+  for (const auto &[cycles, sample] : rests) {
+    snprintf (buf, sizeof buf, "rest after %d cycles, settled", cycles);
+    row (buf, sample);
+  }
   snprintf (buf, sizeof buf, "after %d cycles and %.1f s of settling", cycles_done,
       settle_seconds);
   row (buf, after);
@@ -361,7 +365,36 @@ run_churn (const ChurnOptions &options)
   churn.wait ([] { return false; }, 2000);
   result.before = sample_process (producer.pid ());
 
+  // Settling, at the end (and at each rest): the last vanished viewers are
+  // held as long as the others were; the producer tears a consumer down on
+  // its own threads, so give it until its threads and fds are back, at most
+  // settle_ms; then a little longer, for memory released after the last
+  // thread went, and memory_settle_ms more when asked.
+  auto settle = [&] (bool last) {
+    churn.reap_vanished (true);
+    gint64 t1 = g_get_monotonic_time ();
+    churn.wait (
+        [&] {
+          result.after = sample_process (producer.pid ());
+          return result.threads_returned (options) && result.fds_returned (options);
+        },
+        options.settle_ms);
+    result.settle_seconds = (g_get_monotonic_time () - t1) / 1e6;
+    churn.wait ([] { return false; }, 1000);
+    result.after = sample_process (producer.pid ());
+    if (options.memory_settle_ms > 0) {
+      if (last)
+        progress ("after: producer " + std::to_string (result.after.rss_kb / 1024) +
+            " MiB; waiting " + std::to_string (options.memory_settle_ms / 1000) + " s more");
+      gint64 t2 = g_get_monotonic_time ();
+      churn.wait ([] { return false; }, options.memory_settle_ms);
+      result.later = sample_process (producer.pid ());
+      result.later_seconds = (g_get_monotonic_time () - t2) / 1e6;
+    }
+  };
+
   gint64 t0 = g_get_monotonic_time ();
+  gint64 rested_us = 0;  // in rests, left out of result.seconds
   const int kind_count = options.vanished ? 4 : 3;
   for (int i = 0; ok && i < options.cycles; i++) {
     Kind kind = i % kind_count == 3 ? Kind::vanished : kinds[i % kind_count];
@@ -379,32 +412,20 @@ run_churn (const ChurnOptions &options)
           (g_get_monotonic_time () - t0) / 1e6);
       progress (line);
     }
+    if (options.rest_every > 0 && (i + 1) % options.rest_every == 0 && i + 1 < options.cycles) {
+      gint64 r0 = g_get_monotonic_time ();
+      settle (false);
+      rested_us += g_get_monotonic_time () - r0;
+      result.rests.push_back ({i + 1, result.later.rss_kb >= 0 ? result.later : result.after});
+      char line[120];
+      snprintf (line, sizeof line, "rest after cycle %d: producer %.1f MiB settled (%+.1f)",
+          i + 1, result.rests.back ().second.rss_kb / 1024.0,
+          (result.rests.back ().second.rss_kb - result.before.rss_kb) / 1024.0);
+      progress (line);
+    }
   }
-  result.seconds = (g_get_monotonic_time () - t0) / 1e6;
-  // The last vanished viewers are held as long as the others were.
-  churn.reap_vanished (true);
-
-  // Settling: the producer tears a consumer down on its own threads; give
-  // it until its threads and fds are back, at most settle_ms.
-  gint64 t1 = g_get_monotonic_time ();
-  churn.wait (
-      [&] {
-        result.after = sample_process (producer.pid ());
-        return result.threads_returned (options) && result.fds_returned (options);
-      },
-      options.settle_ms);
-  result.settle_seconds = (g_get_monotonic_time () - t1) / 1e6;
-  // A little longer, for memory released after the last thread went.
-  churn.wait ([] { return false; }, 1000);
-  result.after = sample_process (producer.pid ());
-  if (options.memory_settle_ms > 0) {
-    progress ("after: producer " + std::to_string (result.after.rss_kb / 1024) +
-        " MiB; waiting " + std::to_string (options.memory_settle_ms / 1000) + " s more");
-    gint64 t2 = g_get_monotonic_time ();
-    churn.wait ([] { return false; }, options.memory_settle_ms);
-    result.later = sample_process (producer.pid ());
-    result.later_seconds = (g_get_monotonic_time () - t2) / 1e6;
-  }
+  result.seconds = (g_get_monotonic_time () - t0 - rested_us) / 1e6;
+  settle (true);
   sampler.stop ();
   result.fps = sampler.windows ();
   if (options.trim_after && !producer.exited ()) {

@@ -61,6 +61,11 @@ struct ChurnOptions {
   // env(1)), for comparing allocator settings side by side, e.g.
   // MALLOC_ARENA_MAX=1 or G_SLICE=always-malloc; empty for none.
   std::vector<std::string> producer_env;
+  // When above 0, the churn rests after every rest_every cycles as it does
+  // at the end (the vanished viewers reaped, threads and fds back, then
+  // memory_settle_ms) and reports the producer's settled RSS as a progress
+  // line: whether what stays keeps growing with the cycles or levels off.
+  int rest_every = 0;
   // Progress lines (e.g. "cycle 100/1000"), nullptr for none.
   std::function<void (const std::string &)> progress;
 };
@@ -77,6 +82,9 @@ struct ChurnResult {
   ProcessSample after;        // after the churn and settling
   ProcessSample later;        // memory_settle_ms after that (rss_kb -1 if not taken)
   double later_seconds = 0;   // how long after `after`
+  // With rest_every: the settled samples of every rest, and after how many
+  // cycles each was taken.
+  std::vector<std::pair<int, ProcessSample>> rests;
   ProcessSample trimmed;      // after, then malloc_trim (trim_after)
   std::vector<double> fps;    // the long-lived viewer's fps, one-second windows
   // The bound on the long-lived viewer: 30 fps are sent, and it must keep
