@@ -1052,12 +1052,15 @@ namespace {
 // producer hung so at cycle ~430 on 2026-12-02 with stop_stragglers in
 // place, which stops any sctpenc not NULL: most likely that one was NULL
 // with its task started this way; not proven, the hang is rare.)
-void
+// Returns whether sctpenc's src pad took the FLUSH_START: a pad refuses it
+// while it is flushing already, which an inactive pad (its element in READY
+// or NULL) always is.
+bool
 flush_sctpenc (GstElement *sctpenc)
 {
   GstPad *src = gst_element_get_static_pad (sctpenc, "src");
   if (!src)
-    return;
+    return false;
   if (!g_object_get_data (G_OBJECT (src), "rtcstream-stopped")) {
     g_object_set_data (G_OBJECT (src), "rtcstream-stopped", GINT_TO_POINTER (1));
     gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
@@ -1068,9 +1071,35 @@ flush_sctpenc (GstElement *sctpenc)
         },
         nullptr, nullptr);
   }
-  gst_pad_send_event (src, gst_event_new_flush_start ());
+  const bool taken = gst_pad_send_event (src, gst_event_new_flush_start ());
   gst_object_unref (src);
+  return taken;
 }
+
+// The last resort of stop_stragglers, for an sctpenc that is NULL and whose
+// task still runs: its src pad is inactive, so it refused the FLUSH_START
+// of flush_sctpenc, and its queue may not be flushing (sctpenc set it so
+// when it left PAUSED, then a RECONFIGURE or FLUSH_STOP that reached the
+// pad before the pad was deactivated unflushed it and restarted the task:
+// rare, but the churn benchmark's producer hung on it every few hundred
+// viewers with G_SLICE=always-malloc, its worker in gst_pad_stop_task
+// below and the task in gst_data_queue_pop; every later viewer of the sink
+// got nothing). Joining that task needs its queue flushing, and only
+// sctpenc's src event function can do that in NULL: it gets the
+// FLUSH_START the pad refused. The element is NULL and its pads are
+// inactive, so nothing else of it runs but that task, which this wakes.
+void
+wake_stopped_sctpenc_task (GstElement *sctpenc, GstPad *src)
+{
+  GstPadEventFunction event = GST_PAD_EVENTFUNC (src);
+  if (!event)
+    return;
+  GST_WARNING_OBJECT (sctpenc, "its task runs in the NULL state with its queue unflushed: "
+      "flushing it through its event function");
+  event (src, GST_OBJECT (sctpenc), gst_event_new_flush_start ());
+}
+
+}  // namespace
 
 // After webrtcbin went to NULL: an element inside it that still runs is set
 // to NULL too. webrtcbin keeps its SCTP transport's sctpenc out of state
@@ -1098,14 +1127,17 @@ stop_stragglers (GstElement *webrtcbin)
     // whoever drops the last reference.
     GstElementFactory *f = gst_element_get_factory (e);
     if (f && g_strcmp0 (GST_OBJECT_NAME (f), "sctpenc") == 0) {
-      flush_sctpenc (e);
+      const bool flushed = flush_sctpenc (e);
       if (GstPad *src = gst_element_get_static_pad (e, "src")) {
         GST_OBJECT_LOCK (src);
         GstTask *task = GST_PAD_TASK (src);
         const bool started = task && gst_task_get_state (task) == GST_TASK_STARTED;
         GST_OBJECT_UNLOCK (src);
-        if (started)
+        if (started) {
           GST_INFO_OBJECT (e, "its task runs in a stopped webrtcbin: stopping it");
+          if (!flushed)
+            wake_stopped_sctpenc_task (e, src);
+        }
         gst_pad_stop_task (src);
         gst_object_unref (src);
       }
@@ -1113,6 +1145,8 @@ stop_stragglers (GstElement *webrtcbin)
     gst_object_unref (e);
   }
 }
+
+namespace {
 
 // How long after a session closed the heap is trimmed (trim_after_close).
 constexpr guint kTrimDelayMs = 1000;

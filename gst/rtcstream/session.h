@@ -187,6 +187,13 @@ std::vector<GstElement *> elements_inside (GstBin *bin);
 // leave PAUSED (the bin takes its webrtcbins down before the sessions close).
 void stop_data_sends (GstBin *bin);
 
+// The worker, after webrtcbin went to NULL (WebrtcSession::close): sets to
+// NULL every element inside it that still runs, and stops every sctpenc's
+// task, which in GStreamer 1.22 may run in the NULL state too. Returns once
+// those tasks are joined, even for an sctpenc whose queue a late RECONFIGURE
+// unflushed.
+void stop_stragglers (GstElement *webrtcbin);
+
 // Any thread: from now on the network's packets are dropped as they come
 // out of every nicesrc inside bin (the element, with all its sessions).
 // Called before the element leaves PAUSED: in GStreamer 1.22 a packet that
