@@ -1091,8 +1091,12 @@ flush_sctpenc (GstElement *sctpenc)
 void
 wake_stopped_sctpenc_task (GstElement *sctpenc, GstPad *src)
 {
+  GST_OBJECT_LOCK (sctpenc);
+  const bool stopped = GST_STATE (sctpenc) == GST_STATE_NULL &&
+      GST_STATE_PENDING (sctpenc) == GST_STATE_VOID_PENDING;
+  GST_OBJECT_UNLOCK (sctpenc);
   GstPadEventFunction event = GST_PAD_EVENTFUNC (src);
-  if (!event)
+  if (!stopped || GST_PAD_IS_ACTIVE (src) || !event)
     return;
   GST_WARNING_OBJECT (sctpenc, "its task runs in the NULL state with its queue unflushed: "
       "flushing it through its event function");

@@ -375,7 +375,7 @@ export const entries = [
   { lines: ['meson test -C build --print-errorlogs --suite netsim'], skip: 'the netsim suite, which meson test runs next to this one' },
   { lines: ['meson test -C build --print-errorlogs --suite fuzz'], skip: 'the fuzz suite, which meson test runs next to this one' },
   { lines: ['bench/data-copy.sh', 'SIZE_MB=50 RUNS=5 bench/data-copy.sh'], skip: 'the file transfer benchmark: 200 MiB copies three times each way, a minute of both cores, run by hand; the file copy itself is tested (integration-launch, and docs/elements.md\'s lines here)' },
-  { lines: ['bench/churn.sh > churn.md', 'bench/churn.sh --cycles 100', 'bench/churn.sh --cycles 200 --malloc-info malloc.xml', 'bench/churn.sh --cycles 200 --producer-env G_SLICE=always-malloc'], skip: 'the churn benchmark: minutes to an hour of both cores, run by hand; the integration-churn test runs the same code for 21 cycles' },
+  { lines: ['bench/churn.sh > churn.md', 'bench/churn.sh --cycles 100', 'bench/churn.sh --cycles 200 --malloc-info malloc.xml', 'bench/churn.sh --cycles 200 --producer-env G_SLICE=always-malloc', 'bench/churn.sh --cycles 3000 --rest-every 500'], skip: 'the churn benchmark: minutes to an hour of both cores, run by hand; the integration-churn test runs the same code for 21 cycles' },
   { lines: ['scripts/sanitize.sh', 'scripts/sanitize.sh --suite element'], skip: 'the sanitizer run: a second full build with ASan and UBSan and four suites 2-3 times slower, most of an hour of both cores, run by hand' },
   { lines: ['bench/fuzz.sh'], skip: 'the long fuzz run: 10 million inputs per target, most of an hour of a core' },
   {

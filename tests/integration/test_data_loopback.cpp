@@ -288,10 +288,9 @@ TEST_F (DataLoopback, StalledViewerIsRemovedAfterTheStallTimeoutAndTheOtherGoesO
     last = n;
   });
   GstPad *pad = gst_element_get_static_pad (slow->element ("d"), "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
+  gulong block = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
       [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr,
       nullptr);
-  gst_object_unref (pad);
   // Both listen on their data channel (one that opens later would get the
   // stream from where it is then).
   ASSERT_TRUE (prod->wait_for ([&] {
@@ -313,6 +312,14 @@ TEST_F (DataLoopback, StalledViewerIsRemovedAfterTheStallTimeoutAndTheOtherGoesO
       << f->frames << " of 512, " << first << " to " << last << "\n" << fast->all_errors ();
   sender.join ();
   EXPECT_EQ (rtcstream::test::stats_uint (prod->element ("sink"), "consumers"), 1u);
+  // The block goes before the stop: the slow viewer's data source (an
+  // appsrc, live) blocked in it while it pushed an event from its loop holds
+  // what its PLAYING to PAUSED waits for, and fakesink's pad, whose
+  // deactivation would release the block, goes only in PAUSED to READY
+  // (the test hung so once in a full run, in slow->stop (): the hang
+  // reporter's stacks).
+  gst_pad_remove_probe (pad, block);
+  gst_object_unref (pad);
   slow->stop ();
 }
 
