@@ -296,9 +296,9 @@ ChurnResult::table () const
   }
   if (trimmed.rss_kb >= 0)
     row ("after, then malloc_trim (0) in the producer (gdb)", trimmed);
-  const ProcessSample &last = later.rss_kb >= 0 ? later : after;
+  const ProcessSample &last = settled ();
   snprintf (buf, sizeof buf, "| %s - before | %+.1f | %+ld | %+ld |\n",
-      later.rss_kb >= 0 ? "later" : "after", (last.rss_kb - before.rss_kb) / 1024.0,
+      &last == &later ? "later" : "after", rss_growth_kb () / 1024.0,
       last.threads - before.threads, last.fds - before.fds);
   t += buf;
   snprintf (buf, sizeof buf,
@@ -416,11 +416,10 @@ run_churn (const ChurnOptions &options)
       gint64 r0 = g_get_monotonic_time ();
       settle (false);
       rested_us += g_get_monotonic_time () - r0;
-      result.rests.push_back ({i + 1, result.later.rss_kb >= 0 ? result.later : result.after});
+      result.rests.push_back ({i + 1, result.settled ()});
       char line[120];
       snprintf (line, sizeof line, "rest after cycle %d: producer %.1f MiB settled (%+.1f)",
-          i + 1, result.rests.back ().second.rss_kb / 1024.0,
-          (result.rests.back ().second.rss_kb - result.before.rss_kb) / 1024.0);
+          i + 1, result.settled ().rss_kb / 1024.0, result.rss_growth_kb () / 1024.0);
       progress (line);
     }
   }

@@ -103,10 +103,9 @@ struct ChurnResult {
   // The verdicts (their reasons when false).
   bool threads_returned (const ChurnOptions &o) const;
   bool fds_returned (const ChurnOptions &o) const;
-  long rss_growth_kb () const
-  {
-    return (later.rss_kb >= 0 ? later.rss_kb : after.rss_kb) - before.rss_kb;
-  }
+  // The sample the RSS bound applies to: later when taken, else after.
+  const ProcessSample &settled () const { return later.rss_kb >= 0 ? later : after; }
+  long rss_growth_kb () const { return settled ().rss_kb - before.rss_kb; }
   // A markdown table: RSS, threads and fds at start, before and after, and
   // the long-lived viewer's fps.
   std::string table () const;
