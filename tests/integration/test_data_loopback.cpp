@@ -34,6 +34,42 @@ struct Sent {
   guint8 first, last;
 };
 
+// A consumer whose downstream stalls: its sink element's pad holds what
+// reaches it until unblock () or the end of the scope. Declared after the
+// pipeline, so that the block goes before the pipeline stops even when an
+// assertion ends the test early: a live source blocked in it while it
+// pushes an event holds what its PLAYING to PAUSED waits for, and the sink's
+// pad, whose deactivation would release the block, goes only in PAUSED to
+// READY (StalledViewerIsRemoved... hung so once in a full run, in the
+// slow viewer's stop: the hang reporter's stacks).
+class StalledSink {
+public:
+  explicit StalledSink (GstElement *sink)
+      : pad_ (gst_element_get_static_pad (sink, "sink")),
+        block_ (gst_pad_add_probe (pad_, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
+            [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr,
+            nullptr))
+  {
+  }
+  ~StalledSink ()
+  {
+    unblock ();
+    gst_object_unref (pad_);
+  }
+  StalledSink (const StalledSink &) = delete;
+  StalledSink &operator= (const StalledSink &) = delete;
+  void unblock ()
+  {
+    if (block_)
+      gst_pad_remove_probe (pad_, block_);
+    block_ = 0;
+  }
+
+private:
+  GstPad *pad_;
+  gulong block_;
+};
+
 class DataLoopback : public rtcstream::test::StreamingTest {
 protected:
   void SetUp () override
@@ -174,11 +210,7 @@ TEST_F (DataLoopback, StalledReceiverOfTelemetryGetsFreshBuffersNotABacklog)
       << cons->all_errors () << prod->all_errors ();
 
   // Stall the receiver's downstream for 2 s.
-  GstElement *sink = cons->element ("d");
-  GstPad *pad = gst_element_get_static_pad (sink, "sink");
-  gulong block = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
-      [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr,
-      nullptr);
+  StalledSink stalled (cons->element ("d"));
   cons->pump (200);  // the block takes hold
   size_t before;
   {
@@ -194,8 +226,7 @@ TEST_F (DataLoopback, StalledReceiverOfTelemetryGetsFreshBuffersNotABacklog)
   g_object_get (appsrc, "current-level-buffers", &queued, nullptr);
   gst_object_unref (appsrc);
   EXPECT_LE (queued, 8u) << "the pad's queue grew while downstream stalled";
-  gst_pad_remove_probe (pad, block);
-  gst_object_unref (pad);
+  stalled.unblock ();
   cons->pump (1000);
   stop = true;
   sender.join ();
@@ -232,11 +263,7 @@ TEST_F (DataLoopback, ReliableStreamWaitsForAStalledReceiverAndLosesNothing)
       in_order = false;
     bytes += gst_buffer_get_size (b);
   });
-  GstElement *sink = cons->element ("d");
-  GstPad *pad = gst_element_get_static_pad (sink, "sink");
-  gulong block = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
-      [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr,
-      nullptr);
+  StalledSink stalled (cons->element ("d"));
   std::atomic<guint32> pushed{0};
   std::atomic<bool> stop{false};
   GstElement *in = prod->element ("in");
@@ -260,8 +287,7 @@ TEST_F (DataLoopback, ReliableStreamWaitsForAStalledReceiverAndLosesNothing)
   // The window (8 MiB) and what the channels hold, not the 64 MiB.
   EXPECT_LE (queued, 16u * 1024 * 1024);
   EXPECT_LT (while_stalled, 400u) << "the sender was not held back";
-  gst_pad_remove_probe (pad, block);
-  gst_object_unref (pad);
+  stalled.unblock ();
   EXPECT_TRUE (cons->wait_for ([&] { return d->frames >= 1024; }, kTimeoutMs))
       << d->frames << " of 1024\n" << cons->all_errors () << prod->all_errors ();
   stop = true;
@@ -287,10 +313,7 @@ TEST_F (DataLoopback, StalledViewerIsRemovedAfterTheStallTimeoutAndTheOtherGoesO
       first = n;
     last = n;
   });
-  GstPad *pad = gst_element_get_static_pad (slow->element ("d"), "sink");
-  gulong block = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
-      [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; }, nullptr,
-      nullptr);
+  StalledSink stalled (slow->element ("d"));
   // Both listen on their data channel (one that opens later would get the
   // stream from where it is then).
   ASSERT_TRUE (prod->wait_for ([&] {
@@ -312,14 +335,7 @@ TEST_F (DataLoopback, StalledViewerIsRemovedAfterTheStallTimeoutAndTheOtherGoesO
       << f->frames << " of 512, " << first << " to " << last << "\n" << fast->all_errors ();
   sender.join ();
   EXPECT_EQ (rtcstream::test::stats_uint (prod->element ("sink"), "consumers"), 1u);
-  // The block goes before the stop: the slow viewer's data source (an
-  // appsrc, live) blocked in it while it pushed an event from its loop holds
-  // what its PLAYING to PAUSED waits for, and fakesink's pad, whose
-  // deactivation would release the block, goes only in PAUSED to READY
-  // (the test hung so once in a full run, in slow->stop (): the hang
-  // reporter's stacks).
-  gst_pad_remove_probe (pad, block);
-  gst_object_unref (pad);
+  stalled.unblock ();  // before the stop: see StalledSink
   slow->stop ();
 }
 
